@@ -1,0 +1,67 @@
+/* cli/: the `cairn` command — the only code that prints or exits.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *repo_path;   /* --repo, or NULL for the default */
+  gboolean verbose;  /* -v */
+  gboolean repo_explicit; /* --repo given */
+  const char *name;  /* the subcommand's name */
+} CairnCli;
+
+/* A subcommand: parses its own options, does the work, returns the exit
+ * status (0, or a container's status for run). On failure it returns 1 with
+ * @error set; usage errors use G_OPTION_ERROR and exit 2. */
+typedef int (*CairnCmdFunc) (CairnCli *cli, int argc, char **argv, GError **error);
+
+typedef struct {
+  const char *name;
+  CairnCmdFunc fn;
+  const char *summary;
+} CairnCommand;
+
+/* Parse @entries for subcommand @cli->name with @param_string ("REF PATH").
+ * --help prints and exits 0. Returns FALSE with a G_OPTION_ERROR on bad usage. */
+gboolean cairn_cli_parse (CairnCli *cli, GOptionEntry *entries, const char *param_string,
+                          const char *description, int *argc, char ***argv, GError **error);
+
+/* Set a usage error (exit status 2). Returns FALSE. */
+gboolean cairn_cli_usage_error (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+/* The default repository: $CAIRN_REPO, /var/lib/cairn/repo for root,
+ * $XDG_DATA_HOME/cairn/repo (~/.local/share/cairn/repo) otherwise. */
+char *cairn_cli_default_repo_path (void);
+
+/* The repository path this invocation works on (--repo or the default). */
+const char *cairn_cli_repo_path (CairnCli *cli);
+
+/* Whether stderr is a terminal (progress output is shown only then). */
+gboolean cairn_cli_progress_enabled (void);
+
+/* Print a progress line on stderr (\r-terminated) when enabled. */
+void cairn_cli_progress (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+void cairn_cli_progress_end (void);
+
+/* Append a JSON string literal (quoted, escaped) to @s. */
+void cairn_json_append_string (GString *s, const char *str);
+
+G_END_DECLS
+
+#include "store/cairn-store.h"
+G_BEGIN_DECLS
+/* Open the repository. Writing commands pass @create_default: the default
+ * repository (not one named by --repo) is created on first use, bare for
+ * root and bare-user otherwise. */
+CairnRepo *cairn_cli_open_repo (CairnCli *cli, gboolean create_default, GError **error);
+/* Print a GVariant a{sv} as "key: value" lines, or into JSON. */
+void cairn_cli_print_metadata (GVariant *dict, const char *indent);
+void cairn_json_append_variant (GString *s, GVariant *v);
+/* Parse --timestamp=@EPOCH|ISO8601. */
+gboolean cairn_cli_parse_timestamp (const char *s, guint64 *out, GError **error);
+char *cairn_cli_format_time (guint64 ts);
+G_END_DECLS

@@ -1,0 +1,8 @@
+/* Declarations of every subcommand in cli/cairn-commands.def.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+#include "cli/cairn-cli.h"
+
+#define CAIRN_COMMAND(name, fn, summary) int fn (CairnCli *cli, int argc, char **argv, GError **error);
+#include "cli/cairn-commands.def"
+#undef CAIRN_COMMAND

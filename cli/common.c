@@ -1,0 +1,246 @@
+/* Option parsing, repository resolution, progress and JSON helpers.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "cli/cairn-cli.h"
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+gboolean
+cairn_cli_usage_error (GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, msg);
+  return FALSE;
+}
+
+gboolean
+cairn_cli_parse (CairnCli *cli, GOptionEntry *entries, const char *param_string,
+                 const char *description, int *argc, char ***argv, GError **error)
+{
+  g_autofree char *params = g_strdup_printf ("%s%s%s", cli->name, param_string ? " " : "",
+                                             param_string ? param_string : "");
+  g_autoptr (GOptionContext) ctx = g_option_context_new (params);
+  g_autofree char *summary = NULL;
+  if (entries)
+    g_option_context_add_main_entries (ctx, entries, NULL);
+  if (description)
+    g_option_context_set_summary (ctx, description);
+  g_option_context_set_help_enabled (ctx, TRUE);
+  g_option_context_set_strict_posix (ctx, FALSE);
+  /* Shift so that argv[0] is "cairn COMMAND" in --help output. */
+  g_autofree char *prg = g_strdup_printf ("cairn");
+  g_set_prgname (prg);
+  if (!g_option_context_parse (ctx, argc, argv, error))
+    return FALSE;
+  (void) summary;
+  return TRUE;
+}
+
+char *
+cairn_cli_default_repo_path (void)
+{
+  const char *env = g_getenv ("CAIRN_REPO");
+  if (env && *env)
+    return g_strdup (env);
+  if (getuid () == 0)
+    return g_strdup ("/var/lib/cairn/repo");
+  return g_build_filename (g_get_user_data_dir (), "cairn", "repo", NULL);
+}
+
+const char *
+cairn_cli_repo_path (CairnCli *cli)
+{
+  if (cli->repo_path == NULL)
+    cli->repo_path = cairn_cli_default_repo_path ();
+  return cli->repo_path;
+}
+
+gboolean
+cairn_cli_progress_enabled (void)
+{
+  static int enabled = -1;
+  if (enabled < 0)
+    enabled = isatty (STDERR_FILENO) && g_getenv ("CAIRN_NO_PROGRESS") == NULL;
+  return enabled;
+}
+
+static gboolean progress_shown;
+
+void
+cairn_cli_progress (const char *fmt, ...)
+{
+  if (!cairn_cli_progress_enabled ())
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  fprintf (stderr, "\r\033[K%s", msg);
+  fflush (stderr);
+  progress_shown = TRUE;
+}
+
+void
+cairn_cli_progress_end (void)
+{
+  if (progress_shown)
+    {
+      fprintf (stderr, "\r\033[K");
+      fflush (stderr);
+      progress_shown = FALSE;
+    }
+}
+
+void
+cairn_json_append_string (GString *s, const char *str)
+{
+  g_string_append_c (s, '"');
+  for (const guchar *p = (const guchar *) (str ? str : ""); *p; p++)
+    {
+      switch (*p)
+        {
+        case '"': g_string_append (s, "\\\""); break;
+        case '\\': g_string_append (s, "\\\\"); break;
+        case '\n': g_string_append (s, "\\n"); break;
+        case '\t': g_string_append (s, "\\t"); break;
+        case '\r': g_string_append (s, "\\r"); break;
+        default:
+          if (*p < 0x20)
+            g_string_append_printf (s, "\\u%04x", *p);
+          else
+            g_string_append_c (s, *p);
+        }
+    }
+  g_string_append_c (s, '"');
+}
+
+CairnRepo *
+cairn_cli_open_repo (CairnCli *cli, gboolean create_default, GError **error)
+{
+  const char *path = cairn_cli_repo_path (cli);
+  if (create_default && !cli->repo_explicit)
+    {
+      g_autofree char *objects = g_build_filename (path, "objects", NULL);
+      CairnRepoMode mode = getuid () == 0 ? CAIRN_REPO_MODE_BARE : CAIRN_REPO_MODE_BARE_USER;
+      if (!g_file_test (objects, G_FILE_TEST_IS_DIR) && !cairn_repo_create (path, mode, error))
+        return NULL;
+    }
+  return cairn_repo_open (path, error);
+}
+
+static void
+print_value (GString *s, GVariant *v)
+{
+  if (g_variant_is_of_type (v, G_VARIANT_TYPE_STRING))
+    g_string_append (s, g_variant_get_string (v, NULL));
+  else
+    {
+      g_autofree char *t = g_variant_print (v, TRUE);
+      g_string_append (s, t);
+    }
+}
+
+void
+cairn_cli_print_metadata (GVariant *dict, const char *indent)
+{
+  GVariantIter it;
+  const char *k;
+  GVariant *v;
+  g_variant_iter_init (&it, dict);
+  while (g_variant_iter_loop (&it, "{&sv}", &k, &v))
+    {
+      g_autoptr (GString) s = g_string_new (NULL);
+      print_value (s, v);
+      printf ("%s%s: %s\n", indent, k, s->str);
+    }
+}
+
+void
+cairn_json_append_variant (GString *s, GVariant *v)
+{
+  if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr (GVariant) inner = g_variant_get_variant (v);
+      cairn_json_append_variant (s, inner);
+    }
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_STRING))
+    cairn_json_append_string (s, g_variant_get_string (v, NULL));
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_BOOLEAN))
+    g_string_append (s, g_variant_get_boolean (v) ? "true" : "false");
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_STRING_ARRAY))
+    {
+      gsize n;
+      g_autofree const char **strv = g_variant_get_strv (v, &n);
+      g_string_append_c (s, '[');
+      for (gsize i = 0; i < n; i++)
+        {
+          if (i)
+            g_string_append_c (s, ',');
+          cairn_json_append_string (s, strv[i]);
+        }
+      g_string_append_c (s, ']');
+    }
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARDICT))
+    {
+      GVariantIter it;
+      const char *k;
+      GVariant *val;
+      gboolean first = TRUE;
+      g_string_append_c (s, '{');
+      g_variant_iter_init (&it, v);
+      while (g_variant_iter_loop (&it, "{&sv}", &k, &val))
+        {
+          if (!first)
+            g_string_append_c (s, ',');
+          first = FALSE;
+          cairn_json_append_string (s, k);
+          g_string_append_c (s, ':');
+          cairn_json_append_variant (s, val);
+        }
+      g_string_append_c (s, '}');
+    }
+  else
+    {
+      g_autofree char *t = g_variant_print (v, TRUE);
+      cairn_json_append_string (s, t);
+    }
+}
+
+gboolean
+cairn_cli_parse_timestamp (const char *s, guint64 *out, GError **error)
+{
+  if (s[0] == '@')
+    {
+      char *end = NULL;
+      guint64 v = g_ascii_strtoull (s + 1, &end, 10);
+      if (!end || *end || end == s + 1)
+        return cairn_cli_usage_error (error, "Invalid timestamp '%s'", s);
+      *out = v;
+      return TRUE;
+    }
+  g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr (GDateTime) dt = g_date_time_new_from_iso8601 (s, utc);
+  if (!dt)
+    {
+      /* Plain "YYYY-MM-DD" */
+      g_autofree char *full = g_strconcat (s, "T00:00:00Z", NULL);
+      dt = g_date_time_new_from_iso8601 (full, utc);
+    }
+  if (!dt)
+    return cairn_cli_usage_error (error, "Invalid timestamp '%s' (want @EPOCH or ISO 8601)", s);
+  *out = g_date_time_to_unix (dt);
+  return TRUE;
+}
+
+char *
+cairn_cli_format_time (guint64 ts)
+{
+  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (ts);
+  if (!dt)
+    return g_strdup_printf ("@%" G_GUINT64_FORMAT, ts);
+  return g_date_time_format (dt, "%Y-%m-%d %H:%M:%S +0000");
+}

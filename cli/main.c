@@ -1,0 +1,148 @@
+/* cairn — content-addressed rootfs store with a bundled container launcher.
+ * Entry point: global options, the dispatch table, error printing, exit codes
+ * (0 ok, 1 operation failed, 2 usage error; run: the container's status).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "cli/cairn-cli.h"
+#include "cli/cairn-commands.h"
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+static const CairnCommand commands[] = {
+#define CAIRN_COMMAND(name, fn, summary) { name, fn, summary },
+#include "cli/cairn-commands.def"
+#undef CAIRN_COMMAND
+  { NULL, NULL, NULL }
+};
+
+static const CairnCommand *
+find_command (const char *name)
+{
+  for (const CairnCommand *c = commands; c->name; c++)
+    if (strcmp (c->name, name) == 0)
+      return c;
+  return NULL;
+}
+
+static void
+print_usage (FILE *f)
+{
+  fprintf (f, "Usage: cairn [--repo=PATH] [-v] COMMAND [OPTIONS...]\n\n"
+              "Content-addressed store for container root filesystems (OSTree-compatible),\n"
+              "with a bundled container launcher (cairn-launch).\n\nCommands:\n");
+  for (const CairnCommand *c = commands; c->name; c++)
+    fprintf (f, "  %-12s %s\n", c->name, c->summary);
+  fprintf (f, "\nGlobal options:\n"
+              "  --repo=PATH  repository (default: $CAIRN_REPO, /var/lib/cairn/repo as root,\n"
+              "               $XDG_DATA_HOME/cairn/repo otherwise)\n"
+              "  -v           verbose\n"
+              "  --version    print the version\n"
+              "  -h, --help   this help; 'cairn help COMMAND' or 'cairn COMMAND --help' for a command\n");
+}
+
+static int
+report (const CairnCli *cli, GError *error)
+{
+  gboolean usage = error->domain == G_OPTION_ERROR;
+  if (cli->name)
+    fprintf (stderr, "cairn: %s: %s\n", cli->name, error->message);
+  else
+    fprintf (stderr, "cairn: %s\n", error->message);
+  if (usage)
+    fprintf (stderr, "Try 'cairn %s--help' for more information.\n",
+             cli->name ? cli->name : "");
+  return usage ? 2 : 1;
+}
+
+/* Global options come before the command name. Returns the index of the
+ * command in argv, or -1 after printing (exit status in *out_status). */
+static int
+parse_globals (CairnCli *cli, int argc, char **argv, int *out_status)
+{
+  int i;
+  for (i = 1; i < argc; i++)
+    {
+      const char *a = argv[i];
+      if (g_str_has_prefix (a, "--repo="))
+        cli->repo_path = g_strdup (a + 7), cli->repo_explicit = TRUE;
+      else if (strcmp (a, "--repo") == 0 && i + 1 < argc)
+        cli->repo_path = g_strdup (argv[++i]), cli->repo_explicit = TRUE;
+      else if (strcmp (a, "-v") == 0 || strcmp (a, "--verbose") == 0)
+        cli->verbose = TRUE;
+      else if (strcmp (a, "--version") == 0)
+        {
+          printf ("cairn %s\n", PACKAGE_VERSION);
+          *out_status = 0;
+          return -1;
+        }
+      else if (strcmp (a, "-h") == 0 || strcmp (a, "--help") == 0)
+        {
+          print_usage (stdout);
+          *out_status = 0;
+          return -1;
+        }
+      else if (a[0] == '-')
+        {
+          fprintf (stderr, "cairn: unknown option '%s'\n", a);
+          print_usage (stderr);
+          *out_status = 2;
+          return -1;
+        }
+      else
+        return i;
+    }
+  print_usage (stderr);
+  *out_status = 2;
+  return -1;
+}
+
+int
+main (int argc, char **argv)
+{
+  CairnCli cli = { 0 };
+  int status = 0;
+  setlocale (LC_ALL, "");
+  g_set_prgname ("cairn");
+  int idx = parse_globals (&cli, argc, argv, &status);
+  if (idx < 0)
+    return status;
+  const char *name = argv[idx];
+  g_autofree char *help_argv1 = NULL;
+  if (strcmp (name, "help") == 0)
+    {
+      if (idx + 1 >= argc)
+        {
+          print_usage (stdout);
+          return 0;
+        }
+      name = argv[idx + 1];
+      idx++;
+      /* "cairn help X" behaves as "cairn X --help". */
+      const CairnCommand *c = find_command (name);
+      if (c == NULL)
+        {
+          fprintf (stderr, "cairn: unknown command '%s'\n", name);
+          return 2;
+        }
+      char *hargv[] = { (char *) name, (char *) "--help", NULL };
+      cli.name = c->name;
+      g_autoptr (GError) error = NULL;
+      int r = c->fn (&cli, 2, hargv, &error);
+      return error ? report (&cli, error) : r;
+    }
+  const CairnCommand *cmd = find_command (name);
+  if (cmd == NULL)
+    {
+      fprintf (stderr, "cairn: unknown command '%s'\n", name);
+      print_usage (stderr);
+      return 2;
+    }
+  cli.name = cmd->name;
+  g_autoptr (GError) error = NULL;
+  int r = cmd->fn (&cli, argc - idx, argv + idx, &error);
+  g_free (cli.repo_path);
+  if (error)
+    return report (&cli, error);
+  return r;
+}

@@ -1,0 +1,396 @@
+/* Reading and writing objects in every repo mode (spec §4–§7).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "store/store-private.h"
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/xattr.h>
+#include <zlib.h>
+
+#define SMALL_FILE_MAX (4u << 20)
+#define OSTREEMETA "user.ostreemeta"
+
+/* ---- existence and opening ----------------------------------------------- */
+
+gboolean
+_cairn_repo_object_exists (CairnRepo *repo, CairnObjectType type, const char *checksum)
+{
+  g_autofree char *rel = cairn_object_relpath (checksum, type, repo->mode);
+  struct stat st;
+  if (fstatat (repo->objects_dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    return TRUE;
+  if (repo->staging_dfd >= 0 && repo->staging_dfd != repo->objects_dfd
+      && fstatat (repo->staging_dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    return TRUE;
+  return FALSE;
+}
+
+gboolean
+cairn_repo_has_object (CairnRepo *repo, CairnObjectType type, const char *checksum,
+                       gboolean *out_have, GError **error)
+{
+  if (!cairn_validate_checksum_string (checksum, error))
+    return FALSE;
+  *out_have = _cairn_repo_object_exists (repo, type, checksum);
+  return TRUE;
+}
+
+int
+_cairn_repo_open_object (CairnRepo *repo, CairnObjectType type, const char *checksum,
+                         GError **error)
+{
+  g_autofree char *rel = cairn_object_relpath (checksum, type, repo->mode);
+  int fd = openat (repo->objects_dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0 && errno == ENOENT && repo->staging_dfd >= 0)
+    fd = openat (repo->staging_dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    {
+      if (errno == ENOENT)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Object %s.%s is missing",
+                     checksum, cairn_object_type_to_string (type));
+      else
+        cairn_throw_errno (error, "opening object %s.%s", checksum,
+                           cairn_object_type_to_string (type));
+    }
+  return fd;
+}
+
+/* ---- metadata objects ------------------------------------------------------ */
+
+static const GVariantType *
+type_for (CairnObjectType type)
+{
+  switch (type)
+    {
+    case CAIRN_OBJECT_DIR_TREE: return CAIRN_DIRTREE_GVARIANT_FORMAT;
+    case CAIRN_OBJECT_DIR_META: return CAIRN_DIRMETA_GVARIANT_FORMAT;
+    case CAIRN_OBJECT_COMMIT: return CAIRN_COMMIT_GVARIANT_FORMAT;
+    case CAIRN_OBJECT_TOMBSTONE_COMMIT:
+    case CAIRN_OBJECT_COMMIT_META: return G_VARIANT_TYPE_VARDICT;
+    default: return NULL;
+    }
+}
+
+gboolean
+cairn_repo_load_variant_if_exists (CairnRepo *repo, CairnObjectType type, const char *checksum,
+                                   GVariant **out_variant, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  cairn_autofd fd = _cairn_repo_open_object (repo, type, checksum, &local);
+  if (fd < 0)
+    {
+      if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          *out_variant = NULL;
+          return TRUE;
+        }
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  g_autoptr (GBytes) data = cairn_fd_read_all (fd, CAIRN_MAX_METADATA_SIZE, error);
+  if (!data)
+    return cairn_prefix_error (error, "reading %s.%s", checksum, cairn_object_type_to_string (type));
+  g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (type_for (type), data, FALSE));
+  if (!g_variant_is_normal_form (v))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "Corrupted %s object %s: not in normal form",
+                             cairn_object_type_to_string (type), checksum);
+  *out_variant = g_steal_pointer (&v);
+  return TRUE;
+}
+
+GVariant *
+cairn_repo_load_variant (CairnRepo *repo, CairnObjectType type, const char *checksum,
+                         GError **error)
+{
+  GVariant *v = NULL;
+  if (!cairn_repo_load_variant_if_exists (repo, type, checksum, &v, error))
+    return NULL;
+  if (v == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Object %s.%s is missing", checksum,
+                 cairn_object_type_to_string (type));
+  return v;
+}
+
+/* ---- file object metadata encodings --------------------------------------- */
+
+GVariant *
+_cairn_ostreemeta_new (const CairnFileInfo *fi)
+{
+  return cairn_dirmeta_new (fi->uid, fi->gid, fi->mode, fi->xattrs);
+}
+
+gboolean
+_cairn_parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi, GError **error)
+{
+  g_autoptr (GBytes) b = g_bytes_new (data, len);
+  g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_DIRMETA_GVARIANT_FORMAT, b, FALSE));
+  guint32 uid, gid, mode;
+  g_autoptr (GVariant) xa = NULL;
+  g_variant_get (v, "(uuu@a(ayay))", &uid, &gid, &mode, &xa);
+  fi->uid = GUINT32_FROM_BE (uid);
+  fi->gid = GUINT32_FROM_BE (gid);
+  fi->mode = GUINT32_FROM_BE (mode);
+  g_clear_pointer (&fi->xattrs, g_variant_unref);
+  fi->xattrs = g_steal_pointer (&xa);
+  if (!(S_ISREG (fi->mode) || S_ISLNK (fi->mode)) || (fi->mode & ~(S_IFMT | 07777)))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid mode 0%o in " OSTREEMETA,
+                             fi->mode);
+  return TRUE;
+}
+
+gboolean
+_cairn_parse_zheader (const guint8 *data, gsize len, CairnFileInfo *fi, gsize *out_payload_offset,
+                      GError **error)
+{
+  if (len < 8)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated archive header");
+  guint32 hlen;
+  memcpy (&hlen, data, 4);
+  hlen = GUINT32_FROM_BE (hlen);
+  if (hlen == 0 || hlen > len - 8)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid archive header length %u", hlen);
+  g_autoptr (GBytes) b = g_bytes_new (data + 8, hlen);
+  g_autoptr (GVariant) h = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_ZFILEHEADER_GVARIANT_FORMAT, b, FALSE));
+  if (!g_variant_is_normal_form (h))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "archive header not in normal form");
+  guint64 size;
+  guint32 uid, gid, mode, rdev;
+  const char *target;
+  g_autoptr (GVariant) xa = NULL;
+  g_variant_get (h, "(tuuuu&s@a(ayay))", &size, &uid, &gid, &mode, &rdev, &target, &xa);
+  fi->size = GUINT64_FROM_BE (size);
+  fi->uid = GUINT32_FROM_BE (uid);
+  fi->gid = GUINT32_FROM_BE (gid);
+  fi->mode = GUINT32_FROM_BE (mode);
+  g_clear_pointer (&fi->symlink_target, g_free);
+  g_clear_pointer (&fi->xattrs, g_variant_unref);
+  fi->xattrs = g_steal_pointer (&xa);
+  if (rdev != 0 || !(S_ISREG (fi->mode) || S_ISLNK (fi->mode)) || (fi->mode & ~(S_IFMT | 07777)))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid mode 0%o in archive header", fi->mode);
+  if (S_ISLNK (fi->mode))
+    {
+      fi->symlink_target = g_strdup (target);
+      fi->size = 0;
+    }
+  *out_payload_offset = 8 + hlen;
+  return TRUE;
+}
+
+/* ---- loading content objects ------------------------------------------------ */
+
+static gboolean
+load_bare_symlink (CairnRepo *repo, const char *checksum, CairnFileInfo *fi, GError **error)
+{
+  g_autofree char *rel = cairn_object_relpath (checksum, CAIRN_OBJECT_FILE, repo->mode);
+  int dfd = repo->objects_dfd;
+  struct stat st;
+  if (fstatat (dfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 && repo->staging_dfd >= 0)
+    dfd = repo->staging_dfd;
+  if (fstatat (dfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return cairn_throw_errno (error, "stat object %s.file", checksum);
+  fi->symlink_target = cairn_readlinkat (dfd, rel, error);
+  if (!fi->symlink_target)
+    return FALSE;
+  fi->mode = st.st_mode;
+  fi->size = 0;
+  if (repo->mode == CAIRN_REPO_MODE_BARE)
+    {
+      fi->uid = st.st_uid;
+      fi->gid = st.st_gid;
+      fi->xattrs = repo->disable_xattrs ? cairn_xattrs_empty () : cairn_xattrs_read_at (dfd, rel, error);
+      return fi->xattrs != NULL;
+    }
+  fi->uid = fi->gid = 0;
+  fi->xattrs = cairn_xattrs_empty ();
+  return TRUE;
+}
+
+static gboolean
+load_bare_user (int fd, const char *checksum, CairnFileInfo *fi, GError **error)
+{
+  guint8 buf[4096];
+  ssize_t n = fgetxattr (fd, OSTREEMETA, buf, sizeof buf);
+  g_autofree guint8 *big = NULL;
+  if (n < 0 && errno == ERANGE)
+    {
+      n = fgetxattr (fd, OSTREEMETA, NULL, 0);
+      big = g_malloc (MAX (n, 1));
+      n = n >= 0 ? fgetxattr (fd, OSTREEMETA, big, n) : -1;
+    }
+  if (n < 0)
+    return cairn_throw_errno (error, "Corrupted object %s.file: reading " OSTREEMETA, checksum);
+  if (!_cairn_parse_ostreemeta (big ? big : buf, n, fi, error))
+    return cairn_prefix_error (error, "Corrupted object %s.file", checksum);
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return cairn_throw_errno (error, "stat object %s", checksum);
+  if (S_ISLNK (fi->mode))
+    {
+      g_autoptr (GBytes) b = cairn_fd_read_all (fd, 65536, error);
+      if (!b)
+        return FALSE;
+      gsize len;
+      const char *s = g_bytes_get_data (b, &len);
+      fi->symlink_target = g_strndup (s, len);
+      fi->size = 0;
+      return TRUE;
+    }
+  fi->size = st.st_size;
+  return TRUE;
+}
+
+/* Inflate a raw-deflate payload into a memfd (content is needed as an fd). */
+static int
+inflate_to_memfd (const guint8 *payload, gsize len, guint64 *out_size, GError **error)
+{
+  cairn_autofd mfd = memfd_create ("cairn-filez", MFD_CLOEXEC);
+  if (mfd < 0)
+    {
+      cairn_throw_errno (error, "memfd_create");
+      return -1;
+    }
+  z_stream zs = { 0 };
+  if (inflateInit2 (&zs, -15) != Z_OK)
+    {
+      cairn_throw (error, "inflateInit failed");
+      return -1;
+    }
+  zs.next_in = (guint8 *) payload;
+  zs.avail_in = len;
+  guint8 out[65536];
+  guint64 total = 0;
+  int r;
+  do
+    {
+      zs.next_out = out;
+      zs.avail_out = sizeof out;
+      r = inflate (&zs, Z_NO_FLUSH);
+      if (r != Z_OK && r != Z_STREAM_END)
+        {
+          inflateEnd (&zs);
+          cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupt compressed data (zlib %d)", r);
+          return -1;
+        }
+      gsize got = sizeof out - zs.avail_out;
+      if (got && !cairn_write_all (mfd, out, got, error))
+        {
+          inflateEnd (&zs);
+          return -1;
+        }
+      total += got;
+      if (r != Z_STREAM_END && zs.avail_in == 0 && got == 0)
+        {
+          inflateEnd (&zs);
+          cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated compressed data");
+          return -1;
+        }
+    }
+  while (r != Z_STREAM_END);
+  inflateEnd (&zs);
+  if (lseek (mfd, 0, SEEK_SET) < 0)
+    {
+      cairn_throw_errno (error, "lseek");
+      return -1;
+    }
+  *out_size = total;
+  return cairn_steal_fd (&mfd);
+}
+
+static gboolean
+load_archive (int fd, const char *checksum, CairnFileInfo *fi, int *out_fd, GError **error)
+{
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return cairn_throw_errno (error, "stat object %s", checksum);
+  gsize len = st.st_size;
+  void *map = len > 0 ? mmap (NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+  if (len > 0 && map == MAP_FAILED)
+    return cairn_throw_errno (error, "mmap object %s", checksum);
+  gsize off = 0;
+  gboolean ok = _cairn_parse_zheader (map, len, fi, &off, error);
+  if (ok && S_ISREG (fi->mode) && out_fd)
+    {
+      guint64 size = 0;
+      *out_fd = inflate_to_memfd ((guint8 *) map + off, len - off, &size, error);
+      ok = *out_fd >= 0;
+      if (ok)
+        fi->size = size;
+    }
+  if (map)
+    munmap (map, len);
+  if (!ok)
+    return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+  return TRUE;
+}
+
+gboolean
+cairn_repo_load_file (CairnRepo *repo, const char *checksum, int *out_fd, CairnFileInfo *out_info,
+                      GError **error)
+{
+  g_auto (CairnFileInfo) fi = { 0 };
+  int content_fd = -1;
+  g_autoptr (GError) local = NULL;
+  cairn_autofd fd = _cairn_repo_open_object (repo, CAIRN_OBJECT_FILE, checksum, &local);
+  if (fd < 0 && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TOO_MANY_LINKS)
+      && repo->mode != CAIRN_REPO_MODE_ARCHIVE && repo->mode != CAIRN_REPO_MODE_BARE_USER)
+    {
+      if (!load_bare_symlink (repo, checksum, &fi, error))
+        return FALSE;
+      *out_info = fi;
+      memset (&fi, 0, sizeof fi);
+      if (out_fd)
+        *out_fd = -1;
+      return TRUE;
+    }
+  if (fd < 0)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (repo->mode == CAIRN_REPO_MODE_ARCHIVE)
+    {
+      if (!load_archive (fd, checksum, &fi, out_fd ? &content_fd : NULL, error))
+        return FALSE;
+    }
+  else if (repo->mode == CAIRN_REPO_MODE_BARE_USER)
+    {
+      if (!load_bare_user (fd, checksum, &fi, error))
+        return FALSE;
+      if (out_fd && S_ISREG (fi.mode))
+        content_fd = cairn_steal_fd (&fd);
+    }
+  else
+    {
+      struct stat st;
+      if (fstat (fd, &st) < 0)
+        return cairn_throw_errno (error, "stat object %s", checksum);
+      if (!S_ISREG (st.st_mode))
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                 "Corrupted object %s.file: not a regular file", checksum);
+      fi.mode = st.st_mode;
+      fi.size = st.st_size;
+      if (repo->mode == CAIRN_REPO_MODE_BARE)
+        {
+          fi.uid = st.st_uid;
+          fi.gid = st.st_gid;
+          fi.xattrs = repo->disable_xattrs ? cairn_xattrs_empty () : cairn_xattrs_read_fd (fd, error);
+          if (!fi.xattrs)
+            return cairn_prefix_error (error, "object %s", checksum);
+        }
+      else
+        fi.xattrs = cairn_xattrs_empty ();
+      if (out_fd)
+        content_fd = cairn_steal_fd (&fd);
+    }
+  if (!fi.xattrs)
+    fi.xattrs = cairn_xattrs_empty ();
+  if (out_fd)
+    *out_fd = content_fd;
+  else
+    cairn_close_fdp (&content_fd);
+  *out_info = fi;
+  memset (&fi, 0, sizeof fi);
+  return TRUE;
+}

@@ -1,0 +1,43 @@
+/* Internal interfaces shared by store/ files.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+#include "store/cairn-store.h"
+
+struct CairnTxn {
+  CairnRepo *repo;
+  char *staging_name;   /* under tmp/ */
+  int staging_dfd;      /* objects are written here; == objects_dfd when fsync is off */
+  gboolean direct;      /* core.fsync=false: objects go straight into objects/ */
+  int lock_fd;          /* staging-…-lock */
+  gboolean committed;
+  gboolean locked_repo;
+  GMutex lock;          /* protects sub_fds, refs, stats */
+  int sub_fds[256];     /* staging/XX dirfds */
+  GPtrArray *refs;      /* (remote, ref, checksum) triples as char*[3] */
+  CairnTxnStats stats;
+};
+
+/* The dirfd of XX/ in the transaction's staging area (created on demand). */
+int _cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error);
+
+/* Does the object exist in objects/ or in this handle's staging area? */
+gboolean _cairn_repo_object_exists (CairnRepo *repo, CairnObjectType type,
+                                    const char *checksum);
+
+/* Open an object file read-only from objects/ (or staging); -1 + ENOENT
+ * error when missing. For bare symlinks this fails with ELOOP. */
+int _cairn_repo_open_object (CairnRepo *repo, CairnObjectType type, const char *checksum,
+                             GError **error);
+
+/* Parse the user.ostreemeta value (uuua(ayay)). */
+gboolean _cairn_parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi,
+                                  GError **error);
+GVariant *_cairn_ostreemeta_new (const CairnFileInfo *fi);
+
+/* Parse a .filez header; *out_header_len is the offset of the payload. */
+gboolean _cairn_parse_zheader (const guint8 *data, gsize len, CairnFileInfo *fi,
+                               gsize *out_payload_offset, GError **error);
+
+/* Insert a file entry whose 65-byte checksum buffer is filled in later (by a
+ * worker thread); the pointer stays valid until the entry is replaced. */
+char *_cairn_mtree_reserve_file (CairnMTree *t, const char *name);

@@ -1,0 +1,267 @@
+/* Transactions (spec §9).
+ *
+ * Durability policy, in one place:
+ *  - core.fsync=true (default): objects are written, unsynced, into a
+ *    staging directory tmp/staging-<boot_id>-XXXXXX/XX/; at commit, ONE
+ *    syncfs() makes them all durable, then each is renamed (no-replace) into
+ *    objects/XX/, the touched objects/XX directories and objects/ are
+ *    fsynced, and only then are refs written (each ref: tmpfile, fsync,
+ *    rename, fsync of refs dir). A kill -9 at any point leaves either an
+ *    unreferenced staging dir (removed by the next transaction) or objects
+ *    that are complete; a ref never points at a commit whose objects are not
+ *    durable.
+ *  - core.fsync=false: objects go straight into objects/ and nothing is
+ *    fsynced (throwaway builders). Still atomic per object (link into place).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "store/store-private.h"
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+static char *
+read_boot_id (void)
+{
+  g_autofree char *s = NULL;
+  if (g_file_get_contents ("/proc/sys/kernel/random/boot_id", &s, NULL, NULL))
+    return g_strdup (g_strstrip (s));
+  return g_strdup ("noboot");
+}
+
+static gboolean
+try_ofd_lock (int fd, gboolean wait)
+{
+  struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+  return fcntl (fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0;
+}
+
+/* Remove staging dirs whose owner is gone (its lock file is not held). */
+static void
+cleanup_stale_staging (CairnRepo *repo)
+{
+  int dup = fcntl (repo->tmp_dfd, F_DUPFD_CLOEXEC, 3);
+  DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
+  if (!d)
+    {
+      cairn_close_fdp (&dup);
+      return;
+    }
+  struct dirent *de;
+  g_autoptr (GPtrArray) stale = g_ptr_array_new_with_free_func (g_free);
+  while ((de = readdir (d)) != NULL)
+    {
+      if (!g_str_has_prefix (de->d_name, "staging-") || g_str_has_suffix (de->d_name, "-lock"))
+        continue;
+      g_autofree char *lockname = g_strconcat (de->d_name, "-lock", NULL);
+      cairn_autofd lfd = openat (repo->tmp_dfd, lockname, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      if (lfd >= 0 && !try_ofd_lock (lfd, FALSE))
+        continue; /* in use */
+      g_ptr_array_add (stale, g_strdup (de->d_name));
+    }
+  closedir (d);
+  for (guint i = 0; i < stale->len; i++)
+    {
+      const char *name = stale->pdata[i];
+      g_autofree char *lockname = g_strconcat (name, "-lock", NULL);
+      (void) cairn_rm_rf_at (repo->tmp_dfd, name, NULL);
+      (void) unlinkat (repo->tmp_dfd, lockname, 0);
+    }
+}
+
+static gboolean
+create_staging (CairnTxn *txn, GError **error)
+{
+  CairnRepo *repo = txn->repo;
+  g_autofree char *boot = read_boot_id ();
+  for (int tries = 0; tries < 100; tries++)
+    {
+      g_autofree char *name = g_strdup_printf ("staging-%s-%08x", boot, g_random_int ());
+      g_autofree char *lockname = g_strconcat (name, "-lock", NULL);
+      /* Lock first, then the directory: a cleaner never sees an unlocked
+       * directory that is still being set up. */
+      int lfd = openat (repo->tmp_dfd, lockname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (lfd < 0 && errno == EEXIST)
+        continue;
+      if (lfd < 0)
+        return cairn_throw_errno (error, "creating staging lock");
+      if (!try_ofd_lock (lfd, FALSE))
+        {
+          close (lfd);
+          return cairn_throw_errno (error, "locking staging directory");
+        }
+      txn->lock_fd = lfd;
+      if (mkdirat (repo->tmp_dfd, name, 0755) < 0)
+        return cairn_throw_errno (error, "creating staging directory");
+      if (!cairn_opendirat (repo->tmp_dfd, name, FALSE, &txn->staging_dfd, error))
+        return FALSE;
+      txn->staging_name = g_steal_pointer (&name);
+      return TRUE;
+    }
+  return cairn_throw (error, "could not create a staging directory");
+}
+
+CairnTxn *
+cairn_txn_begin (CairnRepo *repo, GError **error)
+{
+  g_autoptr (CairnTxn) txn = g_new0 (CairnTxn, 1);
+  txn->repo = repo;
+  txn->staging_dfd = txn->lock_fd = -1;
+  for (int i = 0; i < 256; i++)
+    txn->sub_fds[i] = -1;
+  g_mutex_init (&txn->lock);
+  txn->refs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  if (repo->staging_dfd >= 0)
+    {
+      cairn_throw (error, "a transaction is already in progress on this repository handle");
+      return NULL;
+    }
+  if (!cairn_repo_lock_push (repo, CAIRN_REPO_LOCK_SHARED, error))
+    return NULL;
+  txn->locked_repo = TRUE;
+  cleanup_stale_staging (repo);
+  if (!repo->fsync)
+    {
+      txn->direct = TRUE;
+      txn->staging_dfd = repo->objects_dfd;
+    }
+  else if (!create_staging (txn, error))
+    return NULL;
+  repo->staging_dfd = txn->staging_dfd;
+  return g_steal_pointer (&txn);
+}
+
+int
+_cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error)
+{
+  if (txn->direct)
+    return cairn_repo_objdir_fd (txn->repo, checksum, TRUE, error);
+  int idx = (g_ascii_xdigit_value (checksum[0]) << 4) | g_ascii_xdigit_value (checksum[1]);
+  g_mutex_lock (&txn->lock);
+  int fd = txn->sub_fds[idx];
+  if (fd < 0)
+    {
+      char sub[3] = { checksum[0], checksum[1], 0 };
+      if (mkdirat (txn->staging_dfd, sub, 0755) < 0 && errno != EEXIST)
+        cairn_throw_errno (error, "creating staging %s", sub);
+      else if (cairn_opendirat (txn->staging_dfd, sub, FALSE, &fd, error))
+        txn->sub_fds[idx] = fd;
+    }
+  g_mutex_unlock (&txn->lock);
+  return fd;
+}
+
+/* Move every staged object of one XX dir into objects/XX. */
+static gboolean
+publish_subdir (CairnTxn *txn, int idx, GError **error)
+{
+  char sub[3];
+  snprintf (sub, sizeof sub, "%02x", idx);
+  int dstfd = cairn_repo_objdir_fd (txn->repo, sub, TRUE, error);
+  if (dstfd < 0)
+    return FALSE;
+  int dup = fcntl (txn->sub_fds[idx], F_DUPFD_CLOEXEC, 3);
+  DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
+  if (!d)
+    {
+      cairn_close_fdp (&dup);
+      return cairn_throw_errno (error, "reading staging %s", sub);
+    }
+  struct dirent *de;
+  gboolean ok = TRUE;
+  while (ok && (de = readdir (d)) != NULL)
+    {
+      if (de->d_name[0] == '.')
+        continue;
+      if (renameat2 (txn->sub_fds[idx], de->d_name, dstfd, de->d_name, RENAME_NOREPLACE) == 0)
+        continue;
+      if (errno == EEXIST)
+        (void) unlinkat (txn->sub_fds[idx], de->d_name, 0);
+      else if (errno == EINVAL || errno == ENOSYS)
+        {
+          /* No RENAME_NOREPLACE: link (EEXIST is fine), then drop the staged name. */
+          if (linkat (txn->sub_fds[idx], de->d_name, dstfd, de->d_name, 0) < 0 && errno != EEXIST)
+            ok = cairn_throw_errno (error, "moving object %s%s into place", sub, de->d_name);
+          (void) unlinkat (txn->sub_fds[idx], de->d_name, 0);
+        }
+      else
+        ok = cairn_throw_errno (error, "moving object %s%s into place", sub, de->d_name);
+    }
+  closedir (d);
+  if (ok && txn->repo->fsync && fsync (dstfd) < 0)
+    return cairn_throw_errno (error, "fsync objects/%s", sub);
+  return ok;
+}
+
+gboolean
+cairn_txn_commit (CairnTxn *txn, GError **error)
+{
+  CairnRepo *repo = txn->repo;
+  if (!txn->direct)
+    {
+      if (repo->fsync && syncfs (txn->staging_dfd) < 0)
+        return cairn_throw_errno (error, "syncfs");
+      for (int i = 0; i < 256; i++)
+        if (txn->sub_fds[i] >= 0 && !publish_subdir (txn, i, error))
+          return FALSE;
+      if (repo->fsync && fsync (repo->objects_dfd) < 0)
+        return cairn_throw_errno (error, "fsync objects");
+    }
+  repo->staging_dfd = -1;
+  txn->committed = TRUE;
+  for (guint i = 0; i < txn->refs->len; i++)
+    {
+      char **r = txn->refs->pdata[i];
+      if (!cairn_repo_write_ref (repo, r[0][0] ? r[0] : NULL, r[1], r[2][0] ? r[2] : NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+void
+cairn_txn_set_ref (CairnTxn *txn, const char *remote, const char *ref, const char *checksum)
+{
+  char **r = g_new0 (char *, 4);
+  r[0] = g_strdup (remote ? remote : "");
+  r[1] = g_strdup (ref);
+  r[2] = g_strdup (checksum ? checksum : "");
+  g_mutex_lock (&txn->lock);
+  g_ptr_array_add (txn->refs, r);
+  g_mutex_unlock (&txn->lock);
+}
+
+void
+cairn_txn_get_stats (CairnTxn *txn, CairnTxnStats *out_stats)
+{
+  g_mutex_lock (&txn->lock);
+  *out_stats = txn->stats;
+  g_mutex_unlock (&txn->lock);
+}
+
+void
+cairn_txn_free (CairnTxn *txn)
+{
+  if (!txn)
+    return;
+  CairnRepo *repo = txn->repo;
+  if (repo->staging_dfd == txn->staging_dfd)
+    repo->staging_dfd = -1;
+  for (int i = 0; i < 256; i++)
+    cairn_close_fdp (&txn->sub_fds[i]);
+  if (!txn->direct)
+    {
+      if (txn->staging_name)
+        {
+          (void) cairn_rm_rf_at (repo->tmp_dfd, txn->staging_name, NULL);
+          g_autofree char *lockname = g_strconcat (txn->staging_name, "-lock", NULL);
+          (void) unlinkat (repo->tmp_dfd, lockname, 0);
+        }
+      cairn_close_fdp (&txn->staging_dfd);
+    }
+  cairn_close_fdp (&txn->lock_fd);
+  if (txn->locked_repo)
+    cairn_repo_lock_pop (repo, CAIRN_REPO_LOCK_SHARED);
+  g_ptr_array_unref (txn->refs);
+  g_mutex_clear (&txn->lock);
+  g_free (txn->staging_name);
+  g_free (txn);
+}

@@ -1,0 +1,88 @@
+# tests/bench/lib.sh — helpers for benchmark scenarios (sourced by run.sh).
+#
+# A scenario is tests/bench/scenario-NAME.sh defining a function scenario_NAME.
+# It prepares inputs under $BENCH_WORK (fresh per scenario) and calls
+#   bench_compare LABEL [--runs N] [--warmup W] [--prepare CMD] [--target NAME<=R]... \
+#       cairn='CMD' NAME='CMD' ...
+# The first command is the subject; ratios are subject/anchor. Results are
+# printed and appended as JSON lines to $BENCH_RESULTS.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${CAIRN_TOP_SRCDIR:=$(cd "$BENCH_DIR/../.." && pwd)}"
+: "${CAIRN_TOP_BUILDDIR:=$CAIRN_TOP_SRCDIR/_build}"
+CAIRN=${CAIRN:-$CAIRN_TOP_BUILDDIR/cairn}
+CAIRN_LAUNCH=${CAIRN_LAUNCH:-$CAIRN_TOP_BUILDDIR/cairn-launch}
+export CAIRN CAIRN_LAUNCH
+: "${BENCH_CACHE:=/var/tmp/cairn-bench}"
+: "${BENCH_RUNS:=7}"
+: "${BENCH_RESULTS:=$BENCH_CACHE/results-$(date +%Y%m%d-%H%M%S).jsonl}"
+mkdir -p "$BENCH_CACHE"
+
+bench_compare() {
+  local label=$1; shift
+  local args=(--label "$label" --runs "$BENCH_RUNS" --json "$BENCH_RESULTS")
+  python3 "$BENCH_DIR/compare.py" "${args[@]}" "$@"
+}
+
+# The Debian minbase rootfs, built once with debootstrap and cached; device
+# nodes under /dev are removed (the launcher provides /dev; ostree refuses them).
+bench_debian_rootfs() {
+  local r=$BENCH_CACHE/debian-minbase
+  if [ ! -f "$r.done" ]; then
+    rm -rf "$r"
+    echo "bench: building Debian minbase rootfs with debootstrap (once, cached in $r)" >&2
+    debootstrap --variant=minbase bookworm "$r" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >&2 \
+      || { echo "bench: debootstrap failed" >&2; return 1; }
+    find "$r/dev" -mindepth 1 \( -type c -o -type b -o -type p -o -type s \) -delete
+    find "$r" -xdev \( -type c -o -type b -o -type p -o -type s \) -delete
+    touch "$r.done"
+  fi
+  echo "$r"
+}
+
+# A tarball of the Debian rootfs (numeric owners), cached.
+bench_debian_tarball() {
+  local r; r=$(bench_debian_rootfs) || return 1
+  local t=$BENCH_CACHE/debian-minbase.tar
+  [ -f "$t" ] || tar --numeric-owner --xattrs -C "$r" -cf "$t" . >&2
+  echo "$t"
+}
+
+# A busybox rootfs (static busybox + applet links + empty mount points).
+bench_busybox_rootfs() {
+  local r=$BENCH_CACHE/busybox-rootfs
+  if [ ! -f "$r/.done" ]; then
+    rm -rf "$r"; mkdir -p "$r/bin" "$r/proc" "$r/dev" "$r/sys" "$r/tmp" "$r/etc"
+    cp /bin/busybox "$r/bin/busybox"
+    for a in $("$r/bin/busybox" --list); do ln -sf busybox "$r/bin/$a"; done
+    touch "$r/.done"
+  fi
+  echo "$r"
+}
+
+# Synthetic tree of N small files (for scaling runs), cached.
+bench_synthetic_tree() {
+  local n=$1 d=$BENCH_CACHE/synthetic-$1
+  if [ ! -f "$d.done" ]; then
+    rm -rf "$d"; mkdir -p "$d"
+    python3 - "$d" "$n" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+per = 1000
+for i in range(n):
+    sub = os.path.join(root, "d%04d" % (i // per))
+    if i % per == 0:
+        os.makedirs(sub, exist_ok=True)
+    with open(os.path.join(sub, "f%06d" % i), "w") as f:
+        f.write("file %d\n" % i)
+PY
+    touch "$d.done"
+  fi
+  echo "$d"
+}
+
+# Peak RSS (KiB) and wall seconds of one command: prints "SECONDS KIB".
+bench_time_rss() {
+  /usr/bin/time -f '%e %M' -o "$BENCH_CACHE/.time" sh -c "$*" >/dev/null 2>&1 || return 1
+  cat "$BENCH_CACHE/.time"
+}

@@ -1,0 +1,135 @@
+# tests/libtest.sh — shared helpers for cairn's shell integration tests.
+#
+# Copyright (C) 2026 The cairn authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Each tests/test-*.sh sources this file, then calls `run_test NAME FUNC`
+# for each case and `tests_done` at the end. Output is TAP; the plan is
+# computed at the end (never hand-counted). Each case runs in a subshell,
+# in its own fresh temporary directory ($T), with `set -e` semantics.
+#
+# Skips: `skip_unless COND_DESC cmd...` / `skip "why"` skip the current case;
+# with CAIRN_TESTS_MUST_RUN=1 a skip is turned into a failure so that a green
+# run cannot hide work that did not run.
+
+set -u
+
+: "${CAIRN_TOP_SRCDIR:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${CAIRN_TOP_BUILDDIR:=$CAIRN_TOP_SRCDIR}"
+export CAIRN_TOP_SRCDIR CAIRN_TOP_BUILDDIR
+export PATH="$CAIRN_TOP_BUILDDIR:$PATH"
+CAIRN="$CAIRN_TOP_BUILDDIR/cairn"
+CAIRN_LAUNCH="$CAIRN_TOP_BUILDDIR/cairn-launch"
+export LC_ALL=C.UTF-8
+umask 022
+
+_tap_n=0
+_tap_failed=0
+_tap_tmproot=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
+chmod 0755 "$_tap_tmproot"
+# Cleanup hooks registered by tests (run at exit, newest first).
+_tap_cleanups=""
+add_cleanup() { _tap_cleanups="$*
+$_tap_cleanups"; }
+_tap_exit() {
+  local IFS='
+'
+  for c in $_tap_cleanups; do [ -n "$c" ] && eval "$c" >/dev/null 2>&1 || true; done
+  # Unmount anything still mounted below our temp root (only ours), then remove it.
+  if [ -d "$_tap_tmproot" ]; then
+    grep -o " $_tap_tmproot[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    chattr -R -i "$_tap_tmproot" 2>/dev/null || true
+    rm -rf "$_tap_tmproot" 2>/dev/null || { chmod -R u+rwx "$_tap_tmproot" 2>/dev/null; rm -rf "$_tap_tmproot"; }
+  fi
+}
+trap _tap_exit EXIT
+
+# Diagnostics go to stdout as TAP comments.
+info() { printf '# %s\n' "$*"; }
+fatal() { printf '# FATAL: %s\n' "$*" >&2; exit 1; }
+
+# skip "reason": ends the current case as skipped (or failed under MUST_RUN).
+skip() {
+  if [ "${CAIRN_TESTS_MUST_RUN:-0}" = 1 ]; then
+    printf '# MUST_RUN: refusing to skip: %s\n' "$*" >&2
+    exit 1
+  fi
+  printf '%s\n' "$*" > "$T/.skip"
+  exit 0
+}
+# skip_unless "what is needed" CMD...: skip when CMD fails.
+skip_unless() { local why=$1; shift; "$@" >/dev/null 2>&1 || skip "$why"; }
+require_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+require_cmd() { for c in "$@"; do have "$c" || skip "needs $c"; done; }
+
+# run_test NAME FUNC [ARGS...]: one TAP test point.
+run_test() {
+  local name=$1; shift
+  _tap_n=$((_tap_n + 1))
+  T="$_tap_tmproot/t$_tap_n"
+  mkdir -p "$T"
+  local rc=0
+  ( cd "$T" && set -e && "$@" ) > "$_tap_tmproot/out$_tap_n" 2>&1 || rc=$?
+  if [ $rc = 0 ] && [ -f "$T/.skip" ]; then
+    echo "ok $_tap_n - $name # SKIP $(cat "$T/.skip")"
+  elif [ $rc = 0 ]; then
+    echo "ok $_tap_n - $name"
+  else
+    echo "not ok $_tap_n - $name (exit $rc)"
+    sed 's/^/#   /' "$_tap_tmproot/out$_tap_n" | tail -n 40
+    _tap_failed=$((_tap_failed + 1))
+  fi
+  if [ "${CAIRN_TEST_VERBOSE:-0}" = 1 ]; then sed 's/^/# | /' "$_tap_tmproot/out$_tap_n"; fi
+}
+
+tests_done() {
+  echo "1..$_tap_n"
+  [ $_tap_failed = 0 ]
+}
+
+# ---- assertions (each prints what failed and exits non-zero) ----------------
+assert_file_has_content() { grep -q -e "$2" "$1" || { echo "assert: '$1' lacks /$2/:"; head -c 2000 "$1"; exit 1; }; }
+assert_not_file_has_content() { ! grep -q -e "$2" "$1" || { echo "assert: '$1' has /$2/"; exit 1; }; }
+assert_streq() { [ "$1" = "$2" ] || { echo "assert: '$1' != '$2'"; exit 1; }; }
+assert_not_streq() { [ "$1" != "$2" ] || { echo "assert: both are '$1'"; exit 1; }; }
+assert_has_file() { [ -f "$1" ] || { echo "assert: no file $1"; exit 1; }; }
+assert_has_dir() { [ -d "$1" ] || { echo "assert: no dir $1"; exit 1; }; }
+assert_not_has_file() { [ ! -e "$1" ] && [ ! -L "$1" ] || { echo "assert: $1 exists"; exit 1; }; }
+assert_symlink_has_content() { [ "$(readlink "$1")" = "$2" ] || { echo "assert: $1 -> '$(readlink "$1")' not '$2'"; exit 1; }; }
+# assert_fails CMD...: CMD must exit non-zero (its stderr goes to $T/err).
+assert_fails() { if "$@" 2>"$T/err" >"$T/out"; then echo "assert: succeeded: $*"; exit 1; fi; }
+# assert_exit N CMD...: CMD must exit with status N.
+assert_exit() { local want=$1 rc=0; shift; "$@" 2>"$T/err" >"$T/out" || rc=$?; [ $rc = "$want" ] || { echo "assert: '$*' exited $rc, want $want"; cat "$T/err"; exit 1; }; }
+
+# ---- cairn helpers ----------------------------------------------------------
+# The modes a repo body runs in; tests loop over them as ostree's suite does.
+CAIRN_MODES="bare bare-user bare-user-only archive"
+mode_possible() { [ "$1" != bare ] || [ "$(id -u)" = 0 ]; }
+# user xattrs are needed for bare-user
+have_user_xattrs() { local f; f=$(mktemp -p "${1:-$T}"); setfattr -n user.cairn-test -v 1 "$f" 2>/dev/null; local rc=$?; rm -f "$f"; return $rc; }
+
+# make_varied_tree DIR: the interop tree (nested/empty dirs, empty files,
+# symlinks dangling/absolute, setuid and 0700 modes, xattrs, hardlinks,
+# long and UTF-8 names).
+make_varied_tree() {
+  local d=$1
+  mkdir -p "$d/a/b/c" "$d/emptydir" "$d/private" "$d/ünïcödé"
+  printf 'hello\n' > "$d/hello.txt"
+  printf '#!/bin/sh\necho hi\n' > "$d/a/run.sh"; chmod 0755 "$d/a/run.sh"
+  : > "$d/a/b/empty"
+  : > "$d/a/b/c/also-empty"
+  head -c 300000 /dev/urandom > "$d/a/big.bin"
+  printf 'suid\n' > "$d/suid"; chmod 04755 "$d/suid"
+  printf 'secret\n' > "$d/private/key"; chmod 0600 "$d/private/key"; chmod 0700 "$d/private"
+  ln -s hello.txt "$d/link"
+  ln -s /nonexistent/absolute "$d/dangling-abs"
+  ln -s ../../hello.txt "$d/a/b/rel-link"
+  ln "$d/hello.txt" "$d/a/hardlink.txt"
+  printf 'x\n' > "$d/ünïcödé/日本語.txt"
+  printf 'long\n' > "$d/$(printf 'n%.0s' $(seq 1 200))"
+  printf 'attrs\n' > "$d/withxattr"
+  setfattr -n user.alpha -v "a" "$d/withxattr" 2>/dev/null || true
+  setfattr -n user.zeta -v "z" "$d/withxattr" 2>/dev/null || true
+  chmod 0755 "$d" "$d/a" "$d/a/b" "$d/a/b/c" "$d/emptydir" "$d/ünïcödé"
+}

@@ -1,0 +1,47 @@
+#!/bin/bash
+# CLI conventions: help, version, exit codes, error format, default repo.
+. "${CAIRN_TOP_SRCDIR:-$(dirname "$0")/..}/tests/libtest.sh"
+
+t_version() { $CAIRN --version | grep -q '^cairn [0-9]'; }
+t_help() {
+  $CAIRN --help > out; assert_file_has_content out 'Usage: cairn'
+  assert_file_has_content out 'init'
+  $CAIRN help init > out2; assert_file_has_content out2 -- '--mode'
+  $CAIRN init --help > out3; assert_file_has_content out3 -- '--mode'
+}
+t_usage_errors() {
+  assert_exit 2 $CAIRN
+  assert_exit 2 $CAIRN no-such-command
+  assert_file_has_content "$T/err" "cairn: unknown command 'no-such-command'"
+  assert_exit 2 $CAIRN init --no-such-flag
+  assert_file_has_content "$T/err" '^cairn: init: '
+  assert_exit 2 $CAIRN --repo=r init --mode=nonsense
+  assert_file_has_content "$T/err" "Invalid repository mode 'nonsense'"
+}
+t_init_default_repo() {
+  # $CAIRN_REPO, then /var/lib/cairn/repo (root) or $XDG_DATA_HOME/cairn/repo.
+  CAIRN_REPO=$T/envrepo $CAIRN init --mode=archive > out
+  assert_file_has_content out "archive-z2 repository in $T/envrepo"
+  assert_file_has_content envrepo/config 'mode=archive-z2'
+  for d in objects refs/heads refs/remotes refs/mirrors state tmp extensions; do assert_has_dir envrepo/$d; done
+  # idempotent; a different mode is refused
+  CAIRN_REPO=$T/envrepo $CAIRN init --mode=archive
+  assert_exit 1 env CAIRN_REPO=$T/envrepo $CAIRN init --mode=bare-user
+  assert_file_has_content "$T/err" 'already exists with mode archive-z2'
+  if [ "$(id -u)" = 0 ]; then
+    unshare -m sh -c "mount -t tmpfs none /var/lib && $CAIRN init >/dev/null && test -d /var/lib/cairn/repo/objects && grep -q mode=bare /var/lib/cairn/repo/config"
+  fi
+  env -u CAIRN_REPO XDG_DATA_HOME=$T/xdg HOME=$T setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null || true
+}
+t_repo_flag() {
+  $CAIRN --repo=$T/r init --mode=bare-user-only > out
+  assert_file_has_content r/config 'mode=bare-user-only'
+  assert_exit 1 $CAIRN --repo=$T/missing fsck
+}
+
+run_test "version" t_version
+run_test "help" t_help
+run_test "usage errors exit 2" t_usage_errors
+run_test "init and default repository" t_init_default_repo
+run_test "--repo" t_repo_flag
+tests_done
