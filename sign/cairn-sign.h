@@ -92,14 +92,15 @@ guint cairn_keyring_set_get_n_keyrings (CairnKeyringSet *set);
 
 /* ---- verification ------------------------------------------------------- */
 
-typedef enum {
+typedef enum
+{
   CAIRN_SIG_STATUS_GOOD = 0,
-  CAIRN_SIG_STATUS_BAD,          /* data or signature modified */
-  CAIRN_SIG_STATUS_EXPIRED_KEY,  /* signing key has expired */
-  CAIRN_SIG_STATUS_REVOKED_KEY,  /* signing key has been revoked */
-  CAIRN_SIG_STATUS_UNKNOWN_KEY,  /* key not in the keyring set */
-  CAIRN_SIG_STATUS_EXPIRED_SIG,  /* the signature itself has expired */
-  CAIRN_SIG_STATUS_ERROR,        /* anything else (unsupported algorithm, ...) */
+  CAIRN_SIG_STATUS_BAD,         /* data or signature modified */
+  CAIRN_SIG_STATUS_EXPIRED_KEY, /* signing key has expired */
+  CAIRN_SIG_STATUS_REVOKED_KEY, /* signing key has been revoked */
+  CAIRN_SIG_STATUS_UNKNOWN_KEY, /* key not in the keyring set */
+  CAIRN_SIG_STATUS_EXPIRED_SIG, /* the signature itself has expired */
+  CAIRN_SIG_STATUS_ERROR,       /* anything else (unsupported algorithm, ...) */
 } CairnSigStatus;
 
 /* Stable lowercase name for JSON and scripts: "good", "bad", "expired-key",
@@ -110,7 +111,8 @@ const char *cairn_sig_status_to_string (CairnSigStatus status);
  * they are ids; any of them may be NULL when gpg could not tell (an unknown
  * key has no user id, and possibly only a key id). Times are seconds since
  * the epoch, 0 = unknown / never. */
-typedef struct {
+typedef struct
+{
   CairnSigStatus status;
   char *key_id;              /* 16 hex digits of the signing (sub)key */
   char *fingerprint;         /* fingerprint of the signing (sub)key */
@@ -124,7 +126,8 @@ typedef struct {
 
 /* Result of one verification: signatures in packet order. Fields are public
  * and read-only for callers. */
-typedef struct {
+typedef struct
+{
   GPtrArray *signatures; /* element-type CairnSignatureInfo* */
   guint n_good;
 } CairnVerifyResult;
@@ -176,7 +179,8 @@ GBytes *cairn_sign_keyring_merge (GBytes *existing, GBytes *key_data, guint *out
                                   GError **error);
 
 /* One key of a keyring, for `cairn remote show`. */
-typedef struct {
+typedef struct
+{
   char *key_id;      /* 16 hex digits of the primary key */
   char *fingerprint; /* primary key fingerprint */
   char *user_id;     /* primary user id, may be NULL */
@@ -221,8 +225,8 @@ gboolean cairn_sign_sigs_has_key (GVariant *sigs_aay, const char *key_id, const 
  * @key_id (matched as in cairn_sign_sigs_has_key()); *out_n_deleted (may be
  * NULL) says how many were removed — 0 is not an error, the caller decides.
  * Elements that are not parseable signature packets are kept. */
-GVariant *cairn_sign_sigs_delete_key (GVariant *sigs_aay, const char *key_id,
-                                      const char *homedir, guint *out_n_deleted, GError **error);
+GVariant *cairn_sign_sigs_delete_key (GVariant *sigs_aay, const char *key_id, const char *homedir,
+                                      guint *out_n_deleted, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnKeyringSet, cairn_keyring_set_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnVerifyResult, cairn_verify_result_free)

@@ -113,10 +113,10 @@ cairn_gpg_home_new (GError **error)
     return NULL;
   /* An existing pubring.gpg makes GnuPG 2.1+ keep the legacy keyring format
    * instead of creating pubring.kbx — the format of NAME.trustedkeys.gpg. */
-  if (!cairn_file_replace_contents_at (home->dfd, "gpg.conf", home_gpg_conf,
-                                       strlen (home_gpg_conf), 0600, CAIRN_FSYNC_NONE, error)
-      || !cairn_file_replace_contents_at (home->dfd, "pubring.gpg", "", 0, 0600,
-                                          CAIRN_FSYNC_NONE, error))
+  if (!cairn_file_replace_contents_at (home->dfd, "gpg.conf", home_gpg_conf, strlen (home_gpg_conf),
+                                       0600, CAIRN_FSYNC_NONE, error)
+      || !cairn_file_replace_contents_at (home->dfd, "pubring.gpg", "", 0, 0600, CAIRN_FSYNC_NONE,
+                                          error))
     return NULL;
   return g_steal_pointer (&home);
 }

@@ -13,7 +13,8 @@
  * memory. */
 #define MAX_KEYRING_SIZE (64u * 1024 * 1024)
 
-struct CairnKeyringSet {
+struct CairnKeyringSet
+{
   GPtrArray *names; /* char* labels, for error messages */
   GPtrArray *blobs; /* GBytes* */
 };
@@ -106,8 +107,8 @@ list_gpg_files (int dir_fd, GError **error)
 }
 
 gboolean
-cairn_keyring_set_add_dir_at (CairnKeyringSet *set, int dfd, const char *path,
-                              gboolean allow_noent, GError **error)
+cairn_keyring_set_add_dir_at (CairnKeyringSet *set, int dfd, const char *path, gboolean allow_noent,
+                              GError **error)
 {
   cairn_autofd dir_fd = -1;
   g_autoptr (GPtrArray) names = NULL;

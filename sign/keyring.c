@@ -25,10 +25,9 @@ merge_in_home (CairnGpgHome *home, GBytes *existing, GBytes *key_data, guint *ou
   g_autoptr (GBytes) merged = NULL;
 
   if (existing != NULL
-      && !cairn_file_replace_contents_at (home->dfd, "pubring.gpg",
-                                          g_bytes_get_data (existing, NULL),
-                                          g_bytes_get_size (existing), 0600, CAIRN_FSYNC_NONE,
-                                          error))
+      && !cairn_file_replace_contents_at (
+          home->dfd, "pubring.gpg", g_bytes_get_data (existing, NULL), g_bytes_get_size (existing),
+          0600, CAIRN_FSYNC_NONE, error))
     return NULL;
   if (!cairn_gpg_ctx_new (home->path, &ctx, error)
       || !cairn_gpg_import (ctx, key_data, "key data", &res, error))
@@ -47,8 +46,7 @@ merge_in_home (CairnGpgHome *home, GBytes *existing, GBytes *key_data, guint *ou
 }
 
 GBytes *
-cairn_sign_keyring_merge (GBytes *existing, GBytes *key_data, guint *out_n_imported,
-                          GError **error)
+cairn_sign_keyring_merge (GBytes *existing, GBytes *key_data, guint *out_n_imported, GError **error)
 {
   g_autoptr (CairnGpgHome) home = NULL;
   GBytes *merged = NULL;

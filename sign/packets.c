@@ -12,7 +12,8 @@
 
 #include "sign/sign-private.h"
 
-typedef struct {
+typedef struct
+{
   const guint8 *p;
   gsize len;
 } Span;
@@ -205,8 +206,8 @@ cairn_sign_sigs_append (GVariant *sigs_aay, GBytes *signature)
         g_autoptr (GVariant) elem = g_variant_get_child_value (sigs_aay, i);
         g_variant_builder_add_value (&b, elem);
       }
-  g_variant_builder_add_value (&b, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
-                                                             signature, TRUE));
+  g_variant_builder_add_value (
+      &b, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, signature, TRUE));
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
@@ -244,7 +245,8 @@ id_matches (const char *want, const char *keyid, const char *fpr)
   return g_str_has_suffix (keyid, want);
 }
 
-typedef struct {
+typedef struct
+{
   char *norm;
   char **fprs; /* resolved subkeys, or NULL */
 } Matcher;

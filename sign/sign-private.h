@@ -20,7 +20,8 @@ G_DEFINE_AUTO_CLEANUP_FREE_FUNC (gpgme_key_t, gpgme_key_unref, NULL)
 
 /* A private, throwaway GnuPG home (see cairn-sign.h, "Temporary GnuPG
  * homes"). Freeing it stops its daemons and removes the directory. */
-typedef struct {
+typedef struct
+{
   char *path;
   int dfd;
 } CairnGpgHome;

@@ -67,8 +67,7 @@ sign_detached (GBytes *data, const char *key_id, const char *homedir, GError **e
 }
 
 GBytes *
-cairn_sign_create_detached (GBytes *data, const char *key_id, const char *homedir,
-                            GError **error)
+cairn_sign_create_detached (GBytes *data, const char *key_id, const char *homedir, GError **error)
 {
   GBytes *sig;
 

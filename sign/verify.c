@@ -257,8 +257,7 @@ run_verify (gpgme_ctx_t ctx, GBytes *data, GBytes *sigs, GError **error)
 }
 
 CairnVerifyResult *
-cairn_sign_verify_detached (GBytes *data, GVariant *sigs_aay, CairnKeyringSet *keys,
-                            GError **error)
+cairn_sign_verify_detached (GBytes *data, GVariant *sigs_aay, CairnKeyringSet *keys, GError **error)
 {
   g_autoptr (GBytes) sigs = NULL;
   g_autoptr (CairnGpgHome) home = NULL;

@@ -413,8 +413,8 @@ test_invalid_input (void)
 {
   g_autoptr (GBytes) data = test_data ();
   g_autoptr (CairnKeyringSet) set = trusted_set ();
-  g_autoptr (GVariant) empty = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_BYTESTRING,
-                                                                        NULL, 0));
+  g_autoptr (GVariant) empty
+      = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_BYTESTRING, NULL, 0));
   g_autoptr (GVariant) wrong = g_variant_ref_sink (g_variant_new_string ("x"));
   g_autoptr (GBytes) junk = g_bytes_new_static ("this is no signature", 20);
   g_autoptr (GVariant) junk_aay = aay_of (junk, NULL);
@@ -647,8 +647,8 @@ write_work (const char *name, GBytes *b)
   char *path = g_build_filename (work_dir, name, NULL);
   g_autoptr (GError) error = NULL;
 
-  g_assert_true (g_file_set_contents (path, g_bytes_get_data (b, NULL), g_bytes_get_size (b),
-                                      &error));
+  g_assert_true (
+      g_file_set_contents (path, g_bytes_get_data (b, NULL), g_bytes_get_size (b), &error));
   return path;
 }
 
@@ -681,9 +681,9 @@ test_gpg_interop (void)
     g_assert_false (run (argv));
   }
   {
-    const char *argv[] = { "gpg",       "--homedir",     signer_home (), "--batch",
-                           "--no-tty",  "--local-user",  good,           "--detach-sign",
-                           "--output",  gsig_path,       data_path,      NULL };
+    const char *argv[]
+        = { "gpg", "--homedir",     signer_home (), "--batch", "--no-tty", "--local-user",
+            good,  "--detach-sign", "--output",     gsig_path, data_path,  NULL };
     g_assert_true (run (argv));
   }
   gsig = cairn_file_get_contents_at (AT_FDCWD, gsig_path, 0, &error);
@@ -691,10 +691,10 @@ test_gpg_interop (void)
   assert_single_status (data, gsig, set, CAIRN_SIG_STATUS_GOOD);
   /* A signature by a key outside the keyring fails gpgv as well. */
   {
-    const char *argv[] = { "gpg",      "--homedir",    signer_home (), "--batch",
-                           "--no-tty", "--yes",        "--local-user", untrusted,
-                           "--detach-sign", "--output", gsig_path,     data_path,
-                           NULL };
+    const char *argv[] = {
+      "gpg",     "--homedir",     signer_home (), "--batch", "--no-tty", "--yes", "--local-user",
+      untrusted, "--detach-sign", "--output",     gsig_path, data_path,  NULL
+    };
     const char *argv2[] = { "gpgv", "--keyring", keyring, gsig_path, data_path, NULL };
     g_assert_true (run (argv));
     g_assert_false (run (argv2));
@@ -757,8 +757,8 @@ shell (const char *fmt, const char *arg)
   const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
   int status = -1;
 
-  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL,
-                     &status, NULL))
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
+                     NULL))
     return -1;
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
