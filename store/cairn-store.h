@@ -372,3 +372,77 @@ gboolean cairn_repo_delete_object (CairnRepo *repo, CairnObjectType type, const 
                                    guint64 *out_size, GError **error);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* ---- paths inside commits (path.c) ---------------------------------------- */
+
+/* Look up @path ("/" or "a/b", leading "/" optional) in the tree of @commit.
+ * A directory gives its dirtree+dirmeta checksums, a file its content
+ * checksum. Missing: G_IO_ERROR_NOT_FOUND naming the path. */
+typedef struct {
+  gboolean is_dir;
+  char *dirtree;
+  char *dirmeta;
+  char *file;
+} CairnPathEntry;
+void cairn_path_entry_clear (CairnPathEntry *e);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CairnPathEntry, cairn_path_entry_clear)
+gboolean cairn_repo_lookup_path (CairnRepo *repo, const char *commit, const char *path,
+                                 CairnPathEntry *out, GError **error);
+G_END_DECLS
+
+G_BEGIN_DECLS
+/* ---- fsck and prune (fsck.c) ---------------------------------------------- */
+
+typedef struct {
+  char *object;    /* "checksum.type" */
+  char *message;   /* why */
+  gboolean missing;
+  GPtrArray *commits; /* commits whose tree contains it (char*) */
+  GPtrArray *refs;    /* refs pointing at those commits (char*) */
+} CairnFsckProblem;
+
+typedef struct {
+  guint n_objects;          /* objects re-hashed */
+  guint n_commits;          /* commits verified */
+  guint n_partial;          /* partial commits skipped */
+  guint n_refs;
+  GPtrArray *problems;      /* CairnFsckProblem* */
+  guint n_deleted;
+} CairnFsckReport;
+void cairn_fsck_report_clear (CairnFsckReport *r);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CairnFsckReport, cairn_fsck_report_clear)
+
+/* Re-hash every object; check every object reachable from a ref or a
+ * (non-partial) commit is present and valid. With @delete_corrupt, corrupt
+ * objects are removed and the commits that reach them marked partial.
+ * Returns FALSE only if fsck itself could not run; problems are in @out. */
+gboolean cairn_repo_fsck (CairnRepo *repo, gboolean delete_corrupt, guint n_threads,
+                          CairnFsckReport *out, GError **error);
+
+typedef struct {
+  gboolean dry_run;
+  gboolean refs_only;
+  int depth;                 /* -1 = all parents */
+  gboolean has_keep_younger;
+  guint64 keep_younger_than; /* unix time */
+} CairnPruneOptions;
+
+typedef struct {
+  guint n_total;
+  guint n_deleted;
+  guint64 bytes_freed;
+} CairnPruneStats;
+
+/* Delete unreachable objects under the exclusive repo lock (spec §15). */
+gboolean cairn_repo_prune (CairnRepo *repo, const CairnPruneOptions *opts, CairnPruneStats *out,
+                           GError **error);
+G_END_DECLS
+
+G_BEGIN_DECLS
+/* ---- import (import-tar.c) ------------------------------------------------ */
+/* Commit a tarball (FILE or "-" for stdin; compression detected) to a branch
+ * without extracting it: entries stream into objects and an in-memory tree. */
+gboolean cairn_repo_commit_tar (CairnRepo *repo, const char *file, const CairnCommitOptions *opts,
+                                char **out_checksum, CairnTxnStats *out_stats, GError **error);
+G_END_DECLS

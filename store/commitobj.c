@@ -24,7 +24,7 @@ cairn_commit_parse (GVariant *commit, CairnCommit *out, GError **error)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "commit has the wrong type");
   g_autoptr (GVariant) parent = NULL, related = NULL, tree = NULL, meta = NULL;
   guint64 ts;
-  g_variant_get (commit, "(@a{sv}@ay@a(say)ss t@ay@ay)", &c.metadata, &parent, &related, &c.subject,
+  g_variant_get (commit, "(@a{sv}@ay@a(say)sst@ay@ay)", &c.metadata, &parent, &related, &c.subject,
                  &c.body, &ts, &tree, &meta);
   c.timestamp = GUINT64_FROM_BE (ts);
   if (g_variant_n_children (parent) != 0)
