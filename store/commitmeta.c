@@ -1,0 +1,3 @@
+/* (issue 5) */
+#include "config.h"
+#include "store/store-private.h"

@@ -1,0 +1,3 @@
+/* (issue 6) */
+#include "config.h"
+#include "store/store-private.h"
