@@ -1,0 +1,120 @@
+/* cairn-launch: the minimal init (pid 1 of the container).
+ *
+ * Copyright (C) 2026 The cairn authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * With --init (the default unless the command looks like an init itself) pid 1
+ * is this reaper: it forks the command, drops every capability, applies the
+ * same seccomp filter, forwards the signals the monitor forwards to it, reaps
+ * every orphan that the kernel reparents to it, and exits with the command's
+ * status (128+N when the command was killed by signal N).  When pid 1 exits
+ * the kernel kills whatever is left in the pid namespace.
+ *
+ * CVE-2019-5736: the reaper is the only process in the container whose
+ * /proc/<pid>/exe is the launcher binary.  It stays non-dumpable (set before
+ * clone and never reset, since it never execs) and its mm belongs to the
+ * host's user namespace, so a container process without CAP_SYS_PTRACE there
+ * cannot open /proc/1/exe, /proc/1/mem or /proc/1/fd at all.  The binary is
+ * also busy (ETXTBSY) for as long as any process of the container can exist:
+ * the monitor outlives pid 1, whose death kills the namespace.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "runtime/launch.h"
+
+const int launch_forward_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+                                       SIGCONT, SIGALRM };
+const size_t launch_n_forward_signals
+    = sizeof launch_forward_signals / sizeof launch_forward_signals[0];
+
+static void
+noop_handler (int sig)
+{
+  (void) sig;
+}
+
+static int
+wait_status_code (int st)
+{
+  if (WIFEXITED (st))
+    return WEXITSTATUS (st);
+  if (WIFSIGNALED (st))
+    return 128 + WTERMSIG (st);
+  return 255;
+}
+
+static void
+reaper_detach_stdio (void)
+{
+  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int i = 0; null >= 0 && i < 3; i++)
+    dup2 (null, i);
+  if (null > 2)
+    close (null);
+}
+
+/* Signals stay blocked and are taken with sigwaitinfo(); the handlers only
+ * make sure nothing is discarded as "default action for an init". */
+static void
+reaper_signals (sigset_t *set)
+{
+  struct sigaction sa;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = noop_handler;
+  sigemptyset (set);
+  sigaddset (set, SIGCHLD);
+  sigaction (SIGCHLD, &sa, NULL);
+  for (size_t i = 0; i < launch_n_forward_signals; i++)
+    {
+      sigaddset (set, launch_forward_signals[i]);
+      sigaction (launch_forward_signals[i], &sa, NULL);
+    }
+  sigprocmask (SIG_BLOCK, set, NULL);
+}
+
+void
+init_run_reaper (struct launch_plan *plan, int pty_slave)
+{
+  sigset_t set;
+  reaper_signals (&set);
+  if (setsid () < 0)
+    _exit (EXIT_LAUNCH_ERROR);
+  pid_t cmd = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (cmd == 0)
+    child_exec_command (plan, pty_slave);
+  if (cmd < 0)
+    {
+      child_report (plan->sync_fd, errno, EXIT_LAUNCH_ERROR, "fork of the command failed", NULL);
+      _exit (EXIT_LAUNCH_ERROR);
+    }
+  close_fds_except (NULL, 0);
+  reaper_detach_stdio ();
+  if (caps_drop_all (plan->last_cap) < 0 || seccomp_apply_raw (&plan->bpf) < 0)
+    {
+      kill (cmd, SIGKILL);
+      _exit (EXIT_LAUNCH_ERROR);
+    }
+  for (;;)
+    {
+      siginfo_t si;
+      int sig = sigwaitinfo (&set, &si);
+      if (sig < 0)
+        continue;
+      if (sig != SIGCHLD)
+        {
+          kill (cmd, sig);
+          continue;
+        }
+      int st;
+      pid_t p;
+      while ((p = waitpid (-1, &st, WNOHANG)) > 0)
+        if (p == cmd)
+          _exit (wait_status_code (st));
+    }
+}

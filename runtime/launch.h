@@ -1,0 +1,232 @@
+/* cairn-launch: shared declarations.
+ *
+ * Copyright (C) 2026 The cairn authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Error convention: functions return 0 (or a fd / count) on success and
+ * -errno on failure, after recording a short static message with
+ * launch_fail().  The message and an optional context string (a path from the
+ * configuration, never a heap copy) are read back by whoever reports the
+ * error: main() in the launcher, or the child, which sends them over the sync
+ * socket (see child.c).  No function here prints except main.c and the
+ * monitor's final report.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* ---- cleanup attribute family --------------------------------------------- */
+#define _cleanup_(f) __attribute__ ((cleanup (f)))
+static inline void
+closep (int *fd)
+{
+  if (*fd >= 0)
+    {
+      int saved = errno;
+      close (*fd);
+      errno = saved;
+    }
+}
+static inline void
+freep (void *p)
+{
+  free (*(void **) p);
+}
+#define _cleanup_close_ _cleanup_ (closep)
+#define _cleanup_free_ _cleanup_ (freep)
+static inline int
+steal_fd (int *fd)
+{
+  int r = *fd;
+  *fd = -1;
+  return r;
+}
+static inline void *
+steal_ptr (void *pp)
+{
+  void **p = pp;
+  void *r = *p;
+  *p = NULL;
+  return r;
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+/* Record MSG (static) and CTX (a string that outlives the call) and return
+ * -ERR.  ERR is taken from the caller, never from a later errno. */
+int launch_fail (int err, const char *msg, const char *ctx);
+const char *launch_errmsg (void);
+const char *launch_errctx (void);
+
+/* Exit codes (documented in cairn-launch(1)). */
+enum
+{
+  EXIT_LAUNCH_ERROR = 125, /* cairn-launch itself failed: options, setup */
+  EXIT_CANNOT_EXEC = 126,  /* the command exists but could not be executed */
+  EXIT_NOT_FOUND = 127,    /* the command was not found in the container */
+};
+
+/* ---- configuration ---------------------------------------------------------- */
+#define LAUNCH_MAX_MOUNTS 64
+
+struct launch_bind
+{
+  const char *src; /* absolute host path (realpath) */
+  const char *dst; /* path inside the container */
+  bool ro;
+};
+
+enum launch_init
+{
+  INIT_AUTO = -1,
+  INIT_NO = 0,
+  INIT_YES = 1
+};
+
+struct launch_config
+{
+  const char *rootfs; /* realpath of ROOTFS */
+  char **argv;        /* the command */
+  const char *hostname;
+  bool net_host;
+  bool user_set;
+  uid_t uid;
+  gid_t gid;
+  char **env_add; /* --env K=V, in order */
+  size_t n_env_add;
+  bool clear_env;
+  const char *workdir;
+  struct launch_bind binds[LAUNCH_MAX_MOUNTS];
+  size_t n_binds;
+  const char *tmpfs[LAUNCH_MAX_MOUNTS];
+  size_t n_tmpfs;
+  bool tty;
+  int init; /* enum launch_init */
+  bool writable;
+  const char *overlay_upper;
+  long long memory; /* bytes, 0 = unset */
+  long long pids;   /* 0 = unset */
+  double cpus;      /* 0 = unset */
+  long cpu_weight;  /* 0 = unset, else 1..10000 */
+  const char *seccomp; /* "default", "unconfined" or a file */
+  const char *seccomp_cache;
+  uint64_t caps;
+  bool rootless;
+  bool print_profile;
+  bool no_openat2; /* CAIRN_LAUNCH_NO_OPENAT2=1: force the resolver fallback */
+};
+
+/* options.c */
+int launch_parse_options (int argc, char **argv, struct launch_config *cfg);
+void launch_usage (FILE *f);
+
+/* caps.c */
+uint64_t caps_default_set (void);
+int caps_parse (const char *name, int *out_cap);
+int caps_last_cap (void);
+const char *caps_name (int cap);
+/* Child side: bounding set, ids, capset, ambient, no_new_privs. */
+int caps_apply (uint64_t set, bool set_ids, uid_t uid, gid_t gid, bool may_setgroups, int last_cap);
+int caps_drop_all (int last_cap);
+
+/* util.c */
+int write_file_at (int dirfd, const char *name, const char *buf);
+int mkdir_p (const char *path, mode_t mode);
+int parse_size (const char *s, long long *out);
+char *xstrdup (const char *s);
+char *xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void *xrealloc (void *p, size_t n);
+void fmt_fd_path (char buf[32], int fd);
+void fmt_uint (char *buf, unsigned long long v);
+size_t str_lcpy (char *dst, const char *src, size_t n);
+int close_fds_except (const int *keep, size_t n_keep);
+uint64_t fnv1a64 (const void *data, size_t len, uint64_t h);
+
+/* resolve.c: resolve a path inside a root (openat2 RESOLVE_IN_ROOT or the
+ * userspace fallback).  No allocation: safe in the child. */
+enum
+{
+  RES_NO_SYMLINKS = 1 << 0, /* refuse any symlink in the path (ELOOP) */
+  RES_DIRECTORY = 1 << 1,   /* the result must be a directory */
+};
+int resolve_in_root (int root_fd, const char *path, int flags, bool no_openat2);
+
+/* cgroups.c */
+struct launch_cgroups;
+int cgroups_prepare (const struct launch_config *cfg, struct launch_cgroups **out);
+int cgroups_attach (struct launch_cgroups *cg, pid_t pid);
+int cgroups_destroy (struct launch_cgroups *cg);
+void cgroups_free (struct launch_cgroups *cg);
+bool cgroups_active (const struct launch_cgroups *cg);
+int cgroups_mode (const struct launch_cgroups *cg); /* 0 none, 1 v1, 2 v2 */
+size_t cgroups_v1_controllers (const struct launch_cgroups *cg, const char **out, size_t max);
+pid_t cgroups_spawn_janitor (struct launch_cgroups *cg, int *out_done_fd);
+
+/* seccomp.c */
+struct sock_filter;
+struct launch_bpf
+{
+  struct sock_filter *insns;
+  unsigned short len;
+};
+int seccomp_prepare (const struct launch_config *cfg, struct launch_bpf *out);
+int seccomp_print_profile (const struct launch_config *cfg, FILE *f);
+int seccomp_apply_raw (const struct launch_bpf *bpf);
+
+/* child.c: everything the container child needs, prepared by the parent. */
+struct launch_plan
+{
+  const struct launch_config *cfg;
+  struct launch_cgroups *cg;
+  struct launch_bpf bpf;
+  char **envp;
+  const char *path_env; /* PATH used to find the command */
+  int sync_fd;          /* child end of the sync socket */
+  int host_null_fd;     /* trusted O_PATH fds on host nodes (opened by the child) */
+  int host_dev_fds[6];
+  int host_sys_fd;
+  const char *staging; /* mount point for the overlay's tmpfs (--writable) */
+  char *overlay_opts;
+  char *ovl_upper, *ovl_work, *ovl_root;
+  int last_cap;
+  int cg_host_mode; /* statfs of /sys/fs/cgroup: 2 = cgroup2, else 1 */
+  bool use_init;
+  bool userns;
+  bool setgroups_ok;
+  char root_path[4096]; /* where the new root is mounted before pivot */
+};
+extern const char *const launch_dev_nodes[6];
+__attribute__ ((noreturn)) void child_main (struct launch_plan *plan);
+int child_setup_mounts (struct launch_plan *plan, int *out_pty_master, int *out_pty_slave);
+int child_net_lo_up (void);
+__attribute__ ((noreturn)) void child_exec_command (struct launch_plan *plan, int pty_slave);
+void child_report (int sync_fd, int err, int exit_code, const char *msg, const char *ctx);
+
+/* Messages on the sync socket (SOCK_SEQPACKET), child -> monitor. */
+enum
+{
+  MSG_ERROR = 'E', /* setup or exec failed: err, exit_code, text */
+  MSG_PTY = 'T',   /* the pty master, as SCM_RIGHTS */
+};
+struct launch_msg
+{
+  int32_t kind;
+  int32_t err;
+  int32_t exit_code;
+  char text[500];
+};
+void child_send_fd (int sync_fd, int fd);
+
+/* init.c */
+__attribute__ ((noreturn)) void init_run_reaper (struct launch_plan *plan, int pty_slave);
+extern const int launch_forward_signals[];
+extern const size_t launch_n_forward_signals;
+
+/* monitor.c */
+int monitor_run (struct launch_plan *plan, pid_t child, int sync_fd);

@@ -1,0 +1,43 @@
+/* cairn-launch: in-memory seccomp policy (internal to seccomp*.c).
+ *
+ * Copyright (C) 2026 The cairn authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <seccomp.h>
+#include <stdio.h>
+
+#include "runtime/launch.h"
+
+struct sc_arg
+{
+  unsigned index;
+  enum scmp_compare op;
+  uint64_t value;     /* MASKED_EQ: the mask */
+  uint64_t value_two; /* MASKED_EQ: the value compared with (arg & mask) */
+};
+
+struct sc_rule
+{
+  char *name;
+  uint32_t action; /* libseccomp action, e.g. SCMP_ACT_ERRNO(EPERM) */
+  unsigned nargs;
+  struct sc_arg args[6];
+};
+
+struct sc_policy
+{
+  uint32_t default_action;
+  uint32_t arches[16];
+  size_t n_arches;
+  struct sc_rule *rules;
+  size_t n, cap;
+};
+
+void sc_policy_clear (struct sc_policy *p);
+struct sc_rule *sc_policy_add (struct sc_policy *p, const char *name, uint32_t action);
+
+/* seccomp-json.c */
+int sc_policy_write_json (const struct sc_policy *p, FILE *f);
+int sc_policy_load_json (const char *path, struct sc_policy *out);
