@@ -175,6 +175,16 @@ gboolean cairn_repo_load_variant_if_exists (CairnRepo *repo, CairnObjectType typ
 gboolean cairn_repo_load_file (CairnRepo *repo, const char *checksum, int *out_fd,
                                CairnFileInfo *out_info, GError **error);
 
+/* Write the content of a regular-file object to @dst_fd (at its offset):
+ * bare modes copy in the kernel, archive inflates straight into @dst_fd. */
+gboolean cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd,
+                                       GError **error);
+
+/* Path of an object relative to objects_dfd if it exists in objects/ (not
+ * staging); FALSE if missing. Fills @out_st (lstat of the object file). */
+gboolean cairn_repo_stat_object (CairnRepo *repo, CairnObjectType type, const char *checksum,
+                                 struct stat *out_st);
+
 /* ---- writing objects (objects.c, txn.c) -------------------------------- */
 
 /* A transaction stages objects under tmp/staging-<boot>-XXXXXX/ and makes

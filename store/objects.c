@@ -394,3 +394,70 @@ cairn_repo_load_file (CairnRepo *repo, const char *checksum, int *out_fd, CairnF
   memset (&fi, 0, sizeof fi);
   return TRUE;
 }
+
+gboolean
+cairn_repo_stat_object (CairnRepo *repo, CairnObjectType type, const char *checksum,
+                        struct stat *out_st)
+{
+  int sub = cairn_repo_objdir_fd (repo, checksum, FALSE, NULL);
+  if (sub < 0)
+    return FALSE;
+  g_autofree char *leaf = cairn_object_leaf (checksum, type, repo->mode);
+  return fstatat (sub, leaf, out_st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static gboolean
+inflate_to_fd (const guint8 *payload, gsize len, int dst_fd, GError **error)
+{
+  z_stream zs = { 0 };
+  if (inflateInit2 (&zs, -15) != Z_OK)
+    return cairn_throw (error, "inflateInit failed");
+  zs.next_in = (guint8 *) payload;
+  zs.avail_in = len;
+  g_autofree guint8 *out = g_malloc (1 << 18);
+  int r;
+  do
+    {
+      zs.next_out = out;
+      zs.avail_out = 1 << 18;
+      r = inflate (&zs, Z_NO_FLUSH);
+      gsize got = (1 << 18) - zs.avail_out;
+      if ((r != Z_OK && r != Z_STREAM_END) || (r == Z_OK && got == 0 && zs.avail_in == 0))
+        {
+          inflateEnd (&zs);
+          return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupt or truncated compressed data");
+        }
+      if (got && !cairn_write_all (dst_fd, out, got, error))
+        {
+          inflateEnd (&zs);
+          return FALSE;
+        }
+    }
+  while (r != Z_STREAM_END);
+  inflateEnd (&zs);
+  return TRUE;
+}
+
+gboolean
+cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd, GError **error)
+{
+  cairn_autofd fd = _cairn_repo_open_object (repo, CAIRN_OBJECT_FILE, checksum, error);
+  if (fd < 0)
+    return FALSE;
+  if (repo->mode != CAIRN_REPO_MODE_ARCHIVE)
+    return cairn_copy_fd_data (fd, dst_fd, error) || cairn_prefix_error (error, "copying object %s", checksum);
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return cairn_throw_errno (error, "stat object %s", checksum);
+  gsize len = st.st_size;
+  void *map = len ? mmap (NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+  if (len && map == MAP_FAILED)
+    return cairn_throw_errno (error, "mmap object %s", checksum);
+  g_auto (CairnFileInfo) fi = { 0 };
+  gsize off = 0;
+  gboolean ok = _cairn_parse_zheader (map, len, &fi, &off, error)
+                && inflate_to_fd ((guint8 *) map + off, len - off, dst_fd, error);
+  if (map)
+    munmap (map, len);
+  return ok || cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+}

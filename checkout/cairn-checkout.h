@@ -1,0 +1,52 @@
+/* checkout/: materialising trees from the store (spec §13).
+ *
+ * Copyright (C) 2026 The cairn authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A checkout of a bare or bare-user repository is a farm of hardlinks to the
+ * object files: no data is copied. Writing into such a file in place modifies
+ * the stored object (cairn fsck reports it); cairn run never exposes a
+ * checkout writable.
+ */
+#pragma once
+
+#include "store/cairn-store.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  CAIRN_CHECKOUT_OVERWRITE_NONE,      /* DEST must not exist */
+  CAIRN_CHECKOUT_UNION_FILES,         /* --union: replace existing files */
+  CAIRN_CHECKOUT_UNION_ADD,           /* --union-add: keep existing files */
+  CAIRN_CHECKOUT_UNION_IDENTICAL,     /* --union-identical: existing must equal */
+} CairnCheckoutOverwrite;
+
+typedef struct {
+  gboolean user_mode;          /* -U: no chown, no xattrs, setuid/setgid stripped on copies */
+  gboolean force_copy;         /* --copy: never hardlink */
+  gboolean require_hardlinks;  /* fail instead of copying */
+  CairnCheckoutOverwrite overwrite;
+  gboolean whiteouts;          /* OCI/overlay .wh.NAME and .wh..wh..opq */
+  const char *subpath;         /* check out only this path of the commit */
+  guint n_threads;             /* 0 = number of CPUs */
+  gboolean no_devino_cache;    /* do not record (dev, ino) -> checksum */
+} CairnCheckoutOptions;
+
+typedef struct {
+  guint64 files_linked;
+  guint64 files_copied;
+  guint64 symlinks;
+  guint64 dirs;
+  guint64 bytes_copied;
+  guint64 whiteouts_applied;
+} CairnCheckoutStats;
+
+/* Check out @commit into @dest_name relative to @dest_dfd. Without a union
+ * mode DEST must not exist: the tree is built under a temporary name beside
+ * it and renamed into place only when complete. Every name from a dirtree is
+ * validated; nothing is written through a symlink that exists in DEST. */
+gboolean cairn_checkout (CairnRepo *repo, const char *commit, int dest_dfd, const char *dest_name,
+                         const CairnCheckoutOptions *opts, CairnCheckoutStats *out_stats,
+                         GError **error);
+
+G_END_DECLS
