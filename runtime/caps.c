@@ -73,6 +73,22 @@ caps_last_cap (void)
   return v > 0 && v < 64 ? v : CAP_LAST_CAP;
 }
 
+/* The caps this process could hand on: its bounding set, and (without a
+ * new user namespace) its permitted set.  --cap-add=ALL means these. */
+uint64_t
+caps_available (bool userns, int last_cap)
+{
+  uint64_t avail = 0;
+  for (int c = 0; c <= last_cap; c++)
+    if (prctl (PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+      avail |= B (c);
+  struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct d[2];
+  if (!userns && syscall (SYS_capget, &h, d) == 0)
+    avail &= (uint64_t) d[0].permitted | ((uint64_t) d[1].permitted << 32);
+  return avail;
+}
+
 static int
 capset_raw (uint64_t eff, uint64_t prm)
 {
@@ -121,19 +137,6 @@ caps_apply (uint64_t set, bool set_ids, uid_t uid, gid_t gid, bool may_setgroups
     return launch_fail (errno, "capset", NULL);
   if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return launch_fail (errno, "clearing ambient capabilities", NULL);
-  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    return launch_fail (errno, "setting no_new_privs", NULL);
-  return 0;
-}
-
-int
-caps_drop_all (int last_cap)
-{
-  int r = drop_bounding (0, last_cap);
-  if (r < 0)
-    return r;
-  if (capset_raw (0, 0) < 0)
-    return launch_fail (errno, "capset", NULL);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return launch_fail (errno, "setting no_new_privs", NULL);
   return 0;

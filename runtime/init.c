@@ -4,7 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * With --init (the default unless the command looks like an init itself) pid 1
- * is this reaper: it forks the command, drops every capability, applies the
+ * is this reaper: it forks the command, keeps no capability beyond the
+ * command's, closes every fd (stdio becomes /dev/null), applies the
  * same seccomp filter, forwards the signals the monitor forwards to it, reaps
  * every orphan that the kernel reparents to it, and exits with the command's
  * status (128+N when the command was killed by signal N).  When pid 1 exits
@@ -93,13 +94,21 @@ init_run_reaper (struct launch_plan *plan, int pty_slave)
       child_report (plan->sync_fd, errno, EXIT_LAUNCH_ERROR, "fork of the command failed", NULL);
       _exit (EXIT_LAUNCH_ERROR);
     }
-  close_fds_except (NULL, 0);
+  int keep[1] = { plan->sync_fd };
+  close_fds_except (keep, 1);
   reaper_detach_stdio ();
-  if (caps_drop_all (plan->last_cap) < 0 || seccomp_apply_raw (&plan->bpf) < 0)
+  /* The reaper keeps the command's capability set (not more): PTRACE_TRACEME
+   * by the command requires its caps to be a subset of its parent's. */
+  int r = caps_apply (plan->cfg->caps, false, 0, 0, false, plan->last_cap);
+  if (r == 0)
+    r = seccomp_apply_raw (&plan->bpf);
+  if (r < 0)
     {
       kill (cmd, SIGKILL);
+      child_report (plan->sync_fd, -r, EXIT_LAUNCH_ERROR, launch_errmsg (), launch_errctx ());
       _exit (EXIT_LAUNCH_ERROR);
     }
+  close (plan->sync_fd);
   for (;;)
     {
       siginfo_t si;
@@ -114,7 +123,7 @@ init_run_reaper (struct launch_plan *plan, int pty_slave)
       int st;
       pid_t p;
       while ((p = waitpid (-1, &st, WNOHANG)) > 0)
-        if (p == cmd)
+        if (p == cmd && (WIFEXITED (st) || WIFSIGNALED (st)))
           _exit (wait_status_code (st));
     }
 }

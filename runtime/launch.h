@@ -130,10 +130,10 @@ void launch_usage (FILE *f);
 uint64_t caps_default_set (void);
 int caps_parse (const char *name, int *out_cap);
 int caps_last_cap (void);
+uint64_t caps_available (bool userns, int last_cap);
 const char *caps_name (int cap);
 /* Child side: bounding set, ids, capset, ambient, no_new_privs. */
 int caps_apply (uint64_t set, bool set_ids, uid_t uid, gid_t gid, bool may_setgroups, int last_cap);
-int caps_drop_all (int last_cap);
 
 /* util.c */
 int write_file_at (int dirfd, const char *name, const char *buf);

@@ -185,6 +185,7 @@ prepare (struct launch_config *cfg, struct launch_plan *plan)
   plan->userns = cfg->rootless;
   plan->setgroups_ok = !plan->userns;
   plan->last_cap = caps_last_cap ();
+  cfg->caps &= caps_available (plan->userns, plan->last_cap);
   plan->use_init = cfg->init == INIT_AUTO ? !looks_like_init (cfg->argv[0]) : cfg->init == INIT_YES;
   struct statfs sf;
   plan->cg_host_mode = statfs ("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;

@@ -168,7 +168,8 @@ on_signal (int sfd, pid_t child, struct relay *r, int *out_code)
       return false;
     }
   int st;
-  if (waitpid (child, &st, WNOHANG) != child)
+  /* ptrace stops (the command may PTRACE_TRACEME) are not an exit */
+  if (waitpid (child, &st, WNOHANG) != child || !(WIFEXITED (st) || WIFSIGNALED (st)))
     return false;
   *out_code = status_code (st);
   return true;
