@@ -2,6 +2,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
+#include "store/cairn-remote.h"
+#include "store/cairn-import.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +39,8 @@ cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
   g_autofree char *branch = NULL, *subject = NULL, *body = NULL, *parent = NULL, *tree = NULL;
   g_autofree char *timestamp = NULL;
   g_auto (GStrv) meta_strings = NULL;
+  g_auto (GStrv) gpg_sign = NULL;
+  g_autofree char *gpg_homedir = NULL;
   gint64 owner_uid = -1, owner_gid = -1;
   gboolean canonical = FALSE, no_xattrs = FALSE, no_bindings = FALSE, orphan = FALSE;
   gboolean no_devino = FALSE;
@@ -55,6 +59,8 @@ cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
     { "no-bindings", 0, 0, G_OPTION_ARG_NONE, &no_bindings, "Do not add ostree.ref-binding", NULL },
     { "orphan", 0, 0, G_OPTION_ARG_NONE, &orphan, "Commit without a branch", NULL },
     { "no-devino-cache", 0, 0, G_OPTION_ARG_NONE, &no_devino, "Re-hash every file even if a checkout is recognised", NULL },
+    { "gpg-sign", 0, 0, G_OPTION_ARG_STRING_ARRAY, &gpg_sign, "Sign the commit with this GPG key (repeatable)", "KEY-ID" },
+    { "gpg-homedir", 0, 0, G_OPTION_ARG_FILENAME, &gpg_homedir, "GnuPG home holding the secret key", "DIR" },
     { NULL }
   };
   if (!cairn_cli_parse (cli, entries, "[PATH]", "Commit a directory tree (or a tarball) to a branch.", &argc, &argv, error))
@@ -108,13 +114,20 @@ cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
   gboolean ok;
   if (is_tar)
     {
-      ok = cairn_repo_commit_tar (repo, source, &opts, &checksum, &stats, error);
+      g_auto (CairnImportStats) istats = { 0 };
+      ok = cairn_repo_import_tar (repo, source, &opts, &checksum, &stats, &istats, error);
+      cairn_cli_progress_end ();
+      if (ok && istats.n_skipped_special)
+        fprintf (stderr, "cairn: commit: warning: skipped %u device nodes, fifos or sockets (first: %s)\n",
+                 istats.n_skipped_special, istats.first_skipped);
     }
   else
     ok = cairn_repo_commit_dir (repo, AT_FDCWD, source, &opts, &checksum, &stats, error);
   cairn_cli_progress_end ();
   if (!ok)
     return 1;
+  if (gpg_sign && !cairn_repo_sign_commit (repo, checksum, (const char *const *) gpg_sign, gpg_homedir, error))
+    return cairn_prefix_error (error, "commit %s was written, but signing it failed", checksum), 1;
   if (cli->verbose)
     fprintf (stderr, "cairn: wrote %" G_GUINT64_FORMAT " content objects (%" G_GUINT64_FORMAT
              " bytes), %" G_GUINT64_FORMAT " metadata objects; %" G_GUINT64_FORMAT " devino hits\n",

@@ -1,4 +1,131 @@
 /* store/: tar and OCI/docker-archive import, tar export (issue 6).
+ *
+ * Archives never touch the disk outside the repository: entries stream into
+ * content objects (through the transaction's staging area) and an in-memory
+ * CairnMTree; only the final commit becomes visible, and a failed import
+ * moves no ref (the transaction's staging directory is discarded).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 #include "store/cairn-store.h"
+#include <archive.h>
+#include <archive_entry.h>
+
+G_BEGIN_DECLS
+
+typedef struct archive CairnArchive;
+static inline void
+cairn_archive_free (CairnArchive *a)
+{
+  /* archive_free() dispatches to the read or write handle's free. */
+  (void) archive_free (a);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnArchive, cairn_archive_free)
+
+/* What an import saw (besides the transaction's object counts). */
+typedef struct {
+  guint64 entries;          /* archive entries read (all layers) */
+  guint64 files;            /* regular files and symlinks imported */
+  guint64 bytes;            /* bytes of regular file content */
+  guint64 hardlinks;        /* hardlink entries resolved */
+  guint64 whiteouts;        /* OCI whiteouts applied */
+  guint n_skipped_special;  /* device nodes, fifos, sockets: skipped */
+  char *first_skipped;      /* path of the first one (for the warning) */
+  guint n_layers;
+} CairnImportStats;
+void cairn_import_stats_clear (CairnImportStats *s);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CairnImportStats, cairn_import_stats_clear)
+
+/* ---- the tar entry applier (import-tar.c), shared by OCI/docker import ---- */
+
+/* Applies tar streams onto @root (in order, later entries win), writing
+ * content objects through @txn with a thread pool. Hostile input is refused
+ * with the entry named: absolute paths, "..", invalid UTF-8, a parent that
+ * is not a directory (an entry "through" a symlink), hardlinks outside the
+ * tree or to an entry not yet seen. Device nodes, fifos and sockets are
+ * skipped and counted. */
+typedef struct CairnTarImporter CairnTarImporter;
+CairnTarImporter *cairn_tar_importer_new (CairnRepo *repo, CairnTxn *txn,
+                                          const CairnCommitOptions *opts, CairnMTree *root);
+void cairn_tar_importer_free (CairnTarImporter *imp);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnTarImporter, cairn_tar_importer_free)
+/* Apply all entries of an opened archive. With @oci_whiteouts, ".wh.NAME"
+ * deletes NAME from earlier layers and ".wh..wh..opq" hides a directory's
+ * earlier contents (OCI image-spec layer.md). @label names the stream in
+ * errors (a file name or layer digest). */
+gboolean cairn_tar_importer_apply (CairnTarImporter *imp, struct archive *a,
+                                   gboolean oci_whiteouts, const char *label, GError **error);
+/* Wait for the content jobs and fill in the tree (root metadata defaults to
+ * uid 0, gid 0, 0755 when no entry named it). */
+gboolean cairn_tar_importer_finish (CairnTarImporter *imp, GError **error);
+/* Counters; strings are copied. */
+void cairn_tar_importer_get_stats (CairnTarImporter *imp, CairnImportStats *out);
+
+/* A libarchive reader for tar streams with every compression filter. */
+struct archive *cairn_tar_reader_new (void);
+
+/* Resolve the parent commit per opts (as cairn_repo_commit_dir does). */
+gboolean cairn_import_resolve_parent (CairnRepo *repo, const CairnCommitOptions *opts,
+                                      char **out_parent, GError **error);
+/* Write @tree, the commit object, queue the branch ref and commit @txn. */
+gboolean cairn_import_commit_tree (CairnRepo *repo, CairnTxn *txn, const CairnCommitOptions *opts,
+                                   const char *parent, CairnMTree *tree, char **out_checksum,
+                                   GError **error);
+
+/* ---- importers ------------------------------------------------------------ */
+
+/* `cairn commit --tree=tar=FILE|-`: like cairn_repo_commit_tar, with stats. */
+gboolean cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptions *opts,
+                                char **out_checksum, CairnTxnStats *out_txn_stats,
+                                CairnImportStats *out_stats, GError **error);
+
+/* `cairn import oci DIR[:TAG]`: pick a manifest from DIR/index.json (by the
+ * org.opencontainers.image.ref.name annotation @tag, or the only one; an
+ * index of several platforms gives linux/<host arch>), verify every blob's
+ * sha256, apply the layers with whiteouts, record the image config in the
+ * commit metadata (keys in docs/import-export.md). */
+gboolean cairn_repo_import_oci (CairnRepo *repo, const char *dir, const char *tag,
+                                const CairnCommitOptions *opts, char **out_checksum,
+                                CairnImportStats *out_stats, GError **error);
+
+/* `cairn import docker-archive FILE`: the `docker save` format (manifest.json,
+ * config, layer tars). @tag picks among several images (RepoTags). */
+gboolean cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char *tag,
+                                           const CairnCommitOptions *opts, char **out_checksum,
+                                           CairnImportStats *out_stats, GError **error);
+
+/* Commit metadata keys holding the image config (as in docs/import-export.md). */
+#define CAIRN_META_OCI_ENTRYPOINT "cairn.oci.entrypoint" /* as */
+#define CAIRN_META_OCI_CMD "cairn.oci.cmd"               /* as */
+#define CAIRN_META_OCI_ENV "cairn.oci.env"               /* as, "K=V" */
+#define CAIRN_META_OCI_WORKDIR "cairn.oci.workdir"       /* s */
+#define CAIRN_META_OCI_USER "cairn.oci.user"             /* s */
+#define CAIRN_META_OCI_MANIFEST "cairn.oci.manifest-digest" /* s, "sha256:…" */
+#define CAIRN_META_OCI_CONFIG "cairn.oci.config-digest"  /* s, "sha256:…" */
+#define CAIRN_META_OCI_ARCH "cairn.oci.architecture"     /* s */
+
+/* ---- export (export.c) ---------------------------------------------------- */
+
+typedef enum {
+  CAIRN_EXPORT_COMPRESS_NONE,
+  CAIRN_EXPORT_COMPRESS_GZIP,
+  CAIRN_EXPORT_COMPRESS_ZSTD,
+} CairnExportCompress;
+
+typedef struct {
+  const char *subpath;           /* NULL or "/": the whole tree */
+  CairnExportCompress compress;
+  gboolean no_hardlinks;         /* emit every file in full */
+  void (*progress) (guint64 files_done, guint64 bytes_done, gpointer data);
+  gpointer progress_data;
+} CairnExportOptions;
+
+/* Write the tree of @rev (a ref or commit) as a pax tar to @out_fd: owners
+ * (numeric), modes, symlinks, xattrs (SCHILY.xattr), directories first,
+ * entries in dirtree order. Regular files with the same content checksum
+ * (hence identical content and metadata) after the first are written as
+ * hardlinks to it. Re-importing the tar gives the same root tree. */
+gboolean cairn_repo_export (CairnRepo *repo, const char *rev, int out_fd,
+                            const CairnExportOptions *opts, GError **error);
+
+G_END_DECLS
