@@ -175,27 +175,41 @@ child_exec_command (struct launch_plan *plan, int pty_slave)
   die (plan, r, r == -ENOENT || r == -ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
 }
 
+static void
+wait_for_parent (struct launch_plan *plan, char want)
+{
+  char c = 0;
+  if (read (plan->sync_fd, &c, 1) != 1 || c != want)
+    _exit (EXIT_LAUNCH_ERROR); /* the parent died or gave up (and reports) */
+}
+
 void
 child_main (struct launch_plan *plan)
 {
-  int master = -1, slave = -1, r;
-  char go = 0;
+  int master = -1, slave = -1, root_fd = -1, r;
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  /* The parent writes the id maps and moves us into our cgroups first. */
-  if (read (plan->sync_fd, &go, 1) != 1 || go != 'g')
-    _exit (EXIT_LAUNCH_ERROR);
+  /* 'g': the id maps are written.  On v1 we move ourselves into our cgroups
+   * now; on v2 the parent does it while we prepare the mounts and sends 'c'
+   * when done.  Nothing of the container runs before 'c'. */
+  wait_for_parent (plan, 'g');
   if (plan->userns)
     prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (cgroups_active (plan->cg) && unshare (CLONE_NEWCGROUP) < 0)
-    die (plan, launch_fail (errno, "unsharing the cgroup namespace", NULL), EXIT_LAUNCH_ERROR);
+  if (cgroups_self_attach (plan->cg) && (r = cgroups_enter_self (plan->cg)) < 0)
+    die (plan, r, EXIT_LAUNCH_ERROR);
   umask (0);
-  if ((r = child_setup_mounts (plan, &master, &slave)) < 0)
+  if ((r = child_setup_mounts (plan, &root_fd, &master, &slave)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   if (!plan->cfg->net_host && (r = child_net_lo_up ()) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   if (plan->cfg->hostname
       && sethostname (plan->cfg->hostname, strlen (plan->cfg->hostname)) < 0)
     die (plan, launch_fail (errno, "sethostname", NULL), EXIT_LAUNCH_ERROR);
+  wait_for_parent (plan, 'c');
+  if (cgroups_active (plan->cg) && unshare (CLONE_NEWCGROUP) < 0)
+    die (plan, launch_fail (errno, "unsharing the cgroup namespace", NULL), EXIT_LAUNCH_ERROR);
+  if ((r = child_finish_mounts (plan, root_fd)) < 0)
+    die (plan, r, EXIT_LAUNCH_ERROR);
+  close (root_fd);
   if (master >= 0)
     {
       child_send_fd (plan->sync_fd, master);

@@ -161,6 +161,8 @@ int resolve_in_root (int root_fd, const char *path, int flags, bool no_openat2);
 struct launch_cgroups;
 int cgroups_prepare (const struct launch_config *cfg, struct launch_cgroups **out);
 int cgroups_attach (struct launch_cgroups *cg, pid_t pid);
+bool cgroups_self_attach (const struct launch_cgroups *cg);
+int cgroups_enter_self (struct launch_cgroups *cg);
 int cgroups_destroy (struct launch_cgroups *cg);
 void cgroups_free (struct launch_cgroups *cg);
 bool cgroups_active (const struct launch_cgroups *cg);
@@ -203,7 +205,9 @@ struct launch_plan
 };
 extern const char *const launch_dev_nodes[6];
 __attribute__ ((noreturn)) void child_main (struct launch_plan *plan);
-int child_setup_mounts (struct launch_plan *plan, int *out_pty_master, int *out_pty_slave);
+int child_setup_mounts (struct launch_plan *plan, int *out_root_fd, int *out_pty_master,
+                        int *out_pty_slave);
+int child_finish_mounts (struct launch_plan *plan, int root_fd);
 int child_net_lo_up (void);
 __attribute__ ((noreturn)) void child_exec_command (struct launch_plan *plan, int pty_slave);
 void child_report (int sync_fd, int err, int exit_code, const char *msg, const char *ctx);

@@ -243,7 +243,8 @@ clone_flags (const struct launch_plan *plan)
   return f;
 }
 
-/* Parent after clone: maps, cgroup, then let the child go. */
+/* Parent after clone: id maps, 'g', on v2 move the child into its cgroup
+ * (in parallel with its mount setup; on v1 it moves itself), 'c'. */
 static int
 release_child (struct launch_plan *plan, pid_t child, int sync_fd)
 {
@@ -251,9 +252,11 @@ release_child (struct launch_plan *plan, pid_t child, int sync_fd)
   if (plan->userns)
     r = write_id_maps (plan->cfg, child);
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (r == 0 && cgroups_active (plan->cg))
-    r = cgroups_attach (plan->cg, child);
   if (r == 0 && write (sync_fd, "g", 1) != 1)
+    r = launch_fail (errno, "waking the container", NULL);
+  if (r == 0 && cgroups_active (plan->cg) && !cgroups_self_attach (plan->cg))
+    r = cgroups_attach (plan->cg, child);
+  if (r == 0 && write (sync_fd, "c", 1) != 1)
     r = launch_fail (errno, "waking the container", NULL);
   return r;
 }

@@ -407,9 +407,7 @@ setup_sys (struct launch_plan *plan, int root_fd)
   _cleanup_close_ int sfd = r < 0 ? -1 : image_dir (plan, root_fd, "sys");
   if (r < 0 || sfd < 0)
     return r < 0 ? r : sfd;
-  if ((r = mask_path (plan, sfd, "firmware")) < 0)
-    return r;
-  return sys_cgroup (plan, sfd);
+  return mask_path (plan, sfd, "firmware");
 }
 
 /* ---- user mounts ----------------------------------------------------------------- */
@@ -476,24 +474,34 @@ do_pivot (int root_fd)
   return 0;
 }
 
+/* Phase 1, while the parent is still moving us into our cgroups (a v1
+ * migration waits for an RCU grace period: milliseconds).  Returns the new
+ * root's fd for phase 2. */
 int
-child_setup_mounts (struct launch_plan *plan, int *out_pty_master, int *out_pty_slave)
+child_setup_mounts (struct launch_plan *plan, int *out_root_fd, int *out_pty_master,
+                    int *out_pty_slave)
 {
-  _cleanup_close_ int root_fd = -1;
   int r = open_host_fds (plan);
   if (r == 0)
-    r = setup_root (plan, &root_fd);
+    r = setup_root (plan, out_root_fd);
   if (r == 0)
-    r = setup_proc (plan, root_fd);
+    r = setup_proc (plan, *out_root_fd);
   if (r == 0)
-    r = setup_dev (plan, root_fd, out_pty_master, out_pty_slave);
+    r = setup_dev (plan, *out_root_fd, out_pty_master, out_pty_slave);
   if (r == 0)
-    r = setup_sys (plan, root_fd);
+    r = setup_sys (plan, *out_root_fd);
   if (r == 0)
-    r = setup_user_mounts (plan, root_fd);
-  if (r == 0)
-    r = do_pivot (root_fd);
+    r = setup_user_mounts (plan, *out_root_fd);
   return r;
+}
+
+/* Phase 2, inside the container's cgroups and cgroup namespace. */
+int
+child_finish_mounts (struct launch_plan *plan, int root_fd)
+{
+  _cleanup_close_ int sfd = image_dir (plan, root_fd, "sys");
+  int r = sfd < 0 ? sfd : sys_cgroup (plan, sfd);
+  return r < 0 ? r : do_pivot (root_fd);
 }
 
 int
