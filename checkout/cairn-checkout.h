@@ -50,3 +50,23 @@ gboolean cairn_checkout (CairnRepo *repo, const char *commit, int dest_dfd, cons
                          GError **error);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* ---- the checkout cache used by `cairn run` (cache.c) --------------------
+ * One checkout per commit under <repo>/extensions/cairn/checkouts/<commit>,
+ * created atomically (built under a temporary name, renamed into place) and
+ * shared by every container of that commit. A container in use holds a
+ * shared flock on checkouts/<commit>.lock; prune removes a cached checkout
+ * only under an exclusive (non-blocking) flock on it. */
+
+/* Take a shared lock on @commit's cached checkout, creating the checkout
+ * when missing (two racing callers produce one checkout; both succeed).
+ * *out_lock_fd is O_CLOEXEC; clear the flag to keep the lock across exec. */
+gboolean cairn_checkout_cache_acquire (CairnRepo *repo, const char *commit, char **out_path,
+                                       int *out_lock_fd, gboolean *out_created, GError **error);
+
+/* Remove cached checkouts whose commit is not in @keep (set of checksums)
+ * and that no running container uses; also stale temporary builds. */
+gboolean cairn_checkout_cache_prune (CairnRepo *repo, GHashTable *keep, guint *out_removed,
+                                     GError **error);
+G_END_DECLS

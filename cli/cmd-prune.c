@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
+#include "checkout/cairn-checkout.h"
 #include <stdio.h>
 
 int
@@ -35,11 +36,30 @@ cairn_cmd_prune (CairnCli *cli, int argc, char **argv, GError **error)
   CairnPruneStats st;
   if (!cairn_repo_prune (repo, &o, &st, error))
     return 1;
+  /* Cached checkouts of `cairn run`: those no ref points to and no running
+   * container holds. */
+  guint removed = 0;
+  if (!o.dry_run)
+    {
+      g_autoptr (GHashTable) refs = cairn_repo_list_refs (repo, NULL, TRUE, error);
+      if (!refs)
+        return 1;
+      g_autoptr (GHashTable) keep = g_hash_table_new (g_str_hash, g_str_equal);
+      GHashTableIter it;
+      gpointer k, v;
+      g_hash_table_iter_init (&it, refs);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        g_hash_table_add (keep, v);
+      if (!cairn_checkout_cache_prune (repo, keep, &removed, error))
+        return 1;
+    }
   printf ("Total objects: %u\n", st.n_total);
   if (st.n_deleted == 0)
     printf ("No unreachable objects\n");
   else
     printf ("%s %u objects, %" G_GUINT64_FORMAT " bytes %s\n", o.dry_run ? "Would delete" : "Deleted",
             st.n_deleted, st.bytes_freed, o.dry_run ? "would be freed" : "freed");
+  if (removed)
+    printf ("Removed %u cached checkouts\n", removed);
   return 0;
 }

@@ -143,6 +143,9 @@ main (int argc, char **argv)
   int r = cmd->fn (&cli, argc - idx, argv + idx, &error);
   g_free (cli.repo_path);
   if (error)
-    return report (&cli, error);
+    {
+      int code = report (&cli, error);
+      return r >= 125 ? r : code; /* run: 125 when the launcher cannot start */
+    }
   return r;
 }

@@ -1,0 +1,147 @@
+/* The checkout cache shared by `cairn run` (see cairn-checkout.h).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "checkout/cairn-checkout.h"
+#include <dirent.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+
+#define CACHE_DIR "checkouts"
+
+static int
+open_cache_dir (CairnRepo *repo, GError **error)
+{
+  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
+  if (ext < 0 || !cairn_mkdirat (ext, CACHE_DIR, 0700, TRUE, error))
+    return -1;
+  int fd = -1;
+  if (!cairn_opendirat (ext, CACHE_DIR, FALSE, &fd, error))
+    return -1;
+  return fd;
+}
+
+/* Lock <commit>.lock shared; retry when prune unlinked the file meanwhile. */
+static int
+lock_shared (int dfd, const char *commit, GError **error)
+{
+  g_autofree char *name = g_strconcat (commit, ".lock", NULL);
+  for (int tries = 0; tries < 100; tries++)
+    {
+      cairn_autofd fd = openat (dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0)
+        {
+          cairn_throw_errno (error, "opening checkout lock %s", name);
+          return -1;
+        }
+      if (flock (fd, LOCK_SH) < 0)
+        {
+          cairn_throw_errno (error, "locking checkout %s", commit);
+          return -1;
+        }
+      struct stat a, b;
+      if (fstat (fd, &a) == 0 && fstatat (dfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0
+          && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+        return cairn_steal_fd (&fd);
+    }
+  cairn_throw (error, "could not lock the cached checkout of %s", commit);
+  return -1;
+}
+
+gboolean
+cairn_checkout_cache_acquire (CairnRepo *repo, const char *commit, char **out_path,
+                              int *out_lock_fd, gboolean *out_created, GError **error)
+{
+  if (!cairn_validate_checksum_string (commit, error))
+    return FALSE;
+  cairn_autofd dfd = open_cache_dir (repo, error);
+  if (dfd < 0)
+    return cairn_prefix_error (error, "checkout cache");
+  cairn_autofd lock = lock_shared (dfd, commit, error);
+  if (lock < 0)
+    return FALSE;
+  gboolean created = FALSE;
+  struct stat st;
+  if (fstatat (dfd, commit, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR (st.st_mode))
+    {
+      CairnCheckoutOptions o = { 0 };
+      /* Real owners only where the repo has them and we may set them. */
+      o.user_mode = !(repo->mode == CAIRN_REPO_MODE_BARE || (repo->mode == CAIRN_REPO_MODE_ARCHIVE && getuid () == 0));
+      g_autoptr (GError) local = NULL;
+      if (!cairn_checkout (repo, commit, dfd, commit, &o, NULL, &local))
+        {
+          /* Lost a race with another first run: theirs is as good as ours. */
+          if (!(fstatat (dfd, commit, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode)))
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              return cairn_prefix_error (error, "checking out %s", commit);
+            }
+        }
+      else
+        created = TRUE;
+    }
+  *out_path = g_build_filename (repo->path, "extensions", "cairn", CACHE_DIR, commit, NULL);
+  *out_lock_fd = cairn_steal_fd (&lock);
+  if (out_created)
+    *out_created = created;
+  return TRUE;
+}
+
+static gboolean
+remove_if_unused (int dfd, const char *commit, GError **error, gboolean *out_removed)
+{
+  g_autofree char *lockname = g_strconcat (commit, ".lock", NULL);
+  *out_removed = FALSE;
+  cairn_autofd fd = openat (dfd, lockname, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return cairn_throw_errno (error, "opening %s", lockname);
+  if (flock (fd, LOCK_EX | LOCK_NB) < 0)
+    return errno == EWOULDBLOCK ? TRUE : cairn_throw_errno (error, "locking %s", lockname);
+  if (!cairn_rm_rf_at (dfd, commit, error))
+    return FALSE;
+  (void) unlinkat (dfd, lockname, 0);
+  *out_removed = TRUE;
+  return TRUE;
+}
+
+gboolean
+cairn_checkout_cache_prune (CairnRepo *repo, GHashTable *keep, guint *out_removed, GError **error)
+{
+  *out_removed = 0;
+  cairn_autofd dfd = open_cache_dir (repo, error);
+  if (dfd < 0)
+    return FALSE;
+  int dup = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
+  DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
+  if (!d)
+    return cairn_throw_errno (error, "reading the checkout cache");
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *de;
+  while ((de = readdir (d)))
+    if (de->d_name[0] != '.' || g_str_has_prefix (de->d_name, ".cairn-checkout-"))
+      g_ptr_array_add (names, g_strdup (de->d_name));
+  closedir (d);
+  time_t now = time (NULL);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *n = names->pdata[i];
+      struct stat st;
+      if (fstatat (dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR (st.st_mode))
+        continue;
+      if (n[0] == '.')
+        {
+          /* A temporary build a crashed run left (live ones are seconds old). */
+          if (now - st.st_mtime > 3600 && cairn_rm_rf_at (dfd, n, NULL))
+            (*out_removed)++;
+          continue;
+        }
+      if (!cairn_is_checksum_string (n) || g_hash_table_contains (keep, n))
+        continue;
+      gboolean removed = FALSE;
+      if (!remove_if_unused (dfd, n, error, &removed))
+        return FALSE;
+      if (removed)
+        (*out_removed)++;
+    }
+  return TRUE;
+}
