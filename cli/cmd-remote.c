@@ -13,6 +13,8 @@
 static char *
 normalize_url (const char *arg, GError **error)
 {
+  if (*arg == '\0')
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "empty URL"), NULL;
   if (strstr (arg, "://") || g_str_has_prefix (arg, "mirrorlist="))
     return g_strdup (arg);
   g_autofree char *abs = g_canonicalize_filename (arg, NULL);
@@ -115,14 +117,23 @@ cmd_gpg_import (CairnCli *cli, int argc, char **argv, GError **error)
     g_ptr_array_add (files, argv[i]);
   if (files->len == 0 && !from_stdin)
     return cairn_cli_usage_error (error, "no keys: give KEYFILE, --keyring=FILE or --stdin"), 2;
-  g_ptr_array_add (files, NULL);
-  g_autoptr (GBytes) keys = read_keys ((char **) files->pdata, from_stdin, error);
-  if (!keys)
-    return 1;
   g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, FALSE, error);
-  guint n = 0;
-  if (!repo || !cairn_repo_remote_gpg_import (repo, argv[1], keys, &n, error))
+  if (!repo)
     return 1;
+  /* One merge per source: armored and binary key data cannot be
+   * concatenated into one import. */
+  guint n = 0;
+  for (guint i = 0; i <= files->len; i++)
+    {
+      if (i == files->len && !from_stdin)
+        break;
+      char *one[] = { i < files->len ? files->pdata[i] : NULL, NULL };
+      g_autoptr (GBytes) keys = read_keys (one, i == files->len, error);
+      guint ni = 0;
+      if (!keys || !cairn_repo_remote_gpg_import (repo, argv[1], keys, &ni, error))
+        return 1;
+      n += ni;
+    }
   printf ("Imported %u GPG key%s to remote \"%s\"\n", n, n == 1 ? "" : "s", argv[1]);
   return 0;
 }

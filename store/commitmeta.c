@@ -144,9 +144,13 @@ cairn_repo_sign_commit (CairnRepo *repo, const char *commit, const char *const *
   g_autoptr (GVariant) meta = NULL, sigs = NULL;
   if (!data || !load_meta_and_sigs (repo, commit, &meta, &sigs, error))
     return FALSE;
+  if (key_ids == NULL || key_ids[0] == NULL)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "no signing key given");
   for (const char *const *k = key_ids; k && *k; k++)
     {
       gboolean found = FALSE;
+      if (**k == '\0')
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "empty GPG key id");
       if (!cairn_sign_sigs_has_key (sigs, *k, homedir, &found, error))
         return FALSE;
       if (found)

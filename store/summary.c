@@ -110,6 +110,11 @@ build_summary_sig (GBytes *summary, const char *const *key_ids, const char *home
   g_autoptr (GVariant) sigs = NULL;
   for (const char *const *k = key_ids; *k; k++)
     {
+      if (**k == '\0')
+        {
+          cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "empty GPG key id");
+          return NULL;
+        }
       g_autoptr (GBytes) sig = cairn_sign_create_detached (summary, *k, homedir, error);
       if (!sig)
         {
