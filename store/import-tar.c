@@ -583,8 +583,12 @@ apply_whiteout (CairnTarImporter *imp, GPtrArray *parts, const char *base, GErro
   if (!cairn_validate_filename (victim, -1, error))
     return FALSE;
   g_autofree char *vpath = dpath[0] ? g_strconcat (dpath, "/", victim, NULL) : g_strdup (victim);
+  /* A whiteout hides earlier layers only: what this layer already put
+   * there stays (a directory keeps just this layer's children). */
   if (!g_hash_table_contains (imp->touched, vpath))
     cairn_mtree_remove (dir, victim);
+  else if (cairn_mtree_lookup_dir (dir, victim))
+    hide_lower (imp, cairn_mtree_lookup_dir (dir, victim), vpath);
   return TRUE;
 }
 
