@@ -1,0 +1,53 @@
+#!/bin/bash
+# cairn developer entry point (Debian 12, as root).
+#   ./dev.sh demo    install what is missing, build, run the main job
+#   ./dev.sh test    install what is missing, build, run the whole test suite
+#   ./dev.sh build   install what is missing and build only
+#   ./dev.sh bench [SCENARIO...]   build and run the benchmarks (not part of test)
+# The build is out of tree in _build/. Set CAIRN_NO_INSTALL=1 to skip apt-get.
+set -euo pipefail
+top=$(cd "$(dirname "$0")" && pwd)
+cd "$top"
+
+BUILD_DEPS="build-essential autoconf automake libtool pkg-config libglib2.0-dev libarchive-dev
+ libgpgme-dev libgpg-error-dev libfuse3-dev libseccomp-dev libssl-dev libcurl4-openssl-dev zlib1g-dev"
+RUN_DEPS="fuse3 gnupg busybox-static"
+TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client umoci skopeo
+ bubblewrap crun rsync procps psmisc curl"
+BENCH_DEPS="debootstrap hyperfine time"
+
+install_deps() {
+  [ "${CAIRN_NO_INSTALL:-0}" = 1 ] && return 0
+  local want="$BUILD_DEPS $RUN_DEPS $TEST_DEPS $*" missing=""
+  for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "dev.sh: missing packages:$missing (run as root to install them)" >&2; exit 1
+  fi
+  echo "dev.sh: installing:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+build() {
+  if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+    ./autogen.sh >/dev/null
+  fi
+  mkdir -p _build
+  if [ ! -f _build/Makefile ] || [ configure -nt _build/config.status ]; then
+    (cd _build && ../configure -q ${CAIRN_CONFIGURE_FLAGS:-})
+  fi
+  make -C _build -j"$(nproc)" -s >/dev/null
+  make -C _build -j"$(nproc)" -s check_PROGRAMS= >/dev/null
+}
+
+case "${1:-}" in
+  demo)  install_deps; build; exec "$top/tests/demo.sh" "$top/_build" ;;
+  test)  install_deps; build; exec "$top/tests/run-suite.sh" "$top/_build" ;;
+  build) install_deps; build ;;
+  bench) install_deps $BENCH_DEPS; build; shift; CAIRN_TOP_BUILDDIR="$top/_build" exec "$top/tests/bench/run.sh" "$@" ;;
+  *) echo "usage: $0 demo|test|build|bench [SCENARIO...]" >&2; exit 2 ;;
+esac
