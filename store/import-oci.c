@@ -649,10 +649,58 @@ cairn_repo_import_oci (CairnRepo *repo, const char *dir, const char *tag,
 
 /* ---- docker-archive ---------------------------------------------------------------------- */
 
-/* Open the outer tar and stop at member @name (NULL: read through, keeping
- * small .json members in @jsons). */
+/* Resolve a member symlink's target relative to the member's directory
+ * (skopeo writes ID/layer.tar -> ../HEX.tar). Only used to match member
+ * names, never as a filesystem path. */
+static char *
+member_link_target (const char *member, const char *target)
+{
+  g_autoptr (GPtrArray) parts = g_ptr_array_new ();
+  g_auto (GStrv) a = g_strsplit (member, "/", -1);
+  g_auto (GStrv) b = g_strsplit (target, "/", -1);
+  guint na = g_strv_length (a);
+  for (guint i = 0; target[0] != '/' && i + 1 < na; i++)
+    g_ptr_array_add (parts, a[i]);
+  for (char **c = b; *c; c++)
+    {
+      if (**c == '\0' || strcmp (*c, ".") == 0)
+        continue;
+      if (strcmp (*c, "..") == 0)
+        {
+          if (parts->len)
+            g_ptr_array_remove_index (parts, parts->len - 1);
+          continue;
+        }
+      g_ptr_array_add (parts, *c);
+    }
+  g_ptr_array_add (parts, NULL);
+  return g_strjoinv ("/", (char **) parts->pdata);
+}
+
+static struct archive *outer_open_1 (int fd, const char *file, const char *name, GHashTable *jsons,
+                                     char **out_link, GError **error);
+
+/* Open the outer tar and stop at member @name, following member symlinks
+ * (NULL: read through, keeping small .json members in @jsons). */
 static struct archive *
 outer_open (int fd, const char *file, const char *name, GHashTable *jsons, GError **error)
+{
+  g_autofree char *cur = g_strdup (name);
+  for (int hops = 0; hops < 8; hops++)
+    {
+      g_autofree char *link = NULL;
+      struct archive *a = outer_open_1 (fd, file, cur, jsons, &link, error);
+      if (a || !link)
+        return a;
+      g_free (cur);
+      cur = member_link_target (cur, link);
+    }
+  return cairn_throw_code (error, G_IO_ERROR_TOO_MANY_LINKS, "%s: too many member symlinks", file), NULL;
+}
+
+static struct archive *
+outer_open_1 (int fd, const char *file, const char *name, GHashTable *jsons, char **out_link,
+              GError **error)
 {
   if (lseek (fd, 0, SEEK_SET) < 0)
     return cairn_throw_errno (error, "%s: seek (a docker-archive must be a regular file)", file), NULL;
@@ -661,9 +709,14 @@ outer_open (int fd, const char *file, const char *name, GHashTable *jsons, GErro
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file, archive_error_string (a)), NULL;
   struct archive_entry *e;
   int r;
-  while ((r = archive_read_next_header (a, &e)) >= ARCHIVE_WARN)
+  while ((r = archive_read_next_header (a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)
     {
       const char *p = archive_entry_pathname (e);
+      if (p && name && strcmp (p, name) == 0 && archive_entry_filetype (e) == AE_IFLNK)
+        {
+          *out_link = g_strdup (archive_entry_symlink (e));
+          return NULL;
+        }
       if (!p || archive_entry_filetype (e) != AE_IFREG)
         continue;
       if (name && strcmp (p, name) == 0)
@@ -783,7 +836,7 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
     return FALSE;
   g_autoptr (GHashTable) jsons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                         (GDestroyNotify) g_bytes_unref);
-  g_autoptr (CairnArchive) scan = outer_open (fd, file, NULL, jsons, error);
+  g_autoptr (CairnArchive) scan = outer_open_1 (fd, file, NULL, jsons, NULL, error);
   if (!scan)
     return FALSE;
   GBytes *mbytes = g_hash_table_lookup (jsons, "manifest.json");
