@@ -22,6 +22,7 @@
 #include "store/cairn-import.h"
 #include <string.h>
 #include <sys/xattr.h>
+#include <zlib.h>
 
 #define SMALL_MAX (1u << 20)      /* read into memory, hashed in the pool */
 #define INFLIGHT_MAX (64u << 20)  /* bytes queued in the pool at most */
@@ -793,6 +794,104 @@ cairn_import_commit_tree (CairnRepo *repo, CairnTxn *txn, const CairnCommitOptio
   return TRUE;
 }
 
+/* The tar file is read through this callback: libarchive does not check
+ * the gzip CRC-32 (a corrupted stored block decodes "fine"), so gzip input
+ * is also inflated here, only to let zlib verify every member's trailer. */
+typedef struct {
+  int fd;
+  guint8 *buf, *scratch;
+  gboolean sniffed, gzip, member_done, bad, ignore_rest;
+  z_stream zs;
+} TarSource;
+
+static void
+gzip_check (TarSource *s, const guint8 *p, gsize n)
+{
+  s->zs.next_in = (guint8 *) p;
+  s->zs.avail_in = n;
+  while (s->zs.avail_in > 0 && !s->bad && !s->ignore_rest)
+    {
+      if (s->member_done)
+        {
+          if (s->zs.avail_in >= 2 && (s->zs.next_in[0] != 0x1f || s->zs.next_in[1] != 0x8b))
+            {
+              s->ignore_rest = TRUE; /* trailing padding after the last member */
+              break;
+            }
+          inflateReset (&s->zs);
+          s->member_done = FALSE;
+        }
+      s->zs.next_out = s->scratch;
+      s->zs.avail_out = 65536;
+      int r = inflate (&s->zs, Z_NO_FLUSH);
+      if (r == Z_STREAM_END)
+        s->member_done = TRUE;
+      else if (r != Z_OK && r != Z_BUF_ERROR)
+        s->bad = TRUE;
+      else if (r == Z_BUF_ERROR)
+        break;
+    }
+}
+
+static la_ssize_t
+tar_source_read (struct archive *a, void *data, const void **out_buf)
+{
+  TarSource *s = data;
+  la_ssize_t r;
+  do
+    r = read (s->fd, s->buf, 1 << 20);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    {
+      archive_set_error (a, errno, "read failed");
+      return ARCHIVE_FATAL;
+    }
+  if (!s->sniffed && r > 0)
+    {
+      s->sniffed = TRUE;
+      s->gzip = r >= 2 && s->buf[0] == 0x1f && s->buf[1] == 0x8b;
+      if (s->gzip)
+        {
+          s->scratch = g_malloc (65536);
+          if (inflateInit2 (&s->zs, 15 + 16) != Z_OK)
+            s->bad = TRUE;
+        }
+    }
+  if (s->gzip && r > 0)
+    gzip_check (s, s->buf, r);
+  *out_buf = s->buf;
+  return r;
+}
+
+/* After the archive's end: read the rest, then the gzip verdict. */
+static gboolean
+tar_source_finish (TarSource *s, const char *file, GError **error)
+{
+  const void *b;
+  struct archive *dummy = archive_read_new ();
+  la_ssize_t r;
+  while ((r = tar_source_read (dummy, s, &b)) > 0)
+    ;
+  archive_read_free (dummy);
+  if (r < 0)
+    return cairn_throw_errno (error, "%s: read", file);
+  if (s->gzip && (s->bad || !s->member_done))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "%s: corrupt gzip data (bad CRC or truncated stream)", file);
+  return TRUE;
+}
+
+static void
+tar_source_clear (TarSource *s)
+{
+  if (s->gzip)
+    inflateEnd (&s->zs);
+  g_free (s->buf);
+  g_free (s->scratch);
+  cairn_close_fdp (&s->fd);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TarSource, tar_source_clear)
+
 static gboolean
 open_source (const char *file, int *out_fd, GError **error)
 {
@@ -814,11 +913,12 @@ cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptio
   g_autofree char *parent = NULL;
   if (!cairn_import_resolve_parent (repo, opts, &parent, error))
     return FALSE;
-  cairn_autofd fd = -1;
-  if (!open_source (file, &fd, error))
+  g_auto (TarSource) src = { .fd = -1 };
+  if (!open_source (file, &src.fd, error))
     return FALSE;
+  src.buf = g_malloc (1 << 20);
   g_autoptr (CairnArchive) a = cairn_tar_reader_new ();
-  if (archive_read_open_fd (a, fd, 1 << 20) != ARCHIVE_OK)
+  if (archive_read_open (a, &src, NULL, tar_source_read, NULL) != ARCHIVE_OK)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file,
                              archive_error_string (a));
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);
@@ -827,7 +927,7 @@ cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptio
   g_autoptr (CairnMTree) tree = cairn_mtree_new ();
   g_autoptr (CairnTarImporter) imp = cairn_tar_importer_new (repo, txn, opts, tree);
   if (!cairn_tar_importer_apply (imp, a, FALSE, file, error)
-      || !cairn_tar_importer_finish (imp, error))
+      || !cairn_tar_importer_finish (imp, error) || !tar_source_finish (&src, file, error))
     return FALSE;
   if (archive_read_close (a) != ARCHIVE_OK)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file,
