@@ -9,6 +9,7 @@
 #include "config.h"
 #include "cli/cairn-commands.h"
 #include "checkout/cairn-checkout.h"
+#include "store/cairn-import.h"
 #include "store/cairn-remote.h"
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -17,11 +18,11 @@
 #include <unistd.h>
 
 /* Image defaults stored by `cairn import` (docs/import-export.md). */
-#define META_ENTRYPOINT "cairn.oci.entrypoint"
-#define META_CMD "cairn.oci.cmd"
-#define META_ENV "cairn.oci.env"
-#define META_WORKDIR "cairn.oci.workdir"
-#define META_USER "cairn.oci.user"
+#define META_ENTRYPOINT CAIRN_META_OCI_ENTRYPOINT
+#define META_CMD CAIRN_META_OCI_CMD
+#define META_ENV CAIRN_META_OCI_ENV
+#define META_WORKDIR CAIRN_META_OCI_WORKDIR
+#define META_USER CAIRN_META_OCI_USER
 
 static const char *const value_opts[] = { "hostname", "net", "user", "env", "workdir", "bind",
                                           "tmpfs", "overlay-upper", "memory", "pids", "cpus",

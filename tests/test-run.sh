@@ -1,0 +1,182 @@
+#!/bin/bash
+# cairn run, end to end: signature policy, cached checkout (atomic, shared,
+# racing first runs, prune), confinement and limits under run, OCI image
+# defaults, rootless.
+. "${CAIRN_TOP_SRCDIR:-$(dirname "$0")/..}/tests/libtest.sh"
+. "$CAIRN_TOP_SRCDIR/tests/gpg-test-keys.sh"
+
+make_busybox_rootfs() {
+  local r=$1
+  mkdir -p $r/bin $r/etc $r/proc $r/dev $r/sys $r/tmp $r/root
+  cp "$(command -v busybox)" $r/bin/busybox
+  for a in $($r/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox $r/bin/$a; done
+  printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1234:4321:app:/:/bin/sh\n' > $r/etc/passwd
+  printf 'root:x:0:\napp:x:4321:\n' > $r/etc/group
+}
+
+setup() {
+  require_cmd busybox gpg
+  make_busybox_rootfs rootfs
+  export CAIRN_REPO=$T/repo
+  $CAIRN init >/dev/null
+}
+
+with_keys() {
+  cairn_gpg_make_fixture $T/keys >/dev/null
+  add_cleanup "cairn_gpg_cleanup_fixture $T/keys"
+}
+
+t_signed_policy() {
+  setup; with_keys
+  local H=$T/keys/home K=$(cat $T/keys/good.fpr)
+  $CAIRN commit -b app --gpg-sign=$K --gpg-homedir=$H rootfs >/dev/null
+  out=$($CAIRN run --require-signed --keyring=$T/keys/good.gpg app -- /bin/echo signed-ok)
+  assert_streq "$out" signed-ok
+  # unsigned: refused, nothing runs
+  $CAIRN commit -b unsigned rootfs >/dev/null
+  assert_exit 1 $CAIRN run --require-signed --keyring=$T/keys/good.gpg unsigned -- /bin/touch /tmp/ran
+  assert_file_has_content "$T/err" 'refusing to run'
+  assert_file_has_content "$T/err" 'no GPG signatures'
+  # untrusted key: refused
+  $CAIRN commit -b other --gpg-sign=$(cat $T/keys/untrusted.fpr) --gpg-homedir=$H rootfs >/dev/null
+  assert_exit 1 $CAIRN run --require-signed --keyring=$T/keys/good.gpg other -- /bin/true
+  assert_file_has_content "$T/err" 'not in the trusted keyrings'
+  # tampered commit object: refused (its bytes no longer hash to its name)
+  c=$($CAIRN rev-parse app)
+  obj=repo/objects/${c:0:2}/${c:2}.commit
+  cp $obj $T/commit.bak; chmod u+w $obj
+  printf 'X' | dd of=$obj bs=1 seek=20 conv=notrunc 2>/dev/null
+  assert_exit 1 $CAIRN run --require-signed --keyring=$T/keys/good.gpg $c -- /bin/true
+  cp $T/commit.bak $obj
+  # repo config run.require-signatures=true: unsigned refused without the flag
+  printf '\n[run]\nrequire-signatures=true\n' >> repo/config
+  assert_exit 1 $CAIRN run unsigned -- /bin/true
+  assert_file_has_content "$T/err" 'refusing to run'
+  mkdir -p repo/trusted.gpg.d; cp $T/keys/good.gpg repo/trusted.gpg.d/
+  assert_streq "$($CAIRN run app -- /bin/echo ok)" ok
+  $CAIRN fsck >/dev/null
+}
+
+t_remote_gpg_verify() {
+  setup; with_keys
+  local H=$T/keys/home K=$(cat $T/keys/good.fpr)
+  # a ref that belongs to a remote with gpg-verify=true must be signed
+  $CAIRN remote add --gpg-import=$T/keys/good.gpg origin file://$T/elsewhere
+  c=$($CAIRN commit --orphan rootfs)
+  $CAIRN --repo=$T/repo refs --create=tmp $c >/dev/null
+  mkdir -p repo/refs/remotes/origin; cp repo/refs/heads/tmp repo/refs/remotes/origin/app
+  assert_exit 1 $CAIRN run origin:app -- /bin/true
+  assert_file_has_content "$T/err" 'refusing to run'
+  $CAIRN sign --key-id=$K --gpg-homedir=$H $c
+  assert_streq "$($CAIRN run origin:app -- /bin/echo verified)" verified
+  # a key trusted only for another remote does not count
+  $CAIRN remote add --gpg-import=$T/keys/second.gpg other file://$T/x
+  c2=$($CAIRN commit --orphan -s second-key --gpg-sign=$(cat $T/keys/second.fpr) --gpg-homedir=$H rootfs)
+  echo $c2 > repo/refs/remotes/origin/app2
+  assert_exit 1 $CAIRN run origin:app2 -- /bin/true
+}
+
+t_confinement_and_limits() {
+  require_root
+  setup
+  $CAIRN commit -b app rootfs >/dev/null
+  out=$($CAIRN run --hostname=box app -- /bin/sh -c 'hostname; grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; touch /x 2>/dev/null && echo RW || echo RO; ls /sys/class/net')
+  echo "$out" | grep -qx box
+  echo "$out" | grep -q 'Seccomp:.*2'; echo "$out" | grep -q 'NoNewPrivs:.*1'
+  echo "$out" | grep -qx RO; [ "$(echo "$out" | tail -1)" = lo ]
+  # the cached checkout is never writable from the container, even as root
+  co=$(ls -d repo/extensions/cairn/checkouts/*/)
+  assert_exit 1 $CAIRN run app -- /bin/sh -c 'echo x > /bin/busybox'
+  # --writable: writes go to a tmpfs overlay and vanish; the store is intact
+  assert_streq "$($CAIRN run --writable app -- /bin/sh -c 'echo new > /etc/motd; cat /etc/motd')" new
+  assert_not_has_file $co/etc/motd
+  # limits: pids and memory
+  n=$($CAIRN run --pids=20 app -- /bin/sh -c '(for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do sleep 3 & done) 2>/dev/null; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n' 2>/dev/null)
+  [ "$n" -le 20 ] && [ "$n" -ge 5 ] || { echo "pids limit not enforced: $n processes"; exit 1; }
+  assert_exit 137 $CAIRN run --memory=32M app -- /bin/sh -c 'x=$(head -c 200000000 /dev/zero | tr "\0" a); echo ${#x}'
+  # exit status and signals
+  assert_exit 7 $CAIRN run app -- /bin/sh -c 'exit 7'
+  assert_exit 143 $CAIRN run app -- /bin/sh -c 'kill -TERM $$'
+  $CAIRN fsck >/dev/null
+  ostree --repo=repo fsck >/dev/null
+}
+
+t_concurrent_first_runs() {
+  setup
+  c=$($CAIRN commit -b app rootfs)
+  for i in 1 2 3 4; do ($CAIRN run app -- /bin/echo run$i > out$i 2>err$i; echo $? > rc$i) & done
+  wait
+  for i in 1 2 3 4; do assert_streq "$(cat rc$i)" 0; assert_streq "$(cat out$i)" run$i; done
+  [ "$(ls repo/extensions/cairn/checkouts | grep -c -v lock)" = 1 ]
+  assert_has_dir repo/extensions/cairn/checkouts/$c
+  [ -z "$(ls -A repo/extensions/cairn/checkouts | grep '^\.' || true)" ]
+}
+
+t_prune_cached_checkouts() {
+  setup
+  a=$($CAIRN commit -b a rootfs); echo b > rootfs/etc/b; b=$($CAIRN commit -b b rootfs)
+  $CAIRN run a -- /bin/true; $CAIRN run b -- /bin/true
+  # b is in use by a running container while its ref is deleted
+  $CAIRN run b -- /bin/sleep 30 & pid=$!
+  add_cleanup "kill $pid"
+  for i in $(seq 1 50); do [ -n "$(pgrep -f 'sleep 30' || true)" ] && break; sleep 0.1; done
+  $CAIRN refs --delete a b
+  $CAIRN prune --refs-only > out
+  assert_file_has_content out 'Removed 1 cached checkouts'
+  assert_not_has_file repo/extensions/cairn/checkouts/$a
+  assert_has_dir repo/extensions/cairn/checkouts/$b
+  kill $pid; wait $pid 2>/dev/null || true
+  $CAIRN prune --refs-only > out2
+  assert_not_has_file repo/extensions/cairn/checkouts/$b
+  $CAIRN fsck >/dev/null
+}
+
+t_oci_image_defaults() {
+  require_cmd umoci
+  setup
+  umoci init --layout img >/dev/null
+  umoci new --image img:app >/dev/null
+  umoci unpack --rootless --image img:app bundle >/dev/null 2>&1 || umoci unpack --image img:app bundle >/dev/null
+  cp -a rootfs/. bundle/rootfs/
+  umoci repack --image img:app bundle >/dev/null
+  umoci config --image img:app --config.entrypoint=/bin/sh --config.entrypoint=-c \
+    --config.cmd='echo "$GREETING from $(pwd) as $(id -u):$(id -g)"' --config.env=GREETING=hello \
+    --config.workingdir=/tmp --config.user=app >/dev/null
+  $CAIRN import oci img:app -b app >/dev/null
+  assert_streq "$($CAIRN run app)" "hello from /tmp as 1234:4321"
+  # CMD given replaces Cmd, Entrypoint stays; explicit options win
+  assert_streq "$($CAIRN run --workdir=/etc --user=0 app -- 'echo $GREETING $(pwd) $(id -u)')" "hello /etc 0"
+  # no command and no image defaults: a clear error
+  $CAIRN commit -b plain rootfs >/dev/null
+  assert_exit 2 $CAIRN run plain
+  assert_file_has_content "$T/err" 'no command given'
+}
+
+t_rootless() {
+  require_root
+  id cairn-rootless >/dev/null 2>&1 || useradd -M -d /nonexistent cairn-rootless
+  add_cleanup "userdel cairn-rootless"
+  mkdir u; make_busybox_rootfs u/rootfs
+  chown -R cairn-rootless u; chmod 0755 $T
+  out=$(cd u && runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN commit -b app rootfs 2>&1 && \
+        runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN run app -- /bin/sh -c 'echo rootless $(id -u)' 2>&1) \
+    || { echo "$out"; exit 1; }
+  echo "$out" | grep -q '^rootless '
+  # limits without a delegated cgroup: an error that says why, never ignored
+  if runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN run --memory=64M app -- /bin/true 2> err; then
+    [ -w /sys/fs/cgroup/memory ] || { echo "limit silently ignored"; exit 1; }
+  else
+    grep -q 'cgroup' err
+  fi
+  grep -q 'mode=bare-user$' u/repo/config
+  runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN fsck >/dev/null
+}
+
+run_test "signature policy: --require-signed, unsigned, untrusted, tampered, config" t_signed_policy
+run_test "remote with gpg-verify requires its own keyring" t_remote_gpg_verify
+run_test "confinement, read-only checkout, --writable, limits, exit codes" t_confinement_and_limits
+run_test "concurrent first runs share one checkout" t_concurrent_first_runs
+run_test "prune removes unused cached checkouts only" t_prune_cached_checkouts
+run_test "OCI image Entrypoint/Cmd/Env/WorkingDir/User" t_oci_image_defaults
+run_test "rootless: bare-user repo, user-mode checkout" t_rootless
+tests_done
