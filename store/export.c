@@ -128,7 +128,9 @@ load_item (gpointer data, gpointer user_data)
       if (meta)
         cairn_dirmeta_parse (meta, &it->fi.uid, &it->fi.gid, &it->fi.mode, &it->fi.xattrs, &error);
     }
-  else if (!it->link_to)
+  else if (it->link_to)
+    cairn_repo_load_file (ex->repo, it->checksum, NULL, &it->fi, &error);
+  else
     {
       cairn_autofd fd = -1;
       if (cairn_repo_load_file (ex->repo, it->checksum, &fd, &it->fi, &error)
@@ -198,18 +200,16 @@ write_item (Export *ex, struct archive *a, struct archive_entry *e, Item *it, GE
   archive_entry_clear (e);
   archive_entry_set_pathname_utf8 (e, it->path);
   archive_entry_set_mtime (e, ex->timestamp, 0);
+  archive_entry_set_uid (e, it->fi.uid);
+  archive_entry_set_gid (e, it->fi.gid);
+  archive_entry_set_mode (e, it->fi.mode);
   if (it->link_to)
     {
       archive_entry_set_hardlink_utf8 (e, it->link_to);
-      archive_entry_set_filetype (e, AE_IFREG);
       archive_entry_set_size (e, 0);
-      archive_entry_unset_size (e);
     }
   else
     {
-      archive_entry_set_uid (e, it->fi.uid);
-      archive_entry_set_gid (e, it->fi.gid);
-      archive_entry_set_mode (e, it->fi.mode);
       add_xattrs (e, it->fi.xattrs);
       if (S_ISLNK (it->fi.mode))
         archive_entry_set_symlink_utf8 (e, it->fi.symlink_target);
@@ -233,6 +233,10 @@ setup_writer (struct archive *a, const CairnExportOptions *opts, int fd, GError 
       else if (opts->compress == CAIRN_EXPORT_COMPRESS_ZSTD)
         r = archive_write_add_filter_zstd (a);
     }
+  /* One xattr record kind only (GNU tar's): with both SCHILY and LIBARCHIVE
+   * records, libarchive-based readers (ostree) see every xattr twice. */
+  if (r == ARCHIVE_OK)
+    r = archive_write_set_option (a, "pax", "xattrheader", "SCHILY");
   if (r == ARCHIVE_OK)
     r = archive_write_set_bytes_per_block (a, 64 * 1024);
   if (r == ARCHIVE_OK)

@@ -1,0 +1,72 @@
+#!/bin/bash
+# Export: round trips through tar, ostree interop, subpath, compression.
+. "${CAIRN_TOP_SRCDIR:-$(dirname "$0")/..}/tests/libtest.sh"
+
+root_tree() { "$CAIRN" --repo "$1" show --json "$2" | sed 's/.*"root_tree":"\([0-9a-f]*\)".*/\1/'; }
+
+t_roundtrip() {
+  make_varied_tree src
+  for mode in $CAIRN_MODES; do
+    mode_possible $mode || continue
+    [ $mode = bare-user ] && ! have_user_xattrs . && continue
+    "$CAIRN" --repo r-$mode init --mode=$mode >/dev/null
+    r=r-$mode; opts=""; [ $mode = bare-user-only ] && opts=--canonical-permissions
+    "$CAIRN" --repo $r commit -b dir $opts src >/dev/null
+    "$CAIRN" --repo $r export dir -o out.tar
+    "$CAIRN" --repo $r export dir > out2.tar
+    cmp out.tar out2.tar                       # stable output
+    "$CAIRN" --repo $r commit -b back $opts --tree=tar=out.tar >/dev/null
+    assert_streq "$(root_tree $r back)" "$(root_tree $r dir)"
+    for z in gzip zstd; do
+      "$CAIRN" --repo $r export --compress=$z dir -o out.$z
+      "$CAIRN" --repo $r commit -b back-$z $opts --tree=tar=out.$z >/dev/null
+      assert_streq "$(root_tree $r back-$z)" "$(root_tree $r dir)"
+    done
+  done
+  # Hardlinks for repeated objects, symlinks, modes, xattrs (pax).
+  tar -tvf out.tar > list
+  assert_file_has_content list '^hrw-r--r-- .* ./a/hardlink.txt link to ./hello.txt$'
+  assert_file_has_content list '^lrwxrwxrwx .* ./link -> hello.txt$'
+  assert_file_has_content list '^-rwsr-xr-x 0/0 .* ./suid$'
+  assert_file_has_content list '^drwx------ .* ./private/$'
+  if have_user_xattrs .; then
+    "$CAIRN" --repo r-archive export dir | tar --xattrs -tvvf - --xattrs-include='*' ./withxattr > x 2>&1 || true
+    python3 -c "import tarfile,sys; t=tarfile.open('out.tar'); m=t.getmember('./withxattr'); sys.exit(0 if m.pax_headers.get('SCHILY.xattr.user.alpha')=='a' else 1)"
+  fi
+}
+
+t_ostree_interop() {
+  require_cmd ostree
+  make_varied_tree src
+  "$CAIRN" --repo r init --mode=archive >/dev/null
+  ostree --repo=o init --mode=archive
+  "$CAIRN" --repo r commit -b dir --owner-uid=0 --owner-gid=0 src >/dev/null
+  "$CAIRN" --repo r export dir -o out.tar
+  ostree --repo=o commit -b t --owner-uid=0 --owner-gid=0 --tree=tar=out.tar >/dev/null
+  assert_streq "$(ostree --repo=o ls -C t / | head -1 | awk '{print $5}')" "$(root_tree r dir)"
+  # And ostree's own export (which drops xattrs) re-imports to the same tree.
+  "$CAIRN" --repo r commit -b noxattrs --no-xattrs src >/dev/null
+  ostree --repo=r export noxattrs > ost.tar
+  "$CAIRN" --repo r commit -b back --tree=tar=ost.tar >/dev/null
+  assert_streq "$(root_tree r back)" "$(root_tree r noxattrs)"
+}
+
+t_subpath_errors() {
+  make_varied_tree src
+  "$CAIRN" --repo r init --mode=bare-user-only >/dev/null
+  "$CAIRN" --repo r commit -b dir --canonical-permissions src >/dev/null
+  "$CAIRN" --repo r export --subpath=/a/b dir -o sub.tar
+  tar -tf sub.tar > list
+  assert_streq "$(cat list | tr '\n' ' ')" "./ ./empty ./rel-link ./c/ ./c/also-empty "
+  "$CAIRN" --repo r export --subpath=hello.txt dir | tar -xOf - ./hello.txt > h
+  assert_streq "$(cat h)" hello
+  assert_exit 1 "$CAIRN" --repo r export --subpath=/nope dir -o x.tar
+  assert_not_has_file x.tar
+  assert_exit 2 "$CAIRN" --repo r export --compress=lzma dir -o x.tar
+  assert_exit 1 "$CAIRN" --repo r export no-such-ref -o x.tar
+}
+
+run_test "export -> commit --tree=tar= round trip in every mode" t_roundtrip
+run_test "ostree commit of cairn's export gives the same tree; ostree export re-imports" t_ostree_interop
+run_test "export --subpath, errors" t_subpath_errors
+tests_done
