@@ -1,0 +1,133 @@
+/* cairn mount [-f] [--allow-other] [--verify] [--cache-size=BYTES] REF|COMMIT MOUNTPOINT
+ * cairn umount MOUNTPOINT
+ *
+ * A read-only FUSE view of a commit (docs/cairn-mount.md). Without -f the
+ * command returns once the tree is mounted and listable; the server goes on
+ * in the background (log lines to syslog) until `cairn umount`.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "cli/cairn-commands.h"
+#include "checkout/cairn-mount.h"
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static void
+log_stderr (const char *msg, gpointer data)
+{
+  (void) data;
+  fprintf (stderr, "cairn: mount: %s\n", msg);
+}
+
+static void
+log_syslog (const char *msg, gpointer data)
+{
+  (void) data;
+  syslog (LOG_ERR, "%s", msg);
+}
+
+/* Fork; the parent exits 0 once the child has detached (the kernel mount
+ * already exists, so the tree is listable when `cairn mount` returns). */
+static gboolean
+daemonize (GError **error)
+{
+  int pfd[2];
+  if (pipe2 (pfd, O_CLOEXEC) < 0)
+    return cairn_throw_errno (error, "pipe");
+  fflush (NULL);
+  pid_t pid = fork ();
+  if (pid < 0)
+    return cairn_throw_errno (error, "fork");
+  if (pid > 0)
+    {
+      char c = 0;
+      close (pfd[1]);
+      ssize_t n;
+      do
+        n = read (pfd[0], &c, 1);
+      while (n < 0 && errno == EINTR);
+      _exit (n == 1 ? 0 : 1);
+    }
+  close (pfd[0]);
+  if (setsid () < 0 || chdir ("/") < 0)
+    return cairn_throw_errno (error, "detaching");
+  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0)
+    return cairn_throw_errno (error, "/dev/null");
+  dup2 (null, 0);
+  dup2 (null, 1);
+  dup2 (null, 2);
+  close (null);
+  openlog ("cairn-mount", LOG_PID, LOG_DAEMON);
+  (void) !write (pfd[1], "1", 1);
+  close (pfd[1]);
+  return TRUE;
+}
+
+int
+cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
+{
+  gboolean foreground = FALSE, debug = FALSE;
+  CairnMountOptions o = { 0 };
+  gint64 cache_mib = 0;
+  GOptionEntry entries[] = {
+    { "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground, "Stay in the foreground (log to stderr)", NULL },
+    { "allow-other", 0, 0, G_OPTION_ARG_NONE, &o.allow_other, "Let other users access the mount", NULL },
+    { "verify", 0, 0, G_OPTION_ARG_NONE, &o.verify, "Re-hash each file on its first open (bare repos; archive always)", NULL },
+    { "cache-size", 0, 0, G_OPTION_ARG_INT64, &cache_mib, "Decompressed content kept for archive repos (default 256)", "MIB" },
+    { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "libfuse debug output (implies -f)", NULL },
+    { NULL }
+  };
+  if (!cairn_cli_parse (cli, entries, "REF|COMMIT MOUNTPOINT",
+                        "Mount a read-only view of a commit, served from the store. Files show the\n"
+                        "metadata the commit records; a missing or corrupt object reads as EIO.\n"
+                        "Unmount with `cairn umount MOUNTPOINT`.",
+                        &argc, &argv, error))
+    return 2;
+  if (argc != 3)
+    return cairn_cli_usage_error (error, "need REF|COMMIT and MOUNTPOINT"), 2;
+  if (cache_mib < 0)
+    return cairn_cli_usage_error (error, "--cache-size must be positive"), 2;
+  o.cache_bytes = (guint64) cache_mib << 20;
+  o.debug = debug;
+  foreground |= debug;
+  o.log = foreground ? log_stderr : log_syslog;
+  if (!g_file_test (argv[2], G_FILE_TEST_IS_DIR))
+    return cairn_throw (error, "mount point %s is not a directory", argv[2]), 1;
+  g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, FALSE, error);
+  if (!repo)
+    return 1;
+  g_autofree char *commit = cairn_repo_resolve_rev (repo, argv[1], FALSE, error);
+  if (!commit)
+    return 1;
+  g_autoptr (CairnMount) m = cairn_mount_new (repo, commit, &o, error);
+  if (!m || !cairn_mount_attach (m, argv[2], error))
+    return 1;
+  if (cli->verbose)
+    fprintf (stderr, "cairn: mounted %s at %s\n", commit, argv[2]);
+  if (!foreground && !daemonize (error))
+    return 1;
+  if (!cairn_mount_serve (m, error))
+    return 1;
+  return 0;
+}
+
+int
+cairn_cmd_umount (CairnCli *cli, int argc, char **argv, GError **error)
+{
+  if (!cairn_cli_parse (cli, NULL, "MOUNTPOINT",
+                        "Unmount a cairn mount. With files still open it is detached lazily:\n"
+                        "it leaves the tree at once and the server exits when they are closed.",
+                        &argc, &argv, error))
+    return 2;
+  if (argc != 2)
+    return cairn_cli_usage_error (error, "need MOUNTPOINT"), 2;
+  gboolean lazy = FALSE;
+  if (!cairn_umount (argv[1], &lazy, error))
+    return 1;
+  if (lazy)
+    fprintf (stderr, "cairn: umount: %s was busy; detached, the server exits when the last file "
+             "is closed\n", argv[1]);
+  return 0;
+}
