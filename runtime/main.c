@@ -245,6 +245,15 @@ clone_flags (const struct launch_plan *plan)
 
 /* Parent after clone: id maps, 'g', on v2 move the child into its cgroup
  * (in parallel with its mount setup; on v1 it moves itself), 'c'. */
+/* EPIPE means the child already failed: the monitor reads its message. */
+static int
+send_go (int sync_fd, const char *what)
+{
+  if (send (sync_fd, what, 1, MSG_NOSIGNAL) != 1 && errno != EPIPE)
+    return launch_fail (errno, "waking the container", NULL);
+  return 0;
+}
+
 static int
 release_child (struct launch_plan *plan, pid_t child, int sync_fd)
 {
@@ -252,12 +261,12 @@ release_child (struct launch_plan *plan, pid_t child, int sync_fd)
   if (plan->userns)
     r = write_id_maps (plan->cfg, child);
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (r == 0 && write (sync_fd, "g", 1) != 1)
-    r = launch_fail (errno, "waking the container", NULL);
+  if (r == 0)
+    r = send_go (sync_fd, "g");
   if (r == 0 && cgroups_active (plan->cg) && !cgroups_self_attach (plan->cg))
     r = cgroups_attach (plan->cg, child);
-  if (r == 0 && write (sync_fd, "c", 1) != 1)
-    r = launch_fail (errno, "waking the container", NULL);
+  if (r == 0)
+    r = send_go (sync_fd, "c");
   return r;
 }
 

@@ -54,9 +54,11 @@ recv_msg (int fd, struct launch_msg *m, int *out_fd)
   struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
                        .msg_controllen = sizeof u.buf };
   ssize_t n;
+  /* ECONNRESET: the child exited with our 'c' still unread; its error
+   * message is still queued behind that error, so read on. */
   do
     n = recvmsg (fd, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  while (n < 0 && (errno == EINTR || errno == ECONNRESET));
   if (n <= 0)
     return 0;
   struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
