@@ -135,20 +135,32 @@ add_ns_rules (struct sc_policy *p)
 
 /* personality: allow only 0, 8 (PER_LINUX32), 0x20000 (UNAME26), 0x20008 and
  * 0xffffffff (query), like Docker.  libseccomp accepts one comparison per
- * argument per rule, so the complement is covered by single MASKED_EQ rules
- * on the low 32 bits: "bit i set and bit 0 clear" (i not 0, 3, 17) catches
- * every disallowed value with bit 0 clear; "bit 0 set and bit k clear" every
- * one with bit 0 set other than 0xffffffff. */
+ * argument per rule, so the complement is a union of single MASKED_EQ rules
+ * on the low 32 bits (the kernel truncates the argument to 32 bits): for
+ * each bit j, "bit j clear and bit s(j) set", where s(j) is the next bit
+ * after j, cyclically, other than 3 and 17.  A disallowed value has a clear
+ * bit and a set bit outside {3, 17}; walking from a clear bit to the first
+ * such set bit finds a clear j with s(j) set.  The allowed values have no
+ * set bit outside {3, 17}, or no clear bit.  32 rules (the minimum: each
+ * "all ones but bit j" needs a rule whose only clear bit is j). */
+static unsigned
+next_free_bit (unsigned j)
+{
+  unsigned k = (j + 1) % 32;
+  while (k == 3 || k == 17)
+    k = (k + 1) % 32;
+  return k;
+}
+
 static void
 add_personality_rules (struct sc_policy *p)
 {
-  for (unsigned i = 1; i < 32; i++)
-    if (i != 3 && i != 17)
+  for (unsigned j = 0; j < 32; j++)
+    {
+      uint64_t set = 1ULL << next_free_bit (j);
       rule_arg (sc_policy_add (p, "personality", SCMP_ACT_ERRNO (EPERM)), 0, SCMP_CMP_MASKED_EQ,
-                (1ULL << i) | 1, 1ULL << i);
-  for (unsigned k = 1; k < 32; k++)
-    rule_arg (sc_policy_add (p, "personality", SCMP_ACT_ERRNO (EPERM)), 0, SCMP_CMP_MASKED_EQ,
-              (1ULL << k) | 1, 1);
+                set | (1ULL << j), set);
+    }
 }
 
 static void

@@ -265,6 +265,9 @@ cmd_syscalls (int argc, char **argv)
   printf ("ptrace_traceme=%s\n", WIFEXITED (tst) ? en (WEXITSTATUS (tst)) : "E?");
   res ("personality_query", personality (0xffffffff));
   res ("personality_linux32", personality (PER_LINUX32));
+  res ("personality_uname26", personality (0x20008));
+  res ("personality_almost_all", personality (0xfffffffe));
+  res ("personality_bit31", personality (0x80000000));
   personality (PER_LINUX);
   res ("plain_clone", raw_clone (0));
   res ("getpid", syscall (SYS_getpid));
