@@ -1,0 +1,10 @@
+#!/bin/sh
+# Assemble docs/cairn.1 from its sections (run after editing a *.in part).
+cd "$(dirname "$0")"
+{
+  cat cairn.1.head.in
+  for part in sign import pull mount; do
+    [ -f cairn.1.$part.in ] && cat cairn.1.$part.in
+  done
+  cat cairn.1.tail.in
+} > cairn.1
