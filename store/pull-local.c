@@ -1,0 +1,277 @@
+/* Local transport: a repository on this machine (a path or file:// URL).
+ *
+ * The source's dirtrees are walked in this thread; missing content objects
+ * are imported by the sink's workers. Every object is verified against its
+ * name first. When both repositories have the same bare-family mode and sit
+ * on one filesystem, a verified content object is hardlinked — through the
+ * very fd that was hashed (/proc/self/fd), so a name swapped after the
+ * check cannot slip in — else it is copied or converted (archive <-> bare
+ * modes) by the ordinary verified write.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+#include "store/pull-private.h"
+#include <openssl/evp.h>
+#include <string.h>
+
+typedef struct
+{
+  CairnPullTransport base;
+  CairnRepo *src;
+  gboolean can_link; /* decided per pull: same mode, same device */
+} Local;
+
+static gboolean
+local_fetch_file (CairnPullTransport *t, const char *relpath, gsize max_size, GBytes **out_data,
+                  GError **error)
+{
+  Local *l = (Local *) t;
+  g_autoptr (GError) local = NULL;
+  GBytes *b = cairn_file_get_contents_at (l->src->repo_dfd, relpath, max_size, &local);
+  if (!b && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return cairn_prefix_error (error, "%s/%s", l->src->path, relpath);
+    }
+  *out_data = b;
+  return TRUE;
+}
+
+static GHashTable *
+local_list_refs (CairnPullTransport *t, GError **error)
+{
+  Local *l = (Local *) t;
+  return cairn_repo_list_refs (l->src, NULL, FALSE, error);
+}
+
+/* ---- content import (worker threads) ----------------------------------------------- */
+
+typedef struct
+{
+  Local *l;
+  char checksum[65];
+} ImportJob;
+
+/* SHA-256 of the §5.2 checksum form: header of @fi, then @fd's bytes from 0. */
+static gboolean
+hash_content_fd (const CairnFileInfo *fi, int fd, char out_hex[65], guint64 *out_size,
+                 GError **error)
+{
+  g_autoptr (GVariant) header = cairn_file_header_new (fi);
+  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
+  EVP_MD_CTX *md = EVP_MD_CTX_new ();
+  EVP_DigestInit_ex (md, EVP_sha256 (), NULL);
+  EVP_DigestUpdate (md, g_bytes_get_data (prefixed, NULL), g_bytes_get_size (prefixed));
+  g_autofree guint8 *buf = g_malloc (1 << 18);
+  guint64 off = 0;
+  for (;;)
+    {
+      ssize_t n = pread (fd, buf, 1 << 18, off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          EVP_MD_CTX_free (md);
+          return cairn_throw_errno (error, "reading");
+        }
+      if (n == 0)
+        break;
+      EVP_DigestUpdate (md, buf, n);
+      off += n;
+    }
+  guint8 raw[32];
+  EVP_DigestFinal_ex (md, raw, NULL);
+  EVP_MD_CTX_free (md);
+  cairn_checksum_to_hex (raw, out_hex);
+  *out_size = off;
+  return TRUE;
+}
+
+/* Link the inode behind @fd into the transaction as object @checksum.
+ * FALSE with *out_linked FALSE (no error) when the kernel refuses the link
+ * (cross-device, protected_hardlinks): the caller copies instead. */
+static gboolean
+link_verified_fd (CairnTxn *txn, int fd, const char *checksum, gboolean *out_linked,
+                  GError **error)
+{
+  *out_linked = FALSE;
+  int sub = _cairn_txn_subdir_fd (txn, checksum, error);
+  if (sub < 0)
+    return FALSE;
+  g_autofree char *leaf = cairn_object_leaf (checksum, CAIRN_OBJECT_FILE, txn->repo->mode);
+  g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);
+  if (linkat (AT_FDCWD, proc, sub, leaf, AT_SYMLINK_FOLLOW) < 0)
+    {
+      if (errno == EEXIST)
+        *out_linked = TRUE;
+      else if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOENT)
+        return cairn_throw_errno (error, "linking object %s", checksum);
+      return TRUE;
+    }
+  *out_linked = TRUE;
+  g_mutex_lock (&txn->lock);
+  txn->stats.content_written++;
+  g_mutex_unlock (&txn->lock);
+  return TRUE;
+}
+
+static gboolean
+import_content (CairnPullSink *sink, gpointer data, GError **error)
+{
+  ImportJob *j = data;
+  CairnTxn *txn = _cairn_pull_sink_txn (sink);
+  g_auto (CairnFileInfo) fi = { 0 };
+  cairn_autofd fd = -1;
+  if (!cairn_repo_load_file (j->l->src, j->checksum, &fd, &fi, error))
+    return cairn_prefix_error (error, "%s", j->l->src->path);
+  char hex[65];
+  guint64 size = 0;
+  if (S_ISREG (fi.mode) && j->l->can_link)
+    {
+      gboolean linked = FALSE;
+      if (!hash_content_fd (&fi, fd, hex, &size, error))
+        return cairn_prefix_error (error, "object %s", j->checksum);
+      if (strcmp (hex, j->checksum) != 0)
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                 "%s: Corrupted file object %s: its content hashes to %s",
+                                 j->l->src->path, j->checksum, hex);
+      if (!link_verified_fd (txn, fd, j->checksum, &linked, error))
+        return FALSE;
+      if (linked)
+        {
+          _cairn_pull_sink_count_fetched (sink, size);
+          return TRUE;
+        }
+    }
+  g_autofree char *out = NULL;
+  if (!cairn_txn_write_content (txn, &fi, fd, j->checksum, &out, error))
+    return cairn_prefix_error (error, "%s: object %s", j->l->src->path, j->checksum);
+  _cairn_pull_sink_count_fetched (sink, fi.size);
+  return TRUE;
+}
+
+/* ---- the walk (this thread) ---------------------------------------------------------- */
+
+typedef struct
+{
+  Local *l;
+  CairnPullSession *s;
+  GHashTable *queued;  /* content objects handed to the pool */
+  GHashTable *scanned; /* dirtrees walked */
+} Walk;
+
+static gboolean
+copy_metadata (Walk *w, CairnObjectType type, const char *checksum, GError **error)
+{
+  if (_cairn_repo_object_exists (w->s->repo, type, checksum))
+    return TRUE;
+  g_autofree char *rel = cairn_object_relpath (checksum, type, w->l->src->mode);
+  g_autoptr (GBytes) b = cairn_file_get_contents_at (w->l->src->objects_dfd, rel,
+                                                     CAIRN_MAX_METADATA_SIZE, error);
+  if (!b)
+    return cairn_prefix_error (error, "%s", w->l->src->path);
+  _cairn_pull_sink_add_bytes (w->s->sink, g_bytes_get_size (b));
+  return _cairn_pull_sink_write_metadata (w->s->sink, type, checksum, b, error)
+         || cairn_prefix_error (error, "%s", w->l->src->path);
+}
+
+static void
+queue_content (Walk *w, const char *checksum)
+{
+  if (g_hash_table_contains (w->queued, checksum))
+    return;
+  if (_cairn_repo_object_exists (w->s->repo, CAIRN_OBJECT_FILE, checksum))
+    {
+      _cairn_pull_sink_count_present (w->s->sink, 1);
+      return;
+    }
+  g_hash_table_add (w->queued, g_strdup (checksum));
+  ImportJob *j = g_new0 (ImportJob, 1);
+  j->l = w->l;
+  memcpy (j->checksum, checksum, 65);
+  _cairn_pull_sink_queue_job (w->s->sink, import_content, j, g_free);
+}
+
+static gboolean
+walk_tree (Walk *w, const char *tree, const char *meta, GError **error)
+{
+  if (!copy_metadata (w, CAIRN_OBJECT_DIR_META, meta, error))
+    return FALSE;
+  if (g_hash_table_contains (w->scanned, tree))
+    return TRUE;
+  g_hash_table_add (w->scanned, g_strdup (tree));
+  if (!copy_metadata (w, CAIRN_OBJECT_DIR_TREE, tree, error))
+    return FALSE;
+  g_autoptr (GVariant) v = cairn_repo_load_variant (w->s->repo, CAIRN_OBJECT_DIR_TREE, tree, error);
+  if (!v || !_cairn_pull_sink_maybe_checkpoint (w->s->sink, error))
+    return FALSE;
+  _cairn_pull_sink_progress (w->s->sink, "objects");
+  g_autoptr (GVariant) files = g_variant_get_child_value (v, 0);
+  g_autoptr (GVariant) dirs = g_variant_get_child_value (v, 1);
+  char h1[65], h2[65];
+  for (gsize i = 0; i < g_variant_n_children (files); i++)
+    {
+      g_autoptr (GVariant) c = NULL;
+      g_variant_get_child (files, i, "(&s@ay)", NULL, &c);
+      cairn_checksum_to_hex (g_variant_get_data (c), h1);
+      queue_content (w, h1);
+    }
+  for (gsize i = 0; i < g_variant_n_children (dirs); i++)
+    {
+      g_autoptr (GVariant) t = NULL, m = NULL;
+      g_variant_get_child (dirs, i, "(&s@ay@ay)", NULL, &t, &m);
+      cairn_checksum_to_hex (g_variant_get_data (t), h1);
+      cairn_checksum_to_hex (g_variant_get_data (m), h2);
+      if (!walk_tree (w, h1, h2, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+local_fetch_trees (CairnPullTransport *t, CairnPullSession *s, GError **error)
+{
+  Local *l = (Local *) t;
+  CairnRepo *dst = s->repo;
+  l->can_link = l->src->mode == dst->mode && l->src->dev == dst->dev
+                && dst->mode != CAIRN_REPO_MODE_ARCHIVE && g_getenv ("CAIRN_PULL_NO_LINK") == NULL;
+  g_autoptr (GHashTable) queued = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) scanned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  Walk w = { l, s, queued, scanned };
+  for (guint i = 0; i < s->commits->len; i++)
+    {
+      g_auto (CairnCommit) c = { 0 };
+      if (!cairn_repo_load_commit (dst, s->commits->pdata[i], &c, error)
+          || !walk_tree (&w, c.root_tree, c.root_meta, error))
+        {
+          g_autoptr (GError) ignored = NULL;
+          (void) _cairn_pull_sink_drain (s->sink, &ignored);
+          return FALSE;
+        }
+    }
+  return _cairn_pull_sink_drain (s->sink, error);
+}
+
+static void
+local_free (CairnPullTransport *t)
+{
+  Local *l = (Local *) t;
+  cairn_repo_free (l->src);
+  g_free (l);
+}
+
+CairnPullTransport *
+_cairn_pull_transport_local_new (const char *path, GError **error)
+{
+  g_autofree char *unescaped = g_uri_unescape_string (path, NULL);
+  CairnRepo *src = cairn_repo_open (unescaped ? unescaped : path, error);
+  if (!src)
+    return NULL;
+  Local *l = g_new0 (Local, 1);
+  l->base.name = "local";
+  l->base.fetch_file = local_fetch_file;
+  l->base.list_refs = local_list_refs;
+  l->base.fetch_trees = local_fetch_trees;
+  l->base.free = local_free;
+  l->src = src;
+  return &l->base;
+}

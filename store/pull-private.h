@@ -1,0 +1,142 @@
+/* Internal interfaces of the pull engine (store/pull*.c, store/serve.c).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+#include "store/cairn-pull.h"
+#include "store/cairn-remote.h"
+#include "store/store-private.h"
+
+G_BEGIN_DECLS
+
+/* ---- the sink: verified objects into batched transactions (pull-sink.c) ---- */
+
+/* Stores objects that arrive from any transport. Each write verifies the
+ * object against its name. Content writes may run on a worker pool; the
+ * transaction is committed (published) every few thousand objects or
+ * seconds, after the pool has drained, so that an interrupted pull keeps
+ * what it verified. */
+typedef struct CairnPullSink CairnPullSink;
+
+CairnPullSink *_cairn_pull_sink_new (CairnRepo *repo, CairnPullStats *stats,
+                                     const CairnPullOptions *opts, GError **error);
+/* Drain the pool and publish what was stored (also used on failure:
+ * verified objects are kept). */
+gboolean _cairn_pull_sink_checkpoint (CairnPullSink *sink, GError **error);
+/* Checkpoint when the batch is big or old enough. */
+gboolean _cairn_pull_sink_maybe_checkpoint (CairnPullSink *sink, GError **error);
+/* Wait for the pool; the first error of a job, if any. */
+gboolean _cairn_pull_sink_drain (CairnPullSink *sink, GError **error);
+/* Free; an uncommitted batch is published first (best effort). */
+void _cairn_pull_sink_free (CairnPullSink *sink);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnPullSink, _cairn_pull_sink_free)
+
+CairnTxn *_cairn_pull_sink_txn (CairnPullSink *sink);
+CairnRepo *_cairn_pull_sink_repo (CairnPullSink *sink);
+/* A job failed already (stop issuing work). */
+gboolean _cairn_pull_sink_failed (CairnPullSink *sink);
+/* Jobs queued but not finished (for back-pressure). */
+guint _cairn_pull_sink_pending (CairnPullSink *sink);
+
+/* Account wire bytes / fetched objects / already present objects. */
+void _cairn_pull_sink_add_bytes (CairnPullSink *sink, guint64 n);
+void _cairn_pull_sink_count_present (CairnPullSink *sink, guint n);
+void _cairn_pull_sink_count_fetched (CairnPullSink *sink, guint64 content_bytes);
+/* Call the progress callback (rate-limited). Main thread only. */
+void _cairn_pull_sink_progress (CairnPullSink *sink, const char *phase);
+
+/* Store a metadata object (synchronously: callers need dirtrees at once).
+ * Dirtrees and dirmetas are validated structurally too. */
+gboolean _cairn_pull_sink_write_metadata (CairnPullSink *sink, CairnObjectType type,
+                                          const char *checksum, GBytes *data, GError **error);
+/* Queue a .filez (archive-form bytes, as served over HTTP) for verification
+ * and storage; @what names the source in errors (a URL). */
+void _cairn_pull_sink_queue_filez (CairnPullSink *sink, const char *checksum, GBytes *filez,
+                                   const char *what);
+/* Queue content in checksum form (header info + raw bytes). Takes @fi. */
+void _cairn_pull_sink_queue_content (CairnPullSink *sink, const char *checksum,
+                                     CairnFileInfo *fi, GBytes *content, const char *what);
+/* Queue any job on the pool: @fn returns FALSE with an error to fail the pull. */
+typedef gboolean (*CairnPullJobFunc) (CairnPullSink *sink, gpointer data, GError **error);
+void _cairn_pull_sink_queue_job (CairnPullSink *sink, CairnPullJobFunc fn, gpointer data,
+                                 GDestroyNotify free_data);
+
+/* Verify a .filez buffer and store it; shared by HTTP and local archive
+ * sources. Stored verbatim when the destination is archive and the bytes
+ * are canonical, else converted. */
+gboolean _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
+                                  guint64 *out_content_bytes, GError **error);
+
+/* Validate a dirtree's entries (names, 32-byte checksums) — hostile data. */
+gboolean _cairn_pull_validate_dirtree (GVariant *tree, const char *checksum, GError **error);
+
+/* ---- transports ------------------------------------------------------------- */
+
+typedef struct CairnPullTransport CairnPullTransport;
+
+/* One pull in progress: what the engine knows, shared with the transport. */
+typedef struct
+{
+  CairnRepo *repo;
+  const CairnPullOptions *opts;
+  const char *remote;       /* configured remote name or NULL */
+  CairnPullStats *stats;
+  CairnPullSink *sink;
+  GPtrArray *commits;       /* commits whose trees are to be fetched (char*) */
+} CairnPullSession;
+
+struct CairnPullTransport
+{
+  const char *name;
+  /* A file relative to the source repository (summary, summary.sig,
+   * refs/heads/REF, objects/XX/Y.commit|.commitmeta). Absent: TRUE with
+   * *out_data NULL. */
+  gboolean (*fetch_file) (CairnPullTransport *t, const char *relpath, gsize max_size,
+                          GBytes **out_data, GError **error);
+  /* The source's refs/heads when it has no summary (NULL: unsupported). */
+  GHashTable *(*list_refs) (CairnPullTransport *t, GError **error);
+  /* Fetch every missing object of the trees of s->commits. */
+  gboolean (*fetch_trees) (CairnPullTransport *t, CairnPullSession *s, GError **error);
+  void (*free) (CairnPullTransport *t);
+};
+
+CairnPullTransport *_cairn_pull_transport_local_new (const char *path, GError **error);
+CairnPullTransport *_cairn_pull_transport_http_new (const char *url, CairnRemote *remote,
+                                                    GError **error);
+CairnPullTransport *_cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote,
+                                                   const CairnPullOptions *opts,
+                                                   GError **error);
+
+/* A dumb scanner shared by HTTP: a dirtree was stored; queue (via @want)
+ * every child object missing locally, descending into dirtrees already
+ * present (a previous pull may have left their children missing). */
+typedef void (*CairnPullWantFunc) (gpointer data, CairnObjectType type, const char *checksum);
+gboolean _cairn_pull_scan_dirtree (CairnPullSession *s, GHashTable *scanned, const char *checksum,
+                                   CairnPullWantFunc want, gpointer data, GError **error);
+/* Queue what is missing below a commit (root dirtree and dirmeta). */
+gboolean _cairn_pull_scan_commit (CairnPullSession *s, GHashTable *scanned, const char *commit,
+                                  CairnPullWantFunc want, gpointer data, GError **error);
+
+/* ---- the ssh protocol framing (sync-proto.c) ---------------------------------- */
+
+#define CAIRN_SYNC_PROTOCOL_VERSION 1
+#define CAIRN_SYNC_MAX_FRAME (64u << 20)
+
+typedef enum {
+  CAIRN_SYNC_HELLO = 'H',
+  CAIRN_SYNC_GET = 'G',        /* c->s: relpath;  s->c: DATA */
+  CAIRN_SYNC_DATA = 'D',       /* u8 present, bytes */
+  CAIRN_SYNC_LIST_REFS = 'L',  /* c->s; s->c: DATA with "CHECKSUM REF\n" lines */
+  CAIRN_SYNC_NEGOTIATE = 'N',  /* c->s: i32 depth, u32 nwant, wants, u32 nhave, haves */
+  CAIRN_SYNC_CANDIDATES = 'C', /* s->c: u32 n, n x (u8 type, 32 csum) */
+  CAIRN_SYNC_LACK = 'K',       /* c->s: bitmap of candidates the client lacks */
+  CAIRN_SYNC_PACK = 'P',       /* s->c: a chunk of the deflate stream */
+  CAIRN_SYNC_PACK_END = 'E',   /* s->c: u64 records */
+  CAIRN_SYNC_ERROR = '!',      /* either side: message */
+  CAIRN_SYNC_BYE = 'B',
+} CairnSyncMsg;
+
+gboolean _cairn_sync_write_frame (int fd, guint8 type, const void *data, gsize len,
+                                  GError **error);
+/* Read one frame; *out_data has the payload. EOF: G_IO_ERROR_CONNECTION_CLOSED. */
+gboolean _cairn_sync_read_frame (int fd, guint8 *out_type, GBytes **out_data, GError **error);
+
+G_END_DECLS
