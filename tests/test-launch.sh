@@ -524,6 +524,19 @@ t_limits_user() {
   assert_file_has_content err 'delegat'
 }
 
+t_limits_user_delegated() {
+  user_case; require_cgroups
+  if [ -d /sys/fs/cgroup/pids ]; then d=/sys/fs/cgroup/pids/cairn; else d=/sys/fs/cgroup/cairn; fi
+  [ -d /sys/fs/cgroup/pids ] || skip "delegation test written for v1/hybrid hosts"
+  mkdir -p "$d"; owner=$(stat -c %u:%g "$d")
+  chown "$LAUNCH_UID" "$d"
+  rc=0; run_probe_user --no-init --pids=16 "$R" /bin/probe forks > out 2>err || rc=$?
+  chown "$owner" "$d"
+  cat err
+  assert_kv out forks 15
+  assert_streq "$(find "$d" -mindepth 1 -maxdepth 1 -user "$LAUNCH_UID")" ""
+}
+
 # ---- 28-30: lifecycle ---------------------------------------------------------------------
 t_exit_codes() {
   root_case
@@ -624,6 +637,7 @@ run_test "25,26 limits in force before exec; cgroupns root" t_limits
 run_test "26 /sys/fs/cgroup is read-only" t_cgroup_escape
 run_test "27 cgroups removed after exit, OOM, exec failure, launcher SIGKILL" t_cgroup_cleanup
 run_test "25 rootless limit without delegation is an error" t_limits_user
+run_test "25,27 rootless limit where the host delegates cairn's cgroup" t_limits_user_delegated
 run_test "28 exit codes (root)" t_exit_codes
 run_test "28 exit codes (rootless)" t_exit_codes_user
 run_test "29 SIGTERM/SIGINT are forwarded" t_signals
