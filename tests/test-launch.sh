@@ -11,13 +11,19 @@
 . "${CAIRN_TOP_SRCDIR:-$(dirname "$0")/..}/tests/libtest.sh"
 . "$CAIRN_TOP_SRCDIR/tests/launch-lib.sh"
 
-L="$CAIRN_LAUNCH"
-[ -x "$L" ] || fatal "no $L (build cairn-launch first)"
+[ -x "$CAIRN_LAUNCH" ] || fatal "no $CAIRN_LAUNCH (build cairn-launch first)"
 [ -x "$PROBE" ] || fatal "no $PROBE (make tests/launch-probe)"
 setup_launch_user
-# One seccomp cache for the whole run (root); rootless runs use their own.
+# One seccomp cache for the whole run, so that the suite leaves nothing in
+# the host's /var/cache; $L execs the launcher with it (same pid, so signals
+# and cgroup names still refer to the launcher).
 SC_CACHE=$(mktemp -d /tmp/cairn-launch-sccache.XXXXXX)
-add_cleanup "rm -rf $SC_CACHE"
+LW=$(mktemp -d /tmp/cairn-launch-wrap.XXXXXX)
+add_cleanup "rm -rf $SC_CACHE $LW"
+chmod 0755 "$LW"
+printf '#!/bin/sh\nexec "%s" --seccomp-cache="%s" "$@"\n' "$CAIRN_LAUNCH" "$SC_CACHE" > "$LW/cairn-launch"
+chmod 0755 "$LW/cairn-launch"
+L="$LW/cairn-launch"
 export SC_CACHE
 
 root_case() { require_root; make_rootfs "$T/r"; R="$T/r"; }
@@ -68,7 +74,7 @@ t_cwd() {
 # ---- 4, 5: launcher binary, dumpability ---------------------------------------
 t_exe() {
   root_case
-  before=$(sha256sum < "$L")
+  before=$(sha256sum < "$CAIRN_LAUNCH")
   run_probe "$R" /bin/probe exe > out
   # pid 1 is the reaper (the launcher's image): nothing may be opened on it
   assert_kv out exe1_link EACCES
@@ -82,7 +88,7 @@ t_exe() {
   # --no-init: pid 1 is the command itself, no launcher image inside at all
   run_probe --no-init "$R" /bin/sh -c '/bin/probe exe; :' > out3
   assert_kv out3 exe1_link /bin/busybox
-  assert_streq "$(sha256sum < "$L")" "$before"
+  assert_streq "$(sha256sum < "$CAIRN_LAUNCH")" "$before"
 }
 t_exe_user() {
   user_case
