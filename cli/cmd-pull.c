@@ -76,7 +76,7 @@ cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
   gboolean ok = cairn_repo_pull (repo, argv[1], (const char *const *) argv + 2, &opts, &st, error);
   cairn_cli_progress_end ();
   if (!ok)
-    return g_prefix_error (error, "pull from %s: ", argv[1]), 1;
+    return 1;
   if (json)
     print_json (&st);
   else if (cairn_cli_progress_enabled () || cli->verbose)
