@@ -4,6 +4,7 @@
 #include "config.h"
 #include "cli/cairn-commands.h"
 #include "store/cairn-pull.h"
+#include <signal.h>
 #include <stdio.h>
 
 static void
@@ -64,6 +65,8 @@ cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
   g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, TRUE, error);
   if (!repo)
     return 1;
+  /* A transport peer that dies (ssh) must give an error, not kill us. */
+  signal (SIGPIPE, SIG_IGN);
   CairnPullOptions opts;
   cairn_pull_options_init (&opts);
   opts.depth = depth;
