@@ -532,17 +532,6 @@ decide_linking (Ctx *ctx, GError **error)
   return TRUE;
 }
 
-static void
-raise_nofile (void)
-{
-  struct rlimit rl;
-  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
-    {
-      rl.rlim_cur = rl.rlim_max;
-      (void) setrlimit (RLIMIT_NOFILE, &rl);
-    }
-}
-
 static gboolean
 save_devino (Ctx *ctx)
 {
@@ -616,7 +605,7 @@ cairn_checkout (CairnRepo *repo, const char *commit, int dest_dfd, const char *d
   g_autofree char *base = NULL;
   if (!open_parent (dest_name, dest_dfd, &parent, &base, error))
     return FALSE;
-  raise_nofile ();
+  cairn_raise_fd_limit ();
   g_mutex_init (&ctx.lock);
   g_cond_init (&ctx.cond);
   ctx.devino = g_array_new (FALSE, FALSE, sizeof (DevinoRec));

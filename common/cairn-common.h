@@ -110,6 +110,10 @@ GBytes *cairn_fd_read_all (int fd, gsize max_size, GError **error);
  * Fails with G_IO_ERROR_NOT_FOUND when missing. @max_size 0 = no limit. */
 GBytes *cairn_file_get_contents_at (int dfd, const char *name, gsize max_size, GError **error);
 
+/* Raise the soft RLIMIT_NOFILE to the hard limit (walks of large trees keep
+ * one fd per directory with pending work). */
+void cairn_raise_fd_limit (void);
+
 /* Copy all data from @src_fd (at its current offset) to @dst_fd, using
  * copy_file_range / sendfile where possible. */
 gboolean cairn_copy_fd_data (int src_fd, int dst_fd, GError **error);

@@ -39,6 +39,13 @@ cairn_throw_errno_value (GError **error, int errsv, const char *fmt, ...)
   return FALSE;
 }
 
+static void
+set_error_va (GError **error, GIOErrorEnum code, const char *fmt, va_list ap)
+{
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  g_set_error_literal (error, G_IO_ERROR, code, msg);
+}
+
 gboolean
 cairn_throw (GError **error, const char *fmt, ...)
 {
@@ -46,9 +53,8 @@ cairn_throw (GError **error, const char *fmt, ...)
   if (error == NULL)
     return FALSE;
   va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  set_error_va (error, G_IO_ERROR_FAILED, fmt, ap);
   va_end (ap);
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, msg);
   return FALSE;
 }
 
@@ -59,9 +65,8 @@ cairn_throw_code (GError **error, GIOErrorEnum code, const char *fmt, ...)
   if (error == NULL)
     return FALSE;
   va_start (ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  set_error_va (error, code, fmt, ap);
   va_end (ap);
-  g_set_error_literal (error, G_IO_ERROR, code, msg);
   return FALSE;
 }
 

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 
 gboolean
@@ -324,5 +325,16 @@ cairn_copy_fd_data (int src_fd, int dst_fd, GError **error)
         }
       if (n == 0)
         return TRUE;
+    }
+}
+
+void
+cairn_raise_fd_limit (void)
+{
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      (void) setrlimit (RLIMIT_NOFILE, &rl);
     }
 }

@@ -299,17 +299,6 @@ walk_dir (Ctx *ctx, DirRef *dir, CairnMTree *tree, GError **error)
   return TRUE;
 }
 
-static void
-raise_nofile (void)
-{
-  struct rlimit rl;
-  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
-    {
-      rl.rlim_cur = rl.rlim_max;
-      (void) setrlimit (RLIMIT_NOFILE, &rl);
-    }
-}
-
 /* Walk and hash everything into @tree; returns when all jobs finished. */
 static gboolean
 build_tree (Ctx *ctx, int root_fd, CairnMTree *tree, GError **error)
@@ -375,7 +364,7 @@ cairn_repo_commit_dir (CairnRepo *repo, int src_dfd, const char *src_path,
   cairn_autofd root = -1;
   if (!cairn_opendirat (src_dfd, src_path, TRUE, &root, error))
     return FALSE;
-  raise_nofile ();
+  cairn_raise_fd_limit ();
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);
   if (!txn)
     return FALSE;
