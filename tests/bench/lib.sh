@@ -86,3 +86,14 @@ bench_time_rss() {
   /usr/bin/time -f '%e %M' -o "$BENCH_CACHE/.time" sh -c "$*" >/dev/null 2>&1 || return 1
   cat "$BENCH_CACHE/.time"
 }
+
+# A --prepare command that creates a fresh cairn repo ($BENCH_WORK/cur/c) and
+# ostree repo ($BENCH_WORK/cur/o) of MODE in a NEW directory before each run.
+# Old runs are not deleted until the scenario ends: removing thousands of
+# inodes just before a timed run makes ext4 scan past "recently deleted"
+# inodes for every file created afterwards (measured: ~40% of a commit's
+# time), an artefact of the harness that would otherwise be measured.
+bench_fresh_repos_prepare() {
+  local mode=$1
+  echo "n=\$(( \$(cat $BENCH_WORK/.n 2>/dev/null || echo 0) + 1 )); echo \$n > $BENCH_WORK/.n; d=$BENCH_WORK/run-\$n; mkdir -p \$d; $CAIRN --repo=\$d/c init --mode=$mode >/dev/null && ostree --repo=\$d/o init --mode=$mode && ln -sfn run-\$n $BENCH_WORK/cur"
+}

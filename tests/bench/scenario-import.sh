@@ -1,15 +1,16 @@
 # tests/bench/scenario-import.sh — tar import and export against ostree (issue 6).
 # Targets: import into bare-user <= 0.4x ostree, into archive <= 0.3x;
-# export <= 0.7x `ostree export`. Each run starts from a fresh repository.
+# export <= 0.7x `ostree export`. Each run starts from a fresh repository
+# (in a new directory: see bench_fresh_repos_prepare).
 scenario_import() {
   local tar; tar=$(bench_debian_tarball) || return 1
   for mode in bare-user archive; do
     local target=0.4; [ $mode = archive ] && target=0.3
     bench_compare "tar import ($mode, Debian minbase)" \
-      --prepare "rm -rf c-$mode o-$mode && $CAIRN --repo c-$mode init --mode=$mode >/dev/null && ostree --repo=o-$mode init --mode=$mode" \
-      --target "ostree<=$target" \
-      cairn="$CAIRN --repo c-$mode commit -b deb --tree=tar=$tar" \
-      ostree="ostree --repo=o-$mode commit -b deb --tree=tar=$tar"
+      --prepare "$(bench_fresh_repos_prepare $mode)" --target "ostree<=$target" \
+      cairn="$CAIRN --repo $BENCH_WORK/cur/c commit -b deb --tree=tar=$tar" \
+      ostree="ostree --repo=$BENCH_WORK/cur/o commit -b deb --tree=tar=$tar"
+    rm -rf $BENCH_WORK/run-* $BENCH_WORK/cur $BENCH_WORK/.n
   done
   for mode in bare-user archive; do
     rm -rf x-$mode; "$CAIRN" --repo x-$mode init --mode=$mode >/dev/null

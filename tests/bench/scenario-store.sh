@@ -8,10 +8,10 @@ scenario_store() {
   for mode in bare-user archive; do
     local goal=0.35; [ $mode = archive ] && goal=0.25
     bench_compare "commit into a fresh $mode repo" \
-      --prepare "rm -rf $W/c $W/o; $CAIRN --repo=$W/c init --mode=$mode >/dev/null; ostree --repo=$W/o init --mode=$mode" \
-      --target "ostree<=$goal" \
-      cairn="$CAIRN --repo=$W/c commit -b bench $R" \
-      ostree="ostree --repo=$W/o commit -b bench $R"
+      --prepare "$(bench_fresh_repos_prepare $mode)" --target "ostree<=$goal" \
+      cairn="$CAIRN --repo=$W/cur/c commit -b bench $R" \
+      ostree="ostree --repo=$W/cur/o commit -b bench $R"
+    rm -rf $W/run-* $W/cur $W/.n
   done
   # re-commit of an unmodified checkout (devino cache vs --link-checkout-speedup)
   rm -rf $W/c $W/o $W/cco $W/oco
