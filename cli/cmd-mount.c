@@ -9,6 +9,7 @@
 #include "cli/cairn-commands.h"
 #include "checkout/cairn-mount.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -91,6 +92,8 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
     return cairn_cli_usage_error (error, "--cache-size must be positive"), 2;
   o.cache_bytes = (guint64) cache_mib << 20;
   o.debug = debug;
+  if (g_getenv ("CAIRN_MOUNT_THREADS"))
+    o.max_threads = atoi (g_getenv ("CAIRN_MOUNT_THREADS"));
   foreground |= debug;
   o.log = foreground ? log_stderr : log_syslog;
   if (!g_file_test (argv[2], G_FILE_TEST_IS_DIR))
