@@ -9,6 +9,7 @@
 #include "config.h"
 #include "cli/cairn-commands.h"
 #include "checkout/cairn-checkout.h"
+#include "cli/cairn-run-mount.h"
 #include "store/cairn-import.h"
 #include "store/cairn-remote.h"
 #include <linux/openat2.h>
@@ -37,6 +38,7 @@ typedef struct {
   char *ref;
   GPtrArray *cmd;     /* user command (may be empty) */
   gboolean have_user, have_workdir;
+  gboolean mount;     /* --mount: root on the FUSE view, not a checkout */
 } RunArgs;
 
 static gboolean
@@ -56,7 +58,8 @@ print_help (void)
           "--memory --pids --cpus --cpu-weight --net --bind --tmpfs --env --clear-env --user --workdir\n"
           "--hostname --tty --init --no-init --writable --overlay-upper --seccomp --cap-add --cap-drop).\n\n"
           "  --require-signed   the commit must carry a good signature from a trusted key\n"
-          "  --keyring=FILE     trust only the keys in FILE\n\n"
+          "  --keyring=FILE     trust only the keys in FILE\n"
+          "  --mount            run on a read-only FUSE view of the commit (cairn mount), no checkout\n\n"
           "Signatures are also required when the ref belongs to a remote with gpg-verify=true, or\n"
           "when the repository config sets run.require-signatures=true. CMD defaults to the image's\n"
           "Entrypoint + Cmd recorded by `cairn import`. Exit status: the container's.\n");
@@ -83,6 +86,8 @@ parse_args (int argc, char **argv, RunArgs *a, GError **error)
       g_autofree char *name = g_strndup (arg + 2, eq ? (gsize) (eq - arg - 2) : strlen (arg + 2));
       if (strcmp (name, "require-signed") == 0 && !eq)
         a->require_signed = TRUE;
+      else if (strcmp (name, "mount") == 0 && !eq)
+        a->mount = TRUE;
       else if (strcmp (name, "keyring") == 0 || in_list (value_opts, name))
         {
           const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -298,6 +303,7 @@ cairn_cmd_run (CairnCli *cli, int argc, char **argv, GError **error)
   g_autoptr (CairnRepo) repo = NULL;
   g_autofree char *commit = NULL, *root = NULL, *launcher = NULL, *bpf = NULL;
   int lock_fd = -1;
+  g_autoptr (CairnRunMount) rm = NULL;
   if (!parse_args (argc, argv, &a, error))
     {
       status = 2;
@@ -309,7 +315,13 @@ cairn_cmd_run (CairnCli *cli, int argc, char **argv, GError **error)
   /* From here on only the checksum is used: verified is what runs. */
   if (!check_signature_policy (repo, &a, commit, error))
     goto out;
-  if (!cairn_checkout_cache_acquire (repo, commit, &root, &lock_fd, NULL, error))
+  if (a.mount)
+    {
+      if (!(rm = cairn_run_mount_begin (repo, commit, error)))
+        goto out;
+      root = g_strdup (cairn_run_mount_root (rm));
+    }
+  else if (!cairn_checkout_cache_acquire (repo, commit, &root, &lock_fd, NULL, error))
     goto out;
   launcher = launcher_path ();
   g_ptr_array_add (launch_argv, g_strdup (launcher));
@@ -321,6 +333,13 @@ cairn_cmd_run (CairnCli *cli, int argc, char **argv, GError **error)
       goto out;
     }
   g_ptr_array_add (launch_argv, NULL);
+  if (rm)
+    {
+      /* This process serves the mount: the launcher runs as a child. */
+      status = cairn_run_mount_exec (rm, launcher, (char **) launch_argv->pdata, error);
+      status = status < 0 ? 125 : status;
+      goto out;
+    }
   /* Keep the shared lock across exec: cairn-launch holds it until the
    * container is gone, so prune cannot remove the checkout under it. */
   fcntl (lock_fd, F_SETFD, 0);

@@ -1,0 +1,30 @@
+/* `cairn run --mount`: the container's root is a FUSE view of the commit
+ * instead of a cached checkout (cli/run-mount.c).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+#include "store/cairn-store.h"
+
+G_BEGIN_DECLS
+
+typedef struct CairnRunMount CairnRunMount;
+
+/* Mount @commit at a new private directory under
+ * <repo>/extensions/cairn/mounts/ and serve it from background threads of
+ * this process. allow_other (the container may run as a mapped user),
+ * default_permissions, and setuid bits honoured when running as root, as
+ * they are on a checkout. */
+CairnRunMount *cairn_run_mount_begin (CairnRepo *repo, const char *commit, GError **error);
+
+/* The mount point (absolute), to pass to cairn-launch as ROOTFS. */
+const char *cairn_run_mount_root (CairnRunMount *rm);
+
+/* Run @argv (argv[0] = @path) as a child with SIGINT/SIGTERM/SIGHUP
+ * forwarded to it, wait for it, unmount. Returns its exit status (128+N when
+ * killed by signal N), or -1 with @error set if it could not be started. */
+int cairn_run_mount_exec (CairnRunMount *rm, const char *path, char **argv, GError **error);
+
+/* Unmount (if still mounted), remove the mount point, free. */
+void cairn_run_mount_free (CairnRunMount *rm);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnRunMount, cairn_run_mount_free)
+
+G_END_DECLS
