@@ -135,8 +135,15 @@ static int
 setup_root (struct launch_plan *plan, int *out_root_fd)
 {
   const struct launch_config *cfg = plan->cfg;
+  /* EINVAL: "/" is not a mount point (a plain chroot). Bind-mounting it
+   * onto itself here could propagate to the host's peer group, so refuse
+   * and say how to fix the environment instead. */
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    return launch_fail (errno, "making / private", NULL);
+    return launch_fail (errno, errno == EINVAL
+                                   ? "making / private (/ is not a mount point: inside a chroot, "
+                                     "bind-mount the chroot directory onto itself first)"
+                                   : "making / private",
+                        NULL);
   int r = 0;
   if (cfg->writable)
     r = setup_overlay (plan);
