@@ -9,7 +9,6 @@
 #include "cli/cairn-commands.h"
 #include "checkout/cairn-mount.h"
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -72,11 +71,13 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
   gboolean foreground = FALSE, debug = FALSE;
   CairnMountOptions o = { 0 };
   gint64 cache_mib = 0;
+  int threads = 0;
   GOptionEntry entries[] = {
     { "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground, "Stay in the foreground (log to stderr)", NULL },
     { "allow-other", 0, 0, G_OPTION_ARG_NONE, &o.allow_other, "Let other users access the mount", NULL },
     { "verify", 0, 0, G_OPTION_ARG_NONE, &o.verify, "Re-hash each file on its first open (bare repos; archive always)", NULL },
     { "cache-size", 0, 0, G_OPTION_ARG_INT64, &cache_mib, "Decompressed content kept for archive repos (default 256)", "MIB" },
+    { "threads", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &threads, "Maximum FUSE worker threads", "N" },
     { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "libfuse debug output (implies -f)", NULL },
     { NULL }
   };
@@ -88,12 +89,11 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
     return 2;
   if (argc != 3)
     return cairn_cli_usage_error (error, "need REF|COMMIT and MOUNTPOINT"), 2;
-  if (cache_mib < 0)
-    return cairn_cli_usage_error (error, "--cache-size must be positive"), 2;
+  if (cache_mib < 0 || threads < 0)
+    return cairn_cli_usage_error (error, "--cache-size and --threads must be positive"), 2;
   o.cache_bytes = (guint64) cache_mib << 20;
   o.debug = debug;
-  if (g_getenv ("CAIRN_MOUNT_THREADS"))
-    o.max_threads = atoi (g_getenv ("CAIRN_MOUNT_THREADS"));
+  o.max_threads = threads;
   foreground |= debug;
   o.log = foreground ? log_stderr : log_syslog;
   if (!g_file_test (argv[2], G_FILE_TEST_IS_DIR))
