@@ -97,6 +97,8 @@ remove_if_unused (int dfd, const char *commit, GError **error, gboolean *out_rem
     return cairn_throw_errno (error, "opening %s", lockname);
   if (flock (fd, LOCK_EX | LOCK_NB) < 0)
     return errno == EWOULDBLOCK ? TRUE : cairn_throw_errno (error, "locking %s", lockname);
+  g_autofree char *launch = g_strconcat (commit, ".launch", NULL);
+  (void) unlinkat (dfd, launch, 0);
   if (!cairn_rm_rf_at (dfd, commit, error))
     return FALSE;
   (void) unlinkat (dfd, lockname, 0);

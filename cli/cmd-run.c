@@ -233,6 +233,48 @@ resolve_user (const char *root, const char *spec, GError **error)
   return r;
 }
 
+static void
+add_pair (GByteArray *b, const char *key, const char *val)
+{
+  g_byte_array_append (b, (const guint8 *) key, strlen (key) + 1);
+  g_byte_array_append (b, (const guint8 *) val, strlen (val) + 1);
+}
+
+/* Record the image defaults beside the cached checkout
+ * (checkouts/<commit>.launch: NUL-terminated key, value pairs) for the
+ * front end's warm-start path (cli/front.c). Best effort: without the file
+ * the front end simply hands every run to this full path. */
+static void
+record_launch_defaults (CairnRepo *repo, const char *commit, const char *root, GVariant *meta)
+{
+  g_autofree char *dir = g_build_filename (repo->path, "extensions", "cairn", "checkouts", NULL);
+  g_autofree char *name = g_strconcat (commit, ".launch", NULL);
+  cairn_autofd dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  struct stat st;
+  if (dfd < 0 || fstatat (dfd, name, &st, 0) == 0)
+    return;
+  g_autoptr (GByteArray) b = g_byte_array_new ();
+  g_auto (GStrv) env = meta_strv (meta, META_ENV);
+  g_auto (GStrv) entry = meta_strv (meta, META_ENTRYPOINT);
+  g_auto (GStrv) cmd = meta_strv (meta, META_CMD);
+  g_autofree char *wd = meta_str (meta, META_WORKDIR);
+  g_autofree char *user = meta_str (meta, META_USER);
+  g_autofree char *ids = user ? resolve_user (root, user, NULL) : NULL;
+  if (user && !ids)
+    return;
+  for (char **e = env; e && *e; e++)
+    add_pair (b, "env", *e);
+  if (wd)
+    add_pair (b, "workdir", wd);
+  if (ids)
+    add_pair (b, "user", ids);
+  for (char **e = entry; e && *e; e++)
+    add_pair (b, "entry", *e);
+  for (char **e = cmd; e && *e; e++)
+    add_pair (b, "cmd", *e);
+  (void) cairn_file_replace_contents_at (dfd, name, b->data, b->len, 0644, CAIRN_FSYNC_NONE, NULL);
+}
+
 /* Image defaults: env first (user --env given later wins), workdir, user, command. */
 static gboolean
 apply_image_defaults (CairnRepo *repo, const char *commit, const char *root, RunArgs *a,
@@ -241,6 +283,8 @@ apply_image_defaults (CairnRepo *repo, const char *commit, const char *root, Run
   g_auto (CairnCommit) c = { 0 };
   if (!cairn_repo_load_commit (repo, commit, &c, error))
     return FALSE;
+  if (!a->mount)
+    record_launch_defaults (repo, commit, root, c.metadata);
   g_auto (GStrv) env = meta_strv (c.metadata, META_ENV);
   for (char **e = env; e && *e; e++)
     g_ptr_array_add (argv, g_strdup_printf ("--env=%s", *e));

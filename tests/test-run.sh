@@ -172,6 +172,36 @@ t_rootless() {
   runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN fsck >/dev/null
 }
 
+# The front end's warm path (cli/front.c) runs a cached checkout without
+# cairn-full, and hands over to it whenever a policy might apply.
+t_front_end_fast_path() {
+  setup
+  $CAIRN commit -b app rootfs >/dev/null
+  assert_streq "$($CAIRN run app -- /bin/echo cold)" cold          # creates the checkout
+  assert_streq "$(CAIRN_FULL=/nonexistent $CAIRN run --memory=64M app -- /bin/echo warm)" warm
+  c=$($CAIRN rev-parse app)
+  assert_streq "$(CAIRN_FULL=/nonexistent $CAIRN run $c -- /bin/echo bychecksum)" bychecksum
+  # anything the fast path must not decide goes to cairn-full (here: missing)
+  for args in "--require-signed app" "--keyring=x app" "--mount app" "app^" "origin:app" "--bogus app"; do
+    assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN run $args -- /bin/true
+  done
+  # image defaults recorded beside the checkout are applied as by cairn-full
+  require_cmd umoci
+  umoci init --layout img >/dev/null; umoci new --image img:app >/dev/null
+  umoci unpack --image img:app bundle >/dev/null; cp -a rootfs/. bundle/rootfs/
+  umoci repack --image img:app bundle >/dev/null
+  umoci config --image img:app --config.entrypoint=/bin/sh --config.entrypoint=-c \
+    --config.cmd='echo $GREETING $(pwd) $(id -u)' --config.env=GREETING=hi --config.workingdir=/tmp --config.user=app >/dev/null
+  $CAIRN import oci img:app -b oci >/dev/null
+  full=$($CAIRN run oci)
+  assert_streq "$full" "hi /tmp 1234"
+  assert_streq "$(CAIRN_FULL=/nonexistent $CAIRN run oci)" "$full"
+  assert_streq "$(CAIRN_FULL=/nonexistent $CAIRN run --user=0 --workdir=/ oci -- 'echo $GREETING $(pwd) $(id -u)')" "hi / 0"
+  # a signature setting anywhere in the config: always the full policy
+  printf '\n[run]\nrequire-signatures=false\n' >> repo/config
+  assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN run app -- /bin/true
+}
+
 run_test "signature policy: --require-signed, unsigned, untrusted, tampered, config" t_signed_policy
 run_test "remote with gpg-verify requires its own keyring" t_remote_gpg_verify
 run_test "confinement, read-only checkout, --writable, limits, exit codes" t_confinement_and_limits
@@ -179,4 +209,5 @@ run_test "concurrent first runs share one checkout" t_concurrent_first_runs
 run_test "prune removes unused cached checkouts only" t_prune_cached_checkouts
 run_test "OCI image Entrypoint/Cmd/Env/WorkingDir/User" t_oci_image_defaults
 run_test "rootless: bare-user repo, user-mode checkout" t_rootless
+run_test "front end: warm fast path, hand-over to cairn-full" t_front_end_fast_path
 tests_done
