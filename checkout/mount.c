@@ -26,6 +26,7 @@
 #include "checkout/cairn-mount.h"
 #include <fuse_lowlevel.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -56,6 +57,7 @@ struct Node {
   Node *parent;        /* directories; the root is its own parent */
   int loaded;          /* atomic: the fields below are valid */
   int verified;        /* atomic: content re-hashed (opts->verify) */
+  int prefetched;      /* atomic: queued for read-ahead */
   struct stat st;
   GVariant *xattrs;    /* a(ayay) */
   char *target;        /* symlinks */
@@ -95,6 +97,8 @@ struct CairnMount {
   guint64 cache_used;
   struct fuse_session *se;
   gboolean no_opendir;       /* the kernel takes ENOSYS from opendir */
+  GThreadPool *prefetch;     /* directory read-ahead (prefetch_dir) */
+  int stopping;              /* atomic: read-ahead should stop */
   char *mountpoint;
   GThread *thread;
   GMutex done_lock;
@@ -603,6 +607,8 @@ find_entry (Node *dir, const char *name)
 
 /* ---- FUSE operations: metadata ----------------------------------------------------- */
 
+static void prefetch_dir (gpointer data, gpointer user_data);
+
 static void
 op_init (void *userdata, struct fuse_conn_info *conn)
 {
@@ -613,6 +619,9 @@ op_init (void *userdata, struct fuse_conn_info *conn)
   /* Never invalidate cached pages on getattr: content cannot change. */
   conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_READDIRPLUS_AUTO);
   m->no_opendir = (conn->want & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
+  /* Created here, in the process that serves (cairn mount forks after
+   * attaching): threads do not survive a fork. */
+  m->prefetch = g_thread_pool_new (prefetch_dir, m, MAX (2, g_get_num_processors ()), FALSE, NULL);
 }
 
 static void
@@ -748,6 +757,38 @@ add_entry (fuse_req_t req, CairnMount *m, Node *dir, off_t i, gboolean plus, cha
   return fuse_add_direntry (req, buf, avail, name, &e.attr, i + 1);
 }
 
+/* Read-ahead for tree walks: once a directory is listed, its subdirectories
+ * are likely next. Worker threads load their dirtrees and the metadata of
+ * their entries while the client is still busy with this listing, so that
+ * the next READDIRPLUS is answered from memory. One level at a time: a
+ * mount that is only looked into does not load the whole tree. */
+static void
+prefetch_dir (gpointer data, gpointer user_data)
+{
+  CairnMount *m = user_data;
+  Node *dir = data;
+  if (g_atomic_int_get (&m->stopping) || !node_ensure (m, dir))
+    return;
+  for (guint i = 0; i < dir->n_entries && !g_atomic_int_get (&m->stopping); i++)
+    node_ensure (m, entry_node (m, dir, &dir->entries[i]));
+}
+
+static void
+prefetch_subdirs (CairnMount *m, Node *dir)
+{
+  if (!m->prefetch)
+    return;
+  for (guint i = 0; i < dir->n_entries; i++)
+    {
+      Entry *e = &dir->entries[i];
+      if (!e->meta)
+        continue;
+      Node *child = entry_node (m, dir, e);
+      if (g_atomic_int_compare_and_exchange (&child->prefetched, 0, 1))
+        g_thread_pool_push (m->prefetch, child, NULL);
+    }
+}
+
 static void
 do_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, gboolean plus)
 {
@@ -773,6 +814,8 @@ do_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, gboolean plu
       pos += len;
     }
   fuse_reply_buf (req, buf, pos);
+  if (off == 0)
+    prefetch_subdirs (m, n);
 }
 
 static void
@@ -1183,17 +1226,21 @@ cairn_mount_attach (CairnMount *m, const char *mountpoint, GError **error)
   char *argv[] = { (char *) "cairn", (char *) "-o", o, m->opts.debug ? (char *) "-d" : NULL, NULL };
   struct fuse_args args = FUSE_ARGS_INIT (m->opts.debug ? 4 : 3, argv);
   g_return_val_if_fail (m->se == NULL, FALSE);
+  /* Absolute: a daemonised server changes to / and unmounts by this path. */
+  g_autofree char *abs = realpath (mountpoint, NULL);
+  if (!abs)
+    return cairn_throw_errno (error, "mount point %s", mountpoint);
   m->se = fuse_session_new (&args, &cairn_mount_ops, sizeof cairn_mount_ops, m);
   fuse_opt_free_args (&args);
   if (!m->se)
     return cairn_throw (error, "mount %s: cannot create a FUSE session (options: %s)", mountpoint, o);
-  if (fuse_session_mount (m->se, mountpoint) != 0)
+  if (fuse_session_mount (m->se, abs) != 0)
     {
       g_clear_pointer (&m->se, fuse_session_destroy);
       return cairn_throw (error, "mount %s: FUSE mount failed (is /dev/fuse available, and "
                           "fusermount3 installed for non-root users?)", mountpoint);
     }
-  m->mountpoint = g_strdup (mountpoint);
+  m->mountpoint = g_steal_pointer (&abs);
   return TRUE;
 }
 
@@ -1277,6 +1324,9 @@ cairn_mount_free (CairnMount *m)
     return;
   if (m->se && !cairn_mount_stop (m, 5000))
     return; /* still serving: leak rather than free under the workers */
+  g_atomic_int_set (&m->stopping, 1);
+  if (m->prefetch)
+    g_thread_pool_free (g_steal_pointer (&m->prefetch), TRUE, TRUE);
   GList *l;
   while ((l = g_queue_pop_head_link (&m->lru)))
     cache_entry_unref (l->data);
