@@ -280,6 +280,10 @@ t_run_mount() {
   assert_file_has_content out 'fuse.cairn'
   [ ! -d r/extensions/cairn/checkouts ] || [ -z "$(ls -A r/extensions/cairn/checkouts | grep -v lock)" ]
   assert_exit 7 $CAIRN --repo=r run --mount bb -- /bin/sh -c 'exit 7'
+  # with a cached checkout present (the front end's fast path), --mount still mounts
+  $CAIRN --repo=r run bb -- /bin/true
+  $CAIRN --repo=r run --mount bb -- /bin/sh -c 'grep " / " /proc/self/mountinfo' > out
+  assert_file_has_content out 'fuse.cairn'
   # a mapped, unprivileged container user reads world-readable files only
   $CAIRN --repo=r run --mount --user=1000:1000 bb -- /bin/sh -c 'cat /etc/motd; cat /etc/secret || echo denied' > out
   assert_file_has_content out 'from the mount'
