@@ -8,8 +8,8 @@
 #include <sys/xattr.h>
 #include <zlib.h>
 
-#define SMALL_FILE_MAX (1u << 20)
-#define CHUNK (256u << 10)
+#define SMALL_FILE_MAX (256u << 10)
+#define CHUNK (64u << 10)
 
 static void
 count (CairnTxn *txn, gboolean meta, guint64 bytes)
