@@ -407,7 +407,7 @@ read_pack (PackReader *r, GHashTable *lacked, GError **error)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: sent %s, which was not asked for",
                                  r->s->desc, name);
       if (!read_record (r, head[0], hex, error))
-        return cairn_prefix_error (error, "%s", r->s->desc);
+        return FALSE;
       n++;
       if (_cairn_pull_sink_pending (r->ps->sink) > MAX_BACKLOG && !_cairn_pull_sink_drain (r->ps->sink, error))
         return FALSE;
