@@ -91,7 +91,7 @@ _cairn_pull_sink_new (CairnRepo *repo, CairnPullStats *stats, const CairnPullOpt
   sink->batch_us = (gint64) env_uint ("CAIRN_PULL_BATCH_SECONDS", DEFAULT_BATCH_SECONDS)
                    * G_USEC_PER_SEC;
   sink->start_time = sink->checkpoint_time = g_get_monotonic_time ();
-  guint n = CLAMP (g_get_num_processors (), 2, 8);
+  guint n = env_uint ("CAIRN_PULL_THREADS", CLAMP (g_get_num_processors (), 2, 8));
   sink->pool = g_thread_pool_new (run_job, sink, n, FALSE, error);
   if (!sink->pool)
     return NULL;
