@@ -927,7 +927,21 @@ cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptio
   g_autoptr (CairnMTree) tree = cairn_mtree_new ();
   g_autoptr (CairnTarImporter) imp = cairn_tar_importer_new (repo, txn, opts, tree);
   if (!cairn_tar_importer_apply (imp, a, FALSE, file, error)
-      || !cairn_tar_importer_finish (imp, error) || !tar_source_finish (&src, file, error))
+      || !cairn_tar_importer_finish (imp, error))
+    {
+      /* Garbage entries are often the symptom of a corrupt gzip stream:
+       * when the stream is corrupt, say so (the root cause) whatever entry
+       * the garbage happened to produce first. */
+      g_autoptr (GError) gz = NULL;
+      if (src.gzip && !tar_source_finish (&src, file, &gz)
+          && g_error_matches (gz, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
+        {
+          g_clear_error (error);
+          g_propagate_error (error, g_steal_pointer (&gz));
+        }
+      return FALSE;
+    }
+  if (!tar_source_finish (&src, file, error))
     return FALSE;
   if (archive_read_close (a) != ARCHIVE_OK)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file,
