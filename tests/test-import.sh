@@ -77,7 +77,7 @@ hardlink-outside.tar entry 'h': hardlink target '../../etc/passwd'
 hardlink-unseen.tar entry 'h': hardlink to 'later', which is not a file seen earlier
 symlink-through.tar entry 'link/evil-through': parent 'link' is a file or symlink
 bad-utf8.tar entry 'bad-\\xff-utf8': name is not valid UTF-8
-truncated.tar.gz truncated gzip input
+truncated.tar.gz truncated
 corrupt.tar.gz corrupt gzip data
 LIST
     # Contained: the later duplicate wins; devices skipped and counted.
