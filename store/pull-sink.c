@@ -158,6 +158,8 @@ _cairn_pull_sink_checkpoint (CairnPullSink *sink, GError **error)
 {
   g_autoptr (GError) job_error = NULL;
   gboolean jobs_ok = _cairn_pull_sink_drain (sink, &job_error);
+  if (sink->txn && sink->since_checkpoint == 0 && jobs_ok)
+    return TRUE; /* nothing staged: no syncfs, keep the transaction */
   if (sink->txn)
     {
       gboolean ok = cairn_txn_commit (sink->txn, error);

@@ -103,7 +103,6 @@ typedef struct
 typedef struct
 {
   CairnRepo *repo;
-  GHashTable *have;   /* object names the client has (from its complete commits) */
   GHashTable *seen;   /* names already listed */
   GArray *meta;       /* Candidate: metadata first... */
   GArray *files;      /* ...then content */
@@ -113,7 +112,7 @@ static void
 add_candidate (Walk *w, CairnObjectType type, const char *hex)
 {
   g_autofree char *name = cairn_object_name (hex, type);
-  if (g_hash_table_contains (w->have, name) || g_hash_table_contains (w->seen, name))
+  if (g_hash_table_contains (w->seen, name))
     return;
   Candidate c = { .type = type };
   cairn_checksum_from_hex (hex, c.csum);
@@ -121,13 +120,56 @@ add_candidate (Walk *w, CairnObjectType type, const char *hex)
   g_hash_table_add (w->seen, g_steal_pointer (&name));
 }
 
+/* The entry @name of a dirtree variant: files (kind 0) give their checksum
+ * in @out_a; dirs (kind 1) their dirtree and dirmeta. Binary search: dirtree
+ * entries are sorted by name. */
 static gboolean
-walk_tree (Walk *w, const char *tree, const char *meta, GError **error)
+lookup_entry (GVariant *tree, int kind, const char *name, guint8 out_a[32], guint8 out_b[32])
+{
+  g_autoptr (GVariant) list = g_variant_get_child_value (tree, kind);
+  gsize lo = 0, hi = g_variant_n_children (list);
+  while (lo < hi)
+    {
+      gsize mid = (lo + hi) / 2;
+      g_autoptr (GVariant) e = g_variant_get_child_value (list, mid);
+      const char *n;
+      g_variant_get_child (e, 0, "&s", &n);
+      int c = strcmp (n, name);
+      if (c == 0)
+        {
+          g_autoptr (GVariant) a = g_variant_get_child_value (e, 1);
+          if (g_variant_get_size (a) != 32)
+            return FALSE;
+          memcpy (out_a, g_variant_get_data (a), 32);
+          if (kind == 1)
+            {
+              g_autoptr (GVariant) b = g_variant_get_child_value (e, 2);
+              if (g_variant_get_size (b) != 32)
+                return FALSE;
+              memcpy (out_b, g_variant_get_data (b), 32);
+            }
+          return TRUE;
+        }
+      if (c < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return FALSE;
+}
+
+/* Walk a wanted dirtree beside the same directory in the client's complete
+ * commits (@haves: dirtree variants, possibly empty). A subdirectory whose
+ * dirtree equals one of theirs is skipped whole (a complete commit's
+ * subtree is all there); a file equal to theirs at the same path is not
+ * listed. Anything else is a candidate (the client strikes what it has
+ * elsewhere in its LACK answer). */
+static gboolean
+walk_tree (Walk *w, const char *tree, const char *meta, GPtrArray *haves, GError **error)
 {
   add_candidate (w, CAIRN_OBJECT_DIR_META, meta);
   g_autofree char *name = cairn_object_name (tree, CAIRN_OBJECT_DIR_TREE);
-  /* A dirtree of a complete commit of the client's: its whole subtree is there. */
-  if (g_hash_table_contains (w->have, name) || g_hash_table_contains (w->seen, name))
+  if (g_hash_table_contains (w->seen, name))
     return TRUE;
   add_candidate (w, CAIRN_OBJECT_DIR_TREE, tree);
   g_autoptr (GVariant) v = cairn_repo_load_variant (w->repo, CAIRN_OBJECT_DIR_TREE, tree, error);
@@ -136,20 +178,44 @@ walk_tree (Walk *w, const char *tree, const char *meta, GError **error)
   g_autoptr (GVariant) files = g_variant_get_child_value (v, 0);
   g_autoptr (GVariant) dirs = g_variant_get_child_value (v, 1);
   char h1[65], h2[65];
+  guint8 a[32], b[32];
   for (gsize i = 0; i < g_variant_n_children (files); i++)
     {
       g_autoptr (GVariant) c = NULL;
-      g_variant_get_child (files, i, "(&s@ay)", NULL, &c);
+      const char *fname;
+      g_variant_get_child (files, i, "(&s@ay)", &fname, &c);
+      gboolean same = FALSE;
+      for (guint k = 0; !same && k < haves->len; k++)
+        same = lookup_entry (haves->pdata[k], 0, fname, a, b)
+               && memcmp (a, g_variant_get_data (c), 32) == 0;
+      if (same)
+        continue;
       cairn_checksum_to_hex (g_variant_get_data (c), h1);
       add_candidate (w, CAIRN_OBJECT_FILE, h1);
     }
   for (gsize i = 0; i < g_variant_n_children (dirs); i++)
     {
       g_autoptr (GVariant) t = NULL, m = NULL;
-      g_variant_get_child (dirs, i, "(&s@ay@ay)", NULL, &t, &m);
+      const char *dname;
+      g_variant_get_child (dirs, i, "(&s@ay@ay)", &dname, &t, &m);
+      g_autoptr (GPtrArray) sub = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+      gboolean same = FALSE;
+      for (guint k = 0; !same && k < haves->len; k++)
+        {
+          if (!lookup_entry (haves->pdata[k], 1, dname, a, b))
+            continue;
+          same = memcmp (a, g_variant_get_data (t), 32) == 0
+                 && memcmp (b, g_variant_get_data (m), 32) == 0;
+          cairn_checksum_to_hex (a, h1);
+          GVariant *hv = NULL;
+          if (!same && cairn_repo_load_variant_if_exists (w->repo, CAIRN_OBJECT_DIR_TREE, h1, &hv, NULL) && hv)
+            g_ptr_array_add (sub, hv);
+        }
+      if (same)
+        continue;
       cairn_checksum_to_hex (g_variant_get_data (t), h1);
       cairn_checksum_to_hex (g_variant_get_data (m), h2);
-      if (!walk_tree (w, h1, h2, error))
+      if (!walk_tree (w, h1, h2, sub, error))
         return FALSE;
     }
   return TRUE;
@@ -175,26 +241,21 @@ read_commits (const guint8 **p, const guint8 *end, GPtrArray *out, GError **erro
   return TRUE;
 }
 
-/* Everything reachable from the client's complete commits that we have too. */
-static void
-collect_haves (CairnRepo *repo, GPtrArray *haves, GHashTable *have)
+/* Root dirtrees of the client's complete commits that we have too (a
+ * commit we do not know gives no help). */
+static GPtrArray *
+have_roots (CairnRepo *repo, GPtrArray *haves)
 {
+  GPtrArray *roots = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   for (guint i = 0; i < haves->len; i++)
     {
-      g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_autoptr (GHashTable) reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      if (!cairn_repo_traverse_commit_collect (repo, haves->pdata[i], 0, reach, missing, NULL)
-          || g_hash_table_size (missing) > 0)
-        continue; /* unknown here, or incomplete here: no help */
-      GHashTableIter it;
-      gpointer k;
-      g_hash_table_iter_init (&it, reach);
-      while (g_hash_table_iter_next (&it, &k, NULL))
-        {
-          g_hash_table_iter_steal (&it);
-          g_hash_table_add (have, k);
-        }
+      g_auto (CairnCommit) c = { 0 };
+      GVariant *v = NULL;
+      if (cairn_repo_load_commit (repo, haves->pdata[i], &c, NULL)
+          && cairn_repo_load_variant_if_exists (repo, CAIRN_OBJECT_DIR_TREE, c.root_tree, &v, NULL) && v)
+        g_ptr_array_add (roots, v);
     }
+  return roots;
 }
 
 static GArray *
@@ -212,17 +273,16 @@ compute_candidates (Server *sv, GBytes *payload, GError **error)
   p += 4; /* depth: reserved, the client asks for each commit it needs */
   if (!read_commits (&p, end, wants, error) || !read_commits (&p, end, haves, error))
     return NULL;
-  g_autoptr (GHashTable) have = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  collect_haves (sv->repo, haves, have);
+  g_autoptr (GPtrArray) roots = have_roots (sv->repo, haves);
   g_autoptr (GArray) meta = g_array_new (FALSE, FALSE, sizeof (Candidate));
   g_autoptr (GArray) files = g_array_new (FALSE, FALSE, sizeof (Candidate));
-  Walk w = { sv->repo, have, seen, meta, files };
+  Walk w = { sv->repo, seen, meta, files };
   for (guint i = 0; i < wants->len; i++)
     {
       g_auto (CairnCommit) c = { 0 };
       if (!cairn_repo_load_commit (sv->repo, wants->pdata[i], &c, error)
-          || !walk_tree (&w, c.root_tree, c.root_meta, error))
+          || !walk_tree (&w, c.root_tree, c.root_meta, roots, error))
         return NULL;
     }
   g_array_append_vals (meta, files->data, files->len);

@@ -47,6 +47,7 @@ _pull_start_server() {
 
 _pull_http_and_local() {
   local R=$1 W=$BENCH_WORK
+  chmod 0755 "$W" # nginx workers run as www-data
   ostree --repo="$W/ar" init --mode=archive
   ostree --repo="$W/ar" commit -b app --tree=dir="$R" >/dev/null
   ostree --repo="$W/ar" summary -u
