@@ -1,8 +1,9 @@
 /* cairn — the front-end binary.
  *
- * Every command is implemented by cairn-full (GLib, libarchive, libcurl,
- * gpgme, libfuse: ~55 shared libraries, ~10 ms to start). This small plain-C
- * program execs it — except for the one path where start-up time is the
+ * The commands are implemented by cairn-core (GLib, gpgme, libcrypto) and
+ * cairn-full (the same plus libarchive, libcurl and libfuse3: ~55 shared
+ * libraries, several ms more to start). This small plain-C program execs the
+ * one a command needs — except for the one path where start-up time is the
  * product: `cairn run` of a commit whose checkout is already cached and for
  * which no signature check applies. That path reads the ref file, takes the
  * checkout's shared lock and execs cairn-launch directly, with the image
@@ -61,18 +62,43 @@ sibling (const char *name, const char *fallback_dir, char *out, size_t size)
   snprintf (out, size, "%s/%s", fallback_dir, name);
 }
 
+/* Exec cairn-full (CAIRN_FULL) or cairn-core (CAIRN_CORE). */
 static void
-exec_full (char **argv)
+exec_impl (char **argv, int full)
 {
-  char full[PATH_MAX];
-  const char *env = getenv ("CAIRN_FULL");
+  char path[PATH_MAX];
+  const char *env = getenv (full ? "CAIRN_FULL" : "CAIRN_CORE");
   if (env && *env)
-    snprintf (full, sizeof full, "%s", env);
+    snprintf (path, sizeof path, "%s", env);
   else
-    sibling ("cairn-full", PKGLIBEXECDIR, full, sizeof full);
-  execv (full, argv);
-  fprintf (stderr, "cairn: cannot execute %s: %s\n", full, strerror (errno));
+    sibling (full ? "cairn-full" : "cairn-core", PKGLIBEXECDIR, path, sizeof path);
+  execv (path, argv);
+  fprintf (stderr, "cairn: cannot execute %s: %s\n", path, strerror (errno));
   exit (125);
+}
+
+/* Commands (or forms of them) that need libarchive, libcurl or libfuse3;
+ * keep in step with CAIRN_COMMAND_IO in cli/cairn-commands.def. Anything
+ * unknown (help, --version, typos) also goes to cairn-full, which lists and
+ * explains every command. */
+static int
+needs_full (int argc, char **argv, int i)
+{
+  static const char *const core[] = { "init", "commit", "checkout", "run", "refs", "rev-parse",
+                                      "log", "show", "ls", "cat", "diff", "fsck", "prune",
+                                      "sign", "verify", "summary", "remote", NULL };
+  if (i >= argc || !in_list (core, argv[i], strlen (argv[i])))
+    return 1;
+  for (int j = i + 1; j < argc && strcmp (argv[j], "--") != 0; j++)
+    {
+      if (strcmp (argv[i], "commit") == 0
+          && (strncmp (argv[j], "--tree=tar=", 11) == 0
+              || (strcmp (argv[j], "--tree") == 0 && j + 1 < argc && strncmp (argv[j + 1], "tar=", 4) == 0)))
+        return 1;
+      if (strcmp (argv[i], "run") == 0 && strcmp (argv[j], "--mount") == 0)
+        return 1;
+    }
+  return 0;
 }
 
 static int
@@ -338,18 +364,20 @@ int
 main (int argc, char **argv)
 {
   const char *repo = NULL;
-  int i;
+  int i, verbose = 0;
   for (i = 1; i < argc; i++)
     {
       if (strncmp (argv[i], "--repo=", 7) == 0)
         repo = argv[i] + 7;
       else if (strcmp (argv[i], "--repo") == 0 && i + 1 < argc)
         repo = argv[++i];
+      else if (strcmp (argv[i], "-v") == 0 || strcmp (argv[i], "--verbose") == 0)
+        verbose = 1; /* -v run prints the launcher command: cairn-core does */
       else
         break;
     }
-  if (i < argc && strcmp (argv[i], "run") == 0 && !getenv ("CAIRN_NO_FAST_RUN"))
+  if (i < argc && strcmp (argv[i], "run") == 0 && !verbose && !getenv ("CAIRN_NO_FAST_RUN"))
     fast_run (repo, argc, argv, i);
-  exec_full (argv);
+  exec_impl (argv, needs_full (argc, argv, i));
   return 125;
 }

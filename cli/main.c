@@ -11,7 +11,13 @@
 
 static const CairnCommand commands[] = {
 #define CAIRN_COMMAND(name, fn, summary) { name, fn, summary },
+#ifdef CAIRN_CORE
+#define CAIRN_COMMAND_IO(name, fn, summary)
+#else
+#define CAIRN_COMMAND_IO CAIRN_COMMAND
+#endif
 #include "cli/cairn-commands.def"
+#undef CAIRN_COMMAND_IO
 #undef CAIRN_COMMAND
   { NULL, NULL, NULL }
 };

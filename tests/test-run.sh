@@ -178,12 +178,12 @@ t_front_end_fast_path() {
   setup
   $CAIRN commit -b app rootfs >/dev/null
   assert_streq "$($CAIRN run app -- /bin/echo cold)" cold          # creates the checkout
-  assert_streq "$(CAIRN_FULL=/nonexistent $CAIRN run --memory=64M app -- /bin/echo warm)" warm
+  assert_streq "$(CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run --memory=64M app -- /bin/echo warm)" warm
   c=$($CAIRN rev-parse app)
-  assert_streq "$(CAIRN_FULL=/nonexistent $CAIRN run $c -- /bin/echo bychecksum)" bychecksum
+  assert_streq "$(CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run $c -- /bin/echo bychecksum)" bychecksum
   # anything the fast path must not decide goes to cairn-full (here: missing)
   for args in "--require-signed app" "--keyring=x app" "--mount app" "app^" "origin:app" "--bogus app"; do
-    assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN run $args -- /bin/true
+    assert_exit 125 env CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run $args -- /bin/true
   done
   # image defaults recorded beside the checkout are applied as by cairn-full
   require_cmd umoci
@@ -195,11 +195,17 @@ t_front_end_fast_path() {
   $CAIRN import oci img:app -b oci >/dev/null
   full=$($CAIRN run oci)
   assert_streq "$full" "hi /tmp 1234"
-  assert_streq "$(CAIRN_FULL=/nonexistent $CAIRN run oci)" "$full"
-  assert_streq "$(CAIRN_FULL=/nonexistent $CAIRN run --user=0 --workdir=/ oci -- 'echo $GREETING $(pwd) $(id -u)')" "hi / 0"
+  assert_streq "$(CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run oci)" "$full"
+  assert_streq "$(CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run --user=0 --workdir=/ oci -- 'echo $GREETING $(pwd) $(id -u)')" "hi / 0"
+  # routing: libarchive/libcurl/libfuse commands go to cairn-full, the rest to cairn-core
+  assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN export app -o /dev/null
+  assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN commit -b t --tree=tar=x.tar
+  assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN --version
+  env CAIRN_FULL=/nonexistent $CAIRN fsck >/dev/null
+  assert_exit 125 env CAIRN_CORE=/nonexistent $CAIRN fsck
   # a signature setting anywhere in the config: always the full policy
   printf '\n[run]\nrequire-signatures=false\n' >> repo/config
-  assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN run app -- /bin/true
+  assert_exit 125 env CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run app -- /bin/true
 }
 
 run_test "signature policy: --require-signed, unsigned, untrusted, tampered, config" t_signed_policy
@@ -209,5 +215,5 @@ run_test "concurrent first runs share one checkout" t_concurrent_first_runs
 run_test "prune removes unused cached checkouts only" t_prune_cached_checkouts
 run_test "OCI image Entrypoint/Cmd/Env/WorkingDir/User" t_oci_image_defaults
 run_test "rootless: bare-user repo, user-mode checkout" t_rootless
-run_test "front end: warm fast path, hand-over to cairn-full" t_front_end_fast_path
+run_test "front end: warm fast path, routing to cairn-core and cairn-full" t_front_end_fast_path
 tests_done
