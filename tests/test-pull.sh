@@ -304,8 +304,8 @@ EOF
     set -e; ip link set lo up
     /usr/sbin/sshd -f "$0/sshd_config" -E "$0/sshd.log"
     for _ in $(seq 1 100); do [ -s "$0/sshd.pid" ] && break; sleep 0.05; done
-    trap "kill \$(cat $0/sshd.pid)" EXIT
     . "$CAIRN_TOP_SRCDIR/tests/libtest.sh" >/dev/null; T=$0; cd "$T"
+    trap "kill \$(cat $0/sshd.pid); _tap_exit" EXIT
     . "$1"; shift; "$@"' "$T" "$T/funcs.sh" "$@"
 }
 
