@@ -14,7 +14,7 @@ BUILD_DEPS="build-essential autoconf automake libtool pkg-config libglib2.0-dev 
 RUN_DEPS="fuse3 gnupg busybox-static"
 TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client umoci skopeo
  bubblewrap crun rsync procps psmisc curl"
-BENCH_DEPS="debootstrap hyperfine time"
+BENCH_DEPS="debootstrap hyperfine time nginx-light"
 
 install_deps() {
   [ "${CAIRN_NO_INSTALL:-0}" = 1 ] && return 0
