@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#define MAX_QUEUED 1024
+
 /* A directory fd shared by the walker and the jobs of its files. */
 typedef struct {
   gint refs;
@@ -50,6 +52,8 @@ typedef struct {
   CairnDevino *devino;
   GThreadPool *pool;
   GMutex lock;
+  GCond drained;  /* signalled when queued jobs drop below the bound */
+  guint queued;   /* jobs pushed and not finished (under lock) */
   GError *error; /* first error wins */
   gint failed;
   guint64 files_done;
@@ -132,6 +136,10 @@ done:
   dirref_unref (job->dir);
   g_free (job->name);
   g_free (job);
+  g_mutex_lock (&ctx->lock);
+  if (--ctx->queued == MAX_QUEUED / 2)
+    g_cond_signal (&ctx->drained);
+  g_mutex_unlock (&ctx->lock);
 }
 
 /* A devino hit is usable when the object still is that inode, unmodified
@@ -247,6 +255,13 @@ add_entry (Ctx *ctx, DirRef *dir, const char *name, CairnMTree *tree, GError **e
   job->name = g_strdup (name);
   job->slot = _cairn_mtree_reserve_file (tree, name);
   job->st = st;
+  /* Bound the queue: the walk is much faster than hashing, and a queued job
+   * holds its name, stat and an open directory. */
+  g_mutex_lock (&ctx->lock);
+  while (ctx->queued >= MAX_QUEUED)
+    g_cond_wait (&ctx->drained, &ctx->lock);
+  ctx->queued++;
+  g_mutex_unlock (&ctx->lock);
   g_thread_pool_push (ctx->pool, job, NULL);
   return TRUE;
 }
@@ -370,11 +385,13 @@ cairn_repo_commit_dir (CairnRepo *repo, int src_dfd, const char *src_path,
     return FALSE;
   Ctx ctx = { .repo = repo, .txn = txn, .opts = opts };
   g_mutex_init (&ctx.lock);
+  g_cond_init (&ctx.drained);
   g_autoptr (CairnDevino) devino = opts->use_devino_cache ? cairn_devino_load (repo, NULL) : NULL;
   ctx.devino = devino;
   g_autoptr (CairnMTree) tree = cairn_mtree_new ();
   gboolean ok = build_tree (&ctx, root, tree, error);
   g_mutex_clear (&ctx.lock);
+  g_cond_clear (&ctx.drained);
   if (!ok)
     return cairn_prefix_error (error, "committing %s", src_path);
   g_autofree char *root_tree = NULL, *commit = NULL;

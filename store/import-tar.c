@@ -24,8 +24,8 @@
 #include <sys/xattr.h>
 #include <zlib.h>
 
-#define SMALL_MAX (1u << 20)      /* read into memory, hashed in the pool */
-#define INFLIGHT_MAX (64u << 20)  /* bytes queued in the pool at most */
+#define SMALL_MAX (256u << 10)    /* read into memory, hashed in the pool */
+#define INFLIGHT_MAX (8u << 20)   /* bytes queued in the pool at most */
 #define STREAM_BUF (1u << 20)
 #define PLACEHOLDER '@'           /* slot text "@<index>": result pending */
 

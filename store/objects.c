@@ -241,60 +241,27 @@ load_bare_user (int fd, const char *checksum, CairnFileInfo *fi, GError **error)
   return TRUE;
 }
 
+static gboolean inflate_to_fd (const guint8 *payload, gsize len, int dst_fd, GError **error);
+
 /* Inflate a raw-deflate payload into a memfd (content is needed as an fd). */
 static int
 inflate_to_memfd (const guint8 *payload, gsize len, guint64 *out_size, GError **error)
 {
   cairn_autofd mfd = memfd_create ("cairn-filez", MFD_CLOEXEC);
+  struct stat st;
   if (mfd < 0)
     {
       cairn_throw_errno (error, "memfd_create");
       return -1;
     }
-  z_stream zs = { 0 };
-  if (inflateInit2 (&zs, -15) != Z_OK)
+  if (!inflate_to_fd (payload, len, mfd, error))
+    return -1;
+  if (fstat (mfd, &st) < 0 || lseek (mfd, 0, SEEK_SET) < 0)
     {
-      cairn_throw (error, "inflateInit failed");
+      cairn_throw_errno (error, "memfd");
       return -1;
     }
-  zs.next_in = (guint8 *) payload;
-  zs.avail_in = len;
-  guint8 out[65536];
-  guint64 total = 0;
-  int r;
-  do
-    {
-      zs.next_out = out;
-      zs.avail_out = sizeof out;
-      r = inflate (&zs, Z_NO_FLUSH);
-      if (r != Z_OK && r != Z_STREAM_END)
-        {
-          inflateEnd (&zs);
-          cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupt compressed data (zlib %d)", r);
-          return -1;
-        }
-      gsize got = sizeof out - zs.avail_out;
-      if (got && !cairn_write_all (mfd, out, got, error))
-        {
-          inflateEnd (&zs);
-          return -1;
-        }
-      total += got;
-      if (r != Z_STREAM_END && zs.avail_in == 0 && got == 0)
-        {
-          inflateEnd (&zs);
-          cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated compressed data");
-          return -1;
-        }
-    }
-  while (r != Z_STREAM_END);
-  inflateEnd (&zs);
-  if (lseek (mfd, 0, SEEK_SET) < 0)
-    {
-      cairn_throw_errno (error, "lseek");
-      return -1;
-    }
-  *out_size = total;
+  *out_size = st.st_size;
   return cairn_steal_fd (&mfd);
 }
 
@@ -406,36 +373,48 @@ cairn_repo_stat_object (CairnRepo *repo, CairnObjectType type, const char *check
   return fstatat (sub, leaf, out_st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static gboolean
-inflate_to_fd (const guint8 *payload, gsize len, int dst_fd, GError **error)
+gboolean
+_cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *data, GError **error)
 {
   z_stream zs = { 0 };
   if (inflateInit2 (&zs, -15) != Z_OK)
     return cairn_throw (error, "inflateInit failed");
   zs.next_in = (guint8 *) payload;
   zs.avail_in = len;
-  g_autofree guint8 *out = g_malloc (1 << 18);
+  g_autofree guint8 *out = g_malloc (1 << 16);
   int r;
   do
     {
       zs.next_out = out;
-      zs.avail_out = 1 << 18;
+      zs.avail_out = 1 << 16;
       r = inflate (&zs, Z_NO_FLUSH);
-      gsize got = (1 << 18) - zs.avail_out;
+      gsize got = (1 << 16) - zs.avail_out;
       if ((r != Z_OK && r != Z_STREAM_END) || (r == Z_OK && got == 0 && zs.avail_in == 0))
         {
           inflateEnd (&zs);
           return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupt or truncated compressed data");
         }
-      if (got && !cairn_write_all (dst_fd, out, got, error))
+      if (got && fn (data, out, got) <= 0)
         {
           inflateEnd (&zs);
-          return FALSE;
+          return cairn_throw_errno (error, "writing inflated data");
         }
     }
   while (r != Z_STREAM_END);
   inflateEnd (&zs);
   return TRUE;
+}
+
+static int
+write_fd_func (void *data, const void *buf, size_t len)
+{
+  return cairn_write_all (GPOINTER_TO_INT (data), buf, len, NULL) ? 1 : 0;
+}
+
+static gboolean
+inflate_to_fd (const guint8 *payload, gsize len, int dst_fd, GError **error)
+{
+  return _cairn_inflate_each (payload, len, write_fd_func, GINT_TO_POINTER (dst_fd), error);
 }
 
 gboolean

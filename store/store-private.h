@@ -41,3 +41,10 @@ gboolean _cairn_parse_zheader (const guint8 *data, gsize len, CairnFileInfo *fi,
 /* Insert a file entry whose 65-byte checksum buffer is filled in later (by a
  * worker thread); the pointer stays valid until the entry is replaced. */
 char *_cairn_mtree_reserve_file (CairnMTree *t, const char *name);
+
+/* Inflate a raw-deflate payload, handing each chunk of output to @fn (which
+ * may be EVP_DigestUpdate, a write loop...). Corrupt or truncated input:
+ * G_IO_ERROR_INVALID_DATA. */
+typedef int (*CairnDataFunc) (void *data, const void *buf, size_t len);
+gboolean _cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *data,
+                              GError **error);

@@ -60,6 +60,21 @@ def main():
         for n, c in order:
             one(n, c, True)
 
+    # Peak RSS: one extra (untimed) run per command under /usr/bin/time, whose
+    # own small process forks it: measuring through wait4 from python would
+    # count the python image the child had between fork and exec.
+    if os.path.exists("/usr/bin/time"):
+        for n, c in cmds:
+            if a.prepare:
+                subprocess.run(["sh", "-c", a.prepare], check=True, stdout=subprocess.DEVNULL,
+                               env=dict(env, BENCH_WHICH=n))
+            out = "/tmp/.cairn-bench-rss"
+            r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out, "sh", "-c", c],
+                               stdout=subprocess.DEVNULL, env=dict(env, BENCH_WHICH=n))
+            if r.returncode == 0:
+                with open(out) as f:
+                    rss[n] = int(f.read().split()[-1])
+
     subj = cmds[0][0]
     med = {n: statistics.median(v) for n, v in times.items()}
     print("== %s (%d runs, %d warm-up; medians, alternating order)" % (a.label, a.runs, a.warmup))

@@ -8,7 +8,7 @@ scenario_run() {
   $CAIRN --repo=$W/r commit -b busybox $B >/dev/null
   $CAIRN --repo=$W/r run busybox -- /bin/true
   local co; co=$(ls -d $W/r/extensions/cairn/checkouts/*/ | head -1)
-  bench_compare "warm start: cairn run REF /bin/true" --warmup 5 --target "cairn-launch<=1.2" \
+  BENCH_RUNS=30 bench_compare "warm start: cairn run REF /bin/true" --warmup 5 --target "cairn-launch<=1.2" \
     cairn="$CAIRN --repo=$W/r run busybox -- /bin/true" \
     cairn-launch="$CAIRN_LAUNCH --seccomp-cache=$W/r/extensions/cairn/seccomp $co -- /bin/true"
   $CAIRN --repo=$W/r commit -b debian $R >/dev/null
