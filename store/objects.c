@@ -405,6 +405,67 @@ _cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *d
   return TRUE;
 }
 
+gboolean
+_cairn_inflate_fd_each (int fd, CairnDataFunc fn, void *data, GError **error)
+{
+  z_stream zs = { 0 };
+  if (inflateInit2 (&zs, -15) != Z_OK)
+    return cairn_throw (error, "inflateInit failed");
+  g_autofree guint8 *in = g_malloc (1 << 16);
+  g_autofree guint8 *out = g_malloc (1 << 16);
+  gboolean ok = TRUE, eof = FALSE;
+  int r = Z_OK;
+  while (ok && r != Z_STREAM_END)
+    {
+      if (zs.avail_in == 0 && !eof)
+        {
+          ssize_t n = read (fd, in, 1 << 16);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n < 0)
+            {
+              ok = cairn_throw_errno (error, "read");
+              break;
+            }
+          eof = n == 0;
+          zs.next_in = in;
+          zs.avail_in = n;
+        }
+      zs.next_out = out;
+      zs.avail_out = 1 << 16;
+      r = inflate (&zs, Z_NO_FLUSH);
+      gsize got = (1 << 16) - zs.avail_out;
+      if ((r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) || (r != Z_STREAM_END && eof && got == 0))
+        ok = cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupt or truncated compressed data");
+      else if (got && fn (data, out, got) <= 0)
+        ok = cairn_throw_errno (error, "writing inflated data");
+    }
+  inflateEnd (&zs);
+  return ok;
+}
+
+gboolean
+_cairn_read_zheader_fd (int fd, CairnFileInfo *fi, GError **error)
+{
+  guint8 pre[8];
+  if (pread (fd, pre, 8, 0) != 8)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated archive header");
+  guint32 hlen;
+  memcpy (&hlen, pre, 4);
+  hlen = GUINT32_FROM_BE (hlen);
+  if (hlen == 0 || hlen > CAIRN_MAX_METADATA_SIZE)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid archive header length %u", hlen);
+  g_autofree guint8 *buf = g_malloc (8 + hlen);
+  if (pread (fd, buf, 8 + hlen, 0) != (ssize_t) (8 + hlen))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated archive header");
+  gsize off;
+  if (!_cairn_parse_zheader (buf, 8 + hlen, fi, &off, error))
+    return FALSE;
+  if (lseek (fd, off, SEEK_SET) < 0)
+    return cairn_throw_errno (error, "lseek");
+  return TRUE;
+}
+
 static int
 write_fd_func (void *data, const void *buf, size_t len)
 {
@@ -425,18 +486,9 @@ cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd,
     return FALSE;
   if (repo->mode != CAIRN_REPO_MODE_ARCHIVE)
     return cairn_copy_fd_data (fd, dst_fd, error) || cairn_prefix_error (error, "copying object %s", checksum);
-  struct stat st;
-  if (fstat (fd, &st) < 0)
-    return cairn_throw_errno (error, "stat object %s", checksum);
-  gsize len = st.st_size;
-  void *map = len ? mmap (NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-  if (len && map == MAP_FAILED)
-    return cairn_throw_errno (error, "mmap object %s", checksum);
+  /* Streamed from the file: memory stays small whatever the object's size. */
   g_auto (CairnFileInfo) fi = { 0 };
-  gsize off = 0;
-  gboolean ok = _cairn_parse_zheader (map, len, &fi, &off, error)
-                && inflate_to_fd ((guint8 *) map + off, len - off, dst_fd, error);
-  if (map)
-    munmap (map, len);
+  gboolean ok = _cairn_read_zheader_fd (fd, &fi, error)
+                && _cairn_inflate_fd_each (fd, write_fd_func, GINT_TO_POINTER (dst_fd), error);
   return ok || cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
 }

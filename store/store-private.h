@@ -48,3 +48,9 @@ char *_cairn_mtree_reserve_file (CairnMTree *t, const char *name);
 typedef int (*CairnDataFunc) (void *data, const void *buf, size_t len);
 gboolean _cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *data,
                               GError **error);
+
+/* The same, reading the payload from @fd at its current offset. */
+gboolean _cairn_inflate_fd_each (int fd, CairnDataFunc fn, void *data, GError **error);
+/* Parse the .filez header at the start of @fd and leave the offset at the
+ * payload. */
+gboolean _cairn_read_zheader_fd (int fd, CairnFileInfo *fi, GError **error);

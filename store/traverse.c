@@ -4,7 +4,6 @@
 #include "store/store-private.h"
 #include <dirent.h>
 #include <openssl/evp.h>
-#include <sys/mman.h>
 #include <string.h>
 
 char *
@@ -184,19 +183,11 @@ static gboolean
 fsck_archive_content (CairnRepo *repo, const char *checksum, GError **error)
 {
   cairn_autofd fd = _cairn_repo_open_object (repo, CAIRN_OBJECT_FILE, checksum, error);
-  struct stat st;
   if (fd < 0)
     return FALSE;
-  if (fstat (fd, &st) < 0)
-    return cairn_throw_errno (error, "stat object %s", checksum);
-  gsize len = st.st_size;
-  void *map = len ? mmap (NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-  if (len && map == MAP_FAILED)
-    return cairn_throw_errno (error, "mmap object %s", checksum);
   g_auto (CairnFileInfo) fi = { 0 };
-  gsize off = 0;
-  gboolean ok = _cairn_parse_zheader (map, len, &fi, &off, error);
   char hex[65] = "";
+  gboolean ok = _cairn_read_zheader_fd (fd, &fi, error);
   if (ok)
     {
       g_autoptr (GVariant) header = cairn_file_header_new (&fi);
@@ -207,14 +198,12 @@ fsck_archive_content (CairnRepo *repo, const char *checksum, GError **error)
       const void *hp = g_bytes_get_data (prefixed, &hlen);
       EVP_DigestUpdate (md, hp, hlen);
       if (S_ISREG (fi.mode))
-        ok = _cairn_inflate_each ((const guint8 *) map + off, len - off, (CairnDataFunc) EVP_DigestUpdate, md, error);
+        ok = _cairn_inflate_fd_each (fd, (CairnDataFunc) EVP_DigestUpdate, md, error);
       guint8 raw[32];
       EVP_DigestFinal_ex (md, raw, NULL);
       EVP_MD_CTX_free (md);
       cairn_checksum_to_hex (raw, hex);
     }
-  if (map)
-    munmap (map, len);
   if (!ok)
     return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
   if (strcmp (hex, checksum) != 0)
