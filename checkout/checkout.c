@@ -26,8 +26,7 @@ typedef struct {
   GMutex lock;
   GCond cond;
   guint pending;
-  GError *error;
-  gint failed;
+  CairnFirstError fe;
   CairnCheckoutStats stats;
   GArray *devino; /* DevinoRec, under lock */
 } Ctx;
@@ -48,18 +47,6 @@ dirjob_free (DirJob *j)
   g_free (j->dirtree);
   g_free (j->dirmeta);
   g_free (j);
-}
-
-static void
-ctx_fail (Ctx *ctx, GError *error)
-{
-  g_mutex_lock (&ctx->lock);
-  if (!ctx->error)
-    ctx->error = error;
-  else
-    g_error_free (error);
-  g_atomic_int_set (&ctx->failed, 1);
-  g_mutex_unlock (&ctx->lock);
 }
 
 static void
@@ -405,7 +392,7 @@ checkout_files (Ctx *ctx, DirJob *job, GVariant *files, GError **error)
             return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: Corrupted dirtree %s", path, job->dirtree);
           return cairn_prefix_error (error, "%s", path);
         }
-      if (g_atomic_int_get (&ctx->failed))
+      if (cairn_first_error_failed (&ctx->fe))
         return TRUE;
     }
   return TRUE;
@@ -466,8 +453,8 @@ job_func (gpointer data, gpointer user_data)
   DirJob *job = data;
   Ctx *ctx = user_data;
   GError *error = NULL;
-  if (!g_atomic_int_get (&ctx->failed) && !run_dir (ctx, job, &error))
-    ctx_fail (ctx, error);
+  if (!cairn_first_error_failed (&ctx->fe) && !run_dir (ctx, job, &error))
+    cairn_first_error_set (&ctx->fe, error);
   dirjob_free (job);
   g_mutex_lock (&ctx->lock);
   if (--ctx->pending == 0)
@@ -497,13 +484,7 @@ run_all (Ctx *ctx, DirJob *root, GError **error)
     g_cond_wait (&ctx->cond, &ctx->lock);
   g_mutex_unlock (&ctx->lock);
   g_thread_pool_free (ctx->pool, FALSE, TRUE);
-  if (ctx->error)
-    {
-      g_propagate_error (error, ctx->error);
-      ctx->error = NULL;
-      return FALSE;
-    }
-  return TRUE;
+  return cairn_first_error_propagate (&ctx->fe, error);
 }
 
 /* ---- entry point ------------------------------------------------------------------ */
@@ -608,6 +589,7 @@ cairn_checkout (CairnRepo *repo, const char *commit, int dest_dfd, const char *d
   cairn_raise_fd_limit ();
   g_mutex_init (&ctx.lock);
   g_cond_init (&ctx.cond);
+  cairn_first_error_init (&ctx.fe);
   ctx.devino = g_array_new (FALSE, FALSE, sizeof (DevinoRec));
   gboolean ok;
   if (e.is_dir)
@@ -623,6 +605,7 @@ cairn_checkout (CairnRepo *repo, const char *commit, int dest_dfd, const char *d
   g_array_unref (ctx.devino);
   g_mutex_clear (&ctx.lock);
   g_cond_clear (&ctx.cond);
+  cairn_first_error_clear (&ctx.fe);
   if (ok && out_stats)
     *out_stats = ctx.stats;
   return ok;

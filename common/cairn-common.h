@@ -44,6 +44,22 @@ gboolean cairn_throw_code (GError **error, GIOErrorEnum code, const char *fmt, .
  * unset); returns FALSE. Use once per function for context. */
 gboolean cairn_prefix_error (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 
+/* The first error reported by a set of worker threads (later ones are
+ * dropped); workers poll cairn_first_error_failed() to stop early. */
+typedef struct {
+  GMutex lock;
+  GError *error;
+  gint failed;
+} CairnFirstError;
+
+void cairn_first_error_init (CairnFirstError *fe);
+void cairn_first_error_clear (CairnFirstError *fe);
+/* Record @error (ownership taken) unless an earlier one is recorded. */
+void cairn_first_error_set (CairnFirstError *fe, GError *error);
+gboolean cairn_first_error_failed (CairnFirstError *fe);
+/* Move the recorded error into @error; returns FALSE when there was one. */
+gboolean cairn_first_error_propagate (CairnFirstError *fe, GError **error);
+
 /* ---- fds ---------------------------------------------------------------- */
 
 /* Close an fd, preserving errno; sets *fdp = -1. Safe with -1. */

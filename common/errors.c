@@ -94,3 +94,48 @@ cairn_close_fdp (int *fdp)
     }
   errno = errsv;
 }
+
+void
+cairn_first_error_init (CairnFirstError *fe)
+{
+  g_mutex_init (&fe->lock);
+  fe->error = NULL;
+  fe->failed = 0;
+}
+
+void
+cairn_first_error_clear (CairnFirstError *fe)
+{
+  g_clear_error (&fe->error);
+  g_mutex_clear (&fe->lock);
+}
+
+void
+cairn_first_error_set (CairnFirstError *fe, GError *error)
+{
+  g_mutex_lock (&fe->lock);
+  if (fe->error == NULL)
+    fe->error = error;
+  else
+    g_error_free (error);
+  g_atomic_int_set (&fe->failed, 1);
+  g_mutex_unlock (&fe->lock);
+}
+
+gboolean
+cairn_first_error_failed (CairnFirstError *fe)
+{
+  return g_atomic_int_get (&fe->failed) != 0;
+}
+
+gboolean
+cairn_first_error_propagate (CairnFirstError *fe, GError **error)
+{
+  g_mutex_lock (&fe->lock);
+  GError *e = g_steal_pointer (&fe->error);
+  g_mutex_unlock (&fe->lock);
+  if (!e)
+    return TRUE;
+  g_propagate_error (error, e);
+  return FALSE;
+}

@@ -54,8 +54,7 @@ typedef struct {
   GMutex lock;
   GCond drained;  /* signalled when queued jobs drop below the bound */
   guint queued;   /* jobs pushed and not finished (under lock) */
-  GError *error; /* first error wins */
-  gint failed;
+  CairnFirstError fe;
   guint64 files_done;
   guint64 bytes_done;
   guint64 devino_hits;
@@ -67,18 +66,6 @@ typedef struct {
   char *slot; /* the mtree's checksum buffer (65 bytes) to fill */
   struct stat st;
 } Job;
-
-static void
-ctx_fail (Ctx *ctx, GError *error)
-{
-  g_mutex_lock (&ctx->lock);
-  if (ctx->error == NULL)
-    ctx->error = error;
-  else
-    g_error_free (error);
-  g_atomic_int_set (&ctx->failed, 1);
-  g_mutex_unlock (&ctx->lock);
-}
 
 static char *
 join (const char *dir, const char *name)
@@ -115,7 +102,7 @@ job_run (gpointer data, gpointer user_data)
   g_auto (CairnFileInfo) fi = { 0 };
   g_autofree char *csum = NULL;
   cairn_autofd fd = -1;
-  if (g_atomic_int_get (&ctx->failed))
+  if (cairn_first_error_failed (&ctx->fe))
     goto done;
   fd = openat (job->dir->fd, job->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
@@ -126,7 +113,7 @@ job_run (gpointer data, gpointer user_data)
     {
       g_autofree char *path = join (job->dir->path, job->name);
       g_prefix_error (&error, "%s: ", path);
-      ctx_fail (ctx, error);
+      cairn_first_error_set (&ctx->fe, error);
       goto done;
     }
   memcpy (job->slot, csum, 65);
@@ -299,7 +286,7 @@ walk_dir (Ctx *ctx, DirRef *dir, CairnMTree *tree, GError **error)
   g_ptr_array_sort (names, cmp_str);
   for (guint i = 0; i < names->len; i++)
     {
-      if (g_atomic_int_get (&ctx->failed))
+      if (cairn_first_error_failed (&ctx->fe))
         return FALSE;
       if (!add_entry (ctx, dir, names->pdata[i], tree, error))
         {
@@ -332,14 +319,8 @@ build_tree (Ctx *ctx, int root_fd, CairnMTree *tree, GError **error)
   g_thread_pool_free (ctx->pool, FALSE, TRUE); /* waits for queued jobs */
   ctx->pool = NULL;
   if (!ok)
-    ctx_fail (ctx, walk_error);
-  if (ctx->error)
-    {
-      g_propagate_error (error, ctx->error);
-      ctx->error = NULL;
-      return FALSE;
-    }
-  return TRUE;
+    cairn_first_error_set (&ctx->fe, walk_error);
+  return cairn_first_error_propagate (&ctx->fe, error);
 }
 
 static gboolean
@@ -386,12 +367,14 @@ cairn_repo_commit_dir (CairnRepo *repo, int src_dfd, const char *src_path,
   Ctx ctx = { .repo = repo, .txn = txn, .opts = opts };
   g_mutex_init (&ctx.lock);
   g_cond_init (&ctx.drained);
+  cairn_first_error_init (&ctx.fe);
   g_autoptr (CairnDevino) devino = opts->use_devino_cache ? cairn_devino_load (repo, NULL) : NULL;
   ctx.devino = devino;
   g_autoptr (CairnMTree) tree = cairn_mtree_new ();
   gboolean ok = build_tree (&ctx, root, tree, error);
   g_mutex_clear (&ctx.lock);
   g_cond_clear (&ctx.drained);
+  cairn_first_error_clear (&ctx.fe);
   if (!ok)
     return cairn_prefix_error (error, "committing %s", src_path);
   g_autofree char *root_tree = NULL, *commit = NULL;

@@ -177,35 +177,46 @@ cairn_repo_list_objects (CairnRepo *repo, GError **error)
   return g_steal_pointer (&all);
 }
 
-/* Archive objects: parse the header, then inflate and hash in one pass
- * (never the whole content in memory). */
-static gboolean
-fsck_archive_content (CairnRepo *repo, const char *checksum, GError **error)
+static int
+read_into_digest (int fd, EVP_MD_CTX *md)
 {
-  cairn_autofd fd = _cairn_repo_open_object (repo, CAIRN_OBJECT_FILE, checksum, error);
-  if (fd < 0)
-    return FALSE;
-  g_auto (CairnFileInfo) fi = { 0 };
-  char hex[65] = "";
-  gboolean ok = _cairn_read_zheader_fd (fd, &fi, error);
-  if (ok)
+  guint8 buf[65536];
+  for (;;)
     {
-      g_autoptr (GVariant) header = cairn_file_header_new (&fi);
-      g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
-      EVP_MD_CTX *md = EVP_MD_CTX_new ();
-      EVP_DigestInit_ex (md, EVP_sha256 (), NULL);
-      gsize hlen;
-      const void *hp = g_bytes_get_data (prefixed, &hlen);
-      EVP_DigestUpdate (md, hp, hlen);
-      if (S_ISREG (fi.mode))
-        ok = _cairn_inflate_fd_each (fd, (CairnDataFunc) EVP_DigestUpdate, md, error);
-      guint8 raw[32];
-      EVP_DigestFinal_ex (md, raw, NULL);
-      EVP_MD_CTX_free (md);
-      cairn_checksum_to_hex (raw, hex);
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return n == 0;
+      EVP_DigestUpdate (md, buf, n);
     }
+}
+
+/* Hash header + content (read from @fd, inflated when @deflated) and compare
+ * with the object's name. Never holds the content in memory. */
+static gboolean
+check_content_checksum (const CairnFileInfo *fi, int fd, gboolean deflated, const char *checksum,
+                        GError **error)
+{
+  g_autoptr (GVariant) header = cairn_file_header_new (fi);
+  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
+  EVP_MD_CTX *md = EVP_MD_CTX_new ();
+  gsize hlen;
+  const void *hp = g_bytes_get_data (prefixed, &hlen);
+  EVP_DigestInit_ex (md, EVP_sha256 (), NULL);
+  EVP_DigestUpdate (md, hp, hlen);
+  gboolean ok = TRUE;
+  if (S_ISREG (fi->mode) && deflated)
+    ok = _cairn_inflate_fd_each (fd, (CairnDataFunc) EVP_DigestUpdate, md, error);
+  else if (S_ISREG (fi->mode) && !read_into_digest (fd, md))
+    ok = cairn_throw_errno (error, "reading object %s", checksum);
+  guint8 raw[32];
+  char hex[65];
+  EVP_DigestFinal_ex (md, raw, NULL);
+  EVP_MD_CTX_free (md);
+  cairn_checksum_to_hex (raw, hex);
   if (!ok)
-    return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+    return cairn_prefix_error (error, "Corrupted object %s", checksum);
   if (strcmp (hex, checksum) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "Corrupted file object %s: its content hashes to %s", checksum, hex);
@@ -215,51 +226,22 @@ fsck_archive_content (CairnRepo *repo, const char *checksum, GError **error)
 static gboolean
 fsck_content (CairnRepo *repo, const char *checksum, GError **error)
 {
-  if (repo->mode == CAIRN_REPO_MODE_ARCHIVE)
-    return fsck_archive_content (repo, checksum, error);
   g_auto (CairnFileInfo) fi = { 0 };
   cairn_autofd fd = -1;
+  if (repo->mode == CAIRN_REPO_MODE_ARCHIVE)
+    {
+      /* Parse the header here and inflate while hashing (cairn_repo_load_file
+       * would inflate the whole content into memory first). */
+      fd = _cairn_repo_open_object (repo, CAIRN_OBJECT_FILE, checksum, error);
+      if (fd < 0)
+        return FALSE;
+      if (!_cairn_read_zheader_fd (fd, &fi, error))
+        return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+      return check_content_checksum (&fi, fd, TRUE, checksum, error);
+    }
   if (!cairn_repo_load_file (repo, checksum, &fd, &fi, error))
     return FALSE;
-  if (S_ISLNK (fi.mode))
-    {
-      g_autofree char *c = cairn_content_checksum (&fi, NULL, 0);
-      if (strcmp (c, checksum) != 0)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "Corrupted file object %s: its content hashes to %s", checksum, c);
-      return TRUE;
-    }
-  g_autoptr (GVariant) header = cairn_file_header_new (&fi);
-  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
-  EVP_MD_CTX *md = EVP_MD_CTX_new ();
-  EVP_DigestInit_ex (md, EVP_sha256 (), NULL);
-  gsize hlen;
-  const void *hp = g_bytes_get_data (prefixed, &hlen);
-  EVP_DigestUpdate (md, hp, hlen);
-  g_autofree guint8 *buf = g_malloc (1 << 18);
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, 1 << 18);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          EVP_MD_CTX_free (md);
-          return cairn_throw_errno (error, "reading object %s", checksum);
-        }
-      if (n == 0)
-        break;
-      EVP_DigestUpdate (md, buf, n);
-    }
-  guint8 raw[32];
-  char hex[65];
-  EVP_DigestFinal_ex (md, raw, NULL);
-  EVP_MD_CTX_free (md);
-  cairn_checksum_to_hex (raw, hex);
-  if (strcmp (hex, checksum) != 0)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted file object %s: its content hashes to %s", checksum, hex);
-  return TRUE;
+  return check_content_checksum (&fi, fd, FALSE, checksum, error);
 }
 
 static gboolean
