@@ -574,9 +574,11 @@ t_signals() {
   root_case
   for sig in TERM INT; do
     for init in --init --no-init; do
-      "$L" $init "$R" /bin/probe trap > out &
+      # A fresh file per iteration: waiting on "out" could see the previous
+      # iteration's "ready" before the new launcher truncates it.
+      "$L" $init "$R" /bin/probe trap > "out$sig$init" &
       lp=$!
-      wait_for out ready
+      wait_for "out$sig$init" ready
       kill -$sig $lp
       rc=0; wait $lp || rc=$?
       assert_streq "$rc" 42
