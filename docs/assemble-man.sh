@@ -4,7 +4,10 @@ cd "$(dirname "$0")"
 {
   cat cairn.1.head.in
   for part in sign import pull mount; do
-    [ -f cairn.1.$part.in ] && cat cairn.1.$part.in
+    [ -f cairn.1.$part.in ] || continue
+    # a part made only of subsections gets its section heading here
+    if [ $part = sign ] && ! grep -q '^\.SH' cairn.1.$part.in; then echo '.SH SIGNING AND REMOTES'; fi
+    cat cairn.1.$part.in
   done
   cat cairn.1.tail.in
 } > cairn.1
