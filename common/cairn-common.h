@@ -54,7 +54,8 @@ typedef struct {
 
 void cairn_first_error_init (CairnFirstError *fe);
 void cairn_first_error_clear (CairnFirstError *fe);
-/* Record @error (ownership taken) unless an earlier one is recorded. */
+/* Record @error (ownership taken; may be NULL when the caller stopped
+ * because of another thread's error) unless an earlier one is recorded. */
 void cairn_first_error_set (CairnFirstError *fe, GError *error);
 gboolean cairn_first_error_failed (CairnFirstError *fe);
 /* Move the recorded error into @error; returns FALSE when there was one. */

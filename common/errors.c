@@ -116,7 +116,7 @@ cairn_first_error_set (CairnFirstError *fe, GError *error)
   g_mutex_lock (&fe->lock);
   if (fe->error == NULL)
     fe->error = error;
-  else
+  else if (error)
     g_error_free (error);
   g_atomic_int_set (&fe->failed, 1);
   g_mutex_unlock (&fe->lock);

@@ -64,13 +64,8 @@ void cairn_tar_importer_get_stats (CairnTarImporter *imp, CairnImportStats *out)
 /* A libarchive reader for tar streams with every compression filter. */
 struct archive *cairn_tar_reader_new (void);
 
-/* Resolve the parent commit per opts (as cairn_repo_commit_dir does). */
-gboolean cairn_import_resolve_parent (CairnRepo *repo, const CairnCommitOptions *opts,
-                                      char **out_parent, GError **error);
-/* Write @tree, the commit object, queue the branch ref and commit @txn. */
-gboolean cairn_import_commit_tree (CairnRepo *repo, CairnTxn *txn, const CairnCommitOptions *opts,
-                                   const char *parent, CairnMTree *tree, char **out_checksum,
-                                   GError **error);
+/* (Parent resolution and the final commit step are the store's:
+ * cairn_commit_options_resolve_parent, cairn_txn_finish_commit.) */
 
 /* ---- importers ------------------------------------------------------------ */
 

@@ -331,6 +331,17 @@ gboolean cairn_txn_write_commit (CairnTxn *txn, const CairnCommitOptions *opts,
                                  const char *parent, const char *root_tree,
                                  const char *root_meta, char **out_checksum, GError **error);
 
+/* The parent a commit with @opts gets: opts->parent resolved ("none": no
+ * parent), else the branch's current commit, else none. */
+gboolean cairn_commit_options_resolve_parent (CairnRepo *repo, const CairnCommitOptions *opts,
+                                              char **out_parent, GError **error);
+
+/* Write @tree's dirtrees and the commit object, queue the branch ref and
+ * commit the transaction (objects durable, then the ref). */
+gboolean cairn_txn_finish_commit (CairnTxn *txn, const CairnCommitOptions *opts,
+                                  const char *parent, CairnMTree *tree, char **out_checksum,
+                                  GError **error);
+
 /* Commit a directory tree at @src_dfd/@src_path into @repo (one whole
  * transaction including the branch ref). */
 gboolean cairn_repo_commit_dir (CairnRepo *repo, int src_dfd, const char *src_path,

@@ -323,30 +323,6 @@ build_tree (Ctx *ctx, int root_fd, CairnMTree *tree, GError **error)
   return cairn_first_error_propagate (&ctx->fe, error);
 }
 
-static gboolean
-resolve_parent (CairnRepo *repo, const CairnCommitOptions *opts, char **out_parent, GError **error)
-{
-  *out_parent = NULL;
-  if (opts->parent && strcmp (opts->parent, "none") == 0)
-    return TRUE;
-  if (opts->parent)
-    {
-      *out_parent = cairn_repo_resolve_rev (repo, opts->parent, FALSE, error);
-      return *out_parent != NULL;
-    }
-  if (opts->branch)
-    {
-      g_autoptr (GError) local = NULL;
-      *out_parent = cairn_repo_read_ref (repo, NULL, opts->branch, TRUE, &local);
-      if (local)
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
 gboolean
 cairn_repo_commit_dir (CairnRepo *repo, int src_dfd, const char *src_path,
                        const CairnCommitOptions *opts, char **out_checksum,
@@ -355,7 +331,7 @@ cairn_repo_commit_dir (CairnRepo *repo, int src_dfd, const char *src_path,
   if (opts->branch && !cairn_validate_ref_name (opts->branch, error))
     return FALSE;
   g_autofree char *parent = NULL;
-  if (!resolve_parent (repo, opts, &parent, error))
+  if (!cairn_commit_options_resolve_parent (repo, opts, &parent, error))
     return FALSE;
   cairn_autofd root = -1;
   if (!cairn_opendirat (src_dfd, src_path, TRUE, &root, error))
@@ -377,14 +353,8 @@ cairn_repo_commit_dir (CairnRepo *repo, int src_dfd, const char *src_path,
   cairn_first_error_clear (&ctx.fe);
   if (!ok)
     return cairn_prefix_error (error, "committing %s", src_path);
-  g_autofree char *root_tree = NULL, *commit = NULL;
-  if (!cairn_txn_write_mtree (txn, tree, &root_tree, error)
-      || !cairn_txn_write_commit (txn, opts, parent, root_tree,
-                                  cairn_mtree_get_metadata_checksum (tree), &commit, error))
-    return FALSE;
-  if (opts->branch)
-    cairn_txn_set_ref (txn, NULL, opts->branch, commit);
-  if (!cairn_txn_commit (txn, error))
+  g_autofree char *commit = NULL;
+  if (!cairn_txn_finish_commit (txn, opts, parent, tree, &commit, error))
     return FALSE;
   if (out_stats)
     {

@@ -366,3 +366,47 @@ cairn_txn_write_commit (CairnTxn *txn, const CairnCommitOptions *opts, const cha
       opts->body ? opts->body : "", GUINT64_TO_BE (commit_timestamp (opts)), tree_v, meta_v));
   return cairn_txn_write_metadata (txn, CAIRN_OBJECT_COMMIT, commit, out_checksum, error);
 }
+
+gboolean
+cairn_commit_options_resolve_parent (CairnRepo *repo, const CairnCommitOptions *opts,
+                                     char **out_parent, GError **error)
+{
+  char *parent = NULL;
+  if (opts->parent && strcmp (opts->parent, "none") == 0)
+    ;
+  else if (opts->parent)
+    {
+      parent = cairn_repo_resolve_rev (repo, opts->parent, FALSE, error);
+      if (!parent)
+        return FALSE;
+    }
+  else if (opts->branch)
+    {
+      GError *local = NULL;
+      parent = cairn_repo_read_ref (repo, NULL, opts->branch, TRUE, &local);
+      if (local)
+        {
+          g_propagate_error (error, local);
+          return FALSE;
+        }
+    }
+  *out_parent = parent;
+  return TRUE;
+}
+
+gboolean
+cairn_txn_finish_commit (CairnTxn *txn, const CairnCommitOptions *opts, const char *parent,
+                         CairnMTree *tree, char **out_checksum, GError **error)
+{
+  g_autofree char *root_tree = NULL, *commit = NULL;
+  if (!cairn_txn_write_mtree (txn, tree, &root_tree, error)
+      || !cairn_txn_write_commit (txn, opts, parent, root_tree,
+                                  cairn_mtree_get_metadata_checksum (tree), &commit, error))
+    return FALSE;
+  if (opts->branch)
+    cairn_txn_set_ref (txn, NULL, opts->branch, commit);
+  if (!cairn_txn_commit (txn, error))
+    return FALSE;
+  *out_checksum = g_steal_pointer (&commit);
+  return TRUE;
+}

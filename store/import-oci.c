@@ -448,7 +448,7 @@ commit_image (CairnRepo *repo, CairnTxn *txn, CairnTarImporter *imp, CairnMTree 
   g_autoptr (GVariant) meta = config_metadata (opts, config, manifest_digest, config_digest);
   CairnCommitOptions o = *opts;
   o.extra_metadata = meta;
-  if (!cairn_import_commit_tree (repo, txn, &o, parent, tree, out_checksum, error))
+  if (!cairn_txn_finish_commit (txn, &o, parent, tree, out_checksum, error))
     return FALSE;
   if (out_stats)
     cairn_tar_importer_get_stats (imp, out_stats);
@@ -617,7 +617,7 @@ cairn_repo_import_oci (CairnRepo *repo, const char *dir, const char *tag,
   if (opts->branch && !cairn_validate_ref_name (opts->branch, error))
     return FALSE;
   g_autofree char *parent = NULL;
-  if (!cairn_import_resolve_parent (repo, opts, &parent, error))
+  if (!cairn_commit_options_resolve_parent (repo, opts, &parent, error))
     return FALSE;
   cairn_autofd dfd = -1;
   if (!cairn_opendirat (AT_FDCWD, dir, TRUE, &dfd, error))
@@ -829,7 +829,7 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
   if (opts->branch && !cairn_validate_ref_name (opts->branch, error))
     return FALSE;
   g_autofree char *parent = NULL;
-  if (!cairn_import_resolve_parent (repo, opts, &parent, error))
+  if (!cairn_commit_options_resolve_parent (repo, opts, &parent, error))
     return FALSE;
   cairn_autofd fd = -1;
   if (!cairn_openat_rdonly (AT_FDCWD, file, TRUE, &fd, error))

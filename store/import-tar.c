@@ -749,51 +749,6 @@ cairn_tar_importer_finish (CairnTarImporter *imp, GError **error)
 
 /* ---- committing ---------------------------------------------------------------- */
 
-gboolean
-cairn_import_resolve_parent (CairnRepo *repo, const CairnCommitOptions *opts, char **out_parent,
-                             GError **error)
-{
-  char *parent = NULL;
-  if (opts->parent && strcmp (opts->parent, "none") == 0)
-    ;
-  else if (opts->parent)
-    {
-      parent = cairn_repo_resolve_rev (repo, opts->parent, FALSE, error);
-      if (!parent)
-        return FALSE;
-    }
-  else if (opts->branch)
-    {
-      GError *local = NULL;
-      parent = cairn_repo_read_ref (repo, NULL, opts->branch, TRUE, &local);
-      if (local)
-        {
-          g_propagate_error (error, local);
-          return FALSE;
-        }
-    }
-  *out_parent = parent;
-  return TRUE;
-}
-
-gboolean
-cairn_import_commit_tree (CairnRepo *repo, CairnTxn *txn, const CairnCommitOptions *opts,
-                          const char *parent, CairnMTree *tree, char **out_checksum,
-                          GError **error)
-{
-  g_autofree char *root_tree = NULL, *commit = NULL;
-  if (!cairn_txn_write_mtree (txn, tree, &root_tree, error)
-      || !cairn_txn_write_commit (txn, opts, parent, root_tree,
-                                  cairn_mtree_get_metadata_checksum (tree), &commit, error))
-    return FALSE;
-  if (opts->branch)
-    cairn_txn_set_ref (txn, NULL, opts->branch, commit);
-  if (!cairn_txn_commit (txn, error))
-    return FALSE;
-  *out_checksum = g_steal_pointer (&commit);
-  return TRUE;
-}
-
 /* The tar file is read through this callback: libarchive does not check
  * the gzip CRC-32 (a corrupted stored block decodes "fine"), so gzip input
  * is also inflated here, only to let zlib verify every member's trailer. */
@@ -911,7 +866,7 @@ cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptio
   if (opts->branch && !cairn_validate_ref_name (opts->branch, error))
     return FALSE;
   g_autofree char *parent = NULL;
-  if (!cairn_import_resolve_parent (repo, opts, &parent, error))
+  if (!cairn_commit_options_resolve_parent (repo, opts, &parent, error))
     return FALSE;
   g_auto (TarSource) src = { .fd = -1 };
   if (!open_source (file, &src.fd, error))
@@ -947,7 +902,7 @@ cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptio
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file,
                              archive_error_string (a));
   g_autofree char *commit = NULL;
-  if (!cairn_import_commit_tree (repo, txn, opts, parent, tree, &commit, error))
+  if (!cairn_txn_finish_commit (txn, opts, parent, tree, &commit, error))
     return FALSE;
   if (out_txn_stats)
     cairn_txn_get_stats (txn, out_txn_stats);

@@ -158,6 +158,23 @@ test_errno_capture (void)
 }
 
 static void
+test_first_error (void)
+{
+  CairnFirstError fe;
+  g_autoptr (GError) error = NULL;
+  cairn_first_error_init (&fe);
+  g_assert_false (cairn_first_error_failed (&fe));
+  g_assert_true (cairn_first_error_propagate (&fe, &error));
+  cairn_first_error_set (&fe, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NO_SPACE, "first"));
+  cairn_first_error_set (&fe, NULL); /* a thread that stopped because of it */
+  cairn_first_error_set (&fe, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "second"));
+  g_assert_true (cairn_first_error_failed (&fe));
+  g_assert_false (cairn_first_error_propagate (&fe, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  cairn_first_error_clear (&fe);
+}
+
+static void
 test_read_limits (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -196,5 +213,6 @@ main (int argc, char **argv)
     }
   g_test_add ("/fdio/ops", Fixture, GINT_TO_POINTER (0), setup, test_fdio, teardown);
   g_test_add_func ("/errors/errno-capture", test_errno_capture);
+  g_test_add_func ("/errors/first-error", test_first_error);
   return g_test_run ();
 }
