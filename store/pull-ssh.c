@@ -288,7 +288,9 @@ next_frame (PackReader *r, GError **error)
   return TRUE;
 }
 
-/* Exactly @len bytes of the uncompressed pack stream. */
+/* Exactly @len bytes of the uncompressed pack stream. zlib may hold output
+ * back after consuming all its input, so inflate is always given the chance
+ * to drain before the next frame is read or the stream declared truncated. */
 static gboolean
 pack_read (PackReader *r, void *buf, gsize len, GError **error)
 {
@@ -296,22 +298,25 @@ pack_read (PackReader *r, void *buf, gsize len, GError **error)
   r->zs.avail_out = len;
   while (r->zs.avail_out > 0)
     {
-      if (r->zs.avail_in == 0)
-        {
-          if (r->frames_done || r->stream_end)
-            return cairn_throw_code (error, G_IO_ERROR_PARTIAL_INPUT, "%s: truncated pack", r->s->desc);
-          if (!next_frame (r, error))
-            return FALSE;
-          continue;
-        }
-      int z = inflate (&r->zs, Z_NO_FLUSH);
+      uInt before = r->zs.avail_out;
+      int z = r->stream_end ? Z_STREAM_END : inflate (&r->zs, Z_NO_FLUSH);
       if (z == Z_STREAM_END)
         r->stream_end = TRUE;
       else if (z != Z_OK && z != Z_BUF_ERROR)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: corrupt pack stream (zlib %d)",
                                  r->s->desc, z);
-      if (r->stream_end && r->zs.avail_out > 0)
+      if (r->zs.avail_out == 0)
+        break;
+      if (r->stream_end)
         return cairn_throw_code (error, G_IO_ERROR_PARTIAL_INPUT, "%s: truncated pack", r->s->desc);
+      if (r->zs.avail_out == before && r->zs.avail_in == 0)
+        {
+          /* No progress and no input left: the next frame is needed. */
+          if (r->frames_done)
+            return cairn_throw_code (error, G_IO_ERROR_PARTIAL_INPUT, "%s: truncated pack", r->s->desc);
+          if (!next_frame (r, error))
+            return FALSE;
+        }
     }
   return TRUE;
 }
