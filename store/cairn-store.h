@@ -331,6 +331,10 @@ gboolean cairn_txn_write_commit (CairnTxn *txn, const CairnCommitOptions *opts,
                                  const char *parent, const char *root_tree,
                                  const char *root_meta, char **out_checksum, GError **error);
 
+/* Add the caller's extra metadata entries (opts->extra_metadata, in
+ * order) to an a{sv} builder: they come first in every commit. */
+void cairn_commit_options_add_metadata (const CairnCommitOptions *opts, GVariantBuilder *builder);
+
 /* The parent a commit with @opts gets: opts->parent resolved ("none": no
  * parent), else the branch's current commit, else none. */
 gboolean cairn_commit_options_resolve_parent (CairnRepo *repo, const CairnCommitOptions *opts,

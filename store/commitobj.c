@@ -330,6 +330,19 @@ commit_timestamp (const CairnCommitOptions *opts)
   return g_get_real_time () / G_USEC_PER_SEC;
 }
 
+void
+cairn_commit_options_add_metadata (const CairnCommitOptions *opts, GVariantBuilder *builder)
+{
+  if (!opts->extra_metadata)
+    return;
+  GVariantIter it;
+  const char *k;
+  GVariant *v;
+  g_variant_iter_init (&it, opts->extra_metadata);
+  while (g_variant_iter_loop (&it, "{&sv}", &k, &v))
+    g_variant_builder_add (builder, "{sv}", k, v);
+}
+
 gboolean
 cairn_txn_write_commit (CairnTxn *txn, const CairnCommitOptions *opts, const char *parent,
                         const char *root_tree, const char *root_meta, char **out_checksum,
@@ -337,15 +350,7 @@ cairn_txn_write_commit (CairnTxn *txn, const CairnCommitOptions *opts, const cha
 {
   GVariantBuilder mb;
   g_variant_builder_init (&mb, G_VARIANT_TYPE_VARDICT);
-  if (opts->extra_metadata)
-    {
-      GVariantIter it;
-      const char *k;
-      GVariant *v;
-      g_variant_iter_init (&it, opts->extra_metadata);
-      while (g_variant_iter_loop (&it, "{&sv}", &k, &v))
-        g_variant_builder_add (&mb, "{sv}", k, v);
-    }
+  cairn_commit_options_add_metadata (opts, &mb);
   if (opts->branch && !opts->no_bindings)
     {
       const char *refs[] = { opts->branch, NULL };

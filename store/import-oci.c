@@ -398,15 +398,7 @@ config_metadata (const CairnCommitOptions *opts, GVariant *config, const char *m
 {
   GVariantBuilder b;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  if (opts->extra_metadata)
-    {
-      GVariantIter it;
-      const char *k;
-      GVariant *v;
-      g_variant_iter_init (&it, opts->extra_metadata);
-      while (g_variant_iter_loop (&it, "{&sv}", &k, &v))
-        g_variant_builder_add (&b, "{sv}", k, v);
-    }
+  cairn_commit_options_add_metadata (opts, &b);
   g_autoptr (GVariant) c = jget (config, "config", G_VARIANT_TYPE_VARDICT);
   static const struct { const char *json, *key; } lists[] = {
     { "Entrypoint", CAIRN_META_OCI_ENTRYPOINT }, { "Cmd", CAIRN_META_OCI_CMD }, { "Env", CAIRN_META_OCI_ENV },
