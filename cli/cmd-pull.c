@@ -76,6 +76,9 @@ cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
   if (cairn_cli_progress_enabled ())
     opts.progress = show_progress;
   CairnPullStats st = { 0 };
+#ifndef CAIRN_CORE
+  cairn_pull_enable_http (); /* cli/front.c sends http(s) sources here */
+#endif
   gboolean ok = cairn_repo_pull (repo, argv[1], (const char *const *) argv + 2, &opts, &st, error);
   cairn_cli_progress_end ();
   if (!ok)

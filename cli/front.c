@@ -81,12 +81,16 @@ exec_impl (char **argv, int full)
  * keep in step with CAIRN_COMMAND_IO in cli/cairn-commands.def. Anything
  * unknown (help, --version, typos) also goes to cairn-full, which lists and
  * explains every command. */
+static int pull_needs_full (const char *repo_arg, int argc, char **argv, int i);
+
 static int
-needs_full (int argc, char **argv, int i)
+needs_full (const char *repo_arg, int argc, char **argv, int i)
 {
   static const char *const core[] = { "init", "commit", "checkout", "run", "refs", "rev-parse",
                                       "log", "show", "ls", "cat", "diff", "fsck", "prune",
-                                      "sign", "verify", "summary", "remote", NULL };
+                                      "sign", "verify", "summary", "remote", "serve", NULL };
+  if (i < argc && strcmp (argv[i], "pull") == 0)
+    return pull_needs_full (repo_arg, argc, argv, i);
   if (i >= argc || !in_list (core, argv[i], strlen (argv[i])))
     return 1;
   for (int j = i + 1; j < argc && strcmp (argv[j], "--") != 0; j++)
@@ -308,6 +312,82 @@ build_argv (Run *r, const char *defaults, ssize_t dlen, const char *root, char *
   return n > before ? n : 0;
 }
 
+/* The url= of [remote "NAME"] in a repo config; 0 when absent. */
+static int
+config_remote_url (const char *config, const char *name, char *out, size_t size)
+{
+  char header[128];
+  if (snprintf (header, sizeof header, "[remote \"%s\"]", name) >= (int) sizeof header)
+    return 0;
+  const char *sec = strstr (config, header);
+  while (sec && sec != config && sec[-1] != '\n')
+    sec = strstr (sec + 1, header);
+  if (!sec)
+    return 0;
+  for (const char *l = strchr (sec, '\n'); l && l[1] && l[1] != '['; l = strchr (l + 1, '\n'))
+    {
+      const char *k = l + 1;
+      while (*k == ' ' || *k == '\t')
+        k++;
+      if (strncmp (k, "url", 3) != 0)
+        continue;
+      k += 3;
+      while (*k == ' ' || *k == '\t')
+        k++;
+      if (*k != '=')
+        continue;
+      k++;
+      while (*k == ' ' || *k == '\t')
+        k++;
+      size_t n = strcspn (k, "\r\n");
+      if (n == 0 || n >= size)
+        return 0;
+      memcpy (out, k, n);
+      out[n] = '\0';
+      return 1;
+    }
+  return 0;
+}
+
+/* pull: a path, file:// or ssh:// source is handled by cairn-core (the
+ * local and ssh transports need no libcurl); http(s) by cairn-full. A
+ * remote name is looked up in the repo's config; whatever is unclear (no
+ * source, an unknown remote) goes to cairn-full, which handles every form. */
+static int
+pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
+{
+  static char config[64 * 1024];
+  const char *src = NULL;
+  for (int j = i + 1; j < argc && !src; j++)
+    {
+      if (strcmp (argv[j], "--") == 0)
+        src = j + 1 < argc ? argv[j + 1] : NULL;
+      else if (argv[j][0] != '-')
+        src = argv[j];
+      else if (strcmp (argv[j], "--depth") == 0 || strcmp (argv[j], "--keyring") == 0)
+        j++;
+      else if (strcmp (argv[j], "-h") == 0 || strcmp (argv[j], "--help") == 0)
+        return 1;
+    }
+  if (!src || strncmp (src, "http://", 7) == 0 || strncmp (src, "https://", 8) == 0)
+    return 1;
+  if (strncmp (src, "file://", 7) == 0 || strncmp (src, "ssh://", 6) == 0 || strchr (src, '/'))
+    return 0;
+  char repo[PATH_MAX], url[4096];
+  repo_path (repo_arg, repo, sizeof repo);
+  int rfd = open (repo, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0)
+    return 1;
+  ssize_t clen = read_small (rfd, "config", config, sizeof config - 1);
+  close (rfd);
+  if (clen < 0)
+    return 1;
+  config[clen] = '\0';
+  if (!config_remote_url (config, src, url, sizeof url))
+    return 1;
+  return !(strncmp (url, "file://", 7) == 0 || strncmp (url, "ssh://", 6) == 0 || url[0] == '/');
+}
+
 /* The fast path of `cairn run`; returns only when it declines. */
 static void
 fast_run (const char *repo_arg, int argc, char **argv, int cmd_index)
@@ -378,6 +458,6 @@ main (int argc, char **argv)
     }
   if (i < argc && strcmp (argv[i], "run") == 0 && !verbose && !getenv ("CAIRN_NO_FAST_RUN"))
     fast_run (repo, argc, argv, i);
-  exec_impl (argv, needs_full (argc, argv, i));
+  exec_impl (argv, needs_full (repo, argc, argv, i));
   return 125;
 }

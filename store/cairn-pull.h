@@ -64,6 +64,11 @@ gboolean cairn_repo_pull (CairnRepo *repo, const char *source, const char *const
                           const CairnPullOptions *opts, CairnPullStats *out_stats,
                           GError **error);
 
+/* Make http:// and https:// sources available to cairn_repo_pull (the HTTP
+ * transport lives in libcairn-store-io, with libcurl). Without this call
+ * they are refused with G_IO_ERROR_NOT_SUPPORTED. */
+void cairn_pull_enable_http (void);
+
 /* The far side of the ssh transport: speak docs/sync-protocol.md on
  * @in_fd/@out_fd until the client says goodbye or closes. */
 gboolean cairn_repo_serve (CairnRepo *repo, int in_fd, int out_fd, GError **error);

@@ -295,7 +295,7 @@ hash_init (Hash *h)
 {
   h->md = EVP_MD_CTX_new ();
   h->size = 0;
-  EVP_DigestInit_ex (h->md, EVP_sha256 (), NULL);
+  EVP_DigestInit_ex (h->md, _cairn_sha256 (), NULL);
 }
 
 static void

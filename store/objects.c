@@ -292,6 +292,17 @@ load_archive (int fd, const char *checksum, CairnFileInfo *fi, int *out_fd, GErr
   return TRUE;
 }
 
+int
+_cairn_repo_open_bare_user_file (CairnRepo *repo, const char *checksum, CairnFileInfo *out_info,
+                                 GError **error)
+{
+  g_return_val_if_fail (repo->mode == CAIRN_REPO_MODE_BARE_USER, -1);
+  cairn_autofd fd = _cairn_repo_open_object (repo, CAIRN_OBJECT_FILE, checksum, error);
+  if (fd < 0 || !load_bare_user (fd, checksum, out_info, error))
+    return -1;
+  return cairn_steal_fd (&fd);
+}
+
 gboolean
 cairn_repo_load_file (CairnRepo *repo, const char *checksum, int *out_fd, CairnFileInfo *out_info,
                       GError **error)

@@ -463,3 +463,9 @@ _cairn_pull_transport_http_new (const char *url, CairnRemote *remote, GError **e
   curl_multi_setopt (h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) MAX_HOST_CONNECTIONS);
   return &h->base;
 }
+
+void
+cairn_pull_enable_http (void)
+{
+  _cairn_pull_http_new = _cairn_pull_transport_http_new;
+}

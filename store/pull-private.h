@@ -43,6 +43,11 @@ void _cairn_pull_sink_count_fetched (CairnPullSink *sink, guint64 content_bytes)
 /* Call the progress callback (rate-limited). Main thread only. */
 void _cairn_pull_sink_progress (CairnPullSink *sink, const char *phase);
 
+/* Checksum and structure of a metadata object's bytes (no store access). */
+gboolean _cairn_pull_verify_metadata (CairnObjectType type, const char *checksum, GBytes *data,
+                                      GError **error);
+/* Count a metadata object that entered the store other than by write_metadata. */
+void _cairn_pull_sink_count_metadata (CairnPullSink *sink);
 /* Store a metadata object (synchronously: callers need dirtrees at once).
  * Dirtrees and dirmetas are validated structurally too. */
 gboolean _cairn_pull_sink_write_metadata (CairnPullSink *sink, CairnObjectType type,
@@ -81,6 +86,9 @@ typedef struct
   CairnPullStats *stats;
   CairnPullSink *sink;
   GPtrArray *commits;       /* commits whose trees are to be fetched (char*) */
+  /* Set by a transport whose walk found every object reachable from
+   * s->commits present or stored: the final completeness walk is skipped. */
+  gboolean trees_complete;
 } CairnPullSession;
 
 struct CairnPullTransport
@@ -100,6 +108,9 @@ struct CairnPullTransport
 
 CairnPullTransport *_cairn_pull_transport_local_new (const char *path, GError **error);
 CairnPullTransport *_cairn_pull_transport_http_new (const char *url, CairnRemote *remote,
+                                                    GError **error);
+/* pull.c's HTTP constructor: NULL until cairn_pull_enable_http() (pull-http.c). */
+extern CairnPullTransport *(*_cairn_pull_http_new) (const char *url, CairnRemote *remote,
                                                     GError **error);
 CairnPullTransport *_cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote,
                                                    const CairnPullOptions *opts,

@@ -309,8 +309,8 @@ validate_metadata (CairnObjectType type, const char *checksum, GBytes *data, GEr
 }
 
 gboolean
-_cairn_pull_sink_write_metadata (CairnPullSink *sink, CairnObjectType type, const char *checksum,
-                                 GBytes *data, GError **error)
+_cairn_pull_verify_metadata (CairnObjectType type, const char *checksum, GBytes *data,
+                             GError **error)
 {
   gsize len;
   const void *p = g_bytes_get_data (data, &len);
@@ -319,7 +319,23 @@ _cairn_pull_sink_write_metadata (CairnPullSink *sink, CairnObjectType type, cons
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "Corrupted %s object %s: its content hashes to %s",
                              cairn_object_type_to_string (type), checksum, actual);
-  if (!validate_metadata (type, checksum, data, error)
+  return validate_metadata (type, checksum, data, error);
+}
+
+void
+_cairn_pull_sink_count_metadata (CairnPullSink *sink)
+{
+  g_mutex_lock (&sink->mu);
+  sink->since_checkpoint++;
+  g_mutex_unlock (&sink->mu);
+  _cairn_pull_sink_count_fetched (sink, 0);
+}
+
+gboolean
+_cairn_pull_sink_write_metadata (CairnPullSink *sink, CairnObjectType type, const char *checksum,
+                                 GBytes *data, GError **error)
+{
+  if (!_cairn_pull_verify_metadata (type, checksum, data, error)
       || !cairn_txn_write_metadata_trusted_name (sink->txn, type, checksum, data, error))
     return FALSE;
   g_mutex_lock (&sink->mu);

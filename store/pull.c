@@ -88,6 +88,8 @@ remote_option (CairnRemote *remote, const char *key)
   return v;
 }
 
+CairnPullTransport *(*_cairn_pull_http_new) (const char *url, CairnRemote *remote, GError **error);
+
 static gboolean
 resolve_source (Pull *p, const char *source, GError **error)
 {
@@ -121,7 +123,13 @@ resolve_source (Pull *p, const char *source, GError **error)
   if (g_str_has_prefix (p->url, "file://"))
     p->transport = _cairn_pull_transport_local_new (p->url + strlen ("file://"), error);
   else if (g_str_has_prefix (p->url, "http://") || g_str_has_prefix (p->url, "https://"))
-    p->transport = _cairn_pull_transport_http_new (p->url, p->remote, error);
+    {
+      if (!_cairn_pull_http_new)
+        return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
+                                 "%s: HTTP pulls are implemented by cairn-full; run them through `cairn`",
+                                 p->url);
+      p->transport = _cairn_pull_http_new (p->url, p->remote, error);
+    }
   else if (g_str_has_prefix (p->url, "ssh://"))
     p->transport = _cairn_pull_transport_ssh_new (p->url, p->remote, p->opts, error);
   else
@@ -524,7 +532,7 @@ finish_commits (Pull *p, GError **error)
   for (guint i = 0; i < p->session.commits->len; i++)
     {
       const char *c = p->session.commits->pdata[i];
-      if (!check_complete (p, c, error)
+      if ((!p->session.trees_complete && !check_complete (p, c, error))
           || !cairn_repo_mark_commit_partial (p->repo, c, FALSE, NULL, error))
         return FALSE;
       p->stats.n_commits++;

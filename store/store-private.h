@@ -2,6 +2,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 #include "store/cairn-store.h"
+#include <openssl/types.h>
+
+/* SHA-256 fetched once (checksum.c). */
+const EVP_MD *_cairn_sha256 (void);
 
 struct CairnTxn {
   CairnRepo *repo;
@@ -26,6 +30,10 @@ gboolean _cairn_repo_object_exists (CairnRepo *repo, CairnObjectType type,
 
 /* Open an object file read-only from objects/ (or staging); -1 + ENOENT
  * error when missing. For bare symlinks this fails with ELOOP. */
+/* A bare-user repo's object file and its info. Unlike cairn_repo_load_file,
+ * a symlink's object is returned too (a regular file holding the target). */
+int _cairn_repo_open_bare_user_file (CairnRepo *repo, const char *checksum,
+                                     CairnFileInfo *out_info, GError **error);
 int _cairn_repo_open_object (CairnRepo *repo, CairnObjectType type, const char *checksum,
                              GError **error);
 

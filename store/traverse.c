@@ -203,7 +203,7 @@ check_content_checksum (const CairnFileInfo *fi, int fd, gboolean deflated, cons
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   gsize hlen;
   const void *hp = g_bytes_get_data (prefixed, &hlen);
-  EVP_DigestInit_ex (md, EVP_sha256 (), NULL);
+  EVP_DigestInit_ex (md, _cairn_sha256 (), NULL);
   EVP_DigestUpdate (md, hp, hlen);
   gboolean ok = TRUE;
   if (S_ISREG (fi->mode) && deflated)

@@ -106,7 +106,7 @@ static void
 hasher_start (Hasher *h, GBytes *prefixed_header)
 {
   h->md = EVP_MD_CTX_new ();
-  EVP_DigestInit_ex (h->md, EVP_sha256 (), NULL);
+  EVP_DigestInit_ex (h->md, _cairn_sha256 (), NULL);
   gsize len;
   const void *p = g_bytes_get_data (prefixed_header, &len);
   EVP_DigestUpdate (h->md, p, len);

@@ -55,21 +55,20 @@ _pull_http_and_local() {
   local url="http://127.0.0.1:$PULL_PORT/"
   bench_compare "pull: first pull over HTTP into bare-user, Debian minbase ($PULL_SERVER)" \
     --target 'ostree<=0.6' \
-    --prepare "rm -rf $W/c $W/o; $CAIRN --repo=$W/c init --mode=bare-user >/dev/null; \
-$CAIRN --repo=$W/c remote add --no-gpg-verify origin $url; ostree --repo=$W/o init --mode=bare-user; \
-ostree --repo=$W/o remote add --no-gpg-verify origin $url" \
-    cairn="$CAIRN --repo=$W/c pull origin app" \
-    ostree="ostree --repo=$W/o pull origin app >/dev/null"
+    --prepare "$(bench_fresh_repos_prepare bare-user); \
+$CAIRN --repo=$W/cur/c remote add --no-gpg-verify origin $url; \
+ostree --repo=$W/cur/o remote add --no-gpg-verify origin $url" \
+    cairn="$CAIRN --repo=$W/cur/c pull origin app" \
+    ostree="ostree --repo=$W/cur/o pull origin app >/dev/null"
   kill "$PULL_SRV_PID"; wait "$PULL_SRV_PID" 2>/dev/null || true
   # The local source: a bare-user repo holding the tree.
   $CAIRN --repo="$W/bu" init --mode=bare-user >/dev/null
   $CAIRN --repo="$W/bu" pull "$W/ar" app >/dev/null
   bench_compare "pull: from a local path into bare-user (hardlinks), Debian minbase" \
     --target 'ostree-pull-local<=0.7' \
-    --prepare "rm -rf $W/l1 $W/l2; $CAIRN --repo=$W/l1 init --mode=bare-user >/dev/null; \
-ostree --repo=$W/l2 init --mode=bare-user" \
-    cairn="$CAIRN --repo=$W/l1 pull $W/bu app" \
-    ostree-pull-local="ostree --repo=$W/l2 pull-local $W/bu app >/dev/null"
+    --prepare "$(bench_fresh_repos_prepare bare-user)" \
+    cairn="$CAIRN --repo=$W/cur/c pull $W/bu app" \
+    ostree-pull-local="ostree --repo=$W/cur/o pull-local $W/bu app >/dev/null"
 }
 
 # A relay between the client and ssh that counts bytes both ways into $COUNT_FILE.
