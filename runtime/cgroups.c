@@ -5,10 +5,12 @@
  *
  * A container's cgroups are created only when a limit is requested, always
  * below one parent that cairn owns: <hierarchy>/cairn/<name> (v1: one per
- * controller used; v2: /sys/fs/cgroup/cairn/<name>).  Limits are written in
- * the parent before clone(), and the child's pid is moved in while the child
- * is blocked on the sync socket, so the command never runs unconstrained
- * (spec/runtime-anchors.md §3 "Ordering relative to exec").
+ * controller used; v2: /sys/fs/cgroup/cairn/<name>).  Names and parents are
+ * settled before clone(); the directories are created and the limits written
+ * by the parent right after it, in parallel with the child's mount set-up,
+ * and the child is moved in before the parent sends 'c', the step without
+ * which nothing of the container runs, so the command never runs
+ * unconstrained (spec/runtime-anchors.md §3 "Ordering relative to exec").
  *
  * Hybrid hosts (tmpfs at /sys/fs/cgroup, v1 controllers, plus a cgroup2 mount
  * at /sys/fs/cgroup/unified) are handled as v1: the v2 hierarchy is not used
@@ -18,8 +20,7 @@
  * directories.  In case the monitor itself is SIGKILLed, a small janitor
  * process (forked before the cgroups exist, in its own session, holding only
  * a pipe) notices EOF on that pipe, kills whatever is left in the cgroups and
- * removes them.  (A SIGKILL in the few microseconds between creating the
- * directories and forking the janitor can still leak an empty cgroup.)
+ * removes them (a directory that was never created is skipped).
  *
  * Rootless: limits are possible only if the host delegates the cairn parent
  * (it exists and is writable by the caller); otherwise a requested limit is an
@@ -106,17 +107,30 @@ add_dir (struct launch_cgroups *cg, const char *base, const char *ctrl, const ch
   int r = ensure_parent (parent, rootless);
   if (r < 0)
     return r;
-  char *dir = xasprintf ("%s/%s", parent, name);
-  if (mkdir (dir, 0755) < 0)
-    {
-      r = launch_fail (errno, "creating the container cgroup", dir);
-      free (dir);
-      return r;
-    }
   cg->ctrl[cg->n] = ctrl;
-  cg->dir[cg->n] = dir;
+  cg->dir[cg->n] = xasprintf ("%s/%s", parent, name);
   cg->procs_fd[cg->n] = -1;
   cg->n++;
+  return 0;
+}
+
+static int
+open_at_dir (const char *dir, const char *file)
+{
+  char p[PATH_MAX];
+  if ((size_t) snprintf (p, sizeof p, "%s/%s", dir, file) >= sizeof p)
+    {
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+  return open (p, O_WRONLY | O_CLOEXEC);
+}
+
+static int
+make_dir (const char *dir)
+{
+  if (mkdir (dir, 0755) < 0)
+    return launch_fail (errno, "creating the container cgroup", dir);
   return 0;
 }
 
@@ -215,8 +229,20 @@ prepare_v1 (const struct launch_config *cfg, struct launch_cgroups *cg, const ch
         continue;
       _cleanup_free_ char *base = xasprintf (CG_ROOT "/%s", all[i]);
       int r = add_dir (cg, base, all[i], name, cfg->rootless);
+      if (r < 0)
+        return r;
+    }
+  return 0;
+}
+
+static int
+create_v1 (const struct launch_config *cfg, struct launch_cgroups *cg)
+{
+  for (size_t i = 0; i < cg->n; i++)
+    {
+      int r = make_dir (cg->dir[i]);
       if (r == 0)
-        r = limits_v1 (cfg, all[i], cg->dir[cg->n - 1]);
+        r = limits_v1 (cfg, cg->ctrl[i], cg->dir[i]);
       if (r < 0)
         return r;
     }
@@ -252,27 +278,20 @@ prepare_v2 (const struct launch_config *cfg, struct launch_cgroups *cg, const ch
   if (r < 0)
     return launch_fail (-r, "cannot enable the cgroup v2 controllers for the limits "
                             "(not delegated?)", CG_ROOT "/cairn/cgroup.subtree_control");
-  return limits_v2 (cfg, cg->dir[0]);
+  return 0;
 }
 
-/* v1: the child moves itself by writing "0" to each hierarchy's "tasks".
- * Moving another process (cgroup.procs) takes the global threadgroup rwsem
- * for writing, which waits for an RCU grace period: measured 3-12 ms here,
- * more than the rest of a start.  A single-threaded task moving itself
- * through "tasks" skips that lock (kernel/cgroup/cgroup.c,
- * cgroup_procs_write_start).  v2 has no such path; the parent writes the
- * child's pid into cgroup.procs there. */
 static int
-open_procs (struct launch_cgroups *cg)
+create_v2 (const struct launch_config *cfg, struct launch_cgroups *cg)
 {
-  for (size_t i = 0; i < cg->n; i++)
-    {
-      _cleanup_free_ char *p = xasprintf ("%s/%s", cg->dir[i],
-                                          cg->mode == 1 ? "tasks" : "cgroup.procs");
-      cg->procs_fd[i] = open (p, O_WRONLY | O_CLOEXEC);
-      if (cg->procs_fd[i] < 0)
-        return launch_fail (errno, "opening cgroup.procs", cg->dir[i]);
-    }
+  int r = make_dir (cg->dir[0]);
+  if (r == 0)
+    r = limits_v2 (cfg, cg->dir[0]);
+  if (r < 0)
+    return r;
+  cg->procs_fd[0] = open_at_dir (cg->dir[0], "cgroup.procs");
+  if (cg->procs_fd[0] < 0)
+    return launch_fail (errno, "opening cgroup.procs", cg->dir[0]);
   return 0;
 }
 
@@ -290,27 +309,50 @@ cgroups_prepare (const struct launch_config *cfg, struct launch_cgroups **out)
     return mode;
   cg->mode = mode;
   _cleanup_free_ char *name = container_name ();
-  int r = mode == 2 ? prepare_v2 (cfg, cg, name) : prepare_v1 (cfg, cg, name);
-  if (r == 0)
-    r = open_procs (cg);
-  return r;
+  return mode == 2 ? prepare_v2 (cfg, cg, name) : prepare_v1 (cfg, cg, name);
 }
 
+/* Parent, after clone(), while the child prepares its mounts: create the
+ * directories and write the limits (the child waits for 'c' before anything
+ * of the container runs, so it never runs unconstrained). */
+int
+cgroups_create (const struct launch_config *cfg, struct launch_cgroups *cg)
+{
+  if (!cgroups_active (cg))
+    return 0;
+  return cg->mode == 2 ? create_v2 (cfg, cg) : create_v1 (cfg, cg);
+}
+
+/* v1: the child moves itself by writing "0" to each hierarchy's "tasks".
+ * Moving another process (cgroup.procs) takes the global threadgroup rwsem
+ * for writing, which waits for an RCU grace period: measured 3-12 ms here,
+ * more than the rest of a start.  A single-threaded task moving itself
+ * through "tasks" skips that lock (kernel/cgroup/cgroup.c,
+ * cgroup_procs_write_start).  v2 has no such path; the parent writes the
+ * child's pid into cgroup.procs there. */
 bool
 cgroups_self_attach (const struct launch_cgroups *cg)
 {
   return cg && cg->mode == 1;
 }
 
-/* Child side (no allocation). */
+/* Child side, after 'c' and before pivot_root (the host's cgroup paths are
+ * still reachable).  No allocation. */
 int
 cgroups_enter_self (struct launch_cgroups *cg)
 {
   for (size_t i = 0; i < cg->n; i++)
     {
-      if (write (cg->procs_fd[i], "0", 1) != 1)
-        return launch_fail (errno, "entering the container cgroup", cg->dir[i]);
-      close (cg->procs_fd[i]);
+      int fd = open_at_dir (cg->dir[i], "tasks");
+      if (fd < 0)
+        return launch_fail (errno, "opening the container cgroup's tasks", cg->dir[i]);
+      if (write (fd, "0", 1) != 1)
+        {
+          int e = errno;
+          close (fd);
+          return launch_fail (e, "entering the container cgroup", cg->dir[i]);
+        }
+      close (fd);
     }
   return 0;
 }
@@ -444,7 +486,7 @@ janitor_main (struct launch_cgroups *cg, int rfd)
   _exit (0);
 }
 
-/* Fork the janitor right after the cgroups were created (it needs their
+/* Fork the janitor before the cgroups are created (it needs only their
  * paths).  *OUT_DONE_FD: write 'd' into it once the monitor has removed the
  * cgroups itself; EOF without 'd' means the monitor died. */
 pid_t

@@ -188,14 +188,15 @@ child_main (struct launch_plan *plan)
 {
   int master = -1, slave = -1, root_fd = -1, r;
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  /* 'g': the id maps are written.  On v1 we move ourselves into our cgroups
-   * now; on v2 the parent does it while we prepare the mounts and sends 'c'
-   * when done.  Nothing of the container runs before 'c'. */
+  /* 'g': the id maps are written.  The parent now creates the cgroups
+   * while we make our network namespace and prepare the mounts; 'c' says
+   * they exist (v2: with us inside; v1: we move ourselves in at once).
+   * Nothing of the container runs before 'c'. */
   wait_for_parent (plan, 'g');
   if (plan->userns)
     prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (cgroups_self_attach (plan->cg) && (r = cgroups_enter_self (plan->cg)) < 0)
-    die (plan, r, EXIT_LAUNCH_ERROR);
+  if (!plan->cfg->net_host && unshare (CLONE_NEWNET) < 0)
+    die (plan, launch_fail (errno, "unsharing the network namespace", NULL), EXIT_LAUNCH_ERROR);
   umask (0);
   if ((r = child_setup_mounts (plan, &root_fd, &master, &slave)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
@@ -205,6 +206,8 @@ child_main (struct launch_plan *plan)
       && sethostname (plan->cfg->hostname, strlen (plan->cfg->hostname)) < 0)
     die (plan, launch_fail (errno, "sethostname", NULL), EXIT_LAUNCH_ERROR);
   wait_for_parent (plan, 'c');
+  if (cgroups_self_attach (plan->cg) && (r = cgroups_enter_self (plan->cg)) < 0)
+    die (plan, r, EXIT_LAUNCH_ERROR);
   if (cgroups_active (plan->cg) && unshare (CLONE_NEWCGROUP) < 0)
     die (plan, launch_fail (errno, "unsharing the cgroup namespace", NULL), EXIT_LAUNCH_ERROR);
   if ((r = child_finish_mounts (plan, root_fd)) < 0)

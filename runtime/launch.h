@@ -160,6 +160,7 @@ int resolve_in_root (int root_fd, const char *path, int flags, bool no_openat2);
 /* cgroups.c */
 struct launch_cgroups;
 int cgroups_prepare (const struct launch_config *cfg, struct launch_cgroups **out);
+int cgroups_create (const struct launch_config *cfg, struct launch_cgroups *cg);
 int cgroups_attach (struct launch_cgroups *cg, pid_t pid);
 bool cgroups_self_attach (const struct launch_cgroups *cg);
 int cgroups_enter_self (struct launch_cgroups *cg);
@@ -190,6 +191,7 @@ struct launch_plan
   char **envp;
   const char *path_env; /* PATH used to find the command */
   int sync_fd;          /* child end of the sync socket */
+  int janitor_fd;       /* write 'd' when the cgroups are gone (-1: no janitor) */
   int host_null_fd;     /* trusted O_PATH fds on host nodes (opened by the child) */
   int host_dev_fds[6];
   int host_sys_fd;

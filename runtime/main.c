@@ -182,6 +182,7 @@ prepare (struct launch_config *cfg, struct launch_plan *plan)
 {
   memset (plan, 0, sizeof *plan);
   plan->cfg = cfg;
+  plan->janitor_fd = -1;
   plan->userns = cfg->rootless;
   plan->setgroups_ok = !plan->userns;
   plan->last_cap = caps_last_cap ();
@@ -228,12 +229,13 @@ write_id_maps (const struct launch_config *cfg, pid_t pid)
   return r;
 }
 
+/* The network namespace is not among them: the child unshares it after
+ * 'g', in parallel with the parent's cgroup work (creating one costs about
+ * as much as all the cgroups). */
 static int
 clone_flags (const struct launch_plan *plan)
 {
   int f = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
-  if (!plan->cfg->net_host)
-    f |= CLONE_NEWNET;
   if (plan->userns)
     f |= CLONE_NEWUSER;
   /* With cgroups the child unshares its cgroupns once it has been moved into
@@ -243,8 +245,10 @@ clone_flags (const struct launch_plan *plan)
   return f;
 }
 
-/* Parent after clone: id maps, 'g', on v2 move the child into its cgroup
- * (in parallel with its mount setup; on v1 it moves itself), 'c'. */
+/* Parent after clone: id maps, 'g'; then, while the child unshares its
+ * network namespace and prepares its mounts: the janitor, the cgroups and
+ * their limits, on v2 the move of the child into them (on v1 it moves
+ * itself after 'c'); then 'c'. */
 /* EPIPE means the child already failed: the monitor reads its message. */
 static int
 send_go (int sync_fd, const char *what)
@@ -263,6 +267,11 @@ release_child (struct launch_plan *plan, pid_t child, int sync_fd)
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (r == 0)
     r = send_go (sync_fd, "g");
+  if (r == 0 && cgroups_active (plan->cg))
+    {
+      pid_t j = cgroups_spawn_janitor (plan->cg, &plan->janitor_fd);
+      r = j < 0 ? (int) j : cgroups_create (plan->cfg, plan->cg);
+    }
   if (r == 0 && cgroups_active (plan->cg) && !cgroups_self_attach (plan->cg))
     r = cgroups_attach (plan->cg, child);
   if (r == 0)
@@ -328,19 +337,13 @@ main (int argc, char **argv)
     }
   fflush (NULL);
   r = prepare (&cfg, &plan);
-  int done_fd = -1;
-  if (r == 0 && cgroups_active (plan.cg))
-    {
-      pid_t j = cgroups_spawn_janitor (plan.cg, &done_fd);
-      r = j < 0 ? (int) j : 0;
-    }
   int code = r < 0 ? report (r) : run (&plan);
   if (cgroups_destroy (plan.cg) < 0)
     {
       report (-EBUSY);
       code = code ? code : EXIT_LAUNCH_ERROR;
     }
-  if (done_fd >= 0)
-    (void) !write (done_fd, "d", 1);
+  if (plan.janitor_fd >= 0)
+    (void) !write (plan.janitor_fd, "d", 1);
   return code;
 }
