@@ -8,6 +8,11 @@
 # in which an empty file is bind-mounted over
 # /sys/fs/cgroup/unified/cgroup.controllers.  The host is not modified.
 #
+# "floor" is a reference without any confinement beyond the namespaces:
+# `unshare` + `chroot` + /bin/true (no /proc, /dev, limits, seccomp or cap
+# changes). No goal applies to it; it shows how much of a start is the
+# kernel's namespace and process work that every runtime pays.
+#
 # Limits everywhere: memory 256 MiB, 128 pids, half a CPU, and CPU shares 512
 # (crun) ~ --cpu-weight=20 (cairn: weight 20 -> shares 500).
 
@@ -64,7 +69,8 @@ bench_compare "launch: start-to-exit, busybox /bin/true, limits mem+pids+cpu" --
   cairn="$CAIRN_LAUNCH --memory=256M --pids=128 --cpus=0.5 --cpu-weight=20 $R /bin/true" \\
   bwrap="bwrap --unshare-all --die-with-parent --ro-bind $R / --proc /proc --dev /dev /bin/true" \\
   crun-limits="crun run -b $W/crun-limits cb\\\$\\\$ >/dev/null" \\
-  crun-limits-seccomp="crun run -b $W/crun-limits-seccomp cs\\\$\\\$ >/dev/null"
+  crun-limits-seccomp="crun run -b $W/crun-limits-seccomp cs\\\$\\\$ >/dev/null" \\
+  floor="unshare -m -p -n -u -i -f chroot $R /bin/true"
 EOF
   BENCH_RESULTS=$BENCH_RESULTS BENCH_RUNS=${BENCH_RUNS_LAUNCH:-$((BENCH_RUNS < 30 ? 30 : BENCH_RUNS))} \
     CAIRN_TOP_SRCDIR=$CAIRN_TOP_SRCDIR CAIRN_TOP_BUILDDIR=$CAIRN_TOP_BUILDDIR \
