@@ -19,7 +19,6 @@
 
 #define MAX_IN_FLIGHT 32
 #define MAX_HOST_CONNECTIONS 16
-#define MAX_PENDING_JOBS 512
 #define DEFAULT_RETRIES 5
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CURL, curl_easy_cleanup)
@@ -91,6 +90,18 @@ on_write (char *ptr, size_t size, size_t nmemb, void *data)
     {
       r->too_big = TRUE;
       return 0;
+    }
+  if (r->body->len == 0)
+    {
+      /* Reserve the announced length once: growing by doubling would hold
+       * up to three times a large object's size during the copies. */
+      curl_off_t cl = -1;
+      if (curl_easy_getinfo (r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK
+          && cl > (curl_off_t) n && (guint64) cl <= r->max_size)
+        {
+          g_byte_array_set_size (r->body, (guint) cl);
+          g_byte_array_set_size (r->body, 0);
+        }
     }
   g_byte_array_append (r->body, (const guint8 *) ptr, n);
   return n;
@@ -317,7 +328,7 @@ start_waiting (Http *h)
 {
   gint64 now = g_get_monotonic_time ();
   guint n = g_queue_get_length (&h->waiting);
-  gboolean backlog = h->s && _cairn_pull_sink_pending (h->s->sink) > MAX_PENDING_JOBS;
+  gboolean backlog = h->s && _cairn_pull_sink_backlogged (h->s->sink);
   for (guint i = 0; i < n && h->in_flight < MAX_IN_FLIGHT; i++)
     {
       Request *r = g_queue_pop_head (&h->waiting);

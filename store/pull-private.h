@@ -37,6 +37,9 @@ gboolean _cairn_pull_sink_failed (CairnPullSink *sink);
 guint _cairn_pull_sink_pending (CairnPullSink *sink);
 
 /* Account wire bytes / fetched objects / already present objects. */
+/* TRUE when queued content holds too many jobs or bytes: fetch no more
+ * content until it drains. */
+gboolean _cairn_pull_sink_backlogged (CairnPullSink *sink);
 void _cairn_pull_sink_add_bytes (CairnPullSink *sink, guint64 n);
 void _cairn_pull_sink_count_present (CairnPullSink *sink, guint n);
 void _cairn_pull_sink_count_fetched (CairnPullSink *sink, guint64 content_bytes);

@@ -12,12 +12,20 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/pull-private.h"
+#include <openssl/evp.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <zlib.h>
 
 #define DEFAULT_BATCH_OBJECTS 20000
 #define DEFAULT_BATCH_SECONDS 10
 #define PROGRESS_INTERVAL_US (G_USEC_PER_SEC / 5)
+/* Beyond these a transport should stop fetching content until the workers
+ * catch up: they bound the memory of a fast network and slow disk. */
+#define SINK_MAX_PENDING_JOBS 512
+/* Larger .filez objects are inflated in a streaming way (store_large_filez). */
+#define INFLATE_IN_MEMORY_MAX (8u << 20)
+#define SINK_MAX_PENDING_BYTES (8u << 20)
 
 struct CairnPullSink
 {
@@ -29,6 +37,7 @@ struct CairnPullSink
   GMutex mu;
   GCond cond;
   guint pending;
+  guint64 pending_bytes; /* object data held by queued content jobs */
   GError *job_error;
   guint batch_objects;
   gint64 batch_us;
@@ -148,6 +157,15 @@ _cairn_pull_sink_pending (CairnPullSink *sink)
   guint n = sink->pending;
   g_mutex_unlock (&sink->mu);
   return n;
+}
+
+gboolean
+_cairn_pull_sink_backlogged (CairnPullSink *sink)
+{
+  g_mutex_lock (&sink->mu);
+  gboolean full = sink->pending > SINK_MAX_PENDING_JOBS || sink->pending_bytes > SINK_MAX_PENDING_BYTES;
+  g_mutex_unlock (&sink->mu);
+  return full;
 }
 
 /* Publish the current batch and start a new one. Objects that failed
@@ -416,6 +434,89 @@ store_filez_verbatim (CairnTxn *txn, const char *checksum, GBytes *filez, GError
   return TRUE;
 }
 
+/* A large .filez: inflated in chunks, hashed as it goes (the checksum form:
+ * header, then content) and, unless the destination is an archive repo that
+ * keeps the .filez as it is, written to an unlinked temporary file that the
+ * ordinary verified write then stores. Memory stays bounded whatever the
+ * object's size (a 50 MB apt list is common in a rootfs). */
+static gboolean
+store_large_filez (CairnTxn *txn, const char *checksum, GBytes *filez, const CairnFileInfo *fi,
+                   const guint8 *payload, gsize plen, guint64 *out_content_bytes, GError **error)
+{
+  gboolean archive = txn->repo->mode == CAIRN_REPO_MODE_ARCHIVE;
+  cairn_autofd tmp = -1;
+  if (!archive)
+    {
+      tmp = openat (txn->repo->tmp_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+      if (tmp < 0)
+        tmp = memfd_create ("cairn-inflate", MFD_CLOEXEC);
+      if (tmp < 0)
+        return cairn_throw_errno (error, "creating a temporary file for object %s", checksum);
+    }
+  g_autoptr (GVariant) header = cairn_file_header_new (fi);
+  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
+  EVP_MD_CTX *md = EVP_MD_CTX_new ();
+  EVP_DigestInit_ex (md, _cairn_sha256 (), NULL);
+  EVP_DigestUpdate (md, g_bytes_get_data (prefixed, NULL), g_bytes_get_size (prefixed));
+  z_stream zs = { 0 };
+  if (inflateInit2 (&zs, -15) != Z_OK)
+    {
+      EVP_MD_CTX_free (md);
+      return cairn_throw (error, "inflateInit failed");
+    }
+  g_autofree guint8 *buf = g_malloc (1 << 18);
+  zs.next_in = (guint8 *) payload;
+  zs.avail_in = plen;
+  guint64 total = 0;
+  gboolean ok = TRUE;
+  int r;
+  do
+    {
+      zs.next_out = buf;
+      zs.avail_out = 1 << 18;
+      r = inflate (&zs, Z_NO_FLUSH);
+      gsize got = (1 << 18) - zs.avail_out;
+      if ((r != Z_OK && r != Z_STREAM_END) || (r == Z_OK && got == 0 && zs.avail_in == 0))
+        {
+          ok = cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                 "Corrupted object %s.filez: corrupt or truncated compressed data",
+                                 checksum);
+          break;
+        }
+      EVP_DigestUpdate (md, buf, got);
+      total += got;
+      if (tmp >= 0 && !cairn_write_all (tmp, buf, got, error))
+        {
+          ok = cairn_prefix_error (error, "object %s", checksum);
+          break;
+        }
+    }
+  while (r != Z_STREAM_END);
+  gboolean exact = zs.avail_in == 0;
+  inflateEnd (&zs);
+  guint8 raw[32];
+  EVP_DigestFinal_ex (md, raw, NULL);
+  EVP_MD_CTX_free (md);
+  if (!ok)
+    return FALSE;
+  char actual[65];
+  cairn_checksum_to_hex (raw, actual);
+  if (strcmp (actual, checksum) != 0)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "Corrupted file object %s: its content hashes to %s", checksum, actual);
+  if (!exact || total != fi->size)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "Corrupted object %s.filez: size or trailing data does not match its header",
+                             checksum);
+  *out_content_bytes = total;
+  if (archive)
+    return store_filez_verbatim (txn, checksum, filez, error);
+  if (lseek (tmp, 0, SEEK_SET) < 0)
+    return cairn_throw_errno (error, "seek");
+  g_autofree char *out = NULL;
+  return cairn_txn_write_content (txn, fi, tmp, checksum, &out, error);
+}
+
 gboolean
 _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
                          guint64 *out_content_bytes, GError **error)
@@ -434,6 +535,9 @@ _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
       *out_content_bytes = 0;
       return cairn_txn_write_content_bytes (txn, &fi, NULL, 0, checksum, &out, error);
     }
+  if (fi.size > INFLATE_IN_MEMORY_MAX)
+    return store_large_filez (txn, checksum, filez, &fi, p + off, len - off, out_content_bytes,
+                              error);
   gboolean exact = FALSE;
   g_autoptr (GBytes) content = inflate_payload (p + off, len - off, fi.size, &exact, error);
   if (!content)
@@ -455,6 +559,7 @@ _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
 
 typedef struct
 {
+  CairnPullSink *sink;
   char checksum[65];
   GBytes *bytes;
   CairnFileInfo fi;
@@ -462,10 +567,26 @@ typedef struct
   char *what;
 } ContentJob;
 
+static ContentJob *
+content_job_new (CairnPullSink *sink, const char *checksum, GBytes *bytes)
+{
+  ContentJob *j = g_new0 (ContentJob, 1);
+  j->sink = sink;
+  memcpy (j->checksum, checksum, 65);
+  j->bytes = g_bytes_ref (bytes);
+  g_mutex_lock (&sink->mu);
+  sink->pending_bytes += g_bytes_get_size (bytes);
+  g_mutex_unlock (&sink->mu);
+  return j;
+}
+
 static void
 content_job_free (gpointer data)
 {
   ContentJob *j = data;
+  g_mutex_lock (&j->sink->mu);
+  j->sink->pending_bytes -= g_bytes_get_size (j->bytes);
+  g_mutex_unlock (&j->sink->mu);
   g_bytes_unref (j->bytes);
   cairn_file_info_clear (&j->fi);
   g_free (j->what);
@@ -499,9 +620,7 @@ void
 _cairn_pull_sink_queue_filez (CairnPullSink *sink, const char *checksum, GBytes *filez,
                               const char *what)
 {
-  ContentJob *j = g_new0 (ContentJob, 1);
-  memcpy (j->checksum, checksum, 65);
-  j->bytes = g_bytes_ref (filez);
+  ContentJob *j = content_job_new (sink, checksum, filez);
   j->is_filez = TRUE;
   j->what = g_strdup (what);
   _cairn_pull_sink_queue_job (sink, content_job_run, j, content_job_free);
@@ -511,9 +630,7 @@ void
 _cairn_pull_sink_queue_content (CairnPullSink *sink, const char *checksum, CairnFileInfo *fi,
                                 GBytes *content, const char *what)
 {
-  ContentJob *j = g_new0 (ContentJob, 1);
-  memcpy (j->checksum, checksum, 65);
-  j->bytes = g_bytes_ref (content);
+  ContentJob *j = content_job_new (sink, checksum, content);
   j->fi = *fi;
   memset (fi, 0, sizeof *fi);
   j->what = g_strdup (what);

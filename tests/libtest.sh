@@ -69,8 +69,14 @@ run_test() {
   _tap_n=$((_tap_n + 1))
   T="$_tap_tmproot/t$_tap_n"
   mkdir -p "$T"
-  local rc=0
-  ( cd "$T" && set -e && "$@" ) > "$_tap_tmproot/out$_tap_n" 2>&1 || rc=$?
+  # Not `( ... ) || rc=$?`: bash ignores set -e in a subshell whose status
+  # is tested, and a failing command in the middle of a test would go
+  # unnoticed. The subshell runs unchecked, its status is read afterwards.
+  local rc had_e=0
+  case $- in *e*) had_e=1; set +e ;; esac
+  ( cd "$T" || exit 1; set -e; "$@" ) > "$_tap_tmproot/out$_tap_n" 2>&1
+  rc=$?
+  [ $had_e = 0 ] || set -e
   if [ $rc = 0 ] && [ -f "$T/.skip" ]; then
     echo "ok $_tap_n - $name # SKIP $(cat "$T/.skip")"
   elif [ $rc = 0 ]; then
