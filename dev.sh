@@ -10,7 +10,8 @@ top=$(cd "$(dirname "$0")" && pwd)
 cd "$top"
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config libglib2.0-dev libarchive-dev
- libgpgme-dev libgpg-error-dev libfuse3-dev libseccomp-dev libssl-dev libcurl4-openssl-dev zlib1g-dev"
+ libgpgme-dev libgpg-error-dev libfuse3-dev libseccomp-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
+ libdeflate-dev"
 RUN_DEPS="fuse3 gnupg busybox-static"
 TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client umoci skopeo zstd xz-utils bzip2
  bubblewrap crun rsync procps psmisc curl"
