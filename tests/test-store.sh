@@ -61,6 +61,11 @@ t_varied_interop() {
   require_cmd ostree setfattr; require_root
   make_varied_tree src
   chown 1234:5678 src/hello.txt; chown -h 42:43 src/link
+  # Around the in-memory limits (256 KiB; 1 MiB: libdeflate in one call in
+  # archive mode, zlib streamed above it).
+  for n in 262144 262145 1048576 1048577 3000000; do
+    { head -c $((n / 2)) /dev/urandom; yes size-$n | head -c $((n - n / 2)); } > src/size-$n
+  done
   for m in $CAIRN_MODES; do
     $CAIRN --repo=r-$m init --mode=$m >/dev/null
     c=$($CAIRN --repo=r-$m commit -b varied src)
