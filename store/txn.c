@@ -4,8 +4,8 @@
  *  - core.fsync=true (default): objects are written, unsynced, into a
  *    staging directory tmp/staging-<boot_id>-XXXXXX/XX/; at commit, ONE
  *    syncfs() makes them all durable, then each is renamed (no-replace) into
- *    objects/XX/, the touched objects/XX directories and objects/ are
- *    fsynced, and only then are refs written (each ref: tmpfile, fsync,
+ *    objects/XX/ (several threads), a second syncfs() makes the new names
+ *    durable, and only then are refs written (each ref: tmpfile, fsync,
  *    rename, fsync of refs dir). A kill -9 at any point leaves either an
  *    unreferenced staging dir (removed by the next transaction) or objects
  *    that are complete; a ref never points at a commit whose objects are not
@@ -18,6 +18,8 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+
+#define PUBLISH_THREADS 4
 
 static char *
 read_boot_id (void)
@@ -156,6 +158,12 @@ publish_subdir (CairnTxn *txn, int idx, GError **error)
 {
   char sub[3];
   snprintf (sub, sizeof sub, "%02x", idx);
+  /* objects/XX absent (a fresh repository): the whole staged directory
+   * becomes it, one rename instead of one per object. */
+  if (renameat2 (txn->staging_dfd, sub, txn->repo->objects_dfd, sub, RENAME_NOREPLACE) == 0)
+    return TRUE;
+  if (errno != EEXIST && errno != ENOTEMPTY && errno != EINVAL && errno != ENOSYS)
+    return cairn_throw_errno (error, "moving staged objects %s into place", sub);
   int dstfd = cairn_repo_objdir_fd (txn->repo, sub, TRUE, error);
   if (dstfd < 0)
     return FALSE;
@@ -187,9 +195,61 @@ publish_subdir (CairnTxn *txn, int idx, GError **error)
         ok = cairn_throw_errno (error, "moving object %s%s into place", sub, de->d_name);
     }
   closedir (d);
-  if (ok && txn->repo->fsync && fsync (dstfd) < 0)
-    return cairn_throw_errno (error, "fsync objects/%s", sub);
   return ok;
+}
+
+typedef struct
+{
+  CairnTxn *txn;
+  gint next;      /* atomic: the next objects/XX index to publish */
+  GMutex lock;
+  GError *error;  /* first failure */
+} Publish;
+
+static gpointer
+publish_worker (gpointer data)
+{
+  Publish *pub = data;
+  for (;;)
+    {
+      int i = g_atomic_int_add (&pub->next, 1);
+      if (i >= 256)
+        break;
+      g_autoptr (GError) local = NULL;
+      if (pub->txn->sub_fds[i] >= 0 && !publish_subdir (pub->txn, i, &local))
+        {
+          g_mutex_lock (&pub->lock);
+          if (!pub->error)
+            pub->error = g_steal_pointer (&local);
+          g_mutex_unlock (&pub->lock);
+          break;
+        }
+    }
+  return NULL;
+}
+
+/* Rename every staged object into objects/, on up to PUBLISH_THREADS
+ * threads (each objects/XX directory has its own lock in the kernel). */
+static gboolean
+publish_all (CairnTxn *txn, GError **error)
+{
+  Publish pub = { txn, 0, { 0 }, NULL };
+  g_mutex_init (&pub.lock);
+  guint n = CLAMP (g_get_num_processors (), 1, PUBLISH_THREADS);
+  GThread *threads[PUBLISH_THREADS] = { NULL };
+  for (guint i = 1; i < n; i++)
+    threads[i] = g_thread_try_new ("cairn-publish", publish_worker, &pub, NULL);
+  publish_worker (&pub);
+  for (guint i = 1; i < n; i++)
+    if (threads[i])
+      g_thread_join (threads[i]);
+  g_mutex_clear (&pub.lock);
+  if (pub.error)
+    {
+      g_propagate_error (error, pub.error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
@@ -200,11 +260,12 @@ cairn_txn_commit (CairnTxn *txn, GError **error)
     {
       if (repo->fsync && syncfs (txn->staging_dfd) < 0)
         return cairn_throw_errno (error, "syncfs");
-      for (int i = 0; i < 256; i++)
-        if (txn->sub_fds[i] >= 0 && !publish_subdir (txn, i, error))
-          return FALSE;
-      if (repo->fsync && fsync (repo->objects_dfd) < 0)
-        return cairn_throw_errno (error, "fsync objects");
+      if (!publish_all (txn, error))
+        return FALSE;
+      /* One more syncfs makes every new name (and objects/XX directory)
+       * durable: one journal commit instead of one fsync per directory. */
+      if (repo->fsync && syncfs (repo->objects_dfd) < 0)
+        return cairn_throw_errno (error, "syncfs after publishing objects");
     }
   repo->staging_dfd = -1;
   txn->committed = TRUE;
