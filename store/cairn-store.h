@@ -224,6 +224,11 @@ gboolean cairn_txn_write_content (CairnTxn *txn, const CairnFileInfo *fi, int co
                                   const char *expected_checksum, char **out_checksum,
                                   GError **error);
 /* Same from a buffer. */
+/* Regular-file content read from @fd at @offset, exactly fi->size bytes
+ * (pread: @fd's position is unused, so one fd serves several threads). */
+gboolean cairn_txn_write_content_range (CairnTxn *txn, const CairnFileInfo *fi, int fd,
+                                        guint64 offset, const char *expected_checksum,
+                                        char **out_checksum, GError **error);
 gboolean cairn_txn_write_content_bytes (CairnTxn *txn, const CairnFileInfo *fi,
                                         const void *data, gsize len,
                                         const char *expected_checksum, char **out_checksum,

@@ -50,12 +50,18 @@ struct CairnTarImporter {
   gint failed;
   CairnImportStats stats;
   guint64 done_files, done_bytes;
+  /* An uncompressed tarball in a regular file: the workers read each
+   * regular file's data straight from it (pread at the entry's offset), the
+   * reader only parses headers and seeks over the data. -1: no. */
+  int direct_fd;
+  guint64 direct_size;
 };
 
 typedef struct {
   CairnFileInfo fi;
   guint8 *data;
-  gsize len;
+  gsize len;           /* bytes held in data (counted against INFLIGHT_MAX) */
+  gint64 direct_off;   /* >= 0: fi.size bytes at this offset of direct_fd */
   Result *result;
   char *path;
 } Job;
@@ -88,6 +94,14 @@ importer_fail (CairnTarImporter *imp, GError *error)
   g_mutex_unlock (&imp->lock);
 }
 
+static Job *
+job_new (void)
+{
+  Job *job = g_new0 (Job, 1);
+  job->direct_off = -1;
+  return job;
+}
+
 static void
 job_free (Job *job)
 {
@@ -106,8 +120,12 @@ job_run (gpointer data, gpointer user_data)
   g_autofree char *csum = NULL;
   if (!g_atomic_int_get (&imp->failed))
     {
-      if (cairn_txn_write_content_bytes (imp->txn, &job->fi, job->data, job->len, NULL, &csum,
-                                         &error))
+      gboolean ok = job->direct_off >= 0
+                        ? cairn_txn_write_content_range (imp->txn, &job->fi, imp->direct_fd,
+                                                         job->direct_off, NULL, &csum, &error)
+                        : cairn_txn_write_content_bytes (imp->txn, &job->fi, job->data, job->len,
+                                                         NULL, &csum, &error);
+      if (ok)
         memcpy (job->result->csum, csum, 65);
       else
         {
@@ -116,7 +134,8 @@ job_run (gpointer data, gpointer user_data)
         }
     }
   __atomic_add_fetch (&imp->done_files, 1, __ATOMIC_RELAXED);
-  __atomic_add_fetch (&imp->done_bytes, job->len, __ATOMIC_RELAXED);
+  __atomic_add_fetch (&imp->done_bytes, job->direct_off >= 0 ? job->fi.size : job->len,
+                     __ATOMIC_RELAXED);
   g_mutex_lock (&imp->lock);
   imp->inflight -= job->len;
   g_cond_signal (&imp->cond);
@@ -133,6 +152,7 @@ cairn_tar_importer_new (CairnRepo *repo, CairnTxn *txn, const CairnCommitOptions
   imp->txn = txn;
   imp->opts = opts;
   imp->root = root;
+  imp->direct_fd = -1;
   imp->results = g_ptr_array_new_with_free_func (g_free);
   imp->dirmetas = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
                                          (GDestroyNotify) g_bytes_unref, g_free);
@@ -459,6 +479,24 @@ stream_large (CairnTarImporter *imp, struct archive *a, CairnFileInfo *fi, char 
   return TRUE;
 }
 
+/* Where this entry's data starts in direct_fd, or -1 when it must be read
+ * through libarchive: not a direct source, a compression filter (its
+ * offsets are not the file's), a sparse entry, or data past the end of the
+ * file (truncated: the ordinary path reports it). After the header has been
+ * read, the format has consumed exactly the header blocks, so the count of
+ * bytes consumed is the data's offset. */
+static gint64
+direct_offset (CairnTarImporter *imp, struct archive *a, struct archive_entry *e, guint64 size)
+{
+  if (imp->direct_fd < 0 || archive_filter_count (a) != 1
+      || archive_filter_code (a, 0) != ARCHIVE_FILTER_NONE || archive_entry_sparse_count (e) > 0)
+    return -1;
+  la_int64_t off = archive_filter_bytes (a, 0);
+  if (off < 0 || (guint64) off > imp->direct_size || size > imp->direct_size - (guint64) off)
+    return -1;
+  return off;
+}
+
 static gboolean
 add_regular (CairnTarImporter *imp, struct archive *a, struct archive_entry *e, CairnMTree *dir,
              const char *name, const char *path, GError **error)
@@ -471,6 +509,18 @@ add_regular (CairnTarImporter *imp, struct archive *a, struct archive_entry *e, 
   fi.size = size;
   imp->stats.files++;
   imp->stats.bytes += size;
+  gint64 off = direct_offset (imp, a, e, size);
+  if (off >= 0)
+    {
+      Job *job = job_new ();
+      job->direct_off = off;
+      job->fi = fi;
+      memset (&fi, 0, sizeof fi);
+      job->path = g_strdup (path);
+      new_slot (imp, dir, name, &job->result);
+      queue_job (imp, job);
+      return TRUE; /* the reader seeks over the data at the next header */
+    }
   if (fi.size > SMALL_MAX)
     {
       g_autofree char *csum = NULL;
@@ -481,7 +531,7 @@ add_regular (CairnTarImporter *imp, struct archive *a, struct archive_entry *e, 
       imp->done_bytes += fi.size;
       return TRUE;
     }
-  Job *job = g_new0 (Job, 1);
+  Job *job = job_new ();
   job->len = fi.size;
   job->data = g_malloc (MAX (job->len, 1));
   if (!read_data (a, job->data, job->len, error))
@@ -508,7 +558,7 @@ add_symlink (CairnTarImporter *imp, struct archive_entry *e, CairnMTree *dir, co
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "symlink with an empty target");
   if (!g_utf8_validate (target, -1, NULL))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "symlink target is not valid UTF-8");
-  Job *job = g_new0 (Job, 1);
+  Job *job = job_new ();
   entry_info (imp, e, &job->fi);
   job->fi.mode = (job->fi.mode & 07777) | S_IFLNK;
   job->fi.symlink_target = g_strdup (target);
@@ -756,8 +806,23 @@ typedef struct {
   int fd;
   guint8 *buf, *scratch;
   gboolean sniffed, gzip, member_done, bad, ignore_rest;
+  gboolean seekable; /* a regular file */
   z_stream zs;
 } TarSource;
+
+/* libarchive skips entry data it does not read (the direct path's, the
+ * data of entries it discards): seek over it in an uncompressed regular
+ * file; anything else (gzip: its CRC needs every byte) is read through. */
+static la_int64_t
+tar_source_skip (struct archive *a, void *data, la_int64_t request)
+{
+  TarSource *s = data;
+  if (!s->seekable || !s->sniffed || s->gzip || request <= 0)
+    return 0;
+  if (lseek (s->fd, request, SEEK_CUR) < 0)
+    return 0;
+  return request;
+}
 
 static void
 gzip_check (TarSource *s, const guint8 *p, gsize n)
@@ -872,8 +937,11 @@ cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptio
   if (!open_source (file, &src.fd, error))
     return FALSE;
   src.buf = g_malloc (1 << 20);
+  struct stat st;
+  src.seekable = fstat (src.fd, &st) == 0 && S_ISREG (st.st_mode)
+                 && g_getenv ("CAIRN_TAR_NO_DIRECT") == NULL;
   g_autoptr (CairnArchive) a = cairn_tar_reader_new ();
-  if (archive_read_open (a, &src, NULL, tar_source_read, NULL) != ARCHIVE_OK)
+  if (archive_read_open2 (a, &src, NULL, tar_source_read, tar_source_skip, NULL) != ARCHIVE_OK)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file,
                              archive_error_string (a));
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);
@@ -881,6 +949,12 @@ cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptio
     return FALSE;
   g_autoptr (CairnMTree) tree = cairn_mtree_new ();
   g_autoptr (CairnTarImporter) imp = cairn_tar_importer_new (repo, txn, opts, tree);
+  if (src.seekable)
+    {
+      /* Read only by pread (no position): shared with the reader. */
+      imp->direct_fd = src.fd;
+      imp->direct_size = st.st_size;
+    }
   if (!cairn_tar_importer_apply (imp, a, FALSE, file, error)
       || !cairn_tar_importer_finish (imp, error))
     {

@@ -293,16 +293,22 @@ deflate_oneshot (int level, const void *data, gsize len, gsize *out_len)
  * The checksum is computed on the way (hex into out_hex). */
 static gboolean
 stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize len, int src_fd,
-               CairnTmpfile *tmpf, char out_hex[65], guint64 *out_size, GError **error)
+               gint64 src_off, const char *known_hex, CairnTmpfile *tmpf, char out_hex[65],
+               guint64 *out_size, GError **error)
 {
   gboolean archive = txn->repo->mode == CAIRN_REPO_MODE_ARCHIVE;
-  g_autoptr (GVariant) header = cairn_file_header_new (fi);
-  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
   Hasher h = { 0 };
   z_stream zs = { 0 };
   gboolean ok = TRUE;
   guint64 total = 0;
-  hasher_start (&h, prefixed);
+  if (known_hex)
+    memcpy (out_hex, known_hex, 65); /* in-memory content, hashed by the caller */
+  else
+    {
+      g_autoptr (GVariant) header = cairn_file_header_new (fi);
+      g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
+      hasher_start (&h, prefixed);
+    }
   if (!cairn_tmpfile_open (txn->staging_dfd, 0644, tmpf, error))
     ok = FALSE;
   if (ok && archive && src_fd < 0 && len <= DEFLATE_ONESHOT_MAX && txn->repo->zlib_level > 0)
@@ -311,8 +317,11 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
       const guint8 *c = deflate_oneshot (txn->repo->zlib_level, data, len, &clen);
       if (c)
         {
-          EVP_DigestUpdate (h.md, data, len);
-          hasher_finish (&h, out_hex);
+          if (h.md)
+            {
+              EVP_DigestUpdate (h.md, data, len);
+              hasher_finish (&h, out_hex);
+            }
           *out_size = len;
           return write_zheader (tmpf->fd, fi, error) && cairn_write_all (tmpf->fd, c, clen, error);
         }
@@ -330,7 +339,11 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
       gsize n = len;
       if (src_fd >= 0)
         {
-          ssize_t r = read (src_fd, buf, CHUNK);
+          /* From an offset: exactly fi->size bytes (a range of a tarball). */
+          guint64 left = src_off >= 0 ? fi->size - total : CHUNK;
+          ssize_t r = left == 0 ? 0
+                      : src_off >= 0 ? pread (src_fd, buf, MIN (left, CHUNK), src_off + total)
+                                     : read (src_fd, buf, CHUNK);
           if (r < 0 && errno == EINTR)
             continue;
           if (r < 0)
@@ -338,10 +351,15 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
               ok = cairn_throw_errno (error, "read");
               break;
             }
+          if (r == 0 && left > 0 && src_off >= 0)
+            {
+              ok = cairn_throw_code (error, G_IO_ERROR_PARTIAL_INPUT, "truncated data");
+              break;
+            }
           p = buf;
           n = r;
         }
-      if (n > 0)
+      if (n > 0 && h.md)
         EVP_DigestUpdate (h.md, p, n);
       total += n;
       gboolean last = src_fd < 0 || n == 0;
@@ -354,14 +372,15 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
     }
   if (archive)
     deflateEnd (&zs);
-  hasher_finish (&h, out_hex);
+  if (h.md)
+    hasher_finish (&h, out_hex);
   *out_size = total;
   return ok;
 }
 
 static gboolean
 write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize len, int src_fd,
-               const char *expected, char **out_checksum, GError **error)
+               gint64 src_off, const char *expected, char **out_checksum, GError **error)
 {
   g_auto (CairnTmpfile) tmpf = { 0 };
   char hex[65];
@@ -370,19 +389,21 @@ write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
   if (src_fd < 0)
     sized.size = len;
   fi = &sized;
-  /* Small content known up front: hash first, skip the write when present. */
+  /* Small content known up front: hash first (once), skip the write when
+   * present. */
+  g_autofree char *known = NULL;
   if (src_fd < 0)
     {
-      g_autofree char *csum = cairn_content_checksum (fi, data, len);
-      if (!check_expected (expected, csum, error))
+      known = cairn_content_checksum (fi, data, len);
+      if (!check_expected (expected, known, error))
         return FALSE;
-      if (_cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, csum))
+      if (_cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, known))
         {
-          *out_checksum = g_steal_pointer (&csum);
+          *out_checksum = g_steal_pointer (&known);
           return TRUE;
         }
     }
-  if (!stage_regular (txn, fi, data, len, src_fd, &tmpf, hex, &size, error))
+  if (!stage_regular (txn, fi, data, len, src_fd, src_off, known, &tmpf, hex, &size, error))
     return FALSE;
   if (!check_expected (expected, hex, error))
     return FALSE;
@@ -532,9 +553,10 @@ cairn_txn_write_content (CairnTxn *txn, const CairnFileInfo *fi, int content_fd,
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                                  "file size changed while reading (%" G_GSIZE_FORMAT " bytes, expected %" G_GUINT64_FORMAT ")",
                                  len, fi->size);
-      return write_regular (txn, fi, p ? p : "", len, -1, expected_checksum, out_checksum, error);
+      return write_regular (txn, fi, p ? p : "", len, -1, -1, expected_checksum, out_checksum,
+                            error);
     }
-  return write_regular (txn, fi, NULL, 0, content_fd, expected_checksum, out_checksum, error);
+  return write_regular (txn, fi, NULL, 0, content_fd, -1, expected_checksum, out_checksum, error);
 }
 
 gboolean
@@ -545,5 +567,40 @@ cairn_txn_write_content_bytes (CairnTxn *txn, const CairnFileInfo *fi, const voi
     return FALSE;
   if (S_ISLNK (fi->mode))
     return write_symlink (txn, fi, expected_checksum, out_checksum, error);
-  return write_regular (txn, fi, data ? data : "", len, -1, expected_checksum, out_checksum, error);
+  return write_regular (txn, fi, data ? data : "", len, -1, -1, expected_checksum, out_checksum,
+                        error);
+}
+
+gboolean
+cairn_txn_write_content_range (CairnTxn *txn, const CairnFileInfo *fi, int fd, guint64 offset,
+                               const char *expected_checksum, char **out_checksum, GError **error)
+{
+  if (!validate_info (fi, error))
+    return FALSE;
+  if (!S_ISREG (fi->mode))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "not a regular file");
+  if (offset > G_MAXINT64 - fi->size)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "range out of bounds");
+  gsize in_memory_max = txn->repo->mode == CAIRN_REPO_MODE_ARCHIVE && txn->repo->zlib_level > 0
+                            ? MAX (SMALL_FILE_MAX, DEFLATE_ONESHOT_MAX)
+                            : SMALL_FILE_MAX;
+  if (fi->size <= in_memory_max)
+    {
+      g_autofree guint8 *buf = g_malloc (MAX (fi->size, 1));
+      gsize got = 0;
+      while (got < fi->size)
+        {
+          ssize_t r = pread (fd, buf + got, fi->size - got, offset + got);
+          if (r < 0 && errno == EINTR)
+            continue;
+          if (r < 0)
+            return cairn_throw_errno (error, "read");
+          if (r == 0)
+            return cairn_throw_code (error, G_IO_ERROR_PARTIAL_INPUT, "truncated data");
+          got += r;
+        }
+      return write_regular (txn, fi, buf, fi->size, -1, -1, expected_checksum, out_checksum, error);
+    }
+  return write_regular (txn, fi, NULL, 0, fd, (gint64) offset, expected_checksum, out_checksum,
+                        error);
 }
