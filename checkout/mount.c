@@ -8,7 +8,7 @@
  * 3.14 cannot negotiate passthrough, and one session thread answering a
  * walk's synchronous round trips beats its pool of workers (session_loop).
  * File data of bare repos is read by the kernel itself through FUSE
- * passthrough where it allows that (node_backing); otherwise, and for
+ * passthrough where it allows that (backing_acquire); otherwise, and for
  * archive repos, READ requests are answered here.
  *
  * A FUSE node id is the address of a Node that lives
@@ -754,12 +754,6 @@ req_arg (Req *r, gsize size)
   return r->arglen >= size ? r->arg : NULL;
 }
 
-static guint64
-timeout_secs (void)
-{
-  return CACHE_TIMEOUT_SECS;
-}
-
 static void
 fill_attr (struct fuse_attr *a, const struct stat *st)
 {
@@ -779,7 +773,7 @@ fill_entry (CairnMount *m, Node *n, struct fuse_entry_out *e)
 {
   memset (e, 0, sizeof *e);
   e->nodeid = node_id (m, n);
-  e->entry_valid = e->attr_valid = timeout_secs ();
+  e->entry_valid = e->attr_valid = CACHE_TIMEOUT_SECS;
   fill_attr (&e->attr, &n->st);
 }
 
@@ -810,7 +804,7 @@ op_lookup (Req *r, Node *dir)
   if (!ent)
     {
       /* nodeid 0 with a timeout: a cached negative entry */
-      e.entry_valid = timeout_secs ();
+      e.entry_valid = CACHE_TIMEOUT_SECS;
       reply_buf (r, &e, sizeof e);
       return;
     }
@@ -832,7 +826,7 @@ op_getattr (Req *r, Node *n)
       reply_err (r, EIO);
       return;
     }
-  struct fuse_attr_out out = { .attr_valid = timeout_secs () };
+  struct fuse_attr_out out = { .attr_valid = CACHE_TIMEOUT_SECS };
   fill_attr (&out.attr, &n->st);
   reply_buf (r, &out, sizeof out);
 }
@@ -1498,7 +1492,7 @@ op_access (Req *r)
 
 /* Passthrough is an optimisation with preconditions: root (the kernel also
  * wants CAP_SYS_ADMIN in the initial user namespace: refused otherwise, see
- * node_backing), a bare mode (archive content is decompressed into memory
+ * backing_acquire), a bare mode (archive content is decompressed into memory
  * we bound ourselves), no --verify (content is hashed on first open by the
  * read path), and not disabled with CAIRN_MOUNT_NO_PASSTHROUGH=1. */
 static const char *
@@ -1522,13 +1516,9 @@ op_init (Req *r)
   struct fuse_init_in in = { 0 };
   memcpy (&in, r->arg, MIN (r->arglen, sizeof in));
   struct cairn_fuse_init_out out = { .major = FUSE_KERNEL_VERSION };
-  if (in.major != FUSE_KERNEL_VERSION || in.minor < 12)
+  if (in.major != FUSE_KERNEL_VERSION || in.minor < 23)
     {
-      /* A newer major: answer ours and the kernel retries with it. */
-      out.minor = FUSE_KERNEL_MINOR_VERSION;
-      reply_err (r, in.major > FUSE_KERNEL_VERSION ? 0 : EPROTO);
-      if (in.major > FUSE_KERNEL_VERSION)
-        reply_buf (r, &out, 8);
+      reply_err (r, EPROTO); /* every Linux since 4.2 speaks 7.23 or later */
       return;
     }
   guint64 flags = in.flags;
@@ -1556,7 +1546,7 @@ op_init (Req *r)
   /* Our backing files are on a plain file system (depth 0): the mount sits
    * one level above it, leaving room for an overlay on top. */
   out.max_stack_depth = (got & CAIRN_FUSE_PASSTHROUGH) ? 1 : 0;
-  reply_buf (r, &out, in.minor < 23 ? FUSE_COMPAT_22_INIT_OUT_SIZE : sizeof out);
+  reply_buf (r, &out, sizeof out);
   if (m->opts.debug && m->opts.log)
     {
       g_autofree char *msg = g_strdup_printf (
@@ -1840,6 +1830,9 @@ cairn_mount_stop (CairnMount *m, guint timeout_ms)
         return FALSE;
       g_thread_join (g_steal_pointer (&m->thread));
     }
+  /* Slow requests still running reply on the descriptor: finish them first. */
+  if (m->slow)
+    g_thread_pool_free (g_steal_pointer (&m->slow), FALSE, TRUE);
   g_clear_pointer (&m->attach, cairn_fuse_attach_free);
   return TRUE;
 }
@@ -1859,8 +1852,6 @@ cairn_mount_free (CairnMount *m)
       g_mutex_unlock (&m->ahead_lock);
       g_thread_join (g_steal_pointer (&m->ahead_thread));
     }
-  if (m->slow)
-    g_thread_pool_free (g_steal_pointer (&m->slow), FALSE, TRUE);
   g_clear_pointer (&m->ahead, g_ptr_array_unref);
   GList *l;
   while ((l = g_queue_pop_head_link (&m->lru)))
