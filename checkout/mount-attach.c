@@ -15,14 +15,15 @@
 #include "checkout/mount-private.h"
 #include <fuse_lowlevel.h>
 
-struct CairnFuseAttach {
+struct CairnFuseAttach
+{
   struct fuse_session *se;
 };
 
 CairnFuseAttach *
 cairn_fuse_attach (const char *mountpoint, const char *options, int *out_fd, GError **error)
 {
-  char *argv[] = { (char *) "cairn", (char *) "-o", (char *) options, NULL };
+  char *argv[] = { (char *)"cairn", (char *)"-o", (char *)options, NULL };
   struct fuse_args args = FUSE_ARGS_INIT (3, argv);
   /* No operations: this session only mounts. */
   static const struct fuse_lowlevel_ops no_ops = { 0 };
@@ -30,12 +31,16 @@ cairn_fuse_attach (const char *mountpoint, const char *options, int *out_fd, GEr
   fuse_opt_free_args (&args);
   if (!se)
     return cairn_throw (error, "mount %s: cannot create a FUSE session (options: %s)", mountpoint,
-                        options), NULL;
+                        options),
+           NULL;
   if (fuse_session_mount (se, mountpoint) != 0)
     {
       fuse_session_destroy (se);
-      return cairn_throw (error, "mount %s: FUSE mount failed (is /dev/fuse available, and "
-                          "fusermount3 installed for non-root users?)", mountpoint), NULL;
+      return cairn_throw (error,
+                          "mount %s: FUSE mount failed (is /dev/fuse available, and "
+                          "fusermount3 installed for non-root users?)",
+                          mountpoint),
+             NULL;
     }
   CairnFuseAttach *a = g_new0 (CairnFuseAttach, 1);
   a->se = se;
