@@ -7,8 +7,9 @@
  * Every file shows its logical metadata as the store records it (bare-user
  * and archive: the header, not the object file's physical owner and mode).
  * Directories are served from parsed dirtrees, file data straight from the
- * object file (bare modes) or from a bounded cache of decompressed content
- * (archive). Nothing is ever written: the mount is read-only. A corrupt or
+ * object file (bare modes; as root the kernel reads it itself through FUSE
+ * passthrough) or from a bounded cache of decompressed content (archive).
+ * Nothing is ever written: the mount is read-only. A corrupt or
  * missing object makes that one file or directory fail with EIO and is
  * reported through the log callback, naming the object.
  */
@@ -18,7 +19,7 @@
 
 G_BEGIN_DECLS
 
-/* Called from FUSE worker threads (serialised by the caller's own means). */
+/* Called from the server's threads (serialised by the caller's own means). */
 typedef void (*CairnMountLogFunc) (const char *message, gpointer user_data);
 
 typedef struct {
@@ -26,8 +27,8 @@ typedef struct {
   gboolean suid;         /* honour setuid/setgid bits; default is nosuid,nodev */
   gboolean verify;       /* bare modes: re-hash each object on its first open (archive always) */
   guint64 cache_bytes;   /* archive: decompressed content kept; 0 = 256 MiB */
-  guint max_threads;     /* FUSE worker threads; 0 = default */
-  gboolean debug;        /* libfuse debug output on stderr */
+  guint max_threads;     /* threads for slow opens (archive, verify); 0 = default */
+  gboolean debug;        /* through @log: which path serves file data, one line per request */
   CairnMountLogFunc log; /* may be NULL */
   gpointer log_data;
 } CairnMountOptions;

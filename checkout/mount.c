@@ -3,7 +3,15 @@
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Low-level libfuse API. A FUSE node id is the address of a Node that lives
+ * The FUSE protocol (include/uapi/linux/fuse.h) is spoken here, on the
+ * /dev/fuse descriptor that mount-attach.c mounted with libfuse: libfuse
+ * 3.14 cannot negotiate passthrough, and one session thread answering a
+ * walk's synchronous round trips beats its pool of workers (session_loop).
+ * File data of bare repos is read by the kernel itself through FUSE
+ * passthrough where it allows that (backing_acquire); otherwise, and for
+ * archive repos, READ requests are answered here.
+ *
+ * A FUSE node id is the address of a Node that lives
  * as long as the mount (forget is ignored: memory is bounded by the part of
  * the tree that was looked at, one small Node per directory and per distinct
  * file object). Directories are per path (the kernel must never see a
@@ -20,22 +28,64 @@
  * searches). Content is re-hashed for archive repos (as it is decompressed)
  * and, with opts->verify, for bare modes on a file's first open. A failure
  * is EIO for that file or directory and one log line naming the object.
+ * An object is handed to the kernel for passthrough only after the same
+ * checks as the read path (open_bare: a regular file, opened O_NOFOLLOW,
+ * of the size its metadata records). Requests from the kernel are checked
+ * for their size before their arguments are used.
  */
 #include "config.h"
-#define FUSE_USE_VERSION 312
 #include "checkout/cairn-mount.h"
-#include <fuse_lowlevel.h>
+#include "checkout/mount-private.h"
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 /* Content never changes under a commit: the kernel may cache for long. */
-#define CACHE_TIMEOUT (86400.0 * 365)
+#define CACHE_TIMEOUT_SECS (86400ull * 365)
+/* Largest READ and READDIR reply (FUSE_MAX_PAGES). */
+#define MAX_READ (256u << 10)
+
+/* FUSE protocol 7.40 (Linux 6.9) as far as passthrough needs it. Debian 12's
+ * <linux/fuse.h> stops at 7.38, so the additions are spelled out here with
+ * the kernel's values (include/uapi/linux/fuse.h). */
+#define CAIRN_FUSE_MINOR 40
+#define CAIRN_FUSE_PASSTHROUGH (1ull << 37)  /* init flag, in flags2 */
+#define CAIRN_FOPEN_PASSTHROUGH (1u << 7)    /* open reply flag */
+struct cairn_fuse_backing_map {
+  gint32 fd;
+  guint32 flags;
+  guint64 padding;
+};
+#define CAIRN_FUSE_DEV_IOC_BACKING_OPEN _IOW (229, 1, struct cairn_fuse_backing_map)
+#define CAIRN_FUSE_DEV_IOC_BACKING_CLOSE _IOW (229, 2, guint32)
+/* fuse_open_out: 7.40 named the padding backing_id. */
+struct cairn_fuse_open_out {
+  guint64 fh;
+  guint32 open_flags;
+  gint32 backing_id;
+};
+/* fuse_init_out: 7.40 took the first unused word for max_stack_depth. */
+struct cairn_fuse_init_out {
+  guint32 major, minor, max_readahead, flags;
+  guint16 max_background, congestion_threshold;
+  guint32 max_write, time_gran;
+  guint16 max_pages, map_alignment;
+  guint32 flags2, max_stack_depth;
+  guint32 unused[6];
+};
+G_STATIC_ASSERT (sizeof (struct cairn_fuse_init_out) == sizeof (struct fuse_init_out));
+G_STATIC_ASSERT (sizeof (struct cairn_fuse_open_out) == sizeof (struct fuse_open_out));
 #define DEFAULT_CACHE_BYTES (256ull << 20)
 #define FILE_INO_BIT (1ull << 63)
 
@@ -57,7 +107,9 @@ struct Node {
   Node *parent;        /* directories; the root is its own parent */
   int loaded;          /* atomic: the fields below are valid */
   int verified;        /* atomic: content re-hashed (opts->verify) */
-  int prefetched;      /* atomic: queued for read-ahead */
+  int ahead_levels;    /* read-ahead depth it was queued with (ahead_lock) */
+  int backing_id;      /* passthrough backing file or 0 (CairnMount.lock) */
+  guint backing_opens; /* open files using it (CairnMount.lock) */
   struct stat st;
   GVariant *xattrs;    /* a(ayay) */
   char *target;        /* symlinks */
@@ -95,10 +147,17 @@ struct CairnMount {
   GHashTable *cache;        /* csum -> CacheEntry* */
   GQueue lru;
   guint64 cache_used;
-  struct fuse_session *se;
+  CairnFuseAttach *attach;   /* the mount (libfuse) */
+  int fuse_fd;               /* its /dev/fuse descriptor */
+  int initialised;           /* atomic: INIT answered */
+  int passthrough;           /* atomic: open bare objects by passthrough */
+  GThreadPool *slow;         /* requests that may take long (is_slow) */
   gboolean no_opendir;       /* the kernel takes ENOSYS from opendir */
-  GThreadPool *prefetch;     /* directory read-ahead (prefetch_dir) */
-  int stopping;              /* atomic: read-ahead should stop */
+  GThread *ahead_thread;     /* read-ahead (read_ahead_thread) */
+  GMutex ahead_lock;         /* ahead, Node.ahead_levels, stopping */
+  GCond ahead_cond;
+  GPtrArray *ahead;          /* directories to load, the next on top */
+  gboolean stopping;         /* read-ahead should stop */
   char *mountpoint;
   GThread *thread;
   GMutex done_lock;
@@ -575,16 +634,17 @@ entry_node (CairnMount *m, Node *dir, Entry *e)
   return n;
 }
 
-static Node *
-get_node (CairnMount *m, fuse_ino_t ino)
-{
-  return ino == FUSE_ROOT_ID ? m->root : (Node *) (uintptr_t) ino;
-}
-
-static fuse_ino_t
+static guint64
 node_id (CairnMount *m, Node *n)
 {
-  return n == m->root ? FUSE_ROOT_ID : (fuse_ino_t) (uintptr_t) n;
+  return n == m->root ? FUSE_ROOT_ID : (guint64) (uintptr_t) n;
+}
+
+/* Node ids come from the kernel, which only sends ids we gave it. */
+static Node *
+id_node (CairnMount *m, guint64 id)
+{
+  return id == FUSE_ROOT_ID ? m->root : (Node *) (uintptr_t) id;
 }
 
 static Entry *
@@ -605,82 +665,181 @@ find_entry (Node *dir, const char *name)
   return NULL;
 }
 
-/* ---- FUSE operations: metadata ----------------------------------------------------- */
+/* ---- the FUSE protocol ------------------------------------------------------------- */
 
-static void prefetch_dir (gpointer data, gpointer user_data);
+/* A request as read from /dev/fuse: the header, then the opcode's argument. */
+typedef struct {
+  CairnMount *m;
+  const struct fuse_in_header *in;
+  const void *arg;
+  gsize arglen;
+  const char *detail; /* opts.debug: said with the reply */
+} Req;
 
-static void
-op_init (void *userdata, struct fuse_conn_info *conn)
+static const char *
+opcode_name (guint32 op)
 {
-  CairnMount *m = userdata;
-  unsigned want = FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_SPLICE_WRITE
-                  | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_READDIRPLUS | FUSE_CAP_NO_OPENDIR_SUPPORT;
-  conn->want |= conn->capable & want;
-  /* Never invalidate cached pages on getattr: content cannot change. */
-  conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_READDIRPLUS_AUTO);
-  m->no_opendir = (conn->want & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
-  /* Created here, in the process that serves (cairn mount forks after
-   * attaching): threads do not survive a fork. */
-  m->prefetch = g_thread_pool_new (prefetch_dir, m, MAX (2, g_get_num_processors ()), FALSE, NULL);
+  switch (op)
+    {
+    case FUSE_LOOKUP: return "LOOKUP";
+    case FUSE_GETATTR: return "GETATTR";
+    case FUSE_READLINK: return "READLINK";
+    case FUSE_OPEN: return "OPEN";
+    case FUSE_READ: return "READ";
+    case FUSE_RELEASE: return "RELEASE";
+    case FUSE_OPENDIR: return "OPENDIR";
+    case FUSE_READDIR: return "READDIR";
+    case FUSE_READDIRPLUS: return "READDIRPLUS";
+    case FUSE_RELEASEDIR: return "RELEASEDIR";
+    case FUSE_GETXATTR: return "GETXATTR";
+    case FUSE_LISTXATTR: return "LISTXATTR";
+    case FUSE_STATFS: return "STATFS";
+    case FUSE_ACCESS: return "ACCESS";
+    case FUSE_INIT: return "INIT";
+    default: return "OTHER";
+    }
+}
+
+/* opts.debug: one line per request through the log callback. */
+static void
+debug_req (Req *r, int error, const char *detail)
+{
+  if (!r->m->opts.debug || !r->m->opts.log)
+    return;
+  g_autofree char *msg = g_strdup_printf ("fuse: %s %u node %" G_GUINT64_FORMAT ": %s%s%s",
+                                          opcode_name (r->in->opcode), r->in->opcode,
+                                          (guint64) r->in->nodeid,
+                                          error ? g_strerror (error) : "ok", detail ? ", " : "",
+                                          detail ? detail : "");
+  r->m->opts.log (msg, r->m->opts.log_data);
+}
+
+/* Answer @r: @iov[0] is reserved for the header, @error is a positive errno
+ * or 0. Returns 0, or -errno when the kernel refused the reply (ENOENT: the
+ * request was interrupted meanwhile and its reply dropped). */
+static int
+reply_iov (Req *r, int error, struct iovec *iov, int n)
+{
+  struct fuse_out_header out = { .error = -error, .unique = r->in->unique };
+  gsize len = sizeof out;
+  for (int i = 1; i < n; i++)
+    len += iov[i].iov_len;
+  out.len = len;
+  iov[0].iov_base = &out;
+  iov[0].iov_len = sizeof out;
+  debug_req (r, error, r->detail);
+  if (writev (r->m->fuse_fd, iov, n) < 0)
+    return -errno;
+  return 0;
+}
+
+static int
+reply_err (Req *r, int error)
+{
+  struct iovec iov[1];
+  return reply_iov (r, error, iov, 1);
+}
+
+static int
+reply_buf (Req *r, const void *data, gsize len)
+{
+  struct iovec iov[2] = { { 0 }, { (void *) data, len } };
+  return reply_iov (r, 0, iov, len ? 2 : 1);
+}
+
+/* The arguments of @r as a @size-byte struct: NULL if the kernel sent less. */
+static const void *
+req_arg (Req *r, gsize size)
+{
+  return r->arglen >= size ? r->arg : NULL;
 }
 
 static void
-op_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
+fill_attr (struct fuse_attr *a, const struct stat *st)
 {
-  CairnMount *m = fuse_req_userdata (req);
-  Node *dir = get_node (m, parent);
+  memset (a, 0, sizeof *a);
+  a->ino = st->st_ino;
+  a->size = st->st_size;
+  a->blocks = st->st_blocks;
+  a->mode = st->st_mode;
+  a->nlink = st->st_nlink;
+  a->uid = st->st_uid;
+  a->gid = st->st_gid;
+  a->blksize = st->st_blksize;
+}
+
+static void
+fill_entry (CairnMount *m, Node *n, struct fuse_entry_out *e)
+{
+  memset (e, 0, sizeof *e);
+  e->nodeid = node_id (m, n);
+  e->entry_valid = e->attr_valid = CACHE_TIMEOUT_SECS;
+  fill_attr (&e->attr, &n->st);
+}
+
+/* ---- FUSE operations: metadata ----------------------------------------------------- */
+
+static void
+op_lookup (Req *r, Node *dir)
+{
+  CairnMount *m = r->m;
+  const char *name = r->arg;
+  if (r->arglen == 0 || name[r->arglen - 1] != '\0')
+    {
+      reply_err (r, EINVAL);
+      return;
+    }
   if (!dir->is_dir)
     {
-      fuse_reply_err (req, ENOTDIR);
+      reply_err (r, ENOTDIR);
       return;
     }
   if (!node_ensure (m, dir))
     {
-      fuse_reply_err (req, EIO);
+      reply_err (r, EIO);
       return;
     }
-  struct fuse_entry_param e = { 0 };
-  e.attr_timeout = e.entry_timeout = CACHE_TIMEOUT;
+  struct fuse_entry_out e = { 0 };
   Entry *ent = find_entry (dir, name);
   if (!ent)
     {
-      fuse_reply_entry (req, &e); /* ino 0: a cached negative entry */
+      /* nodeid 0 with a timeout: a cached negative entry */
+      e.entry_valid = CACHE_TIMEOUT_SECS;
+      reply_buf (r, &e, sizeof e);
       return;
     }
   Node *n = entry_node (m, dir, ent);
   if (!node_ensure (m, n))
     {
-      fuse_reply_err (req, EIO);
+      reply_err (r, EIO);
       return;
     }
-  e.ino = node_id (m, n);
-  e.attr = n->st;
-  fuse_reply_entry (req, &e);
+  fill_entry (m, n, &e);
+  reply_buf (r, &e, sizeof e);
 }
 
 static void
-op_getattr (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+op_getattr (Req *r, Node *n)
 {
-  CairnMount *m = fuse_req_userdata (req);
-  Node *n = get_node (m, ino);
-  (void) fi;
-  if (!node_ensure (m, n))
-    fuse_reply_err (req, EIO);
-  else
-    fuse_reply_attr (req, &n->st, CACHE_TIMEOUT);
+  if (!node_ensure (r->m, n))
+    {
+      reply_err (r, EIO);
+      return;
+    }
+  struct fuse_attr_out out = { .attr_valid = CACHE_TIMEOUT_SECS };
+  fill_attr (&out.attr, &n->st);
+  reply_buf (r, &out, sizeof out);
 }
 
 static void
-op_readlink (fuse_req_t req, fuse_ino_t ino)
+op_readlink (Req *r, Node *n)
 {
-  CairnMount *m = fuse_req_userdata (req);
-  Node *n = get_node (m, ino);
-  if (!node_ensure (m, n))
-    fuse_reply_err (req, EIO);
+  if (!node_ensure (r->m, n))
+    reply_err (r, EIO);
   else if (!S_ISLNK (n->st.st_mode) || !n->target)
-    fuse_reply_err (req, EINVAL);
+    reply_err (r, EINVAL);
   else
-    fuse_reply_readlink (req, n->target);
+    reply_buf (r, n->target, strlen (n->target));
 }
 
 /* Directories need no handle: ENOSYS tells the kernel (NO_OPENDIR_SUPPORT)
@@ -688,21 +847,18 @@ op_readlink (fuse_req_t req, fuse_ino_t ino)
  * and KEEP_CACHE are its defaults then) — two round trips less per
  * directory. Kernels without that capability get a plain open. */
 static void
-op_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+op_opendir (Req *r, Node *n)
 {
-  CairnMount *m = fuse_req_userdata (req);
-  Node *n = get_node (m, ino);
   if (!n->is_dir)
-    fuse_reply_err (req, ENOTDIR);
-  else if (!node_ensure (m, n))
-    fuse_reply_err (req, EIO);
-  else if (m->no_opendir)
-    fuse_reply_err (req, ENOSYS);
+    reply_err (r, ENOTDIR);
+  else if (!node_ensure (r->m, n))
+    reply_err (r, EIO);
+  else if (r->m->no_opendir)
+    reply_err (r, ENOSYS);
   else
     {
-      fi->cache_readdir = 1;
-      fi->keep_cache = 1;
-      fuse_reply_open (req, fi);
+      struct fuse_open_out out = { .open_flags = FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE };
+      reply_buf (r, &out, sizeof out);
     }
 }
 
@@ -717,145 +873,223 @@ entry_type (Entry *e)
   return n && g_atomic_int_get (&n->loaded) ? (n->st.st_mode & S_IFMT) : 0;
 }
 
-/* One directory entry into @buf; returns its size (> @avail: did not fit). */
-static size_t
-add_entry (fuse_req_t req, CairnMount *m, Node *dir, off_t i, gboolean plus, char *buf,
-           size_t avail)
+/* One fuse_dirent (or fuse_direntplus with @eo) into @buf; returns its size
+ * (> @avail: it did not fit and nothing was written). */
+static gsize
+put_dirent (char *buf, gsize avail, const char *name, guint64 ino, mode_t type, guint64 off,
+            const struct fuse_entry_out *eo)
 {
-  struct fuse_entry_param e = { 0 };
+  gsize namelen = strlen (name);
+  gsize len = FUSE_DIRENT_ALIGN ((eo ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET) + namelen);
+  if (len > avail)
+    return len;
+  memset (buf, 0, len);
+  struct fuse_dirent *d = (struct fuse_dirent *) buf;
+  if (eo)
+    {
+      struct fuse_direntplus *dp = (struct fuse_direntplus *) buf;
+      dp->entry_out = *eo;
+      d = &dp->dirent;
+    }
+  d->ino = ino;
+  d->off = off;
+  d->namelen = namelen;
+  d->type = (type & S_IFMT) >> 12;
+  memcpy (d->name, name, namelen);
+  return len;
+}
+
+/* Directory entry @i (0 ".", 1 "..", then the dirtree's) into @buf. */
+static gsize
+add_entry (CairnMount *m, Node *dir, guint64 i, gboolean plus, char *buf, gsize avail)
+{
+  struct fuse_entry_out e = { 0 };
   const char *name;
+  guint64 ino;
+  mode_t type;
   if (i < 2)
     {
       name = i == 0 ? "." : "..";
-      e.attr.st_ino = i == 0 ? dir->ino : dir->parent->ino;
-      e.attr.st_mode = S_IFDIR;
+      ino = i == 0 ? dir->ino : dir->parent->ino;
+      type = S_IFDIR;
     }
   else
     {
       Entry *ent = &dir->entries[i - 2];
       name = ent->name;
+      ino = ent->meta ? ent->ino : file_ino (ent->csum);
+      type = entry_type (ent);
+      /* A broken object gets no attributes (nodeid 0): the kernel then
+       * looks it up, and that lookup fails with EIO. */
       if (plus)
         {
-          /* A broken object gets no attributes (ino 0): the kernel then
-           * looks it up, and that lookup fails with EIO. */
           Node *n = entry_node (m, dir, ent);
           if (node_ensure (m, n))
             {
-              e.ino = node_id (m, n);
-              e.attr = n->st;
-              e.attr_timeout = e.entry_timeout = CACHE_TIMEOUT;
+              fill_entry (m, n, &e);
+              type = n->st.st_mode;
             }
         }
-      if (!e.ino)
-        {
-          e.attr.st_ino = ent->meta ? ent->ino : file_ino (ent->csum);
-          e.attr.st_mode = entry_type (ent);
-        }
     }
-  if (plus)
-    return fuse_add_direntry_plus (req, buf, avail, name, &e, i + 1);
-  return fuse_add_direntry (req, buf, avail, name, &e.attr, i + 1);
+  return put_dirent (buf, avail, name, ino, type, i + 1, plus ? &e : NULL);
 }
 
-/* Read-ahead for tree walks: once a directory is listed, its subdirectories
- * are likely next. Worker threads load their dirtrees and the metadata of
- * their entries while the client is still busy with this listing, so that
- * the next READDIRPLUS is answered from memory. One level at a time: a
- * mount that is only looked into does not load the whole tree. */
-static void
-prefetch_dir (gpointer data, gpointer user_data)
-{
-  CairnMount *m = user_data;
-  Node *dir = data;
-  if (g_atomic_int_get (&m->stopping) || !node_ensure (m, dir))
-    return;
-  for (guint i = 0; i < dir->n_entries && !g_atomic_int_get (&m->stopping); i++)
-    node_ensure (m, entry_node (m, dir, &dir->entries[i]));
-}
+/* Read-ahead for tree walks. Listing a directory puts its subdirectories on
+ * a stack (the first on top); a background thread loads them, the metadata
+ * of their entries, and then their own subdirectories, depth first — the
+ * order in which tar, find or cp walk a tree — so that the walk's next
+ * READDIRPLUS is answered from memory while the client is still busy with
+ * this one. AHEAD_LEVELS below the listed directory at most: a mount that is
+ * only looked into does not load the whole tree. */
+#define AHEAD_LEVELS 3
 
+/* With ahead_lock held. */
 static void
-prefetch_subdirs (CairnMount *m, Node *dir)
+ahead_push_locked (CairnMount *m, Node *dir, int levels)
 {
-  if (!m->prefetch)
-    return;
-  for (guint i = 0; i < dir->n_entries; i++)
+  for (guint i = dir->n_entries; i-- > 0;)
     {
       Entry *e = &dir->entries[i];
       if (!e->meta)
         continue;
       Node *child = entry_node (m, dir, e);
-      if (g_atomic_int_compare_and_exchange (&child->prefetched, 0, 1))
-        g_thread_pool_push (m->prefetch, child, NULL);
+      if (child->ahead_levels < levels)
+        {
+          child->ahead_levels = levels;
+          g_ptr_array_add (m->ahead, child);
+        }
     }
 }
 
 static void
-do_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, gboolean plus)
+read_ahead_push (CairnMount *m, Node *dir)
 {
-  CairnMount *m = fuse_req_userdata (req);
-  Node *n = get_node (m, ino);
+  if (!m->ahead_thread)
+    return;
+  g_mutex_lock (&m->ahead_lock);
+  ahead_push_locked (m, dir, AHEAD_LEVELS);
+  g_cond_signal (&m->ahead_cond);
+  g_mutex_unlock (&m->ahead_lock);
+}
+
+static gpointer
+read_ahead_thread (gpointer data)
+{
+  CairnMount *m = data;
+  Node *d = NULL;
+  guint pos = 0;
+  g_mutex_lock (&m->ahead_lock);
+  while (!m->stopping)
+    {
+      if (!d && m->ahead->len == 0)
+        {
+          g_cond_wait (&m->ahead_cond, &m->ahead_lock);
+          continue;
+        }
+      if (!d)
+        {
+          Node *next = g_ptr_array_steal_index (m->ahead, m->ahead->len - 1);
+          g_mutex_unlock (&m->ahead_lock);
+          gboolean ok = node_ensure (m, next);
+          g_mutex_lock (&m->ahead_lock);
+          d = ok ? next : NULL;
+          pos = 0;
+          continue;
+        }
+      if (pos < d->n_entries)
+        {
+          Entry *e = &d->entries[pos++];
+          g_mutex_unlock (&m->ahead_lock);
+          node_ensure (m, entry_node (m, d, e));
+          g_mutex_lock (&m->ahead_lock);
+          continue;
+        }
+      if (d->ahead_levels > 1)
+        ahead_push_locked (m, d, d->ahead_levels - 1);
+      d = NULL;
+    }
+  g_mutex_unlock (&m->ahead_lock);
+  return NULL;
+}
+
+/* READDIRPLUS is always used when the kernel can (without AUTO): a tree walk
+ * (tar, find, ls -l) then needs no lookup per entry, one request per
+ * directory instead. */
+static void
+op_readdir (Req *r, Node *n, gboolean plus)
+{
+  CairnMount *m = r->m;
+  const struct fuse_read_in *in = req_arg (r, sizeof *in);
+  if (!in)
+    {
+      reply_err (r, EINVAL);
+      return;
+    }
   if (!n->is_dir)
     {
-      fuse_reply_err (req, ENOTDIR);
+      reply_err (r, ENOTDIR);
       return;
     }
   if (!node_ensure (m, n))
     {
-      fuse_reply_err (req, EIO);
+      reply_err (r, EIO);
       return;
     }
+  gsize size = MIN (in->size, (gsize) MAX_READ);
   g_autofree char *buf = g_malloc (size);
-  size_t pos = 0;
-  for (off_t i = MAX (off, 0); i < (off_t) n->n_entries + 2; i++)
+  gsize pos = 0;
+  for (guint64 i = in->offset; i < (guint64) n->n_entries + 2; i++)
     {
-      size_t len = add_entry (req, m, n, i, plus, buf + pos, size - pos);
+      gsize len = add_entry (m, n, i, plus, buf + pos, size - pos);
       if (len > size - pos)
         break;
       pos += len;
     }
-  fuse_reply_buf (req, buf, pos);
-  if (off == 0)
-    prefetch_subdirs (m, n);
+  reply_buf (r, buf, pos);
+  if (in->offset == 0)
+    read_ahead_push (m, n);
 }
 
 static void
-op_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+op_statfs (Req *r)
 {
-  (void) fi;
-  do_readdir (req, ino, size, off, FALSE);
-}
-
-/* Always used when the kernel can (READDIRPLUS without AUTO): a tree walk
- * (tar, find, ls -l) then needs no lookup per entry, one request per
- * directory instead. */
-static void
-op_readdirplus (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
-{
-  (void) fi;
-  do_readdir (req, ino, size, off, TRUE);
-}
-
-static void
-op_statfs (fuse_req_t req, fuse_ino_t ino)
-{
-  struct statvfs sv = { 0 };
-  (void) ino;
-  sv.f_bsize = sv.f_frsize = 4096;
-  sv.f_namemax = 255;
-  sv.f_flag = ST_RDONLY;
-  fuse_reply_statfs (req, &sv);
+  struct fuse_statfs_out out = { 0 };
+  out.st.bsize = out.st.frsize = 4096;
+  out.st.namelen = 255;
+  reply_buf (r, &out, sizeof out);
 }
 
 /* ---- xattrs ------------------------------------------------------------------------ */
 
+/* Reply to GETXATTR/LISTXATTR: the size alone when the caller asked for it
+ * (@size 0), ERANGE when its buffer is too small. */
 static void
-op_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+reply_xattr (Req *r, guint32 size, const void *data, gsize len)
 {
-  CairnMount *m = fuse_req_userdata (req);
-  Node *n = get_node (m, ino);
-  if (!node_ensure (m, n))
+  if (size == 0)
     {
-      fuse_reply_err (req, EIO);
+      struct fuse_getxattr_out out = { .size = len };
+      reply_buf (r, &out, sizeof out);
+    }
+  else if (size < len)
+    reply_err (r, ERANGE);
+  else
+    reply_buf (r, data, len);
+}
+
+static void
+op_getxattr (Req *r, Node *n)
+{
+  const struct fuse_getxattr_in *in = req_arg (r, sizeof *in);
+  const char *name = (const char *) r->arg + sizeof *in;
+  if (!in || r->arglen == sizeof *in || name[r->arglen - sizeof *in - 1] != '\0')
+    {
+      reply_err (r, EINVAL);
+      return;
+    }
+  if (!node_ensure (r->m, n))
+    {
+      reply_err (r, EIO);
       return;
     }
   gsize count = g_variant_n_children (n->xattrs);
@@ -868,25 +1102,24 @@ op_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
       if (kl == 0 || strnlen (kn, kl) != kl - 1 || strcmp (kn, name) != 0)
         continue;
       const void *val = g_variant_get_fixed_array (v, &vl, 1);
-      if (size == 0)
-        fuse_reply_xattr (req, vl);
-      else if (size < vl)
-        fuse_reply_err (req, ERANGE);
-      else
-        fuse_reply_buf (req, val, vl);
+      reply_xattr (r, in->size, val, vl);
       return;
     }
-  fuse_reply_err (req, ENODATA);
+  reply_err (r, ENODATA);
 }
 
 static void
-op_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
+op_listxattr (Req *r, Node *n)
 {
-  CairnMount *m = fuse_req_userdata (req);
-  Node *n = get_node (m, ino);
-  if (!node_ensure (m, n))
+  const struct fuse_getxattr_in *in = req_arg (r, sizeof *in);
+  if (!in)
     {
-      fuse_reply_err (req, EIO);
+      reply_err (r, EINVAL);
+      return;
+    }
+  if (!node_ensure (r->m, n))
+    {
+      reply_err (r, EIO);
       return;
     }
   g_autoptr (GString) names = g_string_new (NULL);
@@ -900,12 +1133,7 @@ op_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
       if (kl > 1 && strnlen (kn, kl) == kl - 1)
         g_string_append_len (names, kn, kl);
     }
-  if (size == 0)
-    fuse_reply_xattr (req, names->len);
-  else if (size < names->len)
-    fuse_reply_err (req, ERANGE);
-  else
-    fuse_reply_buf (req, names->str, names->len);
+  reply_xattr (r, in->size, names->str, names->len);
 }
 
 /* ---- file content ---------------------------------------------------------------- */
@@ -1065,28 +1293,142 @@ open_bare (CairnMount *m, Node *n, GError **error)
     }
   return cairn_steal_fd (&fd);
 }
+/* ---- FUSE passthrough ------------------------------------------------------------ */
+
+/* The kernel reads a bare object itself: the open reply names a backing file
+ * registered on /dev/fuse, and READ (and mmap) never reach this process. A
+ * node has one backing file while it is open, registered by its first open
+ * and closed by its last release (each open file holds its own reference in
+ * the kernel; an idle mount pins no object). Registering needs
+ * CAP_SYS_ADMIN in the initial user namespace; when the kernel refuses,
+ * passthrough is off for the rest of the mount and opens take the read path.
+ * A node already open by passthrough keeps it (the kernel does not let one
+ * inode be open both ways). Returns the backing id, 0 for "use the read
+ * path", -1 when the object is broken. */
+static int
+backing_acquire (CairnMount *m, Node *n, GError **error)
+{
+  g_mutex_lock (&m->lock);
+  int id = n->backing_id;
+  if (id > 0)
+    n->backing_opens++;
+  g_mutex_unlock (&m->lock);
+  if (id > 0 || !g_atomic_int_get (&m->passthrough))
+    return id;
+  cairn_autofd fd = open_bare (m, n, error);
+  if (fd < 0)
+    return -1;
+  struct cairn_fuse_backing_map map = { .fd = fd };
+  id = ioctl (m->fuse_fd, CAIRN_FUSE_DEV_IOC_BACKING_OPEN, &map);
+  if (id <= 0)
+    {
+      int e = errno;
+      if (g_atomic_int_compare_and_exchange (&m->passthrough, 1, 0) && m->opts.log && m->opts.debug)
+        {
+          g_autofree char *msg = g_strdup_printf ("fuse: passthrough refused by the kernel (%s): "
+                                                  "file data is read by cairn", g_strerror (e));
+          m->opts.log (msg, m->opts.log_data);
+        }
+      return 0;
+    }
+  g_mutex_lock (&m->lock);
+  guint32 extra = 0;
+  if (n->backing_id > 0)
+    {
+      extra = id; /* another open registered it meanwhile */
+      id = n->backing_id;
+    }
+  n->backing_id = id;
+  n->backing_opens++;
+  g_mutex_unlock (&m->lock);
+  if (extra)
+    (void) ioctl (m->fuse_fd, CAIRN_FUSE_DEV_IOC_BACKING_CLOSE, &extra);
+  return id;
+}
 
 static void
-op_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+backing_release (CairnMount *m, Node *n)
 {
-  CairnMount *m = fuse_req_userdata (req);
-  Node *n = get_node (m, ino);
-  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+  guint32 id = 0;
+  g_mutex_lock (&m->lock);
+  if (n->backing_opens > 0 && --n->backing_opens == 0)
     {
-      fuse_reply_err (req, EROFS);
+      id = n->backing_id;
+      n->backing_id = 0;
+    }
+  g_mutex_unlock (&m->lock);
+  if (id)
+    (void) ioctl (m->fuse_fd, CAIRN_FUSE_DEV_IOC_BACKING_CLOSE, &id);
+}
+
+/* ---- FUSE operations: file content ------------------------------------------------- */
+
+static void
+handle_free (Handle *h)
+{
+  if (h->ce)
+    cache_entry_unref (h->ce);
+  else
+    close (h->fd);
+  g_free (h);
+}
+
+static void
+report_open (CairnMount *m, Node *n, const GError *error)
+{
+  char hex[65];
+  cairn_checksum_to_hex (n->csum, hex);
+  g_autofree char *name = g_strdup_printf ("%s.file", hex);
+  report (m, name, error);
+}
+
+static void
+op_open (Req *r, Node *n)
+{
+  CairnMount *m = r->m;
+  const struct fuse_open_in *in = req_arg (r, sizeof *in);
+  if (!in)
+    {
+      reply_err (r, EINVAL);
+      return;
+    }
+  if ((in->flags & O_ACCMODE) != O_RDONLY || (in->flags & O_TRUNC))
+    {
+      reply_err (r, EROFS);
       return;
     }
   if (!node_ensure (m, n))
     {
-      fuse_reply_err (req, EIO);
+      reply_err (r, EIO);
       return;
     }
   if (!S_ISREG (n->st.st_mode))
     {
-      fuse_reply_err (req, n->is_dir ? EISDIR : ELOOP);
+      reply_err (r, n->is_dir ? EISDIR : ELOOP);
       return;
     }
   g_autoptr (GError) local = NULL;
+  struct cairn_fuse_open_out out = { .open_flags = FOPEN_NOFLUSH };
+  if (m->repo->mode != CAIRN_REPO_MODE_ARCHIVE)
+    {
+      int id = backing_acquire (m, n, &local);
+      if (id < 0)
+        {
+          report_open (m, n, local);
+          reply_err (r, EIO);
+          return;
+        }
+      if (id > 0)
+        {
+          /* fh 0: op_release tells the two kinds of open apart by it */
+          out.open_flags |= CAIRN_FOPEN_PASSTHROUGH;
+          out.backing_id = id;
+          r->detail = "passthrough";
+          if (reply_buf (r, &out, sizeof out) == -ENOENT)
+            backing_release (m, n); /* interrupted: no release comes */
+          return;
+        }
+    }
   Handle *h = g_new0 (Handle, 1);
   if (m->repo->mode == CAIRN_REPO_MODE_ARCHIVE)
     {
@@ -1097,77 +1439,227 @@ op_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     h->fd = open_bare (m, n, &local);
   if (h->fd < 0)
     {
-      char hex[65];
-      cairn_checksum_to_hex (n->csum, hex);
-      g_autofree char *name = g_strdup_printf ("%s.file", hex);
-      report (m, name, local);
+      report_open (m, n, local);
       g_free (h);
-      fuse_reply_err (req, EIO);
+      reply_err (r, EIO);
       return;
     }
-  fi->fh = (uint64_t) (uintptr_t) h;
-  fi->keep_cache = 1;
-  fi->noflush = 1;
-  if (fuse_reply_open (req, fi) == -ENOENT)
+  out.fh = (guint64) (uintptr_t) h;
+  out.open_flags |= FOPEN_KEEP_CACHE;
+  r->detail = "read by cairn";
+  if (reply_buf (r, &out, sizeof out) == -ENOENT)
+    handle_free (h); /* interrupted: release never comes for this handle */
+}
+
+/* Without passthrough: the data goes through this process. */
+static void
+op_read (Req *r, guint8 *buf)
+{
+  const struct fuse_read_in *in = req_arg (r, sizeof *in);
+  Handle *h = in ? (Handle *) (uintptr_t) in->fh : NULL;
+  if (!h)
     {
-      /* Interrupted: release is never called for this handle. */
-      if (h->ce)
-        cache_entry_unref (h->ce);
-      else
-        close (h->fd);
-      g_free (h);
+      reply_err (r, EBADF);
+      return;
+    }
+  ssize_t n = pread (h->fd, buf, MIN (in->size, (guint32) MAX_READ), in->offset);
+  if (n < 0)
+    reply_err (r, errno);
+  else
+    reply_buf (r, buf, n);
+}
+
+static void
+op_release (Req *r, Node *n)
+{
+  const struct fuse_release_in *in = req_arg (r, sizeof *in);
+  if (in && in->fh)
+    handle_free ((Handle *) (uintptr_t) in->fh);
+  else if (in)
+    backing_release (r->m, n);
+  reply_err (r, 0);
+}
+
+static void
+op_access (Req *r)
+{
+  const struct fuse_access_in *in = req_arg (r, sizeof *in);
+  /* Permission bits are checked by the kernel (default_permissions). */
+  reply_err (r, in && (in->mask & W_OK) ? EROFS : 0);
+}
+
+/* ---- the session ------------------------------------------------------------------- */
+
+/* Passthrough is an optimisation with preconditions: root (the kernel also
+ * wants CAP_SYS_ADMIN in the initial user namespace: refused otherwise, see
+ * backing_acquire), a bare mode (archive content is decompressed into memory
+ * we bound ourselves), no --verify (content is hashed on first open by the
+ * read path), and not disabled with CAIRN_MOUNT_NO_PASSTHROUGH=1. */
+static const char *
+passthrough_blocker (CairnMount *m)
+{
+  if (g_strcmp0 (g_getenv ("CAIRN_MOUNT_NO_PASSTHROUGH"), "1") == 0)
+    return "CAIRN_MOUNT_NO_PASSTHROUGH=1";
+  if (m->repo->mode == CAIRN_REPO_MODE_ARCHIVE)
+    return "archive repository";
+  if (m->opts.verify)
+    return "--verify";
+  if (geteuid () != 0)
+    return "not root";
+  return NULL;
+}
+
+static void
+op_init (Req *r)
+{
+  CairnMount *m = r->m;
+  struct fuse_init_in in = { 0 };
+  memcpy (&in, r->arg, MIN (r->arglen, sizeof in));
+  struct cairn_fuse_init_out out = { .major = FUSE_KERNEL_VERSION };
+  if (in.major != FUSE_KERNEL_VERSION || in.minor < 23)
+    {
+      reply_err (r, EPROTO); /* every Linux since 4.2 speaks 7.23 or later */
+      return;
+    }
+  guint64 flags = in.flags;
+  if (flags & FUSE_INIT_EXT)
+    flags |= (guint64) in.flags2 << 32;
+  guint64 want = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_PARALLEL_DIROPS | FUSE_CACHE_SYMLINKS
+                 | FUSE_NO_OPENDIR_SUPPORT | FUSE_MAX_PAGES | FUSE_INIT_EXT;
+  const char *blocker = passthrough_blocker (m);
+  if (!blocker)
+    want |= CAIRN_FUSE_PASSTHROUGH;
+  else if (!(flags & CAIRN_FUSE_PASSTHROUGH))
+    blocker = "the kernel cannot";
+  guint64 got = flags & want;
+  m->no_opendir = (got & FUSE_NO_OPENDIR_SUPPORT) != 0;
+  g_atomic_int_set (&m->passthrough, (got & CAIRN_FUSE_PASSTHROUGH) != 0);
+  out.minor = MIN (in.minor, CAIRN_FUSE_MINOR);
+  out.max_readahead = in.max_readahead;
+  out.flags = (guint32) got;
+  out.flags2 = (guint32) (got >> 32);
+  out.max_background = 16;
+  out.congestion_threshold = 12;
+  out.max_write = 4096; /* nothing is ever written */
+  out.time_gran = 1;
+  out.max_pages = MAX_READ / 4096;
+  /* Our backing files are on a plain file system (depth 0): the mount sits
+   * one level above it, leaving room for an overlay on top. */
+  out.max_stack_depth = (got & CAIRN_FUSE_PASSTHROUGH) ? 1 : 0;
+  reply_buf (r, &out, sizeof out);
+  if (m->opts.debug && m->opts.log)
+    {
+      g_autofree char *msg = g_strdup_printf (
+          "fuse: protocol 7.%u, file data: %s%s%s", out.minor,
+          g_atomic_int_get (&m->passthrough) ? "kernel passthrough" : "read by cairn",
+          blocker ? " — passthrough off: " : "", blocker ? blocker : "");
+      m->opts.log (msg, m->opts.log_data);
+    }
+}
+
+/* Requests that may take long (decompressing or hashing a whole file) run
+ * in a pool so that the session loop keeps answering everything else. */
+static gboolean
+is_slow (CairnMount *m, const struct fuse_in_header *in)
+{
+  return in->opcode == FUSE_OPEN
+         && (m->repo->mode == CAIRN_REPO_MODE_ARCHIVE || m->opts.verify);
+}
+
+static void
+dispatch (CairnMount *m, const guint8 *data, gsize len, guint8 *readbuf)
+{
+  Req r = { .m = m, .in = (const struct fuse_in_header *) data, .arg = data + sizeof *r.in,
+            .arglen = len - sizeof *r.in };
+  Node *n = id_node (m, r.in->nodeid);
+  if (r.in->opcode != FUSE_INIT && !g_atomic_int_get (&m->initialised))
+    {
+      reply_err (&r, EIO);
+      return;
+    }
+  switch (r.in->opcode)
+    {
+    case FUSE_INIT:
+      op_init (&r);
+      g_atomic_int_set (&m->initialised, 1);
+      break;
+    case FUSE_LOOKUP: op_lookup (&r, n); break;
+    case FUSE_GETATTR: op_getattr (&r, n); break;
+    case FUSE_READLINK: op_readlink (&r, n); break;
+    case FUSE_OPENDIR: op_opendir (&r, n); break;
+    case FUSE_READDIR: op_readdir (&r, n, FALSE); break;
+    case FUSE_READDIRPLUS: op_readdir (&r, n, TRUE); break;
+    case FUSE_RELEASEDIR: reply_err (&r, 0); break;
+    case FUSE_STATFS: op_statfs (&r); break;
+    case FUSE_GETXATTR: op_getxattr (&r, n); break;
+    case FUSE_LISTXATTR: op_listxattr (&r, n); break;
+    case FUSE_OPEN: op_open (&r, n); break;
+    case FUSE_READ: op_read (&r, readbuf); break;
+    case FUSE_RELEASE: op_release (&r, n); break;
+    case FUSE_ACCESS: op_access (&r); break;
+    case FUSE_DESTROY: reply_err (&r, 0); break;
+    case FUSE_FORGET:
+    case FUSE_BATCH_FORGET:
+    case FUSE_INTERRUPT:
+      break; /* no reply; nodes live as long as the mount, requests are short */
+    default:
+      reply_err (&r, ENOSYS);
+      break;
     }
 }
 
 static void
-op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+slow_request (gpointer data, gpointer user_data)
 {
-  Handle *h = (Handle *) (uintptr_t) fi->fh;
-  (void) ino;
-  struct fuse_bufvec bv = FUSE_BUFVEC_INIT (size);
-  bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-  bv.buf[0].fd = h->fd;
-  bv.buf[0].pos = off;
-  fuse_reply_data (req, &bv, FUSE_BUF_SPLICE_MOVE);
+  GBytes *req = data;
+  gsize len;
+  const guint8 *p = g_bytes_get_data (req, &len);
+  dispatch (user_data, p, len, NULL);
+  g_bytes_unref (req);
 }
 
-static void
-op_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-  Handle *h = (Handle *) (uintptr_t) fi->fh;
-  (void) ino;
-  if (h->ce)
-    cache_entry_unref (h->ce);
-  else
-    close (h->fd);
-  g_free (h);
-  fuse_reply_err (req, 0);
-}
+/* Set by the signal handler of cairn_mount_serve. */
+static volatile sig_atomic_t exit_signal;
 
-static void
-op_access (fuse_req_t req, fuse_ino_t ino, int mask)
+/* The session loop: one thread reads and answers every request. A tree walk
+ * is a chain of synchronous round trips; handing each request to another
+ * thread added a wake-up per round trip (libfuse's worker pool), and
+ * polling for the next request instead of sleeping measured slower on a
+ * 2-CPU VM (the poller competes with the client and the read-ahead thread).
+ * Loading metadata is kept off this path by read_ahead_thread, long requests
+ * go to the slow pool (is_slow). Returns 0 when the file system is gone
+ * (unmounted, connection aborted), 1 on a signal, -errno on failure. */
+static int
+session_loop (CairnMount *m, gboolean signals)
 {
-  (void) ino;
-  /* Permission bits are checked by the kernel (default_permissions). */
-  fuse_reply_err (req, (mask & W_OK) ? EROFS : 0);
+  gsize bufsize = sizeof (struct fuse_in_header) + sizeof (struct fuse_write_in) + 65536 + 4096;
+  g_autofree guint8 *buf = g_malloc (bufsize);
+  g_autofree guint8 *readbuf = g_malloc (MAX_READ);
+  for (;;)
+    {
+      if (signals && exit_signal)
+        return 1;
+      ssize_t n = read (m->fuse_fd, buf, bufsize);
+      if (n < 0)
+        {
+          int e = errno;
+          if (e == EINTR || e == ENOENT) /* ENOENT: the request was interrupted */
+            continue;
+          if (e == ENODEV) /* unmounted, or the connection was aborted */
+            return 0;
+          return -e;
+        }
+      if ((gsize) n < sizeof (struct fuse_in_header))
+        continue;
+      const struct fuse_in_header *in = (const struct fuse_in_header *) buf;
+      if (in->len != (gsize) n)
+        continue;
+      if (is_slow (m, in))
+        g_thread_pool_push (m->slow, g_bytes_new (buf, n), NULL);
+      else
+        dispatch (m, buf, n, readbuf);
+    }
 }
-
-static const struct fuse_lowlevel_ops cairn_mount_ops = {
-  .init = op_init,
-  .lookup = op_lookup,
-  .getattr = op_getattr,
-  .readlink = op_readlink,
-  .opendir = op_opendir,
-  .readdir = op_readdir,
-  .readdirplus = op_readdirplus,
-  .statfs = op_statfs,
-  .getxattr = op_getxattr,
-  .listxattr = op_listxattr,
-  .open = op_open,
-  .read = op_read,
-  .release = op_release,
-  .access = op_access,
-};
 
 /* ---- lifecycle ------------------------------------------------------------------- */
 
@@ -1209,6 +1701,9 @@ cairn_mount_new (CairnRepo *repo, const char *commit, const CairnMountOptions *o
   m->dir_nodes = g_ptr_array_new_with_free_func (node_free);
   m->cache = g_hash_table_new (csum_hash, csum_equal); /* refs dropped in _free */
   g_queue_init (&m->lru);
+  m->ahead = g_ptr_array_new ();
+  g_mutex_init (&m->ahead_lock);
+  g_cond_init (&m->ahead_cond);
   m->root = node_new_dir (NULL, tree, meta, dir_ino (0, "", tree, meta));
   g_ptr_array_add (m->dir_nodes, m->root);
   /* The root is loaded now: a commit whose root is broken is not mounted. */
@@ -1216,55 +1711,71 @@ cairn_mount_new (CairnRepo *repo, const char *commit, const CairnMountOptions *o
     return cairn_prefix_error (error, "commit %s: root directory", commit), NULL;
   return g_steal_pointer (&m);
 }
-
 gboolean
 cairn_mount_attach (CairnMount *m, const char *mountpoint, GError **error)
 {
   g_autofree char *o = g_strdup_printf ("ro,default_permissions,fsname=cairn:%.12s,subtype=cairn%s%s",
                                         m->commit, m->opts.allow_other ? ",allow_other" : "",
                                         m->opts.suid ? ",suid" : ",nosuid,nodev");
-  char *argv[] = { (char *) "cairn", (char *) "-o", o, m->opts.debug ? (char *) "-d" : NULL, NULL };
-  struct fuse_args args = FUSE_ARGS_INIT (m->opts.debug ? 4 : 3, argv);
-  g_return_val_if_fail (m->se == NULL, FALSE);
+  g_return_val_if_fail (m->attach == NULL, FALSE);
   /* Absolute: a daemonised server changes to / and unmounts by this path. */
   g_autofree char *abs = realpath (mountpoint, NULL);
   if (!abs)
     return cairn_throw_errno (error, "mount point %s", mountpoint);
-  m->se = fuse_session_new (&args, &cairn_mount_ops, sizeof cairn_mount_ops, m);
-  fuse_opt_free_args (&args);
-  if (!m->se)
-    return cairn_throw (error, "mount %s: cannot create a FUSE session (options: %s)", mountpoint, o);
-  if (fuse_session_mount (m->se, abs) != 0)
-    {
-      g_clear_pointer (&m->se, fuse_session_destroy);
-      return cairn_throw (error, "mount %s: FUSE mount failed (is /dev/fuse available, and "
-                          "fusermount3 installed for non-root users?)", mountpoint);
-    }
+  int fd = -1;
+  m->attach = cairn_fuse_attach (abs, o, &fd, error);
+  if (!m->attach)
+    return FALSE;
+  m->fuse_fd = fd;
   m->mountpoint = g_steal_pointer (&abs);
   return TRUE;
 }
 
-static int
-run_loop (CairnMount *m)
+static void
+start_threads (CairnMount *m)
 {
-  struct fuse_loop_config *cfg = fuse_loop_cfg_create ();
-  guint threads = m->opts.max_threads ? m->opts.max_threads : MAX (8, 2 * g_get_num_processors ());
-  fuse_loop_cfg_set_max_threads (cfg, threads);
-  fuse_loop_cfg_set_clone_fd (cfg, 0);
-  int r = fuse_session_loop_mt (m->se, cfg);
-  fuse_loop_cfg_destroy (cfg);
-  return r;
+  /* Started here, in the process that serves (cairn mount forks after
+   * attaching): threads do not survive a fork. They block every signal
+   * (inherited): a signal for the server interrupts the session loop. */
+  sigset_t all, saved;
+  sigfillset (&all);
+  pthread_sigmask (SIG_BLOCK, &all, &saved);
+  m->ahead_thread = g_thread_new ("cairn-ahead", read_ahead_thread, m);
+  m->slow = g_thread_pool_new (slow_request, m, m->opts.max_threads ? m->opts.max_threads : 4,
+                               FALSE, NULL);
+  pthread_sigmask (SIG_SETMASK, &saved, NULL);
+}
+
+/* No SA_RESTART: the session loop's read() returns EINTR and sees the flag. */
+static void
+on_exit_signal (int sig)
+{
+  (void) sig;
+  exit_signal = 1;
 }
 
 gboolean
 cairn_mount_serve (CairnMount *m, GError **error)
 {
-  g_return_val_if_fail (m->se != NULL, FALSE);
-  if (fuse_set_signal_handlers (m->se) != 0)
-    return cairn_throw (error, "mount %s: cannot install signal handlers", m->mountpoint);
-  int r = run_loop (m);
-  fuse_remove_signal_handlers (m->se);
-  fuse_session_unmount (m->se);
+  g_return_val_if_fail (m->attach != NULL, FALSE);
+  static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+  struct sigaction sa = { .sa_handler = on_exit_signal }, old[G_N_ELEMENTS (sigs)];
+  sigset_t set, saved;
+  exit_signal = 0;
+  sigemptyset (&sa.sa_mask);
+  sigemptyset (&set);
+  for (guint i = 0; i < G_N_ELEMENTS (sigs); i++)
+    {
+      sigaction (sigs[i], &sa, &old[i]);
+      sigaddset (&set, sigs[i]);
+    }
+  start_threads (m);
+  pthread_sigmask (SIG_UNBLOCK, &set, &saved);
+  int r = session_loop (m, TRUE);
+  pthread_sigmask (SIG_SETMASK, &saved, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (sigs); i++)
+    sigaction (sigs[i], &old[i], NULL);
+  cairn_fuse_detach (m->attach);
   if (r < 0)
     return cairn_throw_errno_value (error, -r, "mount %s: serving requests", m->mountpoint);
   return TRUE;
@@ -1274,7 +1785,7 @@ static gpointer
 loop_thread (gpointer data)
 {
   CairnMount *m = data;
-  int r = run_loop (m);
+  int r = session_loop (m, FALSE);
   g_mutex_lock (&m->done_lock);
   m->loop_status = r;
   m->done = TRUE;
@@ -1286,20 +1797,26 @@ loop_thread (gpointer data)
 gboolean
 cairn_mount_start (CairnMount *m, GError **error)
 {
-  g_return_val_if_fail (m->se != NULL && m->thread == NULL, FALSE);
+  g_return_val_if_fail (m->attach != NULL && m->thread == NULL, FALSE);
+  start_threads (m);
+  /* Signals are the caller's business (cli/run-mount.c forwards them): the
+   * threads started here block them all. */
+  sigset_t all, saved;
+  sigfillset (&all);
+  pthread_sigmask (SIG_BLOCK, &all, &saved);
   m->thread = g_thread_try_new ("cairn-mount", loop_thread, m, error);
+  pthread_sigmask (SIG_SETMASK, &saved, NULL);
   return m->thread != NULL;
 }
 
 gboolean
 cairn_mount_stop (CairnMount *m, guint timeout_ms)
 {
-  if (!m->se)
+  if (!m->attach)
     return TRUE;
-  fuse_session_exit (m->se);
   /* Detach: the kernel ends the connection once the last user is gone,
-   * which wakes the workers blocked on /dev/fuse. */
-  fuse_session_unmount (m->se);
+   * which ends the session loop (ENODEV). */
+  cairn_fuse_detach (m->attach);
   if (m->thread)
     {
       gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
@@ -1313,7 +1830,10 @@ cairn_mount_stop (CairnMount *m, guint timeout_ms)
         return FALSE;
       g_thread_join (g_steal_pointer (&m->thread));
     }
-  g_clear_pointer (&m->se, fuse_session_destroy);
+  /* Slow requests still running reply on the descriptor: finish them first. */
+  if (m->slow)
+    g_thread_pool_free (g_steal_pointer (&m->slow), FALSE, TRUE);
+  g_clear_pointer (&m->attach, cairn_fuse_attach_free);
   return TRUE;
 }
 
@@ -1322,11 +1842,17 @@ cairn_mount_free (CairnMount *m)
 {
   if (!m)
     return;
-  if (m->se && !cairn_mount_stop (m, 5000))
+  if (m->attach && !cairn_mount_stop (m, 5000))
     return; /* still serving: leak rather than free under the workers */
-  g_atomic_int_set (&m->stopping, 1);
-  if (m->prefetch)
-    g_thread_pool_free (g_steal_pointer (&m->prefetch), TRUE, TRUE);
+  if (m->ahead_thread)
+    {
+      g_mutex_lock (&m->ahead_lock);
+      m->stopping = TRUE;
+      g_cond_signal (&m->ahead_cond);
+      g_mutex_unlock (&m->ahead_lock);
+      g_thread_join (g_steal_pointer (&m->ahead_thread));
+    }
+  g_clear_pointer (&m->ahead, g_ptr_array_unref);
   GList *l;
   while ((l = g_queue_pop_head_link (&m->lru)))
     cache_entry_unref (l->data);
@@ -1337,6 +1863,8 @@ cairn_mount_free (CairnMount *m)
   g_hash_table_unref (m->logged);
   g_mutex_clear (&m->lock);
   g_mutex_clear (&m->cache_lock);
+  g_mutex_clear (&m->ahead_lock);
+  g_cond_clear (&m->ahead_cond);
   g_mutex_clear (&m->done_lock);
   g_cond_clear (&m->done_cond);
   g_free (m->mountpoint);

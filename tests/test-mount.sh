@@ -130,6 +130,48 @@ t_no_xattrat_fallback() {
   done
 }
 
+# File data: as root, bare objects are read by the kernel through FUSE
+# passthrough (no READ request reaches the server); forced off, or for an
+# archive repo, the server reads them. Both give the checkout's bytes.
+t_passthrough() {
+  require_fuse; require_root
+  grep -q 'passthrough' /proc/kallsyms 2>/dev/null || skip "kernel without FUSE passthrough"
+  make_varied_tree src
+  head -c 3000000 /dev/urandom > src/a/large.bin
+  for m in bare bare-user archive; do
+    for pt in on off; do
+      rm -rf r co
+      $CAIRN --repo=r init --mode=$m >/dev/null; $CAIRN --repo=r commit -b main src >/dev/null
+      $CAIRN --repo=r checkout main co
+      if [ $pt = on ]; then mount_fg r main mnt log -d
+      else CAIRN_MOUNT_NO_PASSTHROUGH=1 mount_fg r main mnt log -d; fi
+      diff -r --no-dereference co mnt
+      cmp co/a/large.bin mnt/a/large.bin
+      # mmap (sha256sum reads; python maps) sees the same bytes
+      python3 -c 'import mmap,sys; f=open(sys.argv[1],"rb"); m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); sys.stdout.write(str(len(m[:]))+"\n")' mnt/a/large.bin > len
+      assert_streq "$(cat len)" 3000000
+      $CAIRN umount mnt; wait_exit $pid
+      if [ $pt = on ] && [ $m != archive ]; then
+        assert_file_has_content log 'file data: kernel passthrough'
+        assert_file_has_content log 'fuse: OPEN .*passthrough'
+        assert_not_file_has_content log 'fuse: READ '
+      else
+        assert_file_has_content log 'file data: read by cairn'
+        assert_file_has_content log 'fuse: READ '
+        assert_not_file_has_content log ', passthrough'
+      fi
+      if [ $pt = off ]; then assert_file_has_content log 'passthrough off: CAIRN_MOUNT_NO_PASSTHROUGH=1'; fi
+      if [ $m = archive ] && [ $pt = on ]; then assert_file_has_content log "passthrough off: archive repository"; fi
+    done
+  done
+  # --verify hashes on first open, in the server: no passthrough
+  rm -rf r; $CAIRN --repo=r init --mode=bare >/dev/null; $CAIRN --repo=r commit -b main src >/dev/null
+  mount_fg r main mnt log -d --verify
+  cmp src/a/large.bin mnt/a/large.bin
+  $CAIRN umount mnt; wait_exit $pid
+  assert_file_has_content log 'passthrough off: --verify'
+}
+
 t_concurrent_readers() {
   require_fuse
   make_varied_tree src
@@ -296,6 +338,7 @@ t_run_mount() {
 run_test "mounted tree equals cairn checkout, every mode, cairn and ostree commits" t_equals_checkout
 run_test "read-only: EROFS on every write; umount refuses non-cairn mounts" t_read_only
 run_test "metadata without *xattrat (forced fallback) equals checkout" t_no_xattrat_fallback
+run_test "file data by kernel passthrough as root; forced off, archive, --verify: read by the server" t_passthrough
 run_test "8 concurrent readers (bare-user, archive)" t_concurrent_readers
 run_test "unmount with open files; server exits after last close; -f exits on SIGTERM" t_umount_open_files
 run_test "missing/corrupt objects and dirtrees: EIO and a log line naming the object" t_corrupt_eio
