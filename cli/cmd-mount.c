@@ -77,8 +77,8 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
     { "allow-other", 0, 0, G_OPTION_ARG_NONE, &o.allow_other, "Let other users access the mount", NULL },
     { "verify", 0, 0, G_OPTION_ARG_NONE, &o.verify, "Re-hash each file on its first open (bare repos; archive always)", NULL },
     { "cache-size", 0, 0, G_OPTION_ARG_INT64, &cache_mib, "Decompressed content kept for archive repos (default 256)", "MIB" },
-    { "threads", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &threads, "Maximum FUSE worker threads", "N" },
-    { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "libfuse debug output (implies -f)", NULL },
+    { "threads", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &threads, "Threads for slow opens (archive, --verify)", "N" },
+    { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "Log which path serves file data and every request (implies -f)", NULL },
     { NULL }
   };
   if (!cairn_cli_parse (cli, entries, "REF|COMMIT MOUNTPOINT",
