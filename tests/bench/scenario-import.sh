@@ -10,10 +10,9 @@ scenario_import() {
       --prepare "$(bench_fresh_repos_prepare $mode)" --target "ostree<=$target" \
       cairn="$CAIRN --repo $BENCH_WORK/cur/c commit -b deb --tree=tar=$tar" \
       ostree="ostree --repo=$BENCH_WORK/cur/o commit -b deb --tree=tar=$tar"
-    rm -rf $BENCH_WORK/run-* $BENCH_WORK/cur $BENCH_WORK/.n
   done
   for mode in bare-user archive; do
-    rm -rf x-$mode; "$CAIRN" --repo x-$mode init --mode=$mode >/dev/null
+    "$CAIRN" --repo x-$mode init --mode=$mode >/dev/null
     "$CAIRN" --repo x-$mode commit -b deb --tree=tar="$tar" >/dev/null
     bench_compare "export ($mode, Debian minbase)" --target "ostree<=0.7" \
       cairn="$CAIRN --repo x-$mode export deb -o out-c.tar" \
