@@ -93,7 +93,10 @@ bench_time_rss() {
 # inodes just before a timed run makes ext4 scan past "recently deleted"
 # inodes for every file created afterwards (measured: ~40% of a commit's
 # time), an artefact of the harness that would otherwise be measured.
+# It ends with `sync`: otherwise the previous run's dirty data (the other
+# tool's, since runs alternate) is still being written back, and the next
+# run's syncfs waits for it.
 bench_fresh_repos_prepare() {
   local mode=$1
-  echo "n=\$(( \$(cat $BENCH_WORK/.n 2>/dev/null || echo 0) + 1 )); echo \$n > $BENCH_WORK/.n; d=$BENCH_WORK/run-\$n; mkdir -p \$d; $CAIRN --repo=\$d/c init --mode=$mode >/dev/null && ostree --repo=\$d/o init --mode=$mode && ln -sfn run-\$n $BENCH_WORK/cur"
+  echo "n=\$(( \$(cat $BENCH_WORK/.n 2>/dev/null || echo 0) + 1 )); echo \$n > $BENCH_WORK/.n; d=$BENCH_WORK/run-\$n; mkdir -p \$d; $CAIRN --repo=\$d/c init --mode=$mode >/dev/null && ostree --repo=\$d/o init --mode=$mode && ln -sfn run-\$n $BENCH_WORK/cur && sync"
 }
