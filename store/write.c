@@ -13,6 +13,8 @@
 /* Archive mode: files up to this size are compressed by libdeflate in one
  * call (input and output buffers per worker thread bound the memory). */
 #define DEFLATE_ONESHOT_MAX (1u << 20)
+/* Objects at least this large start their writeback when written. */
+#define EARLY_WRITEBACK_MIN (64u << 10)
 #define CHUNK (64u << 10)
 
 static void
@@ -420,6 +422,12 @@ write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
         }
       else if (!finish_bare_regular (txn, tmpf.fd, fi, error))
         return FALSE;
+      /* Start writing the data back now, asynchronously: the commit's
+       * syncfs() then finds most of it on disk instead of writing every
+       * object at the end while the CPUs idle. Only for objects of some
+       * size (most of the bytes; a small write each would cost more). */
+      if (txn->repo->fsync && size >= EARLY_WRITEBACK_MIN)
+        (void) sync_file_range (tmpf.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
       if (!link_object (txn, &tmpf, hex, CAIRN_OBJECT_FILE, error))
         return FALSE;
       count (txn, FALSE, size);
