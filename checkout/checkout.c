@@ -220,10 +220,16 @@ static gboolean
 checkout_file (Ctx *ctx, int dfd, const char *name, const char *csum, GError **error)
 {
   struct stat ost;
-  if (!cairn_repo_stat_object (ctx->repo, CAIRN_OBJECT_FILE, csum, &ost))
-    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s.file is missing", csum);
   g_auto (CairnFileInfo) fi = { 0 };
-  if (needs_info (ctx) || S_ISLNK (ost.st_mode))
+  if (ctx->repo->mode == CAIRN_REPO_MODE_BARE_USER)
+    {
+      /* stat and metadata in two system calls (no open) */
+      if (!cairn_repo_load_file_info (ctx->repo, csum, &ost, &fi, error))
+        return FALSE;
+    }
+  else if (!cairn_repo_stat_object (ctx->repo, CAIRN_OBJECT_FILE, csum, &ost))
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s.file is missing", csum);
+  else if (needs_info (ctx) || S_ISLNK (ost.st_mode))
     {
       if (!cairn_repo_load_file (ctx->repo, csum, NULL, &fi, error))
         return FALSE;

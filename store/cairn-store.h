@@ -172,6 +172,11 @@ gboolean cairn_repo_load_variant_if_exists (CairnRepo *repo, CairnObjectType typ
 /* Open a content object: its logical metadata and, for regular files, an fd
  * positioned at the content (archive: an fd to decompressed content, via a
  * memfd/tmpfile). @out_fd may be NULL. */
+/* An object's stat and info (no content fd). Bare-user regular files are
+ * read without opening the object where the kernel allows (getxattrat);
+ * CAIRN_NO_XATTRAT=1 forces the opening path. */
+gboolean cairn_repo_load_file_info (CairnRepo *repo, const char *checksum, struct stat *out_st,
+                                    CairnFileInfo *out_info, GError **error);
 gboolean cairn_repo_load_file (CairnRepo *repo, const char *checksum, int *out_fd,
                                CairnFileInfo *out_info, GError **error);
 

@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/xattr.h>
 #include <zlib.h>
 
@@ -295,6 +297,58 @@ load_archive (int fd, const char *checksum, CairnFileInfo *fi, int *out_fd, GErr
   if (!ok)
     return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
   return TRUE;
+}
+
+/* Linux >= 6.13 reads an xattr by directory fd and name, without opening
+ * the file (an open/fgetxattr/close costs several times one getxattrat). */
+#ifndef __NR_getxattrat
+#define __NR_getxattrat 464
+#endif
+struct cairn_xattr_args
+{
+  guint64 value;
+  guint32 size;
+  guint32 flags;
+};
+static gint no_getxattrat = -1;
+
+gboolean
+cairn_repo_load_file_info (CairnRepo *repo, const char *checksum, struct stat *out_st,
+                           CairnFileInfo *out_info, GError **error)
+{
+  int sub = cairn_repo_objdir_fd (repo, checksum, FALSE, NULL);
+  g_autofree char *leaf = cairn_object_leaf (checksum, CAIRN_OBJECT_FILE, repo->mode);
+  if (sub < 0 || fstatat (sub, leaf, out_st, AT_SYMLINK_NOFOLLOW) < 0)
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s.file is missing", checksum);
+  if (repo->mode == CAIRN_REPO_MODE_BARE_USER && S_ISREG (out_st->st_mode))
+    {
+      if (g_atomic_int_get (&no_getxattrat) < 0)
+        g_atomic_int_set (&no_getxattrat, g_getenv ("CAIRN_NO_XATTRAT") != NULL);
+      if (!g_atomic_int_get (&no_getxattrat))
+        {
+          guint8 buf[4096];
+          struct cairn_xattr_args a = { .value = (guint64) (uintptr_t) buf, .size = sizeof buf };
+          ssize_t n = syscall (__NR_getxattrat, sub, leaf, AT_SYMLINK_NOFOLLOW, OSTREEMETA, &a, sizeof a);
+          if (n < 0 && (errno == ENOSYS || errno == EINVAL))
+            g_atomic_int_set (&no_getxattrat, 1);
+          else if (n < 0 && errno != ERANGE)
+            return cairn_throw_errno (error, "Corrupted object %s.file: reading " OSTREEMETA, checksum);
+          else if (n >= 0)
+            {
+              if (!_cairn_parse_ostreemeta (buf, n, out_info, error))
+                return cairn_prefix_error (error, "Corrupted object %s.file", checksum);
+              if (!S_ISLNK (out_info->mode))
+                {
+                  out_info->size = out_st->st_size;
+                  return TRUE;
+                }
+              cairn_file_info_clear (out_info);
+              memset (out_info, 0, sizeof *out_info);
+            }
+        }
+    }
+  /* Symlinks (their target is content), other modes, old kernels. */
+  return cairn_repo_load_file (repo, checksum, NULL, out_info, error);
 }
 
 int

@@ -96,6 +96,12 @@ bench_time_rss() {
 # It ends with `sync`: otherwise the previous run's dirty data (the other
 # tool's, since runs alternate) is still being written back, and the next
 # run's syncfs waits for it.
+# A --prepare command that makes a NEW empty directory $BENCH_WORK/cur
+# (for checkouts) before each run; same reasons as below.
+bench_fresh_dir_prepare() {
+  echo "n=\$(( \$(cat $BENCH_WORK/.n 2>/dev/null || echo 0) + 1 )); echo \$n > $BENCH_WORK/.n; mkdir -p $BENCH_WORK/run-\$n && ln -sfn run-\$n $BENCH_WORK/cur && sync"
+}
+
 bench_fresh_repos_prepare() {
   local mode=$1
   echo "n=\$(( \$(cat $BENCH_WORK/.n 2>/dev/null || echo 0) + 1 )); echo \$n > $BENCH_WORK/.n; d=$BENCH_WORK/run-\$n; mkdir -p \$d; $CAIRN --repo=\$d/c init --mode=$mode >/dev/null && ostree --repo=\$d/o init --mode=$mode && ln -sfn run-\$n $BENCH_WORK/cur && sync"
