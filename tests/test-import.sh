@@ -87,6 +87,19 @@ print(m.offset_data + 1000)' pax.tar)
   done
 }
 
+# Progress goes to stderr only when it is a terminal (a pty made by script(1)).
+t_progress_on_terminal() {
+  require_cmd script
+  make_rootfs src
+  tar --numeric-owner -C src -cf rootfs.tar .
+  init_repo r bare-user
+  script -q -e -c "$CAIRN --repo r commit -b tty --tree=tar=rootfs.tar" /dev/null > tty.out
+  assert_file_has_content tty.out 'commit: [0-9]* files, [0-9.]* MiB'
+  "$CAIRN" --repo r commit -b notty --tree=tar=rootfs.tar > out 2> err
+  [ ! -s err ] || { echo "progress without a terminal:"; cat err; exit 1; }
+  assert_streq "$(root_tree r tty)" "$(root_tree r notty)"
+}
+
 t_tar_ostree_same() {
   require_cmd ostree
   make_rootfs src
@@ -226,6 +239,7 @@ t_docker_archive() {
 
 run_test "tar import in every mode and compression equals commit of the dir" t_tar_modes
 run_test "tar read straight from the file equals the streamed read (gnu, pax, sparse, long names, cut)" t_tar_direct_same
+run_test "progress on stderr only when it is a terminal" t_progress_on_terminal
 run_test "tar import gives ostree's tree checksum" t_tar_ostree_same
 run_test "hostile tarballs are refused or contained" t_evil
 run_test "OCI import (umoci, 3 layers, whiteouts, opaque) equals umoci unpack" t_oci
