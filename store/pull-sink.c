@@ -12,7 +12,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/pull-private.h"
-#include <libdeflate.h>
 #include <openssl/evp.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -366,8 +365,6 @@ _cairn_pull_sink_write_metadata (CairnPullSink *sink, CairnObjectType type, cons
 
 /* ---- content ----------------------------------------------------------------------- */
 
-static GPrivate decompressor_key = G_PRIVATE_INIT ((GDestroyNotify) libdeflate_free_decompressor);
-
 /* libdeflate inflates in one call into a buffer of the size the header
  * announces (about twice as fast as zlib). NULL when that is not exactly
  * what the stream holds: the caller then uses zlib, whose errors are the
@@ -375,19 +372,8 @@ static GPrivate decompressor_key = G_PRIVATE_INIT ((GDestroyNotify) libdeflate_f
 static GBytes *
 inflate_exact_size (const guint8 *in, gsize len, guint64 size)
 {
-  struct libdeflate_decompressor *d = g_private_get (&decompressor_key);
-  if (!d)
-    {
-      d = libdeflate_alloc_decompressor ();
-      if (!d)
-        return NULL;
-      g_private_set (&decompressor_key, d);
-    }
   guint8 *out = g_malloc (MAX (size, 1));
-  size_t in_used = 0, out_len = 0;
-  enum libdeflate_result r
-      = libdeflate_deflate_decompress_ex (d, in, len, out, size, &in_used, &out_len);
-  if (r != LIBDEFLATE_SUCCESS || out_len != size || in_used != len)
+  if (!_cairn_inflate_exact (in, len, out, size))
     {
       g_free (out);
       return NULL;

@@ -4,6 +4,10 @@
 #include "store/cairn-store.h"
 #include <openssl/types.h>
 
+/* Raw deflate @in inflated into exactly @size bytes at @out by libdeflate;
+ * FALSE unless the stream holds exactly that (objects.c). */
+gboolean _cairn_inflate_exact (const guint8 *in, gsize len, guint8 *out, gsize size);
+
 /* SHA-256 fetched once (checksum.c). */
 const EVP_MD *_cairn_sha256 (void);
 
