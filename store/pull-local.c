@@ -12,6 +12,12 @@
 #include "store/pull-private.h"
 #include <openssl/evp.h>
 #include <string.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#define HASH_MMAP_MIN (128u << 10)
+#define HASH_MMAP_WINDOW (4u << 20) /* a multiple of the page size */
 
 typedef struct
 {
@@ -56,6 +62,55 @@ typedef struct
   char checksums[IMPORT_BATCH][65];
 } ImportJob;
 
+/* Hashing from a mapping: a file truncated meanwhile (an object hardlinked
+ * into a checkout and edited in place) would raise SIGBUS. The handler
+ * jumps back into the hashing thread, which reports the object as changed;
+ * a SIGBUS anywhere else keeps its default action. */
+static __thread sigjmp_buf hash_jmp;
+static __thread volatile sig_atomic_t hash_guarded;
+static struct sigaction sigbus_previous;
+
+static void
+on_sigbus (int sig, siginfo_t *si, void *ctx)
+{
+  if (hash_guarded)
+    siglongjmp (hash_jmp, 1);
+  sigaction (SIGBUS, &sigbus_previous, NULL);
+  raise (sig);
+}
+
+static gboolean
+sigbus_guard_ready (void)
+{
+  static gsize once;
+  static gboolean ok;
+  if (g_once_init_enter (&once))
+    {
+      struct sigaction sa = { 0 };
+      sa.sa_sigaction = on_sigbus;
+      sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+      sigemptyset (&sa.sa_mask);
+      ok = sigaction (SIGBUS, &sa, &sigbus_previous) == 0;
+      g_once_init_leave (&once, 1);
+    }
+  return ok;
+}
+
+/* FALSE if a SIGBUS interrupted the hashing (@md is then unusable). */
+static gboolean
+hash_mapped (EVP_MD_CTX *md, const void *p, gsize n)
+{
+  if (sigsetjmp (hash_jmp, 0) != 0)
+    {
+      hash_guarded = FALSE;
+      return FALSE;
+    }
+  hash_guarded = TRUE;
+  EVP_DigestUpdate (md, p, n);
+  hash_guarded = FALSE;
+  return TRUE;
+}
+
 /* SHA-256 of the §5.2 checksum form: header of @fi, then @fd's bytes from 0. */
 static gboolean
 hash_content_fd (const CairnFileInfo *fi, int fd, char out_hex[65], guint64 *out_size,
@@ -71,6 +126,25 @@ hash_content_fd (const CairnFileInfo *fi, int fd, char out_hex[65], guint64 *out
   if (!buf)
     g_private_set (&buf_key, buf = g_malloc (1 << 18));
   guint64 off = 0;
+  /* Larger objects are hashed from a mapping of the page cache (no copy
+   * into a buffer); EOF is still confirmed by the read loop below. */
+  while (S_ISREG (fi->mode) && fi->size >= HASH_MMAP_MIN && off < fi->size && sigbus_guard_ready ())
+    {
+      /* in windows: the mapped pages count as our memory while mapped */
+      gsize n = MIN (fi->size - off, HASH_MMAP_WINDOW);
+      void *p = mmap (NULL, n, PROT_READ, MAP_SHARED, fd, off);
+      if (p == MAP_FAILED)
+        break; /* the read loop takes over from off */
+      (void) madvise (p, n, MADV_SEQUENTIAL);
+      gboolean cut = !hash_mapped (md, p, n); /* the file shrank under the mapping */
+      munmap (p, n);
+      if (cut)
+        {
+          EVP_MD_CTX_free (md);
+          return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "the object changed while it was read");
+        }
+      off += n;
+    }
   /* A bare-user symlink's object file holds the target, which the header
    * already carries: the checksum form has no content after it. */
   while (S_ISREG (fi->mode))

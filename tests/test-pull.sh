@@ -93,6 +93,37 @@ t_local_modes() {
   assert_streq "$(json_field out.json objects_fetched)" 0
 }
 
+# A source object cut short while a local pull hashes it (an object
+# hardlinked into a checkout and edited in place): a clear error, never a
+# crash (cairn hashes large objects from a mapping and must catch SIGBUS).
+t_local_object_cut_while_hashed() {
+  mkdir tree; truncate -s 256M tree/big; echo small > tree/small
+  $CAIRN --repo=src init --mode=bare-user >/dev/null
+  $CAIRN --repo=src commit -b app tree >/dev/null
+  obj=$(ls -S src/objects/*/*.file | head -n1)
+  cp --sparse=always "$obj" big.orig
+  cut_seen=0
+  for i in 1 2 3 4 5 6 7 8; do
+    rm -rf dst; $CAIRN --repo=dst init --mode=bare-user >/dev/null
+    cp --sparse=always big.orig "$obj"
+    rc=0
+    ( sleep 0.0$i; truncate -s 4096 "$obj" ) & tp=$!
+    $CAIRN --repo=dst pull "$T/src" app 2> err || rc=$?
+    wait $tp
+    case $rc in
+      0) ;;
+      1) grep -q -e 'changed while it was read' -e 'Corrupted file object' -e 'hashes to' err \
+           || { cat err; exit 1; }
+         grep -q 'changed while it was read' err && cut_seen=1
+         no_ref dst app ;;
+      *) echo "pull exited $rc"; cat err; exit 1 ;;
+    esac
+    both_fsck dst
+    [ $cut_seen = 1 ] && break
+  done
+  [ $cut_seen = 1 ] || { echo "never caught the object shrinking under the mapping"; exit 1; }
+}
+
 t_local_remote_depth_mirror() {
   make_src archive
   echo v2 > tree/v2; $CAIRN --repo=src commit -b app tree >/dev/null
@@ -410,6 +441,7 @@ PY
 }
 
 run_test "local: hardlinks, conversions archive<->bare-user, refusals" t_local_modes
+run_test "local: a source object cut while hashed: clear error, no crash" t_local_object_cut_while_hashed
 run_test "local: configured remote, --commit-metadata-only, --depth, --mirror" t_local_remote_depth_mirror
 run_test "http: pull from ostree's archive repo, gpg-verify(+summary) enforced" t_http_from_ostree_gpg
 run_test "http: ostree pull from cairn's repo (signed summary); cairn too" t_ostree_pulls_from_cairn
