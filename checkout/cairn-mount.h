@@ -29,6 +29,7 @@ typedef struct {
   guint64 cache_bytes;   /* archive: decompressed content kept; 0 = 256 MiB */
   guint max_threads;     /* threads for slow opens (archive, verify); 0 = default */
   gboolean debug;        /* through @log: which path serves file data, one line per request */
+  gboolean verbose;      /* through @log: which path serves file data */
   CairnMountLogFunc log; /* may be NULL */
   gpointer log_data;
 } CairnMountOptions;

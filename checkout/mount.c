@@ -1547,7 +1547,7 @@ op_init (Req *r)
    * one level above it, leaving room for an overlay on top. */
   out.max_stack_depth = (got & CAIRN_FUSE_PASSTHROUGH) ? 1 : 0;
   reply_buf (r, &out, sizeof out);
-  if (m->opts.debug && m->opts.log)
+  if ((m->opts.debug || m->opts.verbose) && m->opts.log)
     {
       g_autofree char *msg = g_strdup_printf (
           "fuse: protocol 7.%u, file data: %s%s%s", out.minor,

@@ -93,6 +93,7 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
     return cairn_cli_usage_error (error, "--cache-size and --threads must be positive"), 2;
   o.cache_bytes = (guint64) cache_mib << 20;
   o.debug = debug;
+  o.verbose = cli->verbose;
   o.max_threads = threads;
   foreground |= debug;
   o.log = foreground ? log_stderr : log_syslog;

@@ -170,6 +170,13 @@ t_passthrough() {
   cmp src/a/large.bin mnt/a/large.bin
   $CAIRN umount mnt; wait_exit $pid
   assert_file_has_content log 'passthrough off: --verify'
+  # -v names the path of file data, without -d's line per request
+  mkdir -p mnt; $CAIRN -v --repo=r mount -f main mnt 2> vlog & pid=$!
+  MOUNTS="$MOUNTS mnt"; wait_mounted mnt
+  cat mnt/hello.txt > /dev/null
+  $CAIRN umount mnt; wait_exit $pid
+  assert_file_has_content vlog 'file data: kernel passthrough'
+  assert_not_file_has_content vlog 'fuse: OPEN'
 }
 
 t_concurrent_readers() {
