@@ -116,8 +116,7 @@ static gboolean
 hash_content_fd (const CairnFileInfo *fi, int fd, char out_hex[65], guint64 *out_size,
                  GError **error)
 {
-  g_autoptr (GVariant) header = cairn_file_header_new (fi);
-  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
+  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed_for (fi);
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   EVP_DigestInit_ex (md, _cairn_sha256 (), NULL);
   EVP_DigestUpdate (md, g_bytes_get_data (prefixed, NULL), g_bytes_get_size (prefixed));

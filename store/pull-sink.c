@@ -475,8 +475,7 @@ store_large_filez (CairnTxn *txn, const char *checksum, GBytes *filez, const Cai
       if (tmp < 0)
         return cairn_throw_errno (error, "creating a temporary file for object %s", checksum);
     }
-  g_autoptr (GVariant) header = cairn_file_header_new (fi);
-  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
+  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed_for (fi);
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   EVP_DigestInit_ex (md, _cairn_sha256 (), NULL);
   EVP_DigestUpdate (md, g_bytes_get_data (prefixed, NULL), g_bytes_get_size (prefixed));

@@ -198,8 +198,7 @@ static gboolean
 check_content_checksum (const CairnFileInfo *fi, int fd, gboolean deflated, const char *checksum,
                         GError **error)
 {
-  g_autoptr (GVariant) header = cairn_file_header_new (fi);
-  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
+  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed_for (fi);
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   gsize hlen;
   const void *hp = g_bytes_get_data (prefixed, &hlen);

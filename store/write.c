@@ -131,8 +131,7 @@ hasher_finish (Hasher *h, char out_hex[65])
 char *
 cairn_content_checksum (const CairnFileInfo *fi, const void *data, gsize len)
 {
-  g_autoptr (GVariant) header = cairn_file_header_new (fi);
-  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
+  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed_for (fi);
   Hasher h = { 0 };
   char hex[65];
   hasher_start (&h, prefixed);
@@ -307,8 +306,7 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
     memcpy (out_hex, known_hex, 65); /* in-memory content, hashed by the caller */
   else
     {
-      g_autoptr (GVariant) header = cairn_file_header_new (fi);
-      g_autoptr (GBytes) prefixed = cairn_file_header_prefixed (header);
+      g_autoptr (GBytes) prefixed = cairn_file_header_prefixed_for (fi);
       hasher_start (&h, prefixed);
     }
   if (!cairn_tmpfile_open (txn->staging_dfd, 0644, tmpf, error))
