@@ -453,34 +453,6 @@ bare_xattrs (CairnMount *m, int dfd, const char *leaf, GError **error)
   return cairn_xattrs_read_at (dfd, leaf, error);
 }
 
-/* bare-user: logical uid, gid, mode and xattrs in user.ostreemeta (spec §4.1). */
-static gboolean
-parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi, GError **error)
-{
-  if (len == 12)
-    {
-      /* No xattrs (the usual case): three BE32 and an empty array. */
-      guint32 w[3];
-      memcpy (w, data, sizeof w);
-      fi->uid = GUINT32_FROM_BE (w[0]);
-      fi->gid = GUINT32_FROM_BE (w[1]);
-      fi->mode = GUINT32_FROM_BE (w[2]);
-      fi->xattrs = cairn_xattrs_empty ();
-      return TRUE;
-    }
-  g_autoptr (GVariant) v = g_variant_ref_sink (
-      g_variant_new_from_data (G_VARIANT_TYPE ("(uuua(ayay))"), g_memdup2 (data, len), len, FALSE,
-                               g_free, NULL));
-  if (!g_variant_is_normal_form (v))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "user.ostreemeta not in normal form");
-  guint32 uid, gid, mode;
-  g_variant_get (v, "(uuu@a(ayay))", &uid, &gid, &mode, &fi->xattrs);
-  fi->uid = GUINT32_FROM_BE (uid);
-  fi->gid = GUINT32_FROM_BE (gid);
-  fi->mode = GUINT32_FROM_BE (mode);
-  return TRUE;
-}
-
 /* Metadata without opening the object where the repo mode allows it; FALSE
  * with *out_done unset means "use cairn_repo_load_file". */
 static gboolean
@@ -506,7 +478,7 @@ load_file_fast (CairnMount *m, const char *hex, CairnFileInfo *fi, gboolean *out
         return cairn_throw_errno (error, "Corrupted object %s.file: reading user.ostreemeta", hex);
       if (n < 0)
         return TRUE; /* no getxattrat, or a large value */
-      if (!parse_ostreemeta (buf, n, fi, error))
+      if (!cairn_parse_ostreemeta (buf, n, fi, error))
         return cairn_prefix_error (error, "Corrupted object %s.file", hex);
       if (S_ISLNK (fi->mode))
         {

@@ -84,6 +84,10 @@ GVariant *cairn_file_header_new (const CairnFileInfo *fi);
 GVariant *cairn_zfile_header_new (const CairnFileInfo *fi);
 /* The 8-byte length prefix + header bytes that start a file checksum (§5.2). */
 /* cairn_file_header_prefixed (cairn_file_header_new (fi)), faster. */
+/* A bare-user object's user.ostreemeta xattr (uuua(ayay)): uid, gid, mode
+ * and xattrs into @fi; a mode that is not a regular file or symlink with
+ * permission bits only, or a value not in normal form, is an error. */
+gboolean cairn_parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi, GError **error);
 GBytes *cairn_file_header_prefixed_for (const CairnFileInfo *fi);
 GBytes *cairn_file_header_prefixed (GVariant *header);
 

@@ -130,7 +130,7 @@ _cairn_ostreemeta_new (const CairnFileInfo *fi)
 }
 
 gboolean
-_cairn_parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi, GError **error)
+cairn_parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi, GError **error)
 {
   if (len == 12)
     {
@@ -152,6 +152,8 @@ _cairn_parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi, GError 
     }
   g_autoptr (GBytes) b = g_bytes_new (data, len);
   g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_DIRMETA_GVARIANT_FORMAT, b, FALSE));
+  if (!g_variant_is_normal_form (v))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, OSTREEMETA " is not in normal form");
   guint32 uid, gid, mode;
   g_autoptr (GVariant) xa = NULL;
   g_variant_get (v, "(uuu@a(ayay))", &uid, &gid, &mode, &xa);
@@ -247,7 +249,7 @@ load_bare_user (int fd, const char *checksum, CairnFileInfo *fi, GError **error)
     }
   if (n < 0)
     return cairn_throw_errno (error, "Corrupted object %s.file: reading " OSTREEMETA, checksum);
-  if (!_cairn_parse_ostreemeta (big ? big : buf, n, fi, error))
+  if (!cairn_parse_ostreemeta (big ? big : buf, n, fi, error))
     return cairn_prefix_error (error, "Corrupted object %s.file", checksum);
   struct stat st;
   if (fstat (fd, &st) < 0)
@@ -354,7 +356,7 @@ cairn_repo_load_file_info (CairnRepo *repo, const char *checksum, struct stat *o
             return cairn_throw_errno (error, "Corrupted object %s.file: reading " OSTREEMETA, checksum);
           else if (n >= 0)
             {
-              if (!_cairn_parse_ostreemeta (buf, n, out_info, error))
+              if (!cairn_parse_ostreemeta (buf, n, out_info, error))
                 return cairn_prefix_error (error, "Corrupted object %s.file", checksum);
               if (!S_ISLNK (out_info->mode))
                 {
@@ -463,7 +465,8 @@ cairn_repo_stat_object (CairnRepo *repo, CairnObjectType type, const char *check
 }
 
 gboolean
-_cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *data, GError **error)
+_cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *data,
+                     gboolean *out_exact, GError **error)
 {
   z_stream zs = { 0 };
   if (inflateInit2 (&zs, -15) != Z_OK)
@@ -490,6 +493,8 @@ _cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *d
         }
     }
   while (r != Z_STREAM_END);
+  if (out_exact)
+    *out_exact = zs.avail_in == 0;
   inflateEnd (&zs);
   return TRUE;
 }
@@ -564,7 +569,7 @@ write_fd_func (void *data, const void *buf, size_t len)
 static gboolean
 inflate_to_fd (const guint8 *payload, gsize len, int dst_fd, GError **error)
 {
-  return _cairn_inflate_each (payload, len, write_fd_func, GINT_TO_POINTER (dst_fd), error);
+  return _cairn_inflate_each (payload, len, write_fd_func, GINT_TO_POINTER (dst_fd), NULL, error);
 }
 
 static GPrivate decompressor_key = G_PRIVATE_INIT ((GDestroyNotify) libdeflate_free_decompressor);

@@ -12,43 +12,59 @@ cairn_path_entry_clear (CairnPathEntry *e)
   g_clear_pointer (&e->file, g_free);
 }
 
-/* Find @name in a dirtree (binary search: entries are strcmp-sorted). */
-static gboolean
-find_in_tree (GVariant *tree, const char *name, CairnPathEntry *e)
+gboolean
+_cairn_dirtree_find (GVariant *tree, int kind, const char *name, guint8 out_a[32],
+                     guint8 out_b[32])
 {
-  for (int member = 0; member < 2; member++)
+  g_autoptr (GVariant) list = g_variant_get_child_value (tree, kind);
+  gsize lo = 0, hi = g_variant_n_children (list);
+  while (lo < hi)
     {
-      g_autoptr (GVariant) list = g_variant_get_child_value (tree, member);
-      gsize lo = 0, hi = g_variant_n_children (list);
-      while (lo < hi)
+      gsize mid = (lo + hi) / 2;
+      g_autoptr (GVariant) ent = g_variant_get_child_value (list, mid);
+      const char *n;
+      g_variant_get_child (ent, 0, "&s", &n);
+      int c = strcmp (name, n);
+      if (c < 0)
+        hi = mid;
+      else if (c > 0)
+        lo = mid + 1;
+      else
         {
-          gsize mid = (lo + hi) / 2;
-          g_autoptr (GVariant) ent = g_variant_get_child_value (list, mid);
-          const char *n;
-          g_variant_get_child (ent, 0, "&s", &n);
-          int c = strcmp (name, n);
-          if (c == 0)
+          for (int i = 1; i <= (kind == 1 ? 2 : 1); i++)
             {
-              g_autoptr (GVariant) c1 = g_variant_get_child_value (ent, 1);
-              if (member == 0)
-                {
-                  e->is_dir = FALSE;
-                  e->file = cairn_checksum_from_variant (c1);
-                  return e->file != NULL;
-                }
-              g_autoptr (GVariant) c2 = g_variant_get_child_value (ent, 2);
-              e->is_dir = TRUE;
-              e->dirtree = cairn_checksum_from_variant (c1);
-              e->dirmeta = cairn_checksum_from_variant (c2);
-              return e->dirtree && e->dirmeta;
+              g_autoptr (GVariant) cs = g_variant_get_child_value (ent, i);
+              if (g_variant_get_size (cs) != 32)
+                return FALSE;
+              memcpy (i == 1 ? out_a : out_b, g_variant_get_data (cs), 32);
             }
-          if (c < 0)
-            hi = mid;
-          else
-            lo = mid + 1;
+          return TRUE;
         }
     }
   return FALSE;
+}
+
+/* Find @name among a dirtree's files, then its directories. */
+static gboolean
+find_in_tree (GVariant *tree, const char *name, CairnPathEntry *e)
+{
+  guint8 a[32], b[32];
+  char hex[65];
+  if (_cairn_dirtree_find (tree, 0, name, a, b))
+    {
+      e->is_dir = FALSE;
+      cairn_checksum_to_hex (a, hex);
+      e->file = g_strdup (hex);
+      return TRUE;
+    }
+  if (!_cairn_dirtree_find (tree, 1, name, a, b))
+    return FALSE;
+  e->is_dir = TRUE;
+  cairn_checksum_to_hex (a, hex);
+  e->dirtree = g_strdup (hex);
+  cairn_checksum_to_hex (b, hex);
+  e->dirmeta = g_strdup (hex);
+  return TRUE;
 }
 
 gboolean

@@ -456,6 +456,22 @@ store_filez_verbatim (CairnTxn *txn, const char *checksum, GBytes *filez, GError
   return TRUE;
 }
 
+typedef struct
+{
+  EVP_MD_CTX *md;
+  int fd; /* -1: hash only */
+  guint64 total;
+} LargeSink;
+
+static int
+large_sink_chunk (void *data, const void *buf, size_t len)
+{
+  LargeSink *ls = data;
+  EVP_DigestUpdate (ls->md, buf, len);
+  ls->total += len;
+  return ls->fd < 0 || cairn_write_all (ls->fd, buf, len, NULL) ? 1 : 0;
+}
+
 /* A large .filez: inflated in chunks, hashed as it goes (the checksum form:
  * header, then content) and, unless the destination is an archive repo that
  * keeps the .filez as it is, written to an unlinked temporary file that the
@@ -476,50 +492,17 @@ store_large_filez (CairnTxn *txn, const char *checksum, GBytes *filez, const Cai
         return cairn_throw_errno (error, "creating a temporary file for object %s", checksum);
     }
   g_autoptr (GBytes) prefixed = cairn_file_header_prefixed_for (fi);
-  EVP_MD_CTX *md = EVP_MD_CTX_new ();
-  EVP_DigestInit_ex (md, _cairn_sha256 (), NULL);
-  EVP_DigestUpdate (md, g_bytes_get_data (prefixed, NULL), g_bytes_get_size (prefixed));
-  z_stream zs = { 0 };
-  if (inflateInit2 (&zs, -15) != Z_OK)
-    {
-      EVP_MD_CTX_free (md);
-      return cairn_throw (error, "inflateInit failed");
-    }
-  g_autofree guint8 *buf = g_malloc (1 << 18);
-  zs.next_in = (guint8 *) payload;
-  zs.avail_in = plen;
-  guint64 total = 0;
-  gboolean ok = TRUE;
-  int r;
-  do
-    {
-      zs.next_out = buf;
-      zs.avail_out = 1 << 18;
-      r = inflate (&zs, Z_NO_FLUSH);
-      gsize got = (1 << 18) - zs.avail_out;
-      if ((r != Z_OK && r != Z_STREAM_END) || (r == Z_OK && got == 0 && zs.avail_in == 0))
-        {
-          ok = cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "Corrupted object %s.filez: corrupt or truncated compressed data",
-                                 checksum);
-          break;
-        }
-      EVP_DigestUpdate (md, buf, got);
-      total += got;
-      if (tmp >= 0 && !cairn_write_all (tmp, buf, got, error))
-        {
-          ok = cairn_prefix_error (error, "object %s", checksum);
-          break;
-        }
-    }
-  while (r != Z_STREAM_END);
-  gboolean exact = zs.avail_in == 0;
-  inflateEnd (&zs);
+  LargeSink ls = { EVP_MD_CTX_new (), tmp, 0 };
+  EVP_DigestInit_ex (ls.md, _cairn_sha256 (), NULL);
+  EVP_DigestUpdate (ls.md, g_bytes_get_data (prefixed, NULL), g_bytes_get_size (prefixed));
+  gboolean exact = FALSE;
+  gboolean ok = _cairn_inflate_each (payload, plen, large_sink_chunk, &ls, &exact, error);
+  guint64 total = ls.total;
   guint8 raw[32];
-  EVP_DigestFinal_ex (md, raw, NULL);
-  EVP_MD_CTX_free (md);
+  EVP_DigestFinal_ex (ls.md, raw, NULL);
+  EVP_MD_CTX_free (ls.md);
   if (!ok)
-    return FALSE;
+    return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
   char actual[65];
   cairn_checksum_to_hex (raw, actual);
   if (strcmp (actual, checksum) != 0)

@@ -120,44 +120,6 @@ add_candidate (Walk *w, CairnObjectType type, const char *hex)
   g_hash_table_add (w->seen, g_steal_pointer (&name));
 }
 
-/* The entry @name of a dirtree variant: files (kind 0) give their checksum
- * in @out_a; dirs (kind 1) their dirtree and dirmeta. Binary search: dirtree
- * entries are sorted by name. */
-static gboolean
-lookup_entry (GVariant *tree, int kind, const char *name, guint8 out_a[32], guint8 out_b[32])
-{
-  g_autoptr (GVariant) list = g_variant_get_child_value (tree, kind);
-  gsize lo = 0, hi = g_variant_n_children (list);
-  while (lo < hi)
-    {
-      gsize mid = (lo + hi) / 2;
-      g_autoptr (GVariant) e = g_variant_get_child_value (list, mid);
-      const char *n;
-      g_variant_get_child (e, 0, "&s", &n);
-      int c = strcmp (n, name);
-      if (c == 0)
-        {
-          g_autoptr (GVariant) a = g_variant_get_child_value (e, 1);
-          if (g_variant_get_size (a) != 32)
-            return FALSE;
-          memcpy (out_a, g_variant_get_data (a), 32);
-          if (kind == 1)
-            {
-              g_autoptr (GVariant) b = g_variant_get_child_value (e, 2);
-              if (g_variant_get_size (b) != 32)
-                return FALSE;
-              memcpy (out_b, g_variant_get_data (b), 32);
-            }
-          return TRUE;
-        }
-      if (c < 0)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-  return FALSE;
-}
-
 /* Walk a wanted dirtree beside the same directory in the client's complete
  * commits (@haves: dirtree variants, possibly empty). A subdirectory whose
  * dirtree equals one of theirs is skipped whole (a complete commit's
@@ -186,7 +148,7 @@ walk_tree (Walk *w, const char *tree, const char *meta, GPtrArray *haves, GError
       g_variant_get_child (files, i, "(&s@ay)", &fname, &c);
       gboolean same = FALSE;
       for (guint k = 0; !same && k < haves->len; k++)
-        same = lookup_entry (haves->pdata[k], 0, fname, a, b)
+        same = _cairn_dirtree_find (haves->pdata[k], 0, fname, a, b)
                && memcmp (a, g_variant_get_data (c), 32) == 0;
       if (same)
         continue;
@@ -202,7 +164,7 @@ walk_tree (Walk *w, const char *tree, const char *meta, GPtrArray *haves, GError
       gboolean same = FALSE;
       for (guint k = 0; !same && k < haves->len; k++)
         {
-          if (!lookup_entry (haves->pdata[k], 1, dname, a, b))
+          if (!_cairn_dirtree_find (haves->pdata[k], 1, dname, a, b))
             continue;
           same = memcmp (a, g_variant_get_data (t), 32) == 0
                  && memcmp (b, g_variant_get_data (m), 32) == 0;

@@ -8,6 +8,12 @@
  * FALSE unless the stream holds exactly that (objects.c). */
 gboolean _cairn_inflate_exact (const guint8 *in, gsize len, guint8 *out, gsize size);
 
+/* The entry @name of a dirtree variant (binary search: entries are sorted):
+ * a file (@kind 0) gives its checksum in @out_a, a directory (@kind 1) its
+ * dirtree and dirmeta. FALSE if absent or malformed (path.c). */
+gboolean _cairn_dirtree_find (GVariant *tree, int kind, const char *name, guint8 out_a[32],
+                              guint8 out_b[32]);
+
 /* SHA-256 fetched once (checksum.c). */
 const EVP_MD *_cairn_sha256 (void);
 
@@ -41,9 +47,8 @@ int _cairn_repo_open_bare_user_file (CairnRepo *repo, const char *checksum,
 int _cairn_repo_open_object (CairnRepo *repo, CairnObjectType type, const char *checksum,
                              GError **error);
 
-/* Parse the user.ostreemeta value (uuua(ayay)). */
-gboolean _cairn_parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi,
-                                  GError **error);
+/* The user.ostreemeta value (uuua(ayay)) of @fi; cairn_parse_ostreemeta
+ * reads it back. */
 GVariant *_cairn_ostreemeta_new (const CairnFileInfo *fi);
 
 /* Parse a .filez header; *out_header_len is the offset of the payload. */
@@ -56,10 +61,11 @@ char *_cairn_mtree_reserve_file (CairnMTree *t, const char *name);
 
 /* Inflate a raw-deflate payload, handing each chunk of output to @fn (which
  * may be EVP_DigestUpdate, a write loop...). Corrupt or truncated input:
- * G_IO_ERROR_INVALID_DATA. */
+ * G_IO_ERROR_INVALID_DATA. *out_exact (may be NULL): the stream ended
+ * exactly at the end of @payload. */
 typedef int (*CairnDataFunc) (void *data, const void *buf, size_t len);
 gboolean _cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *data,
-                              GError **error);
+                              gboolean *out_exact, GError **error);
 
 /* The same, reading the payload from @fd at its current offset. */
 gboolean _cairn_inflate_fd_each (int fd, CairnDataFunc fn, void *data, GError **error);
