@@ -384,7 +384,13 @@ pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
     return 1;
   config[clen] = '\0';
   if (!config_remote_url (config, src, url, sizeof url))
-    return 1;
+    {
+      /* Not a remote: a relative path to a repository is a local pull. */
+      char probe[PATH_MAX];
+      if ((size_t) snprintf (probe, sizeof probe, "%s/config", src) >= sizeof probe)
+        return 1;
+      return access (probe, R_OK) != 0;
+    }
   return !(strncmp (url, "file://", 7) == 0 || strncmp (url, "ssh://", 6) == 0 || url[0] == '/');
 }
 

@@ -237,7 +237,8 @@ cairn_fd_read_all (int fd, gsize max_size, GError **error)
 {
   struct stat st;
   gsize alloc = 16384;
-  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 0)
+  gboolean regular = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
+  if (regular && st.st_size > 0)
     alloc = st.st_size + 1;
   if (max_size > 0 && alloc > max_size + 1)
     alloc = max_size + 1;
@@ -263,12 +264,16 @@ cairn_fd_read_all (int fd, gsize max_size, GError **error)
       if (n == 0)
         break;
       len += n;
+      /* A regular file's short read is its end: no extra read for EOF. */
+      gboolean short_read = regular && len < alloc;
       if (max_size > 0 && len > max_size)
         {
           g_free (buf);
           cairn_throw_code (error, G_IO_ERROR_MESSAGE_TOO_LARGE, "file larger than %" G_GSIZE_FORMAT " bytes", max_size);
           return NULL;
         }
+      if (short_read)
+        break;
     }
   return g_bytes_new_take (buf, len);
 }

@@ -422,6 +422,9 @@ http_fetch_trees (CairnPullTransport *t, CairnPullSession *s, GError **error)
   g_clear_pointer (&h->requested, g_hash_table_unref);
   g_clear_pointer (&h->scanned, g_hash_table_unref);
   h->s = NULL;
+  /* The scan met every object of the trees: each was present, or was
+   * requested, fetched and verified (a fetched dirtree is scanned in turn). */
+  s->trees_complete = ok && jobs_ok;
   return ok && jobs_ok;
 }
 

@@ -148,7 +148,12 @@ hash_content_fd (const CairnFileInfo *fi, int fd, char out_hex[65], guint64 *out
    * already carries: the checksum form has no content after it. */
   while (S_ISREG (fi->mode))
     {
-      ssize_t n = pread (fd, buf, 1 << 18, off);
+      /* Asking for one byte more than the expected rest: a shorter read
+       * of a regular file is its end, so no extra read confirms EOF. */
+      gsize want = 1 << 18;
+      if (fi->size >= off && fi->size - off < want)
+        want = fi->size - off + 1;
+      ssize_t n = pread (fd, buf, want, off);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -160,6 +165,8 @@ hash_content_fd (const CairnFileInfo *fi, int fd, char out_hex[65], guint64 *out
         break;
       EVP_DigestUpdate (md, buf, n);
       off += n;
+      if ((gsize) n < want)
+        break;
     }
   guint8 raw[32];
   EVP_DigestFinal_ex (md, raw, NULL);
@@ -283,6 +290,7 @@ typedef struct
   CairnPullSession *s;
   GHashTable *queued;  /* content objects handed to the pool */
   GHashTable *scanned; /* dirtrees walked */
+  GHashTable *metas;   /* dirmeta objects handled */
   /* objects/XX directories the destination lacked when the walk began: a
    * content object under one cannot have been present, so its check is
    * skipped (one whose name appears meanwhile is met by the link's EEXIST). */
@@ -307,10 +315,16 @@ note_absent_dirs (Walk *w)
 }
 
 static gboolean
-content_present (Walk *w, const char *checksum)
+in_absent_dir (Walk *w, const char *checksum)
 {
   int i = (g_ascii_xdigit_value (checksum[0]) << 4) | g_ascii_xdigit_value (checksum[1]);
-  if (w->absent_dirs[i / 8] & (1u << (i % 8)))
+  return (w->absent_dirs[i / 8] & (1u << (i % 8))) != 0;
+}
+
+static gboolean
+content_present (Walk *w, const char *checksum)
+{
+  if (in_absent_dir (w, checksum))
     return FALSE;
   return _cairn_repo_object_exists (w->s->repo, CAIRN_OBJECT_FILE, checksum);
 }
@@ -324,7 +338,10 @@ copy_metadata (Walk *w, CairnObjectType type, const char *checksum, GBytes **out
 {
   if (out_data)
     *out_data = NULL;
-  if (_cairn_repo_object_exists (w->s->repo, type, checksum))
+  /* Each dirtree and dirmeta is met here once per walk (the callers keep
+   * sets), so one under an objects/XX directory that was absent when the
+   * walk began cannot be present: no lookup in the store. */
+  if (!in_absent_dir (w, checksum) && _cairn_repo_object_exists (w->s->repo, type, checksum))
     return TRUE;
   g_autofree char *rel = cairn_object_relpath (checksum, type, w->l->src->mode);
   cairn_autofd fd = openat (w->l->src->objects_dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
@@ -386,8 +403,12 @@ queue_content (Walk *w, const char *checksum)
 static gboolean
 walk_tree (Walk *w, const char *tree, const char *meta, GError **error)
 {
-  if (!copy_metadata (w, CAIRN_OBJECT_DIR_META, meta, NULL, error))
-    return FALSE;
+  if (!g_hash_table_contains (w->metas, meta))
+    {
+      if (!copy_metadata (w, CAIRN_OBJECT_DIR_META, meta, NULL, error))
+        return FALSE;
+      g_hash_table_add (w->metas, g_strdup (meta));
+    }
   if (g_hash_table_contains (w->scanned, tree))
     return TRUE;
   g_hash_table_add (w->scanned, g_strdup (tree));
@@ -433,7 +454,8 @@ local_fetch_trees (CairnPullTransport *t, CairnPullSession *s, GError **error)
                 && dst->mode != CAIRN_REPO_MODE_ARCHIVE && g_getenv ("CAIRN_PULL_NO_LINK") == NULL;
   g_autoptr (GHashTable) queued = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GHashTable) scanned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  Walk w = { l, s, queued, scanned, { 0 }, NULL };
+  g_autoptr (GHashTable) metas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  Walk w = { l, s, queued, scanned, metas, { 0 }, NULL };
   note_absent_dirs (&w);
   for (guint i = 0; i < s->commits->len; i++)
     {

@@ -506,12 +506,37 @@ _cairn_pull_scan_commit (CairnPullSession *s, GHashTable *scanned, const char *c
 
 /* ---- completion ------------------------------------------------------------------------ */
 
+/* A complete commit in the store to compare @commit's tree with: its
+ * parent, else the old value of a ref it is pulled for. NULL if none. */
+static char *
+complete_base (Pull *p, const char *commit)
+{
+  g_auto (CairnCommit) c = { 0 };
+  char *base = NULL;
+  if (cairn_repo_load_commit (p->repo, commit, &c, NULL) && c.parent)
+    base = g_strdup (c.parent);
+  const char *remote = p->opts->mirror || !p->remote ? NULL : p->remote->name;
+  for (guint i = 0; !base && i < p->targets->len; i++)
+    {
+      Target *t = p->targets->pdata[i];
+      if (t->ref && g_strcmp0 (t->commit, commit) == 0)
+        base = cairn_repo_read_ref (p->repo, remote, t->ref, TRUE, NULL);
+    }
+  if (base && (strcmp (base, commit) == 0 || cairn_repo_commit_is_partial (p->repo, base)
+               || !_cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, base)))
+    g_clear_pointer (&base, g_free);
+  return base;
+}
+
+/* Every object of @commit's tree is present. Against a complete base
+ * commit only the subtrees that differ from it are walked (an update pull
+ * of a few files checks a few directories, not the whole tree). */
 static gboolean
 check_complete (Pull *p, const char *commit, GError **error)
 {
-  g_autoptr (GHashTable) reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (!cairn_repo_traverse_commit_collect (p->repo, commit, 0, reach, missing, error))
+  g_autofree char *base = complete_base (p, commit);
+  if (!_cairn_repo_find_missing (p->repo, commit, base, missing, error))
     return FALSE;
   if (g_hash_table_size (missing) == 0)
     return TRUE;

@@ -34,6 +34,12 @@ struct CairnTxn {
 /* The dirfd of XX/ in the transaction's staging area (created on demand). */
 int _cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error);
 
+/* Add to @missing (object names) what @commit's tree lacks in @repo. @base
+ * (or NULL) is a complete commit: subtrees equal to its subtree at the same
+ * path are present by that, and are not walked. */
+gboolean _cairn_repo_find_missing (CairnRepo *repo, const char *commit, const char *base,
+                                   GHashTable *missing, GError **error);
+
 /* Does the object exist in objects/ or in this handle's staging area? */
 gboolean _cairn_repo_object_exists (CairnRepo *repo, CairnObjectType type,
                                     const char *checksum);

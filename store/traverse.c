@@ -133,6 +133,118 @@ cairn_repo_traverse_commit_collect (CairnRepo *repo, const char *commit, int dep
   return TRUE;
 }
 
+/* ---- what a commit lacks, given a complete one ------------------------------------------ */
+
+typedef struct
+{
+  CairnRepo *repo;
+  GHashTable *missing; /* object names */
+  GHashTable *walked;  /* dirtrees checked without a base */
+  GHashTable *metas;   /* dirmeta checked */
+} MissingWalk;
+
+static void
+note_if_absent (MissingWalk *w, CairnObjectType type, const guint8 *raw)
+{
+  char hex[65];
+  cairn_checksum_to_hex (raw, hex);
+  if (type == CAIRN_OBJECT_DIR_META)
+    {
+      if (g_hash_table_contains (w->metas, hex))
+        return;
+      g_hash_table_add (w->metas, g_strdup (hex));
+    }
+  if (!_cairn_repo_object_exists (w->repo, type, hex))
+    add (w->missing, hex, type);
+}
+
+/* The raw 32-byte checksum in child @field of entry @i of @list, or NULL. */
+static const guint8 *
+entry_raw (GVariant *list, gsize i, gsize field, const char **out_name)
+{
+  g_autoptr (GVariant) e = g_variant_get_child_value (list, i);
+  g_autoptr (GVariant) n = g_variant_get_child_value (e, 0);
+  g_autoptr (GVariant) c = g_variant_get_child_value (e, field);
+  *out_name = g_variant_get_string (n, NULL); /* points into @list's data */
+  return g_variant_get_size (c) == 32 ? g_variant_get_data (c) : NULL;
+}
+
+static gboolean
+missing_below (MissingWalk *w, const char *tree, const char *base, GError **error)
+{
+  if (base && strcmp (tree, base) == 0)
+    return TRUE; /* the same tree as a complete commit's: present */
+  if (!base)
+    {
+      if (g_hash_table_contains (w->walked, tree))
+        return TRUE;
+      g_hash_table_add (w->walked, g_strdup (tree));
+    }
+  g_autoptr (GVariant) v = NULL;
+  if (!cairn_repo_load_variant_if_exists (w->repo, CAIRN_OBJECT_DIR_TREE, tree, &v, error))
+    return FALSE;
+  if (!v)
+    {
+      add (w->missing, tree, CAIRN_OBJECT_DIR_TREE);
+      return TRUE;
+    }
+  g_autoptr (GVariant) b = NULL;
+  if (base && !cairn_repo_load_variant_if_exists (w->repo, CAIRN_OBJECT_DIR_TREE, base, &b, NULL))
+    b = NULL; /* an unreadable base only means more checks */
+  g_autoptr (GVariant) files = g_variant_get_child_value (v, 0);
+  g_autoptr (GVariant) dirs = g_variant_get_child_value (v, 1);
+  guint8 ba[32], bb[32];
+  for (gsize i = 0; i < g_variant_n_children (files); i++)
+    {
+      const char *name;
+      const guint8 *raw = entry_raw (files, i, 1, &name);
+      if (!raw)
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted dirtree %s", tree);
+      if (b && _cairn_dirtree_find (b, 0, name, ba, NULL) && memcmp (raw, ba, 32) == 0)
+        continue;
+      note_if_absent (w, CAIRN_OBJECT_FILE, raw);
+    }
+  for (gsize i = 0; i < g_variant_n_children (dirs); i++)
+    {
+      const char *name;
+      const guint8 *traw = entry_raw (dirs, i, 1, &name), *mraw = entry_raw (dirs, i, 2, &name);
+      if (!traw || !mraw)
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted dirtree %s", tree);
+      gboolean matched = b && _cairn_dirtree_find (b, 1, name, ba, bb);
+      if (!matched || memcmp (mraw, bb, 32) != 0)
+        note_if_absent (w, CAIRN_OBJECT_DIR_META, mraw);
+      char sub[65], bsub[65];
+      cairn_checksum_to_hex (traw, sub);
+      if (matched)
+        cairn_checksum_to_hex (ba, bsub);
+      if (!missing_below (w, sub, matched ? bsub : NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_cairn_repo_find_missing (CairnRepo *repo, const char *commit, const char *base, GHashTable *missing,
+                          GError **error)
+{
+  g_auto (CairnCommit) c = { 0 };
+  g_auto (CairnCommit) bc = { 0 };
+  if (!cairn_repo_load_commit (repo, commit, &c, error))
+    return FALSE;
+  if (base && !cairn_repo_load_commit (repo, base, &bc, NULL))
+    base = NULL;
+  g_autoptr (GHashTable) walked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) metas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  MissingWalk w = { repo, missing, walked, metas };
+  if (!base || strcmp (c.root_meta, bc.root_meta) != 0)
+    {
+      guint8 raw[32];
+      cairn_checksum_from_hex (c.root_meta, raw);
+      note_if_absent (&w, CAIRN_OBJECT_DIR_META, raw);
+    }
+  return missing_below (&w, c.root_tree, base ? bc.root_tree : NULL, error);
+}
+
 gboolean
 cairn_repo_traverse_commit (CairnRepo *repo, const char *commit, int depth, GHashTable *reachable,
                             GError **error)
