@@ -12,13 +12,28 @@ if [ $# = 0 ]; then
   set -- $(cd "$here" && ls scenario-*.sh | sed 's/^scenario-//; s/\.sh$//')
 fi
 echo "cairn benchmarks on $(uname -r), $(nproc) cpus; results also in $BENCH_RESULTS"
+# ext4 skips inodes freed in the last 60 s (300 s more while their inode
+# table block is dirty) when it allocates new ones, which makes every new
+# file cost more for every tool: the work directories are deleted only
+# when all scenarios are done, and a run that starts soon after the last
+# one's deletion waits until that minute has passed.
+stamp=$BENCH_CACHE/.last-delete
+if [ -f "$stamp" ]; then
+  wait_s=$(( $(stat -c %Y "$stamp") + 65 - $(date +%s) ))
+  if [ "$wait_s" -gt 0 ]; then
+    echo "bench: waiting ${wait_s}s after the previous run's deletions"; sleep "$wait_s"
+  fi
+fi
+works=()
+cleanup() { [ ${#works[@]} = 0 ] || { rm -rf "${works[@]}"; sync; touch "$stamp"; }; }
+trap cleanup EXIT
 for s in "$@"; do
   f="$here/scenario-$s.sh"
   [ -f "$f" ] || { echo "bench: no scenario '$s'" >&2; exit 2; }
   . "$f"
   BENCH_WORK=$(mktemp -d /var/tmp/cairn-bench-work.XXXXXX)
   export BENCH_WORK
+  works+=("$BENCH_WORK")
   echo; echo "### scenario: $s"
   ( cd "$BENCH_WORK" && "scenario_${s//-/_}" )
-  rm -rf "$BENCH_WORK"
 done
