@@ -120,8 +120,8 @@ struct CairnRepo {
   /* Staging dir of the transaction in progress (-1 if none): objects
    * written in it are visible to readers of this handle. */
   int staging_dfd;
-  /* Cache of existing objects/XX dirfds (index by first byte). */
-  GMutex objdir_lock;
+  /* Cache of existing objects/XX dirfds (index by first byte; atomic:
+   * set once from -1, see cairn_repo_objdir_fd). */
   int objdir_fds[256];
 };
 

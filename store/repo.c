@@ -137,7 +137,6 @@ cairn_repo_open (const char *path, GError **error)
   repo->repo_dfd = repo->objects_dfd = repo->tmp_dfd = repo->lock_fd = repo->staging_dfd = -1;
   for (int i = 0; i < 256; i++)
     repo->objdir_fds[i] = -1;
-  g_mutex_init (&repo->objdir_lock);
   if (!cairn_opendirat (AT_FDCWD, path, TRUE, &repo->repo_dfd, error)
       || !cairn_opendirat (repo->repo_dfd, "objects", FALSE, &repo->objects_dfd, error))
     {
@@ -169,7 +168,6 @@ cairn_repo_free (CairnRepo *repo)
   cairn_close_fdp (&repo->tmp_dfd);
   cairn_close_fdp (&repo->lock_fd);
   g_clear_pointer (&repo->config, g_key_file_unref);
-  g_mutex_clear (&repo->objdir_lock);
   g_free (repo->path);
   g_free (repo);
 }
@@ -268,30 +266,32 @@ int
 cairn_repo_objdir_fd (CairnRepo *repo, const char *checksum, gboolean create, GError **error)
 {
   int idx = (g_ascii_xdigit_value (checksum[0]) << 4) | g_ascii_xdigit_value (checksum[1]);
-  g_mutex_lock (&repo->objdir_lock);
-  int fd = repo->objdir_fds[idx];
+  int fd = g_atomic_int_get (&repo->objdir_fds[idx]);
+  if (fd >= 0)
+    return fd;
+  /* Opened (and made) without a lock: mkdirat takes tens of microseconds,
+   * and workers linking into 256 new directories must not queue behind
+   * each other. The first descriptor stored wins; a loser closes its own. */
+  char sub[3] = { checksum[0], checksum[1], 0 };
+  if (create && mkdirat (repo->objects_dfd, sub, 0777) < 0 && errno != EEXIST)
+    {
+      cairn_throw_errno (error, "creating objects/%s", sub);
+      return -1;
+    }
+  fd = openat (repo->objects_dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     {
-      char sub[3] = { checksum[0], checksum[1], 0 };
-      if (create && mkdirat (repo->objects_dfd, sub, 0777) < 0 && errno != EEXIST)
-        {
-          cairn_throw_errno (error, "creating objects/%s", sub);
-          g_mutex_unlock (&repo->objdir_lock);
-          return -1;
-        }
-      fd = openat (repo->objects_dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0)
-        {
-          if (errno == ENOENT && !create)
-            g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "objects/%s: No such directory", sub);
-          else
-            cairn_throw_errno (error, "opening objects/%s", sub);
-          g_mutex_unlock (&repo->objdir_lock);
-          return -1;
-        }
-      repo->objdir_fds[idx] = fd;
+      if (errno == ENOENT && !create)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "objects/%s: No such directory", sub);
+      else
+        cairn_throw_errno (error, "opening objects/%s", sub);
+      return -1;
     }
-  g_mutex_unlock (&repo->objdir_lock);
+  if (!g_atomic_int_compare_and_exchange (&repo->objdir_fds[idx], -1, fd))
+    {
+      close (fd);
+      fd = g_atomic_int_get (&repo->objdir_fds[idx]);
+    }
   return fd;
 }
 

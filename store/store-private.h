@@ -25,8 +25,8 @@ struct CairnTxn {
   int lock_fd;          /* staging-…-lock */
   gboolean committed;
   gboolean locked_repo;
-  GMutex lock;          /* protects sub_fds, refs, stats */
-  int sub_fds[256];     /* staging/XX dirfds */
+  GMutex lock;          /* protects refs, stats */
+  int sub_fds[256];     /* staging/XX dirfds (atomic: set once from -1) */
   GPtrArray *refs;      /* (remote, ref, checksum) triples as char*[3] */
   CairnTxnStats stats;
 };

@@ -138,17 +138,24 @@ _cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error)
   if (txn->direct)
     return cairn_repo_objdir_fd (txn->repo, checksum, TRUE, error);
   int idx = (g_ascii_xdigit_value (checksum[0]) << 4) | g_ascii_xdigit_value (checksum[1]);
-  g_mutex_lock (&txn->lock);
-  int fd = txn->sub_fds[idx];
-  if (fd < 0)
+  int fd = g_atomic_int_get (&txn->sub_fds[idx]);
+  if (fd >= 0)
+    return fd;
+  /* Made and opened without a lock (writers must not queue behind a
+   * mkdirat); the first descriptor stored wins, a loser closes its own. */
+  char sub[3] = { checksum[0], checksum[1], 0 };
+  if (mkdirat (txn->staging_dfd, sub, 0755) < 0 && errno != EEXIST)
     {
-      char sub[3] = { checksum[0], checksum[1], 0 };
-      if (mkdirat (txn->staging_dfd, sub, 0755) < 0 && errno != EEXIST)
-        cairn_throw_errno (error, "creating staging %s", sub);
-      else if (cairn_opendirat (txn->staging_dfd, sub, FALSE, &fd, error))
-        txn->sub_fds[idx] = fd;
+      cairn_throw_errno (error, "creating staging %s", sub);
+      return -1;
     }
-  g_mutex_unlock (&txn->lock);
+  if (!cairn_opendirat (txn->staging_dfd, sub, FALSE, &fd, error))
+    return -1;
+  if (!g_atomic_int_compare_and_exchange (&txn->sub_fds[idx], -1, fd))
+    {
+      close (fd);
+      fd = g_atomic_int_get (&txn->sub_fds[idx]);
+    }
   return fd;
 }
 
