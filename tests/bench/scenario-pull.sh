@@ -4,7 +4,8 @@
 #      loopback;
 #   2. pull from a local path into bare-user: cairn pull PATH vs ostree
 #      pull-local (same mode, same filesystem: both hardlink);
-#   3. update pull over ssh (a new commit with 10 changed files): cairn's ssh
+#   3. update pull over ssh (a new commit with 10 changed files; each run
+#      starts from a new hardlinked copy, nothing is deleted): cairn's ssh
 #      transport vs `rsync -az` over the same ssh, to a real sshd inside a
 #      private network namespace; time (median) and bytes on the wire (both
 #      directions, counted by a relay between the client and ssh).
@@ -121,16 +122,16 @@ _pull_ssh_in_ns() { # runs inside the network namespace
   local url="ssh://root@127.0.0.1:2222$W/srv"
   bench_compare "pull: update (10 changed files) over ssh, Debian minbase" \
     --target 'rsync<=1.0' \
-    --prepare "rm -rf $W/cu $W/ru; cp -al $W/base $W/cu; cp -al $W/rs-base $W/ru" \
+    --prepare "n=\$(( \$(cat $W/.nu 2>/dev/null || echo 0) + 1 )); echo \$n > $W/.nu; cp -al $W/base $W/cu-\$n; cp -al $W/rs-base $W/ru-\$n; ln -sfn cu-\$n $W/cu; ln -sfn ru-\$n $W/ru; sync" \
     cairn="$CAIRN --repo=$W/cu pull $url app" \
     rsync="rsync -az -e '$SSH' root@127.0.0.1:$W/v2/ $W/ru/"
   # Bytes on the wire, both directions, through the same ssh.
   _pull_counting_ssh
   export REAL_SSH="$SSH" COUNT_FILE="$W/count-cairn"
-  rm -rf "$W/cu"; cp -al "$W/base" "$W/cu"
-  CAIRN_SSH="$W/count-ssh" $CAIRN --repo="$W/cu" pull "$url" app
-  rm -rf "$W/ru"; cp -al "$W/rs-base" "$W/ru"
-  COUNT_FILE="$W/count-rsync" rsync -az -e "$W/count-ssh" "root@127.0.0.1:$W/v2/" "$W/ru/"
+  cp -al "$W/base" "$W/cu-bytes"
+  CAIRN_SSH="$W/count-ssh" $CAIRN --repo="$W/cu-bytes" pull "$url" app
+  cp -al "$W/rs-base" "$W/ru-bytes"
+  COUNT_FILE="$W/count-rsync" rsync -az -e "$W/count-ssh" "root@127.0.0.1:$W/v2/" "$W/ru-bytes/"
   local cb rb
   cb=$(awk '{s += $1 + $2} END {print s}' "$W/count-cairn")
   rb=$(awk '{s += $1 + $2} END {print s}' "$W/count-rsync")
