@@ -5,6 +5,7 @@
 #include "checkout/cairn-checkout.h"
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/xattr.h>
@@ -29,7 +30,23 @@ typedef struct {
   CairnFirstError fe;
   CairnCheckoutStats stats;
   GArray *devino; /* DevinoRec, under lock */
+  GHashTable *dirmetas; /* checksum -> DirMeta*, under lock */
 } Ctx;
+
+/* A parsed dirmeta: a tree has few distinct ones (a minimal Debian: 10 for
+ * 785 directories), each loaded and verified once per checkout. */
+typedef struct {
+  guint32 uid, gid, mode;
+  GVariant *xattrs;
+} DirMeta;
+
+static void
+dirmeta_free (gpointer p)
+{
+  DirMeta *d = p;
+  g_clear_pointer (&d->xattrs, g_variant_unref);
+  g_free (d);
+}
 
 typedef struct {
   int dfd;
@@ -320,19 +337,47 @@ ensure_dir (Ctx *ctx, int dfd, const char *name, int *out_fd, gboolean *out_exis
   return TRUE;
 }
 
+static const DirMeta *
+load_dirmeta (Ctx *ctx, const char *dirmeta, GError **error)
+{
+  g_mutex_lock (&ctx->lock);
+  const DirMeta *cached = g_hash_table_lookup (ctx->dirmetas, dirmeta);
+  g_mutex_unlock (&ctx->lock);
+  if (cached)
+    return cached;
+  g_autoptr (GVariant) v = cairn_repo_load_variant (ctx->repo, CAIRN_OBJECT_DIR_META, dirmeta, error);
+  DirMeta *d = g_new0 (DirMeta, 1);
+  if (!v || !cairn_dirmeta_parse (v, &d->uid, &d->gid, &d->mode, &d->xattrs, error))
+    {
+      dirmeta_free (d);
+      return NULL;
+    }
+  /* Two threads may load the same one: the first stored is kept. */
+  g_mutex_lock (&ctx->lock);
+  cached = g_hash_table_lookup (ctx->dirmetas, dirmeta);
+  if (cached)
+    dirmeta_free (d);
+  else
+    {
+      g_hash_table_insert (ctx->dirmetas, g_strdup (dirmeta), d);
+      cached = d;
+    }
+  g_mutex_unlock (&ctx->lock);
+  return cached;
+}
+
 static gboolean
 apply_dirmeta (Ctx *ctx, int fd, const char *dirmeta, GError **error)
 {
-  g_autoptr (GVariant) v = cairn_repo_load_variant (ctx->repo, CAIRN_OBJECT_DIR_META, dirmeta, error);
-  guint32 uid, gid, mode;
-  g_autoptr (GVariant) xattrs = NULL;
-  if (!v || !cairn_dirmeta_parse (v, &uid, &gid, &mode, &xattrs, error))
+  const DirMeta *d = load_dirmeta (ctx, dirmeta, error);
+  if (!d)
     return FALSE;
+  guint32 mode = d->mode;
   if (!ctx->opts->user_mode)
     {
-      if (fchown (fd, uid, gid) < 0)
+      if (fchown (fd, d->uid, d->gid) < 0)
         return cairn_throw_errno (error, "fchown");
-      if (!set_xattrs_fd (fd, NULL, xattrs, error))
+      if (!set_xattrs_fd (fd, NULL, d->xattrs, error))
         return FALSE;
     }
   if (ctx->repo->mode == CAIRN_REPO_MODE_BARE_USER_ONLY)
@@ -480,7 +525,10 @@ push_job (Ctx *ctx, DirJob *job)
 static gboolean
 run_all (Ctx *ctx, DirJob *root, GError **error)
 {
-  guint n = ctx->opts->n_threads ? ctx->opts->n_threads : MAX (g_get_num_processors (), 1);
+  const char *env = g_getenv ("CAIRN_CHECKOUT_THREADS");
+  guint n = ctx->opts->n_threads  ? ctx->opts->n_threads
+            : env && atoi (env) > 0 ? (guint) atoi (env)
+                                    : MAX (g_get_num_processors (), 1);
   ctx->pool = g_thread_pool_new (job_func, ctx, n, FALSE, error);
   if (!ctx->pool)
     return FALSE;
@@ -597,6 +645,7 @@ cairn_checkout (CairnRepo *repo, const char *commit, int dest_dfd, const char *d
   g_cond_init (&ctx.cond);
   cairn_first_error_init (&ctx.fe);
   ctx.devino = g_array_new (FALSE, FALSE, sizeof (DevinoRec));
+  ctx.dirmetas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, dirmeta_free);
   gboolean ok;
   if (e.is_dir)
     ok = checkout_dir_at (&ctx, &e, parent, base, error);
@@ -609,6 +658,7 @@ cairn_checkout (CairnRepo *repo, const char *commit, int dest_dfd, const char *d
   if (ok)
     (void) save_devino (&ctx);
   g_array_unref (ctx.devino);
+  g_hash_table_unref (ctx.dirmetas);
   g_mutex_clear (&ctx.lock);
   g_cond_clear (&ctx.cond);
   cairn_first_error_clear (&ctx.fe);
