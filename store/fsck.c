@@ -154,6 +154,10 @@ cairn_repo_fsck (CairnRepo *repo, gboolean delete_corrupt, guint n_threads, Cair
   for (guint i = 0; i < commits->len; i++)
     if (g_hash_table_add (uniq, commits->pdata[i]))
       g_ptr_array_add (verify, commits->pdata[i]);
+  /* One reachability set for all commits: versions of a tree share most
+   * subtrees, each walked once (a missing object is reported once whichever
+   * commit meets it first; attribute_problems names every commit it breaks). */
+  g_autoptr (GHashTable) reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < verify->len; i++)
     {
       const char *c = verify->pdata[i];
@@ -163,7 +167,6 @@ cairn_repo_fsck (CairnRepo *repo, gboolean delete_corrupt, guint n_threads, Cair
           continue;
         }
       out->n_commits++;
-      g_autoptr (GHashTable) reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       g_autoptr (GError) local = NULL;
       if (!cairn_repo_traverse_commit_collect (repo, c, 0, reach, missing, &local))
@@ -187,7 +190,12 @@ cairn_repo_fsck (CairnRepo *repo, gboolean delete_corrupt, guint n_threads, Cair
         CairnFsckProblem *p = out->problems->pdata[i];
         g_autofree char *csum = NULL;
         CairnObjectType type;
+        /* A commit is reported when its tree cannot be walked (a corrupt
+         * dirtree below it): only a commit object that is itself corrupt is
+         * deleted; the others are marked partial below, like every commit
+         * a deleted object breaks. */
         if (!p->missing && cairn_object_name_parse (p->object, &csum, &type)
+            && (type != CAIRN_OBJECT_COMMIT || g_hash_table_contains (bad, p->object))
             && cairn_repo_delete_object (repo, type, csum, NULL, NULL))
           out->n_deleted++;
         for (guint j = 0; j < p->commits->len; j++)

@@ -166,28 +166,40 @@ t_fsck_corrupt() {
     $CAIRN --repo=r-$m init --mode=$m >/dev/null
     c=$($CAIRN --repo=r-$m commit -b main tree)
     $CAIRN --repo=r-$m refs --create=other $c
+    # a second version sharing every subtree but the root's (fsck walks
+    # shared subtrees once and still names every commit a problem breaks)
+    mkdir tree/extra-dir
+    c2=$($CAIRN --repo=r-$m commit -b second tree)
+    rmdir tree/extra-dir
+    t2=$($CAIRN --repo=r-$m show --json $c2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["root_tree"])')
     obj=$(find r-$m/objects -name '*.file*' -size +10c | head -1)
     [ -n "$obj" ]
     chmod u+w "$obj"; printf 'X' | dd of="$obj" bs=1 seek=$(( $(stat -c %s "$obj") - 1 )) conv=notrunc 2>/dev/null
     assert_exit 1 $CAIRN --repo=r-$m fsck
     assert_file_has_content "$T/err" "corrupt $(basename $(dirname $obj))"
     assert_file_has_content "$T/err" "breaks commit $c"
+    assert_file_has_content "$T/err" "breaks commit $c2"
     assert_file_has_content "$T/err" 'breaks ref main'
     $CAIRN --repo=r-$m fsck --json > j || true
-    python3 -c "import json;d=json.load(open('j'));assert not d['ok'] and d['problems'][0]['commits']==['$c']"
-    # a metadata object too
-    meta=$(find r-$m/objects -name '*.dirtree' | head -1); chmod u+w $meta; printf '\x01' >> $meta
+    python3 -c "import json;d=json.load(open('j'));assert not d['ok'] and sorted(d['problems'][0]['commits'])==sorted(['$c','$c2'])"
+    # a metadata object too: the root dirtree of the second commit, so that
+    # the walk of that commit fails (the commit object itself is sound and
+    # must survive --delete)
+    meta=$(ls r-$m/objects/${t2:0:2}/${t2:2}.dirtree); chmod u+w $meta; printf '\x01' >> $meta
     assert_exit 1 $CAIRN --repo=r-$m fsck
     assert_file_has_content "$T/err" 'dirtree'
     # --delete removes corrupt objects and marks the commit partial; then clean
     assert_exit 1 $CAIRN --repo=r-$m fsck --delete
     assert_has_file r-$m/state/$c.commitpartial
-    $CAIRN --repo=r-$m fsck > ok; assert_file_has_content ok '1 partial commits not verified'
+    assert_has_file r-$m/state/$c2.commitpartial
+    assert_has_file r-$m/objects/${c2:0:2}/${c2:2}.commit
+    $CAIRN --repo=r-$m fsck > ok; assert_file_has_content ok '2 partial commits not verified'
     ostree --repo=r-$m fsck >/dev/null 2>&1 || true
-    # missing object
-    rm -f r-$m/state/$c.commitpartial
+    # missing object, reachable from both commits
+    rm -f r-$m/state/$c.commitpartial r-$m/state/$c2.commitpartial
     assert_exit 1 $CAIRN --repo=r-$m fsck
     assert_file_has_content "$T/err" 'missing'
+    assert_file_has_content "$T/err" "breaks commit $c2"
   done
 }
 
