@@ -398,43 +398,6 @@ load_dir (CairnMount *m, Node *n, GError **error)
 
 /* ---- files ----------------------------------------------------------------------- */
 
-/* Linux >= 6.13: xattrs by dirfd + name, without opening the object (an
- * open/close pair costs 5x a getxattrat on ext4; one per file of a tree). The
- * numbers are the same on every architecture. */
-#ifndef __NR_getxattrat
-#define __NR_getxattrat 464
-#endif
-#ifndef __NR_listxattrat
-#define __NR_listxattrat 465
-#endif
-struct cairn_xattr_args {
-  guint64 value;
-  guint32 size;
-  guint32 flags;
-};
-
-/* Set when the kernel lacks the *xattrat calls, or forced for tests with
- * CAIRN_MOUNT_NO_XATTRAT=1: every object is then opened to read metadata. */
-static int no_xattrat = -1;
-
-static gboolean
-xattrat_available (void)
-{
-  if (g_atomic_int_get (&no_xattrat) < 0)
-    g_atomic_int_set (&no_xattrat, g_strcmp0 (g_getenv ("CAIRN_MOUNT_NO_XATTRAT"), "1") == 0);
-  return !g_atomic_int_get (&no_xattrat);
-}
-
-static ssize_t
-getxattrat (int dfd, const char *leaf, const char *name, void *buf, gsize size)
-{
-  struct cairn_xattr_args a = { .value = (guint64) (uintptr_t) buf, .size = size };
-  ssize_t r = syscall (__NR_getxattrat, dfd, leaf, AT_SYMLINK_NOFOLLOW, name, &a, sizeof a);
-  if (r < 0 && errno == ENOSYS)
-    g_atomic_int_set (&no_xattrat, 1);
-  return r;
-}
-
 /* bare: the object carries real xattrs; most have none, which one
  * listxattrat tells without opening it. */
 static GVariant *
@@ -442,14 +405,10 @@ bare_xattrs (CairnMount *m, int dfd, const char *leaf, GError **error)
 {
   if (m->repo->disable_xattrs)
     return cairn_xattrs_empty ();
-  if (xattrat_available ())
-    {
-      ssize_t r = syscall (__NR_listxattrat, dfd, leaf, AT_SYMLINK_NOFOLLOW, NULL, 0);
-      if (r == 0 || (r < 0 && errno == EOPNOTSUPP))
-        return cairn_xattrs_empty ();
-      if (r < 0 && errno == ENOSYS)
-        g_atomic_int_set (&no_xattrat, 1);
-    }
+  /* Without opening it (an open/close pair costs 5x a listxattrat on ext4). */
+  ssize_t r = cairn_listxattrat (dfd, leaf, NULL, 0);
+  if (r == 0 || (r < 0 && errno == EOPNOTSUPP))
+    return cairn_xattrs_empty ();
   return cairn_xattrs_read_at (dfd, leaf, error);
 }
 
@@ -473,7 +432,7 @@ load_file_fast (CairnMount *m, const char *hex, CairnFileInfo *fi, gboolean *out
   if (mode == CAIRN_REPO_MODE_BARE_USER)
     {
       guint8 buf[4096];
-      ssize_t n = xattrat_available () ? getxattrat (dfd, leaf, "user.ostreemeta", buf, sizeof buf) : -1;
+      ssize_t n = cairn_getxattrat (dfd, leaf, "user.ostreemeta", buf, sizeof buf);
       if (n < 0 && (errno == ENODATA || errno == EOPNOTSUPP))
         return cairn_throw_errno (error, "Corrupted object %s.file: reading user.ostreemeta", hex);
       if (n < 0)

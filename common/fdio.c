@@ -264,8 +264,10 @@ cairn_fd_read_all (int fd, gsize max_size, GError **error)
       if (n == 0)
         break;
       len += n;
-      /* A regular file's short read is its end: no extra read for EOF. */
-      gboolean short_read = regular && len < alloc;
+      /* A short read that reaches a regular file's size is its end: no
+       * extra read for EOF. (Not for files that report size 0, as those of
+       * /proc do: they may return less than asked before their end.) */
+      gboolean short_read = regular && st.st_size > 0 && len < alloc && len >= (gsize) st.st_size;
       if (max_size > 0 && len > max_size)
         {
           g_free (buf);

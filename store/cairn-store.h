@@ -178,6 +178,12 @@ gboolean cairn_repo_load_variant_if_exists (CairnRepo *repo, CairnObjectType typ
 /* Open a content object: its logical metadata and, for regular files, an fd
  * positioned at the content (archive: an fd to decompressed content, via a
  * memfd/tmpfile). @out_fd may be NULL. */
+/* getxattrat(2) / listxattrat(2) of @name in @dfd, not following a symlink
+ * (Linux >= 6.13): -1 with errno ENOSYS on older kernels and when
+ * CAIRN_NO_XATTRAT=1 (tests use it to force the open-and-read paths). */
+ssize_t cairn_getxattrat (int dfd, const char *name, const char *attr, void *buf, gsize size);
+ssize_t cairn_listxattrat (int dfd, const char *name, char *buf, gsize size);
+
 /* An object's stat and info (no content fd). Bare-user regular files are
  * read without opening the object where the kernel allows (getxattrat);
  * CAIRN_NO_XATTRAT=1 forces the opening path. */

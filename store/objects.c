@@ -320,10 +320,14 @@ load_archive (int fd, const char *checksum, CairnFileInfo *fi, int *out_fd, GErr
   return TRUE;
 }
 
-/* Linux >= 6.13 reads an xattr by directory fd and name, without opening
- * the file (an open/fgetxattr/close costs several times one getxattrat). */
+/* Linux >= 6.13 reads and lists xattrs by directory fd and name, without
+ * opening the file (an open/fgetxattr/close costs several times one call).
+ * The numbers are the same on every architecture. */
 #ifndef __NR_getxattrat
 #define __NR_getxattrat 464
+#endif
+#ifndef __NR_listxattrat
+#define __NR_listxattrat 465
 #endif
 struct cairn_xattr_args
 {
@@ -331,7 +335,39 @@ struct cairn_xattr_args
   guint32 size;
   guint32 flags;
 };
-static gint no_getxattrat = -1;
+/* -1 unknown, 1 when the kernel lacks the calls or CAIRN_NO_XATTRAT=1. */
+static gint no_xattrat = -1;
+
+static gboolean
+xattrat_usable (void)
+{
+  if (g_atomic_int_get (&no_xattrat) < 0)
+    g_atomic_int_set (&no_xattrat, g_strcmp0 (g_getenv ("CAIRN_NO_XATTRAT"), "1") == 0);
+  return !g_atomic_int_get (&no_xattrat);
+}
+
+ssize_t
+cairn_getxattrat (int dfd, const char *name, const char *attr, void *buf, gsize size)
+{
+  if (!xattrat_usable ())
+    return errno = ENOSYS, -1;
+  struct cairn_xattr_args a = { .value = (guint64) (uintptr_t) buf, .size = size };
+  ssize_t n = syscall (__NR_getxattrat, dfd, name, AT_SYMLINK_NOFOLLOW, attr, &a, sizeof a);
+  if (n < 0 && errno == ENOSYS)
+    g_atomic_int_set (&no_xattrat, 1);
+  return n;
+}
+
+ssize_t
+cairn_listxattrat (int dfd, const char *name, char *buf, gsize size)
+{
+  if (!xattrat_usable ())
+    return errno = ENOSYS, -1;
+  ssize_t n = syscall (__NR_listxattrat, dfd, name, AT_SYMLINK_NOFOLLOW, buf, size);
+  if (n < 0 && errno == ENOSYS)
+    g_atomic_int_set (&no_xattrat, 1);
+  return n;
+}
 
 gboolean
 cairn_repo_load_file_info (CairnRepo *repo, const char *checksum, struct stat *out_st,
@@ -343,29 +379,21 @@ cairn_repo_load_file_info (CairnRepo *repo, const char *checksum, struct stat *o
     return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s.file is missing", checksum);
   if (repo->mode == CAIRN_REPO_MODE_BARE_USER && S_ISREG (out_st->st_mode))
     {
-      if (g_atomic_int_get (&no_getxattrat) < 0)
-        g_atomic_int_set (&no_getxattrat, g_getenv ("CAIRN_NO_XATTRAT") != NULL);
-      if (!g_atomic_int_get (&no_getxattrat))
+      guint8 buf[4096];
+      ssize_t n = cairn_getxattrat (sub, leaf, OSTREEMETA, buf, sizeof buf);
+      if (n < 0 && errno != ENOSYS && errno != EINVAL && errno != ERANGE)
+        return cairn_throw_errno (error, "Corrupted object %s.file: reading " OSTREEMETA, checksum);
+      if (n >= 0)
         {
-          guint8 buf[4096];
-          struct cairn_xattr_args a = { .value = (guint64) (uintptr_t) buf, .size = sizeof buf };
-          ssize_t n = syscall (__NR_getxattrat, sub, leaf, AT_SYMLINK_NOFOLLOW, OSTREEMETA, &a, sizeof a);
-          if (n < 0 && (errno == ENOSYS || errno == EINVAL))
-            g_atomic_int_set (&no_getxattrat, 1);
-          else if (n < 0 && errno != ERANGE)
-            return cairn_throw_errno (error, "Corrupted object %s.file: reading " OSTREEMETA, checksum);
-          else if (n >= 0)
+          if (!cairn_parse_ostreemeta (buf, n, out_info, error))
+            return cairn_prefix_error (error, "Corrupted object %s.file", checksum);
+          if (!S_ISLNK (out_info->mode))
             {
-              if (!cairn_parse_ostreemeta (buf, n, out_info, error))
-                return cairn_prefix_error (error, "Corrupted object %s.file", checksum);
-              if (!S_ISLNK (out_info->mode))
-                {
-                  out_info->size = out_st->st_size;
-                  return TRUE;
-                }
-              cairn_file_info_clear (out_info);
-              memset (out_info, 0, sizeof *out_info);
+              out_info->size = out_st->st_size;
+              return TRUE;
             }
+          cairn_file_info_clear (out_info);
+          memset (out_info, 0, sizeof *out_info);
         }
     }
   /* Symlinks (their target is content), other modes, old kernels. */

@@ -508,24 +508,30 @@ _cairn_pull_scan_commit (CairnPullSession *s, GHashTable *scanned, const char *c
 
 /* A complete commit in the store to compare @commit's tree with: its
  * parent, else the old value of a ref it is pulled for. NULL if none. */
+static gboolean
+usable_base (Pull *p, const char *base, const char *commit)
+{
+  return base && strcmp (base, commit) != 0 && !cairn_repo_commit_is_partial (p->repo, base)
+         && _cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, base);
+}
+
 static char *
 complete_base (Pull *p, const char *commit)
 {
   g_auto (CairnCommit) c = { 0 };
-  char *base = NULL;
-  if (cairn_repo_load_commit (p->repo, commit, &c, NULL) && c.parent)
-    base = g_strdup (c.parent);
+  if (cairn_repo_load_commit (p->repo, commit, &c, NULL) && usable_base (p, c.parent, commit))
+    return g_strdup (c.parent);
   const char *remote = p->opts->mirror || !p->remote ? NULL : p->remote->name;
-  for (guint i = 0; !base && i < p->targets->len; i++)
+  for (guint i = 0; i < p->targets->len; i++)
     {
       Target *t = p->targets->pdata[i];
-      if (t->ref && g_strcmp0 (t->commit, commit) == 0)
-        base = cairn_repo_read_ref (p->repo, remote, t->ref, TRUE, NULL);
+      if (!t->ref || g_strcmp0 (t->commit, commit) != 0)
+        continue;
+      g_autofree char *old = cairn_repo_read_ref (p->repo, remote, t->ref, TRUE, NULL);
+      if (usable_base (p, old, commit))
+        return g_steal_pointer (&old);
     }
-  if (base && (strcmp (base, commit) == 0 || cairn_repo_commit_is_partial (p->repo, base)
-               || !_cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, base)))
-    g_clear_pointer (&base, g_free);
-  return base;
+  return NULL;
 }
 
 /* Every object of @commit's tree is present. Against a complete base

@@ -123,7 +123,7 @@ t_no_xattrat_fallback() {
     rm -rf r co
     $CAIRN --repo=r init --mode=$m >/dev/null; $CAIRN --repo=r commit -b main src >/dev/null
     $CAIRN --repo=r checkout main co
-    CAIRN_MOUNT_NO_XATTRAT=1 mount_at r main mnt
+    CAIRN_NO_XATTRAT=1 mount_at r main mnt
     $MANIFEST co > want; $MANIFEST mnt > got
     diff -u want got
     $CAIRN umount mnt

@@ -81,7 +81,10 @@ t_local_modes() {
   # Conversions: bare-user -> archive -> bare-user, verified, identical trees.
   $CAIRN --repo=d-archive pull file://$T/src app >/dev/null
   $CAIRN --repo=d-bu2 init --mode=bare-user >/dev/null
-  $CAIRN --repo=d-bu2 pull d-archive app >/dev/null
+  # (a relative path to a repository runs in cairn-core: no libcurl needed;
+  # an http URL needs cairn-full)
+  CAIRN_FULL=/nonexistent $CAIRN --repo=d-bu2 pull d-archive app >/dev/null
+  assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN --repo=d-bu2 pull http://127.0.0.1:9/ app
   for r in d-bare-user d-archive d-bu2; do both_fsck $r; same_tree src app $r app; done
   # bare-user-only refuses the setuid file of the tree, and says which.
   assert_exit 1 $CAIRN --repo=d-bare-user-only pull src app
@@ -454,6 +457,17 @@ PY
   $CAIRN --repo=c fsck >/dev/null; ostree --repo=c fsck >/dev/null
   $CAIRN --repo=c pull --json origin app > out.json
   [ "$(json_field out.json objects_fetched)" -le 2 ]
+  [ "$(cat c/refs/remotes/origin/app)" = "$($CAIRN --repo=src rev-parse app)" ]
+  # The same without a parent: the check compares with the ref's old value.
+  old=$(cat c/refs/remotes/origin/app)
+  echo "and one more" >> tree/a/new1
+  $CAIRN --repo=src commit -b app --parent=none tree >/dev/null
+  if CAIRN_SSH_REMOTE_CAIRN=$T/omit-serve $CAIRN --repo=c pull origin app 2> err; then
+    echo "a pull with an object left out succeeded (no parent)"; exit 1
+  fi
+  grep -q 'did not provide 1 objects' err || { cat err; exit 1; }
+  [ "$(cat c/refs/remotes/origin/app)" = "$old" ]
+  $CAIRN --repo=c pull origin app >/dev/null
   [ "$(cat c/refs/remotes/origin/app)" = "$($CAIRN --repo=src rev-parse app)" ]
   # URL form without a configured remote, all refs of the server.
   $CAIRN --repo=c2 init --mode=archive >/dev/null
