@@ -108,6 +108,7 @@ main (int argc, char **argv)
 {
   CairnCli cli = { 0 };
   int status = 0;
+  cairn_reserve_fd_table (); /* before any thread exists */
   setlocale (LC_ALL, "");
   g_set_prgname ("cairn");
   int idx = parse_globals (&cli, argc, argv, &status);

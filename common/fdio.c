@@ -335,6 +335,34 @@ cairn_copy_fd_data (int src_fd, int dst_fd, GError **error)
     }
 }
 
+/* Grow this process's descriptor table to FD_TABLE_RESERVE slots now,
+ * while it has one thread. The kernel grows the table by doubling, and a
+ * process whose table is shared by several threads waits for an RCU grace
+ * period at every doubling (several milliseconds each on a VM). A store
+ * operation keeps hundreds of descriptors open across its worker threads
+ * (the objects/XX directories of two repositories alone are 512), so a
+ * process started with the smallest table (64, what a shell's fork gives)
+ * waited four times: a local pull was ~30 ms slower run from `sh -c` than
+ * from a parent whose table was already 256 wide. Tables never shrink. */
+#define FD_TABLE_RESERVE 1024
+
+void
+cairn_reserve_fd_table (void)
+{
+  struct rlimit rl;
+  long want = FD_TABLE_RESERVE;
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+      && (rlim_t) want > rl.rlim_cur)
+    want = (long) rl.rlim_cur;
+  int base = open ("/", O_PATH | O_CLOEXEC);
+  if (base < 0)
+    return;
+  int high = want > 1 ? fcntl (base, F_DUPFD_CLOEXEC, (int) want - 1) : -1;
+  if (high >= 0)
+    close (high);
+  close (base);
+}
+
 void
 cairn_raise_fd_limit (void)
 {

@@ -39,9 +39,31 @@ t_repo_flag() {
   assert_exit 1 $CAIRN --repo=$T/missing fsck
 }
 
+t_fd_table_reserved() {
+  # A process started by a shell has the kernel's smallest descriptor table
+  # (64); cairn widens it before any thread starts (common/fdio.c), so that
+  # no later growth waits for an RCU grace period in a threaded process.
+  $CAIRN --repo=$T/r init --mode=archive >/dev/null
+  local want=1024 soft; soft=$(ulimit -n)
+  [ "$soft" != unlimited ] && [ "$soft" -lt $want ] && want=$soft
+  mkfifo in
+  $CAIRN --repo=$T/r serve --stdio $T/r < in > /dev/null &
+  local pid=$! size=0 i
+  exec 7> in # the server now waits for a request
+  for i in $(seq 1 100); do
+    size=$(awk '/^FDSize:/ {print $2}' /proc/$pid/status 2>/dev/null)
+    [ "${size:-0}" -ge $want ] && [ "$(cat /proc/$pid/comm 2>/dev/null)" != cairn ] && break
+    sleep 0.05
+  done
+  exec 7>&-
+  wait $pid || true
+  [ "${size:-0}" -ge $want ] || { echo "FDSize of cairn serve: ${size:-none}, want >= $want"; return 1; }
+}
+
 run_test "version" t_version
 run_test "help" t_help
 run_test "usage errors exit 2" t_usage_errors
 run_test "init and default repository" t_init_default_repo
 run_test "--repo" t_repo_flag
+run_test "descriptor table reserved before threads start" t_fd_table_reserved
 tests_done
