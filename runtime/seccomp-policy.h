@@ -6,6 +6,7 @@
 #pragma once
 
 #include <seccomp.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "runtime/launch.h"
@@ -29,6 +30,9 @@ struct sc_rule
 struct sc_policy
 {
   uint32_t default_action;
+  /* System calls newer than this libseccomp knows get ENOSYS rather than the
+   * default action (the built-in policy; see enosys_stub in seccomp.c). */
+  bool enosys_beyond_known;
   uint32_t arches[16];
   size_t n_arches;
   struct sc_rule *rules;

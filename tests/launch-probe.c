@@ -270,6 +270,10 @@ cmd_syscalls (int argc, char **argv)
   res ("personality_bit31", personality (0x80000000));
   personality (PER_LINUX);
   res ("plain_clone", raw_clone (0));
+  /* known to libseccomp, not on the allow-list (gated on CAP_SYS_NICE) */
+  res ("get_mempolicy", syscall (SYS_get_mempolicy, NULL, NULL, 0, NULL, 0));
+  /* setxattrat (Linux 6.13), newer than the policy's libseccomp: ENOSYS */
+  res ("newer_syscall", syscall (463, -1, "", 0, NULL, NULL, 0));
   res ("getpid", syscall (SYS_getpid));
   return 0;
 }
