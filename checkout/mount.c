@@ -1669,6 +1669,11 @@ start_threads (CairnMount *m)
    * attaching): threads do not survive a fork. They block every signal
    * (inherited): a signal for the server interrupts the session loop. */
   sigset_t all, saved;
+  /* The process may have just forked, which sizes the descriptor table to
+   * the descriptors open; the objects/XX directories cached while serving
+   * (up to 256) would grow it again with threads running, each doubling
+   * waiting for an RCU grace period, in the middle of a request. */
+  cairn_reserve_fd_table ();
   sigfillset (&all);
   pthread_sigmask (SIG_BLOCK, &all, &saved);
   m->ahead_thread = g_thread_new ("cairn-ahead", read_ahead_thread, m);
