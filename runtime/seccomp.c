@@ -229,7 +229,8 @@ add_ns_rules (struct sc_policy *p)
  * which get EPERM. The complement is a union of MASKED_EQ rules (libseccomp
  * takes one comparison per argument per rule): one per bit on which all of
  * @vals agree (the argument differs there), then each pattern of the other
- * bits that is none of @vals. */
+ * bits that is none of @vals (when they differ in 7 bits at most; beyond,
+ * those patterns are left to the default action). */
 static void
 add_allow_except32 (struct sc_policy *p, const char *name, unsigned idx, const uint32_t *vals,
                     size_t n)
@@ -315,12 +316,12 @@ build_default (uint64_t caps, struct sc_policy *p)
   else
     add_ns_rules (p);
   sc_policy_add (p, "clone3", SCMP_ACT_ERRNO (ENOSYS));
-  /* socket: AF_ALG (38) and AF_VSOCK (40) are refused, every other family allowed */
-  rule_arg (sc_policy_add (p, "socket", SCMP_ACT_ALLOW), 0, SCMP_CMP_LT, 38, 0);
-  rule_arg (sc_policy_add (p, "socket", SCMP_ACT_ALLOW), 0, SCMP_CMP_EQ, 39, 0);
-  rule_arg (sc_policy_add (p, "socket", SCMP_ACT_ALLOW), 0, SCMP_CMP_GT, 40, 0);
-  rule_arg (sc_policy_add (p, "socket", SCMP_ACT_ERRNO (EPERM)), 0, SCMP_CMP_EQ, 38, 0);
-  rule_arg (sc_policy_add (p, "socket", SCMP_ACT_ERRNO (EPERM)), 0, SCMP_CMP_EQ, 40, 0);
+  /* socket: every family but AF_ALG (38) and AF_VSOCK (40), compared on the
+   * low 32 bits: the kernel reads the family as an int, so a 64-bit
+   * comparison (family < 38, == 39, > 40, as in Docker's profile) let
+   * 0x100000028 through, and the kernel made an AF_VSOCK socket of it */
+  static const uint32_t families[] = { 38, 40 };
+  add_allow_except32 (p, "socket", 0, families, 2);
   /* ioctl: every request but TIOCSTI and TIOCLINUX, compared on the low 32
    * bits as the kernel reads them (CVE-2019-10063) */
   static const uint32_t tty_injection[] = { TIOCSTI, TIOCLINUX };

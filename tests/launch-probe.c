@@ -247,6 +247,9 @@ cmd_syscalls (int argc, char **argv)
   res ("io_uring_setup", syscall (SYS_io_uring_setup, 1, NULL));
   res ("socket_vsock", socket (40, SOCK_STREAM, 0));
   res ("socket_alg", socket (38, SOCK_SEQPACKET, 0));
+  /* the kernel reads the family as an int: bits above 31 must not help */
+  res ("socket_vsock_high", syscall (SYS_socket, 0x100000028L, SOCK_STREAM, 0));
+  res ("socket_unix_high", syscall (SYS_socket, 0x100000001L, SOCK_STREAM, 0));
   res ("personality_norand", personality (ADDR_NO_RANDOMIZE));
   res ("personality_odd", personality (0x41));
   res ("unshare_user", syscall (SYS_unshare, CLONE_NEWUSER));

@@ -354,7 +354,8 @@ t_privops_user() {
 check_syscalls() {
   assert_kv out Seccomp 2
   for s in keyctl add_key request_key kexec_load init_module bpf perf_event_open userfaultfd \
-    open_by_handle_at io_uring_setup socket_vsock socket_alg personality_norand personality_odd \
+    open_by_handle_at io_uring_setup socket_vsock socket_alg socket_vsock_high \
+    personality_norand personality_odd \
     personality_almost_all personality_bit31 \
     unshare_user clone_newns clone_newuser mount pivot_root setns first_keyctl; do
     assert_kv out $s EPERM
@@ -365,6 +366,7 @@ check_syscalls() {
   assert_kv out personality_linux32 ok
   assert_kv out personality_uname26 ok
   assert_kv out plain_clone ok
+  assert_kv out socket_unix_high ok
   assert_kv out get_mempolicy EPERM
   assert_kv out i386_keyctl EPERM
   assert_kv out i386_getpid ok
