@@ -86,7 +86,8 @@ rule_arg (struct sc_rule *r, unsigned idx, enum scmp_compare op, uint64_t a, uin
 /* Allowed to every container: the system calls of ordinary programs. A
  * name that an architecture lacks (the i386-only ones below, say) is
  * skipped for it, and a name this libseccomp does not know is skipped
- * altogether: such a call gets the default action, ENOSYS. */
+ * altogether: such a call is newer than its table and gets ENOSYS from the
+ * check in front of the filter (add_enosys_stub). */
 static const char *const allow_list[] = {
   /* files and descriptors */
   "read", "write", "open", "openat", "openat2", "close", "close_range", "creat", "lseek",
@@ -439,7 +440,8 @@ add_enosys_stub (const struct sc_policy *p, struct launch_bpf *bpf)
     return 0; /* not the shape libseccomp exports: leave the filter alone */
   stub[n++] = (struct sock_filter) BPF_STMT (BPF_LD | BPF_W | BPF_ABS,
                                              offsetof (struct seccomp_data, arch));
-  for (size_t i = 0; i < p->n_arches && np < 16; i++)
+  /* each architecture adds at most 4 instructions and 2 jumps to patch */
+  for (size_t i = 0; i < p->n_arches && np + 2 <= 16 && n + 4 + 2 <= 64; i++)
     {
       uint32_t arch = p->arches[i];
       if (arch == SCMP_ARCH_X32)
