@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "common/cairn-common.h"
+#include <fcntl.h>
 #include <string.h>
 #include <dirent.h>
 
@@ -197,6 +198,45 @@ test_read_limits (Fixture *f, gconstpointer data)
   close (src);
 }
 
+/* cairn_fd_read_all: a regular file ends where its size says (a short read
+ * there is its end), but a file that reports size 0 and reads in short
+ * pieces (those of /proc) is read to its real end. */
+static void
+test_read_all (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gsize n = 40000;
+  g_autofree char *want = g_malloc (n);
+  for (gsize i = 0; i < n; i++)
+    want[i] = (char) (i * 7);
+  g_assert_true (cairn_file_replace_contents_at (f->dfd, "f", want, n, 0644, CAIRN_FSYNC_NONE, &error));
+  int fd = -1;
+  g_assert_true (cairn_openat_rdonly (f->dfd, "f", FALSE, &fd, NULL));
+  g_autoptr (GBytes) b = cairn_fd_read_all (fd, n, &error); /* exactly the limit */
+  g_assert_no_error (error);
+  gsize len = 0;
+  const char *got = g_bytes_get_data (b, &len);
+  g_assert_cmpuint (len, ==, n);
+  g_assert_true (memcmp (got, want, n) == 0);
+  close (fd);
+  /* /proc/kallsyms: size 0, read a page at a time, many pages */
+  g_autofree char *whole = NULL;
+  gsize whole_len = 0;
+  if (!g_file_get_contents ("/proc/kallsyms", &whole, &whole_len, NULL) || whole_len < 4 * 4096)
+    {
+      g_test_skip ("/proc/kallsyms is not readable or small here");
+      return;
+    }
+  fd = open ("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_autoptr (GBytes) k = cairn_fd_read_all (fd, 0, &error);
+  g_assert_no_error (error);
+  /* symbols may come and go between the two reads; a read that stopped at
+   * the first short piece would hold one page */
+  g_assert_cmpuint (g_bytes_get_size (k), >, whole_len / 2);
+  close (fd);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -212,6 +252,7 @@ main (int argc, char **argv)
       g_test_add (c, Fixture, GINT_TO_POINTER (forced), setup, test_read_limits, teardown);
     }
   g_test_add ("/fdio/ops", Fixture, GINT_TO_POINTER (0), setup, test_fdio, teardown);
+  g_test_add ("/fdio/read-all", Fixture, GINT_TO_POINTER (0), setup, test_read_all, teardown);
   g_test_add_func ("/errors/errno-capture", test_errno_capture);
   g_test_add_func ("/errors/first-error", test_first_error);
   return g_test_run ();
