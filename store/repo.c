@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/cairn-store.h"
+#include "store/store-private.h"
 #include <string.h>
 #include <sys/file.h>
 #include <sys/xattr.h>
@@ -263,36 +264,44 @@ cairn_repo_lock_pop (CairnRepo *repo, CairnRepoLockType type)
 }
 
 int
-cairn_repo_objdir_fd (CairnRepo *repo, const char *checksum, gboolean create, GError **error)
+_cairn_cached_subdir_fd (int *slot, int parent_dfd, const char *checksum, mode_t mode,
+                         gboolean create, const char *what, GError **error)
 {
-  int idx = (g_ascii_xdigit_value (checksum[0]) << 4) | g_ascii_xdigit_value (checksum[1]);
-  int fd = g_atomic_int_get (&repo->objdir_fds[idx]);
+  int fd = g_atomic_int_get (slot);
   if (fd >= 0)
     return fd;
-  /* Opened (and made) without a lock: mkdirat takes tens of microseconds,
-   * and workers linking into 256 new directories must not queue behind
-   * each other. The first descriptor stored wins; a loser closes its own. */
+  /* Made and opened without a lock: mkdirat takes tens of microseconds, and
+   * workers filling 256 new directories must not queue behind each other.
+   * The first descriptor stored wins; a loser closes its own. */
   char sub[3] = { checksum[0], checksum[1], 0 };
-  if (create && mkdirat (repo->objects_dfd, sub, 0777) < 0 && errno != EEXIST)
+  if (create && mkdirat (parent_dfd, sub, mode) < 0 && errno != EEXIST)
     {
-      cairn_throw_errno (error, "creating objects/%s", sub);
+      cairn_throw_errno (error, "creating %s/%s", what, sub);
       return -1;
     }
-  fd = openat (repo->objects_dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  fd = openat (parent_dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     {
       if (errno == ENOENT && !create)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "objects/%s: No such directory", sub);
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s/%s: No such directory", what, sub);
       else
-        cairn_throw_errno (error, "opening objects/%s", sub);
+        cairn_throw_errno (error, "opening %s/%s", what, sub);
       return -1;
     }
-  if (!g_atomic_int_compare_and_exchange (&repo->objdir_fds[idx], -1, fd))
+  if (!g_atomic_int_compare_and_exchange (slot, -1, fd))
     {
       close (fd);
-      fd = g_atomic_int_get (&repo->objdir_fds[idx]);
+      fd = g_atomic_int_get (slot);
     }
   return fd;
+}
+
+int
+cairn_repo_objdir_fd (CairnRepo *repo, const char *checksum, gboolean create, GError **error)
+{
+  int idx = (g_ascii_xdigit_value (checksum[0]) << 4) | g_ascii_xdigit_value (checksum[1]);
+  return _cairn_cached_subdir_fd (&repo->objdir_fds[idx], repo->objects_dfd, checksum, 0777, create,
+                                  "objects", error);
 }
 
 const char *

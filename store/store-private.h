@@ -31,6 +31,13 @@ struct CairnTxn {
   CairnTxnStats stats;
 };
 
+/* The descriptor of directory XX (@checksum's first two digits) in
+ * @parent_dfd, cached in *@slot (-1: not yet; set once, atomically, so
+ * threads need no lock), made with @mode first when @create. Errors name
+ * it "@what/XX"; a missing one without @create is G_IO_ERROR_NOT_FOUND. */
+int _cairn_cached_subdir_fd (int *slot, int parent_dfd, const char *checksum, mode_t mode,
+                             gboolean create, const char *what, GError **error);
+
 /* The dirfd of XX/ in the transaction's staging area (created on demand). */
 int _cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error);
 

@@ -138,25 +138,8 @@ _cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error)
   if (txn->direct)
     return cairn_repo_objdir_fd (txn->repo, checksum, TRUE, error);
   int idx = (g_ascii_xdigit_value (checksum[0]) << 4) | g_ascii_xdigit_value (checksum[1]);
-  int fd = g_atomic_int_get (&txn->sub_fds[idx]);
-  if (fd >= 0)
-    return fd;
-  /* Made and opened without a lock (writers must not queue behind a
-   * mkdirat); the first descriptor stored wins, a loser closes its own. */
-  char sub[3] = { checksum[0], checksum[1], 0 };
-  if (mkdirat (txn->staging_dfd, sub, 0755) < 0 && errno != EEXIST)
-    {
-      cairn_throw_errno (error, "creating staging %s", sub);
-      return -1;
-    }
-  if (!cairn_opendirat (txn->staging_dfd, sub, FALSE, &fd, error))
-    return -1;
-  if (!g_atomic_int_compare_and_exchange (&txn->sub_fds[idx], -1, fd))
-    {
-      close (fd);
-      fd = g_atomic_int_get (&txn->sub_fds[idx]);
-    }
-  return fd;
+  return _cairn_cached_subdir_fd (&txn->sub_fds[idx], txn->staging_dfd, checksum, 0755, TRUE,
+                                  "staging", error);
 }
 
 /* Move every staged object of one XX dir into objects/XX. */
