@@ -130,6 +130,9 @@ GBytes *cairn_file_get_contents_at (int dfd, const char *name, gsize max_size, G
 /* Raise the soft RLIMIT_NOFILE to the hard limit (walks of large trees keep
  * one fd per directory with pending work). */
 void cairn_raise_fd_limit (void);
+/* Widen this process's descriptor table to 1024 slots (or the soft limit)
+ * while it has one thread: growing a table shared by threads waits for an
+ * RCU grace period at each doubling. Call before starting threads. */
 void cairn_reserve_fd_table (void);
 
 /* Copy all data from @src_fd (at its current offset) to @dst_fd, using

@@ -474,10 +474,8 @@ EOF
   assert_file_has_content out '^done$'
   "$L" --print-seccomp-profile > p.json
   python3 -c 'import json; p = json.load(open("p.json")); p["defaultAction"] = "SCMP_ACT_LOG"; p.pop("defaultErrnoRet", None); json.dump(p, open("log.json", "w"))'
-  if ! grep -qw log /proc/sys/kernel/seccomp/actions_logged 2>/dev/null || ! dmesg > /dev/null 2>&1; then
-    echo "note: seccomp LOG actions are not visible here; the refused-call check is skipped"
-    return 0
-  fi
+  grep -qw log /proc/sys/kernel/seccomp/actions_logged 2>/dev/null && dmesg > /dev/null 2>&1 ||
+    skip "seccomp LOG actions are not visible in the kernel log here"
   local mark="cairn-launch-test-$$-$RANDOM"
   echo "$mark" > /dev/kmsg
   "$L" --seccomp-cache=none --seccomp="$T/log.json" $args --tmpfs=/tmp "$h" /bin/bash /work.sh > out
