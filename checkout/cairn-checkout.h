@@ -1,4 +1,4 @@
-/* checkout/: materialising trees from the store (spec §13).
+/* checkout/: materialising trees from the store (docs/format.md §13).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later

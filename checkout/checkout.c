@@ -1,5 +1,5 @@
 /* Checkout: dirtrees become directories, file objects become hardlinks (or
- * copies), processed in parallel one directory per job (spec §13).
+ * copies), processed in parallel one directory per job (docs/format.md §13).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "checkout/cairn-checkout.h"

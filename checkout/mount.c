@@ -279,7 +279,7 @@ get_dirmeta (CairnMount *m, const char *hex, GError **error)
     return NULL;
   if (!tmp.xattrs)
     tmp.xattrs = cairn_xattrs_empty ();
-  /* As `cairn checkout` (spec §13.2): no world-write or setuid dirs from a
+  /* As `cairn checkout` (docs/format.md §13.2): no world-write or setuid dirs from a
    * bare-user-only repository. */
   if (m->repo->mode == CAIRN_REPO_MODE_BARE_USER_ONLY)
     tmp.mode &= ~(guint32) 07002;
@@ -330,7 +330,7 @@ entry_cmp (gconstpointer a, gconstpointer b)
 }
 
 /* Parse a dirtree into one sorted Entry array. Each list must already be
- * sorted (spec §7.2); merged, no name may repeat. */
+ * sorted (docs/format.md §7.2); merged, no name may repeat. */
 static gboolean
 parse_dirtree (GVariant *tree, guint64 self_ino, Entry **out, guint *out_n, GError **error)
 {
@@ -1080,7 +1080,7 @@ cache_entry_unref (CacheEntry *ce)
   g_free (ce);
 }
 
-/* Re-hash a regular file's content against its object name (spec §5.2). */
+/* Re-hash a regular file's content against its object name (docs/format.md §5.2). */
 static gboolean
 verify_content (Node *n, int fd, const char *hex, GError **error)
 {

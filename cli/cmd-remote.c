@@ -1,7 +1,7 @@
 /* cairn remote add [--no-gpg-verify] [--gpg-import=KEYFILE] [--set=K=V...] [--if-not-exists] NAME URL [BRANCH...]
  * cairn remote gpg-import NAME KEYFILE...     (or --stdin)
  * cairn remote list [-u] | show NAME [--json] | delete [--if-exists] NAME
- * Remotes stored exactly as OSTree stores them (spec §12.1, §8.5).
+ * Remotes stored exactly as OSTree stores them (docs/format.md §12.1, §8.5).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"

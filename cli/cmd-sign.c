@@ -1,7 +1,7 @@
 /* cairn sign [--gpg-homedir=DIR] --key-id=ID... REF|COMMIT [KEY-ID...]
  * cairn sign --delete=KEYID REF|COMMIT
  * cairn sign --signature-file=FILE REF|COMMIT
- * Detached GPG signatures on commits (ostree.gpgsigs, spec §8.2).
+ * Detached GPG signatures on commits (ostree.gpgsigs, docs/format.md §8.2).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"

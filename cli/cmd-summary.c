@@ -1,7 +1,7 @@
 /* cairn summary -u [--gpg-sign=ID...] [--gpg-homedir=DIR] [-m KEY=VALUE...]
  * cairn summary --view [--json]
  * cairn summary --verify [--keyring=FILE | --remote=NAME] [--json]
- * The published ref list (spec §10) and its signature (§8.3).
+ * The published ref list (docs/format.md §10) and its signature (§8.3).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"

@@ -202,7 +202,7 @@ gboolean cairn_validate_filename (const char *name, gssize len, GError **error);
  * trailing "/" are tolerated; leading "/" is not). */
 gboolean cairn_validate_relpath (const char *path, GError **error);
 
-/* Ref names per spec/ostree-format.md §3.4: '/'-separated fragments matching
+/* Ref names per docs/format.md §3.4: '/'-separated fragments matching
  * [\w\d][-._\w\d]*, valid UTF-8, not a 64-hex checksum. */
 gboolean cairn_validate_ref_name (const char *ref, GError **error);
 

@@ -1,5 +1,5 @@
 /* Validation of names that come from untrusted data (trees, archives, the
- * network, the command line). See spec/ostree-format.md §3.4 and §5.4.
+ * network, the command line). See docs/format.md §3.4 and §5.4.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "common/cairn-common.h"

@@ -10,7 +10,7 @@
  * by the parent right after it, in parallel with the child's mount set-up,
  * and the child is moved in before the parent sends 'c', the step without
  * which nothing of the container runs, so the command never runs
- * unconstrained (spec/runtime-anchors.md §3 "Ordering relative to exec").
+ * unconstrained (docs/runtime-anchors.md §3 "Ordering relative to exec").
  *
  * Hybrid hosts (tmpfs at /sys/fs/cgroup, v1 controllers, plus a cgroup2 mount
  * at /sys/fs/cgroup/unified) are handled as v1: the v2 hierarchy is not used

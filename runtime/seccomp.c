@@ -4,7 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Policy: an allow-list in the spirit of Docker's profile
- * (spec/runtime-anchors.md §2): default EPERM; the calls of ordinary
+ * (docs/runtime-anchors.md §2): default EPERM; the calls of ordinary
  * programs allowed (allow_list); clone/unshare without namespace flags,
  * socket but AF_VSOCK/AF_ALG, ioctl but TIOCSTI/TIOCLINUX (low 32 bits,
  * CVE-2019-10063) and Docker's five personality values allowed by argument;

@@ -7,7 +7,7 @@
  * summary files, .commitmeta and keyrings, hand the bytes in, and store what
  * comes back. Nothing here knows the repository layout (DESIGN.md).
  *
- * Formats (spec/ostree-format.md §8):
+ * Formats (docs/format.md §8):
  *  - a signature is one binary (non-armored) OpenPGP detached signature
  *    packet over the exact bytes of the .commit object or the summary file;
  *  - signatures are kept as a GVariant "aay" under the detached-metadata key
@@ -17,7 +17,7 @@
  *    "pubring.gpg" keyrings (§8.5), written by GnuPG itself exactly as
  *    `ostree remote gpg-import` does, so either tool reads the other's file.
  *
- * Trust policy (issue 5): a signature counts ("good") only when it is
+ * Trust policy: a signature counts ("good") only when it is
  * cryptographically valid, made by a key from the CairnKeyringSet passed to
  * the verify call, and neither the key nor the signature is expired or
  * revoked. Owner trust is not consulted: being in the keyring set is the
@@ -135,7 +135,7 @@ typedef struct
 void cairn_verify_result_free (CairnVerifyResult *result);
 
 /* TRUE if at least one signature is CAIRN_SIG_STATUS_GOOD: the acceptance
- * rule for commits and summaries (spec §8.2). */
+ * rule for commits and summaries (docs/format.md §8.2). */
 gboolean cairn_verify_result_any_good (const CairnVerifyResult *result);
 
 /* JSON object (UTF-8, no trailing newline):

@@ -13,8 +13,8 @@
  * merging of public keys never need gpg-agent, keyboxd or dirmngr, so none
  * is started (which also keeps secret-key material out of merged keyrings).
  * no-auto-key-retrieve: an unknown signer must stay unknown rather than be
- * fetched from a keyserver or WKD — trust comes only from the keyring set
- * (issue 5), and verification must work offline. */
+ * fetched from a keyserver or WKD — trust comes only from the keyring set,
+ * and verification must work offline. */
 static const char home_gpg_conf[] = "no-autostart\n"
                                     "no-auto-key-retrieve\n"
                                     "auto-key-locate local\n"

@@ -4,7 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * NAME.trustedkeys.gpg is whatever GnuPG writes as a legacy pubring.gpg
- * (spec/ostree-format.md §8.5). `ostree remote gpg-import` produces it by
+ * (docs/format.md §8.5). `ostree remote gpg-import` produces it by
  * letting gpg import into a temporary home whose pubring.gpg is a copy of
  * the old keyring, then moving that pubring.gpg into the repo. We do the
  * same, so both tools produce and read the same format (including GnuPG's

@@ -1,4 +1,4 @@
-/* cairn — creating detached signatures (spec/ostree-format.md §8.2, §8.3).
+/* cairn — creating detached signatures (docs/format.md §8.2, §8.3).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later

@@ -5,7 +5,7 @@
  *
  * Every verification runs in a fresh private GnuPG home that holds only the
  * keys of the CairnKeyringSet, so no key of the user's own keyring can make
- * a signature count (issue 5, trust policy).
+ * a signature count (the trust policy in sign/cairn-sign.h).
  */
 #include "config.h"
 

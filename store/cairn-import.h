@@ -1,4 +1,4 @@
-/* store/: tar and OCI/docker-archive import, tar export (issue 6).
+/* store/: tar and OCI/docker-archive import, tar export.
  *
  * Archives never touch the disk outside the repository: entries stream into
  * content objects (through the transaction's staging area) and an in-memory

@@ -1,5 +1,5 @@
 /* store/: pulling commits between repositories, and the far side of the
- * ssh transport (issue 9; spec/ostree-format.md §7.8, §9, §10, §12;
+ * ssh transport (docs/format.md §7.8, §9, §10, §12;
  * docs/sync-protocol.md).
  *
  * Copyright (C) 2026 The cairn authors

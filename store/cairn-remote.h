@@ -1,5 +1,5 @@
 /* store/: detached commit metadata, the summary file, remotes and the
- * signature trust policy (issue 5; spec/ostree-format.md §8, §10, §12.1).
+ * signature trust policy (docs/format.md §8, §10, §12.1).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -15,7 +15,7 @@
  *   2. else, for content from remote NAME: <repo>/NAME.trustedkeys.gpg plus
  *      the files/directories of the remote's `gpgkeypath` option; when the
  *      remote has neither, the repo-wide directory (3) — as ostree falls
- *      back to its global trusted.gpg.d (spec §8.5);
+ *      back to its global trusted.gpg.d (docs/format.md §8.5);
  *   3. else the repo-wide directory <repo>/trusted.gpg.d/ (every *.gpg file
  *      directly inside it).
  * The user's personal GnuPG keyring never counts.
@@ -37,7 +37,7 @@ gboolean cairn_repo_read_commit_detached_metadata (CairnRepo *repo, const char *
                                                    GVariant **out_metadata, GError **error);
 
 /* Replace the .commitmeta of @commit atomically (the commit must exist). It
- * is mutable and not covered by any checksum (spec §8.1). @metadata must be
+ * is mutable and not covered by any checksum (docs/format.md §8.1). @metadata must be
  * an a{sv}; it is written in normal form. NULL deletes the file. */
 gboolean cairn_repo_write_commit_detached_metadata (CairnRepo *repo, const char *commit,
                                                     GVariant *metadata, GError **error);
@@ -73,11 +73,11 @@ gboolean cairn_repo_delete_commit_signatures (CairnRepo *repo, const char *commi
 
 /* ---- summary (summary.c) ----------------------------------------------------- */
 
-/* Regenerate <repo>/summary exactly as `ostree summary -u` (spec §10.1):
+/* Regenerate <repo>/summary exactly as `ostree summary -u` (docs/format.md §10.1):
  * local refs sorted, commit sizes, refmeta, repository metadata. @extra
  * (a{sv} or NULL) is merged into the repository metadata first, like
  * `ostree summary -u --add-metadata`. With @key_ids (NULL-terminated, may
- * be NULL/empty) summary.sig is written too (spec §8.3: both written in a
+ * be NULL/empty) summary.sig is written too (docs/format.md §8.3: both written in a
  * temporary directory, equal times, summary renamed into place first);
  * without keys any old summary.sig is deleted. Also sets
  * core.indexed-deltas=true in the config as ostree does. */

@@ -1,12 +1,12 @@
-/* store/: the OSTree-compatible repository (spec/ostree-format.md).
+/* store/: the OSTree-compatible repository (docs/format.md).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * A CairnRepo is opened once into dirfds; everything after is *at().
  * Objects are named by SHA-256 (hex, 64 chars). Metadata objects are GVariant
- * normal form with big-endian integers (spec §1, §7); content objects are
- * stored per repo mode (spec §4–§6).
+ * normal form with big-endian integers (docs/format.md §1, §7); content objects are
+ * stored per repo mode (docs/format.md §4–§6).
  */
 #pragma once
 
@@ -33,7 +33,7 @@ typedef enum {
   CAIRN_REPO_MODE_ARCHIVE,
 } CairnRepoMode;
 
-/* GVariant types (spec §3.3). */
+/* GVariant types (docs/format.md §3.3). */
 #define CAIRN_DIRTREE_GVARIANT_FORMAT G_VARIANT_TYPE ("(a(say)a(sayay))")
 #define CAIRN_DIRMETA_GVARIANT_FORMAT G_VARIANT_TYPE ("(uuua(ayay))")
 #define CAIRN_COMMIT_GVARIANT_FORMAT G_VARIANT_TYPE ("(a{sv}aya(say)sstayay)")
@@ -74,7 +74,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CairnFileInfo, cairn_file_info_clear)
 GVariant *cairn_xattrs_empty (void);
 
 /* Read a file's xattrs (fd, or dfd+name for symlinks) into a sorted a(ayay)
- * in canonical form (spec §5.3: sorted by name, zero-length values skipped). */
+ * in canonical form (docs/format.md §5.3: sorted by name, zero-length values skipped). */
 GVariant *cairn_xattrs_read_fd (int fd, GError **error);
 GVariant *cairn_xattrs_read_at (int dfd, const char *name, GError **error);
 
@@ -129,7 +129,7 @@ const char *cairn_repo_mode_to_string (CairnRepoMode mode);
 gboolean cairn_repo_mode_from_string (const char *s, CairnRepoMode *out_mode, GError **error);
 
 /* Create a repository at @path (idempotent when one already exists with the
- * same mode). Layout as `ostree init` (spec §3.1, §3.2). */
+ * same mode). Layout as `ostree init` (docs/format.md §3.1, §3.2). */
 gboolean cairn_repo_create (const char *path, CairnRepoMode mode, GError **error);
 
 /* Open an existing repository. */
@@ -143,7 +143,7 @@ gboolean cairn_repo_write_config (CairnRepo *repo, GError **error);
 /* The fsync policy objects/refs get in this repo. */
 CairnFsyncPolicy cairn_repo_fsync_policy (CairnRepo *repo);
 
-/* Repo lock: OFD locks on <repo>/.lock as OSTree (spec §9): shared for
+/* Repo lock: OFD locks on <repo>/.lock as OSTree (docs/format.md §9): shared for
  * writers, exclusive for prune. Recursive per repo handle. */
 typedef enum { CAIRN_REPO_LOCK_SHARED, CAIRN_REPO_LOCK_EXCLUSIVE } CairnRepoLockType;
 gboolean cairn_repo_lock_push (CairnRepo *repo, CairnRepoLockType type, GError **error);
@@ -205,7 +205,7 @@ gboolean cairn_repo_stat_object (CairnRepo *repo, CairnObjectType type, const ch
 /* ---- writing objects (objects.c, txn.c) -------------------------------- */
 
 /* A transaction stages objects under tmp/staging-<boot>-XXXXXX/ and makes
- * them visible in one step (spec §9). Refs are written only after commit. */
+ * them visible in one step (docs/format.md §9). Refs are written only after commit. */
 typedef struct CairnTxn CairnTxn;
 CairnTxn *cairn_txn_begin (CairnRepo *repo, GError **error);
 /* syncfs once, rename staged objects into objects/, fsync object dirs. */
@@ -287,7 +287,7 @@ typedef struct {
 } CairnCommit;
 void cairn_commit_clear (CairnCommit *c);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CairnCommit, cairn_commit_clear)
-/* Parse and validate a commit variant (spec §7.3). */
+/* Parse and validate a commit variant (docs/format.md §7.3). */
 gboolean cairn_commit_parse (GVariant *commit, CairnCommit *out, GError **error);
 gboolean cairn_repo_load_commit (CairnRepo *repo, const char *checksum, CairnCommit *out,
                                  GError **error);
@@ -481,7 +481,7 @@ typedef struct {
   guint64 bytes_freed;
 } CairnPruneStats;
 
-/* Delete unreachable objects under the exclusive repo lock (spec §15). */
+/* Delete unreachable objects under the exclusive repo lock (docs/format.md §15). */
 gboolean cairn_repo_prune (CairnRepo *repo, const CairnPruneOptions *opts, CairnPruneStats *out,
                            GError **error);
 G_END_DECLS

@@ -1,4 +1,4 @@
-/* Checksums, file headers, xattrs and dirmeta (spec §2, §5, §7.1).
+/* Checksums, file headers, xattrs and dirmeta (docs/format.md §2, §5, §7.1).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"
@@ -136,7 +136,7 @@ xattrs_from_list (char *names, gssize nlen, int fd, int dfd, const char *path, G
           return NULL;
         }
       if (vlen == 0)
-        continue; /* spec §5.3: zero-length values are not recorded */
+        continue; /* docs/format.md §5.3: zero-length values are not recorded */
       g_autofree guint8 *val = g_malloc (vlen);
       vlen = fd >= 0 ? fgetxattr (fd, name, val, vlen) : lgetxattr (procpath, name, val, vlen);
       if (vlen < 0)

@@ -1,6 +1,6 @@
 /* Committing a directory tree: a dirfd walk feeds a thread pool that hashes
  * and writes content objects; directories become dirmeta/dirtree objects
- * once all their files are known (spec §5.4, §7.6, §13.5).
+ * once all their files are known (docs/format.md §5.4, §7.6, §13.5).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"

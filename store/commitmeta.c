@@ -1,5 +1,5 @@
 /* Detached commit metadata: objects/XX/YYY.commitmeta and its "ostree.gpgsigs"
- * signatures (spec/ostree-format.md §8.1, §8.2).
+ * signatures (docs/format.md §8.1, §8.2).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later

@@ -1,4 +1,4 @@
-/* Commit objects, mutable trees and commitpartial markers (spec §7).
+/* Commit objects, mutable trees and commitpartial markers (docs/format.md §7).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"

@@ -1,6 +1,6 @@
 /* The devino cache: (st_dev, st_ino) of hardlinked checkout files -> content
  * checksum, so re-committing an unmodified checkout skips reading and hashing
- * (spec §13.5). Stored in extensions/cairn/devino-cache as fixed 48-byte
+ * (docs/format.md §13.5). Stored in extensions/cairn/devino-cache as fixed 48-byte
  * records (dev u64, ino u64, checksum[32]) after an 8-byte magic.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"

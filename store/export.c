@@ -1,4 +1,4 @@
-/* Export a commit's tree as a tar stream (issue 6).
+/* Export a commit's tree as a tar stream.
  *
  * Entries come out in a stable order: a directory, then its files in
  * dirtree order (sorted by name), then its subdirectories, depth first; the

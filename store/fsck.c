@@ -1,4 +1,4 @@
-/* fsck and prune (spec §14, §15).
+/* fsck and prune (docs/format.md §14, §15).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"

@@ -1,4 +1,4 @@
-/* OCI image layout and docker-archive import (issue 6).
+/* OCI image layout and docker-archive import.
  *
  * OCI (image-spec v1.1, image-layout.md): index.json lists manifests; one is
  * picked by the org.opencontainers.image.ref.name annotation or because it

@@ -1,5 +1,5 @@
 /* Tar import: archive entries stream into content objects and an in-memory
- * CairnMTree; nothing is extracted onto disk (issue 6).
+ * CairnMTree; nothing is extracted onto disk.
  *
  * Regular files up to SMALL_MAX are read into memory and handed to a thread
  * pool that hashes (and in archive repos, deflates) them; larger files are
@@ -258,7 +258,7 @@ cmp_names (gconstpointer a, gconstpointer b)
 }
 
 /* The entry's xattrs (pax SCHILY.xattr / LIBARCHIVE.xattr) in canonical
- * form: sorted by name, empty values skipped (spec §5.3). */
+ * form: sorted by name, empty values skipped (docs/format.md §5.3). */
 static GVariant *
 entry_xattrs (struct archive_entry *e)
 {
@@ -290,7 +290,7 @@ entry_xattrs (struct archive_entry *e)
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
-/* uid/gid/mode/xattrs of an entry after the commit filter (spec §7.6). */
+/* uid/gid/mode/xattrs of an entry after the commit filter (docs/format.md §7.6). */
 static void
 entry_info (CairnTarImporter *imp, struct archive_entry *e, CairnFileInfo *fi)
 {

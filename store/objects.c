@@ -1,4 +1,4 @@
-/* Reading and writing objects in every repo mode (spec §4–§7).
+/* Reading and writing objects in every repo mode (docs/format.md §4–§7).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"

@@ -1,5 +1,5 @@
 /* HTTP(S) transport: an archive-mode repository served by any web server
- * (spec/ostree-format.md §12): summary(.sig), refs/heads/REF, and objects
+ * (docs/format.md §12): summary(.sig), refs/heads/REF, and objects
  * one by one — .commitmeta, .commit, .dirtree, .dirmeta, .filez.
  *
  * libcurl multi, many requests in flight (HTTP/2 multiplexed on one

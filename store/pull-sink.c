@@ -1,7 +1,7 @@
 /* The pull sink: every object that arrives is verified against its name and
  * written into a transaction; the transaction is published in batches.
  *
- * Why batches (spec §9, §7.8): a transaction's objects live in a staging
+ * Why batches (docs/format.md §9, §7.8): a transaction's objects live in a staging
  * directory that a killed process loses. Publishing every few thousand
  * objects or seconds bounds what a kill -9 costs, and is safe because the
  * commit being pulled stays marked partial (state/<commit>.commitpartial)

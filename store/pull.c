@@ -1,4 +1,4 @@
-/* The pull engine (spec/ostree-format.md §12.3): resolve the source and its
+/* The pull engine (docs/format.md §12.3): resolve the source and its
  * refs, verify the summary and each commit (signatures before the commit is
  * stored), mark commits partial, let the transport fetch the missing tree
  * objects into the sink, check that every commit is complete, then — and

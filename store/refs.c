@@ -1,4 +1,4 @@
-/* Refs: refs/heads/REF, refs/remotes/REMOTE/REF (spec §3.4).
+/* Refs: refs/heads/REF, refs/remotes/REMOTE/REF (docs/format.md §3.4).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"

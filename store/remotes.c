@@ -1,5 +1,5 @@
 /* Remotes as OSTree configures them ([remote "NAME"] in <repo>/config,
- * keyrings in <repo>/NAME.trustedkeys.gpg; spec/ostree-format.md §12.1,
+ * keyrings in <repo>/NAME.trustedkeys.gpg; docs/format.md §12.1,
  * §8.5) and the signature trust policy that pull and run apply
  * (store/cairn-remote.h, docs/cairn-sign.md).
  *
@@ -329,7 +329,7 @@ cairn_repo_remote_list_keys (CairnRepo *repo, const char *name, GError **error)
 /* ---- trust policy ------------------------------------------------------------------ */
 
 /* gpgkeypath: files are keyrings/armored keys; a directory contributes every
- * regular file directly inside it (spec §8.5). */
+ * regular file directly inside it (docs/format.md §8.5). */
 static gboolean
 add_gpgkeypath (CairnKeyringSet *set, const char *value, gboolean *out_added, GError **error)
 {

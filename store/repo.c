@@ -1,4 +1,4 @@
-/* Opening, creating and locking repositories (spec §3, §9).
+/* Opening, creating and locking repositories (docs/format.md §3, §9).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/cairn-store.h"
@@ -116,7 +116,7 @@ load_config (CairnRepo *repo, GError **error)
   repo->zlib_level = g_key_file_get_integer (repo->config, "archive", "zlib-level", &tmp);
   if (tmp || repo->zlib_level < 1 || repo->zlib_level > 9)
     {
-      /* Level 1: the compressed bytes are not part of any checksum (spec §6),
+      /* Level 1: the compressed bytes are not part of any checksum (docs/format.md §6),
        * and it is several times faster than ostree's default of 6. */
       repo->zlib_level = 1;
       g_clear_error (&tmp);
@@ -191,7 +191,7 @@ cairn_repo_fsync_policy (CairnRepo *repo)
 }
 
 /* OFD locks (not flock): ostree uses them and they do not see flock locks,
- * so only OFD locks interoperate (spec §9). */
+ * so only OFD locks interoperate (docs/format.md §9). */
 static int
 ofd_lock (int fd, short type, gboolean wait)
 {

@@ -1,4 +1,4 @@
-/* The summary file: the published list of refs (spec/ostree-format.md §10),
+/* The summary file: the published list of refs (docs/format.md §10),
  * its signature file summary.sig (§8.3), and a parser for pull.
  *
  * Copyright (C) 2026 The cairn authors
@@ -133,7 +133,7 @@ build_summary_sig (GBytes *summary, const char *const *key_ids, const char *home
 
 /* Write both files into a fresh directory under tmp/, give summary the
  * times of summary.sig, then rename summary and then summary.sig into place
- * (spec §8.3): a client that sees the new summary.sig finds the new summary. */
+ * (docs/format.md §8.3): a client that sees the new summary.sig finds the new summary. */
 static gboolean
 write_signed (CairnRepo *repo, GBytes *summary, GVariant *sig, GError **error)
 {

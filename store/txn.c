@@ -1,4 +1,4 @@
-/* Transactions (spec §9).
+/* Transactions (docs/format.md §9).
  *
  * Durability policy, in one place:
  *  - core.fsync=true (default): objects are written, unsynced, into a

@@ -1,4 +1,4 @@
-/* Writing objects into a transaction, per repo mode (spec §4, §5, §6).
+/* Writing objects into a transaction, per repo mode (docs/format.md §4, §5, §6).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"

@@ -21,7 +21,7 @@ fi
 
 dots='\.\.'
 sect='§'
-pat="${dots}/shared|spec/ostree-format|spec/runtime-anchors|(^|[^-a-z/])spec ${sect}|[Ii]ssues? #?[0-9]+"
+pat="${dots}/shared|spec/ostree-""format|spec/runtime-""anchors|(^|[^-a-z/])spec ${sect}|[Ii]ssues? #?[0-9]+"
 bad=0
 while IFS= read -r f; do
   case $f in docs/*) continue ;; esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tests/evil-tar.py OUTDIR — write hostile tarballs for the import tests.
 
-Each file exercises one attack from issue 6; the test expects cairn to
+Each file exercises one attack on the tar import; the test expects cairn to
 refuse it (naming the entry) or to contain it (duplicates: the later entry
 wins; device nodes/fifos: skipped with a counted warning).
 """

@@ -1,7 +1,7 @@
 #!/bin/bash
 # cairn-launch security and behaviour suite.  Each case runs the static probe
 # (tests/launch-probe.c) as the container command and checks one item of the
-# checklist in spec/runtime-anchors.md §5.1 (the number is in the test name).
+# checklist in docs/runtime-anchors.md §5.1 (the number is in the test name).
 # Root cases run as root (CI); the "rootless" cases run the launcher as a
 # throwaway unprivileged user created for this script.
 #

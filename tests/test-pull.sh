@@ -1,5 +1,5 @@
 #!/bin/bash
-# cairn pull / cairn serve (issue 9): local, HTTP (against the real ostree
+# cairn pull / cairn serve: local, HTTP (against the real ostree
 # both ways) and ssh (a real sshd in a private network namespace) transports;
 # signatures enforced; tampered, truncated, missing and hanging servers
 # refused with nothing corrupt stored; kill -9 of the puller then resume.

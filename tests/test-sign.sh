@@ -1,6 +1,6 @@
 #!/bin/bash
 # Signatures on commits and on the summary, remotes, the trust policy, and
-# interop both ways with the real ostree (issue 5). Real keys made at test
+# interop both ways with the real ostree. Real keys made at test
 # time (tests/gpg-test-keys.sh), no mocks.
 #
 # Copyright (C) 2026 The cairn authors

@@ -1,4 +1,4 @@
-# tests/bench/scenario-import.sh — tar import and export against ostree (issue 6).
+# tests/bench/scenario-import.sh — tar import and export against ostree.
 # Targets: import into bare-user <= 0.4x ostree, into archive <= 0.3x;
 # export <= 0.7x `ostree export`. Each run starts from a fresh repository
 # (in a new directory: see bench_fresh_repos_prepare).

@@ -1,6 +1,6 @@
 # tests/bench/scenario-launch.sh — container start-to-exit, busybox rootfs,
 # /bin/true: cairn-launch with full default confinement against bwrap and
-# crun (spec/runtime-anchors.md §7).
+# crun (docs/runtime-anchors.md §7).
 #
 # crun 1.8 refuses this machine's hybrid cgroups while cgroup2 lists a
 # controller; the workaround of §7.2 is used: every command of the scenario

@@ -1,5 +1,5 @@
 # tests/bench/scenario-mount.sh — the FUSE view (`cairn mount`) against a
-# hardlinked checkout of the same commit, Debian minbase (issue 10).
+# hardlinked checkout of the same commit, Debian minbase.
 #
 # Every cairn run mounts afresh (a new server, empty kernel caches for the
 # mount), walks the tree, unmounts. The backing store and the checkout are

@@ -1,4 +1,4 @@
-# tests/bench/scenario-pull.sh — pulls of the Debian minbase rootfs (issue 9):
+# tests/bench/scenario-pull.sh — pulls of the Debian minbase rootfs:
 #   1. first pull over HTTP into bare-user: cairn pull vs ostree pull, same
 #      server (nginx when installed, else python's threaded http.server),
 #      loopback;
