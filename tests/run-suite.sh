@@ -5,6 +5,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 b=${1:-$top/_build}
 start=$(date +%s)
+bash "$top/tests/host-facts.sh"
 make -C "$b" -j"$(nproc)" check >"$b/check-output.log" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' "$b/check-output.log" | grep -v '^PASS' || true
@@ -19,6 +20,31 @@ if [ $fail != 0 ] && [ -f "$log" ]; then
   echo "---- failures (from $log) ----"
   awk '/^(FAIL|ERROR): /,0' "$log" | grep -E '^(not ok|#|FAIL|ERROR)' | head -200
 fi
+
+# Stages outside automake's harness, each ending with its own
+# "N passed, N failed" line (or counted as one case): the formatting check,
+# the sanitizer build's unit and launcher error-path tests, the fuzz
+# targets' bounded CI run.
+stage() {
+  local name=$1; shift
+  local out="$b/stage-$name.log" src=rc line p f
+  "$@" >"$out" 2>&1
+  src=$?
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  if [ -n "$line" ]; then
+    p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+  elif [ $src = 0 ]; then p=1 f=0
+  else p=0 f=1; fi
+  if [ $src != 0 ] && [ "$f" = 0 ]; then f=1; fi
+  echo "stage $name: $p passed, $f failed"
+  if [ "$f" != 0 ]; then echo "FAIL: stage $name (log $out):"; tail -30 "$out"; fi
+  pass=$((pass + p)); fail=$((fail + f))
+}
+stage check-format make -C "$b" -s check-format
+stage sanitizers bash "$top/tests/run-sanitizers.sh"
+stage fuzz bash "$top/tests/fuzz/run-ci.sh"
+
 echo "suite took $(( $(date +%s) - start )) s"
 echo "$pass passed, $fail failed, $skip skipped"
 [ $fail = 0 ]
