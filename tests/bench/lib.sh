@@ -24,6 +24,26 @@ bench_compare() {
   python3 "$BENCH_DIR/compare.py" "${args[@]}" "$@"
 }
 
+# The conditions a figure depends on, printed with the figures: an idle
+# machine, memory, dirty data still to be written back, the filesystem of the
+# work directory, the commit's thread count. A fresh machine differs from a
+# warm one mostly in these: a just-made debootstrap tree is dirty or not yet
+# in the page cache, and ext4 has just-deleted inodes to skip.
+bench_conditions() {
+  local fs opts
+  fs=$(stat -f -c %T /var/tmp 2>/dev/null)
+  opts=$(findmnt -n -o OPTIONS --target /var/tmp 2>/dev/null)
+  echo "conditions: $(nproc) cpus (cairn commit: one hashing thread per cpu), load $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "MemAvailable $(awk '/^MemAvailable/ {print int($2/1024)}' /proc/meminfo) MiB," \
+    "Dirty $(awk '/^Dirty:/ {print int($2/1024)}' /proc/meminfo) MiB, /var/tmp on $fs ($opts)"
+}
+
+# Drop the page cache (root only): with it, a run reads its input from disk as
+# the first run on a fresh machine does.
+bench_cold_prepare() {
+  echo "sync && echo 3 > /proc/sys/vm/drop_caches"
+}
+
 # The Debian minbase rootfs, built once with debootstrap and cached; device
 # nodes under /dev are removed (the launcher provides /dev; ostree refuses them).
 bench_debian_rootfs() {

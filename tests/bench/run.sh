@@ -37,5 +37,6 @@ for s in "$@"; do
   export BENCH_WORK
   works+=("$BENCH_WORK")
   echo; echo "### scenario: $s"
+  bench_conditions
   ( cd "$BENCH_WORK" && "scenario_${s//-/_}" )
 done
