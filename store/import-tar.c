@@ -819,9 +819,17 @@ tar_source_skip (struct archive *a, void *data, la_int64_t request)
   TarSource *s = data;
   if (!s->seekable || !s->sniffed || s->gzip || request <= 0)
     return 0;
-  if (lseek (s->fd, request, SEEK_CUR) < 0)
+  /* Never past the end: lseek would succeed there, and a tarball cut inside
+   * an entry's data or padding would then read as a clean end of archive.
+   * A short skip makes libarchive read the rest, and see the truncation. */
+  struct stat st;
+  off_t pos = lseek (s->fd, 0, SEEK_CUR);
+  if (pos < 0 || fstat (s->fd, &st) < 0 || st.st_size <= pos)
     return 0;
-  return request;
+  la_int64_t n = MIN (request, (la_int64_t) (st.st_size - pos));
+  if (lseek (s->fd, n, SEEK_CUR) < 0)
+    return 0;
+  return n;
 }
 
 static void
