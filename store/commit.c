@@ -290,6 +290,10 @@ walk_dir (Ctx *ctx, DirRef *dir, CairnMTree *tree, GError **error)
         return FALSE;
       if (!add_entry (ctx, dir, names->pdata[i], tree, error))
         {
+          /* No error of its own: the walk below stopped because a worker
+           * failed; that error (naming its file) is the one reported. */
+          if (*error == NULL)
+            return FALSE;
           g_autofree char *path = join (dir->path, names->pdata[i]);
           if (!g_str_has_prefix ((*error)->message, path))
             g_prefix_error (error, "%s: ", path);
@@ -318,9 +322,14 @@ build_tree (Ctx *ctx, int root_fd, CairnMTree *tree, GError **error)
   dirref_unref (root);
   g_thread_pool_free (ctx->pool, FALSE, TRUE); /* waits for queued jobs */
   ctx->pool = NULL;
-  if (!ok)
+  if (!ok && walk_error)
     cairn_first_error_set (&ctx->fe, walk_error);
-  return cairn_first_error_propagate (&ctx->fe, error);
+  if (!cairn_first_error_propagate (&ctx->fe, error))
+    return FALSE;
+  /* Every failure sets an error; never report a stopped walk as success. */
+  if (!ok || cairn_first_error_failed (&ctx->fe))
+    return cairn_throw (error, "the tree walk stopped without an error");
+  return TRUE;
 }
 
 gboolean

@@ -963,8 +963,12 @@ cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptio
       imp->direct_fd = src.fd;
       imp->direct_size = st.st_size;
     }
-  if (!cairn_tar_importer_apply (imp, a, FALSE, file, error)
-      || !cairn_tar_importer_finish (imp, error))
+  const char *label = strcmp (file, "-") == 0 ? "stdin" : file;
+  gboolean ok = cairn_tar_importer_apply (imp, a, FALSE, label, error);
+  /* A worker's failure (it names the entry) surfaces here: name the tarball. */
+  if (ok && !cairn_tar_importer_finish (imp, error))
+    ok = cairn_prefix_error (error, "%s", label);
+  if (!ok)
     {
       /* Garbage entries are often the symptom of a corrupt gzip stream:
        * when the stream is corrupt, say so (the root cause) whatever entry

@@ -159,6 +159,53 @@ t_enospc() {
   "
 }
 
+# A full disk while workers hash files deep in the tree (the walk is still
+# queueing more): every commit path fails with one line naming the file,
+# never a staging path; no ref, no staging left, both fscks clean.
+enospc_tree() {
+  python3 - "$1" <<'PY'
+import os, sys
+for d in ("a/b", "a/c"):
+    os.makedirs(os.path.join(sys.argv[1], d), exist_ok=True)
+    for i in range(1500):
+        with open(os.path.join(sys.argv[1], d, "f%04d" % i), "wb") as f:
+            f.write(os.urandom(20000))
+PY
+}
+t_enospc_workers() {
+  require_root
+  require_cmd ostree
+  skip_unless "mount namespaces" unshare -m true
+  mkdir mnt
+  enospc_tree src
+  tar --numeric-owner -C src -cf src.tar .
+  cat > run.sh <<EOF
+set -e
+mount -t tmpfs -o size=24m none $T/mnt
+$CAIRN --repo=$T/mnt/r init --mode=bare-user >/dev/null
+n=0
+for how in dir tar tar-stream tar-stdin; do
+  rc=0
+  case \$how in
+    dir) $CAIRN --repo=$T/mnt/r commit -b main src 2>err || rc=\$? ;;
+    tar) $CAIRN --repo=$T/mnt/r commit -b main --tree=tar=src.tar 2>err || rc=\$? ;;
+    tar-stream) CAIRN_TAR_NO_DIRECT=1 $CAIRN --repo=$T/mnt/r commit -b main --tree=tar=src.tar 2>err || rc=\$? ;;
+    tar-stdin) $CAIRN --repo=$T/mnt/r commit -b main --tree=tar=- < src.tar 2>err || rc=\$? ;;
+  esac
+  cat err
+  test \$rc = 1 || { echo "\$how: exit \$rc, want 1"; exit 1; }
+  test \$(wc -l < err) = 1
+  grep -q '^cairn: commit: [a-z/].*a/[bc]/f[0-9]*.*No space left on device' err
+  ! grep -qi 'staging\|(null)' err
+  ! $CAIRN --repo=$T/mnt/r rev-parse main >/dev/null 2>&1
+  test -z "\$(ls $T/mnt/r/tmp | grep staging || true)"
+  $CAIRN --repo=$T/mnt/r fsck >/dev/null
+  ostree --repo=$T/mnt/r fsck >/dev/null
+done
+EOF
+  unshare -m bash run.sh
+}
+
 t_fsck_corrupt() {
   require_cmd ostree
   vector_tree
@@ -294,6 +341,7 @@ run_test "varied tree: ostree fsck and checkout reproduce it" t_varied_interop
 run_test "reads repos written by ostree" t_reads_ostree_repos
 run_test "errors name the path, move no ref" t_errors
 run_test "ENOSPC: clear error, no ref moved, fsck clean" t_enospc
+run_test "ENOSPC while workers write deep files: dir and tar commits fail cleanly" t_enospc_workers
 run_test "fsck finds corrupt and missing objects" t_fsck_corrupt
 run_test "prune" t_prune
 run_test "kill -9 during commit leaves the repo consistent" t_kill9
