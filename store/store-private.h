@@ -38,6 +38,10 @@ struct CairnTxn {
 int _cairn_cached_subdir_fd (int *slot, int parent_dfd, const char *checksum, mode_t mode,
                              gboolean create, const char *what, GError **error);
 
+/* Remove tmp/staging-* directories whose transaction is gone (their lock is
+ * not held); returns how many. */
+guint _cairn_txn_cleanup_stale_staging (CairnRepo *repo);
+
 /* The dirfd of XX/ in the transaction's staging area (created on demand). */
 int _cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error);
 
