@@ -5,6 +5,7 @@
 #include "config.h"
 #include "store/store-private.h"
 #include <dirent.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -212,11 +213,25 @@ add_symlink (Ctx *ctx, DirRef *dir, const char *name, const struct stat *st, Cai
   return TRUE;
 }
 
+gboolean
+_cairn_check_name_length (const char *name, GError **error)
+{
+  gsize len = strlen (name);
+  if (len > NAME_MAX)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME,
+                             "name of %" G_GSIZE_FORMAT " bytes is longer than %d "
+                             "(no checkout could create it)",
+                             len, NAME_MAX);
+  return TRUE;
+}
+
 static gboolean
 add_entry (Ctx *ctx, DirRef *dir, const char *name, CairnMTree *tree, GError **error)
 {
   struct stat st;
-  if (!cairn_validate_filename (name, -1, error))
+  /* No Linux filesystem returns such a name from readdir, but a FUSE or
+   * network one might. */
+  if (!cairn_validate_filename (name, -1, error) || !_cairn_check_name_length (name, error))
     return FALSE;
   if (fstatat (dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return cairn_throw_errno (error, "stat");

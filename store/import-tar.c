@@ -19,6 +19,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"
+#include <limits.h>
 #include "store/cairn-import.h"
 #include <string.h>
 #include <sys/xattr.h>
@@ -215,7 +216,7 @@ split_path (const char *path, GPtrArray **out_parts, GError **error)
       if (strcmp (*c, "..") == 0)
         return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
                                  "'..' component (refusing to escape the tree)");
-      if (!cairn_validate_filename (*c, -1, error))
+      if (!cairn_validate_filename (*c, -1, error) || !_cairn_check_name_length (*c, error))
         return FALSE;
       g_ptr_array_add (parts, g_strdup (*c));
     }
@@ -558,6 +559,11 @@ add_symlink (CairnTarImporter *imp, struct archive_entry *e, CairnMTree *dir, co
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "symlink with an empty target");
   if (!g_utf8_validate (target, -1, NULL))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "symlink target is not valid UTF-8");
+  if (strlen (target) >= PATH_MAX)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "symlink target of %" G_GSIZE_FORMAT " bytes is longer than %d "
+                             "(no checkout could create it)",
+                             strlen (target), PATH_MAX - 1);
   Job *job = job_new ();
   entry_info (imp, e, &job->fi);
   job->fi.mode = (job->fi.mode & 07777) | S_IFLNK;

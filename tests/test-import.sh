@@ -129,6 +129,9 @@ symlink-through.tar entry 'link/evil-through': parent 'link' is a file or symlin
 bad-utf8.tar entry 'bad-\\xff-utf8': name is not valid UTF-8
 truncated.tar.gz truncated
 corrupt.tar.gz corrupt gzip data
+long-name.tar entry 'ok/nnnnnnnnnn.*': name of 300 bytes is longer than 255
+long-dir.tar entry 'dddddddddd.*/f': name of 300 bytes is longer than 255
+long-target.tar entry 'l': symlink target of 4200 bytes is longer than 4095
 LIST
     # Contained: the later duplicate wins; devices skipped and counted.
     "$CAIRN" --repo $r commit -b dup --tree=tar=evil/duplicate.tar >/dev/null
