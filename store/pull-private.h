@@ -11,8 +11,8 @@ G_BEGIN_DECLS
 
 /* Stores objects that arrive from any transport. Each write verifies the
  * object against its name. Content writes may run on a worker pool; the
- * transaction is committed (published) every few thousand objects or
- * seconds, after the pool has drained, so that an interrupted pull keeps
+ * transaction is committed (published) every 500 objects or one second
+ * (whichever comes first), after the pool has drained, so that an interrupted pull keeps
  * what it verified. */
 typedef struct CairnPullSink CairnPullSink;
 

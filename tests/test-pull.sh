@@ -318,29 +318,39 @@ while True:
 }
 
 # kill -9 of the puller in the middle, then resume: fsck-clean (cairn and
-# ostree), the ref untouched, and the second pull fetches only the rest.
+# ostree), the ref untouched, the commit marked partial, and the second pull
+# fetches only the rest — with the default batch size (what a user gets),
+# counted both by the pull's statistics and by the server's access log.
 t_kill9_then_resume() {
   need_ostree; have_user_xattrs || skip "needs user xattrs"
   $CAIRN --repo=src init --mode=archive >/dev/null
   mkdir -p tree; for d in $(seq 1 30); do mkdir tree/d$d; for f in $(seq 1 100); do echo "$d/$f" > tree/d$d/f$f; done; done
   $CAIRN --repo=src commit -b app tree >/dev/null
+  c=$(commit_of src app)
   start_httpd src
   $CAIRN --repo=c init --mode=bare-user >/dev/null
-  CAIRN_PULL_BATCH_OBJECTS=100 $CAIRN --repo=c pull "http://127.0.0.1:$PORT/" app &
+  $CAIRN --repo=c pull "http://127.0.0.1:$PORT/" app &
   pid=$!
-  for _ in $(seq 1 400); do
-    n=$(find c/objects -name '*.file' 2>/dev/null | wc -l); [ "$n" -ge 300 ] && break; sleep 0.02
+  for _ in $(seq 1 1000); do
+    n=$(find c/objects -name '*.file' 2>/dev/null | wc -l); [ "$n" -ge 1000 ] && break; sleep 0.01
   done
   kill -9 $pid; wait $pid 2>/dev/null || true
   n=$(find c/objects -name '*.file' | wc -l)
   info "killed with $n of 3000 content objects published"
   [ "$n" -lt 3000 ] || skip "the pull finished before it could be killed"
+  [ "$n" -gt 0 ] || { echo "nothing was kept"; exit 1; }
   no_ref c app
+  assert_has_file "c/state/$c.commitpartial"
   both_fsck c
+  before=$(grep -c '\.filez HTTP' "$T/httpd.log")
   $CAIRN --repo=c pull --json "http://127.0.0.1:$PORT/" app > out.json
   got=$(json_field out.json objects_fetched)
+  wire=$(( $(grep -c '\.filez HTTP' "$T/httpd.log") - before ))
+  info "re-pull: $got objects fetched, $wire .filez requested, for $((3000 - n)) missing"
   [ "$got" -le $((3000 + 40 - n)) ] || { echo "refetched: $got"; exit 1; }
-  assert_streq "$(cat c/refs/heads/app)" "$(commit_of src app)"
+  [ "$wire" -eq $((3000 - n)) ] || { echo "requested $wire .filez, $((3000 - n)) were missing"; exit 1; }
+  assert_streq "$(cat c/refs/heads/app)" "$c"
+  assert_not_has_file "c/state/$c.commitpartial"
   both_fsck c
 }
 
