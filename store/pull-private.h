@@ -118,6 +118,9 @@ extern CairnPullTransport *(*_cairn_pull_http_new) (const char *url, CairnRemote
 CairnPullTransport *_cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote,
                                                    const CairnPullOptions *opts,
                                                    GError **error);
+/* The same over open descriptors (takes them; sends HELLO first). */
+CairnPullTransport *_cairn_pull_transport_ssh_new_fds (const char *desc, int to_fd, int from_fd,
+                                                       GError **error);
 
 /* A dumb scanner shared by HTTP: a dirtree was stored; queue (via @want)
  * every child object missing locally, descending into dirtrees already

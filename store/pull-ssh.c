@@ -498,3 +498,25 @@ _cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote, const Cairn
     }
   return &s->base;
 }
+
+/* The transport over descriptors that are already open (no ssh process):
+ * the fuzz targets of tests/fuzz/ feed it a recorded server stream. */
+CairnPullTransport *
+_cairn_pull_transport_ssh_new_fds (const char *desc, int to_fd, int from_fd, GError **error)
+{
+  Ssh *s = g_new0 (Ssh, 1);
+  s->base.name = "ssh";
+  s->base.fetch_file = ssh_fetch_file;
+  s->base.list_refs = ssh_list_refs;
+  s->base.fetch_trees = ssh_fetch_trees;
+  s->base.free = ssh_free;
+  s->desc = g_strdup (desc);
+  s->to_fd = to_fd;
+  s->from_fd = from_fd;
+  if (!handshake (s, error))
+    {
+      ssh_free (&s->base);
+      return NULL;
+    }
+  return &s->base;
+}
