@@ -41,9 +41,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct launch_config cfg;
   int r = launch_parse_options (argc, argv, &cfg);
   if (r == 0 && cfg.print_profile && strcmp (cfg.seccomp, "default") == 0)
-    (void) seccomp_print_profile (&cfg, devnull);
+    (void)seccomp_print_profile (&cfg, devnull);
   for (size_t i = 0; i < cfg.n_binds; i++)
-    free ((char *) cfg.binds[i].src);
+    free ((char *)cfg.binds[i].src);
   free (cfg.env_add);
   free (argv);
   free (buf);

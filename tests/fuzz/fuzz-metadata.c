@@ -34,7 +34,13 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
       g_auto (CairnCommit) c = { 0 };
       if (!cairn_repo_load_commit (src, c2, &c, NULL))
         abort ();
-      struct { guint8 kind; CairnObjectType type; const char *csum; const char *name; } objs[] = {
+      struct
+      {
+        guint8 kind;
+        CairnObjectType type;
+        const char *csum;
+        const char *name;
+      } objs[] = {
         { 0, CAIRN_OBJECT_DIR_TREE, c.root_tree, "dirtree" },
         { 1, CAIRN_OBJECT_DIR_META, c.root_meta, "dirmeta" },
         { 2, CAIRN_OBJECT_COMMIT, c2, "commit" },
@@ -55,7 +61,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
       g_variant_builder_add (&b, "{sv}", "ostree.gpgsigs", g_variant_builder_end (&sigs));
       g_autoptr (GVariant) meta = g_variant_ref_sink (g_variant_builder_end (&b));
       g_autoptr (GByteArray) s = g_byte_array_new ();
-      g_byte_array_append (s, (const guint8 *) "\x03", 1);
+      g_byte_array_append (s, (const guint8 *)"\x03", 1);
       g_byte_array_append (s, g_variant_get_data (meta), g_variant_get_size (meta));
       fuzz_write_seed (gen, "commitmeta", s->data, s->len);
       /* ostreemeta: (uuua(ayay)) with and without xattrs */
@@ -63,19 +69,19 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
       fi.xattrs = cairn_xattrs_empty ();
       g_autoptr (GVariant) om = _cairn_ostreemeta_new (&fi);
       g_byte_array_set_size (s, 0);
-      g_byte_array_append (s, (const guint8 *) "\x04", 1);
+      g_byte_array_append (s, (const guint8 *)"\x04", 1);
       g_byte_array_append (s, g_variant_get_data (om), g_variant_get_size (om));
       fuzz_write_seed (gen, "ostreemeta", s->data, s->len);
       /* .filez header of the fixture's symlink-free README */
       g_autoptr (GVariant) zh = cairn_zfile_header_new (&fi);
       g_autoptr (GVariant) zn = g_variant_get_normal_form (zh);
-      guint32 hlen = GUINT32_TO_BE ((guint32) g_variant_get_size (zn));
+      guint32 hlen = GUINT32_TO_BE ((guint32)g_variant_get_size (zn));
       g_byte_array_set_size (s, 0);
-      g_byte_array_append (s, (const guint8 *) "\x05", 1);
-      g_byte_array_append (s, (const guint8 *) &hlen, 4);
-      g_byte_array_append (s, (const guint8 *) "\0\0\0\0", 4);
+      g_byte_array_append (s, (const guint8 *)"\x05", 1);
+      g_byte_array_append (s, (const guint8 *)&hlen, 4);
+      g_byte_array_append (s, (const guint8 *)"\0\0\0\0", 4);
       g_byte_array_append (s, g_variant_get_data (zn), g_variant_get_size (zn));
-      g_byte_array_append (s, (const guint8 *) "\x03\x00", 2);
+      g_byte_array_append (s, (const guint8 *)"\x03\x00", 2);
       fuzz_write_seed (gen, "zheader", s->data, s->len);
       cairn_file_info_clear (&fi);
       exit (0);
@@ -90,9 +96,9 @@ use_commit (GVariant *v)
   if (!cairn_commit_parse (v, &c, NULL))
     return;
   const char *version = NULL;
-  (void) g_variant_lookup (c.metadata, "version", "&s", &version);
+  (void)g_variant_lookup (c.metadata, "version", "&s", &version);
   g_autofree const char **bindings = NULL;
-  (void) g_variant_lookup (c.metadata, "ostree.ref-binding", "^a&s", &bindings);
+  (void)g_variant_lookup (c.metadata, "ostree.ref-binding", "^a&s", &bindings);
 }
 
 static void
@@ -107,12 +113,12 @@ use_dirtree (GVariant *v)
           const char *name;
           guint8 a[32], b[32];
           g_variant_get_child (e, 0, "&s", &name);
-          (void) _cairn_dirtree_find (v, kind, name, a, b);
+          (void)_cairn_dirtree_find (v, kind, name, a, b);
         }
     }
   guint8 a[32], b[32];
-  (void) _cairn_dirtree_find (v, 0, "etc", a, b);
-  (void) _cairn_dirtree_find (v, 1, "etc", a, b);
+  (void)_cairn_dirtree_find (v, 0, "etc", a, b);
+  (void)_cairn_dirtree_find (v, 1, "etc", a, b);
 }
 
 static void
@@ -122,7 +128,7 @@ metadata (CairnObjectType type, const uint8_t *data, size_t size)
   g_autofree char *csum = cairn_checksum_bytes (data, size);
   g_autoptr (GError) error = NULL;
   gboolean valid = _cairn_pull_verify_metadata (type, csum, bytes, &error);
-  const GVariantType *vt = type == CAIRN_OBJECT_DIR_TREE  ? CAIRN_DIRTREE_GVARIANT_FORMAT
+  const GVariantType *vt = type == CAIRN_OBJECT_DIR_TREE   ? CAIRN_DIRTREE_GVARIANT_FORMAT
                            : type == CAIRN_OBJECT_DIR_META ? CAIRN_DIRMETA_GVARIANT_FORMAT
                            : type == CAIRN_OBJECT_COMMIT   ? CAIRN_COMMIT_GVARIANT_FORMAT
                                                            : G_VARIANT_TYPE_VARDICT;
@@ -137,11 +143,12 @@ metadata (CairnObjectType type, const uint8_t *data, size_t size)
         {
           guint32 uid, gid, mode;
           g_autoptr (GVariant) xa = NULL;
-          (void) cairn_dirmeta_parse (v, &uid, &gid, &mode, &xa, NULL);
+          (void)cairn_dirmeta_parse (v, &uid, &gid, &mode, &xa, NULL);
         }
       else
         {
-          g_autoptr (GVariant) sigs = g_variant_lookup_value (v, "ostree.gpgsigs", G_VARIANT_TYPE ("aay"));
+          g_autoptr (GVariant) sigs
+              = g_variant_lookup_value (v, "ostree.gpgsigs", G_VARIANT_TYPE ("aay"));
           for (gsize i = 0; sigs && i < g_variant_n_children (sigs); i++)
             {
               g_autoptr (GVariant) e = g_variant_get_child_value (sigs, i);
@@ -161,8 +168,8 @@ metadata (CairnObjectType type, const uint8_t *data, size_t size)
   if (cairn_txn_write_metadata_trusted_name (txn, type, csum, bytes, NULL)
       && cairn_txn_commit (txn, NULL))
     {
-      (void) cairn_repo_fsck_object (repo, type, csum, NULL);
-      (void) cairn_repo_delete_object (repo, type, csum, NULL, NULL);
+      (void)cairn_repo_fsck_object (repo, type, csum, NULL);
+      (void)cairn_repo_delete_object (repo, type, csum, NULL, NULL);
     }
 }
 
@@ -175,14 +182,22 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   size_t n = size - 1;
   switch (data[0] % 6)
     {
-    case 0: metadata (CAIRN_OBJECT_DIR_TREE, p, n); break;
-    case 1: metadata (CAIRN_OBJECT_DIR_META, p, n); break;
-    case 2: metadata (CAIRN_OBJECT_COMMIT, p, n); break;
-    case 3: metadata (CAIRN_OBJECT_COMMIT_META, p, n); break;
+    case 0:
+      metadata (CAIRN_OBJECT_DIR_TREE, p, n);
+      break;
+    case 1:
+      metadata (CAIRN_OBJECT_DIR_META, p, n);
+      break;
+    case 2:
+      metadata (CAIRN_OBJECT_COMMIT, p, n);
+      break;
+    case 3:
+      metadata (CAIRN_OBJECT_COMMIT_META, p, n);
+      break;
     case 4:
       {
         CairnFileInfo fi = { 0 };
-        (void) cairn_parse_ostreemeta (p, n, &fi, NULL);
+        (void)cairn_parse_ostreemeta (p, n, &fi, NULL);
         cairn_file_info_clear (&fi);
         break;
       }

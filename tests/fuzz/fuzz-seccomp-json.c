@@ -27,7 +27,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (!devnull && !(devnull = fopen ("/dev/null", "w")))
     abort ();
   int fd = memfd_create ("profile", MFD_CLOEXEC);
-  if (fd < 0 || write (fd, data, size) != (ssize_t) size)
+  if (fd < 0 || write (fd, data, size) != (ssize_t)size)
     abort ();
   char path[32];
   fmt_fd_path (path, fd);
@@ -38,7 +38,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       memset (&cfg, 0, sizeof cfg);
       cfg.seccomp = path;
       cfg.seccomp_cache = "none";
-      (void) seccomp_print_profile (&cfg, devnull);
+      (void)seccomp_print_profile (&cfg, devnull);
       struct launch_bpf bpf = { 0 };
       if (p.n <= 64 && seccomp_prepare (&cfg, &bpf) == 0)
         free (bpf.insns);

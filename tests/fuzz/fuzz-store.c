@@ -13,7 +13,7 @@ static void
 remove_tmpdir (void)
 {
   if (tmpdir)
-    (void) cairn_rm_rf_at (AT_FDCWD, tmpdir, NULL);
+    (void)cairn_rm_rf_at (AT_FDCWD, tmpdir, NULL);
 }
 
 void
@@ -59,7 +59,7 @@ void
 fuzz_repo_remove (const char *name)
 {
   g_autofree char *path = g_build_filename (fuzz_tmpdir (), name, NULL);
-  (void) cairn_rm_rf_at (AT_FDCWD, path, NULL);
+  (void)cairn_rm_rf_at (AT_FDCWD, path, NULL);
 }
 
 static char *
@@ -111,7 +111,8 @@ fixture_commit (CairnRepo *repo, const char *parent, gboolean second)
   g_autoptr (CairnMTree) root = cairn_mtree_new ();
   g_autofree char *m755 = put_dirmeta (txn, 0755), *m700 = put_dirmeta (txn, 0700);
   cairn_mtree_set_metadata_checksum (root, m755);
-  g_autofree char *f1 = put_file (txn, S_IFREG | 0644, second ? "hello, world 2\n" : "hello, world\n", NULL, FALSE);
+  g_autofree char *f1
+      = put_file (txn, S_IFREG | 0644, second ? "hello, world 2\n" : "hello, world\n", NULL, FALSE);
   g_autofree char *f2 = put_file (txn, S_IFREG | 0755, "#!/bin/sh\necho hi\n", NULL, TRUE);
   g_autofree char *f3 = put_file (txn, S_IFLNK | 0777, NULL, "bin/run", FALSE);
   g_autofree char *f4 = put_file (txn, S_IFREG | 0600, "", NULL, FALSE);

@@ -42,22 +42,27 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
        * issuer subpackets (no real signature: only the issuer is read). */
       GByteArray *pk = g_byte_array_new ();
       static const guint8 head[] = { 0x04, 0x00, 0x01, 0x08, 0x00, 23 + 6 };
-      static const guint8 hashed[] = { 22, 33, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                       17, 18, 19, 20, 5, 2, 0x65, 0, 0, 0 };
+      static const guint8 hashed[] = { 22, 33, 4,  1,  2,  3,  4,  5,  6, 7, 8,    9, 10, 11, 12,
+                                       13, 14, 15, 16, 17, 18, 19, 20, 5, 2, 0x65, 0, 0,  0 };
       static const guint8 unhashed[] = { 0x00, 10, 9, 16, 13, 14, 15, 16, 17, 18, 19, 20 };
       static const guint8 tail[] = { 0xab, 0xcd, 0x00, 0x01, 0x01 };
       g_byte_array_append (pk, head, sizeof head);
       g_byte_array_append (pk, hashed, sizeof hashed);
       g_byte_array_append (pk, unhashed, sizeof unhashed);
       g_byte_array_append (pk, tail, sizeof tail);
-      guint8 hdr[2] = { 0xc2, (guint8) pk->len };
+      guint8 hdr[2] = { 0xc2, (guint8)pk->len };
       g_byte_array_prepend (pk, hdr, 2);
       const guint8 *sig = pk->data;
       gsize sig_len = pk->len;
       GVariantBuilder sigs, b;
       g_variant_builder_init (&sigs, G_VARIANT_TYPE ("aay"));
-      g_variant_builder_add_value (&sigs, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, sig, sig_len, 1));
-      g_variant_builder_add_value (&sigs, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, "\x88\x0f\x03\x05\x00\x01\x02\x03\x04\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8", 17, 1));
+      g_variant_builder_add_value (
+          &sigs, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, sig, sig_len, 1));
+      g_variant_builder_add_value (
+          &sigs,
+          g_variant_new_fixed_array (
+              G_VARIANT_TYPE_BYTE,
+              "\x88\x0f\x03\x05\x00\x01\x02\x03\x04\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8", 17, 1));
       g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
       g_variant_builder_add (&b, "{sv}", "ostree.gpgsigs", g_variant_builder_end (&sigs));
       g_autoptr (GVariant) d = g_variant_ref_sink (g_variant_builder_end (&b));
@@ -91,11 +96,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           abort ();
       }
   g_autoptr (CairnVerifyResult) result = NULL;
-  (void) cairn_repo_verify_summary (repo, fixture_summary, bytes, NULL, no_keyring, &result, NULL);
-  g_autoptr (GVariant) d = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, FALSE));
+  (void)cairn_repo_verify_summary (repo, fixture_summary, bytes, NULL, no_keyring, &result, NULL);
+  g_autoptr (GVariant) d
+      = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, bytes, FALSE));
   if (g_variant_is_normal_form (d))
     {
-      g_autoptr (GVariant) sigs = g_variant_lookup_value (d, CAIRN_SIGN_GPGSIGS_KEY, G_VARIANT_TYPE ("aay"));
+      g_autoptr (GVariant) sigs
+          = g_variant_lookup_value (d, CAIRN_SIGN_GPGSIGS_KEY, G_VARIANT_TYPE ("aay"));
       for (gsize i = 0; sigs && i < g_variant_n_children (sigs); i++)
         {
           g_autoptr (GVariant) e = g_variant_get_child_value (sigs, i);

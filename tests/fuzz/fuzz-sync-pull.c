@@ -15,8 +15,8 @@
 #include <fcntl.h>
 #include <string.h>
 
-static int in_fd = -1;   /* the next transport's server stream */
-static int out_fd = -1;  /* and where it writes */
+static int in_fd = -1;  /* the next transport's server stream */
+static int out_fd = -1; /* and where it writes */
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -73,7 +73,7 @@ static gpointer
 serve_thread (gpointer data)
 {
   Serve *s = data;
-  (void) cairn_repo_serve (s->repo, s->in, s->out, NULL);
+  (void)cairn_repo_serve (s->repo, s->in, s->out, NULL);
   close (s->in);
   close (s->out);
   return NULL;

@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 static void
 frame (GByteArray *out, guint8 type, const void *data, gsize len)
 {
-  guint32 be = GUINT32_TO_BE ((guint32) (len + 1));
-  g_byte_array_append (out, (const guint8 *) &be, 4);
+  guint32 be = GUINT32_TO_BE ((guint32)(len + 1));
+  g_byte_array_append (out, (const guint8 *)&be, 4);
   g_byte_array_append (out, &type, 1);
   if (len)
     g_byte_array_append (out, data, len);
@@ -40,13 +40,13 @@ static void
 negotiate (GByteArray *out, const char *const *wants, const char *const *haves)
 {
   g_autoptr (GByteArray) m = g_byte_array_new ();
-  g_byte_array_append (m, (const guint8 *) "\0\0\0\0", 4);
+  g_byte_array_append (m, (const guint8 *)"\0\0\0\0", 4);
   for (int k = 0; k < 2; k++)
     {
       const char *const *list = k ? haves : wants;
-      guint32 n = list ? g_strv_length ((char **) list) : 0;
+      guint32 n = list ? g_strv_length ((char **)list) : 0;
       guint32 be = GUINT32_TO_BE (n);
-      g_byte_array_append (m, (const guint8 *) &be, 4);
+      g_byte_array_append (m, (const guint8 *)&be, 4);
       for (guint32 i = 0; i < n; i++)
         {
           guint8 raw[32];
@@ -63,7 +63,7 @@ count_candidates (GByteArray *session)
 {
   int in = fuzz_memfd (session->data, session->len);
   int out = memfd_create ("serve-out", MFD_CLOEXEC);
-  (void) cairn_repo_serve (repo, in, out, NULL);
+  (void)cairn_repo_serve (repo, in, out, NULL);
   g_autoptr (GBytes) b = (lseek (out, 0, SEEK_SET), cairn_fd_read_all (out, 1 << 24, NULL));
   close (in);
   close (out);
@@ -152,7 +152,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (size > (1 << 20))
     return 0;
   int in = fuzz_memfd (data, size);
-  (void) cairn_repo_serve (repo, in, null_fd, NULL);
+  (void)cairn_repo_serve (repo, in, null_fd, NULL);
   close (in);
   return 0;
 }

@@ -52,7 +52,7 @@ import_layers (const uint8_t *data, size_t size)
   if (ok && cairn_tar_importer_finish (imp, &error))
     {
       g_autofree char *root = NULL;
-      (void) cairn_txn_write_mtree (txn, tree, &root, NULL);
+      (void)cairn_txn_write_mtree (txn, tree, &root, NULL);
       CairnImportStats st = { 0 };
       cairn_tar_importer_get_stats (imp, &st);
       cairn_import_stats_clear (&st);
@@ -71,7 +71,7 @@ import_file (const uint8_t *data, size_t size)
   opts.parent = "none";
   opts.has_timestamp = TRUE;
   g_autofree char *commit = NULL;
-  (void) cairn_repo_import_tar (repo, path, &opts, &commit, NULL, NULL, &error);
+  (void)cairn_repo_import_tar (repo, path, &opts, &commit, NULL, NULL, &error);
   close (fd);
 }
 
