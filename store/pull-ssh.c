@@ -151,8 +151,13 @@ ssh_list_refs (CairnPullTransport *t, GError **error)
   g_autoptr (GBytes) reply = NULL;
   if (!ssh_request (s, CAIRN_SYNC_LIST_REFS, NULL, 0, CAIRN_SYNC_DATA, &reply, error))
     return NULL;
-  g_autofree char *text = g_strndup ((const char *) g_bytes_get_data (reply, NULL) + 1,
-                                     g_bytes_get_size (reply) - 1);
+  gsize len = g_bytes_get_size (reply);
+  if (len < 1)
+    {
+      cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: empty reply", s->desc);
+      return NULL;
+    }
+  g_autofree char *text = g_strndup ((const char *) g_bytes_get_data (reply, NULL) + 1, len - 1);
   g_autoptr (GHashTable) refs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (char **l = lines; *l; l++)

@@ -119,6 +119,16 @@ gen_seeds (const char *dir)
   if (!cairn_repo_write_ref (c, NULL, "main", c1, NULL))
     abort ();
   record (src, c, "main", 0, dir, "pull-update");
+  /* A source without a summary: refs/heads/main, and LIST-REFS. */
+  CairnRepo *bare = fuzz_repo_new ("pull-src2", CAIRN_REPO_MODE_ARCHIVE);
+  g_autofree char *e1 = NULL, *e2 = NULL;
+  fuzz_fixture (bare, &e1, &e2);
+  if (unlinkat (bare->repo_dfd, "summary", 0) < 0)
+    abort ();
+  record (bare, fuzz_repo_new ("pull-d", CAIRN_REPO_MODE_ARCHIVE), "main", 0, dir,
+          "pull-nosummary");
+  record (bare, fuzz_repo_new ("pull-e", CAIRN_REPO_MODE_ARCHIVE), NULL, 0, dir,
+          "pull-nosummary-all");
 }
 
 /* ---- the target ------------------------------------------------------------------ */
@@ -142,18 +152,23 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   if (size > (1 << 20))
     return 0;
-  CairnRepo *dst = fuzz_repo_new ("pull", CAIRN_REPO_MODE_ARCHIVE);
-  in_fd = fuzz_memfd (data, size);
-  out_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
-  g_autoptr (GError) error = NULL;
-  if (!pull (dst, "main", 0, &error) && g_getenv ("CAIRN_FUZZ_VERBOSE"))
-    g_printerr ("pull: %s\n", error->message);
-  if (in_fd >= 0)
-    close (in_fd);
-  if (out_fd >= 0)
-    close (out_fd);
-  in_fd = out_fd = -1;
-  cairn_repo_free (dst);
-  fuzz_repo_remove ("pull");
+  /* Ref "main" (summary, else refs/heads/main), then every ref (the
+   * summary's, else LIST-REFS), each into a fresh repository. */
+  for (int all = 0; all < 2; all++)
+    {
+      CairnRepo *dst = fuzz_repo_new ("pull", CAIRN_REPO_MODE_ARCHIVE);
+      in_fd = fuzz_memfd (data, size);
+      out_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+      g_autoptr (GError) error = NULL;
+      if (!pull (dst, all ? NULL : "main", 0, &error) && g_getenv ("CAIRN_FUZZ_VERBOSE"))
+        g_printerr ("pull: %s\n", error->message);
+      if (in_fd >= 0)
+        close (in_fd);
+      if (out_fd >= 0)
+        close (out_fd);
+      in_fd = out_fd = -1;
+      cairn_repo_free (dst);
+      fuzz_repo_remove ("pull");
+    }
   return 0;
 }
