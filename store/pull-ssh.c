@@ -386,11 +386,26 @@ read_record (PackReader *r, guint8 type, const char *hex, GError **error)
   if (size > G_MAXSIZE / 2)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "object %s: bad size", hex);
   fi.size = size;
-  g_autofree guint8 *cbuf = g_try_malloc (size ? size : 1);
-  if (!cbuf)
+  /* The size is the server's word: the buffer grows with the bytes that
+   * actually arrive, so a claimed size alone allocates nothing. */
+  gsize cap = MIN (size, (gsize) 1 << 20), got = 0;
+  g_autofree guint8 *cbuf = g_try_malloc (cap ? cap : 1);
+  while (cbuf && got < size)
+    {
+      if (got == cap)
+        {
+          cap = MIN (size, cap * 2);
+          guint8 *bigger = g_try_realloc (cbuf, cap);
+          if (!bigger)
+            break;
+          cbuf = bigger;
+        }
+      if (!pack_read (r, cbuf + got, cap - got, error))
+        return FALSE;
+      got = cap;
+    }
+  if (!cbuf || got < size)
     return cairn_throw_code (error, G_IO_ERROR_NO_SPACE, "object %s: out of memory", hex);
-  if (!pack_read (r, cbuf, size, error))
-    return FALSE;
   g_autoptr (GBytes) content = g_bytes_new_take (g_steal_pointer (&cbuf), size);
   g_autofree char *what = g_strdup_printf ("%s: object %s", r->s->desc, hex);
   _cairn_pull_sink_queue_content (sink, hex, &fi, content, what);
