@@ -65,6 +65,8 @@ cairn_cmd_export (CairnCli *cli, int argc, char **argv, GError **error)
   fflush (stdout);
   gboolean ok = cairn_repo_export (repo, argv[1], fd >= 0 ? fd : STDOUT_FILENO, &opts, error);
   cairn_cli_progress_end ();
+  if (!ok)
+    g_prefix_error (error, "%s: ", fd >= 0 ? output : "standard output");
   if (!ok && fd >= 0)
     (void) unlink (output);
   return ok ? 0 : 1;

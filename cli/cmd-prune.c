@@ -61,5 +61,7 @@ cairn_cmd_prune (CairnCli *cli, int argc, char **argv, GError **error)
             st.n_deleted, st.bytes_freed, o.dry_run ? "would be freed" : "freed");
   if (removed)
     printf ("Removed %u cached checkouts\n", removed);
+  if (st.n_stale_staging)
+    printf ("Removed %u staging directories of interrupted transactions\n", st.n_stale_staging);
   return 0;
 }

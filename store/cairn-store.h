@@ -479,6 +479,7 @@ typedef struct {
   guint n_total;
   guint n_deleted;
   guint64 bytes_freed;
+  guint n_stale_staging; /* staging dirs of dead transactions removed */
 } CairnPruneStats;
 
 /* Delete unreachable objects under the exclusive repo lock (docs/format.md §15). */

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "store/store-private.h"
 #include <dirent.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -212,11 +213,25 @@ add_symlink (Ctx *ctx, DirRef *dir, const char *name, const struct stat *st, Cai
   return TRUE;
 }
 
+gboolean
+_cairn_check_name_length (const char *name, GError **error)
+{
+  gsize len = strlen (name);
+  if (len > NAME_MAX)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME,
+                             "name of %" G_GSIZE_FORMAT " bytes is longer than %d "
+                             "(no checkout could create it)",
+                             len, NAME_MAX);
+  return TRUE;
+}
+
 static gboolean
 add_entry (Ctx *ctx, DirRef *dir, const char *name, CairnMTree *tree, GError **error)
 {
   struct stat st;
-  if (!cairn_validate_filename (name, -1, error))
+  /* No Linux filesystem returns such a name from readdir, but a FUSE or
+   * network one might. */
+  if (!cairn_validate_filename (name, -1, error) || !_cairn_check_name_length (name, error))
     return FALSE;
   if (fstatat (dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return cairn_throw_errno (error, "stat");
@@ -290,6 +305,10 @@ walk_dir (Ctx *ctx, DirRef *dir, CairnMTree *tree, GError **error)
         return FALSE;
       if (!add_entry (ctx, dir, names->pdata[i], tree, error))
         {
+          /* No error of its own: the walk below stopped because a worker
+           * failed; that error (naming its file) is the one reported. */
+          if (*error == NULL)
+            return FALSE;
           g_autofree char *path = join (dir->path, names->pdata[i]);
           if (!g_str_has_prefix ((*error)->message, path))
             g_prefix_error (error, "%s: ", path);
@@ -318,9 +337,14 @@ build_tree (Ctx *ctx, int root_fd, CairnMTree *tree, GError **error)
   dirref_unref (root);
   g_thread_pool_free (ctx->pool, FALSE, TRUE); /* waits for queued jobs */
   ctx->pool = NULL;
-  if (!ok)
+  if (!ok && walk_error)
     cairn_first_error_set (&ctx->fe, walk_error);
-  return cairn_first_error_propagate (&ctx->fe, error);
+  if (!cairn_first_error_propagate (&ctx->fe, error))
+    return FALSE;
+  /* Every failure sets an error; never report a stopped walk as success. */
+  if (!ok || cairn_first_error_failed (&ctx->fe))
+    return cairn_throw (error, "the tree walk stopped without an error");
+  return TRUE;
 }
 
 gboolean

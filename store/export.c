@@ -165,6 +165,18 @@ add_xattrs (struct archive_entry *e, GVariant *xattrs)
     }
 }
 
+/* libarchive reports a failed write(2) as just "Write error", with the
+ * errno in archive_errno(): say what failed ("no space left", ...). */
+static gboolean
+throw_archive (struct archive *a, GError **error)
+{
+  const char *msg = archive_error_string (a);
+  int e = archive_errno (a);
+  if (e > 0 && (!msg || strcmp (msg, "Write error") == 0))
+    return cairn_throw_errno_value (error, e, "write");
+  return cairn_throw (error, "%s", msg ? msg : "archive error");
+}
+
 static gboolean
 write_data (struct archive *a, Item *it, GError **error)
 {
@@ -173,7 +185,7 @@ write_data (struct archive *a, Item *it, GError **error)
       gsize len;
       const void *p = g_bytes_get_data (it->data, &len);
       if (len && archive_write_data (a, p, len) < 0)
-        return cairn_throw (error, "%s", archive_error_string (a));
+        return throw_archive (a, error);
       return TRUE;
     }
   g_autofree guint8 *buf = g_malloc (COPY_BUF);
@@ -188,7 +200,7 @@ write_data (struct archive *a, Item *it, GError **error)
       if (r == 0)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "object %s is truncated", it->checksum);
       if (archive_write_data (a, buf, r) < 0)
-        return cairn_throw (error, "%s", archive_error_string (a));
+        return throw_archive (a, error);
       left -= r;
     }
   return TRUE;
@@ -216,7 +228,7 @@ write_item (Export *ex, struct archive *a, struct archive_entry *e, Item *it, GE
       archive_entry_set_size (e, S_ISREG (it->fi.mode) ? (la_int64_t) it->fi.size : 0);
     }
   if (archive_write_header (a, e) < ARCHIVE_WARN)
-    return cairn_throw (error, "%s", archive_error_string (a));
+    return throw_archive (a, error);
   if (!it->is_dir && !it->link_to && S_ISREG (it->fi.mode) && !write_data (a, it, error))
     return FALSE;
   return TRUE;
@@ -244,7 +256,7 @@ setup_writer (struct archive *a, const CairnExportOptions *opts, int fd, GError 
   if (r == ARCHIVE_OK)
     r = archive_write_open_fd (a, fd);
   if (r != ARCHIVE_OK)
-    return cairn_throw (error, "%s", archive_error_string (a));
+    return throw_archive (a, error);
   return TRUE;
 }
 
@@ -326,7 +338,7 @@ cairn_repo_export (CairnRepo *repo, const char *rev, int out_fd, const CairnExpo
   gboolean ok = export_root (repo, &c, opts->subpath, commit, &ex, first_paths, error)
                 && setup_writer (a, opts, out_fd, error) && write_all (&ex, a, opts, error);
   if (ok && archive_write_close (a) != ARCHIVE_OK)
-    ok = cairn_throw (error, "%s", archive_error_string (a));
+    ok = throw_archive (a, error);
   g_ptr_array_unref (ex.items);
   g_mutex_clear (&ex.lock);
   g_cond_clear (&ex.cond);

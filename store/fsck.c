@@ -253,6 +253,10 @@ cairn_repo_prune (CairnRepo *repo, const CairnPruneOptions *opts, CairnPruneStat
   if (!cairn_repo_lock_push (repo, CAIRN_REPO_LOCK_EXCLUSIVE, error))
     return cairn_prefix_error (error, "prune");
   gboolean ok = FALSE;
+  /* Staged objects of a killed commit are not in objects/: the walk below
+   * never sees them. Their transaction is dead when its lock is free. */
+  if (!opts->dry_run)
+    out->n_stale_staging = _cairn_txn_cleanup_stale_staging (repo);
   g_autoptr (GHashTable) objects = cairn_repo_list_objects (repo, error);
   g_autoptr (GHashTable) reachable = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (objects && prune_roots (repo, opts, objects, reachable, error))

@@ -19,6 +19,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"
+#include <limits.h>
 #include "store/cairn-import.h"
 #include <string.h>
 #include <sys/xattr.h>
@@ -215,7 +216,7 @@ split_path (const char *path, GPtrArray **out_parts, GError **error)
       if (strcmp (*c, "..") == 0)
         return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
                                  "'..' component (refusing to escape the tree)");
-      if (!cairn_validate_filename (*c, -1, error))
+      if (!cairn_validate_filename (*c, -1, error) || !_cairn_check_name_length (*c, error))
         return FALSE;
       g_ptr_array_add (parts, g_strdup (*c));
     }
@@ -558,6 +559,11 @@ add_symlink (CairnTarImporter *imp, struct archive_entry *e, CairnMTree *dir, co
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "symlink with an empty target");
   if (!g_utf8_validate (target, -1, NULL))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "symlink target is not valid UTF-8");
+  if (strlen (target) >= PATH_MAX)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "symlink target of %" G_GSIZE_FORMAT " bytes is longer than %d "
+                             "(no checkout could create it)",
+                             strlen (target), PATH_MAX - 1);
   Job *job = job_new ();
   entry_info (imp, e, &job->fi);
   job->fi.mode = (job->fi.mode & 07777) | S_IFLNK;
@@ -819,9 +825,17 @@ tar_source_skip (struct archive *a, void *data, la_int64_t request)
   TarSource *s = data;
   if (!s->seekable || !s->sniffed || s->gzip || request <= 0)
     return 0;
-  if (lseek (s->fd, request, SEEK_CUR) < 0)
+  /* Never past the end: lseek would succeed there, and a tarball cut inside
+   * an entry's data or padding would then read as a clean end of archive.
+   * A short skip makes libarchive read the rest, and see the truncation. */
+  struct stat st;
+  off_t pos = lseek (s->fd, 0, SEEK_CUR);
+  if (pos < 0 || fstat (s->fd, &st) < 0 || st.st_size <= pos)
     return 0;
-  return request;
+  la_int64_t n = MIN (request, (la_int64_t) (st.st_size - pos));
+  if (lseek (s->fd, n, SEEK_CUR) < 0)
+    return 0;
+  return n;
 }
 
 static void
@@ -955,8 +969,12 @@ cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptio
       imp->direct_fd = src.fd;
       imp->direct_size = st.st_size;
     }
-  if (!cairn_tar_importer_apply (imp, a, FALSE, file, error)
-      || !cairn_tar_importer_finish (imp, error))
+  const char *label = strcmp (file, "-") == 0 ? "stdin" : file;
+  gboolean ok = cairn_tar_importer_apply (imp, a, FALSE, label, error);
+  /* A worker's failure (it names the entry) surfaces here: name the tarball. */
+  if (ok && !cairn_tar_importer_finish (imp, error))
+    ok = cairn_prefix_error (error, "%s", label);
+  if (!ok)
     {
       /* Garbage entries are often the symptom of a corrupt gzip stream:
        * when the stream is corrupt, say so (the root cause) whatever entry

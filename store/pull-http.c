@@ -10,7 +10,10 @@
  * errors, timeouts, 408/429/5xx) are retried with exponential backoff; a 404
  * means "absent" for optional files and is an error naming the URL for
  * objects. A stalled transfer (below 1000 B/s for the low-speed time,
- * CAIRN_PULL_HTTP_TIMEOUT seconds, default 30) fails instead of hanging.
+ * CAIRN_PULL_HTTP_TIMEOUT seconds, default 30) fails instead of hanging;
+ * it is retried once only (a server that accepts and never answers is not
+ * going to answer the fifth time), so a stalled remote fails within about
+ * twice the timeout with an error naming the remote and the URL.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/pull-private.h"
@@ -224,11 +227,17 @@ describe_failure (Request *r, CURLcode code, long status, GError **error)
   if (r->too_big)
     return cairn_throw_code (error, G_IO_ERROR_MESSAGE_TOO_LARGE,
                              "GET %s: larger than %" G_GSIZE_FORMAT " bytes", r->url, r->max_size);
+  g_autofree char *who = r->h->remote && r->h->remote->name
+                           ? g_strdup_printf ("remote '%s': ", r->h->remote->name)
+                           : g_strdup ("");
+  if (code == CURLE_OPERATION_TIMEDOUT)
+    return cairn_throw_code (error, G_IO_ERROR_TIMED_OUT,
+                             "%sGET %s: timed out: the server sent less than 1000 bytes/s for %ld s "
+                             "(%u attempts; CAIRN_PULL_HTTP_TIMEOUT)",
+                             who, r->url, r->h->timeout, r->attempt + 1);
   if (code != CURLE_OK)
-    return cairn_throw_code (error, code == CURLE_OPERATION_TIMEDOUT ? G_IO_ERROR_TIMED_OUT
-                                                                     : G_IO_ERROR_FAILED,
-                             "GET %s: %s%s", r->url, curl_easy_strerror (code),
-                             r->attempt ? " (after retries)" : "");
+    return cairn_throw_code (error, G_IO_ERROR_FAILED, "%sGET %s: %s%s", who, r->url,
+                             curl_easy_strerror (code), r->attempt ? " (after retries)" : "");
   return cairn_throw_code (error, status == 404 || status == 410 ? G_IO_ERROR_NOT_FOUND
                                                                  : G_IO_ERROR_FAILED,
                            "GET %s: HTTP status %ld", r->url, status);
@@ -301,7 +310,8 @@ transfer_done (Http *h, CURL *e, CURLcode code)
       request_free (r);
       return;
     }
-  if (!r->too_big && is_transient (code, status) && r->attempt < h->retries)
+  if (!r->too_big && is_transient (code, status) && r->attempt < h->retries
+      && !(code == CURLE_OPERATION_TIMEDOUT && r->attempt >= 1))
     {
       schedule_retry (r);
       return;

@@ -11,8 +11,8 @@ G_BEGIN_DECLS
 
 /* Stores objects that arrive from any transport. Each write verifies the
  * object against its name. Content writes may run on a worker pool; the
- * transaction is committed (published) every few thousand objects or
- * seconds, after the pool has drained, so that an interrupted pull keeps
+ * transaction is committed (published) every 500 objects or one second
+ * (whichever comes first), after the pool has drained, so that an interrupted pull keeps
  * what it verified. */
 typedef struct CairnPullSink CairnPullSink;
 
@@ -118,6 +118,9 @@ extern CairnPullTransport *(*_cairn_pull_http_new) (const char *url, CairnRemote
 CairnPullTransport *_cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote,
                                                    const CairnPullOptions *opts,
                                                    GError **error);
+/* The same over open descriptors (takes them; sends HELLO first). */
+CairnPullTransport *_cairn_pull_transport_ssh_new_fds (const char *desc, int to_fd, int from_fd,
+                                                       GError **error);
 
 /* A dumb scanner shared by HTTP: a dirtree was stored; queue (via @want)
  * every child object missing locally, descending into dirtrees already

@@ -38,6 +38,14 @@ struct CairnTxn {
 int _cairn_cached_subdir_fd (int *slot, int parent_dfd, const char *checksum, mode_t mode,
                              gboolean create, const char *what, GError **error);
 
+/* Refuse a name no checkout could create: a component longer than NAME_MAX
+ * (255 bytes; checkout would fail "File name too long"). */
+gboolean _cairn_check_name_length (const char *name, GError **error);
+
+/* Remove tmp/staging-* directories whose transaction is gone (their lock is
+ * not held); returns how many. */
+guint _cairn_txn_cleanup_stale_staging (CairnRepo *repo);
+
 /* The dirfd of XX/ in the transaction's staging area (created on demand). */
 int _cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error);
 

@@ -37,16 +37,21 @@ try_ofd_lock (int fd, gboolean wait)
   return fcntl (fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0;
 }
 
-/* Remove staging dirs whose owner is gone (its lock file is not held). */
-static void
-cleanup_stale_staging (CairnRepo *repo)
+/* Remove staging dirs whose owner is gone: its lock file is not held (an
+ * OFD lock dies with the process, kill -9 included) or was never created
+ * (create_staging makes and locks it before the directory). A lock held by
+ * a live transaction, in this process or another, keeps its directory.
+ * Returns how many were removed. */
+guint
+_cairn_txn_cleanup_stale_staging (CairnRepo *repo)
 {
+  guint removed = 0;
   int dup = fcntl (repo->tmp_dfd, F_DUPFD_CLOEXEC, 3);
   DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
   if (!d)
     {
       cairn_close_fdp (&dup);
-      return;
+      return 0;
     }
   struct dirent *de;
   g_autoptr (GPtrArray) stale = g_ptr_array_new_with_free_func (g_free);
@@ -56,6 +61,8 @@ cleanup_stale_staging (CairnRepo *repo)
         continue;
       g_autofree char *lockname = g_strconcat (de->d_name, "-lock", NULL);
       cairn_autofd lfd = openat (repo->tmp_dfd, lockname, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      if (lfd < 0 && errno != ENOENT)
+        continue; /* cannot tell: keep it */
       if (lfd >= 0 && !try_ofd_lock (lfd, FALSE))
         continue; /* in use */
       g_ptr_array_add (stale, g_strdup (de->d_name));
@@ -65,9 +72,11 @@ cleanup_stale_staging (CairnRepo *repo)
     {
       const char *name = stale->pdata[i];
       g_autofree char *lockname = g_strconcat (name, "-lock", NULL);
-      (void) cairn_rm_rf_at (repo->tmp_dfd, name, NULL);
+      if (cairn_rm_rf_at (repo->tmp_dfd, name, NULL))
+        removed++;
       (void) unlinkat (repo->tmp_dfd, lockname, 0);
     }
+  return removed;
 }
 
 static gboolean
@@ -120,7 +129,7 @@ cairn_txn_begin (CairnRepo *repo, GError **error)
   if (!cairn_repo_lock_push (repo, CAIRN_REPO_LOCK_SHARED, error))
     return NULL;
   txn->locked_repo = TRUE;
-  cleanup_stale_staging (repo);
+  (void) _cairn_txn_cleanup_stale_staging (repo);
   if (!repo->fsync)
     {
       txn->direct = TRUE;

@@ -66,3 +66,8 @@ bad = bytearray(gz)
 for i in range(len(bad) // 3, len(bad) // 3 + 64):
     bad[i] ^= 0x5A
 open(os.path.join(out, "corrupt.tar.gz"), "wb").write(bytes(bad))
+# Names no checkout can create: a 300-byte component (a file; a directory
+# in the middle of a path) and a symlink target longer than PATH_MAX.
+write("long-name.tar", [member("ok", **d), member("ok/" + "n" * 300, b"long")])
+write("long-dir.tar", [member("d" * 300 + "/f", b"x")], fmt=tarfile.PAX_FORMAT)
+write("long-target.tar", [member("l", type=tarfile.SYMTYPE, linkname="t/" * 2100)], fmt=tarfile.PAX_FORMAT)

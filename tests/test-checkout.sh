@@ -163,6 +163,32 @@ t_devino_recorded() {
   [ "$(stat -c %s r/extensions/cairn/devino-cache)" -ge $((8 + 50 * 48)) ]
 }
 
+# A full disk under DEST: one line naming the file and the cause, no
+# partial DEST left, the repository untouched.
+t_enospc() {
+  require_root
+  skip_unless "mount namespaces" unshare -m true
+  mkdir -p src/a/b mnt
+  for i in $(seq 1 20); do head -c 1000000 /dev/urandom > src/a/b/f$i; done
+  "$CAIRN" --repo r init --mode=bare-user >/dev/null
+  "$CAIRN" --repo r commit -b t src >/dev/null
+  cat > run.sh <<EOF
+set -e
+mount -t tmpfs -o size=8m none $T/mnt
+for m in "" "-U"; do
+  rc=0; $CAIRN --repo r checkout \$m t $T/mnt/co 2>err || rc=\$?
+  cat err
+  test \$rc = 1
+  test \$(wc -l < err) = 1
+  grep -q '^cairn: checkout: .*a/b/f[0-9]*.*No space left on device' err
+  test ! -e $T/mnt/co
+done
+EOF
+  unshare -m bash run.sh
+  "$CAIRN" --repo r fsck >/dev/null
+  if have ostree; then ostree --repo=r fsck >/dev/null; fi
+}
+
 run_test "same as ostree checkout, every mode, commits by both" t_same_as_ostree
 run_test "hardlinks, empty files, --copy, --require-hardlinks" t_hardlinks_and_empty
 run_test "DEST must not exist; --subpath" t_dest_exists_and_subpath
@@ -171,4 +197,5 @@ run_test "hostile destination symlinks are never followed" t_hostile_destination
 run_test "--whiteouts" t_whiteouts
 run_test "corrupt or missing objects fail, no DEST left" t_corrupt_and_missing
 run_test "devino cache recorded" t_devino_recorded
+run_test "checkout to a full disk: one clear line, no DEST left" t_enospc
 tests_done

@@ -66,7 +66,36 @@ t_subpath_errors() {
   assert_exit 1 "$CAIRN" --repo r export no-such-ref -o x.tar
 }
 
+# A full disk under the output: one line naming the output file and the
+# cause (not libarchive's bare "Write error"); a partial -o file is removed.
+t_enospc() {
+  require_root
+  skip_unless "mount namespaces" unshare -m true
+  mkdir src mnt
+  for i in $(seq 1 20); do head -c 1000000 /dev/urandom > src/f$i; done
+  "$CAIRN" --repo r init --mode=archive >/dev/null
+  "$CAIRN" --repo r commit -b t src >/dev/null
+  cat > run.sh <<EOF
+set -e
+mount -t tmpfs -o size=8m none $T/mnt
+for z in none gzip zstd; do
+  rc=0; $CAIRN --repo r export t --compress=\$z -o $T/mnt/out.tar 2>err || rc=\$?
+  cat err
+  test \$rc = 1
+  test \$(wc -l < err) = 1
+  grep -q "^cairn: export: $T/mnt/out.tar: .*No space left on device" err
+  ! grep -q 'Write error' err
+  test ! -e $T/mnt/out.tar
+done
+rc=0; $CAIRN --repo r export t > $T/mnt/stdout.tar 2>err || rc=\$?
+cat err; test \$rc = 1
+grep -q '^cairn: export: standard output: .*No space left on device' err
+EOF
+  unshare -m bash run.sh
+}
+
 run_test "export -> commit --tree=tar= round trip in every mode" t_roundtrip
 run_test "ostree commit of cairn's export gives the same tree; ostree export re-imports" t_ostree_interop
 run_test "export --subpath, errors" t_subpath_errors
+run_test "export to a full disk names the output and the cause" t_enospc
 tests_done

@@ -129,6 +129,9 @@ symlink-through.tar entry 'link/evil-through': parent 'link' is a file or symlin
 bad-utf8.tar entry 'bad-\\xff-utf8': name is not valid UTF-8
 truncated.tar.gz truncated
 corrupt.tar.gz corrupt gzip data
+long-name.tar entry 'ok/nnnnnnnnnn.*': name of 300 bytes is longer than 255
+long-dir.tar entry 'dddddddddd.*/f': name of 300 bytes is longer than 255
+long-target.tar entry 'l': symlink target of 4200 bytes is longer than 4095
 LIST
     # Contained: the later duplicate wins; devices skipped and counted.
     "$CAIRN" --repo $r commit -b dup --tree=tar=evil/duplicate.tar >/dev/null
@@ -147,6 +150,41 @@ LIST
   done
   # Nothing was written outside the repository.
   [ ! -e /etc/evil-abs ] && [ ! -e "$T/../escape" ] && [ ! -e /etc/evil-through ]
+}
+
+# A tarball cut at every kind of boundary. Cut inside a header, inside an
+# entry's data or inside its padding: refused by commit (read straight from
+# the file and streamed) exactly as ostree refuses it, and no ref moves.
+# Only the end-of-archive blocks missing (cut right after the last entry's
+# padding, or after one of the two zero blocks): accepted, as by ostree
+# commit --tree=tar= and GNU tar, since every entry is complete.
+t_tar_truncated() {
+  mkdir src && printf abcdef > src/six && head -c 3000 /dev/urandom > src/big
+  tar --numeric-owner --format=gnu -C src -cf whole.tar ./six ./big
+  # six: header 0, data 512-517, padding to 1024; big: header 1024,
+  # data 1536-4535, padding to 4608; end-of-archive from 4608.
+  init_repo r bare-user-only
+  for cut in 300 1200 515 2000 700 4600; do
+    head -c $cut whole.tar > cut.tar
+    for stream in "" 1; do
+      env ${stream:+CAIRN_TAR_NO_DIRECT=1} \
+        "$CAIRN" --repo r commit -b t --canonical-permissions --tree=tar=cut.tar 2>err >out && {
+        echo "cut at $cut (streamed: ${stream:-no}) committed: $(cat out)"; exit 1; }
+      assert_file_has_content err "cut.tar: .*[Tt]runcated\|cut.tar: .*[Uu]nrecognized"
+      [ ! -s out ] || { echo "printed a checksum for a cut tarball"; exit 1; }
+      assert_repo_clean r t
+    done
+    if have ostree; then
+      rm -rf o; ostree --repo=o init --mode=bare-user-only
+      ! ostree --repo=o commit -b t --tree=tar=cut.tar >/dev/null 2>&1 || { echo "ostree took cut at $cut"; exit 1; }
+    fi
+  done
+  for cut in 4608 5120; do
+    head -c $cut whole.tar > cut.tar
+    "$CAIRN" --repo r commit -b t$cut --canonical-permissions --tree=tar=cut.tar >/dev/null
+    assert_streq "$("$CAIRN" --repo r cat t$cut six)" abcdef
+    "$CAIRN" --repo r cat t$cut big | cmp - src/big
+  done
 }
 
 t_oci() {
@@ -242,6 +280,7 @@ run_test "tar read straight from the file equals the streamed read (gnu, pax, sp
 run_test "progress on stderr only when it is a terminal" t_progress_on_terminal
 run_test "tar import gives ostree's tree checksum" t_tar_ostree_same
 run_test "hostile tarballs are refused or contained" t_evil
+run_test "tar cut in a header, data or padding is refused; only end-of-archive missing is accepted" t_tar_truncated
 run_test "OCI import (umoci, 3 layers, whiteouts, opaque) equals umoci unpack" t_oci
 run_test "OCI manifest selection and digest verification" t_oci_select_and_digest
 run_test "OCI multi-platform index picks linux/amd64" t_oci_multiplatform

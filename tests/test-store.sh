@@ -159,6 +159,53 @@ t_enospc() {
   "
 }
 
+# A full disk while workers hash files deep in the tree (the walk is still
+# queueing more): every commit path fails with one line naming the file,
+# never a staging path; no ref, no staging left, both fscks clean.
+enospc_tree() {
+  python3 - "$1" <<'PY'
+import os, sys
+for d in ("a/b", "a/c"):
+    os.makedirs(os.path.join(sys.argv[1], d), exist_ok=True)
+    for i in range(1500):
+        with open(os.path.join(sys.argv[1], d, "f%04d" % i), "wb") as f:
+            f.write(os.urandom(20000))
+PY
+}
+t_enospc_workers() {
+  require_root
+  require_cmd ostree
+  skip_unless "mount namespaces" unshare -m true
+  mkdir mnt
+  enospc_tree src
+  tar --numeric-owner -C src -cf src.tar .
+  cat > run.sh <<EOF
+set -e
+mount -t tmpfs -o size=24m none $T/mnt
+$CAIRN --repo=$T/mnt/r init --mode=bare-user >/dev/null
+n=0
+for how in dir tar tar-stream tar-stdin; do
+  rc=0
+  case \$how in
+    dir) $CAIRN --repo=$T/mnt/r commit -b main src 2>err || rc=\$? ;;
+    tar) $CAIRN --repo=$T/mnt/r commit -b main --tree=tar=src.tar 2>err || rc=\$? ;;
+    tar-stream) CAIRN_TAR_NO_DIRECT=1 $CAIRN --repo=$T/mnt/r commit -b main --tree=tar=src.tar 2>err || rc=\$? ;;
+    tar-stdin) $CAIRN --repo=$T/mnt/r commit -b main --tree=tar=- < src.tar 2>err || rc=\$? ;;
+  esac
+  cat err
+  test \$rc = 1 || { echo "\$how: exit \$rc, want 1"; exit 1; }
+  test \$(wc -l < err) = 1
+  grep -q '^cairn: commit: [a-z/].*a/[bc]/f[0-9]*.*No space left on device' err
+  ! grep -qi 'staging\|(null)' err
+  ! $CAIRN --repo=$T/mnt/r rev-parse main >/dev/null 2>&1
+  test -z "\$(ls $T/mnt/r/tmp | grep staging || true)"
+  $CAIRN --repo=$T/mnt/r fsck >/dev/null
+  ostree --repo=$T/mnt/r fsck >/dev/null
+done
+EOF
+  unshare -m bash run.sh
+}
+
 t_fsck_corrupt() {
   require_cmd ostree
   vector_tree
@@ -249,6 +296,48 @@ t_kill9() {
   [ -z "$(ls r/tmp | grep '^staging-' || true)" ] || { ls r/tmp; exit 1; }
 }
 
+# A commit killed with -9 leaves its staging directory; prune removes it
+# (its lock died with the process) but never one whose lock is held.
+t_prune_stale_staging() {
+  require_cmd ostree
+  mkdir -p big
+  for d in $(seq 1 10); do mkdir big/d$d; for f in $(seq 1 100); do head -c 2000 /dev/urandom > big/d$d/f$f; done; done
+  head -c 20000000 /dev/urandom > big/large
+  $CAIRN --repo=r init --mode=bare-user >/dev/null
+  for try in $(seq 1 50); do
+    $CAIRN --repo=r commit -b main big > /dev/null 2>&1 & pid=$!
+    while [ -z "$(ls r/tmp | grep '^staging-.*[0-9a-f]$' || true)" ] && kill -0 $pid 2>/dev/null; do sleep 0.01; done
+    sleep 0.05; kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+    [ -n "$(ls r/tmp | grep '^staging-.*[0-9a-f]$' || true)" ] && break
+  done
+  stale=$(ls r/tmp | grep '^staging-.*[0-9a-f]$' | head -1)
+  [ -n "$stale" ] || skip "no kill landed while staging existed"
+  # a live transaction: its lock file held (an OFD lock, as store/txn.c takes)
+  mkdir r/tmp/staging-live-00000000; echo x > r/tmp/staging-live-00000000/obj
+  python3 - r/tmp/staging-live-00000000-lock <<'PY' &
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+F_OFD_SETLK = 37
+fcntl.fcntl(fd, F_OFD_SETLK, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))
+open(sys.argv[1] + ".held", "w").close()
+time.sleep(60)
+PY
+  holder=$!
+  add_cleanup "kill $holder 2>/dev/null || true"
+  while [ ! -e r/tmp/staging-live-00000000-lock.held ]; do sleep 0.05; done
+  $CAIRN --repo=r prune --dry-run > out
+  assert_has_dir "r/tmp/$stale"
+  $CAIRN --repo=r prune > out
+  assert_file_has_content out 'Removed [1-9][0-9]* staging directories of interrupted transactions'
+  [ ! -e "r/tmp/$stale" ] && [ ! -e "r/tmp/$stale-lock" ] || { ls r/tmp; exit 1; }
+  assert_has_file r/tmp/staging-live-00000000/obj
+  kill $holder; wait $holder 2>/dev/null || true
+  $CAIRN --repo=r fsck >/dev/null
+  ostree --repo=r fsck >/dev/null
+  $CAIRN --repo=r prune > out
+  [ ! -e r/tmp/staging-live-00000000 ] || { echo "dead lock kept its dir"; exit 1; }
+}
+
 t_parallel_commits() {
   mkdir -p t
   for i in $(seq 1 300); do echo "file $i" > t/f$i; done
@@ -294,9 +383,11 @@ run_test "varied tree: ostree fsck and checkout reproduce it" t_varied_interop
 run_test "reads repos written by ostree" t_reads_ostree_repos
 run_test "errors name the path, move no ref" t_errors
 run_test "ENOSPC: clear error, no ref moved, fsck clean" t_enospc
+run_test "ENOSPC while workers write deep files: dir and tar commits fail cleanly" t_enospc_workers
 run_test "fsck finds corrupt and missing objects" t_fsck_corrupt
 run_test "prune" t_prune
 run_test "kill -9 during commit leaves the repo consistent" t_kill9
+run_test "prune removes staging dirs of killed commits, not of live ones" t_prune_stale_staging
 run_test "parallel commits to one repo" t_parallel_commits
 run_test "devino cache: fast re-commit of a checkout" t_devino_recommit
 tests_done
