@@ -66,7 +66,8 @@ cairn_checkout_cache_acquire (CairnRepo *repo, const char *commit, char **out_pa
     {
       CairnCheckoutOptions o = { 0 };
       /* Real owners only where the repo has them and we may set them. */
-      o.user_mode = !(repo->mode == CAIRN_REPO_MODE_BARE || (repo->mode == CAIRN_REPO_MODE_ARCHIVE && getuid () == 0));
+      o.user_mode = !(repo->mode == CAIRN_REPO_MODE_BARE
+                      || (repo->mode == CAIRN_REPO_MODE_ARCHIVE && getuid () == 0));
       g_autoptr (GError) local = NULL;
       if (!cairn_checkout (repo, commit, dfd, commit, &o, NULL, &local))
         {
@@ -98,10 +99,10 @@ remove_if_unused (int dfd, const char *commit, GError **error, gboolean *out_rem
   if (flock (fd, LOCK_EX | LOCK_NB) < 0)
     return errno == EWOULDBLOCK ? TRUE : cairn_throw_errno (error, "locking %s", lockname);
   g_autofree char *launch = g_strconcat (commit, ".launch", NULL);
-  (void) unlinkat (dfd, launch, 0);
+  (void)unlinkat (dfd, launch, 0);
   if (!cairn_rm_rf_at (dfd, commit, error))
     return FALSE;
-  (void) unlinkat (dfd, lockname, 0);
+  (void)unlinkat (dfd, lockname, 0);
   *out_removed = TRUE;
   return TRUE;
 }

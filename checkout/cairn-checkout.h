@@ -14,25 +14,28 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
-  CAIRN_CHECKOUT_OVERWRITE_NONE,      /* DEST must not exist */
-  CAIRN_CHECKOUT_UNION_FILES,         /* --union: replace existing files */
-  CAIRN_CHECKOUT_UNION_ADD,           /* --union-add: keep existing files */
-  CAIRN_CHECKOUT_UNION_IDENTICAL,     /* --union-identical: existing must equal */
+typedef enum
+{
+  CAIRN_CHECKOUT_OVERWRITE_NONE,  /* DEST must not exist */
+  CAIRN_CHECKOUT_UNION_FILES,     /* --union: replace existing files */
+  CAIRN_CHECKOUT_UNION_ADD,       /* --union-add: keep existing files */
+  CAIRN_CHECKOUT_UNION_IDENTICAL, /* --union-identical: existing must equal */
 } CairnCheckoutOverwrite;
 
-typedef struct {
-  gboolean user_mode;          /* -U: no chown, no xattrs, setuid/setgid stripped on copies */
-  gboolean force_copy;         /* --copy: never hardlink */
-  gboolean require_hardlinks;  /* fail instead of copying */
+typedef struct
+{
+  gboolean user_mode;         /* -U: no chown, no xattrs, setuid/setgid stripped on copies */
+  gboolean force_copy;        /* --copy: never hardlink */
+  gboolean require_hardlinks; /* fail instead of copying */
   CairnCheckoutOverwrite overwrite;
-  gboolean whiteouts;          /* OCI/overlay .wh.NAME and .wh..wh..opq */
-  const char *subpath;         /* check out only this path of the commit */
-  guint n_threads;             /* 0 = number of CPUs */
-  gboolean no_devino_cache;    /* do not record (dev, ino) -> checksum */
+  gboolean whiteouts;       /* OCI/overlay .wh.NAME and .wh..wh..opq */
+  const char *subpath;      /* check out only this path of the commit */
+  guint n_threads;          /* 0 = number of CPUs */
+  gboolean no_devino_cache; /* do not record (dev, ino) -> checksum */
 } CairnCheckoutOptions;
 
-typedef struct {
+typedef struct
+{
   guint64 files_linked;
   guint64 files_copied;
   guint64 symlinks;

@@ -22,7 +22,8 @@ G_BEGIN_DECLS
 /* Called from the server's threads (serialised by the caller's own means). */
 typedef void (*CairnMountLogFunc) (const char *message, gpointer user_data);
 
-typedef struct {
+typedef struct
+{
   gboolean allow_other;  /* other users may access the mount (needs root or user_allow_other) */
   gboolean suid;         /* honour setuid/setgid bits; default is nosuid,nodev */
   gboolean verify;       /* bare modes: re-hash each object on its first open (archive always) */

@@ -13,12 +13,14 @@
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
 
-typedef struct {
+typedef struct
+{
   guint64 dev, ino;
   guint8 csum[32];
 } DevinoRec;
 
-typedef struct {
+typedef struct
+{
   CairnRepo *repo;
   const CairnCheckoutOptions *opts;
   gboolean hardlink_files;    /* regular files may be hardlinked */
@@ -29,13 +31,14 @@ typedef struct {
   guint pending;
   CairnFirstError fe;
   CairnCheckoutStats stats;
-  GArray *devino; /* DevinoRec, under lock */
+  GArray *devino;       /* DevinoRec, under lock */
   GHashTable *dirmetas; /* checksum -> DirMeta*, under lock */
 } Ctx;
 
 /* A parsed dirmeta: a tree has few distinct ones (a minimal Debian: 10 for
  * 785 directories), each loaded and verified once per checkout. */
-typedef struct {
+typedef struct
+{
   guint32 uid, gid, mode;
   GVariant *xattrs;
 } DirMeta;
@@ -48,7 +51,8 @@ dirmeta_free (gpointer p)
   g_free (d);
 }
 
-typedef struct {
+typedef struct
+{
   int dfd;
   char *path;
   char *dirtree;
@@ -189,7 +193,8 @@ check_existing (Ctx *ctx, int dfd, const char *name, const char *csum, const Cai
     {
       if (ctx->opts->whiteouts && ow == CAIRN_CHECKOUT_UNION_FILES)
         return cairn_rm_rf_at (dfd, name, error) && ((*out_exists = FALSE), TRUE);
-      return cairn_throw_code (error, G_IO_ERROR_IS_DIRECTORY, "a directory exists where the commit has a file");
+      return cairn_throw_code (error, G_IO_ERROR_IS_DIRECTORY,
+                               "a directory exists where the commit has a file");
     }
   if (ow == CAIRN_CHECKOUT_UNION_ADD)
     *out_skip = TRUE;
@@ -203,8 +208,8 @@ check_existing (Ctx *ctx, int dfd, const char *name, const char *csum, const Cai
           g_autofree char *t = cairn_readlinkat (dfd, name, NULL);
           same = t && strcmp (t, fi->symlink_target) == 0;
         }
-      else if (!same && S_ISREG (st.st_mode) && S_ISREG (fi->mode) && (guint64) st.st_size == fi->size
-               && (st.st_mode & 07777) == (fi->mode & 07777))
+      else if (!same && S_ISREG (st.st_mode) && S_ISREG (fi->mode)
+               && (guint64)st.st_size == fi->size && (st.st_mode & 07777) == (fi->mode & 07777))
         {
           /* Same size and mode: compare the bytes. */
           cairn_autofd efd = openat (dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -218,7 +223,8 @@ check_existing (Ctx *ctx, int dfd, const char *name, const char *csum, const Cai
             }
         }
       if (!same)
-        return cairn_throw_code (error, G_IO_ERROR_EXISTS, "an existing file differs from the commit (--union-identical)");
+        return cairn_throw_code (error, G_IO_ERROR_EXISTS,
+                                 "an existing file differs from the commit (--union-identical)");
       *out_skip = TRUE;
     }
   else if (ow == CAIRN_CHECKOUT_OVERWRITE_NONE)
@@ -264,7 +270,8 @@ checkout_file (Ctx *ctx, int dfd, const char *name, const char *csum, GError **e
   if (skip)
     return TRUE;
   /* Into a temporary name when replacing, so the swap is one rename. */
-  g_autofree char *tmpname = exists ? g_strdup_printf (".cairn-tmp-%08x%08x", g_random_int (), g_random_int ()) : NULL;
+  g_autofree char *tmpname
+      = exists ? g_strdup_printf (".cairn-tmp-%08x%08x", g_random_int (), g_random_int ()) : NULL;
   const char *target = tmpname ? tmpname : name;
   gboolean done = FALSE;
   gboolean linkable = is_link ? ctx->hardlink_symlinks : (ctx->hardlink_files && fi.size > 0);
@@ -289,14 +296,14 @@ checkout_file (Ctx *ctx, int dfd, const char *name, const char *csum, GError **e
       if (!make_copy (ctx, dfd, target, csum, &fi, error))
         {
           if (tmpname)
-            (void) unlinkat (dfd, tmpname, 0);
+            (void)unlinkat (dfd, tmpname, 0);
           return FALSE;
         }
     }
   if (tmpname && renameat (dfd, tmpname, dfd, name) < 0)
     {
       int errsv = errno;
-      (void) unlinkat (dfd, tmpname, 0);
+      (void)unlinkat (dfd, tmpname, 0);
       return cairn_throw_errno_value (error, errsv, "replace");
     }
   return TRUE;
@@ -323,7 +330,8 @@ ensure_dir (Ctx *ctx, int dfd, const char *name, int *out_fd, gboolean *out_exis
           /* A file or a symlink (perhaps planted to point outside): never
            * follow it. --union replaces it; the other modes refuse. */
           if (ctx->opts->overwrite != CAIRN_CHECKOUT_UNION_FILES)
-            return cairn_throw_code (error, G_IO_ERROR_EXISTS, "a non-directory exists where the commit has a directory");
+            return cairn_throw_code (error, G_IO_ERROR_EXISTS,
+                                     "a non-directory exists where the commit has a directory");
           if (unlinkat (dfd, name, 0) < 0 || mkdirat (dfd, name, 0700) < 0)
             return cairn_throw_errno (error, "replacing non-directory");
         }
@@ -345,7 +353,8 @@ load_dirmeta (Ctx *ctx, const char *dirmeta, GError **error)
   g_mutex_unlock (&ctx->lock);
   if (cached)
     return cached;
-  g_autoptr (GVariant) v = cairn_repo_load_variant (ctx->repo, CAIRN_OBJECT_DIR_META, dirmeta, error);
+  g_autoptr (GVariant) v
+      = cairn_repo_load_variant (ctx->repo, CAIRN_OBJECT_DIR_META, dirmeta, error);
   DirMeta *d = g_new0 (DirMeta, 1);
   if (!v || !cairn_dirmeta_parse (v, &d->uid, &d->gid, &d->mode, &d->xattrs, error))
     {
@@ -381,7 +390,7 @@ apply_dirmeta (Ctx *ctx, int fd, const char *dirmeta, GError **error)
         return FALSE;
     }
   if (ctx->repo->mode == CAIRN_REPO_MODE_BARE_USER_ONLY)
-    mode &= ~(guint32) 07002;
+    mode &= ~(guint32)07002;
   if (fchmod (fd, mode & 07777) < 0)
     return cairn_throw_errno (error, "fchmod");
   return TRUE;
@@ -440,7 +449,8 @@ checkout_files (Ctx *ctx, DirJob *job, GVariant *files, GError **error)
         {
           g_autofree char *path = join (job->path, name);
           if (!csum)
-            return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: Corrupted dirtree %s", path, job->dirtree);
+            return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: Corrupted dirtree %s",
+                                     path, job->dirtree);
           return cairn_prefix_error (error, "%s", path);
         }
       if (cairn_first_error_failed (&ctx->fe))
@@ -483,7 +493,8 @@ checkout_subdirs (Ctx *ctx, DirJob *job, GVariant *dirs, GError **error)
 static gboolean
 run_dir (Ctx *ctx, DirJob *job, GError **error)
 {
-  g_autoptr (GVariant) tree = cairn_repo_load_variant (ctx->repo, CAIRN_OBJECT_DIR_TREE, job->dirtree, error);
+  g_autoptr (GVariant) tree
+      = cairn_repo_load_variant (ctx->repo, CAIRN_OBJECT_DIR_TREE, job->dirtree, error);
   if (!tree)
     return cairn_prefix_error (error, "%s", job->path);
   g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
@@ -526,8 +537,8 @@ static gboolean
 run_all (Ctx *ctx, DirJob *root, GError **error)
 {
   const char *env = g_getenv ("CAIRN_CHECKOUT_THREADS");
-  guint n = ctx->opts->n_threads  ? ctx->opts->n_threads
-            : env && atoi (env) > 0 ? (guint) atoi (env)
+  guint n = ctx->opts->n_threads    ? ctx->opts->n_threads
+            : env && atoi (env) > 0 ? (guint)atoi (env)
                                     : MAX (g_get_num_processors (), 1);
   ctx->pool = g_thread_pool_new (job_func, ctx, n, FALSE, error);
   if (!ctx->pool)
@@ -549,7 +560,8 @@ decide_linking (Ctx *ctx, GError **error)
   CairnRepoMode m = ctx->repo->mode;
   gboolean user = ctx->opts->user_mode;
   if (ctx->opts->force_copy && ctx->opts->require_hardlinks)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "--copy and --require-hardlinks exclude each other");
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
+                             "--copy and --require-hardlinks exclude each other");
   if (ctx->opts->force_copy)
     return TRUE;
   if (m == CAIRN_REPO_MODE_BARE && !user)
@@ -559,10 +571,13 @@ decide_linking (Ctx *ctx, GError **error)
   if (ctx->opts->require_hardlinks && !ctx->hardlink_files)
     {
       if (m == CAIRN_REPO_MODE_ARCHIVE)
-        return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "an archive repository cannot be checked out with hardlinks");
+        return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
+                                 "an archive repository cannot be checked out with hardlinks");
       if (user)
-        return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "a bare repository needs a non-user checkout to hardlink");
-      return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "User repository mode requires user checkout mode (-U) to hardlink");
+        return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
+                                 "a bare repository needs a non-user checkout to hardlink");
+      return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
+                               "User repository mode requires user checkout mode (-U) to hardlink");
     }
   return TRUE;
 }
@@ -590,7 +605,9 @@ static gboolean
 checkout_dir_at (Ctx *ctx, CairnPathEntry *e, int parent_dfd, const char *name, GError **error)
 {
   gboolean union_mode = ctx->opts->overwrite != CAIRN_CHECKOUT_OVERWRITE_NONE;
-  g_autofree char *tmpname = union_mode ? NULL : g_strdup_printf (".cairn-checkout-%08x%08x", g_random_int (), g_random_int ());
+  g_autofree char *tmpname
+      = union_mode ? NULL
+                   : g_strdup_printf (".cairn-checkout-%08x%08x", g_random_int (), g_random_int ());
   const char *build = tmpname ? tmpname : name;
   DirJob *root = g_new0 (DirJob, 1);
   root->dfd = -1;
@@ -605,12 +622,12 @@ checkout_dir_at (Ctx *ctx, CairnPathEntry *e, int parent_dfd, const char *name, 
   if (!run_all (ctx, root, error))
     {
       if (tmpname)
-        (void) cairn_rm_rf_at (parent_dfd, tmpname, NULL);
+        (void)cairn_rm_rf_at (parent_dfd, tmpname, NULL);
       return FALSE;
     }
   if (tmpname && !cairn_renameat (parent_dfd, tmpname, parent_dfd, name, TRUE, error))
     {
-      (void) cairn_rm_rf_at (parent_dfd, tmpname, NULL);
+      (void)cairn_rm_rf_at (parent_dfd, tmpname, NULL);
       return cairn_prefix_error (error, "%s", name);
     }
   return TRUE;
@@ -656,7 +673,7 @@ cairn_checkout (CairnRepo *repo, const char *commit, int dest_dfd, const char *d
         cairn_prefix_error (error, "%s", dest_name);
     }
   if (ok)
-    (void) save_devino (&ctx);
+    (void)save_devino (&ctx);
   g_array_unref (ctx.devino);
   g_hash_table_unref (ctx.dirmetas);
   g_mutex_clear (&ctx.lock);

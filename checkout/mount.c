@@ -60,9 +60,10 @@
  * <linux/fuse.h> stops at 7.38, so the additions are spelled out here with
  * the kernel's values (include/uapi/linux/fuse.h). */
 #define CAIRN_FUSE_MINOR 40
-#define CAIRN_FUSE_PASSTHROUGH (1ull << 37)  /* init flag, in flags2 */
-#define CAIRN_FOPEN_PASSTHROUGH (1u << 7)    /* open reply flag */
-struct cairn_fuse_backing_map {
+#define CAIRN_FUSE_PASSTHROUGH (1ull << 37) /* init flag, in flags2 */
+#define CAIRN_FOPEN_PASSTHROUGH (1u << 7)   /* open reply flag */
+struct cairn_fuse_backing_map
+{
   gint32 fd;
   guint32 flags;
   guint64 padding;
@@ -70,13 +71,15 @@ struct cairn_fuse_backing_map {
 #define CAIRN_FUSE_DEV_IOC_BACKING_OPEN _IOW (229, 1, struct cairn_fuse_backing_map)
 #define CAIRN_FUSE_DEV_IOC_BACKING_CLOSE _IOW (229, 2, guint32)
 /* fuse_open_out: 7.40 named the padding backing_id. */
-struct cairn_fuse_open_out {
+struct cairn_fuse_open_out
+{
   guint64 fh;
   guint32 open_flags;
   gint32 backing_id;
 };
 /* fuse_init_out: 7.40 took the first unused word for max_stack_depth. */
-struct cairn_fuse_init_out {
+struct cairn_fuse_init_out
+{
   guint32 major, minor, max_readahead, flags;
   guint16 max_background, congestion_threshold;
   guint32 max_write, time_gran;
@@ -91,18 +94,20 @@ G_STATIC_ASSERT (sizeof (struct cairn_fuse_open_out) == sizeof (struct fuse_open
 
 typedef struct Node Node;
 
-typedef struct {
-  const char *name;    /* points into the dirtree's serialised data */
-  const guint8 *csum;  /* file: content; directory: dirtree */
-  const guint8 *meta;  /* directory: dirmeta; NULL for a file */
-  guint64 ino;         /* directories only (files: from csum) */
-  Node *node;          /* created on first lookup, under CairnMount.lock */
+typedef struct
+{
+  const char *name;   /* points into the dirtree's serialised data */
+  const guint8 *csum; /* file: content; directory: dirtree */
+  const guint8 *meta; /* directory: dirmeta; NULL for a file */
+  guint64 ino;        /* directories only (files: from csum) */
+  Node *node;         /* created on first lookup, under CairnMount.lock */
 } Entry;
 
-struct Node {
+struct Node
+{
   gboolean is_dir;
-  guint8 csum[32];     /* file: content object; directory: dirtree */
-  guint8 meta[32];     /* directory: dirmeta */
+  guint8 csum[32]; /* file: content object; directory: dirtree */
+  guint8 meta[32]; /* directory: dirmeta */
   guint64 ino;
   Node *parent;        /* directories; the root is its own parent */
   int loaded;          /* atomic: the fields below are valid */
@@ -111,53 +116,56 @@ struct Node {
   int backing_id;      /* passthrough backing file or 0 (CairnMount.lock) */
   guint backing_opens; /* open files using it (CairnMount.lock) */
   struct stat st;
-  GVariant *xattrs;    /* a(ayay) */
-  char *target;        /* symlinks */
-  GVariant *dirtree;   /* directories: keeps Entry names alive */
-  Entry *entries;      /* sorted by name (files and dirs merged) */
+  GVariant *xattrs;  /* a(ayay) */
+  char *target;      /* symlinks */
+  GVariant *dirtree; /* directories: keeps Entry names alive */
+  Entry *entries;    /* sorted by name (files and dirs merged) */
   guint n_entries;
 };
 
-typedef struct {
+typedef struct
+{
   guint8 csum[32];
-  GMutex lock;         /* held while decompressing */
-  int state;           /* 0 empty, 1 ready, -1 failed */
-  int fd;              /* memfd with the content */
+  GMutex lock; /* held while decompressing */
+  int state;   /* 0 empty, 1 ready, -1 failed */
+  int fd;      /* memfd with the content */
   guint64 size;
   gint refs;
-  GList link;          /* in CairnMount.lru when cached */
+  GList link; /* in CairnMount.lru when cached */
 } CacheEntry;
 
-typedef struct {
+typedef struct
+{
   int fd;
   CacheEntry *ce;
 } Handle;
 
-struct CairnMount {
+struct CairnMount
+{
   CairnRepo *repo;
   CairnMountOptions opts;
   char commit[65];
-  GMutex lock;              /* entry->node, files, dirmetas, logged */
+  GMutex lock; /* entry->node, files, dirmetas, logged */
   Node *root;
-  GHashTable *files;        /* csum (32 bytes) -> Node* */
-  GHashTable *dirmetas;     /* hex -> DirMeta* */
-  GHashTable *logged;       /* object names already reported */
-  GPtrArray *dir_nodes;     /* every directory Node (for freeing) */
-  GMutex cache_lock;        /* cache, lru, cache_used */
-  GHashTable *cache;        /* csum -> CacheEntry* */
+  GHashTable *files;    /* csum (32 bytes) -> Node* */
+  GHashTable *dirmetas; /* hex -> DirMeta* */
+  GHashTable *logged;   /* object names already reported */
+  GPtrArray *dir_nodes; /* every directory Node (for freeing) */
+  GMutex cache_lock;    /* cache, lru, cache_used */
+  GHashTable *cache;    /* csum -> CacheEntry* */
   GQueue lru;
   guint64 cache_used;
-  CairnFuseAttach *attach;   /* the mount (libfuse) */
-  int fuse_fd;               /* its /dev/fuse descriptor */
-  int initialised;           /* atomic: INIT answered */
-  int passthrough;           /* atomic: open bare objects by passthrough */
-  GThreadPool *slow;         /* requests that may take long (is_slow) */
-  gboolean no_opendir;       /* the kernel takes ENOSYS from opendir */
-  GThread *ahead_thread;     /* read-ahead (read_ahead_thread) */
-  GMutex ahead_lock;         /* ahead, Node.ahead_levels, stopping */
+  CairnFuseAttach *attach; /* the mount (libfuse) */
+  int fuse_fd;             /* its /dev/fuse descriptor */
+  int initialised;         /* atomic: INIT answered */
+  int passthrough;         /* atomic: open bare objects by passthrough */
+  GThreadPool *slow;       /* requests that may take long (is_slow) */
+  gboolean no_opendir;     /* the kernel takes ENOSYS from opendir */
+  GThread *ahead_thread;   /* read-ahead (read_ahead_thread) */
+  GMutex ahead_lock;       /* ahead, Node.ahead_levels, stopping */
   GCond ahead_cond;
-  GPtrArray *ahead;          /* directories to load, the next on top */
-  gboolean stopping;         /* read-ahead should stop */
+  GPtrArray *ahead;  /* directories to load, the next on top */
+  gboolean stopping; /* read-ahead should stop */
   char *mountpoint;
   GThread *thread;
   GMutex done_lock;
@@ -166,7 +174,8 @@ struct CairnMount {
   int loop_status;
 };
 
-typedef struct {
+typedef struct
+{
   guint32 uid, gid, mode;
   GVariant *xattrs;
 } DirMeta;
@@ -248,8 +257,9 @@ static GVariant *
 load_meta_object (CairnMount *m, CairnObjectType type, const char *hex, GError **error)
 {
   g_autoptr (GVariant) v = cairn_repo_load_variant (m->repo, type, hex, error);
-  if (!v || !check_hash (hex, g_variant_get_data (v), g_variant_get_size (v),
-                         cairn_object_type_to_string (type), error))
+  if (!v
+      || !check_hash (hex, g_variant_get_data (v), g_variant_get_size (v),
+                      cairn_object_type_to_string (type), error))
     return NULL;
   return g_steal_pointer (&v);
 }
@@ -282,7 +292,7 @@ get_dirmeta (CairnMount *m, const char *hex, GError **error)
   /* As `cairn checkout` (docs/format.md §13.2): no world-write or setuid dirs from a
    * bare-user-only repository. */
   if (m->repo->mode == CAIRN_REPO_MODE_BARE_USER_ONLY)
-    tmp.mode &= ~(guint32) 07002;
+    tmp.mode &= ~(guint32)07002;
   g_mutex_lock (&m->lock);
   d = g_hash_table_lookup (m->dirmetas, hex);
   if (!d)
@@ -317,7 +327,8 @@ add_entries (GVariant *list, gboolean dirs, GArray *out, GError **error)
       if (!cairn_validate_filename (e.name, -1, error))
         return cairn_prefix_error (error, "dirtree entry");
       if (cl != 32 || (dirs && tl != 32))
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "entry '%s' has a bad checksum", e.name);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "entry '%s' has a bad checksum",
+                                 e.name);
       g_array_append_val (out, e);
     }
   return TRUE;
@@ -326,7 +337,7 @@ add_entries (GVariant *list, gboolean dirs, GArray *out, GError **error)
 static int
 entry_cmp (gconstpointer a, gconstpointer b)
 {
-  return strcmp (((const Entry *) a)->name, ((const Entry *) b)->name);
+  return strcmp (((const Entry *)a)->name, ((const Entry *)b)->name);
 }
 
 /* Parse a dirtree into one sorted Entry array. Each list must already be
@@ -351,12 +362,13 @@ parse_dirtree (GVariant *tree, guint64 self_ino, Entry **out, guint *out_n, GErr
     {
       Entry *e = &g_array_index (a, Entry, i);
       if (i > 0 && entry_cmp (e - 1, e) == 0)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "dirtree names '%s' twice", e->name);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "dirtree names '%s' twice",
+                                 e->name);
       if (e->meta)
         e->ino = dir_ino (self_ino, e->name, e->csum, e->meta);
     }
   *out_n = a->len;
-  *out = (Entry *) g_array_free (g_steal_pointer (&a), FALSE);
+  *out = (Entry *)g_array_free (g_steal_pointer (&a), FALSE);
   return TRUE;
 }
 
@@ -427,8 +439,10 @@ load_file_fast (CairnMount *m, const char *hex, CairnFileInfo *fi, gboolean *out
   if (dfd < 0 || fstatat (dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s.file is missing", hex);
   if (!S_ISREG (st.st_mode) && !(S_ISLNK (st.st_mode) && mode != CAIRN_REPO_MODE_BARE_USER))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted object %s.file: not a "
-                             "regular file%s", hex, mode != CAIRN_REPO_MODE_BARE_USER ? " or symlink" : "");
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "Corrupted object %s.file: not a "
+                             "regular file%s",
+                             hex, mode != CAIRN_REPO_MODE_BARE_USER ? " or symlink" : "");
   if (mode == CAIRN_REPO_MODE_BARE_USER)
     {
       guint8 buf[4096];
@@ -568,14 +582,14 @@ entry_node (CairnMount *m, Node *dir, Entry *e)
 static guint64
 node_id (CairnMount *m, Node *n)
 {
-  return n == m->root ? FUSE_ROOT_ID : (guint64) (uintptr_t) n;
+  return n == m->root ? FUSE_ROOT_ID : (guint64)(uintptr_t)n;
 }
 
 /* Node ids come from the kernel, which only sends ids we gave it. */
 static Node *
 id_node (CairnMount *m, guint64 id)
 {
-  return id == FUSE_ROOT_ID ? m->root : (Node *) (uintptr_t) id;
+  return id == FUSE_ROOT_ID ? m->root : (Node *)(uintptr_t)id;
 }
 
 static Entry *
@@ -599,7 +613,8 @@ find_entry (Node *dir, const char *name)
 /* ---- the FUSE protocol ------------------------------------------------------------- */
 
 /* A request as read from /dev/fuse: the header, then the opcode's argument. */
-typedef struct {
+typedef struct
+{
   CairnMount *m;
   const struct fuse_in_header *in;
   const void *arg;
@@ -612,22 +627,38 @@ opcode_name (guint32 op)
 {
   switch (op)
     {
-    case FUSE_LOOKUP: return "LOOKUP";
-    case FUSE_GETATTR: return "GETATTR";
-    case FUSE_READLINK: return "READLINK";
-    case FUSE_OPEN: return "OPEN";
-    case FUSE_READ: return "READ";
-    case FUSE_RELEASE: return "RELEASE";
-    case FUSE_OPENDIR: return "OPENDIR";
-    case FUSE_READDIR: return "READDIR";
-    case FUSE_READDIRPLUS: return "READDIRPLUS";
-    case FUSE_RELEASEDIR: return "RELEASEDIR";
-    case FUSE_GETXATTR: return "GETXATTR";
-    case FUSE_LISTXATTR: return "LISTXATTR";
-    case FUSE_STATFS: return "STATFS";
-    case FUSE_ACCESS: return "ACCESS";
-    case FUSE_INIT: return "INIT";
-    default: return "OTHER";
+    case FUSE_LOOKUP:
+      return "LOOKUP";
+    case FUSE_GETATTR:
+      return "GETATTR";
+    case FUSE_READLINK:
+      return "READLINK";
+    case FUSE_OPEN:
+      return "OPEN";
+    case FUSE_READ:
+      return "READ";
+    case FUSE_RELEASE:
+      return "RELEASE";
+    case FUSE_OPENDIR:
+      return "OPENDIR";
+    case FUSE_READDIR:
+      return "READDIR";
+    case FUSE_READDIRPLUS:
+      return "READDIRPLUS";
+    case FUSE_RELEASEDIR:
+      return "RELEASEDIR";
+    case FUSE_GETXATTR:
+      return "GETXATTR";
+    case FUSE_LISTXATTR:
+      return "LISTXATTR";
+    case FUSE_STATFS:
+      return "STATFS";
+    case FUSE_ACCESS:
+      return "ACCESS";
+    case FUSE_INIT:
+      return "INIT";
+    default:
+      return "OTHER";
     }
 }
 
@@ -639,9 +670,8 @@ debug_req (Req *r, int error, const char *detail)
     return;
   g_autofree char *msg = g_strdup_printf ("fuse: %s %u node %" G_GUINT64_FORMAT ": %s%s%s",
                                           opcode_name (r->in->opcode), r->in->opcode,
-                                          (guint64) r->in->nodeid,
-                                          error ? g_strerror (error) : "ok", detail ? ", " : "",
-                                          detail ? detail : "");
+                                          (guint64)r->in->nodeid, error ? g_strerror (error) : "ok",
+                                          detail ? ", " : "", detail ? detail : "");
   r->m->opts.log (msg, r->m->opts.log_data);
 }
 
@@ -674,7 +704,7 @@ reply_err (Req *r, int error)
 static int
 reply_buf (Req *r, const void *data, gsize len)
 {
-  struct iovec iov[2] = { { 0 }, { (void *) data, len } };
+  struct iovec iov[2] = { { 0 }, { (void *)data, len } };
   return reply_iov (r, 0, iov, len ? 2 : 1);
 }
 
@@ -815,10 +845,10 @@ put_dirent (char *buf, gsize avail, const char *name, guint64 ino, mode_t type, 
   if (len > avail)
     return len;
   memset (buf, 0, len);
-  struct fuse_dirent *d = (struct fuse_dirent *) buf;
+  struct fuse_dirent *d = (struct fuse_dirent *)buf;
   if (eo)
     {
-      struct fuse_direntplus *dp = (struct fuse_direntplus *) buf;
+      struct fuse_direntplus *dp = (struct fuse_direntplus *)buf;
       dp->entry_out = *eo;
       d = &dp->dirent;
     }
@@ -966,10 +996,10 @@ op_readdir (Req *r, Node *n, gboolean plus)
       reply_err (r, EIO);
       return;
     }
-  gsize size = MIN (in->size, (gsize) MAX_READ);
+  gsize size = MIN (in->size, (gsize)MAX_READ);
   g_autofree char *buf = g_malloc (size);
   gsize pos = 0;
-  for (guint64 i = in->offset; i < (guint64) n->n_entries + 2; i++)
+  for (guint64 i = in->offset; i < (guint64)n->n_entries + 2; i++)
     {
       gsize len = add_entry (m, n, i, plus, buf + pos, size - pos);
       if (len > size - pos)
@@ -1012,7 +1042,7 @@ static void
 op_getxattr (Req *r, Node *n)
 {
   const struct fuse_getxattr_in *in = req_arg (r, sizeof *in);
-  const char *name = (const char *) r->arg + sizeof *in;
+  const char *name = (const char *)r->arg + sizeof *in;
   if (!in || r->arglen == sizeof *in || name[r->arglen - sizeof *in - 1] != '\0')
     {
       reply_err (r, EINVAL);
@@ -1088,8 +1118,11 @@ verify_content (Node *n, int fd, const char *hex, GError **error)
   void *map = len ? mmap (NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
   if (map == MAP_FAILED)
     return cairn_throw_errno (error, "mmap");
-  CairnFileInfo fi = { .uid = n->st.st_uid, .gid = n->st.st_gid, .mode = n->st.st_mode,
-                       .size = len, .xattrs = n->xattrs };
+  CairnFileInfo fi = { .uid = n->st.st_uid,
+                       .gid = n->st.st_gid,
+                       .mode = n->st.st_mode,
+                       .size = len,
+                       .xattrs = n->xattrs };
   g_autofree char *got = cairn_content_checksum (&fi, map, len);
   if (map)
     munmap (map, len);
@@ -1108,9 +1141,10 @@ fill_cache_entry (CairnMount *m, Node *n, CacheEntry *ce, GError **error)
   cairn_autofd fd = -1;
   if (!cairn_repo_load_file (m->repo, hex, &fd, &fi, error))
     return FALSE;
-  if (fd < 0 || fi.size != (guint64) n->st.st_size)
+  if (fd < 0 || fi.size != (guint64)n->st.st_size)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted object %s.filez: content size differs from its header", hex);
+                             "Corrupted object %s.filez: content size differs from its header",
+                             hex);
   if (!verify_content (n, fd, hex, error))
     return FALSE;
   ce->fd = cairn_steal_fd (&fd);
@@ -1212,8 +1246,10 @@ open_bare (CairnMount *m, Node *n, GError **error)
   struct stat st;
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size != n->st.st_size)
     {
-      cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted object %s.file: not a regular "
-                        "file of %" G_GINT64_FORMAT " bytes", hex, (gint64) n->st.st_size);
+      cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                        "Corrupted object %s.file: not a regular "
+                        "file of %" G_GINT64_FORMAT " bytes",
+                        hex, (gint64)n->st.st_size);
       return -1;
     }
   if (m->opts.verify && !g_atomic_int_get (&n->verified))
@@ -1257,7 +1293,8 @@ backing_acquire (CairnMount *m, Node *n, GError **error)
       if (g_atomic_int_compare_and_exchange (&m->passthrough, 1, 0) && m->opts.log && m->opts.debug)
         {
           g_autofree char *msg = g_strdup_printf ("fuse: passthrough refused by the kernel (%s): "
-                                                  "file data is read by cairn", g_strerror (e));
+                                                  "file data is read by cairn",
+                                                  g_strerror (e));
           m->opts.log (msg, m->opts.log_data);
         }
       return 0;
@@ -1273,7 +1310,7 @@ backing_acquire (CairnMount *m, Node *n, GError **error)
   n->backing_opens++;
   g_mutex_unlock (&m->lock);
   if (extra)
-    (void) ioctl (m->fuse_fd, CAIRN_FUSE_DEV_IOC_BACKING_CLOSE, &extra);
+    (void)ioctl (m->fuse_fd, CAIRN_FUSE_DEV_IOC_BACKING_CLOSE, &extra);
   return id;
 }
 
@@ -1289,7 +1326,7 @@ backing_release (CairnMount *m, Node *n)
     }
   g_mutex_unlock (&m->lock);
   if (id)
-    (void) ioctl (m->fuse_fd, CAIRN_FUSE_DEV_IOC_BACKING_CLOSE, &id);
+    (void)ioctl (m->fuse_fd, CAIRN_FUSE_DEV_IOC_BACKING_CLOSE, &id);
 }
 
 /* ---- FUSE operations: file content ------------------------------------------------- */
@@ -1375,7 +1412,7 @@ op_open (Req *r, Node *n)
       reply_err (r, EIO);
       return;
     }
-  out.fh = (guint64) (uintptr_t) h;
+  out.fh = (guint64)(uintptr_t)h;
   out.open_flags |= FOPEN_KEEP_CACHE;
   r->detail = "read by cairn";
   if (reply_buf (r, &out, sizeof out) == -ENOENT)
@@ -1387,13 +1424,13 @@ static void
 op_read (Req *r, guint8 *buf)
 {
   const struct fuse_read_in *in = req_arg (r, sizeof *in);
-  Handle *h = in ? (Handle *) (uintptr_t) in->fh : NULL;
+  Handle *h = in ? (Handle *)(uintptr_t)in->fh : NULL;
   if (!h)
     {
       reply_err (r, EBADF);
       return;
     }
-  ssize_t n = pread (h->fd, buf, MIN (in->size, (guint32) MAX_READ), in->offset);
+  ssize_t n = pread (h->fd, buf, MIN (in->size, (guint32)MAX_READ), in->offset);
   if (n < 0)
     reply_err (r, errno);
   else
@@ -1405,7 +1442,7 @@ op_release (Req *r, Node *n)
 {
   const struct fuse_release_in *in = req_arg (r, sizeof *in);
   if (in && in->fh)
-    handle_free ((Handle *) (uintptr_t) in->fh);
+    handle_free ((Handle *)(uintptr_t)in->fh);
   else if (in)
     backing_release (r->m, n);
   reply_err (r, 0);
@@ -1454,7 +1491,7 @@ op_init (Req *r)
     }
   guint64 flags = in.flags;
   if (flags & FUSE_INIT_EXT)
-    flags |= (guint64) in.flags2 << 32;
+    flags |= (guint64)in.flags2 << 32;
   guint64 want = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_PARALLEL_DIROPS | FUSE_CACHE_SYMLINKS
                  | FUSE_NO_OPENDIR_SUPPORT | FUSE_MAX_PAGES | FUSE_INIT_EXT;
   const char *blocker = passthrough_blocker (m);
@@ -1467,8 +1504,8 @@ op_init (Req *r)
   g_atomic_int_set (&m->passthrough, (got & CAIRN_FUSE_PASSTHROUGH) != 0);
   out.minor = MIN (in.minor, CAIRN_FUSE_MINOR);
   out.max_readahead = in.max_readahead;
-  out.flags = (guint32) got;
-  out.flags2 = (guint32) (got >> 32);
+  out.flags = (guint32)got;
+  out.flags2 = (guint32)(got >> 32);
   out.max_background = 16;
   out.congestion_threshold = 12;
   out.max_write = 4096; /* nothing is ever written */
@@ -1493,14 +1530,15 @@ op_init (Req *r)
 static gboolean
 is_slow (CairnMount *m, const struct fuse_in_header *in)
 {
-  return in->opcode == FUSE_OPEN
-         && (m->repo->mode == CAIRN_REPO_MODE_ARCHIVE || m->opts.verify);
+  return in->opcode == FUSE_OPEN && (m->repo->mode == CAIRN_REPO_MODE_ARCHIVE || m->opts.verify);
 }
 
 static void
 dispatch (CairnMount *m, const guint8 *data, gsize len, guint8 *readbuf)
 {
-  Req r = { .m = m, .in = (const struct fuse_in_header *) data, .arg = data + sizeof *r.in,
+  Req r = { .m = m,
+            .in = (const struct fuse_in_header *)data,
+            .arg = data + sizeof *r.in,
             .arglen = len - sizeof *r.in };
   Node *n = id_node (m, r.in->nodeid);
   if (r.in->opcode != FUSE_INIT && !g_atomic_int_get (&m->initialised))
@@ -1514,21 +1552,51 @@ dispatch (CairnMount *m, const guint8 *data, gsize len, guint8 *readbuf)
       op_init (&r);
       g_atomic_int_set (&m->initialised, 1);
       break;
-    case FUSE_LOOKUP: op_lookup (&r, n); break;
-    case FUSE_GETATTR: op_getattr (&r, n); break;
-    case FUSE_READLINK: op_readlink (&r, n); break;
-    case FUSE_OPENDIR: op_opendir (&r, n); break;
-    case FUSE_READDIR: op_readdir (&r, n, FALSE); break;
-    case FUSE_READDIRPLUS: op_readdir (&r, n, TRUE); break;
-    case FUSE_RELEASEDIR: reply_err (&r, 0); break;
-    case FUSE_STATFS: op_statfs (&r); break;
-    case FUSE_GETXATTR: op_getxattr (&r, n); break;
-    case FUSE_LISTXATTR: op_listxattr (&r, n); break;
-    case FUSE_OPEN: op_open (&r, n); break;
-    case FUSE_READ: op_read (&r, readbuf); break;
-    case FUSE_RELEASE: op_release (&r, n); break;
-    case FUSE_ACCESS: op_access (&r); break;
-    case FUSE_DESTROY: reply_err (&r, 0); break;
+    case FUSE_LOOKUP:
+      op_lookup (&r, n);
+      break;
+    case FUSE_GETATTR:
+      op_getattr (&r, n);
+      break;
+    case FUSE_READLINK:
+      op_readlink (&r, n);
+      break;
+    case FUSE_OPENDIR:
+      op_opendir (&r, n);
+      break;
+    case FUSE_READDIR:
+      op_readdir (&r, n, FALSE);
+      break;
+    case FUSE_READDIRPLUS:
+      op_readdir (&r, n, TRUE);
+      break;
+    case FUSE_RELEASEDIR:
+      reply_err (&r, 0);
+      break;
+    case FUSE_STATFS:
+      op_statfs (&r);
+      break;
+    case FUSE_GETXATTR:
+      op_getxattr (&r, n);
+      break;
+    case FUSE_LISTXATTR:
+      op_listxattr (&r, n);
+      break;
+    case FUSE_OPEN:
+      op_open (&r, n);
+      break;
+    case FUSE_READ:
+      op_read (&r, readbuf);
+      break;
+    case FUSE_RELEASE:
+      op_release (&r, n);
+      break;
+    case FUSE_ACCESS:
+      op_access (&r);
+      break;
+    case FUSE_DESTROY:
+      reply_err (&r, 0);
+      break;
     case FUSE_FORGET:
     case FUSE_BATCH_FORGET:
     case FUSE_INTERRUPT:
@@ -1580,10 +1648,10 @@ session_loop (CairnMount *m, gboolean signals)
             return 0;
           return -e;
         }
-      if ((gsize) n < sizeof (struct fuse_in_header))
+      if ((gsize)n < sizeof (struct fuse_in_header))
         continue;
-      const struct fuse_in_header *in = (const struct fuse_in_header *) buf;
-      if (in->len != (gsize) n)
+      const struct fuse_in_header *in = (const struct fuse_in_header *)buf;
+      if (in->len != (gsize)n)
         continue;
       if (is_slow (m, in))
         g_thread_pool_push (m->slow, g_bytes_new (buf, n), NULL);
@@ -1606,15 +1674,17 @@ node_free (gpointer p)
 }
 
 CairnMount *
-cairn_mount_new (CairnRepo *repo, const char *commit, const CairnMountOptions *opts,
-                 GError **error)
+cairn_mount_new (CairnRepo *repo, const char *commit, const CairnMountOptions *opts, GError **error)
 {
   g_auto (CairnCommit) c = { 0 };
-  if (!cairn_validate_checksum_string (commit, error) || !cairn_repo_load_commit (repo, commit, &c, error))
+  if (!cairn_validate_checksum_string (commit, error)
+      || !cairn_repo_load_commit (repo, commit, &c, error))
     return NULL;
   guint8 tree[32], meta[32];
   if (!cairn_checksum_from_hex (c.root_tree, tree) || !cairn_checksum_from_hex (c.root_meta, meta))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "commit %s: bad root checksums", commit), NULL;
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "commit %s: bad root checksums",
+                             commit),
+           NULL;
   g_autoptr (CairnMount) m = g_new0 (CairnMount, 1);
   m->repo = repo;
   if (opts)
@@ -1645,9 +1715,9 @@ cairn_mount_new (CairnRepo *repo, const char *commit, const CairnMountOptions *o
 gboolean
 cairn_mount_attach (CairnMount *m, const char *mountpoint, GError **error)
 {
-  g_autofree char *o = g_strdup_printf ("ro,default_permissions,fsname=cairn:%.12s,subtype=cairn%s%s",
-                                        m->commit, m->opts.allow_other ? ",allow_other" : "",
-                                        m->opts.suid ? ",suid" : ",nosuid,nodev");
+  g_autofree char *o = g_strdup_printf (
+      "ro,default_permissions,fsname=cairn:%.12s,subtype=cairn%s%s", m->commit,
+      m->opts.allow_other ? ",allow_other" : "", m->opts.suid ? ",suid" : ",nosuid,nodev");
   g_return_val_if_fail (m->attach == NULL, FALSE);
   /* Absolute: a daemonised server changes to / and unmounts by this path. */
   g_autofree char *abs = realpath (mountpoint, NULL);
@@ -1686,7 +1756,7 @@ start_threads (CairnMount *m)
 static void
 on_exit_signal (int sig)
 {
-  (void) sig;
+  (void)sig;
   exit_signal = 1;
 }
 
@@ -1755,7 +1825,7 @@ cairn_mount_stop (CairnMount *m, guint timeout_ms)
   cairn_fuse_detach (m->attach);
   if (m->thread)
     {
-      gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+      gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
       g_mutex_lock (&m->done_lock);
       while (!m->done)
         if (!g_cond_wait_until (&m->done_cond, &m->done_lock, deadline))
@@ -1819,7 +1889,7 @@ unescape_mountinfo (const char *s)
       if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0'
           && s[3] <= '7')
         {
-          g_string_append_c (out, (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0')));
+          g_string_append_c (out, (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0')));
           s += 3;
         }
       else
@@ -1859,7 +1929,7 @@ fusermount (const char *mountpoint, gboolean lazy, GError **error)
   const char *argv[] = { "fusermount3", "-u", lazy ? "-z" : "-q", mountpoint, NULL };
   g_autofree char *err = NULL;
   int status = 0;
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
                      NULL, NULL, NULL, &err, &status, error))
     return FALSE;
   if (!g_spawn_check_wait_status (status, NULL))
@@ -1874,7 +1944,8 @@ gboolean
 cairn_umount (const char *mountpoint, gboolean *out_lazy, GError **error)
 {
   if (!cairn_mount_is_cairn (mountpoint))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "%s is not a cairn mount", mountpoint);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "%s is not a cairn mount",
+                             mountpoint);
   gboolean lazy = FALSE;
   if (geteuid () == 0)
     {

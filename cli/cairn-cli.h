@@ -7,11 +7,12 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  char *repo_path;   /* --repo, or NULL for the default */
-  gboolean verbose;  /* -v */
+typedef struct
+{
+  char *repo_path;        /* --repo, or NULL for the default */
+  gboolean verbose;       /* -v */
   gboolean repo_explicit; /* --repo given */
-  const char *name;  /* the subcommand's name */
+  const char *name;       /* the subcommand's name */
 } CairnCli;
 
 /* A subcommand: parses its own options, does the work, returns the exit
@@ -19,7 +20,8 @@ typedef struct {
  * @error set; usage errors use G_OPTION_ERROR and exit 2. */
 typedef int (*CairnCmdFunc) (CairnCli *cli, int argc, char **argv, GError **error);
 
-typedef struct {
+typedef struct
+{
   const char *name;
   CairnCmdFunc fn;
   const char *summary;

@@ -3,7 +3,8 @@
 #pragma once
 #include "cli/cairn-cli.h"
 
-#define CAIRN_COMMAND(name, fn, summary) int fn (CairnCli *cli, int argc, char **argv, GError **error);
+#define CAIRN_COMMAND(name, fn, summary)                                                           \
+  int fn (CairnCli *cli, int argc, char **argv, GError **error);
 #define CAIRN_COMMAND_IO CAIRN_COMMAND
 #include "cli/cairn-commands.def"
 #undef CAIRN_COMMAND_IO

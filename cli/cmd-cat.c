@@ -8,7 +8,8 @@
 int
 cairn_cmd_cat (CairnCli *cli, int argc, char **argv, GError **error)
 {
-  if (!cairn_cli_parse (cli, NULL, "REF|COMMIT PATH", "Write the content of a file in a commit to stdout.", &argc, &argv, error))
+  if (!cairn_cli_parse (cli, NULL, "REF|COMMIT PATH",
+                        "Write the content of a file in a commit to stdout.", &argc, &argv, error))
     return 2;
   if (argc != 3)
     return cairn_cli_usage_error (error, "need REF and PATH"), 2;

@@ -24,7 +24,8 @@ parse_metadata (char **strings, GVariant **out, GError **error)
       if (!eq || eq == *s)
         {
           g_variant_builder_clear (&b);
-          return cairn_cli_usage_error (error, "--add-metadata-string wants KEY=VALUE, not '%s'", *s);
+          return cairn_cli_usage_error (error, "--add-metadata-string wants KEY=VALUE, not '%s'",
+                                        *s);
         }
       g_autofree char *k = g_strndup (*s, eq - *s);
       g_variant_builder_add (&b, "{sv}", k, g_variant_new_string (eq + 1));
@@ -48,22 +49,31 @@ cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
     { "branch", 'b', 0, G_OPTION_ARG_STRING, &branch, "Branch (ref) to commit to", "REF" },
     { "subject", 's', 0, G_OPTION_ARG_STRING, &subject, "One-line subject", "SUBJECT" },
     { "body", 'm', 0, G_OPTION_ARG_STRING, &body, "Full description", "BODY" },
-    { "parent", 0, 0, G_OPTION_ARG_STRING, &parent, "Parent commit, or 'none' (default: the branch's commit)", "COMMIT" },
-    { "tree", 0, 0, G_OPTION_ARG_STRING, &tree, "dir=PATH or tar=FILE|- (instead of PATH)", "SOURCE" },
+    { "parent", 0, 0, G_OPTION_ARG_STRING, &parent,
+      "Parent commit, or 'none' (default: the branch's commit)", "COMMIT" },
+    { "tree", 0, 0, G_OPTION_ARG_STRING, &tree, "dir=PATH or tar=FILE|- (instead of PATH)",
+      "SOURCE" },
     { "owner-uid", 0, 0, G_OPTION_ARG_INT64, &owner_uid, "Set uid of every entry", "UID" },
     { "owner-gid", 0, 0, G_OPTION_ARG_INT64, &owner_gid, "Set gid of every entry", "GID" },
-    { "canonical-permissions", 0, 0, G_OPTION_ARG_NONE, &canonical, "uid/gid 0, modes & 0755, no xattrs", NULL },
+    { "canonical-permissions", 0, 0, G_OPTION_ARG_NONE, &canonical,
+      "uid/gid 0, modes & 0755, no xattrs", NULL },
     { "no-xattrs", 0, 0, G_OPTION_ARG_NONE, &no_xattrs, "Do not record extended attributes", NULL },
-    { "timestamp", 0, 0, G_OPTION_ARG_STRING, &timestamp, "Commit time: @EPOCH or ISO 8601", "TIME" },
-    { "add-metadata-string", 0, 0, G_OPTION_ARG_STRING_ARRAY, &meta_strings, "Add KEY=VALUE metadata (repeatable)", "KEY=VALUE" },
+    { "timestamp", 0, 0, G_OPTION_ARG_STRING, &timestamp, "Commit time: @EPOCH or ISO 8601",
+      "TIME" },
+    { "add-metadata-string", 0, 0, G_OPTION_ARG_STRING_ARRAY, &meta_strings,
+      "Add KEY=VALUE metadata (repeatable)", "KEY=VALUE" },
     { "no-bindings", 0, 0, G_OPTION_ARG_NONE, &no_bindings, "Do not add ostree.ref-binding", NULL },
     { "orphan", 0, 0, G_OPTION_ARG_NONE, &orphan, "Commit without a branch", NULL },
-    { "no-devino-cache", 0, 0, G_OPTION_ARG_NONE, &no_devino, "Re-hash every file even if a checkout is recognised", NULL },
-    { "gpg-sign", 0, 0, G_OPTION_ARG_STRING_ARRAY, &gpg_sign, "Sign the commit with this GPG key (repeatable)", "KEY-ID" },
-    { "gpg-homedir", 0, 0, G_OPTION_ARG_FILENAME, &gpg_homedir, "GnuPG home holding the secret key", "DIR" },
+    { "no-devino-cache", 0, 0, G_OPTION_ARG_NONE, &no_devino,
+      "Re-hash every file even if a checkout is recognised", NULL },
+    { "gpg-sign", 0, 0, G_OPTION_ARG_STRING_ARRAY, &gpg_sign,
+      "Sign the commit with this GPG key (repeatable)", "KEY-ID" },
+    { "gpg-homedir", 0, 0, G_OPTION_ARG_FILENAME, &gpg_homedir, "GnuPG home holding the secret key",
+      "DIR" },
     { NULL }
   };
-  if (!cairn_cli_parse (cli, entries, "[PATH]", "Commit a directory tree (or a tarball) to a branch.", &argc, &argv, error))
+  if (!cairn_cli_parse (cli, entries, "[PATH]",
+                        "Commit a directory tree (or a tarball) to a branch.", &argc, &argv, error))
     return 2;
   if (!branch && !orphan)
     return cairn_cli_usage_error (error, "a branch is required (-b REF), or --orphan"), 2;
@@ -82,7 +92,8 @@ cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
       else if (g_str_has_prefix (tree, "tar="))
         source = tree + 4, is_tar = TRUE;
       else
-        return cairn_cli_usage_error (error, "--tree wants dir=PATH or tar=FILE, not '%s'", tree), 2;
+        return cairn_cli_usage_error (error, "--tree wants dir=PATH or tar=FILE, not '%s'", tree),
+               2;
     }
   if (!source)
     return cairn_cli_usage_error (error, "nothing to commit: give PATH or --tree"), 2;
@@ -118,7 +129,8 @@ cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
       ok = cairn_repo_import_tar (repo, source, &opts, &checksum, &stats, &istats, error);
       cairn_cli_progress_end ();
       if (ok && istats.n_skipped_special)
-        fprintf (stderr, "cairn: commit: warning: skipped %u device nodes, fifos or sockets (first: %s)\n",
+        fprintf (stderr,
+                 "cairn: commit: warning: skipped %u device nodes, fifos or sockets (first: %s)\n",
                  istats.n_skipped_special, istats.first_skipped);
     }
   else
@@ -126,12 +138,16 @@ cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
   cairn_cli_progress_end ();
   if (!ok)
     return 1;
-  if (gpg_sign && !cairn_repo_sign_commit (repo, checksum, (const char *const *) gpg_sign, gpg_homedir, error))
+  if (gpg_sign
+      && !cairn_repo_sign_commit (repo, checksum, (const char *const *)gpg_sign, gpg_homedir,
+                                  error))
     return cairn_prefix_error (error, "commit %s was written, but signing it failed", checksum), 1;
   if (cli->verbose)
-    fprintf (stderr, "cairn: wrote %" G_GUINT64_FORMAT " content objects (%" G_GUINT64_FORMAT
+    fprintf (stderr,
+             "cairn: wrote %" G_GUINT64_FORMAT " content objects (%" G_GUINT64_FORMAT
              " bytes), %" G_GUINT64_FORMAT " metadata objects; %" G_GUINT64_FORMAT " devino hits\n",
-             stats.content_written, stats.content_bytes_written, stats.metadata_written, stats.devino_hits);
+             stats.content_written, stats.content_bytes_written, stats.metadata_written,
+             stats.devino_hits);
   printf ("%s\n", checksum);
   return 0;
 }

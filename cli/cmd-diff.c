@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   CairnRepo *repo;
   gboolean json;
   GString *out;
@@ -29,7 +30,8 @@ emit (Diff *d, char op, const char *path)
 
 /* name -> (checksum, [dirmeta]) of one dirtree level, files and dirs apart. */
 static gboolean
-load_level (CairnRepo *repo, const char *dirtree, GHashTable *files, GHashTable *dirs, GError **error)
+load_level (CairnRepo *repo, const char *dirtree, GHashTable *files, GHashTable *dirs,
+            GError **error)
 {
   g_autoptr (GVariant) tree = cairn_repo_load_variant (repo, CAIRN_OBJECT_DIR_TREE, dirtree, error);
   if (!tree)
@@ -57,7 +59,7 @@ load_level (CairnRepo *repo, const char *dirtree, GHashTable *files, GHashTable 
 static int
 cmp_str (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 static gboolean diff_dirs (Diff *d, const char *a, const char *b, const char *path, GError **error);
@@ -130,11 +132,11 @@ int
 cairn_cmd_diff (CairnCli *cli, int argc, char **argv, GError **error)
 {
   Diff d = { 0 };
-  GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &d.json, "Output JSON", NULL },
-    { NULL }
-  };
-  if (!cairn_cli_parse (cli, entries, "A B", "Compare two commits: A(dded), M(odified), D(eleted) paths.", &argc, &argv, error))
+  GOptionEntry entries[]
+      = { { "json", 0, 0, G_OPTION_ARG_NONE, &d.json, "Output JSON", NULL }, { NULL } };
+  if (!cairn_cli_parse (cli, entries, "A B",
+                        "Compare two commits: A(dded), M(odified), D(eleted) paths.", &argc, &argv,
+                        error))
     return 2;
   if (argc != 3)
     return cairn_cli_usage_error (error, "need two commits"), 2;
@@ -146,7 +148,8 @@ cairn_cmd_diff (CairnCli *cli, int argc, char **argv, GError **error)
   g_autofree char *b = a ? cairn_repo_resolve_rev (repo, argv[2], FALSE, error) : NULL;
   g_auto (CairnCommit) ca = { 0 };
   g_auto (CairnCommit) cb = { 0 };
-  if (!b || !cairn_repo_load_commit (repo, a, &ca, error) || !cairn_repo_load_commit (repo, b, &cb, error))
+  if (!b || !cairn_repo_load_commit (repo, a, &ca, error)
+      || !cairn_repo_load_commit (repo, b, &cb, error))
     return 1;
   d.out = g_string_new (d.json ? "[" : NULL);
   if (strcmp (ca.root_meta, cb.root_meta) != 0)

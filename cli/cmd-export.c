@@ -32,13 +32,15 @@ cairn_cmd_export (CairnCli *cli, int argc, char **argv, GError **error)
 {
   g_autofree char *output = NULL, *subpath = NULL, *compress = NULL;
   gboolean no_hardlinks = FALSE;
-  GOptionEntry entries[] = {
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write the tar to FILE (default: stdout)", "FILE" },
-    { "subpath", 0, 0, G_OPTION_ARG_STRING, &subpath, "Export only this directory (or file) of the tree", "PATH" },
-    { "compress", 0, 0, G_OPTION_ARG_STRING, &compress, "none (default), gzip or zstd", "METHOD" },
-    { "no-hardlinks", 0, 0, G_OPTION_ARG_NONE, &no_hardlinks, "Write identical files in full, not as hardlinks", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[] = { { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+                               "Write the tar to FILE (default: stdout)", "FILE" },
+                             { "subpath", 0, 0, G_OPTION_ARG_STRING, &subpath,
+                               "Export only this directory (or file) of the tree", "PATH" },
+                             { "compress", 0, 0, G_OPTION_ARG_STRING, &compress,
+                               "none (default), gzip or zstd", "METHOD" },
+                             { "no-hardlinks", 0, 0, G_OPTION_ARG_NONE, &no_hardlinks,
+                               "Write identical files in full, not as hardlinks", NULL },
+                             { NULL } };
   if (!cairn_cli_parse (cli, entries, "REF|COMMIT",
                         "Write the tree of a commit as a tar archive (owners, modes, symlinks, "
                         "xattrs and hardlinks preserved; stable entry order).",
@@ -51,7 +53,9 @@ cairn_cmd_export (CairnCli *cli, int argc, char **argv, GError **error)
     return 2;
   opts.progress = progress;
   if (!output && isatty (STDOUT_FILENO))
-    return cairn_cli_usage_error (error, "refusing to write a tar archive to a terminal (use -o FILE)"), 2;
+    return cairn_cli_usage_error (error,
+                                  "refusing to write a tar archive to a terminal (use -o FILE)"),
+           2;
   g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, FALSE, error);
   if (!repo)
     return 1;
@@ -68,6 +72,6 @@ cairn_cmd_export (CairnCli *cli, int argc, char **argv, GError **error)
   if (!ok)
     g_prefix_error (error, "%s: ", fd >= 0 ? output : "standard output");
   if (!ok && fd >= 0)
-    (void) unlink (output);
+    (void)unlink (output);
   return ok ? 0 : 1;
 }

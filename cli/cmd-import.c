@@ -41,9 +41,11 @@ cairn_cmd_import (CairnCli *cli, int argc, char **argv, GError **error)
     { "parent", 0, 0, G_OPTION_ARG_STRING, &parent, "Parent commit, or 'none'", "COMMIT" },
     { "owner-uid", 0, 0, G_OPTION_ARG_INT64, &owner_uid, "Set uid of every entry", "UID" },
     { "owner-gid", 0, 0, G_OPTION_ARG_INT64, &owner_gid, "Set gid of every entry", "GID" },
-    { "canonical-permissions", 0, 0, G_OPTION_ARG_NONE, &canonical, "uid/gid 0, modes & 0755, no xattrs", NULL },
+    { "canonical-permissions", 0, 0, G_OPTION_ARG_NONE, &canonical,
+      "uid/gid 0, modes & 0755, no xattrs", NULL },
     { "no-xattrs", 0, 0, G_OPTION_ARG_NONE, &no_xattrs, "Do not record extended attributes", NULL },
-    { "timestamp", 0, 0, G_OPTION_ARG_STRING, &timestamp, "Commit time: @EPOCH or ISO 8601", "TIME" },
+    { "timestamp", 0, 0, G_OPTION_ARG_STRING, &timestamp, "Commit time: @EPOCH or ISO 8601",
+      "TIME" },
     { "no-bindings", 0, 0, G_OPTION_ARG_NONE, &no_bindings, "Do not add ostree.ref-binding", NULL },
     { "orphan", 0, 0, G_OPTION_ARG_NONE, &orphan, "Commit without a branch", NULL },
     { NULL }
@@ -84,16 +86,19 @@ cairn_cmd_import (CairnCli *cli, int argc, char **argv, GError **error)
     return 1;
   g_autofree char *checksum = NULL;
   g_auto (CairnImportStats) stats = { 0 };
-  gboolean ok = oci ? cairn_repo_import_oci (repo, path, tag, &opts, &checksum, &stats, error)
-                    : cairn_repo_import_docker_archive (repo, path, tag, &opts, &checksum, &stats, error);
+  gboolean ok
+      = oci ? cairn_repo_import_oci (repo, path, tag, &opts, &checksum, &stats, error)
+            : cairn_repo_import_docker_archive (repo, path, tag, &opts, &checksum, &stats, error);
   cairn_cli_progress_end ();
   if (!ok)
     return 1;
   if (stats.n_skipped_special)
-    fprintf (stderr, "cairn: import: warning: skipped %u device nodes, fifos or sockets (first: %s)\n",
+    fprintf (stderr,
+             "cairn: import: warning: skipped %u device nodes, fifos or sockets (first: %s)\n",
              stats.n_skipped_special, stats.first_skipped);
   if (cli->verbose)
-    fprintf (stderr, "cairn: %u layers, %" G_GUINT64_FORMAT " entries, %" G_GUINT64_FORMAT
+    fprintf (stderr,
+             "cairn: %u layers, %" G_GUINT64_FORMAT " entries, %" G_GUINT64_FORMAT
              " whiteouts, %" G_GUINT64_FORMAT " hardlinks\n",
              stats.n_layers, stats.entries, stats.whiteouts, stats.hardlinks);
   printf ("%s\n", checksum);

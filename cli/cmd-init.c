@@ -9,12 +9,13 @@ int
 cairn_cmd_init (CairnCli *cli, int argc, char **argv, GError **error)
 {
   g_autofree char *mode_str = NULL;
-  GOptionEntry entries[] = {
-    { "mode", 0, 0, G_OPTION_ARG_STRING, &mode_str,
-      "Repository mode: bare (root default), bare-user (default otherwise), bare-user-only, archive", "MODE" },
-    { NULL }
-  };
-  if (!cairn_cli_parse (cli, entries, NULL, "Create a repository (idempotent).", &argc, &argv, error))
+  GOptionEntry entries[] = { { "mode", 0, 0, G_OPTION_ARG_STRING, &mode_str,
+                               "Repository mode: bare (root default), bare-user (default "
+                               "otherwise), bare-user-only, archive",
+                               "MODE" },
+                             { NULL } };
+  if (!cairn_cli_parse (cli, entries, NULL, "Create a repository (idempotent).", &argc, &argv,
+                        error))
     return 2;
   if (argc > 1)
     return cairn_cli_usage_error (error, "unexpected argument '%s'", argv[1]), 2;

@@ -9,11 +9,10 @@ int
 cairn_cmd_log (CairnCli *cli, int argc, char **argv, GError **error)
 {
   gboolean json = FALSE;
-  GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Output JSON", NULL },
-    { NULL }
-  };
-  if (!cairn_cli_parse (cli, entries, "REF|COMMIT", "Show the history of a ref, newest first.", &argc, &argv, error))
+  GOptionEntry entries[]
+      = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Output JSON", NULL }, { NULL } };
+  if (!cairn_cli_parse (cli, entries, "REF|COMMIT", "Show the history of a ref, newest first.",
+                        &argc, &argv, error))
     return 2;
   if (argc != 2)
     return cairn_cli_usage_error (error, "need exactly one REF or COMMIT"), 2;

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   CairnRepo *repo;
   gboolean recursive;
   gboolean json;
@@ -23,8 +24,14 @@ emit (Ls *ls, char type, guint32 mode, guint32 uid, guint32 gid, guint64 size, c
     {
       g_string_append (ls->out, ls->first ? "{" : ",{");
       ls->first = FALSE;
-      g_string_append_printf (ls->out, "\"type\":\"%s\",\"mode\":%u,\"uid\":%u,\"gid\":%u,\"size\":%" G_GUINT64_FORMAT ",\"checksum\":",
-                              type == 'd' ? "dir" : type == 'l' ? "symlink" : "file", mode & 07777, uid, gid, size);
+      g_string_append_printf (
+          ls->out,
+          "\"type\":\"%s\",\"mode\":%u,\"uid\":%u,\"gid\":%u,\"size\":%" G_GUINT64_FORMAT
+          ",\"checksum\":",
+          type == 'd'   ? "dir"
+          : type == 'l' ? "symlink"
+                        : "file",
+          mode & 07777, uid, gid, size);
       cairn_json_append_string (ls->out, csum);
       g_string_append (ls->out, ",\"path\":");
       cairn_json_append_string (ls->out, path);
@@ -36,7 +43,8 @@ emit (Ls *ls, char type, guint32 mode, guint32 uid, guint32 gid, guint64 size, c
       g_string_append_c (ls->out, '}');
       return;
     }
-  g_string_append_printf (ls->out, "%c%05o %u %u %" G_GUINT64_FORMAT " %s %s", type, mode & 07777, uid, gid, size, csum, path);
+  g_string_append_printf (ls->out, "%c%05o %u %u %" G_GUINT64_FORMAT " %s %s", type, mode & 07777,
+                          uid, gid, size, csum, path);
   if (target)
     g_string_append_printf (ls->out, " -> %s", target);
   g_string_append_c (ls->out, '\n');
@@ -45,7 +53,8 @@ emit (Ls *ls, char type, guint32 mode, guint32 uid, guint32 gid, guint64 size, c
 static gboolean
 emit_dir (Ls *ls, const char *dirmeta, const char *path, GError **error)
 {
-  g_autoptr (GVariant) meta = cairn_repo_load_variant (ls->repo, CAIRN_OBJECT_DIR_META, dirmeta, error);
+  g_autoptr (GVariant) meta
+      = cairn_repo_load_variant (ls->repo, CAIRN_OBJECT_DIR_META, dirmeta, error);
   guint32 uid, gid, mode;
   if (!meta || !cairn_dirmeta_parse (meta, &uid, &gid, &mode, NULL, error))
     return FALSE;
@@ -59,14 +68,16 @@ emit_file (Ls *ls, const char *csum, const char *path, GError **error)
   g_auto (CairnFileInfo) fi = { 0 };
   if (!cairn_repo_load_file (ls->repo, csum, NULL, &fi, error))
     return cairn_prefix_error (error, "%s", path);
-  emit (ls, S_ISLNK (fi.mode) ? 'l' : '-', fi.mode, fi.uid, fi.gid, fi.size, csum, path, fi.symlink_target);
+  emit (ls, S_ISLNK (fi.mode) ? 'l' : '-', fi.mode, fi.uid, fi.gid, fi.size, csum, path,
+        fi.symlink_target);
   return TRUE;
 }
 
 static gboolean
 list_dir (Ls *ls, const char *dirtree, const char *path, gboolean descend, GError **error)
 {
-  g_autoptr (GVariant) tree = cairn_repo_load_variant (ls->repo, CAIRN_OBJECT_DIR_TREE, dirtree, error);
+  g_autoptr (GVariant) tree
+      = cairn_repo_load_variant (ls->repo, CAIRN_OBJECT_DIR_TREE, dirtree, error);
   if (!tree)
     return FALSE;
   g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
@@ -79,7 +90,8 @@ list_dir (Ls *ls, const char *dirtree, const char *path, gboolean descend, GErro
       g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &c1, &c2);
       g_autofree char *sub = g_strconcat (path, sep, name, NULL);
       g_autofree char *t = cairn_checksum_from_variant (c1), *m = cairn_checksum_from_variant (c2);
-      if (!emit_dir (ls, m, sub, error) || (descend && ls->recursive && !list_dir (ls, t, sub, TRUE, error)))
+      if (!emit_dir (ls, m, sub, error)
+          || (descend && ls->recursive && !list_dir (ls, t, sub, TRUE, error)))
         return FALSE;
     }
   for (gsize i = 0; i < g_variant_n_children (files); i++)
@@ -99,12 +111,14 @@ int
 cairn_cmd_ls (CairnCli *cli, int argc, char **argv, GError **error)
 {
   Ls ls = { .first = TRUE };
-  GOptionEntry entries[] = {
-    { "recursive", 'R', 0, G_OPTION_ARG_NONE, &ls.recursive, "List recursively", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &ls.json, "Output JSON", NULL },
-    { NULL }
-  };
-  if (!cairn_cli_parse (cli, entries, "REF|COMMIT [PATH]", "List a directory of a commit: mode, uid, gid, size, checksum, path, symlink target.", &argc, &argv, error))
+  GOptionEntry entries[]
+      = { { "recursive", 'R', 0, G_OPTION_ARG_NONE, &ls.recursive, "List recursively", NULL },
+          { "json", 0, 0, G_OPTION_ARG_NONE, &ls.json, "Output JSON", NULL },
+          { NULL } };
+  if (!cairn_cli_parse (
+          cli, entries, "REF|COMMIT [PATH]",
+          "List a directory of a commit: mode, uid, gid, size, checksum, path, symlink target.",
+          &argc, &argv, error))
     return 2;
   if (argc < 2 || argc > 3)
     return cairn_cli_usage_error (error, "need REF [PATH]"), 2;
@@ -123,7 +137,8 @@ cairn_cmd_ls (CairnCli *cli, int argc, char **argv, GError **error)
   if (!cairn_repo_lookup_path (repo, commit, path, &e, error))
     return 1;
   ls.out = g_string_new (ls.json ? "[" : NULL);
-  gboolean ok = e.is_dir ? (emit_dir (&ls, e.dirmeta, path, error) && list_dir (&ls, e.dirtree, path, TRUE, error))
+  gboolean ok = e.is_dir ? (emit_dir (&ls, e.dirmeta, path, error)
+                            && list_dir (&ls, e.dirtree, path, TRUE, error))
                          : emit_file (&ls, e.file, path, error);
   if (ok)
     {

@@ -16,14 +16,14 @@
 static void
 log_stderr (const char *msg, gpointer data)
 {
-  (void) data;
+  (void)data;
   fprintf (stderr, "cairn: mount: %s\n", msg);
 }
 
 static void
 log_syslog (const char *msg, gpointer data)
 {
-  (void) data;
+  (void)data;
   syslog (LOG_ERR, "%s", msg);
 }
 
@@ -60,7 +60,7 @@ daemonize (GError **error)
   dup2 (null, 2);
   close (null);
   openlog ("cairn-mount", LOG_PID, LOG_DAEMON);
-  (void) !write (pfd[1], "1", 1);
+  (void)!write (pfd[1], "1", 1);
   close (pfd[1]);
   return TRUE;
 }
@@ -72,26 +72,32 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
   CairnMountOptions o = { 0 };
   gint64 cache_mib = 0;
   int threads = 0;
-  GOptionEntry entries[] = {
-    { "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground, "Stay in the foreground (log to stderr)", NULL },
-    { "allow-other", 0, 0, G_OPTION_ARG_NONE, &o.allow_other, "Let other users access the mount", NULL },
-    { "verify", 0, 0, G_OPTION_ARG_NONE, &o.verify, "Re-hash each file on its first open (bare repos; archive always)", NULL },
-    { "cache-size", 0, 0, G_OPTION_ARG_INT64, &cache_mib, "Decompressed content kept for archive repos (default 256)", "MIB" },
-    { "threads", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &threads, "Threads for slow opens (archive, --verify)", "N" },
-    { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "Log which path serves file data and every request (implies -f)", NULL },
-    { NULL }
-  };
-  if (!cairn_cli_parse (cli, entries, "REF|COMMIT MOUNTPOINT",
-                        "Mount a read-only view of a commit, served from the store. Files show the\n"
-                        "metadata the commit records; a missing or corrupt object reads as EIO.\n"
-                        "Unmount with `cairn umount MOUNTPOINT`.",
-                        &argc, &argv, error))
+  GOptionEntry entries[]
+      = { { "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+            "Stay in the foreground (log to stderr)", NULL },
+          { "allow-other", 0, 0, G_OPTION_ARG_NONE, &o.allow_other,
+            "Let other users access the mount", NULL },
+          { "verify", 0, 0, G_OPTION_ARG_NONE, &o.verify,
+            "Re-hash each file on its first open (bare repos; archive always)", NULL },
+          { "cache-size", 0, 0, G_OPTION_ARG_INT64, &cache_mib,
+            "Decompressed content kept for archive repos (default 256)", "MIB" },
+          { "threads", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &threads,
+            "Threads for slow opens (archive, --verify)", "N" },
+          { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug,
+            "Log which path serves file data and every request (implies -f)", NULL },
+          { NULL } };
+  if (!cairn_cli_parse (
+          cli, entries, "REF|COMMIT MOUNTPOINT",
+          "Mount a read-only view of a commit, served from the store. Files show the\n"
+          "metadata the commit records; a missing or corrupt object reads as EIO.\n"
+          "Unmount with `cairn umount MOUNTPOINT`.",
+          &argc, &argv, error))
     return 2;
   if (argc != 3)
     return cairn_cli_usage_error (error, "need REF|COMMIT and MOUNTPOINT"), 2;
   if (cache_mib < 0 || threads < 0)
     return cairn_cli_usage_error (error, "--cache-size and --threads must be positive"), 2;
-  o.cache_bytes = (guint64) cache_mib << 20;
+  o.cache_bytes = (guint64)cache_mib << 20;
   o.debug = debug;
   o.verbose = cli->verbose;
   o.max_threads = threads;
@@ -131,7 +137,9 @@ cairn_cmd_umount (CairnCli *cli, int argc, char **argv, GError **error)
   if (!cairn_umount (argv[1], &lazy, error))
     return 1;
   if (lazy)
-    fprintf (stderr, "cairn: umount: %s was busy; detached, the server exits when the last file "
-             "is closed\n", argv[1]);
+    fprintf (stderr,
+             "cairn: umount: %s was busy; detached, the server exits when the last file "
+             "is closed\n",
+             argv[1]);
   return 0;
 }

@@ -11,15 +11,20 @@ cairn_cmd_prune (CairnCli *cli, int argc, char **argv, GError **error)
   CairnPruneOptions o = { .depth = -1 };
   g_autofree char *younger = NULL;
   gint depth = -1;
-  GOptionEntry entries[] = {
-    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &o.dry_run, "Only report what would be deleted", NULL },
-    { "no-prune", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &o.dry_run, "Same as --dry-run", NULL },
-    { "refs-only", 0, 0, G_OPTION_ARG_NONE, &o.refs_only, "Keep only what refs reach (delete unreferenced commits)", NULL },
-    { "keep-younger-than", 0, 0, G_OPTION_ARG_STRING, &younger, "Also keep commits newer than DATE (implies --refs-only)", "DATE" },
-    { "depth", 0, 0, G_OPTION_ARG_INT, &depth, "Parents to keep per ref (-1: all, the default)", "N" },
-    { NULL }
-  };
-  if (!cairn_cli_parse (cli, entries, NULL, "Delete unreachable objects (exclusive repository lock).", &argc, &argv, error))
+  GOptionEntry entries[] = { { "dry-run", 0, 0, G_OPTION_ARG_NONE, &o.dry_run,
+                               "Only report what would be deleted", NULL },
+                             { "no-prune", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &o.dry_run,
+                               "Same as --dry-run", NULL },
+                             { "refs-only", 0, 0, G_OPTION_ARG_NONE, &o.refs_only,
+                               "Keep only what refs reach (delete unreferenced commits)", NULL },
+                             { "keep-younger-than", 0, 0, G_OPTION_ARG_STRING, &younger,
+                               "Also keep commits newer than DATE (implies --refs-only)", "DATE" },
+                             { "depth", 0, 0, G_OPTION_ARG_INT, &depth,
+                               "Parents to keep per ref (-1: all, the default)", "N" },
+                             { NULL } };
+  if (!cairn_cli_parse (cli, entries, NULL,
+                        "Delete unreachable objects (exclusive repository lock).", &argc, &argv,
+                        error))
     return 2;
   if (argc > 1)
     return cairn_cli_usage_error (error, "unexpected argument '%s'", argv[1]), 2;
@@ -57,8 +62,9 @@ cairn_cmd_prune (CairnCli *cli, int argc, char **argv, GError **error)
   if (st.n_deleted == 0)
     printf ("No unreachable objects\n");
   else
-    printf ("%s %u objects, %" G_GUINT64_FORMAT " bytes %s\n", o.dry_run ? "Would delete" : "Deleted",
-            st.n_deleted, st.bytes_freed, o.dry_run ? "would be freed" : "freed");
+    printf ("%s %u objects, %" G_GUINT64_FORMAT " bytes %s\n",
+            o.dry_run ? "Would delete" : "Deleted", st.n_deleted, st.bytes_freed,
+            o.dry_run ? "would be freed" : "freed");
   if (removed)
     printf ("Removed %u cached checkouts\n", removed);
   if (st.n_stale_staging)

@@ -17,15 +17,14 @@ format_bytes (guint64 n, char out[32])
 static void
 show_progress (const CairnPullStats *st, gpointer data)
 {
-  (void) data;
+  (void)data;
   char bytes[32], rate[32];
   double secs = st->elapsed_us / 1e6;
   format_bytes (st->bytes_fetched, bytes);
-  format_bytes (secs > 0 ? (guint64) (st->bytes_fetched / secs) : 0, rate);
-  cairn_cli_progress ("pull: %s: %" G_GUINT64_FORMAT " objects fetched, %" G_GUINT64_FORMAT
-                      " present, %s (%s/s)",
-                      st->phase ? st->phase : "", st->objects_fetched, st->objects_present,
-                      bytes, rate);
+  format_bytes (secs > 0 ? (guint64)(st->bytes_fetched / secs) : 0, rate);
+  cairn_cli_progress (
+      "pull: %s: %" G_GUINT64_FORMAT " objects fetched, %" G_GUINT64_FORMAT " present, %s (%s/s)",
+      st->phase ? st->phase : "", st->objects_fetched, st->objects_present, bytes, rate);
 }
 
 static void
@@ -44,14 +43,16 @@ cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
   int depth = 0;
   gboolean mirror = FALSE, meta_only = FALSE, json = FALSE;
   g_autofree char *keyring = NULL;
-  GOptionEntry entries[] = {
-    { "depth", 0, 0, G_OPTION_ARG_INT, &depth, "Also pull N parents (-1: all history)", "N" },
-    { "mirror", 0, 0, G_OPTION_ARG_NONE, &mirror, "Write refs as local heads; copy the summary when pulling all refs", NULL },
-    { "commit-metadata-only", 0, 0, G_OPTION_ARG_NONE, &meta_only, "Fetch commit objects only", NULL },
-    { "keyring", 0, 0, G_OPTION_ARG_FILENAME, &keyring, "For a URL without a configured remote: require signatures from this keyring", "FILE" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary on stdout", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "depth", 0, 0, G_OPTION_ARG_INT, &depth, "Also pull N parents (-1: all history)", "N" },
+          { "mirror", 0, 0, G_OPTION_ARG_NONE, &mirror,
+            "Write refs as local heads; copy the summary when pulling all refs", NULL },
+          { "commit-metadata-only", 0, 0, G_OPTION_ARG_NONE, &meta_only,
+            "Fetch commit objects only", NULL },
+          { "keyring", 0, 0, G_OPTION_ARG_FILENAME, &keyring,
+            "For a URL without a configured remote: require signatures from this keyring", "FILE" },
+          { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary on stdout", NULL },
+          { NULL } };
   if (!cairn_cli_parse (cli, entries, "REMOTE|PATH|URL [REF...]",
                         "Fetch refs and every object they need that this repository lacks.\n"
                         "Objects are verified before they are stored; refs move only when a "
@@ -79,7 +80,7 @@ cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
 #ifndef CAIRN_CORE
   cairn_pull_enable_http (); /* cli/front.c sends http(s) sources here */
 #endif
-  gboolean ok = cairn_repo_pull (repo, argv[1], (const char *const *) argv + 2, &opts, &st, error);
+  gboolean ok = cairn_repo_pull (repo, argv[1], (const char *const *)argv + 2, &opts, &st, error);
   cairn_cli_progress_end ();
   if (!ok)
     return 1;
@@ -89,7 +90,8 @@ cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
     {
       char bytes[32];
       format_bytes (st.bytes_fetched, bytes);
-      fprintf (stderr, "%" G_GUINT64_FORMAT " objects fetched (%s) in %.2fs; %u commits, %u refs updated\n",
+      fprintf (stderr,
+               "%" G_GUINT64_FORMAT " objects fetched (%s) in %.2fs; %u commits, %u refs updated\n",
                st.objects_fetched, bytes, st.elapsed_us / 1e6, st.n_commits, st.n_refs_updated);
     }
   return 0;

@@ -8,7 +8,7 @@
 static int
 cmp_str (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 int
@@ -16,13 +16,13 @@ cairn_cmd_refs (CairnCli *cli, int argc, char **argv, GError **error)
 {
   gboolean json = FALSE, del = FALSE;
   g_autofree char *create = NULL;
-  GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Output JSON", NULL },
-    { "delete", 0, 0, G_OPTION_ARG_NONE, &del, "Delete the named refs", NULL },
-    { "create", 0, 0, G_OPTION_ARG_STRING, &create, "Create REF pointing at COMMIT", "REF" },
-    { NULL }
-  };
-  if (!cairn_cli_parse (cli, entries, "[PREFIX|REF...]", "List, create or delete refs.", &argc, &argv, error))
+  GOptionEntry entries[]
+      = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Output JSON", NULL },
+          { "delete", 0, 0, G_OPTION_ARG_NONE, &del, "Delete the named refs", NULL },
+          { "create", 0, 0, G_OPTION_ARG_STRING, &create, "Create REF pointing at COMMIT", "REF" },
+          { NULL } };
+  if (!cairn_cli_parse (cli, entries, "[PREFIX|REF...]", "List, create or delete refs.", &argc,
+                        &argv, error))
     return 2;
   g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, FALSE, error);
   if (!repo)

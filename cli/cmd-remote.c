@@ -1,8 +1,7 @@
-/* cairn remote add [--no-gpg-verify] [--gpg-import=KEYFILE] [--set=K=V...] [--if-not-exists] NAME URL [BRANCH...]
- * cairn remote gpg-import NAME KEYFILE...     (or --stdin)
- * cairn remote list [-u] | show NAME [--json] | delete [--if-exists] NAME
- * Remotes stored exactly as OSTree stores them (docs/format.md §12.1, §8.5).
- * SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cairn remote add [--no-gpg-verify] [--gpg-import=KEYFILE] [--set=K=V...] [--if-not-exists] NAME
+ * URL [BRANCH...] cairn remote gpg-import NAME KEYFILE...     (or --stdin) cairn remote list [-u] |
+ * show NAME [--json] | delete [--if-exists] NAME Remotes stored exactly as OSTree stores them
+ * (docs/format.md §12.1, §8.5). SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
 #include "store/cairn-remote.h"
@@ -39,7 +38,7 @@ read_keys (char **files, gboolean from_stdin, GError **error)
       gsize len;
       if (!g_file_get_contents (*f, &data, &len, error))
         return NULL;
-      g_byte_array_append (all, (const guint8 *) data, len);
+      g_byte_array_append (all, (const guint8 *)data, len);
     }
   return g_byte_array_free_to_bytes (g_steal_pointer (&all));
 }
@@ -50,17 +49,21 @@ cmd_add (CairnCli *cli, int argc, char **argv, GError **error)
   gboolean no_gpg = FALSE, if_not_exists = FALSE;
   g_autofree char *import = NULL;
   g_auto (GStrv) sets = NULL;
-  GOptionEntry entries[] = {
-    { "no-gpg-verify", 0, 0, G_OPTION_ARG_NONE, &no_gpg, "Do not require signed commits from this remote (gpg-verify=false)", NULL },
-    { "gpg-import", 0, 0, G_OPTION_ARG_FILENAME, &import, "Import public keys from this file into NAME.trustedkeys.gpg", "KEYFILE" },
-    { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a remote option, e.g. gpg-verify-summary=true (repeatable)", "KEY=VALUE" },
-    { "if-not-exists", 0, 0, G_OPTION_ARG_NONE, &if_not_exists, "Succeed if the remote already exists", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "no-gpg-verify", 0, 0, G_OPTION_ARG_NONE, &no_gpg,
+            "Do not require signed commits from this remote (gpg-verify=false)", NULL },
+          { "gpg-import", 0, 0, G_OPTION_ARG_FILENAME, &import,
+            "Import public keys from this file into NAME.trustedkeys.gpg", "KEYFILE" },
+          { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
+            "Set a remote option, e.g. gpg-verify-summary=true (repeatable)", "KEY=VALUE" },
+          { "if-not-exists", 0, 0, G_OPTION_ARG_NONE, &if_not_exists,
+            "Succeed if the remote already exists", NULL },
+          { NULL } };
   cli->name = "remote add";
   if (!cairn_cli_parse (cli, entries, "NAME URL [BRANCH...]",
                         "Add a remote. URL: a path, file://PATH, http(s)://HOST/PATH or "
-                        "ssh://[USER@]HOST[:PORT]/PATH.", &argc, &argv, error))
+                        "ssh://[USER@]HOST[:PORT]/PATH.",
+                        &argc, &argv, error))
     return 2;
   if (argc < 3)
     return cairn_cli_usage_error (error, "NAME and URL required"), 2;
@@ -76,8 +79,8 @@ cmd_add (CairnCli *cli, int argc, char **argv, GError **error)
     return 1;
   g_autofree char *group = g_strdup_printf ("remote \"%s\"", argv[1]);
   gboolean existed = g_key_file_has_group (repo->config, group);
-  if (!cairn_repo_remote_add (repo, argv[1], url, (const char *const *) argv + 3,
-                              (const char *const *) sets, !no_gpg, if_not_exists, error))
+  if (!cairn_repo_remote_add (repo, argv[1], url, (const char *const *)argv + 3,
+                              (const char *const *)sets, !no_gpg, if_not_exists, error))
     return 1;
   if (keys && !existed)
     {
@@ -85,7 +88,7 @@ cmd_add (CairnCli *cli, int argc, char **argv, GError **error)
       if (!cairn_repo_remote_gpg_import (repo, argv[1], keys, &n, error))
         {
           /* Do not leave a remote behind that lacks the keys asked for. */
-          (void) cairn_repo_remote_delete (repo, argv[1], TRUE, NULL);
+          (void)cairn_repo_remote_delete (repo, argv[1], TRUE, NULL);
           return 1;
         }
       printf ("Imported %u GPG key%s to remote \"%s\"\n", n, n == 1 ? "" : "s", argv[1]);
@@ -98,15 +101,17 @@ cmd_gpg_import (CairnCli *cli, int argc, char **argv, GError **error)
 {
   gboolean from_stdin = FALSE;
   g_auto (GStrv) keyrings = NULL;
-  GOptionEntry entries[] = {
-    { "keyring", 'k', 0, G_OPTION_ARG_FILENAME_ARRAY, &keyrings, "Import keys from this file (repeatable; same as a KEYFILE argument)", "FILE" },
-    { "stdin", 0, 0, G_OPTION_ARG_NONE, &from_stdin, "Import keys from standard input", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "keyring", 'k', 0, G_OPTION_ARG_FILENAME_ARRAY, &keyrings,
+            "Import keys from this file (repeatable; same as a KEYFILE argument)", "FILE" },
+          { "stdin", 0, 0, G_OPTION_ARG_NONE, &from_stdin, "Import keys from standard input",
+            NULL },
+          { NULL } };
   cli->name = "remote gpg-import";
   if (!cairn_cli_parse (cli, entries, "NAME [KEYFILE...]",
                         "Import public keys (binary or armored) into the remote's keyring "
-                        "<repo>/NAME.trustedkeys.gpg.", &argc, &argv, error))
+                        "<repo>/NAME.trustedkeys.gpg.",
+                        &argc, &argv, error))
     return 2;
   if (argc < 2)
     return cairn_cli_usage_error (error, "NAME required"), 2;
@@ -142,10 +147,9 @@ static int
 cmd_list (CairnCli *cli, int argc, char **argv, GError **error)
 {
   gboolean show_urls = FALSE;
-  GOptionEntry entries[] = {
-    { "show-urls", 'u', 0, G_OPTION_ARG_NONE, &show_urls, "Show the URLs too", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "show-urls", 'u', 0, G_OPTION_ARG_NONE, &show_urls, "Show the URLs too", NULL },
+          { NULL } };
   cli->name = "remote list";
   if (!cairn_cli_parse (cli, entries, NULL, "List the configured remotes.", &argc, &argv, error))
     return 2;
@@ -199,7 +203,8 @@ show_json (const CairnRemote *r, GPtrArray *keys)
   g_string_append (s, ",\"url\":");
   cairn_json_append_string (s, r->url);
   g_string_append_printf (s, ",\"gpg-verify\":%s,\"gpg-verify-summary\":%s,\"options\":{",
-                          r->gpg_verify ? "true" : "false", r->gpg_verify_summary ? "true" : "false");
+                          r->gpg_verify ? "true" : "false",
+                          r->gpg_verify_summary ? "true" : "false");
   GVariantIter it;
   const char *k, *v;
   gboolean first = TRUE;
@@ -228,7 +233,8 @@ show_json (const CairnRemote *r, GPtrArray *keys)
         cairn_json_append_string (s, ki->user_id);
       else
         g_string_append (s, "null");
-      g_string_append_printf (s, ",\"created\":%" G_GINT64_FORMAT ",\"expires\":%" G_GINT64_FORMAT
+      g_string_append_printf (s,
+                              ",\"created\":%" G_GINT64_FORMAT ",\"expires\":%" G_GINT64_FORMAT
                               ",\"expired\":%s,\"revoked\":%s}",
                               ki->created, ki->expires, ki->expired ? "true" : "false",
                               ki->revoked ? "true" : "false");
@@ -241,12 +247,11 @@ static int
 cmd_show (CairnCli *cli, int argc, char **argv, GError **error)
 {
   gboolean json = FALSE;
-  GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print as JSON", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print as JSON", NULL }, { NULL } };
   cli->name = "remote show";
-  if (!cairn_cli_parse (cli, entries, "NAME", "Show a remote's options and trusted keys.", &argc, &argv, error))
+  if (!cairn_cli_parse (cli, entries, "NAME", "Show a remote's options and trusted keys.", &argc,
+                        &argv, error))
     return 2;
   if (argc != 2)
     return cairn_cli_usage_error (error, "exactly one NAME expected"), 2;
@@ -268,14 +273,14 @@ static int
 cmd_delete (CairnCli *cli, int argc, char **argv, GError **error)
 {
   gboolean if_exists = FALSE;
-  GOptionEntry entries[] = {
-    { "if-exists", 0, 0, G_OPTION_ARG_NONE, &if_exists, "Succeed if the remote does not exist", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[] = { { "if-exists", 0, 0, G_OPTION_ARG_NONE, &if_exists,
+                               "Succeed if the remote does not exist", NULL },
+                             { NULL } };
   cli->name = "remote delete";
   if (!cairn_cli_parse (cli, entries, "NAME",
                         "Delete a remote, its keyring and its remote-tracking refs (objects stay "
-                        "until prune).", &argc, &argv, error))
+                        "until prune).",
+                        &argc, &argv, error))
     return 2;
   if (argc != 2)
     return cairn_cli_usage_error (error, "exactly one NAME expected"), 2;
@@ -290,8 +295,8 @@ static const struct
   const char *name;
   int (*fn) (CairnCli *, int, char **, GError **);
 } verbs[] = {
-  { "add", cmd_add },         { "gpg-import", cmd_gpg_import }, { "list", cmd_list },
-  { "show", cmd_show },       { "delete", cmd_delete },
+  { "add", cmd_add },   { "gpg-import", cmd_gpg_import }, { "list", cmd_list },
+  { "show", cmd_show }, { "delete", cmd_delete },
 };
 
 int
@@ -305,9 +310,12 @@ cairn_cmd_remote (CairnCli *cli, int argc, char **argv, GError **error)
       return 0;
     }
   if (argc < 2)
-    return cairn_cli_usage_error (error, "a verb is required: add, gpg-import, list, show, delete"), 2;
+    return cairn_cli_usage_error (error, "a verb is required: add, gpg-import, list, show, delete"),
+           2;
   for (gsize i = 0; i < G_N_ELEMENTS (verbs); i++)
     if (strcmp (argv[1], verbs[i].name) == 0)
       return verbs[i].fn (cli, argc - 1, argv + 1, error);
-  return cairn_cli_usage_error (error, "unknown verb '%s' (add, gpg-import, list, show, delete)", argv[1]), 2;
+  return cairn_cli_usage_error (error, "unknown verb '%s' (add, gpg-import, list, show, delete)",
+                                argv[1]),
+         2;
 }

@@ -7,7 +7,10 @@
 int
 cairn_cmd_rev_parse (CairnCli *cli, int argc, char **argv, GError **error)
 {
-  if (!cairn_cli_parse (cli, NULL, "REV", "Print the commit checksum a ref, REMOTE:REF, checksum prefix or REV^ names.", &argc, &argv, error))
+  if (!cairn_cli_parse (
+          cli, NULL, "REV",
+          "Print the commit checksum a ref, REMOTE:REF, checksum prefix or REV^ names.", &argc,
+          &argv, error))
     return 2;
   if (argc != 2)
     return cairn_cli_usage_error (error, "need exactly one REV"), 2;

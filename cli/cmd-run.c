@@ -25,20 +25,21 @@
 #define META_WORKDIR CAIRN_META_OCI_WORKDIR
 #define META_USER CAIRN_META_OCI_USER
 
-static const char *const value_opts[] = { "hostname", "net", "user", "env", "workdir", "bind",
-                                          "tmpfs", "overlay-upper", "memory", "pids", "cpus",
-                                          "cpu-weight", "seccomp", "cap-add", "cap-drop", NULL };
-static const char *const flag_opts[] = { "clear-env", "tty", "init", "no-init", "writable",
-                                         "rootless", NULL };
+static const char *const value_opts[]
+    = { "hostname", "net",  "user", "env",        "workdir", "bind",    "tmpfs",    "overlay-upper",
+        "memory",   "pids", "cpus", "cpu-weight", "seccomp", "cap-add", "cap-drop", NULL };
+static const char *const flag_opts[]
+    = { "clear-env", "tty", "init", "no-init", "writable", "rootless", NULL };
 
-typedef struct {
-  GPtrArray *launch;  /* pass-through options, "--name=value" */
+typedef struct
+{
+  GPtrArray *launch; /* pass-through options, "--name=value" */
   gboolean require_signed;
   char *keyring;
   char *ref;
-  GPtrArray *cmd;     /* user command (may be empty) */
+  GPtrArray *cmd; /* user command (may be empty) */
   gboolean have_user, have_workdir;
-  gboolean mount;     /* --mount: root on the FUSE view, not a checkout */
+  gboolean mount; /* --mount: root on the FUSE view, not a checkout */
 } RunArgs;
 
 static gboolean
@@ -53,16 +54,21 @@ in_list (const char *const *list, const char *name)
 static void
 print_help (void)
 {
-  printf ("Usage:\n  cairn run [LAUNCH OPTIONS] [--require-signed] [--keyring=FILE] REF|COMMIT [-- CMD [ARG...]]\n\n"
-          "Start a confined container on a stored commit (see cairn-launch(1) for LAUNCH OPTIONS:\n"
-          "--memory --pids --cpus --cpu-weight --net --bind --tmpfs --env --clear-env --user --workdir\n"
-          "--hostname --tty --init --no-init --writable --overlay-upper --seccomp --cap-add --cap-drop).\n\n"
-          "  --require-signed   the commit must carry a good signature from a trusted key\n"
-          "  --keyring=FILE     trust only the keys in FILE\n"
-          "  --mount            run on a read-only FUSE view of the commit (cairn mount), no checkout\n\n"
-          "Signatures are also required when the ref belongs to a remote with gpg-verify=true, or\n"
-          "when the repository config sets run.require-signatures=true. CMD defaults to the image's\n"
-          "Entrypoint + Cmd recorded by `cairn import`. Exit status: the container's.\n");
+  printf (
+      "Usage:\n  cairn run [LAUNCH OPTIONS] [--require-signed] [--keyring=FILE] REF|COMMIT [-- CMD "
+      "[ARG...]]\n\n"
+      "Start a confined container on a stored commit (see cairn-launch(1) for LAUNCH OPTIONS:\n"
+      "--memory --pids --cpus --cpu-weight --net --bind --tmpfs --env --clear-env --user "
+      "--workdir\n"
+      "--hostname --tty --init --no-init --writable --overlay-upper --seccomp --cap-add "
+      "--cap-drop).\n\n"
+      "  --require-signed   the commit must carry a good signature from a trusted key\n"
+      "  --keyring=FILE     trust only the keys in FILE\n"
+      "  --mount            run on a read-only FUSE view of the commit (cairn mount), no "
+      "checkout\n\n"
+      "Signatures are also required when the ref belongs to a remote with gpg-verify=true, or\n"
+      "when the repository config sets run.require-signatures=true. CMD defaults to the image's\n"
+      "Entrypoint + Cmd recorded by `cairn import`. Exit status: the container's.\n");
 }
 
 static gboolean
@@ -83,7 +89,7 @@ parse_args (int argc, char **argv, RunArgs *a, GError **error)
           break;
         }
       const char *eq = strchr (arg, '=');
-      g_autofree char *name = g_strndup (arg + 2, eq ? (gsize) (eq - arg - 2) : strlen (arg + 2));
+      g_autofree char *name = g_strndup (arg + 2, eq ? (gsize)(eq - arg - 2) : strlen (arg + 2));
       if (strcmp (name, "require-signed") == 0 && !eq)
         a->require_signed = TRUE;
       else if (strcmp (name, "mount") == 0 && !eq)
@@ -137,7 +143,7 @@ remote_of (CairnRepo *repo, const char *ref)
         {
           const char *c = strchr (k, ':');
           if (c && strcmp (c + 1, ref) == 0)
-            return g_strndup (k, c - (const char *) k);
+            return g_strndup (k, c - (const char *)k);
         }
     }
   return NULL;
@@ -156,7 +162,8 @@ check_signature_policy (CairnRepo *repo, RunArgs *a, const char *commit, GError 
   gboolean config_verify = g_key_file_get_boolean (repo->config, "run", "require-signatures", NULL);
   if (!a->require_signed && !remote_verify && !config_verify && !a->keyring)
     return TRUE;
-  if (!cairn_repo_require_signed_commit (repo, commit, remote_verify ? remote : NULL, a->keyring, error))
+  if (!cairn_repo_require_signed_commit (repo, commit, remote_verify ? remote : NULL, a->keyring,
+                                         error))
     return cairn_prefix_error (error, "refusing to run %s", commit);
   return TRUE;
 }
@@ -180,8 +187,9 @@ static char *
 read_in_root (const char *root, const char *path)
 {
   cairn_autofd rfd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-  cairn_autofd fd = rfd < 0 ? -1 : (int) syscall (SYS_openat2, rfd, path, &how, sizeof how);
+  struct open_how how
+      = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  cairn_autofd fd = rfd < 0 ? -1 : (int)syscall (SYS_openat2, rfd, path, &how, sizeof how);
   if (fd < 0)
     return NULL;
   g_autoptr (GBytes) b = cairn_fd_read_all (fd, 1 << 20, NULL);
@@ -236,8 +244,8 @@ resolve_user (const char *root, const char *spec, GError **error)
 static void
 add_pair (GByteArray *b, const char *key, const char *val)
 {
-  g_byte_array_append (b, (const guint8 *) key, strlen (key) + 1);
-  g_byte_array_append (b, (const guint8 *) val, strlen (val) + 1);
+  g_byte_array_append (b, (const guint8 *)key, strlen (key) + 1);
+  g_byte_array_append (b, (const guint8 *)val, strlen (val) + 1);
 }
 
 /* Record the image defaults beside the cached checkout
@@ -272,7 +280,7 @@ record_launch_defaults (CairnRepo *repo, const char *commit, const char *root, G
     add_pair (b, "entry", *e);
   for (char **e = cmd; e && *e; e++)
     add_pair (b, "cmd", *e);
-  (void) cairn_file_replace_contents_at (dfd, name, b->data, b->len, 0644, CAIRN_FSYNC_NONE, NULL);
+  (void)cairn_file_replace_contents_at (dfd, name, b->data, b->len, 0644, CAIRN_FSYNC_NONE, NULL);
 }
 
 /* Image defaults: env first (user --env given later wins), workdir, user, command. */
@@ -315,8 +323,10 @@ apply_image_defaults (CairnRepo *repo, const char *commit, const char *root, Run
     for (char **e = cmd; e && *e; e++)
       g_ptr_array_add (argv, g_strdup (*e));
   if (argv->len == before)
-    return cairn_cli_usage_error (error, "no command given and commit %s records no image "
-                                  "Entrypoint or Cmd", commit);
+    return cairn_cli_usage_error (error,
+                                  "no command given and commit %s records no image "
+                                  "Entrypoint or Cmd",
+                                  commit);
   return TRUE;
 }
 
@@ -341,7 +351,8 @@ launcher_path (void)
 int
 cairn_cmd_run (CairnCli *cli, int argc, char **argv, GError **error)
 {
-  RunArgs a = { .launch = g_ptr_array_new_with_free_func (g_free), .cmd = g_ptr_array_new_with_free_func (g_free) };
+  RunArgs a = { .launch = g_ptr_array_new_with_free_func (g_free),
+                .cmd = g_ptr_array_new_with_free_func (g_free) };
   g_autoptr (GPtrArray) launch_argv = g_ptr_array_new_with_free_func (g_free);
   int status = 1;
   g_autoptr (CairnRepo) repo = NULL;
@@ -380,7 +391,7 @@ cairn_cmd_run (CairnCli *cli, int argc, char **argv, GError **error)
   if (rm)
     {
       /* This process serves the mount: the launcher runs as a child. */
-      status = cairn_run_mount_exec (rm, launcher, (char **) launch_argv->pdata, error);
+      status = cairn_run_mount_exec (rm, launcher, (char **)launch_argv->pdata, error);
       status = status < 0 ? 125 : status;
       goto out;
     }
@@ -389,11 +400,11 @@ cairn_cmd_run (CairnCli *cli, int argc, char **argv, GError **error)
   fcntl (lock_fd, F_SETFD, 0);
   if (cli->verbose)
     {
-      g_autofree char *joined = g_strjoinv (" ", (char **) launch_argv->pdata);
+      g_autofree char *joined = g_strjoinv (" ", (char **)launch_argv->pdata);
       fprintf (stderr, "cairn: run: %s\n", joined);
     }
   fflush (NULL);
-  execv (launcher, (char **) launch_argv->pdata);
+  execv (launcher, (char **)launch_argv->pdata);
   cairn_throw_errno (error, "executing %s", launcher);
   status = 125;
 out:

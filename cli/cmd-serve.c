@@ -11,10 +11,9 @@ int
 cairn_cmd_serve (CairnCli *cli, int argc, char **argv, GError **error)
 {
   gboolean use_stdio = FALSE;
-  GOptionEntry entries[] = {
-    { "stdio", 0, 0, G_OPTION_ARG_NONE, &use_stdio, "Speak the sync protocol on stdin/stdout", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[] = { { "stdio", 0, 0, G_OPTION_ARG_NONE, &use_stdio,
+                               "Speak the sync protocol on stdin/stdout", NULL },
+                             { NULL } };
   if (!cairn_cli_parse (cli, entries, "[REPO]",
                         "Serve a repository (read-only) to one pulling client.", &argc, &argv,
                         error))

@@ -16,8 +16,9 @@ delete_sigs (CairnRepo *repo, const char *commit, const char *key, const char *h
   if (!cairn_repo_delete_commit_signatures (repo, commit, key, homedir, &n, error))
     return 1;
   if (n == 0)
-    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND,
-                             "commit %s has no signature by key %s", commit, key), 1;
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "commit %s has no signature by key %s",
+                             commit, key),
+           1;
   printf ("Signatures deleted: %u\n", n);
   return 0;
 }
@@ -39,13 +40,16 @@ cairn_cmd_sign (CairnCli *cli, int argc, char **argv, GError **error)
 {
   g_auto (GStrv) key_ids = NULL;
   g_autofree char *homedir = NULL, *delete_key = NULL, *sig_file = NULL;
-  GOptionEntry entries[] = {
-    { "key-id", 0, 0, G_OPTION_ARG_STRING_ARRAY, &key_ids, "Sign with this secret key (repeatable)", "ID" },
-    { "gpg-homedir", 0, 0, G_OPTION_ARG_FILENAME, &homedir, "GnuPG home holding the secret keys (default: $GNUPGHOME, ~/.gnupg)", "DIR" },
-    { "delete", 'd', 0, G_OPTION_ARG_STRING, &delete_key, "Remove the signatures made by this key", "KEYID" },
-    { "signature-file", 0, 0, G_OPTION_ARG_FILENAME, &sig_file, "Append a binary detached signature made elsewhere", "FILE" },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "key-id", 0, 0, G_OPTION_ARG_STRING_ARRAY, &key_ids,
+            "Sign with this secret key (repeatable)", "ID" },
+          { "gpg-homedir", 0, 0, G_OPTION_ARG_FILENAME, &homedir,
+            "GnuPG home holding the secret keys (default: $GNUPGHOME, ~/.gnupg)", "DIR" },
+          { "delete", 'd', 0, G_OPTION_ARG_STRING, &delete_key,
+            "Remove the signatures made by this key", "KEYID" },
+          { "signature-file", 0, 0, G_OPTION_ARG_FILENAME, &sig_file,
+            "Append a binary detached signature made elsewhere", "FILE" },
+          { NULL } };
   if (!cairn_cli_parse (cli, entries, "REF|COMMIT [KEY-ID...]",
                         "Add (or delete) detached GPG signatures on a commit. A key that already "
                         "signed the commit is refused.",
@@ -60,9 +64,13 @@ cairn_cmd_sign (CairnCli *cli, int argc, char **argv, GError **error)
     g_ptr_array_add (keys, argv[i]);
   int modes = (keys->len > 0) + (delete_key != NULL) + (sig_file != NULL);
   if (modes == 0)
-    return cairn_cli_usage_error (error, "no key given: --key-id=ID, --delete=KEYID or --signature-file=FILE"), 2;
+    return cairn_cli_usage_error (
+               error, "no key given: --key-id=ID, --delete=KEYID or --signature-file=FILE"),
+           2;
   if (modes > 1)
-    return cairn_cli_usage_error (error, "--key-id, --delete and --signature-file exclude each other"), 2;
+    return cairn_cli_usage_error (error,
+                                  "--key-id, --delete and --signature-file exclude each other"),
+           2;
   g_ptr_array_add (keys, NULL);
   g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, FALSE, error);
   if (!repo)
@@ -74,9 +82,9 @@ cairn_cmd_sign (CairnCli *cli, int argc, char **argv, GError **error)
     return delete_sigs (repo, commit, delete_key, homedir, error);
   if (sig_file)
     return append_file (repo, commit, sig_file, error);
-  if (!cairn_repo_sign_commit (repo, commit, (const char *const *) keys->pdata, homedir, error))
+  if (!cairn_repo_sign_commit (repo, commit, (const char *const *)keys->pdata, homedir, error))
     return 1;
   for (guint i = 0; keys->pdata[i]; i++)
-    printf ("commit %s: signed with key %s\n", commit, (const char *) keys->pdata[i]);
+    printf ("commit %s: signed with key %s\n", commit, (const char *)keys->pdata[i]);
   return 0;
 }

@@ -75,7 +75,9 @@ view_json (const CairnSummary *s, guint n_sigs)
       cairn_json_append_string (j, r->ref);
       g_string_append (j, ",\"commit\":");
       cairn_json_append_string (j, r->commit);
-      g_string_append_printf (j, ",\"commit-size\":%" G_GUINT64_FORMAT ",\"timestamp\":%" G_GUINT64_FORMAT ",\"version\":",
+      g_string_append_printf (j,
+                              ",\"commit-size\":%" G_GUINT64_FORMAT
+                              ",\"timestamp\":%" G_GUINT64_FORMAT ",\"version\":",
                               r->commit_size, r->timestamp);
       if (r->version)
         cairn_json_append_string (j, r->version);
@@ -83,7 +85,8 @@ view_json (const CairnSummary *s, guint n_sigs)
         g_string_append (j, "null");
       g_string_append_c (j, '}');
     }
-  g_string_append_printf (j, "],\"last-modified\":%" G_GUINT64_FORMAT ",\"mode\":", s->last_modified);
+  g_string_append_printf (j,
+                          "],\"last-modified\":%" G_GUINT64_FORMAT ",\"mode\":", s->last_modified);
   if (s->mode)
     cairn_json_append_string (j, s->mode);
   else
@@ -102,18 +105,22 @@ view_json (const CairnSummary *s, guint n_sigs)
 static guint
 count_sigs (CairnRepo *repo)
 {
-  g_autoptr (GBytes) b = cairn_file_get_contents_at (repo->repo_dfd, "summary.sig", CAIRN_MAX_METADATA_SIZE, NULL);
+  g_autoptr (GBytes) b
+      = cairn_file_get_contents_at (repo->repo_dfd, "summary.sig", CAIRN_MAX_METADATA_SIZE, NULL);
   if (!b)
     return 0;
-  g_autoptr (GVariant) d = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, b, FALSE));
-  g_autoptr (GVariant) sigs = g_variant_lookup_value (d, CAIRN_SIGN_GPGSIGS_KEY, G_VARIANT_TYPE ("aay"));
+  g_autoptr (GVariant) d
+      = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, b, FALSE));
+  g_autoptr (GVariant) sigs
+      = g_variant_lookup_value (d, CAIRN_SIGN_GPGSIGS_KEY, G_VARIANT_TYPE ("aay"));
   return sigs ? g_variant_n_children (sigs) : 0;
 }
 
 static int
 do_view (CairnRepo *repo, gboolean json, GError **error)
 {
-  g_autoptr (GBytes) data = cairn_file_get_contents_at (repo->repo_dfd, "summary", CAIRN_MAX_METADATA_SIZE, error);
+  g_autoptr (GBytes) data
+      = cairn_file_get_contents_at (repo->repo_dfd, "summary", CAIRN_MAX_METADATA_SIZE, error);
   if (!data)
     return cairn_prefix_error (error, "no summary (run 'cairn summary -u')"), 1;
   g_autoptr (CairnSummary) s = cairn_summary_parse (data, error);
@@ -130,7 +137,8 @@ static int
 do_verify (CairnRepo *repo, const char *remote, const char *keyring, gboolean json, GError **error)
 {
   g_autofree char *source = NULL;
-  g_autoptr (CairnKeyringSet) probe = cairn_repo_get_keyring_set (repo, remote, keyring, &source, error);
+  g_autoptr (CairnKeyringSet) probe
+      = cairn_repo_get_keyring_set (repo, remote, keyring, &source, error);
   g_autoptr (CairnVerifyResult) result = NULL;
   if (!probe || !cairn_repo_verify_summary (repo, NULL, NULL, remote, keyring, &result, error))
     return 1;
@@ -139,7 +147,8 @@ do_verify (CairnRepo *repo, const char *remote, const char *keyring, gboolean js
       g_autofree char *r = cairn_verify_result_to_json (result);
       g_autoptr (GString) s = g_string_new ("{\"keyring\":");
       cairn_json_append_string (s, source);
-      g_string_append_printf (s, ",\"verified\":%s,%s", cairn_verify_result_any_good (result) ? "true" : "false", r + 1);
+      g_string_append_printf (s, ",\"verified\":%s,%s",
+                              cairn_verify_result_any_good (result) ? "true" : "false", r + 1);
       printf ("%s\n", s->str);
     }
   else
@@ -159,18 +168,22 @@ cairn_cmd_summary (CairnCli *cli, int argc, char **argv, GError **error)
   gboolean update = FALSE, view = FALSE, verify = FALSE, json = FALSE;
   g_auto (GStrv) sign_keys = NULL, extra_items = NULL;
   g_autofree char *homedir = NULL, *keyring = NULL, *remote = NULL;
-  GOptionEntry entries[] = {
-    { "update", 'u', 0, G_OPTION_ARG_NONE, &update, "Regenerate the summary file", NULL },
-    { "gpg-sign", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sign_keys, "With -u: sign it with this key (repeatable), writing summary.sig", "ID" },
-    { "gpg-homedir", 0, 0, G_OPTION_ARG_FILENAME, &homedir, "GnuPG home holding the secret keys", "DIR" },
-    { "add-metadata", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &extra_items, "With -u: add KEY=VALUE (GVariant text) to the metadata", "KEY=VALUE" },
-    { "view", 0, 0, G_OPTION_ARG_NONE, &view, "Print the summary", NULL },
-    { "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Verify summary.sig", NULL },
-    { "keyring", 0, 0, G_OPTION_ARG_FILENAME, &keyring, "With --verify: trust only this keyring file", "FILE" },
-    { "remote", 0, 0, G_OPTION_ARG_STRING, &remote, "With --verify: trust this remote's keyring", "NAME" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output (--view, --verify)", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "update", 'u', 0, G_OPTION_ARG_NONE, &update, "Regenerate the summary file", NULL },
+          { "gpg-sign", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sign_keys,
+            "With -u: sign it with this key (repeatable), writing summary.sig", "ID" },
+          { "gpg-homedir", 0, 0, G_OPTION_ARG_FILENAME, &homedir,
+            "GnuPG home holding the secret keys", "DIR" },
+          { "add-metadata", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &extra_items,
+            "With -u: add KEY=VALUE (GVariant text) to the metadata", "KEY=VALUE" },
+          { "view", 0, 0, G_OPTION_ARG_NONE, &view, "Print the summary", NULL },
+          { "verify", 0, 0, G_OPTION_ARG_NONE, &verify, "Verify summary.sig", NULL },
+          { "keyring", 0, 0, G_OPTION_ARG_FILENAME, &keyring,
+            "With --verify: trust only this keyring file", "FILE" },
+          { "remote", 0, 0, G_OPTION_ARG_STRING, &remote,
+            "With --verify: trust this remote's keyring", "NAME" },
+          { "json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output (--view, --verify)", NULL },
+          { NULL } };
   if (!cairn_cli_parse (cli, entries, NULL,
                         "Write, print or verify the summary file (the signed list of refs a "
                         "repository publishes).",
@@ -196,7 +209,7 @@ cairn_cmd_summary (CairnCli *cli, int argc, char **argv, GError **error)
     return do_view (repo, json, error);
   if (verify)
     return do_verify (repo, remote, keyring, json, error);
-  if (!cairn_repo_regenerate_summary (repo, extra, (const char *const *) sign_keys, homedir, error))
+  if (!cairn_repo_regenerate_summary (repo, extra, (const char *const *)sign_keys, homedir, error))
     return 1;
   return 0;
 }

@@ -25,7 +25,8 @@ print_json (const char *commit, const char *source, const CairnVerifyResult *res
   cairn_json_append_string (s, commit);
   g_string_append (s, ",\"keyring\":");
   cairn_json_append_string (s, source);
-  g_string_append_printf (s, ",\"verified\":%s,", cairn_verify_result_any_good (result) ? "true" : "false");
+  g_string_append_printf (s, ",\"verified\":%s,",
+                          cairn_verify_result_any_good (result) ? "true" : "false");
   g_string_append (s, rjson + 1); /* the result's members */
   printf ("%s\n", s->str);
   g_string_free (s, TRUE);
@@ -36,12 +37,13 @@ cairn_cmd_verify (CairnCli *cli, int argc, char **argv, GError **error)
 {
   g_autofree char *keyring = NULL, *remote = NULL;
   gboolean json = FALSE;
-  GOptionEntry entries[] = {
-    { "keyring", 0, 0, G_OPTION_ARG_FILENAME, &keyring, "Trust only the keys in this keyring file", "FILE" },
-    { "remote", 0, 0, G_OPTION_ARG_STRING, &remote, "Trust the keyring of this remote", "NAME" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the result as JSON", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "keyring", 0, 0, G_OPTION_ARG_FILENAME, &keyring,
+            "Trust only the keys in this keyring file", "FILE" },
+          { "remote", 0, 0, G_OPTION_ARG_STRING, &remote, "Trust the keyring of this remote",
+            "NAME" },
+          { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the result as JSON", NULL },
+          { NULL } };
   if (!cairn_cli_parse (cli, entries, "REF|COMMIT",
                         "Verify the GPG signatures of a commit. Keys: --keyring, else the remote's "
                         "keyring (--remote, or REMOTE:REF), else the repository's trusted.gpg.d/.",
@@ -60,7 +62,8 @@ cairn_cmd_verify (CairnCli *cli, int argc, char **argv, GError **error)
   if (!keyring && !remote)
     remote = remote_of_rev (argv[1]);
   g_autofree char *source = NULL;
-  g_autoptr (CairnKeyringSet) probe = cairn_repo_get_keyring_set (repo, remote, keyring, &source, error);
+  g_autoptr (CairnKeyringSet) probe
+      = cairn_repo_get_keyring_set (repo, remote, keyring, &source, error);
   if (!probe)
     return 1;
   g_autoptr (CairnVerifyResult) result = NULL;

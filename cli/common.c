@@ -36,7 +36,7 @@ cairn_cli_parse (CairnCli *cli, GOptionEntry *entries, const char *param_string,
   g_set_prgname (prg);
   if (!g_option_context_parse (ctx, argc, argv, error))
     return FALSE;
-  (void) summary;
+  (void)summary;
   return TRUE;
 }
 
@@ -99,15 +99,25 @@ void
 cairn_json_append_string (GString *s, const char *str)
 {
   g_string_append_c (s, '"');
-  for (const guchar *p = (const guchar *) (str ? str : ""); *p; p++)
+  for (const guchar *p = (const guchar *)(str ? str : ""); *p; p++)
     {
       switch (*p)
         {
-        case '"': g_string_append (s, "\\\""); break;
-        case '\\': g_string_append (s, "\\\\"); break;
-        case '\n': g_string_append (s, "\\n"); break;
-        case '\t': g_string_append (s, "\\t"); break;
-        case '\r': g_string_append (s, "\\r"); break;
+        case '"':
+          g_string_append (s, "\\\"");
+          break;
+        case '\\':
+          g_string_append (s, "\\\\");
+          break;
+        case '\n':
+          g_string_append (s, "\\n");
+          break;
+        case '\t':
+          g_string_append (s, "\\t");
+          break;
+        case '\r':
+          g_string_append (s, "\\r");
+          break;
         default:
           if (*p < 0x20)
             g_string_append_printf (s, "\\u%04x", *p);

@@ -26,11 +26,11 @@
 
 #define MAX_ARGS 4096
 
-static const char *const value_opts[] = { "hostname", "net", "user", "env", "workdir", "bind",
-                                          "tmpfs", "overlay-upper", "memory", "pids", "cpus",
-                                          "cpu-weight", "seccomp", "cap-add", "cap-drop", NULL };
-static const char *const flag_opts[] = { "clear-env", "tty", "init", "no-init", "writable",
-                                         "rootless", NULL };
+static const char *const value_opts[]
+    = { "hostname", "net",  "user", "env",        "workdir", "bind",    "tmpfs",    "overlay-upper",
+        "memory",   "pids", "cpus", "cpu-weight", "seccomp", "cap-add", "cap-drop", NULL };
+static const char *const flag_opts[]
+    = { "clear-env", "tty", "init", "no-init", "writable", "rootless", NULL };
 
 static int
 in_list (const char *const *list, const char *s, size_t n)
@@ -55,7 +55,7 @@ sibling (const char *name, const char *fallback_dir, char *out, size_t size)
         {
           *slash = '\0';
           int len = snprintf (out, size, "%s/%s", self, name);
-          if (len > 0 && (size_t) len < size && access (out, X_OK) == 0)
+          if (len > 0 && (size_t)len < size && access (out, X_OK) == 0)
             return;
         }
     }
@@ -86,9 +86,10 @@ static int pull_needs_full (const char *repo_arg, int argc, char **argv, int i);
 static int
 needs_full (const char *repo_arg, int argc, char **argv, int i)
 {
-  static const char *const core[] = { "init", "commit", "checkout", "run", "refs", "rev-parse",
-                                      "log", "show", "ls", "cat", "diff", "fsck", "prune",
-                                      "sign", "verify", "summary", "remote", "serve", NULL };
+  static const char *const core[]
+      = { "init",   "commit",  "checkout", "run",   "refs", "rev-parse", "log",
+          "show",   "ls",      "cat",      "diff",  "fsck", "prune",     "sign",
+          "verify", "summary", "remote",   "serve", NULL };
   if (i < argc && strcmp (argv[i], "pull") == 0)
     return pull_needs_full (repo_arg, argc, argv, i);
   if (i >= argc || !in_list (core, argv[i], strlen (argv[i])))
@@ -97,7 +98,8 @@ needs_full (const char *repo_arg, int argc, char **argv, int i)
     {
       if (strcmp (argv[i], "commit") == 0
           && (strncmp (argv[j], "--tree=tar=", 11) == 0
-              || (strcmp (argv[j], "--tree") == 0 && j + 1 < argc && strncmp (argv[j + 1], "tar=", 4) == 0)))
+              || (strcmp (argv[j], "--tree") == 0 && j + 1 < argc
+                  && strncmp (argv[j + 1], "tar=", 4) == 0)))
         return 1;
       if (strcmp (argv[i], "run") == 0 && strcmp (argv[j], "--mount") == 0)
         return 1;
@@ -126,7 +128,8 @@ plain_ref (const char *s)
   for (; *s; s++)
     {
       char c = *s;
-      int word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+      int word
+          = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
       if (c == '/')
         {
           if (start)
@@ -152,7 +155,7 @@ read_small (int dfd, const char *name, char *buf, size_t size)
   while (len < size && (n = read (fd, buf + len, size - len)) > 0)
     len += n;
   close (fd);
-  return len < size ? (ssize_t) len : -1;
+  return len < size ? (ssize_t)len : -1;
 }
 
 static void
@@ -175,7 +178,8 @@ repo_path (const char *given, char *out, size_t size)
     }
 }
 
-typedef struct {
+typedef struct
+{
   const char *ref;
   char *opts[MAX_ARGS];
   int n_opts;
@@ -194,7 +198,7 @@ parse_run (int argc, char **argv, int i, Run *r)
       if (strncmp (a, "--", 2) != 0 || a[2] == '\0')
         break;
       const char *eq = strchr (a, '=');
-      size_t n = eq ? (size_t) (eq - a - 2) : strlen (a + 2);
+      size_t n = eq ? (size_t)(eq - a - 2) : strlen (a + 2);
       if (r->n_opts >= MAX_ARGS - 1)
         return 0;
       if (in_list (value_opts, a + 2, n))
@@ -205,13 +209,13 @@ parse_run (int argc, char **argv, int i, Run *r)
           char *o = malloc (n + strlen (val) + 4);
           if (!o)
             return 0;
-          sprintf (o, "--%.*s=%s", (int) n, a + 2, val);
+          sprintf (o, "--%.*s=%s", (int)n, a + 2, val);
           r->opts[r->n_opts++] = o;
           r->have_user |= n == 4 && strncmp (a + 2, "user", 4) == 0;
           r->have_workdir |= n == 7 && strncmp (a + 2, "workdir", 7) == 0;
         }
       else if (!eq && in_list (flag_opts, a + 2, n))
-        r->opts[r->n_opts++] = (char *) a;
+        r->opts[r->n_opts++] = (char *)a;
       else
         return 0; /* --require-signed, --keyring, --mount, --help, unknown */
     }
@@ -257,8 +261,9 @@ lock_checkout (int cdfd, const char *commit)
   struct stat a, b;
   if (fd < 0)
     return -1;
-  if (flock (fd, LOCK_SH) < 0 || fstat (fd, &a) < 0 || fstatat (cdfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0
-      || a.st_ino != b.st_ino || a.st_dev != b.st_dev || fstatat (cdfd, commit, &b, AT_SYMLINK_NOFOLLOW) < 0
+  if (flock (fd, LOCK_SH) < 0 || fstat (fd, &a) < 0
+      || fstatat (cdfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != b.st_ino
+      || a.st_dev != b.st_dev || fstatat (cdfd, commit, &b, AT_SYMLINK_NOFOLLOW) < 0
       || !S_ISDIR (b.st_mode))
     {
       close (fd);
@@ -278,7 +283,8 @@ build_argv (Run *r, const char *defaults, ssize_t dlen, const char *root, char *
   for (const char *p = defaults; p < defaults + dlen;)
     {
       const char *key = p, *val = p + strlen (p) + 1;
-      if (val >= defaults + dlen || ne >= MAX_ARGS / 4 - 1 || nc >= MAX_ARGS / 4 - 1 || n >= MAX_ARGS / 2)
+      if (val >= defaults + dlen || ne >= MAX_ARGS / 4 - 1 || nc >= MAX_ARGS / 4 - 1
+          || n >= MAX_ARGS / 2)
         return 0;
       p = val + strlen (val) + 1;
       char *opt = malloc (strlen (val) + 16);
@@ -291,9 +297,9 @@ build_argv (Run *r, const char *defaults, ssize_t dlen, const char *root, char *
       else if (strcmp (key, "user") == 0 && !r->have_user)
         sprintf (opt, "--user=%s", val), out[n++] = opt;
       else if (strcmp (key, "entry") == 0)
-        entry[ne++] = (char *) val, free (opt);
+        entry[ne++] = (char *)val, free (opt);
       else if (strcmp (key, "cmd") == 0)
-        defcmd[nc++] = (char *) val, free (opt);
+        defcmd[nc++] = (char *)val, free (opt);
       else
         free (opt);
     }
@@ -301,8 +307,8 @@ build_argv (Run *r, const char *defaults, ssize_t dlen, const char *root, char *
     return 0;
   for (int i = 0; i < r->n_opts; i++)
     out[n++] = r->opts[i];
-  out[n++] = (char *) root;
-  out[n++] = (char *) "--";
+  out[n++] = (char *)root;
+  out[n++] = (char *)"--";
   int before = n;
   for (int i = 0; i < ne; i++)
     out[n++] = entry[i];
@@ -317,7 +323,7 @@ static int
 config_remote_url (const char *config, const char *name, char *out, size_t size)
 {
   char header[128];
-  if (snprintf (header, sizeof header, "[remote \"%s\"]", name) >= (int) sizeof header)
+  if (snprintf (header, sizeof header, "[remote \"%s\"]", name) >= (int)sizeof header)
     return 0;
   const char *sec = strstr (config, header);
   while (sec && sec != config && sec[-1] != '\n')
@@ -387,7 +393,7 @@ pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
     {
       /* Not a remote: a relative path to a repository is a local pull. */
       char probe[PATH_MAX];
-      if ((size_t) snprintf (probe, sizeof probe, "%s/config", src) >= sizeof probe)
+      if ((size_t)snprintf (probe, sizeof probe, "%s/config", src) >= sizeof probe)
         return 1;
       return access (probe, R_OK) != 0;
     }
@@ -416,7 +422,8 @@ fast_run (const char *repo_arg, int argc, char **argv, int cmd_index)
   config[clen] = '\0';
   if (strstr (config, "require-signatures") || !resolve_commit (rfd, r.ref, commit))
     return;
-  int cdfd = openat (rfd, "extensions/cairn/checkouts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int cdfd
+      = openat (rfd, "extensions/cairn/checkouts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   int lock = cdfd < 0 ? -1 : lock_checkout (cdfd, commit);
   snprintf (name, sizeof name, "%s.launch", commit);
   ssize_t dlen = lock < 0 ? -1 : read_small (cdfd, name, defaults, sizeof defaults);

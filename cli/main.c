@@ -39,12 +39,14 @@ print_usage (FILE *f)
               "with a bundled container launcher (cairn-launch).\n\nCommands:\n");
   for (const CairnCommand *c = commands; c->name; c++)
     fprintf (f, "  %-12s %s\n", c->name, c->summary);
-  fprintf (f, "\nGlobal options:\n"
-              "  --repo=PATH  repository (default: $CAIRN_REPO, /var/lib/cairn/repo as root,\n"
-              "               $XDG_DATA_HOME/cairn/repo otherwise)\n"
-              "  -v           verbose\n"
-              "  --version    print the version\n"
-              "  -h, --help   this help; 'cairn help COMMAND' or 'cairn COMMAND --help' for a command\n");
+  fprintf (
+      f,
+      "\nGlobal options:\n"
+      "  --repo=PATH  repository (default: $CAIRN_REPO, /var/lib/cairn/repo as root,\n"
+      "               $XDG_DATA_HOME/cairn/repo otherwise)\n"
+      "  -v           verbose\n"
+      "  --version    print the version\n"
+      "  -h, --help   this help; 'cairn help COMMAND' or 'cairn COMMAND --help' for a command\n");
 }
 
 static int
@@ -56,8 +58,7 @@ report (const CairnCli *cli, GError *error)
   else
     fprintf (stderr, "cairn: %s\n", error->message);
   if (usage)
-    fprintf (stderr, "Try 'cairn %s--help' for more information.\n",
-             cli->name ? cli->name : "");
+    fprintf (stderr, "Try 'cairn %s--help' for more information.\n", cli->name ? cli->name : "");
   return usage ? 2 : 1;
 }
 
@@ -132,7 +133,7 @@ main (int argc, char **argv)
           fprintf (stderr, "cairn: unknown command '%s'\n", name);
           return 2;
         }
-      char *hargv[] = { (char *) name, (char *) "--help", NULL };
+      char *hargv[] = { (char *)name, (char *)"--help", NULL };
       cli.name = c->name;
       g_autoptr (GError) error = NULL;
       int r = c->fn (&cli, 2, hargv, &error);

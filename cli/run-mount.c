@@ -13,7 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct CairnRunMount {
+struct CairnRunMount
+{
   CairnMount *mount;
   char *dir;
   gboolean mounted;
@@ -32,7 +33,7 @@ forward_signal (int sig)
 static void
 log_stderr (const char *msg, gpointer data)
 {
-  (void) data;
+  (void)data;
   fprintf (stderr, "cairn: run: mount: %s\n", msg);
 }
 
@@ -77,7 +78,7 @@ child_exec (const char *path, char **argv, int fd, const sigset_t *mask)
   sigprocmask (SIG_SETMASK, mask, NULL);
   execv (path, argv);
   int e = errno;
-  (void) !write (fd, &e, sizeof e);
+  (void)!write (fd, &e, sizeof e);
   _exit (125);
 }
 
@@ -156,7 +157,7 @@ cairn_run_mount_free (CairnRunMount *rm)
       g_clear_pointer (&rm->mount, cairn_mount_free);
     }
   if (rm->dir)
-    (void) rmdir (rm->dir);
+    (void)rmdir (rm->dir);
   g_free (rm->dir);
   g_free (rm);
 }

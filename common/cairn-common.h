@@ -46,7 +46,8 @@ gboolean cairn_prefix_error (GError **error, const char *fmt, ...) G_GNUC_PRINTF
 
 /* The first error reported by a set of worker threads (later ones are
  * dropped); workers poll cairn_first_error_failed() to stop early. */
-typedef struct {
+typedef struct
+{
   GMutex lock;
   GError *error;
   gint failed;
@@ -80,8 +81,7 @@ cairn_steal_fd (int *fdp)
 
 /* Open a directory relative to @dfd (AT_FDCWD allowed). With @follow FALSE
  * the final component must not be a symlink (O_NOFOLLOW). */
-gboolean cairn_opendirat (int dfd, const char *path, gboolean follow, int *out_fd,
-                          GError **error);
+gboolean cairn_opendirat (int dfd, const char *path, gboolean follow, int *out_fd, GError **error);
 
 /* Open a regular file read-only, O_CLOEXEC|O_NOCTTY, O_NOFOLLOW unless @follow. */
 gboolean cairn_openat_rdonly (int dfd, const char *path, gboolean follow, int *out_fd,
@@ -145,20 +145,23 @@ gboolean cairn_copy_fd_data (int src_fd, int dst_fd, GError **error);
  *  NONE: no fsync (throwaway builders, core.fsync=false);
  *  FILE: fsync the file data before it becomes visible;
  *  FULL: FILE plus fsync of the directory that received the name. */
-typedef enum {
+typedef enum
+{
   CAIRN_FSYNC_NONE = 0,
   CAIRN_FSYNC_FILE = 1,
   CAIRN_FSYNC_FULL = 2,
 } CairnFsyncPolicy;
 
-typedef enum {
+typedef enum
+{
   CAIRN_LINK_NOREPLACE,        /* fail with EEXIST if the target exists */
   CAIRN_LINK_NOREPLACE_IGNORE, /* an existing target is success (content-addressed) */
   CAIRN_LINK_REPLACE,          /* atomically replace the target */
 } CairnLinkMode;
 
 /* An unnamed (O_TMPFILE) or named temporary file in a directory. */
-typedef struct {
+typedef struct
+{
   gboolean initialized;
   gboolean anonymous; /* opened with O_TMPFILE */
   int src_dfd;        /* borrowed */

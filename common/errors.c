@@ -89,7 +89,7 @@ cairn_close_fdp (int *fdp)
   int errsv = errno;
   if (fdp && *fdp >= 0)
     {
-      (void) close (*fdp);
+      (void)close (*fdp);
       *fdp = -1;
     }
   errno = errsv;

@@ -112,7 +112,7 @@ cairn_readlinkat (int dfd, const char *name, GError **error)
           cairn_throw_errno (error, "readlink(%s)", name);
           return NULL;
         }
-      if ((gsize) n < size)
+      if ((gsize)n < size)
         {
           buf[n] = '\0';
           return g_steal_pointer (&buf);
@@ -149,7 +149,7 @@ cairn_renameat (int src_dfd, const char *src, int dst_dfd, const char *dst, gboo
   /* No RENAME_NOREPLACE here: link (fails on EEXIST) then unlink. */
   if (linkat (src_dfd, src, dst_dfd, dst, 0) < 0)
     return cairn_throw_errno (error, "rename(%s -> %s)", src, dst);
-  (void) unlinkat (src_dfd, src, 0);
+  (void)unlinkat (src_dfd, src, 0);
   return TRUE;
 }
 
@@ -203,7 +203,7 @@ cairn_rm_rf_at (int dfd, const char *name, GError **error)
       return cairn_throw_errno (error, "opendir(%s)", name);
     }
   /* Make sure we can remove entries of a 0500 directory we own. */
-  (void) fchmod (child, 0700);
+  (void)fchmod (child, 0700);
   if (!rm_rf_children (child, error))
     return cairn_prefix_error (error, "removing %s", name);
   if (unlinkat (dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
@@ -267,11 +267,12 @@ cairn_fd_read_all (int fd, gsize max_size, GError **error)
       /* A short read that reaches a regular file's size is its end: no
        * extra read for EOF. (Not for files that report size 0, as those of
        * /proc do: they may return less than asked before their end.) */
-      gboolean short_read = regular && st.st_size > 0 && len < alloc && len >= (gsize) st.st_size;
+      gboolean short_read = regular && st.st_size > 0 && len < alloc && len >= (gsize)st.st_size;
       if (max_size > 0 && len > max_size)
         {
           g_free (buf);
-          cairn_throw_code (error, G_IO_ERROR_MESSAGE_TOO_LARGE, "file larger than %" G_GSIZE_FORMAT " bytes", max_size);
+          cairn_throw_code (error, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                            "file larger than %" G_GSIZE_FORMAT " bytes", max_size);
           return NULL;
         }
       if (short_read)
@@ -302,7 +303,9 @@ cairn_copy_fd_data (int src_fd, int dst_fd, GError **error)
       if (try_cfr)
         {
           n = copy_file_range (src_fd, NULL, dst_fd, NULL, 1 << 30, 0);
-          if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EBADF))
+          if (n < 0
+              && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP
+                  || errno == EBADF))
             {
               try_cfr = FALSE;
               continue;
@@ -352,12 +355,12 @@ cairn_reserve_fd_table (void)
   struct rlimit rl;
   long want = FD_TABLE_RESERVE;
   if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-      && (rlim_t) want > rl.rlim_cur)
-    want = (long) rl.rlim_cur;
+      && (rlim_t)want > rl.rlim_cur)
+    want = (long)rl.rlim_cur;
   int base = open ("/", O_PATH | O_CLOEXEC);
   if (base < 0)
     return;
-  int high = want > 1 ? fcntl (base, F_DUPFD_CLOEXEC, (int) want - 1) : -1;
+  int high = want > 1 ? fcntl (base, F_DUPFD_CLOEXEC, (int)want - 1) : -1;
   if (high >= 0)
     close (high);
   close (base);
@@ -370,6 +373,6 @@ cairn_raise_fd_limit (void)
   if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
     {
       rl.rlim_cur = rl.rlim_max;
-      (void) setrlimit (RLIMIT_NOFILE, &rl);
+      (void)setrlimit (RLIMIT_NOFILE, &rl);
     }
 }

@@ -106,7 +106,7 @@ link_noreplace (CairnTmpfile *tmpf, int target_dfd, const char *target, gboolean
         {
           r = linkat (tmpf->src_dfd, tmpf->path, target_dfd, target, 0);
           if (r == 0)
-            (void) unlinkat (tmpf->src_dfd, tmpf->path, 0);
+            (void)unlinkat (tmpf->src_dfd, tmpf->path, 0);
         }
       if (r == 0)
         g_clear_pointer (&tmpf->path, g_free);
@@ -136,7 +136,7 @@ link_replace (CairnTmpfile *tmpf, int target_dfd, const char *target, GError **e
           if (renameat (target_dfd, tmpname, target_dfd, target) < 0)
             {
               int errsv = errno;
-              (void) unlinkat (target_dfd, tmpname, 0);
+              (void)unlinkat (target_dfd, tmpname, 0);
               return cairn_throw_errno_value (error, errsv, "renaming into place as %s", target);
             }
           return TRUE;
@@ -150,8 +150,8 @@ link_replace (CairnTmpfile *tmpf, int target_dfd, const char *target, GError **e
 }
 
 gboolean
-cairn_tmpfile_link_at (CairnTmpfile *tmpf, CairnLinkMode mode, int target_dfd,
-                       const char *target, CairnFsyncPolicy fsync_policy, GError **error)
+cairn_tmpfile_link_at (CairnTmpfile *tmpf, CairnLinkMode mode, int target_dfd, const char *target,
+                       CairnFsyncPolicy fsync_policy, GError **error)
 {
   g_return_val_if_fail (tmpf->initialized, FALSE);
   if (fsync_policy >= CAIRN_FSYNC_FILE && fdatasync (tmpf->fd) < 0)
@@ -175,7 +175,7 @@ cairn_tmpfile_clear (CairnTmpfile *tmpf)
     return;
   int errsv = errno;
   if (tmpf->path)
-    (void) unlinkat (tmpf->src_dfd, tmpf->path, 0);
+    (void)unlinkat (tmpf->src_dfd, tmpf->path, 0);
   g_clear_pointer (&tmpf->path, g_free);
   cairn_close_fdp (&tmpf->fd);
   tmpf->initialized = FALSE;
@@ -183,8 +183,8 @@ cairn_tmpfile_clear (CairnTmpfile *tmpf)
 }
 
 gboolean
-cairn_file_replace_contents_at (int dfd, const char *name, const void *buf, gsize len,
-                                mode_t mode, CairnFsyncPolicy fsync_policy, GError **error)
+cairn_file_replace_contents_at (int dfd, const char *name, const void *buf, gsize len, mode_t mode,
+                                CairnFsyncPolicy fsync_policy, GError **error)
 {
   g_auto (CairnTmpfile) tmpf = { 0 };
   if (!cairn_tmpfile_open (dfd, mode, &tmpf, error))

@@ -28,7 +28,7 @@ cairn_escape_name (const char *name, gssize len)
     {
       gboolean printable = TRUE;
       for (gssize i = 0; i < len; i++)
-        if ((guchar) name[i] < 0x20 || name[i] == 0x7f)
+        if ((guchar)name[i] < 0x20 || name[i] == 0x7f)
           printable = FALSE;
       if (printable)
         {
@@ -43,7 +43,7 @@ gboolean
 cairn_validate_filename (const char *name, gssize len, GError **error)
 {
   if (len < 0)
-    len = name ? (gssize) strlen (name) : 0;
+    len = name ? (gssize)strlen (name) : 0;
   g_autofree char *shown = cairn_escape_name (name, len);
   if (name == NULL || len == 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "Invalid file name: empty");
@@ -67,13 +67,13 @@ cairn_validate_relpath (const char *path, GError **error)
   if (path == NULL || *path == '\0')
     return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "Invalid path: empty");
   if (*path == '/')
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME,
-                             "Invalid path '%s': absolute", path);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "Invalid path '%s': absolute",
+                             path);
   const char *p = path;
   while (*p)
     {
       const char *slash = strchr (p, '/');
-      gsize n = slash ? (gsize) (slash - p) : strlen (p);
+      gsize n = slash ? (gsize)(slash - p) : strlen (p);
       if (n > 0 && !cairn_validate_filename (p, n, error))
         return cairn_prefix_error (error, "In path '%s'", path);
       p += n;
@@ -128,7 +128,7 @@ cairn_validate_ref_name (const char *ref, GError **error)
   for (;;)
     {
       const char *slash = strchr (p, '/');
-      gsize n = slash ? (gsize) (slash - p) : strlen (p);
+      gsize n = slash ? (gsize)(slash - p) : strlen (p);
       if (!fragment_ok (p, n))
         return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
                                  "Invalid ref name '%s': each '/'-separated part must start "

@@ -23,14 +23,49 @@
 #include "runtime/launch.h"
 
 static const char *const cap_names[] = {
-  "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-  "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-  "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-  "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-  "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-  "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "DAC_READ_SEARCH",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "SETGID",
+  "SETUID",
+  "SETPCAP",
+  "LINUX_IMMUTABLE",
+  "NET_BIND_SERVICE",
+  "NET_BROADCAST",
+  "NET_ADMIN",
+  "NET_RAW",
+  "IPC_LOCK",
+  "IPC_OWNER",
+  "SYS_MODULE",
+  "SYS_RAWIO",
+  "SYS_CHROOT",
+  "SYS_PTRACE",
+  "SYS_PACCT",
+  "SYS_ADMIN",
+  "SYS_BOOT",
+  "SYS_NICE",
+  "SYS_RESOURCE",
+  "SYS_TIME",
+  "SYS_TTY_CONFIG",
+  "MKNOD",
+  "LEASE",
+  "AUDIT_WRITE",
+  "AUDIT_CONTROL",
+  "SETFCAP",
+  "MAC_OVERRIDE",
+  "MAC_ADMIN",
+  "SYSLOG",
+  "WAKE_ALARM",
+  "BLOCK_SUSPEND",
+  "AUDIT_READ",
+  "PERFMON",
+  "BPF",
+  "CHECKPOINT_RESTORE",
 };
-#define N_CAP_NAMES ((int) (sizeof cap_names / sizeof cap_names[0]))
+#define N_CAP_NAMES ((int)(sizeof cap_names / sizeof cap_names[0]))
 
 #define B(c) (1ULL << (c))
 
@@ -85,7 +120,7 @@ caps_available (bool userns, int last_cap)
   struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct d[2];
   if (!userns && syscall (SYS_capget, &h, d) == 0)
-    avail &= (uint64_t) d[0].permitted | ((uint64_t) d[1].permitted << 32);
+    avail &= (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
   return avail;
 }
 
@@ -95,12 +130,12 @@ capset_raw (uint64_t eff, uint64_t prm)
   struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct d[2];
   memset (d, 0, sizeof d);
-  d[0].effective = (uint32_t) eff;
-  d[1].effective = (uint32_t) (eff >> 32);
-  d[0].permitted = (uint32_t) prm;
-  d[1].permitted = (uint32_t) (prm >> 32);
+  d[0].effective = (uint32_t)eff;
+  d[1].effective = (uint32_t)(eff >> 32);
+  d[0].permitted = (uint32_t)prm;
+  d[1].permitted = (uint32_t)(prm >> 32);
   /* inheritable stays 0 */
-  return (int) syscall (SYS_capset, &h, d);
+  return (int)syscall (SYS_capset, &h, d);
 }
 
 static int

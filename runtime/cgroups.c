@@ -47,10 +47,10 @@
 
 struct launch_cgroups
 {
-  int mode;                  /* 0 none, 1 v1, 2 v2 */
-  const char *ctrl[CG_MAX];  /* v1 controller per directory */
-  char *dir[CG_MAX];         /* container cgroup directories */
-  int procs_fd[CG_MAX];      /* v1: "tasks" (the child moves itself); v2: cgroup.procs */
+  int mode;                 /* 0 none, 1 v1, 2 v2 */
+  const char *ctrl[CG_MAX]; /* v1 controller per directory */
+  char *dir[CG_MAX];        /* container cgroup directories */
+  int procs_fd[CG_MAX];     /* v1: "tasks" (the child moves itself); v2: cgroup.procs */
   size_t n;
 };
 
@@ -72,8 +72,8 @@ container_name (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return xasprintf ("c%ld-%lx", (long) getpid (),
-                    (unsigned long) (ts.tv_sec * 1000000000L + ts.tv_nsec));
+  return xasprintf ("c%ld-%lx", (long)getpid (),
+                    (unsigned long)(ts.tv_sec * 1000000000L + ts.tv_nsec));
 }
 
 /* Make PARENT (cairn's own directory in a hierarchy) exist and be usable. */
@@ -118,7 +118,7 @@ static int
 open_at_dir (const char *dir, const char *file)
 {
   char p[PATH_MAX];
-  if ((size_t) snprintf (p, sizeof p, "%s/%s", dir, file) >= sizeof p)
+  if ((size_t)snprintf (p, sizeof p, "%s/%s", dir, file) >= sizeof p)
     {
       errno = ENAMETOOLONG;
       return -1;
@@ -168,7 +168,7 @@ limits_v1 (const struct launch_config *cfg, const char *ctrl, const char *dir)
       if (cfg->cpus > 0)
         {
           r = write_in (dir, "cpu.cfs_period_us", "100000");
-          snprintf (buf, sizeof buf, "%lld", (long long) (cfg->cpus * 100000.0 + 0.5));
+          snprintf (buf, sizeof buf, "%lld", (long long)(cfg->cpus * 100000.0 + 0.5));
           if (r == 0)
             r = write_in (dir, "cpu.cfs_quota_us", buf);
         }
@@ -207,7 +207,7 @@ limits_v2 (const struct launch_config *cfg, const char *dir)
     }
   if (r == 0 && cfg->cpus > 0)
     {
-      snprintf (buf, sizeof buf, "%lld 100000", (long long) (cfg->cpus * 100000.0 + 0.5));
+      snprintf (buf, sizeof buf, "%lld 100000", (long long)(cfg->cpus * 100000.0 + 0.5));
       r = write_in (dir, "cpu.max", buf);
     }
   if (r == 0 && cfg->cpu_weight)
@@ -276,8 +276,10 @@ prepare_v2 (const struct launch_config *cfg, struct launch_cgroups *cg, const ch
    * whoever delegated it) for the limit files to exist in the child. */
   r = enable_controllers_v2 (cfg, CG_ROOT "/cairn");
   if (r < 0)
-    return launch_fail (-r, "cannot enable the cgroup v2 controllers for the limits "
-                            "(not delegated?)", CG_ROOT "/cairn/cgroup.subtree_control");
+    return launch_fail (-r,
+                        "cannot enable the cgroup v2 controllers for the limits "
+                        "(not delegated?)",
+                        CG_ROOT "/cairn/cgroup.subtree_control");
   return 0;
 }
 
@@ -361,7 +363,7 @@ int
 cgroups_attach (struct launch_cgroups *cg, pid_t pid)
 {
   char buf[24];
-  fmt_uint (buf, (unsigned long long) pid);
+  fmt_uint (buf, (unsigned long long)pid);
   for (size_t i = 0; i < cg->n; i++)
     {
       if (write (cg->procs_fd[i], buf, strlen (buf)) < 0)
@@ -389,7 +391,7 @@ kill_procs (const char *dir)
   for (char *p = buf; *p;)
     {
       long pid = strtol (p, &p, 10);
-      if (pid > 0 && kill ((pid_t) pid, SIGKILL) == 0)
+      if (pid > 0 && kill ((pid_t)pid, SIGKILL) == 0)
         count++;
       while (*p == '\n')
         p++;
@@ -459,8 +461,7 @@ cgroups_v1_controllers (const struct launch_cgroups *cg, const char **out, size_
   return n;
 }
 
-static void __attribute__ ((noreturn))
-janitor_main (struct launch_cgroups *cg, int rfd)
+static void __attribute__ ((noreturn)) janitor_main (struct launch_cgroups *cg, int rfd)
 {
   setsid ();
   signal (SIGINT, SIG_IGN);

@@ -52,7 +52,7 @@ child_report (int sync_fd, int err, int exit_code, const char *msg, const char *
       n = cat (m.text, n, sizeof m.text, ctx);
       cat (m.text, n, sizeof m.text, ")");
     }
-  (void) !send (sync_fd, &m, sizeof m, MSG_NOSIGNAL);
+  (void)!send (sync_fd, &m, sizeof m, MSG_NOSIGNAL);
 }
 
 void
@@ -68,18 +68,17 @@ child_send_fd (int sync_fd, int fd)
     struct cmsghdr align;
   } u;
   memset (&u, 0, sizeof u);
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                       .msg_controllen = sizeof u.buf };
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
   struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN (sizeof (int));
   memcpy (CMSG_DATA (c), &fd, sizeof fd);
-  (void) !sendmsg (sync_fd, &mh, MSG_NOSIGNAL);
+  (void)!sendmsg (sync_fd, &mh, MSG_NOSIGNAL);
 }
 
-static void __attribute__ ((noreturn))
-die (struct launch_plan *plan, int r, int code)
+static void __attribute__ ((noreturn)) die (struct launch_plan *plan, int r, int code)
 {
   child_report (plan->sync_fd, -r, code, launch_errmsg (), launch_errctx ());
   _exit (code);
@@ -152,7 +151,8 @@ child_exec_command (struct launch_plan *plan, int pty_slave)
   if (pty_slave >= 0)
     {
       if (ioctl (pty_slave, TIOCSCTTY, 0) < 0)
-        die (plan, launch_fail (errno, "setting the controlling terminal", NULL), EXIT_LAUNCH_ERROR);
+        die (plan, launch_fail (errno, "setting the controlling terminal", NULL),
+             EXIT_LAUNCH_ERROR);
       for (int i = 0; i < 3; i++)
         dup2 (pty_slave, i);
     }
@@ -170,7 +170,8 @@ child_exec_command (struct launch_plan *plan, int pty_slave)
   if ((r = seccomp_apply_raw (&plan->bpf)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   r = exec_path (cfg->argv, plan->envp, plan->path_env);
-  launch_fail (-r, r == -ENOENT || r == -ENOTDIR ? "command not found" : "cannot execute the command",
+  launch_fail (-r,
+               r == -ENOENT || r == -ENOTDIR ? "command not found" : "cannot execute the command",
                cfg->argv[0]);
   die (plan, r, r == -ENOENT || r == -ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
 }
@@ -202,8 +203,7 @@ child_main (struct launch_plan *plan)
     die (plan, r, EXIT_LAUNCH_ERROR);
   if (!plan->cfg->net_host && (r = child_net_lo_up ()) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
-  if (plan->cfg->hostname
-      && sethostname (plan->cfg->hostname, strlen (plan->cfg->hostname)) < 0)
+  if (plan->cfg->hostname && sethostname (plan->cfg->hostname, strlen (plan->cfg->hostname)) < 0)
     die (plan, launch_fail (errno, "sethostname", NULL), EXIT_LAUNCH_ERROR);
   wait_for_parent (plan, 'c');
   if (cgroups_self_attach (plan->cg) && (r = cgroups_enter_self (plan->cg)) < 0)

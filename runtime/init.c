@@ -34,15 +34,15 @@
 
 #include "runtime/launch.h"
 
-const int launch_forward_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
-                                       SIGCONT, SIGALRM };
+const int launch_forward_signals[]
+    = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGALRM };
 const size_t launch_n_forward_signals
     = sizeof launch_forward_signals / sizeof launch_forward_signals[0];
 
 static void
 noop_handler (int sig)
 {
-  (void) sig;
+  (void)sig;
 }
 
 #if defined(__x86_64__)
@@ -53,8 +53,8 @@ noop_handler (int sig)
 #define NATIVE_AUDIT_ARCH AUDIT_ARCH_I386
 #endif
 
-#define ALLOW_NR(nr) BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
-                     BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+#define ALLOW_NR(nr)                                                                               \
+  BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
 /* The reaper's own filter: an allow-list of exactly what its loop calls;
  * anything else, another architecture or an x32 number kills it.  Stricter
@@ -132,7 +132,7 @@ init_run_reaper (struct launch_plan *plan, int pty_slave)
   reaper_signals (&set);
   if (setsid () < 0)
     _exit (EXIT_LAUNCH_ERROR);
-  pid_t cmd = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  pid_t cmd = (pid_t)syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (cmd == 0)
     child_exec_command (plan, pty_slave);
   if (cmd < 0)

@@ -37,7 +37,7 @@ closep (int *fd)
 static inline void
 freep (void *p)
 {
-  free (*(void **) p);
+  free (*(void **)p);
 }
 #define _cleanup_close_ _cleanup_ (closep)
 #define _cleanup_free_ _cleanup_ (freep)
@@ -110,10 +110,10 @@ struct launch_config
   int init; /* enum launch_init */
   bool writable;
   const char *overlay_upper;
-  long long memory; /* bytes, 0 = unset */
-  long long pids;   /* 0 = unset */
-  double cpus;      /* 0 = unset */
-  long cpu_weight;  /* 0 = unset, else 1..10000 */
+  long long memory;    /* bytes, 0 = unset */
+  long long pids;      /* 0 = unset */
+  double cpus;         /* 0 = unset */
+  long cpu_weight;     /* 0 = unset, else 1..10000 */
   const char *seccomp; /* "default", "unconfined" or a file */
   const char *seccomp_cache;
   uint64_t caps;

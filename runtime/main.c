@@ -48,7 +48,7 @@ report (int r)
 static void
 env_set (char ***envp, size_t *n, char *kv)
 {
-  size_t klen = (size_t) (strchr (kv, '=') - kv) + 1;
+  size_t klen = (size_t)(strchr (kv, '=') - kv) + 1;
   for (size_t i = 0; i < *n; i++)
     if (strncmp ((*envp)[i], kv, klen) == 0)
       {
@@ -82,9 +82,9 @@ build_env (struct launch_plan *plan)
 static bool
 looks_like_init (const char *cmd)
 {
-  static const char *const inits[] = { "init", "systemd", "tini", "dumb-init", "catatonit",
-                                       "s6-svscan", "runit", "runit-init", "openrc-init",
-                                       "docker-init", "sinit" };
+  static const char *const inits[]
+      = { "init",  "systemd",    "tini",        "dumb-init",   "catatonit", "s6-svscan",
+          "runit", "runit-init", "openrc-init", "docker-init", "sinit" };
   const char *b = strrchr (cmd, '/');
   b = b ? b + 1 : cmd;
   for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++)
@@ -111,7 +111,8 @@ pick_staging (struct launch_plan *plan)
     {
       struct stat st;
       bool ok = stat (cands[i], &st) == 0 && S_ISDIR (st.st_mode)
-                && !is_ancestor (cands[i], cfg->rootfs) && !is_ancestor (cands[i], cfg->overlay_upper);
+                && !is_ancestor (cands[i], cfg->rootfs)
+                && !is_ancestor (cands[i], cfg->overlay_upper);
       for (size_t b = 0; ok && b < cfg->n_binds; b++)
         ok = !is_ancestor (cands[i], cfg->binds[b].src);
       if (ok)
@@ -136,7 +137,8 @@ prepare_overlay (struct launch_plan *plan)
   if (cfg->overlay_upper)
     {
       if (strpbrk (cfg->overlay_upper, ",:\\"))
-        return launch_fail (EINVAL, "--overlay-upper may not contain , : or \\", cfg->overlay_upper);
+        return launch_fail (EINVAL, "--overlay-upper may not contain , : or \\",
+                            cfg->overlay_upper);
       plan->ovl_upper = xasprintf ("%s/upper", cfg->overlay_upper);
       plan->ovl_work = xasprintf ("%s/work", cfg->overlay_upper);
       if ((r = mkdir_p (plan->ovl_upper, 0755)) < 0 || (r = mkdir_p (plan->ovl_work, 0700)) < 0)
@@ -148,8 +150,9 @@ prepare_overlay (struct launch_plan *plan)
       plan->ovl_work = xasprintf ("%s/work", plan->staging);
     }
   plan->ovl_root = xasprintf ("%s/root", plan->staging);
-  plan->overlay_opts = xasprintf ("lowerdir=%s,upperdir=%s,workdir=%s%s", cfg->rootfs,
-                                  plan->ovl_upper, plan->ovl_work, plan->userns ? ",userxattr" : "");
+  plan->overlay_opts
+      = xasprintf ("lowerdir=%s,upperdir=%s,workdir=%s%s", cfg->rootfs, plan->ovl_upper,
+                   plan->ovl_work, plan->userns ? ",userxattr" : "");
   return 0;
 }
 
@@ -189,7 +192,8 @@ prepare (struct launch_config *cfg, struct launch_plan *plan)
   cfg->caps &= caps_available (plan->userns, plan->last_cap);
   plan->use_init = cfg->init == INIT_AUTO ? !looks_like_init (cfg->argv[0]) : cfg->init == INIT_YES;
   struct statfs sf;
-  plan->cg_host_mode = statfs ("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
+  plan->cg_host_mode
+      = statfs ("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
   int r = resolve_paths (cfg);
   if (r == 0 && cfg->writable)
     r = prepare_overlay (plan);
@@ -205,7 +209,7 @@ static int
 write_proc_file (pid_t pid, const char *name, const char *content)
 {
   char dir[64];
-  snprintf (dir, sizeof dir, "/proc/%ld", (long) pid);
+  snprintf (dir, sizeof dir, "/proc/%ld", (long)pid);
   _cleanup_close_ int dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return launch_fail (errno, "opening /proc of the child", NULL);
@@ -217,13 +221,13 @@ static int
 write_id_maps (const struct launch_config *cfg, pid_t pid)
 {
   char buf[64];
-  snprintf (buf, sizeof buf, "%lu %lu 1\n", (unsigned long) (cfg->user_set ? cfg->uid : 0),
-            (unsigned long) geteuid ());
+  snprintf (buf, sizeof buf, "%lu %lu 1\n", (unsigned long)(cfg->user_set ? cfg->uid : 0),
+            (unsigned long)geteuid ());
   int r = write_proc_file (pid, "uid_map", buf);
   if (r == 0)
     r = write_proc_file (pid, "setgroups", "deny");
-  snprintf (buf, sizeof buf, "%lu %lu 1\n", (unsigned long) (cfg->user_set ? cfg->gid : 0),
-            (unsigned long) getegid ());
+  snprintf (buf, sizeof buf, "%lu %lu 1\n", (unsigned long)(cfg->user_set ? cfg->gid : 0),
+            (unsigned long)getegid ());
   if (r == 0)
     r = write_proc_file (pid, "gid_map", buf);
   return r;
@@ -246,8 +250,8 @@ clone_flags (const struct launch_plan *plan)
 }
 
 /* Parent after clone: id maps, 'g'; then, while the child unshares its
- * network namespace and prepares its mounts: the cgroups and their limits, on v2 the move of the child into them (on v1 it moves
- * itself after 'c'); then 'c'. */
+ * network namespace and prepares its mounts: the cgroups and their limits, on v2 the move of the
+ * child into them (on v1 it moves itself after 'c'); then 'c'. */
 /* EPIPE means the child already failed: the monitor reads its message. */
 static int
 send_go (int sync_fd, const char *what)
@@ -295,7 +299,7 @@ run (struct launch_plan *plan)
     return report (launch_fail (errno, "socketpair", NULL));
   plan->sync_fd = sv[1];
   block_signals ();
-  pid_t child = (pid_t) syscall (SYS_clone, clone_flags (plan) | SIGCHLD, 0, 0, 0, 0);
+  pid_t child = (pid_t)syscall (SYS_clone, clone_flags (plan) | SIGCHLD, 0, 0, 0, 0);
   if (child < 0)
     return report (launch_fail (errno, "clone (are user namespaces allowed?)", NULL));
   if (child == 0)
@@ -338,7 +342,7 @@ main (int argc, char **argv)
   if (r == 0 && cgroups_active (plan.cg))
     {
       pid_t j = cgroups_spawn_janitor (plan.cg, &plan.janitor_fd);
-      r = j < 0 ? (int) j : 0;
+      r = j < 0 ? (int)j : 0;
     }
   int code = r < 0 ? report (r) : run (&plan);
   if (cgroups_destroy (plan.cg) < 0)
@@ -347,6 +351,6 @@ main (int argc, char **argv)
       code = code ? code : EXIT_LAUNCH_ERROR;
     }
   if (plan.janitor_fd >= 0)
-    (void) !write (plan.janitor_fd, "d", 1);
+    (void)!write (plan.janitor_fd, "d", 1);
   return code;
 }

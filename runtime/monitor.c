@@ -51,8 +51,8 @@ recv_msg (int fd, struct launch_msg *m, int *out_fd)
     struct cmsghdr align;
   } u;
   struct iovec iov = { m, sizeof *m };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                       .msg_controllen = sizeof u.buf };
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
   ssize_t n;
   /* ECONNRESET: the child exited with our 'c' still unread; its error
    * message is still queued behind that error, so read on. */
@@ -64,7 +64,7 @@ recv_msg (int fd, struct launch_msg *m, int *out_fd)
   struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
   if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
     memcpy (out_fd, CMSG_DATA (c), sizeof (int));
-  return (size_t) n == sizeof *m ? 1 : 0;
+  return (size_t)n == sizeof *m ? 1 : 0;
 }
 
 /* Phase 1: until the command is exec'd.  Returns 0, or the launcher's exit
@@ -128,7 +128,7 @@ pump (int from, int to)
     return n < 0 && (errno == EINTR || errno == EAGAIN);
   for (ssize_t off = 0; off < n;)
     {
-      ssize_t w = write (to, buf + off, (size_t) (n - off));
+      ssize_t w = write (to, buf + off, (size_t)(n - off));
       if (w < 0 && errno != EINTR)
         return true; /* the reader went away: drop the output, keep going */
       off += w > 0 ? w : 0;
@@ -157,7 +157,7 @@ on_signal (int sfd, pid_t child, struct relay *r, int *out_code)
   struct signalfd_siginfo si;
   if (read (sfd, &si, sizeof si) != sizeof si)
     return false;
-  int sig = (int) si.ssi_signo;
+  int sig = (int)si.ssi_signo;
   if (sig == SIGWINCH)
     {
       if (r->master >= 0)
@@ -228,7 +228,7 @@ monitor_run (struct launch_plan *plan, pid_t child, int sync_fd)
         ;
       return status_code (st);
     }
-  (void) plan;
+  (void)plan;
   relay_start (&r);
   code = wait_loop (child, sfd, &r);
   relay_stop (&r);

@@ -67,12 +67,18 @@ remount_fd (int fd, unsigned long flags, const char *what)
   fmt_fd_path (p, fd);
   if (fstatvfs (fd, &sv) == 0)
     {
-      if (sv.f_flag & ST_NOSUID) flags |= MS_NOSUID;
-      if (sv.f_flag & ST_NODEV) flags |= MS_NODEV;
-      if (sv.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
-      if (sv.f_flag & ST_NOATIME) flags |= MS_NOATIME;
-      if (sv.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
-      if (sv.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+      if (sv.f_flag & ST_NOSUID)
+        flags |= MS_NOSUID;
+      if (sv.f_flag & ST_NODEV)
+        flags |= MS_NODEV;
+      if (sv.f_flag & ST_NOEXEC)
+        flags |= MS_NOEXEC;
+      if (sv.f_flag & ST_NOATIME)
+        flags |= MS_NOATIME;
+      if (sv.f_flag & ST_NODIRATIME)
+        flags |= MS_NODIRATIME;
+      if (sv.f_flag & ST_RELATIME)
+        flags |= MS_RELATIME;
     }
   if (mount (NULL, p, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
     return launch_fail (errno, "remount failed", what);
@@ -139,10 +145,11 @@ setup_root (struct launch_plan *plan, int *out_root_fd)
    * onto itself here could propagate to the host's peer group, so refuse
    * and say how to fix the environment instead. */
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    return launch_fail (errno, errno == EINVAL
-                                   ? "making / private (/ is not a mount point: inside a chroot, "
-                                     "bind-mount the chroot directory onto itself first)"
-                                   : "making / private",
+    return launch_fail (errno,
+                        errno == EINVAL
+                            ? "making / private (/ is not a mount point: inside a chroot, "
+                              "bind-mount the chroot directory onto itself first)"
+                            : "making / private",
                         NULL);
   int r = 0;
   if (cfg->writable)
@@ -176,9 +183,9 @@ image_dir (struct launch_plan *plan, int root_fd, const char *name)
 
 /* ---- /proc ----------------------------------------------------------------------- */
 static const char *const proc_ro[] = { "sys", "sysrq-trigger", "irq", "bus", "fs" };
-static const char *const proc_masked[] = { "kcore", "keys", "timer_list", "sched_debug",
-                                           "latency_stats", "timer_stats", "acpi", "scsi",
-                                           "asound", "key-users" };
+static const char *const proc_masked[]
+    = { "kcore",       "keys", "timer_list", "sched_debug", "latency_stats",
+        "timer_stats", "acpi", "scsi",       "asound",      "key-users" };
 
 static int
 proc_make_ro (int pfd, const char *name)
@@ -273,9 +280,9 @@ static int
 dev_links_and_dirs (int dfd)
 {
   static const char *const links[][2] = {
-    { "/proc/self/fd", "fd" },         { "/proc/self/fd/0", "stdin" },
-    { "/proc/self/fd/1", "stdout" },   { "/proc/self/fd/2", "stderr" },
-    { "pts/ptmx", "ptmx" },            { "/proc/kcore", "core" },
+    { "/proc/self/fd", "fd" },       { "/proc/self/fd/0", "stdin" },
+    { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+    { "pts/ptmx", "ptmx" },          { "/proc/kcore", "core" },
   };
   for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
     if (symlinkat (links[i][0], dfd, links[i][1]) < 0)
@@ -382,7 +389,8 @@ sys_cgroup_v1 (struct launch_plan *plan, int cfd)
 static int
 sys_cgroup (struct launch_plan *plan, int sfd)
 {
-  _cleanup_close_ int cfd = openat (sfd, "fs/cgroup", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  _cleanup_close_ int cfd
+      = openat (sfd, "fs/cgroup", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (cfd < 0)
     return 0;
   if (plan->cg_host_mode == 2)
@@ -456,8 +464,8 @@ setup_user_mounts (struct launch_plan *plan, int root_fd)
     }
   for (size_t i = 0; i < cfg->n_tmpfs; i++)
     {
-      _cleanup_close_ int fd = resolve_in_root (root_fd, cfg->tmpfs[i], RES_DIRECTORY,
-                                                cfg->no_openat2);
+      _cleanup_close_ int fd
+          = resolve_in_root (root_fd, cfg->tmpfs[i], RES_DIRECTORY, cfg->no_openat2);
       if (fd < 0)
         return launch_fail (-fd, "tmpfs destination missing in the rootfs", cfg->tmpfs[i]);
       int r = mount_on_fd ("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", cfg->tmpfs[i]);

@@ -15,10 +15,31 @@
 
 enum
 {
-  OPT_HOSTNAME = 1000, OPT_NET, OPT_USER, OPT_ENV, OPT_CLEAR_ENV, OPT_WORKDIR, OPT_BIND,
-  OPT_TMPFS, OPT_TTY, OPT_INIT, OPT_NO_INIT, OPT_WRITABLE, OPT_OVERLAY_UPPER, OPT_MEMORY,
-  OPT_PIDS, OPT_CPUS, OPT_CPU_WEIGHT, OPT_SECCOMP, OPT_CAP_ADD, OPT_CAP_DROP, OPT_ROOTLESS,
-  OPT_PRINT_SECCOMP, OPT_SECCOMP_CACHE, OPT_HELP, OPT_VERSION,
+  OPT_HOSTNAME = 1000,
+  OPT_NET,
+  OPT_USER,
+  OPT_ENV,
+  OPT_CLEAR_ENV,
+  OPT_WORKDIR,
+  OPT_BIND,
+  OPT_TMPFS,
+  OPT_TTY,
+  OPT_INIT,
+  OPT_NO_INIT,
+  OPT_WRITABLE,
+  OPT_OVERLAY_UPPER,
+  OPT_MEMORY,
+  OPT_PIDS,
+  OPT_CPUS,
+  OPT_CPU_WEIGHT,
+  OPT_SECCOMP,
+  OPT_CAP_ADD,
+  OPT_CAP_DROP,
+  OPT_ROOTLESS,
+  OPT_PRINT_SECCOMP,
+  OPT_SECCOMP_CACHE,
+  OPT_HELP,
+  OPT_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -82,7 +103,7 @@ parse_id (const char *s, unsigned long *out)
   char *end;
   errno = 0;
   unsigned long v = strtoul (s, &end, 10);
-  if (errno || end == s || *end || *s == '-' || v >= (unsigned long) UINT32_MAX)
+  if (errno || end == s || *end || *s == '-' || v >= (unsigned long)UINT32_MAX)
     return -EINVAL;
   *out = v;
   return 0;
@@ -104,8 +125,8 @@ parse_user (struct launch_config *cfg, const char *arg)
   if (colon && parse_id (colon, &g) < 0)
     return bad ("invalid --user (numeric UID[:GID] expected)", arg);
   cfg->user_set = true;
-  cfg->uid = (uid_t) u;
-  cfg->gid = (gid_t) g;
+  cfg->uid = (uid_t)u;
+  cfg->gid = (gid_t)g;
   return 0;
 }
 
@@ -205,37 +226,63 @@ handle_opt (struct launch_config *cfg, int opt, const char *arg)
         return bad ("--net must be none or host", arg);
       cfg->net_host = strcmp (arg, "host") == 0;
       return 0;
-    case OPT_USER: return parse_user (cfg, arg);
+    case OPT_USER:
+      return parse_user (cfg, arg);
     case OPT_ENV:
       if (!strchr (arg, '=') || *arg == '=')
         return bad ("--env needs K=V", arg);
       cfg->env_add = xrealloc (cfg->env_add, (cfg->n_env_add + 1) * sizeof (char *));
-      cfg->env_add[cfg->n_env_add++] = (char *) arg;
+      cfg->env_add[cfg->n_env_add++] = (char *)arg;
       return 0;
-    case OPT_CLEAR_ENV: cfg->clear_env = true; return 0;
+    case OPT_CLEAR_ENV:
+      cfg->clear_env = true;
+      return 0;
     case OPT_WORKDIR:
       if (*arg != '/')
         return bad ("--workdir must be absolute", arg);
       cfg->workdir = arg;
       return 0;
-    case OPT_BIND: return parse_bind (cfg, arg);
+    case OPT_BIND:
+      return parse_bind (cfg, arg);
     case OPT_TMPFS:
       if (*arg != '/' || cfg->n_tmpfs >= LAUNCH_MAX_MOUNTS)
         return bad ("invalid --tmpfs (absolute path expected)", arg);
       cfg->tmpfs[cfg->n_tmpfs++] = arg;
       return 0;
-    case OPT_TTY: cfg->tty = true; return 0;
-    case OPT_INIT: cfg->init = INIT_YES; return 0;
-    case OPT_NO_INIT: cfg->init = INIT_NO; return 0;
-    case OPT_WRITABLE: cfg->writable = true; return 0;
-    case OPT_OVERLAY_UPPER: cfg->overlay_upper = arg; cfg->writable = true; return 0;
-    case OPT_SECCOMP: cfg->seccomp = arg; return 0;
-    case OPT_SECCOMP_CACHE: cfg->seccomp_cache = arg; return 0;
-    case OPT_CAP_ADD: return parse_cap (cfg, arg, true);
-    case OPT_CAP_DROP: return parse_cap (cfg, arg, false);
-    case OPT_ROOTLESS: cfg->rootless = true; return 0;
-    case OPT_PRINT_SECCOMP: cfg->print_profile = true; return 0;
-    default: return parse_number_opt (cfg, opt, arg);
+    case OPT_TTY:
+      cfg->tty = true;
+      return 0;
+    case OPT_INIT:
+      cfg->init = INIT_YES;
+      return 0;
+    case OPT_NO_INIT:
+      cfg->init = INIT_NO;
+      return 0;
+    case OPT_WRITABLE:
+      cfg->writable = true;
+      return 0;
+    case OPT_OVERLAY_UPPER:
+      cfg->overlay_upper = arg;
+      cfg->writable = true;
+      return 0;
+    case OPT_SECCOMP:
+      cfg->seccomp = arg;
+      return 0;
+    case OPT_SECCOMP_CACHE:
+      cfg->seccomp_cache = arg;
+      return 0;
+    case OPT_CAP_ADD:
+      return parse_cap (cfg, arg, true);
+    case OPT_CAP_DROP:
+      return parse_cap (cfg, arg, false);
+    case OPT_ROOTLESS:
+      cfg->rootless = true;
+      return 0;
+    case OPT_PRINT_SECCOMP:
+      cfg->print_profile = true;
+      return 0;
+    default:
+      return parse_number_opt (cfg, opt, arg);
     }
 }
 

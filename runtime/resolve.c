@@ -42,7 +42,7 @@ try_openat2 (int root_fd, const char *path, int flags)
     path++;
   if (!*path)
     path = ".";
-  int fd = (int) syscall (SYS_openat2, root_fd, path, &how, sizeof how);
+  int fd = (int)syscall (SYS_openat2, root_fd, path, &how, sizeof how);
   return fd < 0 ? -errno : fd;
 }
 
@@ -99,7 +99,7 @@ step (int root_fd, int *cur, const char *comp, bool last, int flags, char *buf, 
     return -errno;
   if ((flags & RES_NO_SYMLINKS) || ++*nlinks > MAX_SYMLINKS)
     return -ELOOP;
-  int r = splice_link (buf, bufsz, target, (size_t) n, last ? "" : *rest);
+  int r = splice_link (buf, bufsz, target, (size_t)n, last ? "" : *rest);
   if (r < 0)
     return r;
   *rest = buf;

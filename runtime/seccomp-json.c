@@ -26,15 +26,15 @@ static const struct
   const char *name;
   uint32_t token;
 } arch_names[] = {
-  { "SCMP_ARCH_X86_64", SCMP_ARCH_X86_64 }, { "SCMP_ARCH_X86", SCMP_ARCH_X86 },
-  { "SCMP_ARCH_X32", SCMP_ARCH_X32 },       { "SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64 },
-  { "SCMP_ARCH_ARM", SCMP_ARCH_ARM },       { "SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE },
-  { "SCMP_ARCH_S390X", SCMP_ARCH_S390X },   { "SCMP_ARCH_S390", SCMP_ARCH_S390 },
+  { "SCMP_ARCH_X86_64", SCMP_ARCH_X86_64 },   { "SCMP_ARCH_X86", SCMP_ARCH_X86 },
+  { "SCMP_ARCH_X32", SCMP_ARCH_X32 },         { "SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64 },
+  { "SCMP_ARCH_ARM", SCMP_ARCH_ARM },         { "SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE },
+  { "SCMP_ARCH_S390X", SCMP_ARCH_S390X },     { "SCMP_ARCH_S390", SCMP_ARCH_S390 },
   { "SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64 },
 };
-static const char *const op_names[] = { NULL, "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",
-                                        "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
-                                        "SCMP_CMP_MASKED_EQ" };
+static const char *const op_names[]
+    = { NULL,          "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",
+        "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ" };
 
 static const char *
 arch_name (uint32_t token)
@@ -78,8 +78,8 @@ write_rule (FILE *f, const struct sc_rule *r, bool last)
       fputs (", \"args\": [", f);
       for (unsigned j = 0; j < r->nargs; j++)
         fprintf (f, "%s{ \"index\": %u, \"value\": %llu, \"valueTwo\": %llu, \"op\": \"%s\" }",
-                 j ? ", " : "", r->args[j].index, (unsigned long long) r->args[j].value,
-                 (unsigned long long) r->args[j].value_two, op_names[r->args[j].op]);
+                 j ? ", " : "", r->args[j].index, (unsigned long long)r->args[j].value,
+                 (unsigned long long)r->args[j].value_two, op_names[r->args[j].op]);
       fputc (']', f);
     }
   fprintf (f, " }%s\n", last ? "" : ",");
@@ -101,7 +101,15 @@ sc_policy_write_json (const struct sc_policy *p, FILE *f)
 }
 
 /* ---- a minimal JSON DOM ---------------------------------------------------------- */
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+enum jtype
+{
+  J_NULL,
+  J_BOOL,
+  J_NUM,
+  J_STR,
+  J_ARR,
+  J_OBJ
+};
 struct jv
 {
   enum jtype t;
@@ -137,7 +145,7 @@ jv_free (struct jv *v)
 static void
 ws (struct jparser *j)
 {
-  while (j->p < j->end && isspace ((unsigned char) *j->p))
+  while (j->p < j->end && isspace ((unsigned char)*j->p))
     j->p++;
 }
 
@@ -157,8 +165,12 @@ parse_string (struct jparser *j)
       if (c == '\\' && j->p < j->end)
         {
           char e = *j->p++;
-          c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b'
-              : e == 'f' ? '\f' : e;
+          c = e == 'n'   ? '\n'
+              : e == 't' ? '\t'
+              : e == 'r' ? '\r'
+              : e == 'b' ? '\b'
+              : e == 'f' ? '\f'
+                         : e;
           if (e == 'u')
             {
               free (s); /* names and ops are ASCII; \u escapes are not needed */
@@ -263,7 +275,7 @@ parse_value (struct jparser *j)
   else
     {
       size_t len = strspn (j->p, "-+.0123456789eEtruefalsn");
-      v->t = isdigit ((unsigned char) c) || c == '-' ? J_NUM : c == 'n' ? J_NULL : J_BOOL;
+      v->t = isdigit ((unsigned char)c) || c == '-' ? J_NUM : c == 'n' ? J_NULL : J_BOOL;
       v->s = strndup (j->p, len);
       j->p += len;
       if (!len || !v->s)
@@ -308,7 +320,7 @@ parse_action (const struct jv *v, const struct jv *errno_ret, uint32_t *out)
   if (!strcmp (s, "SCMP_ACT_ALLOW"))
     *out = SCMP_ACT_ALLOW;
   else if (!strcmp (s, "SCMP_ACT_ERRNO"))
-    *out = SCMP_ACT_ERRNO ((uint16_t) e);
+    *out = SCMP_ACT_ERRNO ((uint16_t)e);
   else if (!strcmp (s, "SCMP_ACT_KILL") || !strcmp (s, "SCMP_ACT_KILL_THREAD"))
     *out = SCMP_ACT_KILL_THREAD;
   else if (!strcmp (s, "SCMP_ACT_KILL_PROCESS"))
@@ -318,7 +330,7 @@ parse_action (const struct jv *v, const struct jv *errno_ret, uint32_t *out)
   else if (!strcmp (s, "SCMP_ACT_LOG"))
     *out = SCMP_ACT_LOG;
   else if (!strcmp (s, "SCMP_ACT_TRACE"))
-    *out = SCMP_ACT_TRACE ((uint16_t) e);
+    *out = SCMP_ACT_TRACE ((uint16_t)e);
   else
     return launch_fail (EINVAL, "seccomp profile: unsupported action", s);
   return 0;
@@ -329,16 +341,17 @@ parse_arg (const struct jv *a, struct sc_arg *out)
 {
   uint64_t idx;
   const struct jv *op = jget (a, "op");
-  if (parse_u64 (jget (a, "index"), &idx) < 0 || idx > 5 || parse_u64 (jget (a, "value"), &out->value) < 0)
+  if (parse_u64 (jget (a, "index"), &idx) < 0 || idx > 5
+      || parse_u64 (jget (a, "value"), &out->value) < 0)
     return launch_fail (EINVAL, "seccomp profile: invalid argument filter", NULL);
   out->value_two = 0;
   if (jget (a, "valueTwo") && parse_u64 (jget (a, "valueTwo"), &out->value_two) < 0)
     return launch_fail (EINVAL, "seccomp profile: invalid valueTwo", NULL);
-  out->index = (unsigned) idx;
+  out->index = (unsigned)idx;
   for (int i = 1; i < 8; i++)
     if (op && op->t == J_STR && strcmp (op->s, op_names[i]) == 0)
       {
-        out->op = (enum scmp_compare) i;
+        out->op = (enum scmp_compare)i;
         return 0;
       }
   return launch_fail (EINVAL, "seccomp profile: invalid op", op && op->s ? op->s : NULL);
@@ -403,8 +416,8 @@ sc_policy_load_json (const char *path, struct sc_policy *out)
     return launch_fail (errno, "opening the seccomp profile", path);
   if (st.st_size > 16 << 20)
     return launch_fail (EFBIG, "seccomp profile too large", path);
-  _cleanup_free_ char *buf = xrealloc (NULL, (size_t) st.st_size + 1);
-  if (read (fd, buf, (size_t) st.st_size) != st.st_size)
+  _cleanup_free_ char *buf = xrealloc (NULL, (size_t)st.st_size + 1);
+  if (read (fd, buf, (size_t)st.st_size) != st.st_size)
     return launch_fail (EIO, "reading the seccomp profile", path);
   buf[st.st_size] = '\0';
   struct jparser j = { buf, buf + st.st_size, 0 };

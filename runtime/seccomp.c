@@ -90,75 +90,372 @@ rule_arg (struct sc_rule *r, unsigned idx, enum scmp_compare op, uint64_t a, uin
  * check in front of the filter (add_enosys_stub). */
 static const char *const allow_list[] = {
   /* files and descriptors */
-  "read", "write", "open", "openat", "openat2", "close", "close_range", "creat", "lseek",
-  "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2",
-  "sendfile", "splice", "tee", "vmsplice", "copy_file_range", "dup", "dup2", "dup3", "fcntl",
-  "flock", "fsync", "fdatasync", "syncfs", "sync", "sync_file_range", "fallocate", "fadvise64",
-  "readahead", "truncate", "ftruncate", "stat", "fstat", "lstat", "newfstatat", "statx",
-  "statfs", "fstatfs", "ustat", "sysfs", "access", "faccessat", "faccessat2", "getdents",
-  "getdents64", "getcwd", "chdir", "fchdir", "rename", "renameat", "renameat2", "mkdir",
-  "mkdirat", "rmdir", "link", "linkat", "unlink", "unlinkat", "symlink", "symlinkat",
-  "readlink", "readlinkat", "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown",
-  "lchown", "fchownat", "umask", "mknod", "mknodat", "utime", "utimes", "futimesat",
-  "utimensat", "name_to_handle_at", "setxattr", "lsetxattr", "fsetxattr", "getxattr",
-  "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr", "removexattr",
-  "lremovexattr", "fremovexattr", "pipe", "pipe2", "memfd_create", "memfd_secret", "cachestat",
+  "read",
+  "write",
+  "open",
+  "openat",
+  "openat2",
+  "close",
+  "close_range",
+  "creat",
+  "lseek",
+  "pread64",
+  "pwrite64",
+  "readv",
+  "writev",
+  "preadv",
+  "pwritev",
+  "preadv2",
+  "pwritev2",
+  "sendfile",
+  "splice",
+  "tee",
+  "vmsplice",
+  "copy_file_range",
+  "dup",
+  "dup2",
+  "dup3",
+  "fcntl",
+  "flock",
+  "fsync",
+  "fdatasync",
+  "syncfs",
+  "sync",
+  "sync_file_range",
+  "fallocate",
+  "fadvise64",
+  "readahead",
+  "truncate",
+  "ftruncate",
+  "stat",
+  "fstat",
+  "lstat",
+  "newfstatat",
+  "statx",
+  "statfs",
+  "fstatfs",
+  "ustat",
+  "sysfs",
+  "access",
+  "faccessat",
+  "faccessat2",
+  "getdents",
+  "getdents64",
+  "getcwd",
+  "chdir",
+  "fchdir",
+  "rename",
+  "renameat",
+  "renameat2",
+  "mkdir",
+  "mkdirat",
+  "rmdir",
+  "link",
+  "linkat",
+  "unlink",
+  "unlinkat",
+  "symlink",
+  "symlinkat",
+  "readlink",
+  "readlinkat",
+  "chmod",
+  "fchmod",
+  "fchmodat",
+  "fchmodat2",
+  "chown",
+  "fchown",
+  "lchown",
+  "fchownat",
+  "umask",
+  "mknod",
+  "mknodat",
+  "utime",
+  "utimes",
+  "futimesat",
+  "utimensat",
+  "name_to_handle_at",
+  "setxattr",
+  "lsetxattr",
+  "fsetxattr",
+  "getxattr",
+  "lgetxattr",
+  "fgetxattr",
+  "listxattr",
+  "llistxattr",
+  "flistxattr",
+  "removexattr",
+  "lremovexattr",
+  "fremovexattr",
+  "pipe",
+  "pipe2",
+  "memfd_create",
+  "memfd_secret",
+  "cachestat",
   /* waiting and events */
-  "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl",
-  "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "signalfd", "signalfd4",
-  "timerfd_create", "timerfd_settime", "timerfd_gettime", "inotify_init", "inotify_init1",
-  "inotify_add_watch", "inotify_rm_watch", "fanotify_mark", "io_setup", "io_destroy",
-  "io_getevents", "io_pgetevents", "io_submit", "io_cancel", "futex", "futex_waitv",
-  "futex_wake", "futex_wait", "futex_requeue", "set_robust_list", "get_robust_list",
+  "poll",
+  "ppoll",
+  "select",
+  "pselect6",
+  "epoll_create",
+  "epoll_create1",
+  "epoll_ctl",
+  "epoll_wait",
+  "epoll_pwait",
+  "epoll_pwait2",
+  "eventfd",
+  "eventfd2",
+  "signalfd",
+  "signalfd4",
+  "timerfd_create",
+  "timerfd_settime",
+  "timerfd_gettime",
+  "inotify_init",
+  "inotify_init1",
+  "inotify_add_watch",
+  "inotify_rm_watch",
+  "fanotify_mark",
+  "io_setup",
+  "io_destroy",
+  "io_getevents",
+  "io_pgetevents",
+  "io_submit",
+  "io_cancel",
+  "futex",
+  "futex_waitv",
+  "futex_wake",
+  "futex_wait",
+  "futex_requeue",
+  "set_robust_list",
+  "get_robust_list",
   /* memory */
-  "brk", "mmap", "munmap", "mremap", "mprotect", "msync", "mincore", "madvise",
-  "remap_file_pages", "mlock", "mlock2", "munlock", "mlockall", "munlockall", "membarrier",
-  "pkey_mprotect", "pkey_alloc", "pkey_free", "map_shadow_stack",
+  "brk",
+  "mmap",
+  "munmap",
+  "mremap",
+  "mprotect",
+  "msync",
+  "mincore",
+  "madvise",
+  "remap_file_pages",
+  "mlock",
+  "mlock2",
+  "munlock",
+  "mlockall",
+  "munlockall",
+  "membarrier",
+  "pkey_mprotect",
+  "pkey_alloc",
+  "pkey_free",
+  "map_shadow_stack",
   /* processes, threads, signals */
-  "fork", "vfork", "execve", "execveat", "exit", "exit_group", "wait4", "waitid", "kill",
-  "tkill", "tgkill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending",
-  "rt_sigtimedwait", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "rt_sigsuspend", "sigaltstack",
-  "pause", "restart_syscall", "set_tid_address", "gettid", "getpid", "getppid", "getpgid",
-  "setpgid", "getpgrp", "getsid", "setsid", "prctl", "arch_prctl", "set_thread_area",
-  "get_thread_area", "modify_ldt", "rseq", "seccomp", "ptrace", "process_vm_readv",
-  "process_vm_writev", "pidfd_open", "pidfd_send_signal", "process_mrelease", "capget",
-  "capset", "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
+  "fork",
+  "vfork",
+  "execve",
+  "execveat",
+  "exit",
+  "exit_group",
+  "wait4",
+  "waitid",
+  "kill",
+  "tkill",
+  "tgkill",
+  "rt_sigaction",
+  "rt_sigprocmask",
+  "rt_sigreturn",
+  "rt_sigpending",
+  "rt_sigtimedwait",
+  "rt_sigqueueinfo",
+  "rt_tgsigqueueinfo",
+  "rt_sigsuspend",
+  "sigaltstack",
+  "pause",
+  "restart_syscall",
+  "set_tid_address",
+  "gettid",
+  "getpid",
+  "getppid",
+  "getpgid",
+  "setpgid",
+  "getpgrp",
+  "getsid",
+  "setsid",
+  "prctl",
+  "arch_prctl",
+  "set_thread_area",
+  "get_thread_area",
+  "modify_ldt",
+  "rseq",
+  "seccomp",
+  "ptrace",
+  "process_vm_readv",
+  "process_vm_writev",
+  "pidfd_open",
+  "pidfd_send_signal",
+  "process_mrelease",
+  "capget",
+  "capset",
+  "landlock_create_ruleset",
+  "landlock_add_rule",
+  "landlock_restrict_self",
   /* credentials and limits */
-  "getuid", "geteuid", "getgid", "getegid", "setuid", "setgid", "setreuid", "setregid",
-  "setresuid", "getresuid", "setresgid", "getresgid", "setfsuid", "setfsgid", "getgroups",
-  "setgroups", "getrlimit", "setrlimit", "prlimit64", "getrusage", "getpriority",
-  "setpriority", "ioprio_get", "ioprio_set",
+  "getuid",
+  "geteuid",
+  "getgid",
+  "getegid",
+  "setuid",
+  "setgid",
+  "setreuid",
+  "setregid",
+  "setresuid",
+  "getresuid",
+  "setresgid",
+  "getresgid",
+  "setfsuid",
+  "setfsgid",
+  "getgroups",
+  "setgroups",
+  "getrlimit",
+  "setrlimit",
+  "prlimit64",
+  "getrusage",
+  "getpriority",
+  "setpriority",
+  "ioprio_get",
+  "ioprio_set",
   /* scheduling */
-  "sched_yield", "sched_setparam", "sched_getparam", "sched_setscheduler",
-  "sched_getscheduler", "sched_get_priority_max", "sched_get_priority_min",
-  "sched_rr_get_interval", "sched_setaffinity", "sched_getaffinity", "sched_setattr",
-  "sched_getattr", "getcpu",
+  "sched_yield",
+  "sched_setparam",
+  "sched_getparam",
+  "sched_setscheduler",
+  "sched_getscheduler",
+  "sched_get_priority_max",
+  "sched_get_priority_min",
+  "sched_rr_get_interval",
+  "sched_setaffinity",
+  "sched_getaffinity",
+  "sched_setattr",
+  "sched_getattr",
+  "getcpu",
   /* time */
-  "time", "gettimeofday", "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep",
-  "adjtimex", "times", "alarm", "getitimer", "setitimer", "timer_create", "timer_settime",
-  "timer_gettime", "timer_getoverrun", "timer_delete",
+  "time",
+  "gettimeofday",
+  "clock_gettime",
+  "clock_getres",
+  "clock_nanosleep",
+  "nanosleep",
+  "adjtimex",
+  "times",
+  "alarm",
+  "getitimer",
+  "setitimer",
+  "timer_create",
+  "timer_settime",
+  "timer_gettime",
+  "timer_getoverrun",
+  "timer_delete",
   /* system information */
-  "uname", "sysinfo", "getrandom",
+  "uname",
+  "sysinfo",
+  "getrandom",
   /* sockets (socket itself is conditional: below) */
-  "socketpair", "connect", "accept", "accept4", "bind", "listen", "shutdown", "getsockname",
-  "getpeername", "setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg",
-  "sendmmsg", "recvmmsg",
+  "socketpair",
+  "connect",
+  "accept",
+  "accept4",
+  "bind",
+  "listen",
+  "shutdown",
+  "getsockname",
+  "getpeername",
+  "setsockopt",
+  "getsockopt",
+  "sendto",
+  "recvfrom",
+  "sendmsg",
+  "recvmsg",
+  "sendmmsg",
+  "recvmmsg",
   /* System V and POSIX IPC (the container has its own IPC namespace) */
-  "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl", "msgget",
-  "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
-  "mq_notify", "mq_getsetattr",
+  "shmget",
+  "shmat",
+  "shmdt",
+  "shmctl",
+  "semget",
+  "semop",
+  "semtimedop",
+  "semctl",
+  "msgget",
+  "msgsnd",
+  "msgrcv",
+  "msgctl",
+  "mq_open",
+  "mq_unlink",
+  "mq_timedsend",
+  "mq_timedreceive",
+  "mq_notify",
+  "mq_getsetattr",
   /* the i386 entry points' own names (32-bit programs on x86_64) */
-  "_llseek", "_newselect", "mmap2", "fcntl64", "stat64", "lstat64", "fstat64", "fstatat64",
-  "statfs64", "fstatfs64", "truncate64", "ftruncate64", "fadvise64_64", "sendfile64",
-  "chown32", "fchown32", "lchown32", "getuid32", "geteuid32", "getgid32", "getegid32",
-  "setuid32", "setgid32", "setreuid32", "setregid32", "setresuid32", "getresuid32",
-  "setresgid32", "getresgid32", "setfsuid32", "setfsgid32", "getgroups32", "setgroups32",
-  "ugetrlimit", "ipc", "nice", "waitpid", "signal", "sigaction", "sigprocmask", "sigpending",
-  "sigsuspend", "sigreturn", "clock_gettime64", "clock_getres_time64",
-  "clock_nanosleep_time64", "timer_gettime64", "timer_settime64", "timerfd_gettime64",
-  "timerfd_settime64", "utimensat_time64", "pselect6_time64", "ppoll_time64",
-  "io_pgetevents_time64", "recvmmsg_time64", "mq_timedsend_time64", "mq_timedreceive_time64",
-  "semtimedop_time64", "rt_sigtimedwait_time64", "futex_time64", "sched_rr_get_interval_time64",
+  "_llseek",
+  "_newselect",
+  "mmap2",
+  "fcntl64",
+  "stat64",
+  "lstat64",
+  "fstat64",
+  "fstatat64",
+  "statfs64",
+  "fstatfs64",
+  "truncate64",
+  "ftruncate64",
+  "fadvise64_64",
+  "sendfile64",
+  "chown32",
+  "fchown32",
+  "lchown32",
+  "getuid32",
+  "geteuid32",
+  "getgid32",
+  "getegid32",
+  "setuid32",
+  "setgid32",
+  "setreuid32",
+  "setregid32",
+  "setresuid32",
+  "getresuid32",
+  "setresgid32",
+  "getresgid32",
+  "setfsuid32",
+  "setfsgid32",
+  "getgroups32",
+  "setgroups32",
+  "ugetrlimit",
+  "ipc",
+  "nice",
+  "waitpid",
+  "signal",
+  "sigaction",
+  "sigprocmask",
+  "sigpending",
+  "sigsuspend",
+  "sigreturn",
+  "clock_gettime64",
+  "clock_getres_time64",
+  "clock_nanosleep_time64",
+  "timer_gettime64",
+  "timer_settime64",
+  "timerfd_gettime64",
+  "timerfd_settime64",
+  "utimensat_time64",
+  "pselect6_time64",
+  "ppoll_time64",
+  "io_pgetevents_time64",
+  "recvmmsg_time64",
+  "mq_timedsend_time64",
+  "mq_timedreceive_time64",
+  "semtimedop_time64",
+  "rt_sigtimedwait_time64",
+  "futex_time64",
+  "sched_rr_get_interval_time64",
 };
 
 /* Allowed only with a capability (as in Docker's profile, --cap-add grants
@@ -170,28 +467,55 @@ struct gated_entry
 };
 
 static const struct gated_entry gated_list[] = {
-  { "kexec_load", CAP_SYS_BOOT }, { "kexec_file_load", CAP_SYS_BOOT }, { "reboot", CAP_SYS_BOOT },
-  { "init_module", CAP_SYS_MODULE }, { "finit_module", CAP_SYS_MODULE },
+  { "kexec_load", CAP_SYS_BOOT },
+  { "kexec_file_load", CAP_SYS_BOOT },
+  { "reboot", CAP_SYS_BOOT },
+  { "init_module", CAP_SYS_MODULE },
+  { "finit_module", CAP_SYS_MODULE },
   { "delete_module", CAP_SYS_MODULE },
-  { "bpf", CAP_SYS_ADMIN }, { "perf_event_open", CAP_SYS_ADMIN },
+  { "bpf", CAP_SYS_ADMIN },
+  { "perf_event_open", CAP_SYS_ADMIN },
   { "open_by_handle_at", CAP_DAC_READ_SEARCH },
-  { "mount", CAP_SYS_ADMIN }, { "umount", CAP_SYS_ADMIN }, { "umount2", CAP_SYS_ADMIN },
-  { "pivot_root", CAP_SYS_ADMIN }, { "setns", CAP_SYS_ADMIN },
-  { "fsopen", CAP_SYS_ADMIN }, { "fsconfig", CAP_SYS_ADMIN }, { "fsmount", CAP_SYS_ADMIN },
-  { "fspick", CAP_SYS_ADMIN }, { "move_mount", CAP_SYS_ADMIN }, { "open_tree", CAP_SYS_ADMIN },
-  { "mount_setattr", CAP_SYS_ADMIN }, { "quotactl", CAP_SYS_ADMIN },
-  { "quotactl_fd", CAP_SYS_ADMIN }, { "lookup_dcookie", CAP_SYS_ADMIN },
-  { "swapon", CAP_SYS_ADMIN }, { "swapoff", CAP_SYS_ADMIN }, { "fanotify_init", CAP_SYS_ADMIN },
-  { "sethostname", CAP_SYS_ADMIN }, { "setdomainname", CAP_SYS_ADMIN },
-  { "acct", CAP_SYS_PACCT }, { "syslog", CAP_SYSLOG }, { "chroot", CAP_SYS_CHROOT },
-  { "settimeofday", CAP_SYS_TIME }, { "stime", CAP_SYS_TIME }, { "clock_settime", CAP_SYS_TIME },
-  { "clock_settime64", CAP_SYS_TIME }, { "clock_adjtime", CAP_SYS_TIME },
+  { "mount", CAP_SYS_ADMIN },
+  { "umount", CAP_SYS_ADMIN },
+  { "umount2", CAP_SYS_ADMIN },
+  { "pivot_root", CAP_SYS_ADMIN },
+  { "setns", CAP_SYS_ADMIN },
+  { "fsopen", CAP_SYS_ADMIN },
+  { "fsconfig", CAP_SYS_ADMIN },
+  { "fsmount", CAP_SYS_ADMIN },
+  { "fspick", CAP_SYS_ADMIN },
+  { "move_mount", CAP_SYS_ADMIN },
+  { "open_tree", CAP_SYS_ADMIN },
+  { "mount_setattr", CAP_SYS_ADMIN },
+  { "quotactl", CAP_SYS_ADMIN },
+  { "quotactl_fd", CAP_SYS_ADMIN },
+  { "lookup_dcookie", CAP_SYS_ADMIN },
+  { "swapon", CAP_SYS_ADMIN },
+  { "swapoff", CAP_SYS_ADMIN },
+  { "fanotify_init", CAP_SYS_ADMIN },
+  { "sethostname", CAP_SYS_ADMIN },
+  { "setdomainname", CAP_SYS_ADMIN },
+  { "acct", CAP_SYS_PACCT },
+  { "syslog", CAP_SYSLOG },
+  { "chroot", CAP_SYS_CHROOT },
+  { "settimeofday", CAP_SYS_TIME },
+  { "stime", CAP_SYS_TIME },
+  { "clock_settime", CAP_SYS_TIME },
+  { "clock_settime64", CAP_SYS_TIME },
+  { "clock_adjtime", CAP_SYS_TIME },
   { "clock_adjtime64", CAP_SYS_TIME },
-  { "iopl", CAP_SYS_RAWIO }, { "ioperm", CAP_SYS_RAWIO }, { "vhangup", CAP_SYS_TTY_CONFIG },
-  { "kcmp", CAP_SYS_PTRACE }, { "pidfd_getfd", CAP_SYS_PTRACE },
+  { "iopl", CAP_SYS_RAWIO },
+  { "ioperm", CAP_SYS_RAWIO },
+  { "vhangup", CAP_SYS_TTY_CONFIG },
+  { "kcmp", CAP_SYS_PTRACE },
+  { "pidfd_getfd", CAP_SYS_PTRACE },
   { "process_madvise", CAP_SYS_PTRACE },
-  { "mbind", CAP_SYS_NICE }, { "set_mempolicy", CAP_SYS_NICE }, { "get_mempolicy", CAP_SYS_NICE },
-  { "migrate_pages", CAP_SYS_NICE }, { "move_pages", CAP_SYS_NICE },
+  { "mbind", CAP_SYS_NICE },
+  { "set_mempolicy", CAP_SYS_NICE },
+  { "get_mempolicy", CAP_SYS_NICE },
+  { "migrate_pages", CAP_SYS_NICE },
+  { "move_pages", CAP_SYS_NICE },
   { "set_mempolicy_home_node", CAP_SYS_NICE },
 };
 
@@ -201,8 +525,9 @@ static const struct gated_entry gated_list[] = {
  * Listed although EPERM is the default: the printed profile names them, and
  * libseccomp drops a rule whose action is the default's (no BPF for them). */
 static const char *const deny_list[] = {
-  "keyctl", "add_key", "request_key", "userfaultfd", "io_uring_setup", "io_uring_enter",
-  "io_uring_register", "nfsservctl", "uselib", "vm86", "vm86old", "socketcall",
+  "keyctl",         "add_key",        "request_key",       "userfaultfd",
+  "io_uring_setup", "io_uring_enter", "io_uring_register", "nfsservctl",
+  "uselib",         "vm86",           "vm86old",           "socketcall",
 };
 
 /* CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET (Docker's mask) */
@@ -397,13 +722,13 @@ export_bpf (scmp_filter_ctx ctx, struct launch_bpf *out)
   struct stat st;
   if (fstat (fd, &st) < 0)
     return launch_fail (errno, "fstat", NULL);
-  size_t n = (size_t) st.st_size / sizeof (struct sock_filter);
-  if (n == 0 || n > BPF_MAX_INSNS || (size_t) st.st_size % sizeof (struct sock_filter))
+  size_t n = (size_t)st.st_size / sizeof (struct sock_filter);
+  if (n == 0 || n > BPF_MAX_INSNS || (size_t)st.st_size % sizeof (struct sock_filter))
     return launch_fail (E2BIG, "the seccomp filter is too large or empty", NULL);
-  out->insns = xrealloc (NULL, (size_t) st.st_size);
-  if (pread (fd, out->insns, (size_t) st.st_size, 0) != st.st_size)
+  out->insns = xrealloc (NULL, (size_t)st.st_size);
+  if (pread (fd, out->insns, (size_t)st.st_size, 0) != st.st_size)
     return launch_fail (EIO, "reading the compiled filter", NULL);
-  out->len = (unsigned short) n;
+  out->len = (unsigned short)n;
   return 0;
 }
 
@@ -417,7 +742,7 @@ newest_known_syscall (uint32_t arch)
       if (name)
         {
           free (name);
-          return (unsigned) nr;
+          return (unsigned)nr;
         }
     }
   return 0;
@@ -438,8 +763,8 @@ add_enosys_stub (const struct sc_policy *p, struct launch_bpf *bpf)
   unsigned n = 0, to_patch[16], np = 0;
   if (bpf->len == 0 || bpf->insns[0].code != (BPF_LD | BPF_W | BPF_ABS))
     return 0; /* not the shape libseccomp exports: leave the filter alone */
-  stub[n++] = (struct sock_filter) BPF_STMT (BPF_LD | BPF_W | BPF_ABS,
-                                             offsetof (struct seccomp_data, arch));
+  stub[n++] = (struct sock_filter)BPF_STMT (BPF_LD | BPF_W | BPF_ABS,
+                                            offsetof (struct seccomp_data, arch));
   /* each architecture adds at most 4 instructions and 2 jumps to patch */
   for (size_t i = 0; i < p->n_arches && np + 2 <= 16 && n + 4 + 2 <= 64; i++)
     {
@@ -451,42 +776,42 @@ add_enosys_stub (const struct sc_policy *p, struct launch_bpf *bpf)
         continue;
       bool x86_64 = arch == SCMP_ARCH_X86_64;
       /* not this arch: to the next block (x86_64: 4 instructions, else 3) */
-      stub[n++] = (struct sock_filter) BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, arch, 0, x86_64 ? 3 : 2);
-      stub[n++] = (struct sock_filter) BPF_STMT (BPF_LD | BPF_W | BPF_ABS,
-                                                 offsetof (struct seccomp_data, nr));
+      stub[n++] = (struct sock_filter)BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, arch, 0, x86_64 ? 3 : 2);
+      stub[n++] = (struct sock_filter)BPF_STMT (BPF_LD | BPF_W | BPF_ABS,
+                                                offsetof (struct seccomp_data, nr));
       if (x86_64)
         {
           to_patch[np++] = n; /* jt: to the filter */
-          stub[n++] = (struct sock_filter) BPF_JUMP (BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 0);
+          stub[n++] = (struct sock_filter)BPF_JUMP (BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 0);
         }
       to_patch[np++] = n; /* jt: to ENOSYS, jf: to the filter */
-      stub[n++] = (struct sock_filter) BPF_JUMP (BPF_JMP | BPF_JGT | BPF_K, max, 0, 0);
+      stub[n++] = (struct sock_filter)BPF_JUMP (BPF_JMP | BPF_JGT | BPF_K, max, 0, 0);
     }
   if (np == 0)
     return 0;
   unsigned enosys = n + 1, filter = n + 2;
-  stub[n++] = (struct sock_filter) BPF_JUMP (BPF_JMP | BPF_JA, 1, 0, 0); /* other arch */
-  stub[n++] = (struct sock_filter) BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+  stub[n++] = (struct sock_filter)BPF_JUMP (BPF_JMP | BPF_JA, 1, 0, 0); /* other arch */
+  stub[n++] = (struct sock_filter)BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
   for (unsigned k = 0; k < np; k++)
     {
       struct sock_filter *j = &stub[to_patch[k]];
       unsigned from = to_patch[k] + 1;
       if ((j->code & 0xf0) == BPF_JGE)
-        j->jt = (uint8_t) (filter - from);
+        j->jt = (uint8_t)(filter - from);
       else
         {
-          j->jt = (uint8_t) (enosys - from);
-          j->jf = (uint8_t) (filter - from);
+          j->jt = (uint8_t)(enosys - from);
+          j->jf = (uint8_t)(filter - from);
         }
     }
-  if ((size_t) bpf->len + n > BPF_MAX_INSNS)
+  if ((size_t)bpf->len + n > BPF_MAX_INSNS)
     return 0;
-  struct sock_filter *all = xrealloc (NULL, ((size_t) bpf->len + n) * sizeof *all);
+  struct sock_filter *all = xrealloc (NULL, ((size_t)bpf->len + n) * sizeof *all);
   memcpy (all, stub, n * sizeof *all);
   memcpy (all + n, bpf->insns, bpf->len * sizeof *all);
   free (bpf->insns);
   bpf->insns = all;
-  bpf->len = (unsigned short) (bpf->len + n);
+  bpf->len = (unsigned short)(bpf->len + n);
   return 0;
 }
 
@@ -501,7 +826,7 @@ compile (const struct sc_policy *p, struct launch_bpf *out)
    * for every syscall the container makes, and for the kernel, which runs
    * the filter once per syscall number and architecture when it is loaded
    * (to find the always-allowed ones). Best effort: older libseccomp. */
-  (void) seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  (void)seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
   /* A call through an ABI the profile does not list (x32 with the default
    * policy) fails with ENOSYS instead of killing the process. */
   if (seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO (ENOSYS)) < 0)
@@ -556,11 +881,11 @@ cache_key (const struct sc_policy *p, size_t *out_len)
                     "cairn-launch bpf 3 (tree, enosys stub, badarch enosys)\nlibseccomp %u.%u.%u\n"
                     "kernel %s %s %s\n",
                     v->major, v->minor, v->micro, u.release, u.version, u.machine);
-  if (n < 0 || (size_t) n >= sizeof head)
+  if (n < 0 || (size_t)n >= sizeof head)
     return NULL;
-  key_put (&k, head, (size_t) n);
-  uint32_t w[4] = { p->default_action, (uint32_t) p->n_arches, p->enosys_beyond_known,
-                    (uint32_t) p->n };
+  key_put (&k, head, (size_t)n);
+  uint32_t w[4]
+      = { p->default_action, (uint32_t)p->n_arches, p->enosys_beyond_known, (uint32_t)p->n };
   key_put (&k, w, sizeof w);
   key_put (&k, p->arches, p->n_arches * sizeof p->arches[0]);
   for (size_t i = 0; i < p->n; i++)
@@ -571,7 +896,7 @@ cache_key (const struct sc_policy *p, size_t *out_len)
       key_put (&k, h, sizeof h);
       for (unsigned j = 0; j < r->nargs; j++)
         {
-          uint64_t a[4] = { r->args[j].index, (uint64_t) r->args[j].op, r->args[j].value,
+          uint64_t a[4] = { r->args[j].index, (uint64_t)r->args[j].op, r->args[j].value,
                             r->args[j].value_two };
           key_put (&k, a, sizeof a);
         }
@@ -595,7 +920,7 @@ default_cache_dir (void)
 static bool
 read_all (int fd, void *buf, size_t n)
 {
-  return read (fd, buf, n) == (ssize_t) n;
+  return read (fd, buf, n) == (ssize_t)n;
 }
 
 static int
@@ -621,7 +946,7 @@ cache_load (const char *path, const char *key, size_t keylen, struct launch_bpf 
       free (steal_ptr (&out->insns));
       return -ENOENT;
     }
-  out->len = (unsigned short) n;
+  out->len = (unsigned short)n;
   return 0;
 }
 
@@ -632,16 +957,16 @@ cache_store (const char *dir, const char *path, const char *key, size_t keylen,
 {
   if (mkdir_p (dir, 0700) < 0)
     return;
-  _cleanup_free_ char *tmp = xasprintf ("%s.%ld.tmp", path, (long) getpid ());
+  _cleanup_free_ char *tmp = xasprintf ("%s.%ld.tmp", path, (long)getpid ());
   _cleanup_close_ int fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0)
     return;
-  uint32_t klen = (uint32_t) keylen, n = bpf->len;
+  uint32_t klen = (uint32_t)keylen, n = bpf->len;
   bool ok = write (fd, BPF_MAGIC, sizeof BPF_MAGIC - 1) == sizeof BPF_MAGIC - 1
             && write (fd, &klen, sizeof klen) == sizeof klen
-            && write (fd, key, keylen) == (ssize_t) keylen && write (fd, &n, sizeof n) == sizeof n
+            && write (fd, key, keylen) == (ssize_t)keylen && write (fd, &n, sizeof n) == sizeof n
             && write (fd, bpf->insns, n * sizeof (struct sock_filter))
-                   == (ssize_t) (n * sizeof (struct sock_filter));
+                   == (ssize_t)(n * sizeof (struct sock_filter));
   if (!ok || rename (tmp, path) < 0)
     unlink (tmp);
 }
@@ -658,7 +983,7 @@ compile_cached (const struct sc_policy *p, const char *cache_opt, struct launch_
   if (key)
     {
       path = xasprintf ("%s/%016llx.bpf", dir,
-                        (unsigned long long) fnv1a64 (key, keylen, 0xcbf29ce484222325ULL));
+                        (unsigned long long)fnv1a64 (key, keylen, 0xcbf29ce484222325ULL));
       if (cache_load (path, key, keylen, out) == 0)
         return 0;
     }

@@ -46,7 +46,7 @@ fmt_uint (char *buf, unsigned long long v)
   size_t n = 0;
   do
     {
-      tmp[n++] = (char) ('0' + v % 10);
+      tmp[n++] = (char)('0' + v % 10);
       v /= 10;
     }
   while (v);
@@ -59,7 +59,7 @@ void
 fmt_fd_path (char buf[32], int fd)
 {
   memcpy (buf, "/proc/self/fd/", 14);
-  fmt_uint (buf + 14, (unsigned) fd);
+  fmt_uint (buf + 14, (unsigned)fd);
 }
 
 size_t
@@ -85,7 +85,7 @@ write_file_at (int dirfd, const char *name, const char *buf)
   ssize_t n = write (fd, buf, len);
   if (n < 0)
     return launch_fail (errno, "writing a control file", name);
-  if ((size_t) n != len)
+  if ((size_t)n != len)
     return launch_fail (EIO, "short write to a control file", name);
   return 0;
 }
@@ -122,22 +122,38 @@ parse_size (const char *s, long long *out)
   unsigned shift = 0;
   switch (*end)
     {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case 't': case 'T': shift = 40; end++; break;
-    default: break;
+    case 'k':
+    case 'K':
+      shift = 10;
+      end++;
+      break;
+    case 'm':
+    case 'M':
+      shift = 20;
+      end++;
+      break;
+    case 'g':
+    case 'G':
+      shift = 30;
+      end++;
+      break;
+    case 't':
+    case 'T':
+      shift = 40;
+      end++;
+      break;
+    default:
+      break;
     }
   if (*end == 'b' || *end == 'B')
     end++;
-  if (*end || v == 0 || v > (unsigned long long) (LLONG_MAX >> shift))
+  if (*end || v == 0 || v > (unsigned long long)(LLONG_MAX >> shift))
     return -EINVAL;
-  *out = (long long) (v << shift);
+  *out = (long long)(v << shift);
   return 0;
 }
 
-static void __attribute__ ((noreturn))
-oom (void)
+static void __attribute__ ((noreturn)) oom (void)
 {
   fputs ("cairn-launch: out of memory\n", stderr);
   _exit (EXIT_LAUNCH_ERROR);
@@ -195,17 +211,17 @@ close_fds_except (const int *keep, size_t n_keep)
   unsigned lo = 3;
   for (size_t i = 0; i <= n; i++)
     {
-      unsigned hi = i < n ? (unsigned) sorted[i] : ~0U;
+      unsigned hi = i < n ? (unsigned)sorted[i] : ~0U;
       if (hi > lo && syscall (SYS_close_range, lo, hi - 1, 0) < 0)
         {
           if (errno != ENOSYS)
             return -errno;
           unsigned top = hi == ~0U ? 65536 : hi;
           for (unsigned fd = lo; fd < top; fd++)
-            close ((int) fd);
+            close ((int)fd);
         }
       if (i < n)
-        lo = (unsigned) sorted[i] + 1;
+        lo = (unsigned)sorted[i] + 1;
     }
   return 0;
 }

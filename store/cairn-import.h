@@ -18,19 +18,20 @@ static inline void
 cairn_archive_free (CairnArchive *a)
 {
   /* archive_free() dispatches to the read or write handle's free. */
-  (void) archive_free (a);
+  (void)archive_free (a);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnArchive, cairn_archive_free)
 
 /* What an import saw (besides the transaction's object counts). */
-typedef struct {
-  guint64 entries;          /* archive entries read (all layers) */
-  guint64 files;            /* regular files and symlinks imported */
-  guint64 bytes;            /* bytes of regular file content */
-  guint64 hardlinks;        /* hardlink entries resolved */
-  guint64 whiteouts;        /* OCI whiteouts applied */
-  guint n_skipped_special;  /* device nodes, fifos, sockets: skipped */
-  char *first_skipped;      /* path of the first one (for the warning) */
+typedef struct
+{
+  guint64 entries;         /* archive entries read (all layers) */
+  guint64 files;           /* regular files and symlinks imported */
+  guint64 bytes;           /* bytes of regular file content */
+  guint64 hardlinks;       /* hardlink entries resolved */
+  guint64 whiteouts;       /* OCI whiteouts applied */
+  guint n_skipped_special; /* device nodes, fifos, sockets: skipped */
+  char *first_skipped;     /* path of the first one (for the warning) */
   guint n_layers;
 } CairnImportStats;
 void cairn_import_stats_clear (CairnImportStats *s);
@@ -53,8 +54,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnTarImporter, cairn_tar_importer_free)
  * deletes NAME from earlier layers and ".wh..wh..opq" hides a directory's
  * earlier contents (OCI image-spec layer.md). @label names the stream in
  * errors (a file name or layer digest). */
-gboolean cairn_tar_importer_apply (CairnTarImporter *imp, struct archive *a,
-                                   gboolean oci_whiteouts, const char *label, GError **error);
+gboolean cairn_tar_importer_apply (CairnTarImporter *imp, struct archive *a, gboolean oci_whiteouts,
+                                   const char *label, GError **error);
 /* Wait for the content jobs and fill in the tree (root metadata defaults to
  * uid 0, gid 0, 0755 when no entry named it). */
 gboolean cairn_tar_importer_finish (CairnTarImporter *imp, GError **error);
@@ -90,27 +91,29 @@ gboolean cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, co
                                            CairnImportStats *out_stats, GError **error);
 
 /* Commit metadata keys holding the image config (as in docs/import-export.md). */
-#define CAIRN_META_OCI_ENTRYPOINT "cairn.oci.entrypoint" /* as */
-#define CAIRN_META_OCI_CMD "cairn.oci.cmd"               /* as */
-#define CAIRN_META_OCI_ENV "cairn.oci.env"               /* as, "K=V" */
-#define CAIRN_META_OCI_WORKDIR "cairn.oci.workdir"       /* s */
-#define CAIRN_META_OCI_USER "cairn.oci.user"             /* s */
+#define CAIRN_META_OCI_ENTRYPOINT "cairn.oci.entrypoint"    /* as */
+#define CAIRN_META_OCI_CMD "cairn.oci.cmd"                  /* as */
+#define CAIRN_META_OCI_ENV "cairn.oci.env"                  /* as, "K=V" */
+#define CAIRN_META_OCI_WORKDIR "cairn.oci.workdir"          /* s */
+#define CAIRN_META_OCI_USER "cairn.oci.user"                /* s */
 #define CAIRN_META_OCI_MANIFEST "cairn.oci.manifest-digest" /* s, "sha256:…" */
-#define CAIRN_META_OCI_CONFIG "cairn.oci.config-digest"  /* s, "sha256:…" */
-#define CAIRN_META_OCI_ARCH "cairn.oci.architecture"     /* s */
+#define CAIRN_META_OCI_CONFIG "cairn.oci.config-digest"     /* s, "sha256:…" */
+#define CAIRN_META_OCI_ARCH "cairn.oci.architecture"        /* s */
 
 /* ---- export (export.c) ---------------------------------------------------- */
 
-typedef enum {
+typedef enum
+{
   CAIRN_EXPORT_COMPRESS_NONE,
   CAIRN_EXPORT_COMPRESS_GZIP,
   CAIRN_EXPORT_COMPRESS_ZSTD,
 } CairnExportCompress;
 
-typedef struct {
-  const char *subpath;           /* NULL or "/": the whole tree */
+typedef struct
+{
+  const char *subpath; /* NULL or "/": the whole tree */
   CairnExportCompress compress;
-  gboolean no_hardlinks;         /* emit every file in full */
+  gboolean no_hardlinks; /* emit every file in full */
   void (*progress) (guint64 files_done, guint64 bytes_done, gpointer data);
   gpointer progress_data;
 } CairnExportOptions;

@@ -31,7 +31,7 @@ typedef struct
   guint n_commits;         /* commits now complete */
   guint n_refs_updated;
   gint64 elapsed_us;
-  const char *phase;       /* what is being done now (progress only) */
+  const char *phase; /* what is being done now (progress only) */
 } CairnPullStats;
 
 typedef void (*CairnPullProgressFunc) (const CairnPullStats *stats, gpointer user_data);
@@ -61,8 +61,7 @@ void cairn_pull_options_init (CairnPullOptions *opts);
  * refs/remotes/REMOTE/, of a URL (and with @mirror) in refs/heads/.
  * A ref may also be given as a 64-hex commit checksum (pulled, no ref set). */
 gboolean cairn_repo_pull (CairnRepo *repo, const char *source, const char *const *refs,
-                          const CairnPullOptions *opts, CairnPullStats *out_stats,
-                          GError **error);
+                          const CairnPullOptions *opts, CairnPullStats *out_stats, GError **error);
 
 /* Make http:// and https:// sources available to cairn_repo_pull (the HTTP
  * transport lives in libcairn-store-io, with libcurl). Without this call

@@ -47,8 +47,8 @@ gboolean cairn_repo_write_commit_detached_metadata (CairnRepo *repo, const char 
 GBytes *cairn_repo_load_commit_bytes (CairnRepo *repo, const char *commit, GError **error);
 
 /* The "ostree.gpgsigs" aay of @commit; *out_sigs NULL when there is none. */
-gboolean cairn_repo_get_commit_signatures (CairnRepo *repo, const char *commit,
-                                           GVariant **out_sigs, GError **error);
+gboolean cairn_repo_get_commit_signatures (CairnRepo *repo, const char *commit, GVariant **out_sigs,
+                                           GError **error);
 
 /* Sign @commit with each of @key_ids (secret keys of the GnuPG home
  * @homedir, NULL = default) and append the signatures to its detached
@@ -62,8 +62,8 @@ gboolean cairn_repo_sign_commit (CairnRepo *repo, const char *commit, const char
  * packet over the commit bytes, e.g. from an offline machine). It is not
  * verified here; a signature by an issuer that already signed is refused
  * (G_IO_ERROR_EXISTS). */
-gboolean cairn_repo_append_commit_signature (CairnRepo *repo, const char *commit,
-                                             GBytes *signature, GError **error);
+gboolean cairn_repo_append_commit_signature (CairnRepo *repo, const char *commit, GBytes *signature,
+                                             GError **error);
 
 /* Remove the signatures of @key_id (see cairn_sign_sigs_delete_key).
  * *out_n_deleted may be 0; the caller decides whether that is an error. */
@@ -89,17 +89,17 @@ gboolean cairn_repo_regenerate_summary (CairnRepo *repo, GVariant *extra,
 typedef struct
 {
   char *ref;
-  char *commit;       /* 64 hex */
-  guint64 commit_size;/* size of the .commit object (0 = unknown) */
-  guint64 timestamp;  /* ostree.commit.timestamp, 0 if absent */
-  char *version;      /* ostree.commit.version, may be NULL */
+  char *commit;        /* 64 hex */
+  guint64 commit_size; /* size of the .commit object (0 = unknown) */
+  guint64 timestamp;   /* ostree.commit.timestamp, 0 if absent */
+  char *version;       /* ostree.commit.version, may be NULL */
 } CairnSummaryRef;
 
 typedef struct
 {
-  GVariant *variant;  /* the whole summary */
-  GPtrArray *refs;    /* CairnSummaryRef*, sorted by name */
-  GVariant *metadata; /* a{sv} */
+  GVariant *variant;     /* the whole summary */
+  GPtrArray *refs;       /* CairnSummaryRef*, sorted by name */
+  GVariant *metadata;    /* a{sv} */
   guint64 last_modified; /* 0 if absent */
   guint64 expires;       /* 0 if absent */
   char *mode;            /* ostree.summary.mode, may be NULL */
@@ -203,9 +203,8 @@ gboolean cairn_repo_verify_summary (CairnRepo *repo, GBytes *summary, GBytes *su
  * has at least one good signature from a trusted key. Otherwise
  * G_IO_ERROR_PERMISSION_DENIED with a message saying, per signature, which
  * key and why it does not count (or that there are no signatures). */
-gboolean cairn_repo_require_signed_commit (CairnRepo *repo, const char *commit,
-                                           const char *remote, const char *keyring_file,
-                                           GError **error);
+gboolean cairn_repo_require_signed_commit (CairnRepo *repo, const char *commit, const char *remote,
+                                           const char *keyring_file, GError **error);
 
 /* Build that refusal message from a result ("no good signature from a
  * trusted key: key …: expired key; …"). */

@@ -15,7 +15,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   CAIRN_OBJECT_FILE = 1,
   CAIRN_OBJECT_DIR_TREE = 2,
   CAIRN_OBJECT_DIR_META = 3,
@@ -26,7 +27,8 @@ typedef enum {
 
 #define CAIRN_OBJECT_IS_META(t) ((t) >= 2 && (t) <= 6)
 
-typedef enum {
+typedef enum
+{
   CAIRN_REPO_MODE_BARE,
   CAIRN_REPO_MODE_BARE_USER,
   CAIRN_REPO_MODE_BARE_USER_ONLY,
@@ -41,7 +43,8 @@ typedef enum {
 #define CAIRN_ZFILEHEADER_GVARIANT_FORMAT G_VARIANT_TYPE ("(tuuuusa(ayay))")
 #define CAIRN_SUMMARY_GVARIANT_FORMAT G_VARIANT_TYPE ("(a(s(taya{sv}))a{sv})")
 
-#define CAIRN_EMPTY_DIRTREE_CHECKSUM "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+#define CAIRN_EMPTY_DIRTREE_CHECKSUM                                                               \
+  "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
 #define CAIRN_MAX_METADATA_SIZE (128 * 1024 * 1024)
 
 /* ---- checksums (checksum.c) ------------------------------------------- */
@@ -58,7 +61,8 @@ char *cairn_checksum_bytes (const void *data, gsize len);
 /* ---- file metadata ---------------------------------------------------- */
 
 /* Logical metadata of a content object (what the header records). */
-typedef struct {
+typedef struct
+{
   guint32 uid;
   guint32 gid;
   guint32 mode;         /* full st_mode: S_IFREG or S_IFLNK + permission bits */
@@ -102,17 +106,18 @@ gboolean cairn_dirmeta_parse (GVariant *dirmeta, guint32 *out_uid, guint32 *out_
 
 typedef struct CairnRepo CairnRepo;
 
-struct CairnRepo {
+struct CairnRepo
+{
   char *path;
   int repo_dfd;
   int objects_dfd;
   int tmp_dfd;
   CairnRepoMode mode;
   GKeyFile *config;
-  gboolean fsync;         /* core.fsync */
-  gboolean disable_xattrs;/* core.disable-xattrs */
-  int zlib_level;         /* [archive] zlib-level */
-  int lock_fd;            /* .lock, -1 until first locked */
+  gboolean fsync;          /* core.fsync */
+  gboolean disable_xattrs; /* core.disable-xattrs */
+  int zlib_level;          /* [archive] zlib-level */
+  int lock_fd;             /* .lock, -1 until first locked */
   int lock_depth_shared;
   int lock_depth_exclusive;
   int lock_timeout_secs;
@@ -145,7 +150,11 @@ CairnFsyncPolicy cairn_repo_fsync_policy (CairnRepo *repo);
 
 /* Repo lock: OFD locks on <repo>/.lock as OSTree (docs/format.md §9): shared for
  * writers, exclusive for prune. Recursive per repo handle. */
-typedef enum { CAIRN_REPO_LOCK_SHARED, CAIRN_REPO_LOCK_EXCLUSIVE } CairnRepoLockType;
+typedef enum
+{
+  CAIRN_REPO_LOCK_SHARED,
+  CAIRN_REPO_LOCK_EXCLUSIVE
+} CairnRepoLockType;
 gboolean cairn_repo_lock_push (CairnRepo *repo, CairnRepoLockType type, GError **error);
 void cairn_repo_lock_pop (CairnRepo *repo, CairnRepoLockType type);
 
@@ -216,7 +225,8 @@ void cairn_txn_set_ref (CairnTxn *txn, const char *remote, const char *ref, cons
 void cairn_txn_free (CairnTxn *txn); /* aborts (removes staging) if not committed */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnTxn, cairn_txn_free)
 
-typedef struct {
+typedef struct
+{
   guint64 metadata_written;
   guint64 content_written;
   guint64 content_bytes_written;
@@ -246,10 +256,9 @@ gboolean cairn_txn_write_content (CairnTxn *txn, const CairnFileInfo *fi, int co
 gboolean cairn_txn_write_content_range (CairnTxn *txn, const CairnFileInfo *fi, int fd,
                                         guint64 offset, const char *expected_checksum,
                                         char **out_checksum, GError **error);
-gboolean cairn_txn_write_content_bytes (CairnTxn *txn, const CairnFileInfo *fi,
-                                        const void *data, gsize len,
-                                        const char *expected_checksum, char **out_checksum,
-                                        GError **error);
+gboolean cairn_txn_write_content_bytes (CairnTxn *txn, const CairnFileInfo *fi, const void *data,
+                                        gsize len, const char *expected_checksum,
+                                        char **out_checksum, GError **error);
 
 /* Compute the content checksum of (fi, data) without writing. */
 char *cairn_content_checksum (const CairnFileInfo *fi, const void *data, gsize len);
@@ -275,15 +284,16 @@ GHashTable *cairn_repo_list_refs (CairnRepo *repo, const char *prefix, gboolean 
 /* ---- commits (commit.c, commitobj.c) ------------------------------------ */
 
 /* Parsed view of a commit object. */
-typedef struct {
+typedef struct
+{
   GVariant *variant;  /* the whole commit */
   GVariant *metadata; /* a{sv} */
   char *parent;       /* hex or NULL */
   char *subject;
   char *body;
   guint64 timestamp;
-  char *root_tree;    /* hex */
-  char *root_meta;    /* hex */
+  char *root_tree; /* hex */
+  char *root_meta; /* hex */
 } CairnCommit;
 void cairn_commit_clear (CairnCommit *c);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CairnCommit, cairn_commit_clear)
@@ -293,25 +303,26 @@ gboolean cairn_repo_load_commit (CairnRepo *repo, const char *checksum, CairnCom
                                  GError **error);
 /* Is there a state/<commit>.commitpartial marker? */
 gboolean cairn_repo_commit_is_partial (CairnRepo *repo, const char *checksum);
-gboolean cairn_repo_mark_commit_partial (CairnRepo *repo, const char *checksum,
-                                         gboolean partial, const char *reason, GError **error);
+gboolean cairn_repo_mark_commit_partial (CairnRepo *repo, const char *checksum, gboolean partial,
+                                         const char *reason, GError **error);
 
 /* Options of a commit (ostree commit's flags). */
-typedef struct {
-  const char *branch;       /* -b; may be NULL for an orphan commit */
+typedef struct
+{
+  const char *branch; /* -b; may be NULL for an orphan commit */
   const char *subject;
   const char *body;
-  const char *parent;       /* NULL: the branch's current commit; "none": no parent */
-  gint64 owner_uid;         /* -1 = as on disk */
+  const char *parent; /* NULL: the branch's current commit; "none": no parent */
+  gint64 owner_uid;   /* -1 = as on disk */
   gint64 owner_gid;
   gboolean canonical_permissions;
   gboolean no_xattrs;
   gboolean has_timestamp;
   guint64 timestamp;
-  GVariant *extra_metadata; /* a{sv} entries added first (may be NULL) */
-  gboolean no_bindings;     /* don't add ostree.ref-binding */
-  gboolean use_devino_cache;/* default TRUE */
-  guint n_threads;          /* 0 = number of CPUs */
+  GVariant *extra_metadata;  /* a{sv} entries added first (may be NULL) */
+  gboolean no_bindings;      /* don't add ostree.ref-binding */
+  gboolean use_devino_cache; /* default TRUE */
+  guint n_threads;           /* 0 = number of CPUs */
   void (*progress) (guint64 files_done, guint64 bytes_done, gpointer data);
   gpointer progress_data;
 } CairnCommitOptions;
@@ -340,8 +351,8 @@ void cairn_mtree_clear (CairnMTree *t);
 GPtrArray *cairn_mtree_file_names (CairnMTree *t);
 GPtrArray *cairn_mtree_dir_names (CairnMTree *t);
 /* Fill @t from a stored dirtree (lazily not supported: loads recursively). */
-gboolean cairn_mtree_load (CairnMTree *t, CairnRepo *repo, const char *dirtree,
-                           const char *dirmeta, GError **error);
+gboolean cairn_mtree_load (CairnMTree *t, CairnRepo *repo, const char *dirtree, const char *dirmeta,
+                           GError **error);
 /* Write all dirtree objects bottom-up; returns the root dirtree checksum.
  * Every directory must have a metadata checksum. */
 gboolean cairn_txn_write_mtree (CairnTxn *txn, CairnMTree *t, char **out_tree_checksum,
@@ -349,9 +360,9 @@ gboolean cairn_txn_write_mtree (CairnTxn *txn, CairnMTree *t, char **out_tree_ch
 
 /* Write the commit object for a root tree; returns its checksum. Does not
  * touch refs (queue with cairn_txn_set_ref). */
-gboolean cairn_txn_write_commit (CairnTxn *txn, const CairnCommitOptions *opts,
-                                 const char *parent, const char *root_tree,
-                                 const char *root_meta, char **out_checksum, GError **error);
+gboolean cairn_txn_write_commit (CairnTxn *txn, const CairnCommitOptions *opts, const char *parent,
+                                 const char *root_tree, const char *root_meta, char **out_checksum,
+                                 GError **error);
 
 /* Add the caller's extra metadata entries (opts->extra_metadata, in
  * order) to an a{sv} builder: they come first in every commit. */
@@ -364,9 +375,8 @@ gboolean cairn_commit_options_resolve_parent (CairnRepo *repo, const CairnCommit
 
 /* Write @tree's dirtrees and the commit object, queue the branch ref and
  * commit the transaction (objects durable, then the ref). */
-gboolean cairn_txn_finish_commit (CairnTxn *txn, const CairnCommitOptions *opts,
-                                  const char *parent, CairnMTree *tree, char **out_checksum,
-                                  GError **error);
+gboolean cairn_txn_finish_commit (CairnTxn *txn, const CairnCommitOptions *opts, const char *parent,
+                                  CairnMTree *tree, char **out_checksum, GError **error);
 
 /* Commit a directory tree at @src_dfd/@src_path into @repo (one whole
  * transaction including the branch ref). */
@@ -375,9 +385,8 @@ gboolean cairn_repo_commit_dir (CairnRepo *repo, int src_dfd, const char *src_pa
                                 CairnTxnStats *out_stats, GError **error);
 
 /* Apply commit options (owner overrides, canonical permissions) to metadata. */
-void cairn_commit_options_filter (const CairnCommitOptions *opts, CairnRepoMode mode,
-                                  guint32 *uid, guint32 *gid, guint32 *st_mode,
-                                  gboolean *skip_xattrs);
+void cairn_commit_options_filter (const CairnCommitOptions *opts, CairnRepoMode mode, guint32 *uid,
+                                  guint32 *gid, guint32 *st_mode, gboolean *skip_xattrs);
 
 /* ---- devino cache (devino.c) -------------------------------------------- */
 
@@ -398,8 +407,7 @@ gboolean cairn_devino_save (CairnDevino *d, CairnRepo *repo, GError **error);
 /* Objects reachable from a commit: keys are "checksum.type" strings
  * (cairn_object_name), values unused. @depth parents (-1 all, 0 none). */
 char *cairn_object_name (const char *checksum, CairnObjectType type);
-gboolean cairn_object_name_parse (const char *name, char **out_checksum,
-                                  CairnObjectType *out_type);
+gboolean cairn_object_name_parse (const char *name, char **out_checksum, CairnObjectType *out_type);
 gboolean cairn_repo_traverse_commit (CairnRepo *repo, const char *commit, int depth,
                                      GHashTable *reachable, GError **error);
 /* Like traverse, but missing objects are collected into @missing instead of failing. */
@@ -426,7 +434,8 @@ G_BEGIN_DECLS
 /* Look up @path ("/" or "a/b", leading "/" optional) in the tree of @commit.
  * A directory gives its dirtree+dirmeta checksums, a file its content
  * checksum. Missing: G_IO_ERROR_NOT_FOUND naming the path. */
-typedef struct {
+typedef struct
+{
   gboolean is_dir;
   char *dirtree;
   char *dirmeta;
@@ -441,20 +450,22 @@ G_END_DECLS
 G_BEGIN_DECLS
 /* ---- fsck and prune (fsck.c) ---------------------------------------------- */
 
-typedef struct {
-  char *object;    /* "checksum.type" */
-  char *message;   /* why */
+typedef struct
+{
+  char *object;  /* "checksum.type" */
+  char *message; /* why */
   gboolean missing;
   GPtrArray *commits; /* commits whose tree contains it (char*) */
   GPtrArray *refs;    /* refs pointing at those commits (char*) */
 } CairnFsckProblem;
 
-typedef struct {
-  guint n_objects;          /* objects re-hashed */
-  guint n_commits;          /* commits verified */
-  guint n_partial;          /* partial commits skipped */
+typedef struct
+{
+  guint n_objects; /* objects re-hashed */
+  guint n_commits; /* commits verified */
+  guint n_partial; /* partial commits skipped */
   guint n_refs;
-  GPtrArray *problems;      /* CairnFsckProblem* */
+  GPtrArray *problems; /* CairnFsckProblem* */
   guint n_deleted;
 } CairnFsckReport;
 void cairn_fsck_report_clear (CairnFsckReport *r);
@@ -467,15 +478,17 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CairnFsckReport, cairn_fsck_report_clear)
 gboolean cairn_repo_fsck (CairnRepo *repo, gboolean delete_corrupt, guint n_threads,
                           CairnFsckReport *out, GError **error);
 
-typedef struct {
+typedef struct
+{
   gboolean dry_run;
   gboolean refs_only;
-  int depth;                 /* -1 = all parents */
+  int depth; /* -1 = all parents */
   gboolean has_keep_younger;
   guint64 keep_younger_than; /* unix time */
 } CairnPruneOptions;
 
-typedef struct {
+typedef struct
+{
   guint n_total;
   guint n_deleted;
   guint64 bytes_freed;

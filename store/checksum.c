@@ -108,7 +108,7 @@ cairn_xattrs_empty (void)
 static int
 cmp_str (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Build the canonical a(ayay) from a NUL-separated name list and a getter. */
@@ -199,9 +199,9 @@ GVariant *
 cairn_file_header_new (const CairnFileInfo *fi)
 {
   g_autoptr (GVariant) xa = fi->xattrs ? g_variant_ref (fi->xattrs) : cairn_xattrs_empty ();
-  return g_variant_ref_sink (g_variant_new (
-      "(uuuus@a(ayay))", GUINT32_TO_BE (fi->uid), GUINT32_TO_BE (fi->gid),
-      GUINT32_TO_BE (fi->mode), 0, fi->symlink_target ? fi->symlink_target : "", xa));
+  return g_variant_ref_sink (g_variant_new ("(uuuus@a(ayay))", GUINT32_TO_BE (fi->uid),
+                                            GUINT32_TO_BE (fi->gid), GUINT32_TO_BE (fi->mode), 0,
+                                            fi->symlink_target ? fi->symlink_target : "", xa));
 }
 
 GVariant *
@@ -210,9 +210,8 @@ cairn_zfile_header_new (const CairnFileInfo *fi)
   g_autoptr (GVariant) xa = fi->xattrs ? g_variant_ref (fi->xattrs) : cairn_xattrs_empty ();
   guint64 size = S_ISREG (fi->mode) ? fi->size : 0;
   return g_variant_ref_sink (g_variant_new (
-      "(tuuuus@a(ayay))", GUINT64_TO_BE (size), GUINT32_TO_BE (fi->uid),
-      GUINT32_TO_BE (fi->gid), GUINT32_TO_BE (fi->mode), 0,
-      fi->symlink_target ? fi->symlink_target : "", xa));
+      "(tuuuus@a(ayay))", GUINT64_TO_BE (size), GUINT32_TO_BE (fi->uid), GUINT32_TO_BE (fi->gid),
+      GUINT32_TO_BE (fi->mode), 0, fi->symlink_target ? fi->symlink_target : "", xa));
 }
 
 GBytes *
@@ -243,7 +242,7 @@ cairn_file_header_prefixed (GVariant *header)
 {
   gsize hlen = g_variant_get_size (header);
   guint8 *buf = g_malloc (8 + hlen);
-  guint32 be = GUINT32_TO_BE ((guint32) hlen);
+  guint32 be = GUINT32_TO_BE ((guint32)hlen);
   memcpy (buf, &be, 4);
   memset (buf + 4, 0, 4);
   g_variant_store (header, buf + 8);

@@ -12,7 +12,8 @@
 #define MAX_QUEUED 1024
 
 /* A directory fd shared by the walker and the jobs of its files. */
-typedef struct {
+typedef struct
+{
   gint refs;
   int fd;
   char *path; /* relative path, for messages */
@@ -46,22 +47,24 @@ dirref_unref (DirRef *d)
     }
 }
 
-typedef struct {
+typedef struct
+{
   CairnRepo *repo;
   CairnTxn *txn;
   const CairnCommitOptions *opts;
   CairnDevino *devino;
   GThreadPool *pool;
   GMutex lock;
-  GCond drained;  /* signalled when queued jobs drop below the bound */
-  guint queued;   /* jobs pushed and not finished (under lock) */
+  GCond drained; /* signalled when queued jobs drop below the bound */
+  guint queued;  /* jobs pushed and not finished (under lock) */
   CairnFirstError fe;
   guint64 files_done;
   guint64 bytes_done;
   guint64 devino_hits;
 } Ctx;
 
-typedef struct {
+typedef struct
+{
   DirRef *dir;
   char *name;
   char *slot; /* the mtree's checksum buffer (65 bytes) to fill */
@@ -83,8 +86,9 @@ entry_info (Ctx *ctx, int fd, int dfd, const char *name, const struct stat *st, 
   fi->uid = st->st_uid;
   fi->gid = st->st_gid;
   fi->mode = st->st_mode;
-  fi->size = S_ISREG (st->st_mode) ? (guint64) st->st_size : 0;
-  cairn_commit_options_filter (ctx->opts, ctx->repo->mode, &fi->uid, &fi->gid, &fi->mode, &skip_xattrs);
+  fi->size = S_ISREG (st->st_mode) ? (guint64)st->st_size : 0;
+  cairn_commit_options_filter (ctx->opts, ctx->repo->mode, &fi->uid, &fi->gid, &fi->mode,
+                               &skip_xattrs);
   if (skip_xattrs || ctx->repo->disable_xattrs)
     fi->xattrs = cairn_xattrs_empty ();
   else if (fd >= 0)
@@ -271,7 +275,7 @@ add_entry (Ctx *ctx, DirRef *dir, const char *name, CairnMTree *tree, GError **e
 static int
 cmp_str (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 static gboolean

@@ -26,8 +26,8 @@ cairn_repo_read_commit_detached_metadata (CairnRepo *repo, const char *commit,
 }
 
 gboolean
-cairn_repo_write_commit_detached_metadata (CairnRepo *repo, const char *commit,
-                                           GVariant *metadata, GError **error)
+cairn_repo_write_commit_detached_metadata (CairnRepo *repo, const char *commit, GVariant *metadata,
+                                           GError **error)
 {
   if (!cairn_validate_checksum_string (commit, error))
     return FALSE;
@@ -116,8 +116,7 @@ metadata_with_sigs (GVariant *old_meta, GVariant *sigs)
 }
 
 static gboolean
-store_sigs (CairnRepo *repo, const char *commit, GVariant *old_meta, GVariant *sigs,
-            GError **error)
+store_sigs (CairnRepo *repo, const char *commit, GVariant *old_meta, GVariant *sigs, GError **error)
 {
   g_autoptr (GVariant) meta = metadata_with_sigs (old_meta, sigs);
   return cairn_repo_write_commit_detached_metadata (repo, commit, meta, error);
@@ -130,8 +129,8 @@ load_meta_and_sigs (CairnRepo *repo, const char *commit, GVariant **out_meta, GV
   g_autoptr (GVariant) meta = NULL;
   if (!cairn_repo_read_commit_detached_metadata (repo, commit, &meta, error))
     return FALSE;
-  *out_sigs = meta ? g_variant_lookup_value (meta, CAIRN_SIGN_GPGSIGS_KEY, G_VARIANT_TYPE ("aay"))
-                   : NULL;
+  *out_sigs
+      = meta ? g_variant_lookup_value (meta, CAIRN_SIGN_GPGSIGS_KEY, G_VARIANT_TYPE ("aay")) : NULL;
   *out_meta = g_steal_pointer (&meta);
   return TRUE;
 }

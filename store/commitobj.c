@@ -31,7 +31,8 @@ cairn_commit_parse (GVariant *commit, CairnCommit *out, GError **error)
     {
       c.parent = cairn_checksum_from_variant (parent);
       if (!c.parent)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "commit has an invalid parent checksum");
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                 "commit has an invalid parent checksum");
     }
   c.root_tree = cairn_checksum_from_variant (tree);
   c.root_meta = cairn_checksum_from_variant (meta);
@@ -82,7 +83,8 @@ cairn_repo_mark_commit_partial (CairnRepo *repo, const char *checksum, gboolean 
 
 /* ---- mutable trees ---------------------------------------------------------- */
 
-struct CairnMTree {
+struct CairnMTree
+{
   GHashTable *files; /* name -> char[65] checksum (owned) */
   GHashTable *dirs;  /* name -> CairnMTree* */
   char *meta;        /* dirmeta checksum */
@@ -93,7 +95,8 @@ cairn_mtree_new (void)
 {
   CairnMTree *t = g_new0 (CairnMTree, 1);
   t->files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  t->dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cairn_mtree_free);
+  t->dirs
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)cairn_mtree_free);
   return t;
 }
 
@@ -179,7 +182,7 @@ cairn_mtree_clear (CairnMTree *t)
 static int
 cmp_names (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 static GPtrArray *
@@ -257,7 +260,8 @@ cairn_txn_write_mtree (CairnTxn *txn, CairnMTree *t, char **out_tree_checksum, G
         {
           g_variant_builder_clear (&fb);
           g_variant_builder_clear (&db);
-          return cairn_throw (error, "internal error: file '%s' has no checksum", (char *) fnames->pdata[i]);
+          return cairn_throw (error, "internal error: file '%s' has no checksum",
+                              (char *)fnames->pdata[i]);
         }
       g_variant_builder_add (&fb, "(s@ay)", fnames->pdata[i],
                              g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, raw, 32, 1));
@@ -269,21 +273,22 @@ cairn_txn_write_mtree (CairnTxn *txn, CairnMTree *t, char **out_tree_checksum, G
       g_autofree char *subtree = NULL;
       guint8 r1[32], r2[32];
       if (!cairn_txn_write_mtree (txn, sub, &subtree, error)
-          || !cairn_checksum_from_hex (subtree, r1) || !sub->meta || !cairn_checksum_from_hex (sub->meta, r2))
+          || !cairn_checksum_from_hex (subtree, r1) || !sub->meta
+          || !cairn_checksum_from_hex (sub->meta, r2))
         {
           g_variant_builder_clear (&fb);
           g_variant_builder_clear (&db);
           if (error && !*error)
-            cairn_throw (error, "internal error: directory '%s' has no metadata", (char *) dnames->pdata[i]);
+            cairn_throw (error, "internal error: directory '%s' has no metadata",
+                         (char *)dnames->pdata[i]);
           return FALSE;
         }
       g_variant_builder_add (&db, "(s@ay@ay)", dnames->pdata[i],
                              g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, r1, 32, 1),
                              g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, r2, 32, 1));
     }
-  g_autoptr (GVariant) tree = g_variant_ref_sink (g_variant_new ("(@a(say)@a(sayay))",
-                                                                 g_variant_builder_end (&fb),
-                                                                 g_variant_builder_end (&db)));
+  g_autoptr (GVariant) tree = g_variant_ref_sink (g_variant_new (
+      "(@a(say)@a(sayay))", g_variant_builder_end (&fb), g_variant_builder_end (&db)));
   return cairn_txn_write_metadata (txn, CAIRN_OBJECT_DIR_TREE, tree, out_tree_checksum, error);
 }
 
@@ -356,8 +361,9 @@ cairn_txn_write_commit (CairnTxn *txn, const CairnCommitOptions *opts, const cha
       const char *refs[] = { opts->branch, NULL };
       g_variant_builder_add (&mb, "{sv}", "ostree.ref-binding", g_variant_new_strv (refs, 1));
     }
-  g_autoptr (GVariant) parent_v = parent ? cairn_checksum_to_variant (parent)
-                                         : g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, NULL, 0, 1));
+  g_autoptr (GVariant) parent_v
+      = parent ? cairn_checksum_to_variant (parent)
+               : g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, NULL, 0, 1));
   g_autoptr (GVariant) tree_v = cairn_checksum_to_variant (root_tree);
   g_autoptr (GVariant) meta_v = cairn_checksum_to_variant (root_meta);
   if (!parent_v || !tree_v || !meta_v)

@@ -11,12 +11,14 @@
 #define CACHE_NAME "devino-cache"
 #define MAX_ENTRIES (16u << 20)
 
-typedef struct {
+typedef struct
+{
   guint64 dev;
   guint64 ino;
 } Key;
 
-struct CairnDevino {
+struct CairnDevino
+{
   GHashTable *map; /* Key* -> guint8[32] (one allocation: key followed by csum) */
   gboolean dirty;
 };
@@ -25,7 +27,7 @@ static guint
 key_hash (gconstpointer p)
 {
   const Key *k = p;
-  return (guint) (k->ino * 0x9e3779b97f4a7c15ull ^ k->dev);
+  return (guint)(k->ino * 0x9e3779b97f4a7c15ull ^ k->dev);
 }
 
 static gboolean
@@ -47,7 +49,7 @@ static void
 insert_raw (CairnDevino *d, guint64 dev, guint64 ino, const guint8 csum[32])
 {
   guint8 *rec = g_malloc (sizeof (Key) + 32);
-  Key *k = (Key *) rec;
+  Key *k = (Key *)rec;
   k->dev = dev;
   k->ino = ino;
   memcpy (rec + sizeof (Key), csum, 32);
@@ -128,10 +130,10 @@ cairn_devino_save (CairnDevino *d, CairnRepo *repo, GError **error)
       g_hash_table_iter_init (&it, disk->map);
       while (g_hash_table_iter_next (&it, &k, &v))
         if (!g_hash_table_contains (d->map, k))
-          insert_raw (d, ((Key *) k)->dev, ((Key *) k)->ino, v);
+          insert_raw (d, ((Key *)k)->dev, ((Key *)k)->ino, v);
     }
   guint n = MIN (g_hash_table_size (d->map), MAX_ENTRIES);
-  gsize len = 8 + (gsize) n * 48;
+  gsize len = 8 + (gsize)n * 48;
   g_autofree guint8 *buf = g_malloc (len);
   memcpy (buf, MAGIC, 8);
   gsize off = 8;
@@ -140,8 +142,8 @@ cairn_devino_save (CairnDevino *d, CairnRepo *repo, GError **error)
   g_hash_table_iter_init (&it, d->map);
   while (off < len && g_hash_table_iter_next (&it, &k, &v))
     {
-      memcpy (buf + off, &((Key *) k)->dev, 8);
-      memcpy (buf + off + 8, &((Key *) k)->ino, 8);
+      memcpy (buf + off, &((Key *)k)->dev, 8);
+      memcpy (buf + off + 8, &((Key *)k)->ino, 8);
       memcpy (buf + off + 16, v, 32);
       off += 48;
     }

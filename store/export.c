@@ -19,24 +19,26 @@
 #include "store/cairn-import.h"
 #include <string.h>
 
-#define WINDOW 256               /* entries loaded ahead at most */
-#define PRELOAD_MAX (1u << 20)   /* files larger than this are streamed */
+#define WINDOW 256             /* entries loaded ahead at most */
+#define PRELOAD_MAX (1u << 20) /* files larger than this are streamed */
 #define COPY_BUF (256u << 10)
 
-typedef struct {
-  char *path;      /* "./a/b" */
-  char *checksum;  /* content or dirmeta checksum */
+typedef struct
+{
+  char *path;     /* "./a/b" */
+  char *checksum; /* content or dirmeta checksum */
   gboolean is_dir;
   const char *link_to; /* hardlink target path (borrowed from an earlier item) */
   /* Filled by a loader: */
   CairnFileInfo fi;
-  GBytes *data;    /* preloaded content (small files) */
-  int fd;          /* large files: content fd */
+  GBytes *data; /* preloaded content (small files) */
+  int fd;       /* large files: content fd */
   GError *error;
   gboolean ready;
 } Item;
 
-typedef struct {
+typedef struct
+{
   CairnRepo *repo;
   GPtrArray *items; /* Item* in output order */
   GMutex lock;
@@ -72,7 +74,8 @@ static gboolean
 collect (Export *ex, const char *path, const char *dirtree, const char *dirmeta,
          GHashTable *first_paths, GError **error)
 {
-  g_autoptr (GVariant) tree = cairn_repo_load_variant (ex->repo, CAIRN_OBJECT_DIR_TREE, dirtree, error);
+  g_autoptr (GVariant) tree
+      = cairn_repo_load_variant (ex->repo, CAIRN_OBJECT_DIR_TREE, dirtree, error);
   if (!tree)
     return FALSE;
   g_ptr_array_add (ex->items, item_new (path, dirmeta, TRUE));
@@ -123,8 +126,8 @@ load_item (gpointer data, gpointer user_data)
   GError *error = NULL;
   if (it->is_dir)
     {
-      g_autoptr (GVariant) meta = cairn_repo_load_variant (ex->repo, CAIRN_OBJECT_DIR_META,
-                                                           it->checksum, &error);
+      g_autoptr (GVariant) meta
+          = cairn_repo_load_variant (ex->repo, CAIRN_OBJECT_DIR_META, it->checksum, &error);
       if (meta)
         cairn_dirmeta_parse (meta, &it->fi.uid, &it->fi.gid, &it->fi.mode, &it->fi.xattrs, &error);
     }
@@ -198,7 +201,8 @@ write_data (struct archive *a, Item *it, GError **error)
       if (r < 0)
         return cairn_throw_errno (error, "read");
       if (r == 0)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "object %s is truncated", it->checksum);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "object %s is truncated",
+                                 it->checksum);
       if (archive_write_data (a, buf, r) < 0)
         return throw_archive (a, error);
       left -= r;
@@ -225,7 +229,7 @@ write_item (Export *ex, struct archive *a, struct archive_entry *e, Item *it, GE
       add_xattrs (e, it->fi.xattrs);
       if (S_ISLNK (it->fi.mode))
         archive_entry_set_symlink_utf8 (e, it->fi.symlink_target);
-      archive_entry_set_size (e, S_ISREG (it->fi.mode) ? (la_int64_t) it->fi.size : 0);
+      archive_entry_set_size (e, S_ISREG (it->fi.mode) ? (la_int64_t)it->fi.size : 0);
     }
   if (archive_write_header (a, e) < ARCHIVE_WARN)
     return throw_archive (a, error);
@@ -329,11 +333,11 @@ cairn_repo_export (CairnRepo *repo, const char *rev, int out_fd, const CairnExpo
   if (!cairn_repo_load_commit (repo, commit, &c, error))
     return FALSE;
   Export ex = { .repo = repo, .timestamp = c.timestamp };
-  ex.items = g_ptr_array_new_with_free_func ((GDestroyNotify) item_free);
+  ex.items = g_ptr_array_new_with_free_func ((GDestroyNotify)item_free);
   g_mutex_init (&ex.lock);
   g_cond_init (&ex.cond);
-  g_autoptr (GHashTable) first_paths = opts->no_hardlinks ? NULL
-                                       : g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) first_paths
+      = opts->no_hardlinks ? NULL : g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (CairnArchive) a = archive_write_new ();
   gboolean ok = export_root (repo, &c, opts->subpath, commit, &ex, first_paths, error)
                 && setup_writer (a, opts, out_fd, error) && write_all (&ex, a, opts, error);

@@ -32,7 +32,8 @@ problem_new (const char *object, const char *message, gboolean missing)
   return p;
 }
 
-typedef struct {
+typedef struct
+{
   CairnRepo *repo;
   GMutex lock;
   GHashTable *bad; /* object name -> message */
@@ -63,7 +64,8 @@ hash_all (CairnRepo *repo, GHashTable *objects, guint n_threads, GError **error)
   HashCtx ctx = { .repo = repo };
   g_mutex_init (&ctx.lock);
   ctx.bad = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  GThreadPool *pool = g_thread_pool_new (hash_one, &ctx, n_threads ? n_threads : MAX (g_get_num_processors (), 1), FALSE, error);
+  GThreadPool *pool = g_thread_pool_new (
+      hash_one, &ctx, n_threads ? n_threads : MAX (g_get_num_processors (), 1), FALSE, error);
   if (!pool)
     return NULL;
   GHashTableIter it;
@@ -84,8 +86,9 @@ attribute_problems (CairnRepo *repo, GPtrArray *commits, GHashTable *refs, GPtrA
     {
       const char *c = commits->pdata[i];
       g_autoptr (GHashTable) reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      (void) cairn_repo_traverse_commit_collect (repo, c, 0, reach, missing, NULL);
+      g_autoptr (GHashTable) missing
+          = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      (void)cairn_repo_traverse_commit_collect (repo, c, 0, reach, missing, NULL);
       for (guint j = 0; j < problems->len; j++)
         {
           CairnFsckProblem *p = problems->pdata[j];
@@ -117,7 +120,7 @@ cairn_repo_fsck (CairnRepo *repo, gboolean delete_corrupt, guint n_threads, Cair
                  GError **error)
 {
   memset (out, 0, sizeof *out);
-  out->problems = g_ptr_array_new_with_free_func ((GDestroyNotify) problem_free);
+  out->problems = g_ptr_array_new_with_free_func ((GDestroyNotify)problem_free);
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GHashTable) refs = cairn_repo_list_refs (repo, NULL, TRUE, error);
   g_autoptr (GHashTable) objects = refs ? cairn_repo_list_objects (repo, error) : NULL;
@@ -167,7 +170,8 @@ cairn_repo_fsck (CairnRepo *repo, gboolean delete_corrupt, guint n_threads, Cair
           continue;
         }
       out->n_commits++;
-      g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_autoptr (GHashTable) missing
+          = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       g_autoptr (GError) local = NULL;
       if (!cairn_repo_traverse_commit_collect (repo, c, 0, reach, missing, &local))
         {
@@ -183,7 +187,7 @@ cairn_repo_fsck (CairnRepo *repo, gboolean delete_corrupt, guint n_threads, Cair
   while (g_hash_table_iter_next (&it, &k, &v))
     add_problem (out->problems, seen, k, v, FALSE);
   if (out->problems->len > 0)
-    attribute_problems (repo, verify->len ? (GPtrArray *) verify : commits, refs, out->problems);
+    attribute_problems (repo, verify->len ? (GPtrArray *)verify : commits, refs, out->problems);
   if (delete_corrupt)
     for (guint i = 0; i < out->problems->len; i++)
       {
@@ -220,7 +224,7 @@ prune_roots (CairnRepo *repo, const CairnPruneOptions *opts, GHashTable *objects
   g_hash_table_iter_init (&it, refs);
   while (g_hash_table_iter_next (&it, &k, &v))
     if (!cairn_repo_traverse_commit (repo, v, opts->depth, reachable, error))
-      return cairn_prefix_error (error, "ref %s", (char *) k);
+      return cairn_prefix_error (error, "ref %s", (char *)k);
   g_hash_table_iter_init (&it, objects);
   while (g_hash_table_iter_next (&it, &k, NULL))
     {
@@ -231,23 +235,28 @@ prune_roots (CairnRepo *repo, const CairnPruneOptions *opts, GHashTable *objects
       if (!keep && opts->has_keep_younger)
         {
           g_auto (CairnCommit) cm = { 0 };
-          keep = cairn_repo_load_commit (repo, c, &cm, NULL) && cm.timestamp >= opts->keep_younger_than;
+          keep = cairn_repo_load_commit (repo, c, &cm, NULL)
+                 && cm.timestamp >= opts->keep_younger_than;
         }
       if (keep && cairn_repo_commit_is_partial (repo, c))
         {
           /* Keep what a partial commit has; it may be completed later. */
-          g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+          g_autoptr (GHashTable) missing
+              = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
           if (!cairn_repo_traverse_commit_collect (repo, c, 0, reachable, missing, error))
             return FALSE;
         }
-      else if (keep && !cairn_repo_traverse_commit (repo, c, refs_only ? 0 : opts->depth, reachable, error))
+      else if (keep
+               && !cairn_repo_traverse_commit (repo, c, refs_only ? 0 : opts->depth, reachable,
+                                               error))
         return FALSE;
     }
   return TRUE;
 }
 
 gboolean
-cairn_repo_prune (CairnRepo *repo, const CairnPruneOptions *opts, CairnPruneStats *out, GError **error)
+cairn_repo_prune (CairnRepo *repo, const CairnPruneOptions *opts, CairnPruneStats *out,
+                  GError **error)
 {
   memset (out, 0, sizeof *out);
   if (!cairn_repo_lock_push (repo, CAIRN_REPO_LOCK_EXCLUSIVE, error))

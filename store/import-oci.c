@@ -30,7 +30,8 @@
 
 /* ---- JSON -------------------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   const char *p, *end;
   int depth;
 } Json;
@@ -58,7 +59,7 @@ json_string (Json *j, GError **error)
   while (j->p < j->end && *j->p != '"')
     {
       char c = *j->p++;
-      if ((guchar) c < 0x20)
+      if ((guchar)c < 0x20)
         break;
       if (c != '\\')
         {
@@ -171,7 +172,8 @@ json_value (Json *j, GError **error)
     }
   static const char *const words[] = { "true", "false", "null" };
   for (int i = 0; i < 3; i++)
-    if ((gsize) (j->end - j->p) >= strlen (words[i]) && strncmp (j->p, words[i], strlen (words[i])) == 0)
+    if ((gsize)(j->end - j->p) >= strlen (words[i])
+        && strncmp (j->p, words[i], strlen (words[i])) == 0)
       {
         j->p += strlen (words[i]);
         return i < 2 ? g_variant_new_boolean (i == 0)
@@ -256,7 +258,7 @@ jstrv (GVariant *obj, const char *key)
 static GPtrArray *
 jobjects (GVariant *arr)
 {
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)g_variant_unref);
   for (gsize i = 0; arr && i < g_variant_n_children (arr); i++)
     {
       g_autoptr (GVariant) box = g_variant_get_child_value (arr, i);
@@ -279,13 +281,15 @@ digest_hex (const char *digest, GError **error)
   if (!digest || !g_str_has_prefix (digest, "sha256:") || !cairn_is_checksum_string (digest + 7))
     {
       g_autofree char *esc = cairn_escape_name (digest ? digest : "(none)", -1);
-      cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "unsupported or malformed digest '%s'", esc);
+      cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "unsupported or malformed digest '%s'",
+                        esc);
       return NULL;
     }
   return digest + 7;
 }
 
-typedef struct {
+typedef struct
+{
   EVP_MD_CTX *md;
   guint64 size;
 } Hash;
@@ -312,10 +316,11 @@ hash_end (Hash *h, char out_hex[65])
 
 /* Bytes fed to libarchive pass through a SHA-256; afterwards the rest of the
  * source is drained through it too, so the digest covers the whole blob. */
-typedef struct {
+typedef struct
+{
   Hash hash;
-  int fd;                 /* a blob file, or -1 */
-  struct archive *outer;  /* or the current member of an outer tar */
+  int fd;                /* a blob file, or -1 */
+  struct archive *outer; /* or the current member of an outer tar */
   guint8 *buf;
   gboolean io_error;
 } Source;
@@ -400,8 +405,13 @@ config_metadata (const CairnCommitOptions *opts, GVariant *config, const char *m
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   cairn_commit_options_add_metadata (opts, &b);
   g_autoptr (GVariant) c = jget (config, "config", G_VARIANT_TYPE_VARDICT);
-  static const struct { const char *json, *key; } lists[] = {
-    { "Entrypoint", CAIRN_META_OCI_ENTRYPOINT }, { "Cmd", CAIRN_META_OCI_CMD }, { "Env", CAIRN_META_OCI_ENV },
+  static const struct
+  {
+    const char *json, *key;
+  } lists[] = {
+    { "Entrypoint", CAIRN_META_OCI_ENTRYPOINT },
+    { "Cmd", CAIRN_META_OCI_CMD },
+    { "Env", CAIRN_META_OCI_ENV },
   };
   for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
     {
@@ -409,8 +419,12 @@ config_metadata (const CairnCommitOptions *opts, GVariant *config, const char *m
       if (v)
         g_variant_builder_add (&b, "{sv}", lists[i].key, v);
     }
-  static const struct { const char *json, *key; } strs[] = {
-    { "WorkingDir", CAIRN_META_OCI_WORKDIR }, { "User", CAIRN_META_OCI_USER },
+  static const struct
+  {
+    const char *json, *key;
+  } strs[] = {
+    { "WorkingDir", CAIRN_META_OCI_WORKDIR },
+    { "User", CAIRN_META_OCI_USER },
   };
   for (guint i = 0; i < G_N_ELEMENTS (strs); i++)
     {
@@ -422,7 +436,8 @@ config_metadata (const CairnCommitOptions *opts, GVariant *config, const char *m
   if (arch)
     g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_ARCH, g_variant_new_string (arch));
   if (manifest_digest)
-    g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_MANIFEST, g_variant_new_string (manifest_digest));
+    g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_MANIFEST,
+                           g_variant_new_string (manifest_digest));
   if (config_digest)
     g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_CONFIG, g_variant_new_string (config_digest));
   return g_variant_ref_sink (g_variant_builder_end (&b));
@@ -493,9 +508,8 @@ describe (GVariant *d)
   g_autofree char *digest = jstr (d, "digest");
   g_autoptr (GVariant) plat = jget (d, "platform", G_VARIANT_TYPE_VARDICT);
   g_autofree char *os = jstr (plat, "os"), *arch = jstr (plat, "architecture");
-  return g_strdup_printf ("%s%s%s%s%s%s", name ? name : (digest ? digest : "?"),
-                          plat ? " (" : "", os ? os : "", plat ? "/" : "", arch ? arch : "",
-                          plat ? ")" : "");
+  return g_strdup_printf ("%s%s%s%s%s%s", name ? name : (digest ? digest : "?"), plat ? " (" : "",
+                          os ? os : "", plat ? "/" : "", arch ? arch : "", plat ? ")" : "");
 }
 
 static gboolean
@@ -544,7 +558,8 @@ select_descriptor (GVariant *index, const char *tag, GError **error)
     cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "the index lists no manifests");
   else
     cairn_throw_code (error, G_IO_ERROR_FAILED,
-                      "%u manifests and none chosen; name one as DIR:TAG (available: %s)", cand->len, s->str);
+                      "%u manifests and none chosen; name one as DIR:TAG (available: %s)",
+                      cand->len, s->str);
   g_string_free (s, TRUE);
   return NULL;
 }
@@ -619,13 +634,15 @@ cairn_repo_import_oci (CairnRepo *repo, const char *dir, const char *tag,
     return cairn_prefix_error (error, "%s: not an OCI image layout", dir);
   g_autoptr (GVariant) index = json_parse (index_bytes, "index.json", error);
   g_autofree char *manifest_digest = NULL;
-  g_autoptr (GVariant) manifest = index ? resolve_manifest (dfd, index, tag, &manifest_digest, error) : NULL;
+  g_autoptr (GVariant) manifest
+      = index ? resolve_manifest (dfd, index, tag, &manifest_digest, error) : NULL;
   if (!manifest)
     return cairn_prefix_error (error, "%s", dir);
   g_autoptr (GVariant) cdesc = jget (manifest, "config", G_VARIANT_TYPE_VARDICT);
   g_autofree char *config_digest = jstr (cdesc, "digest");
   g_autoptr (GBytes) config_bytes = read_blob (dfd, config_digest, error);
-  g_autoptr (GVariant) config = config_bytes ? json_parse (config_bytes, "image config", error) : NULL;
+  g_autoptr (GVariant) config
+      = config_bytes ? json_parse (config_bytes, "image config", error) : NULL;
   if (!config)
     return cairn_prefix_error (error, "%s: config", dir);
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);
@@ -635,8 +652,8 @@ cairn_repo_import_oci (CairnRepo *repo, const char *dir, const char *tag,
   g_autoptr (CairnTarImporter) imp = cairn_tar_importer_new (repo, txn, opts, tree);
   if (!apply_oci_layers (imp, dfd, manifest, error))
     return cairn_prefix_error (error, "%s", dir);
-  return commit_image (repo, txn, imp, tree, opts, parent, config, manifest_digest,
-                       config_digest, out_checksum, out_stats, error);
+  return commit_image (repo, txn, imp, tree, opts, parent, config, manifest_digest, config_digest,
+                       out_checksum, out_stats, error);
 }
 
 /* ---- docker-archive ---------------------------------------------------------------------- */
@@ -666,7 +683,7 @@ member_link_target (const char *member, const char *target)
       g_ptr_array_add (parts, *c);
     }
   g_ptr_array_add (parts, NULL);
-  return g_strjoinv ("/", (char **) parts->pdata);
+  return g_strjoinv ("/", (char **)parts->pdata);
 }
 
 static struct archive *outer_open_1 (int fd, const char *file, const char *name, GHashTable *jsons,
@@ -687,7 +704,8 @@ outer_open (int fd, const char *file, const char *name, GHashTable *jsons, GErro
       g_free (cur);
       cur = member_link_target (cur, link);
     }
-  return cairn_throw_code (error, G_IO_ERROR_TOO_MANY_LINKS, "%s: too many member symlinks", file), NULL;
+  return cairn_throw_code (error, G_IO_ERROR_TOO_MANY_LINKS, "%s: too many member symlinks", file),
+         NULL;
 }
 
 static struct archive *
@@ -695,10 +713,13 @@ outer_open_1 (int fd, const char *file, const char *name, GHashTable *jsons, cha
               GError **error)
 {
   if (lseek (fd, 0, SEEK_SET) < 0)
-    return cairn_throw_errno (error, "%s: seek (a docker-archive must be a regular file)", file), NULL;
+    return cairn_throw_errno (error, "%s: seek (a docker-archive must be a regular file)", file),
+           NULL;
   g_autoptr (CairnArchive) a = cairn_tar_reader_new ();
   if (archive_read_open_fd (a, fd, READ_BUF) != ARCHIVE_OK)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file, archive_error_string (a)), NULL;
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file,
+                             archive_error_string (a)),
+           NULL;
   struct archive_entry *e;
   int r;
   while ((r = archive_read_next_header (a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)
@@ -717,13 +738,16 @@ outer_open_1 (int fd, const char *file, const char *name, GHashTable *jsons, cha
         {
           gsize len = archive_entry_size (e);
           g_autofree guint8 *buf = g_malloc (MAX (len, 1));
-          if (archive_read_data (a, buf, len) != (la_ssize_t) len)
+          if (archive_read_data (a, buf, len) != (la_ssize_t)len)
             break;
-          g_hash_table_replace (jsons, g_strdup (p), g_bytes_new_take (g_steal_pointer (&buf), len));
+          g_hash_table_replace (jsons, g_strdup (p),
+                                g_bytes_new_take (g_steal_pointer (&buf), len));
         }
     }
   if (r != ARCHIVE_EOF)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file, archive_error_string (a)), NULL;
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", file,
+                             archive_error_string (a)),
+           NULL;
   if (name)
     {
       g_autofree char *esc = cairn_escape_name (name, -1);
@@ -735,7 +759,8 @@ outer_open_1 (int fd, const char *file, const char *name, GHashTable *jsons, cha
 static GVariant *
 select_docker_image (GVariant *manifest, const char *tag, GError **error)
 {
-  g_autoptr (GPtrArray) imgs = g_variant_is_of_type (manifest, G_VARIANT_TYPE ("av")) ? jobjects (manifest) : NULL;
+  g_autoptr (GPtrArray) imgs
+      = g_variant_is_of_type (manifest, G_VARIANT_TYPE ("av")) ? jobjects (manifest) : NULL;
   if (!imgs || imgs->len == 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "manifest.json lists no images"), NULL;
   GString *names = g_string_new (NULL);
@@ -758,9 +783,11 @@ select_docker_image (GVariant *manifest, const char *tag, GError **error)
   if (!found)
     {
       if (tag)
-        cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "no image tagged '%s' (available: %s)", tag, names->str);
+        cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "no image tagged '%s' (available: %s)", tag,
+                          names->str);
       else
-        cairn_throw_code (error, G_IO_ERROR_FAILED, "%u images and none chosen; name one as FILE:TAG (available: %s)",
+        cairn_throw_code (error, G_IO_ERROR_FAILED,
+                          "%u images and none chosen; name one as FILE:TAG (available: %s)",
                           imgs->len, names->str);
       g_string_free (names, TRUE);
       return NULL;
@@ -792,7 +819,8 @@ apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *
   gsize n = layers ? g_variant_n_children (layers) : 0;
   if (!diff_ids || g_variant_n_children (diff_ids) != n)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "config rootfs.diff_ids does not match the %" G_GSIZE_FORMAT " layers", n);
+                             "config rootfs.diff_ids does not match the %" G_GSIZE_FORMAT " layers",
+                             n);
   for (gsize i = 0; i < n; i++)
     {
       const char *name, *diff_id;
@@ -826,14 +854,15 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
   cairn_autofd fd = -1;
   if (!cairn_openat_rdonly (AT_FDCWD, file, TRUE, &fd, error))
     return FALSE;
-  g_autoptr (GHashTable) jsons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                                        (GDestroyNotify) g_bytes_unref);
+  g_autoptr (GHashTable) jsons
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
   g_autoptr (CairnArchive) scan = outer_open_1 (fd, file, NULL, jsons, NULL, error);
   if (!scan)
     return FALSE;
   GBytes *mbytes = g_hash_table_lookup (jsons, "manifest.json");
   if (!mbytes)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: no manifest.json (not a docker-archive)", file);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "%s: no manifest.json (not a docker-archive)", file);
   g_autoptr (GVariant) manifest = json_parse (mbytes, "manifest.json", error);
   g_autoptr (GVariant) image = manifest ? select_docker_image (manifest, tag, error) : NULL;
   if (!image)
@@ -848,7 +877,8 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
   g_autofree char *cgot = cairn_checksum_bytes (cdata, clen);
   if (chex && strcmp (chex, cgot) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "%s: config %s: digest mismatch (content hashes to sha256:%s)", file, config_name, cgot);
+                             "%s: config %s: digest mismatch (content hashes to sha256:%s)", file,
+                             config_name, cgot);
   g_autoptr (GVariant) config = json_parse (cbytes, config_name, error);
   if (!config)
     return cairn_prefix_error (error, "%s", file);

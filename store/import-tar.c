@@ -25,29 +25,31 @@
 #include <sys/xattr.h>
 #include <zlib.h>
 
-#define SMALL_MAX (256u << 10)    /* read into memory, hashed in the pool */
-#define INFLIGHT_MAX (8u << 20)   /* bytes queued in the pool at most */
+#define SMALL_MAX (256u << 10)  /* read into memory, hashed in the pool */
+#define INFLIGHT_MAX (8u << 20) /* bytes queued in the pool at most */
 #define STREAM_BUF (1u << 20)
-#define PLACEHOLDER '@'           /* slot text "@<index>": result pending */
+#define PLACEHOLDER '@' /* slot text "@<index>": result pending */
 
-typedef struct {
+typedef struct
+{
   char csum[65];
 } Result;
 
-struct CairnTarImporter {
+struct CairnTarImporter
+{
   CairnRepo *repo;
   CairnTxn *txn;
   const CairnCommitOptions *opts;
   CairnMTree *root;
   gboolean root_meta_set;
   GThreadPool *pool;
-  GPtrArray *results;     /* Result*, index = placeholder number */
-  GHashTable *dirmetas;   /* serialized dirmeta (GBytes) -> checksum */
-  GHashTable *touched;    /* paths added by the current layer (OCI) */
+  GPtrArray *results;   /* Result*, index = placeholder number */
+  GHashTable *dirmetas; /* serialized dirmeta (GBytes) -> checksum */
+  GHashTable *touched;  /* paths added by the current layer (OCI) */
   GMutex lock;
   GCond cond;
-  guint64 inflight;       /* bytes queued */
-  GError *error;          /* first worker error */
+  guint64 inflight; /* bytes queued */
+  GError *error;    /* first worker error */
   gint failed;
   CairnImportStats stats;
   guint64 done_files, done_bytes;
@@ -58,11 +60,12 @@ struct CairnTarImporter {
   guint64 direct_size;
 };
 
-typedef struct {
+typedef struct
+{
   CairnFileInfo fi;
   guint8 *data;
-  gsize len;           /* bytes held in data (counted against INFLIGHT_MAX) */
-  gint64 direct_off;   /* >= 0: fi.size bytes at this offset of direct_fd */
+  gsize len;         /* bytes held in data (counted against INFLIGHT_MAX) */
+  gint64 direct_off; /* >= 0: fi.size bytes at this offset of direct_fd */
   Result *result;
   char *path;
 } Job;
@@ -136,7 +139,7 @@ job_run (gpointer data, gpointer user_data)
     }
   __atomic_add_fetch (&imp->done_files, 1, __ATOMIC_RELAXED);
   __atomic_add_fetch (&imp->done_bytes, job->direct_off >= 0 ? job->fi.size : job->len,
-                     __ATOMIC_RELAXED);
+                      __ATOMIC_RELAXED);
   g_mutex_lock (&imp->lock);
   imp->inflight -= job->len;
   g_cond_signal (&imp->cond);
@@ -155,8 +158,8 @@ cairn_tar_importer_new (CairnRepo *repo, CairnTxn *txn, const CairnCommitOptions
   imp->root = root;
   imp->direct_fd = -1;
   imp->results = g_ptr_array_new_with_free_func (g_free);
-  imp->dirmetas = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
-                                         (GDestroyNotify) g_bytes_unref, g_free);
+  imp->dirmetas
+      = g_hash_table_new_full (g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref, g_free);
   g_mutex_init (&imp->lock);
   g_cond_init (&imp->cond);
   guint n = opts->n_threads ? opts->n_threads : MAX (g_get_num_processors (), 1);
@@ -255,7 +258,7 @@ skip_xattrs (CairnTarImporter *imp, gboolean filtered)
 static int
 cmp_names (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 /* The entry's xattrs (pax SCHILY.xattr / LIBARCHIVE.xattr) in canonical
@@ -266,8 +269,8 @@ entry_xattrs (struct archive_entry *e)
   if (archive_entry_xattr_reset (e) == 0)
     return cairn_xattrs_empty ();
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
-  GHashTable *vals = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                            (GDestroyNotify) g_bytes_unref);
+  GHashTable *vals
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_bytes_unref);
   const char *name;
   const void *value;
   size_t size;
@@ -275,8 +278,8 @@ entry_xattrs (struct archive_entry *e)
     {
       if (!name || !*name || size == 0 || g_hash_table_contains (vals, name))
         continue;
-      g_ptr_array_add (names, (char *) name);
-      g_hash_table_insert (vals, (char *) name, g_bytes_new (value, size));
+      g_ptr_array_add (names, (char *)name);
+      g_hash_table_insert (vals, (char *)name, g_bytes_new (value, size));
     }
   g_ptr_array_sort (names, cmp_names);
   GVariantBuilder b;
@@ -296,8 +299,8 @@ static void
 entry_info (CairnTarImporter *imp, struct archive_entry *e, CairnFileInfo *fi)
 {
   gboolean skip = FALSE;
-  fi->uid = (guint32) archive_entry_uid (e);
-  fi->gid = (guint32) archive_entry_gid (e);
+  fi->uid = (guint32)archive_entry_uid (e);
+  fi->gid = (guint32)archive_entry_gid (e);
   fi->mode = archive_entry_mode (e);
   cairn_commit_options_filter (imp->opts, imp->repo->mode, &fi->uid, &fi->gid, &fi->mode, &skip);
   fi->xattrs = skip_xattrs (imp, skip) ? cairn_xattrs_empty () : entry_xattrs (e);
@@ -353,7 +356,8 @@ walk (CairnTarImporter *imp, GPtrArray *parts, guint n, gboolean create, GError 
             {
               cairn_throw_code (error, G_IO_ERROR_NOT_DIRECTORY,
                                 "parent '%s' is a file or symlink, not a directory "
-                                "(refusing to write through it)", p);
+                                "(refusing to write through it)",
+                                p);
               return NULL;
             }
           if (!create)
@@ -413,7 +417,8 @@ read_data (struct archive *a, guint8 *buf, gsize len, GError **error)
   return TRUE;
 }
 
-typedef struct {
+typedef struct
+{
   CairnTxn *txn;
   CairnFileInfo *fi;
   int rfd;
@@ -445,7 +450,7 @@ stream_large (CairnTarImporter *imp, struct archive *a, CairnFileInfo *fi, char 
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
     return cairn_throw_errno (error, "pipe");
-  (void) fcntl (p[1], F_SETPIPE_SZ, STREAM_BUF);
+  (void)fcntl (p[1], F_SETPIPE_SZ, STREAM_BUF);
   cairn_autofd wfd = p[1];
   Stream s = { .txn = imp->txn, .fi = fi, .rfd = p[0] };
   GThread *t = g_thread_new ("cairn-tar-stream", stream_thread, &s);
@@ -493,7 +498,7 @@ direct_offset (CairnTarImporter *imp, struct archive *a, struct archive_entry *e
       || archive_filter_code (a, 0) != ARCHIVE_FILTER_NONE || archive_entry_sparse_count (e) > 0)
     return -1;
   la_int64_t off = archive_filter_bytes (a, 0);
-  if (off < 0 || (guint64) off > imp->direct_size || size > imp->direct_size - (guint64) off)
+  if (off < 0 || (guint64)off > imp->direct_size || size > imp->direct_size - (guint64)off)
     return -1;
   return off;
 }
@@ -770,13 +775,13 @@ fill_tree (CairnTarImporter *imp, CairnMTree *t, GError **error)
   g_autoptr (GPtrArray) files = cairn_mtree_file_names (t);
   for (guint i = 0; i < files->len; i++)
     {
-      char *slot = (char *) cairn_mtree_lookup_file (t, files->pdata[i]);
+      char *slot = (char *)cairn_mtree_lookup_file (t, files->pdata[i]);
       if (slot[0] != PLACEHOLDER)
         continue;
       guint64 idx = g_ascii_strtoull (slot + 1, NULL, 10);
       Result *r = idx < imp->results->len ? imp->results->pdata[idx] : NULL;
       if (!r || r->csum[0] == '\0')
-        return cairn_throw (error, "internal error: no object for '%s'", (char *) files->pdata[i]);
+        return cairn_throw (error, "internal error: no object for '%s'", (char *)files->pdata[i]);
       memcpy (slot, r->csum, 65);
     }
   g_autoptr (GPtrArray) dirs = cairn_mtree_dir_names (t);
@@ -808,7 +813,8 @@ cairn_tar_importer_finish (CairnTarImporter *imp, GError **error)
 /* The tar file is read through this callback: libarchive does not check
  * the gzip CRC-32 (a corrupted stored block decodes "fine"), so gzip input
  * is also inflated here, only to let zlib verify every member's trailer. */
-typedef struct {
+typedef struct
+{
   int fd;
   guint8 *buf, *scratch;
   gboolean sniffed, gzip, member_done, bad, ignore_rest;
@@ -832,7 +838,7 @@ tar_source_skip (struct archive *a, void *data, la_int64_t request)
   off_t pos = lseek (s->fd, 0, SEEK_CUR);
   if (pos < 0 || fstat (s->fd, &st) < 0 || st.st_size <= pos)
     return 0;
-  la_int64_t n = MIN (request, (la_int64_t) (st.st_size - pos));
+  la_int64_t n = MIN (request, (la_int64_t)(st.st_size - pos));
   if (lseek (s->fd, n, SEEK_CUR) < 0)
     return 0;
   return n;
@@ -841,7 +847,7 @@ tar_source_skip (struct archive *a, void *data, la_int64_t request)
 static void
 gzip_check (TarSource *s, const guint8 *p, gsize n)
 {
-  s->zs.next_in = (guint8 *) p;
+  s->zs.next_in = (guint8 *)p;
   s->zs.avail_in = n;
   while (s->zs.avail_in > 0 && !s->bad && !s->ignore_rest)
     {

@@ -55,8 +55,8 @@ _cairn_repo_open_object (CairnRepo *repo, CairnObjectType type, const char *chec
   if (fd < 0)
     {
       if (errno == ENOENT)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Object %s.%s is missing",
-                     checksum, cairn_object_type_to_string (type));
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Object %s.%s is missing", checksum,
+                     cairn_object_type_to_string (type));
       else
         cairn_throw_errno (error, "opening object %s.%s", checksum,
                            cairn_object_type_to_string (type));
@@ -71,12 +71,17 @@ type_for (CairnObjectType type)
 {
   switch (type)
     {
-    case CAIRN_OBJECT_DIR_TREE: return CAIRN_DIRTREE_GVARIANT_FORMAT;
-    case CAIRN_OBJECT_DIR_META: return CAIRN_DIRMETA_GVARIANT_FORMAT;
-    case CAIRN_OBJECT_COMMIT: return CAIRN_COMMIT_GVARIANT_FORMAT;
+    case CAIRN_OBJECT_DIR_TREE:
+      return CAIRN_DIRTREE_GVARIANT_FORMAT;
+    case CAIRN_OBJECT_DIR_META:
+      return CAIRN_DIRMETA_GVARIANT_FORMAT;
+    case CAIRN_OBJECT_COMMIT:
+      return CAIRN_COMMIT_GVARIANT_FORMAT;
     case CAIRN_OBJECT_TOMBSTONE_COMMIT:
-    case CAIRN_OBJECT_COMMIT_META: return G_VARIANT_TYPE_VARDICT;
-    default: return NULL;
+    case CAIRN_OBJECT_COMMIT_META:
+      return G_VARIANT_TYPE_VARDICT;
+    default:
+      return NULL;
     }
 }
 
@@ -98,8 +103,10 @@ cairn_repo_load_variant_if_exists (CairnRepo *repo, CairnObjectType type, const 
     }
   g_autoptr (GBytes) data = cairn_fd_read_all (fd, CAIRN_MAX_METADATA_SIZE, error);
   if (!data)
-    return cairn_prefix_error (error, "reading %s.%s", checksum, cairn_object_type_to_string (type));
-  g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (type_for (type), data, FALSE));
+    return cairn_prefix_error (error, "reading %s.%s", checksum,
+                               cairn_object_type_to_string (type));
+  g_autoptr (GVariant) v
+      = g_variant_ref_sink (g_variant_new_from_bytes (type_for (type), data, FALSE));
   if (!g_variant_is_normal_form (v))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "Corrupted %s object %s: not in normal form",
@@ -151,7 +158,8 @@ cairn_parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi, GError *
       return TRUE;
     }
   g_autoptr (GBytes) b = g_bytes_new (data, len);
-  g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_DIRMETA_GVARIANT_FORMAT, b, FALSE));
+  g_autoptr (GVariant) v
+      = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_DIRMETA_GVARIANT_FORMAT, b, FALSE));
   if (!g_variant_is_normal_form (v))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, OSTREEMETA " is not in normal form");
   guint32 uid, gid, mode;
@@ -178,9 +186,11 @@ _cairn_parse_zheader (const guint8 *data, gsize len, CairnFileInfo *fi, gsize *o
   memcpy (&hlen, data, 4);
   hlen = GUINT32_FROM_BE (hlen);
   if (hlen == 0 || hlen > len - 8)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid archive header length %u", hlen);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid archive header length %u",
+                             hlen);
   g_autoptr (GBytes) b = g_bytes_new (data + 8, hlen);
-  g_autoptr (GVariant) h = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_ZFILEHEADER_GVARIANT_FORMAT, b, FALSE));
+  g_autoptr (GVariant) h
+      = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_ZFILEHEADER_GVARIANT_FORMAT, b, FALSE));
   if (!g_variant_is_normal_form (h))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "archive header not in normal form");
   guint64 size;
@@ -196,7 +206,8 @@ _cairn_parse_zheader (const guint8 *data, gsize len, CairnFileInfo *fi, gsize *o
   g_clear_pointer (&fi->xattrs, g_variant_unref);
   fi->xattrs = g_steal_pointer (&xa);
   if (rdev != 0 || !(S_ISREG (fi->mode) || S_ISLNK (fi->mode)) || (fi->mode & ~(S_IFMT | 07777)))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid mode 0%o in archive header", fi->mode);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid mode 0%o in archive header",
+                             fi->mode);
   if (S_ISLNK (fi->mode))
     {
       fi->symlink_target = g_strdup (target);
@@ -227,7 +238,8 @@ load_bare_symlink (CairnRepo *repo, const char *checksum, CairnFileInfo *fi, GEr
     {
       fi->uid = st.st_uid;
       fi->gid = st.st_gid;
-      fi->xattrs = repo->disable_xattrs ? cairn_xattrs_empty () : cairn_xattrs_read_at (dfd, rel, error);
+      fi->xattrs
+          = repo->disable_xattrs ? cairn_xattrs_empty () : cairn_xattrs_read_at (dfd, rel, error);
       return fi->xattrs != NULL;
     }
   fi->uid = fi->gid = 0;
@@ -308,7 +320,7 @@ load_archive (int fd, const char *checksum, CairnFileInfo *fi, int *out_fd, GErr
   if (ok && S_ISREG (fi->mode) && out_fd)
     {
       guint64 size = 0;
-      *out_fd = inflate_to_memfd ((guint8 *) map + off, len - off, &size, error);
+      *out_fd = inflate_to_memfd ((guint8 *)map + off, len - off, &size, error);
       ok = *out_fd >= 0;
       if (ok)
         fi->size = size;
@@ -351,7 +363,7 @@ cairn_getxattrat (int dfd, const char *name, const char *attr, void *buf, gsize 
 {
   if (!xattrat_usable ())
     return errno = ENOSYS, -1;
-  struct cairn_xattr_args a = { .value = (guint64) (uintptr_t) buf, .size = size };
+  struct cairn_xattr_args a = { .value = (guint64)(uintptr_t)buf, .size = size };
   ssize_t n = syscall (__NR_getxattrat, dfd, name, AT_SYMLINK_NOFOLLOW, attr, &a, sizeof a);
   if (n < 0 && errno == ENOSYS)
     g_atomic_int_set (&no_xattrat, 1);
@@ -461,7 +473,8 @@ cairn_repo_load_file (CairnRepo *repo, const char *checksum, int *out_fd, CairnF
         {
           fi.uid = st.st_uid;
           fi.gid = st.st_gid;
-          fi.xattrs = repo->disable_xattrs ? cairn_xattrs_empty () : cairn_xattrs_read_fd (fd, error);
+          fi.xattrs
+              = repo->disable_xattrs ? cairn_xattrs_empty () : cairn_xattrs_read_fd (fd, error);
           if (!fi.xattrs)
             return cairn_prefix_error (error, "object %s", checksum);
         }
@@ -499,7 +512,7 @@ _cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *d
   z_stream zs = { 0 };
   if (inflateInit2 (&zs, -15) != Z_OK)
     return cairn_throw (error, "inflateInit failed");
-  zs.next_in = (guint8 *) payload;
+  zs.next_in = (guint8 *)payload;
   zs.avail_in = len;
   g_autofree guint8 *out = g_malloc (1 << 16);
   int r;
@@ -512,7 +525,8 @@ _cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *d
       if ((r != Z_OK && r != Z_STREAM_END) || (r == Z_OK && got == 0 && zs.avail_in == 0))
         {
           inflateEnd (&zs);
-          return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupt or truncated compressed data");
+          return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                   "corrupt or truncated compressed data");
         }
       if (got && fn (data, out, got) <= 0)
         {
@@ -557,8 +571,10 @@ _cairn_inflate_fd_each (int fd, CairnDataFunc fn, void *data, GError **error)
       zs.avail_out = 1 << 16;
       r = inflate (&zs, Z_NO_FLUSH);
       gsize got = (1 << 16) - zs.avail_out;
-      if ((r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) || (r != Z_STREAM_END && eof && got == 0))
-        ok = cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupt or truncated compressed data");
+      if ((r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+          || (r != Z_STREAM_END && eof && got == 0))
+        ok = cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                               "corrupt or truncated compressed data");
       else if (got && fn (data, out, got) <= 0)
         ok = cairn_throw_errno (error, "writing inflated data");
     }
@@ -576,9 +592,10 @@ _cairn_read_zheader_fd (int fd, CairnFileInfo *fi, GError **error)
   memcpy (&hlen, pre, 4);
   hlen = GUINT32_FROM_BE (hlen);
   if (hlen == 0 || hlen > CAIRN_MAX_METADATA_SIZE)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid archive header length %u", hlen);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid archive header length %u",
+                             hlen);
   g_autofree guint8 *buf = g_malloc (8 + hlen);
-  if (pread (fd, buf, 8 + hlen, 0) != (ssize_t) (8 + hlen))
+  if (pread (fd, buf, 8 + hlen, 0) != (ssize_t)(8 + hlen))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated archive header");
   gsize off;
   if (!_cairn_parse_zheader (buf, 8 + hlen, fi, &off, error))
@@ -600,7 +617,7 @@ inflate_to_fd (const guint8 *payload, gsize len, int dst_fd, GError **error)
   return _cairn_inflate_each (payload, len, write_fd_func, GINT_TO_POINTER (dst_fd), NULL, error);
 }
 
-static GPrivate decompressor_key = G_PRIVATE_INIT ((GDestroyNotify) libdeflate_free_decompressor);
+static GPrivate decompressor_key = G_PRIVATE_INIT ((GDestroyNotify)libdeflate_free_decompressor);
 
 gboolean
 _cairn_inflate_exact (const guint8 *in, gsize len, guint8 *out, gsize size)
@@ -629,7 +646,8 @@ cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd,
   if (fd < 0)
     return FALSE;
   if (repo->mode != CAIRN_REPO_MODE_ARCHIVE)
-    return cairn_copy_fd_data (fd, dst_fd, error) || cairn_prefix_error (error, "copying object %s", checksum);
+    return cairn_copy_fd_data (fd, dst_fd, error)
+           || cairn_prefix_error (error, "copying object %s", checksum);
   /* Streamed from the file: memory stays small whatever the object's size. */
   g_auto (CairnFileInfo) fi = { 0 };
   if (!_cairn_read_zheader_fd (fd, &fi, error))
@@ -640,7 +658,8 @@ cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd,
        * speed) when the stream holds exactly the announced size; anything
        * else is left to the streamed path below, which reports it. */
       off_t pos = lseek (fd, 0, SEEK_CUR);
-      g_autoptr (GBytes) z = pos >= 0 ? cairn_fd_read_all (fd, COPY_ONESHOT_MAX + 4096, NULL) : NULL;
+      g_autoptr (GBytes) z
+          = pos >= 0 ? cairn_fd_read_all (fd, COPY_ONESHOT_MAX + 4096, NULL) : NULL;
       g_autofree guint8 *out = z ? g_malloc (fi.size) : NULL;
       gsize zlen = 0;
       const guint8 *zp = z ? g_bytes_get_data (z, &zlen) : NULL;

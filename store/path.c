@@ -13,8 +13,7 @@ cairn_path_entry_clear (CairnPathEntry *e)
 }
 
 gboolean
-_cairn_dirtree_find (GVariant *tree, int kind, const char *name, guint8 out_a[32],
-                     guint8 out_b[32])
+_cairn_dirtree_find (GVariant *tree, int kind, const char *name, guint8 out_a[32], guint8 out_b[32])
 {
   g_autoptr (GVariant) list = g_variant_get_child_value (tree, kind);
   gsize lo = 0, hi = g_variant_n_children (list);
@@ -74,8 +73,8 @@ cairn_repo_lookup_path (CairnRepo *repo, const char *commit, const char *path, C
   g_auto (CairnCommit) c = { 0 };
   if (!cairn_repo_load_commit (repo, commit, &c, error))
     return FALSE;
-  g_auto (CairnPathEntry) e = { .is_dir = TRUE, .dirtree = g_strdup (c.root_tree),
-                                .dirmeta = g_strdup (c.root_meta) };
+  g_auto (CairnPathEntry) e
+      = { .is_dir = TRUE, .dirtree = g_strdup (c.root_tree), .dirmeta = g_strdup (c.root_meta) };
   g_auto (GStrv) parts = g_strsplit (path, "/", -1);
   for (char **p = parts; *p; p++)
     {
@@ -83,12 +82,14 @@ cairn_repo_lookup_path (CairnRepo *repo, const char *commit, const char *path, C
         continue;
       if (!e.is_dir)
         return cairn_throw_code (error, G_IO_ERROR_NOT_DIRECTORY, "%s: Not a directory", path);
-      g_autoptr (GVariant) tree = cairn_repo_load_variant (repo, CAIRN_OBJECT_DIR_TREE, e.dirtree, error);
+      g_autoptr (GVariant) tree
+          = cairn_repo_load_variant (repo, CAIRN_OBJECT_DIR_TREE, e.dirtree, error);
       if (!tree)
         return FALSE;
       cairn_path_entry_clear (&e);
       if (!find_in_tree (tree, *p, &e))
-        return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "%s: No such file or directory in commit %s", path, commit);
+        return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND,
+                                 "%s: No such file or directory in commit %s", path, commit);
     }
   *out = e;
   memset (&e, 0, sizeof e);

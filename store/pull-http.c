@@ -53,16 +53,16 @@ struct Http
   char *base_url; /* ends with '/' */
   CairnRemote *remote;
   CURLM *multi;
-  GQueue waiting; /* Request* not started (new, or retrying later) */
+  GQueue waiting;     /* Request* not started (new, or retrying later) */
   GHashTable *active; /* Request* in flight */
   guint in_flight;
   guint retries;
   long timeout;
   gboolean http2;
-  CairnPullSession *s;      /* during fetch_trees */
-  GHashTable *requested;    /* object names asked for */
-  GHashTable *scanned;      /* dirtrees scanned */
-  GError *error;            /* first fatal error of the object phase */
+  CairnPullSession *s;   /* during fetch_trees */
+  GHashTable *requested; /* object names asked for */
+  GHashTable *scanned;   /* dirtrees scanned */
+  GError *error;         /* first fatal error of the object phase */
 };
 
 static void
@@ -100,13 +100,13 @@ on_write (char *ptr, size_t size, size_t nmemb, void *data)
        * up to three times a large object's size during the copies. */
       curl_off_t cl = -1;
       if (curl_easy_getinfo (r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK
-          && cl > (curl_off_t) n && (guint64) cl <= r->max_size)
+          && cl > (curl_off_t)n && (guint64)cl <= r->max_size)
         {
-          g_byte_array_set_size (r->body, (guint) cl);
+          g_byte_array_set_size (r->body, (guint)cl);
           g_byte_array_set_size (r->body, 0);
         }
     }
-  g_byte_array_append (r->body, (const guint8 *) ptr, n);
+  g_byte_array_append (r->body, (const guint8 *)ptr, n);
   return n;
 }
 
@@ -161,8 +161,8 @@ request_start (Request *r)
       curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "http,https");
       curl_easy_setopt (e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-      curl_easy_setopt (e, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
-      curl_easy_setopt (e, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+      curl_easy_setopt (e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+      curl_easy_setopt (e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
       curl_easy_setopt (e, CURLOPT_USERAGENT, "cairn/" PACKAGE_VERSION);
       curl_easy_setopt (e, CURLOPT_HTTP_VERSION,
@@ -215,7 +215,7 @@ is_transient (CURLcode code, long status)
 static void
 schedule_retry (Request *r)
 {
-  gint64 backoff = (gint64) 200000 << MIN (r->attempt, 6);
+  gint64 backoff = (gint64)200000 << MIN (r->attempt, 6);
   r->attempt++;
   r->not_before = g_get_monotonic_time () + backoff + g_random_int_range (0, 100000);
   g_queue_push_tail (&r->h->waiting, r);
@@ -228,19 +228,20 @@ describe_failure (Request *r, CURLcode code, long status, GError **error)
     return cairn_throw_code (error, G_IO_ERROR_MESSAGE_TOO_LARGE,
                              "GET %s: larger than %" G_GSIZE_FORMAT " bytes", r->url, r->max_size);
   g_autofree char *who = r->h->remote && r->h->remote->name
-                           ? g_strdup_printf ("remote '%s': ", r->h->remote->name)
-                           : g_strdup ("");
+                             ? g_strdup_printf ("remote '%s': ", r->h->remote->name)
+                             : g_strdup ("");
   if (code == CURLE_OPERATION_TIMEDOUT)
-    return cairn_throw_code (error, G_IO_ERROR_TIMED_OUT,
-                             "%sGET %s: timed out: the server sent less than 1000 bytes/s for %ld s "
-                             "(%u attempts; CAIRN_PULL_HTTP_TIMEOUT)",
-                             who, r->url, r->h->timeout, r->attempt + 1);
+    return cairn_throw_code (
+        error, G_IO_ERROR_TIMED_OUT,
+        "%sGET %s: timed out: the server sent less than 1000 bytes/s for %ld s "
+        "(%u attempts; CAIRN_PULL_HTTP_TIMEOUT)",
+        who, r->url, r->h->timeout, r->attempt + 1);
   if (code != CURLE_OK)
     return cairn_throw_code (error, G_IO_ERROR_FAILED, "%sGET %s: %s%s", who, r->url,
                              curl_easy_strerror (code), r->attempt ? " (after retries)" : "");
-  return cairn_throw_code (error, status == 404 || status == 410 ? G_IO_ERROR_NOT_FOUND
-                                                                 : G_IO_ERROR_FAILED,
-                           "GET %s: HTTP status %ld", r->url, status);
+  return cairn_throw_code (
+      error, status == 404 || status == 410 ? G_IO_ERROR_NOT_FOUND : G_IO_ERROR_FAILED,
+      "GET %s: HTTP status %ld", r->url, status);
 }
 
 /* ---- the object phase ------------------------------------------------------------------ */
@@ -254,7 +255,8 @@ want_object (gpointer data, CairnObjectType type, const char *checksum)
     return;
   g_autofree char *rel = cairn_object_relpath (checksum, type, CAIRN_REPO_MODE_ARCHIVE);
   g_autofree char *path = g_strconcat ("objects/", rel, NULL);
-  Request *r = request_new (h, path, type == CAIRN_OBJECT_FILE ? G_MAXSIZE : CAIRN_MAX_METADATA_SIZE);
+  Request *r
+      = request_new (h, path, type == CAIRN_OBJECT_FILE ? G_MAXSIZE : CAIRN_MAX_METADATA_SIZE);
   r->is_object = TRUE;
   r->type = type;
   memcpy (r->checksum, checksum, 65);
@@ -291,7 +293,7 @@ transfer_done (Http *h, CURL *e, CURLcode code)
 {
   Request *r = NULL;
   long status = 0;
-  curl_easy_getinfo (e, CURLINFO_PRIVATE, (char **) &r);
+  curl_easy_getinfo (e, CURLINFO_PRIVATE, (char **)&r);
   curl_easy_getinfo (e, CURLINFO_RESPONSE_CODE, &status);
   curl_multi_remove_handle (h->multi, e);
   g_hash_table_remove (h->active, r);
@@ -390,7 +392,7 @@ static gboolean
 http_fetch_file (CairnPullTransport *t, const char *relpath, gsize max_size, GBytes **out_data,
                  GError **error)
 {
-  Http *h = (Http *) t;
+  Http *h = (Http *)t;
   Request *r = request_new (h, relpath, max_size);
   g_queue_push_head (&h->waiting, r);
   gboolean ok = run (h, r, error);
@@ -417,7 +419,7 @@ abandon_all (Http *h)
 static gboolean
 http_fetch_trees (CairnPullTransport *t, CairnPullSession *s, GError **error)
 {
-  Http *h = (Http *) t;
+  Http *h = (Http *)t;
   h->s = s;
   h->requested = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   h->scanned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -441,7 +443,7 @@ http_fetch_trees (CairnPullTransport *t, CairnPullSession *s, GError **error)
 static void
 http_free (CairnPullTransport *t)
 {
-  Http *h = (Http *) t;
+  Http *h = (Http *)t;
   abandon_all (h);
   curl_multi_cleanup (h->multi);
   g_hash_table_unref (h->active);
@@ -472,7 +474,7 @@ _cairn_pull_transport_http_new (const char *url, CairnRemote *remote, GError **e
   const char *v = g_getenv ("CAIRN_PULL_HTTP_TIMEOUT");
   h->timeout = v ? MAX (atol (v), 1) : 30;
   v = g_getenv ("CAIRN_PULL_HTTP_RETRIES");
-  h->retries = v ? (guint) atoi (v) : DEFAULT_RETRIES;
+  h->retries = v ? (guint)atoi (v) : DEFAULT_RETRIES;
   const char *h2 = remote_option (h, "http2");
   h->http2 = !(h2 && g_ascii_strcasecmp (h2, "false") == 0);
   h->multi = curl_multi_init ();
@@ -484,7 +486,7 @@ _cairn_pull_transport_http_new (const char *url, CairnRemote *remote, GError **e
       return NULL;
     }
   curl_multi_setopt (h->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-  curl_multi_setopt (h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) MAX_HOST_CONNECTIONS);
+  curl_multi_setopt (h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_HOST_CONNECTIONS);
   return &h->base;
 }
 

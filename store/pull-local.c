@@ -30,7 +30,7 @@ static gboolean
 local_fetch_file (CairnPullTransport *t, const char *relpath, gsize max_size, GBytes **out_data,
                   GError **error)
 {
-  Local *l = (Local *) t;
+  Local *l = (Local *)t;
   g_autoptr (GError) local = NULL;
   GBytes *b = cairn_file_get_contents_at (l->src->repo_dfd, relpath, max_size, &local);
   if (!b && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
@@ -45,7 +45,7 @@ local_fetch_file (CairnPullTransport *t, const char *relpath, gsize max_size, GB
 static GHashTable *
 local_list_refs (CairnPullTransport *t, GError **error)
 {
-  Local *l = (Local *) t;
+  Local *l = (Local *)t;
   return cairn_repo_list_refs (l->src, NULL, FALSE, error);
 }
 
@@ -134,13 +134,14 @@ hash_content_fd (const CairnFileInfo *fi, int fd, char out_hex[65], guint64 *out
       void *p = mmap (NULL, n, PROT_READ, MAP_SHARED, fd, off);
       if (p == MAP_FAILED)
         break; /* the read loop takes over from off */
-      (void) madvise (p, n, MADV_SEQUENTIAL);
+      (void)madvise (p, n, MADV_SEQUENTIAL);
       gboolean cut = !hash_mapped (md, p, n); /* the file shrank under the mapping */
       munmap (p, n);
       if (cut)
         {
           EVP_MD_CTX_free (md);
-          return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "the object changed while it was read");
+          return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                   "the object changed while it was read");
         }
       off += n;
     }
@@ -165,7 +166,7 @@ hash_content_fd (const CairnFileInfo *fi, int fd, char out_hex[65], guint64 *out
         break;
       EVP_DigestUpdate (md, buf, n);
       off += n;
-      if ((gsize) n < want)
+      if ((gsize)n < want)
         break;
     }
   guint8 raw[32];
@@ -309,7 +310,8 @@ note_absent_dirs (Walk *w)
       g_snprintf (sub, sizeof sub, "%02x", i);
       if (fstatat (dst->objects_dfd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT
           && (dst->staging_dfd < 0 || dst->staging_dfd == dst->objects_dfd
-              || (fstatat (dst->staging_dfd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)))
+              || (fstatat (dst->staging_dfd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0
+                  && errno == ENOENT)))
         w->absent_dirs[i / 8] |= 1u << (i % 8);
     }
 }
@@ -344,7 +346,8 @@ copy_metadata (Walk *w, CairnObjectType type, const char *checksum, GBytes **out
   if (!in_absent_dir (w, checksum) && _cairn_repo_object_exists (w->s->repo, type, checksum))
     return TRUE;
   g_autofree char *rel = cairn_object_relpath (checksum, type, w->l->src->mode);
-  cairn_autofd fd = openat (w->l->src->objects_dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  cairn_autofd fd
+      = openat (w->l->src->objects_dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     return cairn_throw_errno (error, "%s: opening object %s.%s", w->l->src->path, checksum,
                               cairn_object_type_to_string (type));
@@ -417,7 +420,8 @@ walk_tree (Walk *w, const char *tree, const char *meta, GError **error)
     return FALSE;
   /* Bytes just verified need not be read back from the store. */
   g_autoptr (GVariant) v
-      = copied ? g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_DIRTREE_GVARIANT_FORMAT, copied, FALSE))
+      = copied ? g_variant_ref_sink (
+            g_variant_new_from_bytes (CAIRN_DIRTREE_GVARIANT_FORMAT, copied, FALSE))
                : cairn_repo_load_variant (w->s->repo, CAIRN_OBJECT_DIR_TREE, tree, error);
   if (!v || !_cairn_pull_sink_maybe_checkpoint (w->s->sink, error))
     return FALSE;
@@ -448,7 +452,7 @@ walk_tree (Walk *w, const char *tree, const char *meta, GError **error)
 static gboolean
 local_fetch_trees (CairnPullTransport *t, CairnPullSession *s, GError **error)
 {
-  Local *l = (Local *) t;
+  Local *l = (Local *)t;
   CairnRepo *dst = s->repo;
   l->can_link = l->src->mode == dst->mode && l->src->dev == dst->dev
                 && dst->mode != CAIRN_REPO_MODE_ARCHIVE && g_getenv ("CAIRN_PULL_NO_LINK") == NULL;
@@ -464,7 +468,7 @@ local_fetch_trees (CairnPullTransport *t, CairnPullSession *s, GError **error)
           || !walk_tree (&w, c.root_tree, c.root_meta, error))
         {
           g_autoptr (GError) ignored = NULL;
-          (void) _cairn_pull_sink_drain (s->sink, &ignored);
+          (void)_cairn_pull_sink_drain (s->sink, &ignored);
           return FALSE;
         }
     }
@@ -479,7 +483,7 @@ local_fetch_trees (CairnPullTransport *t, CairnPullSession *s, GError **error)
 static void
 local_free (CairnPullTransport *t)
 {
-  Local *l = (Local *) t;
+  Local *l = (Local *)t;
   cairn_repo_free (l->src);
   g_free (l);
 }

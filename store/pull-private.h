@@ -60,8 +60,8 @@ gboolean _cairn_pull_sink_write_metadata (CairnPullSink *sink, CairnObjectType t
 void _cairn_pull_sink_queue_filez (CairnPullSink *sink, const char *checksum, GBytes *filez,
                                    const char *what);
 /* Queue content in checksum form (header info + raw bytes). Takes @fi. */
-void _cairn_pull_sink_queue_content (CairnPullSink *sink, const char *checksum,
-                                     CairnFileInfo *fi, GBytes *content, const char *what);
+void _cairn_pull_sink_queue_content (CairnPullSink *sink, const char *checksum, CairnFileInfo *fi,
+                                     GBytes *content, const char *what);
 /* Queue any job on the pool: @fn returns FALSE with an error to fail the pull. */
 typedef gboolean (*CairnPullJobFunc) (CairnPullSink *sink, gpointer data, GError **error);
 void _cairn_pull_sink_queue_job (CairnPullSink *sink, CairnPullJobFunc fn, gpointer data,
@@ -85,10 +85,10 @@ typedef struct
 {
   CairnRepo *repo;
   const CairnPullOptions *opts;
-  const char *remote;       /* configured remote name or NULL */
+  const char *remote; /* configured remote name or NULL */
   CairnPullStats *stats;
   CairnPullSink *sink;
-  GPtrArray *commits;       /* commits whose trees are to be fetched (char*) */
+  GPtrArray *commits; /* commits whose trees are to be fetched (char*) */
   /* Set by a transport whose walk found every object reachable from
    * s->commits present or stored: the final completeness walk is skipped. */
   gboolean trees_complete;
@@ -116,8 +116,7 @@ CairnPullTransport *_cairn_pull_transport_http_new (const char *url, CairnRemote
 extern CairnPullTransport *(*_cairn_pull_http_new) (const char *url, CairnRemote *remote,
                                                     GError **error);
 CairnPullTransport *_cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote,
-                                                   const CairnPullOptions *opts,
-                                                   GError **error);
+                                                   const CairnPullOptions *opts, GError **error);
 /* The same over open descriptors (takes them; sends HELLO first). */
 CairnPullTransport *_cairn_pull_transport_ssh_new_fds (const char *desc, int to_fd, int from_fd,
                                                        GError **error);
@@ -137,7 +136,8 @@ gboolean _cairn_pull_scan_commit (CairnPullSession *s, GHashTable *scanned, cons
 #define CAIRN_SYNC_PROTOCOL_VERSION 1
 #define CAIRN_SYNC_MAX_FRAME (64u << 20)
 
-typedef enum {
+typedef enum
+{
   CAIRN_SYNC_HELLO = 'H',
   CAIRN_SYNC_GET = 'G',        /* c->s: relpath;  s->c: DATA */
   CAIRN_SYNC_DATA = 'D',       /* u8 present, bytes */
@@ -151,8 +151,7 @@ typedef enum {
   CAIRN_SYNC_BYE = 'B',
 } CairnSyncMsg;
 
-gboolean _cairn_sync_write_frame (int fd, guint8 type, const void *data, gsize len,
-                                  GError **error);
+gboolean _cairn_sync_write_frame (int fd, guint8 type, const void *data, gsize len, GError **error);
 /* Read one frame; *out_data has the payload. EOF: G_IO_ERROR_CONNECTION_CLOSED. */
 gboolean _cairn_sync_read_frame (int fd, guint8 *out_type, GBytes **out_data, GError **error);
 

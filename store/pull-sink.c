@@ -3,8 +3,8 @@
  *
  * Why batches (docs/format.md §9, §7.8): a transaction's objects live in a staging
  * directory that a killed process loses. Publishing every 500 objects or
- * every second (CAIRN_PULL_BATCH_OBJECTS, CAIRN_PULL_BATCH_SECONDS) bounds what a kill -9 costs, and is safe because the
- * commit being pulled stays marked partial (state/<commit>.commitpartial)
+ * every second (CAIRN_PULL_BATCH_OBJECTS, CAIRN_PULL_BATCH_SECONDS) bounds what a kill -9 costs,
+ * and is safe because the commit being pulled stays marked partial (state/<commit>.commitpartial)
  * and no ref moves until the whole tree is present. Content is verified and
  * written by a small worker pool (inflate + SHA-256 + write is CPU-bound);
  * before a batch is published the pool is drained, so no worker ever writes
@@ -64,7 +64,7 @@ env_uint (const char *name, guint dflt)
   const char *s = g_getenv (name);
   guint64 v;
   if (s && g_ascii_string_to_unsigned (s, 10, 1, G_MAXUINT, &v, NULL))
-    return (guint) v;
+    return (guint)v;
   return dflt;
 }
 
@@ -101,8 +101,8 @@ _cairn_pull_sink_new (CairnRepo *repo, CairnPullStats *stats, const CairnPullOpt
   g_mutex_init (&sink->mu);
   g_cond_init (&sink->cond);
   sink->batch_objects = env_uint ("CAIRN_PULL_BATCH_OBJECTS", DEFAULT_BATCH_OBJECTS);
-  sink->batch_us = (gint64) env_uint ("CAIRN_PULL_BATCH_SECONDS", DEFAULT_BATCH_SECONDS)
-                   * G_USEC_PER_SEC;
+  sink->batch_us
+      = (gint64)env_uint ("CAIRN_PULL_BATCH_SECONDS", DEFAULT_BATCH_SECONDS) * G_USEC_PER_SEC;
   sink->start_time = sink->checkpoint_time = g_get_monotonic_time ();
   /* One worker more than CPUs: a worker waiting in the kernel (a directory
    * or journal lock while linking, a page being read) leaves its CPU to the
@@ -171,7 +171,8 @@ gboolean
 _cairn_pull_sink_backlogged (CairnPullSink *sink)
 {
   g_mutex_lock (&sink->mu);
-  gboolean full = sink->pending > SINK_MAX_PENDING_JOBS || sink->pending_bytes > SINK_MAX_PENDING_BYTES;
+  gboolean full
+      = sink->pending > SINK_MAX_PENDING_JOBS || sink->pending_bytes > SINK_MAX_PENDING_BYTES;
   g_mutex_unlock (&sink->mu);
   return full;
 }
@@ -223,7 +224,7 @@ _cairn_pull_sink_free (CairnPullSink *sink)
   if (sink->txn)
     {
       /* Keep what was verified: the next pull then fetches only the rest. */
-      (void) cairn_txn_commit (sink->txn, NULL);
+      (void)cairn_txn_commit (sink->txn, NULL);
       cairn_txn_free (sink->txn);
     }
   g_clear_error (&sink->job_error);
@@ -294,7 +295,8 @@ _cairn_pull_validate_dirtree (GVariant *tree, const char *checksum, GError **err
   gsize nf = g_variant_n_children (files), nd = g_variant_n_children (dirs);
   for (gsize i = 0; i < nf + nd; i++)
     {
-      g_autoptr (GVariant) e = g_variant_get_child_value (i < nf ? files : dirs, i < nf ? i : i - nf);
+      g_autoptr (GVariant) e
+          = g_variant_get_child_value (i < nf ? files : dirs, i < nf ? i : i - nf);
       const char *name;
       g_variant_get_child (e, 0, "&s", &name);
       if (!cairn_validate_filename (name, -1, error))
@@ -313,7 +315,7 @@ _cairn_pull_validate_dirtree (GVariant *tree, const char *checksum, GError **err
 static gboolean
 validate_metadata (CairnObjectType type, const char *checksum, GBytes *data, GError **error)
 {
-  const GVariantType *vt = type == CAIRN_OBJECT_DIR_TREE  ? CAIRN_DIRTREE_GVARIANT_FORMAT
+  const GVariantType *vt = type == CAIRN_OBJECT_DIR_TREE   ? CAIRN_DIRTREE_GVARIANT_FORMAT
                            : type == CAIRN_OBJECT_DIR_META ? CAIRN_DIRMETA_GVARIANT_FORMAT
                            : type == CAIRN_OBJECT_COMMIT   ? CAIRN_COMMIT_GVARIANT_FORMAT
                                                            : G_VARIANT_TYPE_VARDICT;
@@ -395,7 +397,8 @@ static GBytes *
 inflate_payload (const guint8 *in, gsize len, guint64 size_hint, gboolean *out_exact,
                  GError **error)
 {
-  GBytes *fast = size_hint <= INFLATE_IN_MEMORY_MAX ? inflate_exact_size (in, len, size_hint) : NULL;
+  GBytes *fast
+      = size_hint <= INFLATE_IN_MEMORY_MAX ? inflate_exact_size (in, len, size_hint) : NULL;
   if (fast)
     {
       *out_exact = TRUE;
@@ -407,10 +410,10 @@ inflate_payload (const guint8 *in, gsize len, guint64 size_hint, gboolean *out_e
       cairn_throw (error, "inflateInit failed");
       return NULL;
     }
-  gsize cap = MAX (MIN (size_hint, (guint64) 64 << 20), 64) + 1;
+  gsize cap = MAX (MIN (size_hint, (guint64)64 << 20), 64) + 1;
   GByteArray *out = g_byte_array_sized_new (cap);
   g_byte_array_set_size (out, cap);
-  zs.next_in = (guint8 *) in;
+  zs.next_in = (guint8 *)in;
   zs.avail_in = len;
   gsize have = 0;
   int r;
@@ -515,11 +518,12 @@ store_large_filez (CairnTxn *txn, const char *checksum, GBytes *filez, const Cai
   cairn_checksum_to_hex (raw, actual);
   if (strcmp (actual, checksum) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted file object %s: its content hashes to %s", checksum, actual);
+                             "Corrupted file object %s: its content hashes to %s", checksum,
+                             actual);
   if (!exact || total != fi->size)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted object %s.filez: size or trailing data does not match its header",
-                             checksum);
+    return cairn_throw_code (
+        error, G_IO_ERROR_INVALID_DATA,
+        "Corrupted object %s.filez: size or trailing data does not match its header", checksum);
   *out_content_bytes = total;
   if (archive)
     return store_filez_verbatim (txn, checksum, filez, error);
@@ -543,7 +547,8 @@ _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
     {
       if (off != len)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "Corrupted object %s.filez: data after a symlink header", checksum);
+                                 "Corrupted object %s.filez: data after a symlink header",
+                                 checksum);
       *out_content_bytes = 0;
       return cairn_txn_write_content_bytes (txn, &fi, NULL, 0, checksum, &out, error);
     }

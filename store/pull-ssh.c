@@ -18,10 +18,10 @@
 typedef struct
 {
   CairnPullTransport base;
-  char *desc;   /* ssh://… for messages */
+  char *desc; /* ssh://… for messages */
   GPid pid;
-  int to_fd;    /* ssh's stdin */
-  int from_fd;  /* ssh's stdout */
+  int to_fd;   /* ssh's stdin */
+  int from_fd; /* ssh's stdout */
 } Ssh;
 
 /* ---- process --------------------------------------------------------------------------- */
@@ -45,7 +45,8 @@ pick (const char *a, const char *env, const char *b, const char *dflt)
 static GPtrArray *
 build_argv (GUri *uri, CairnRemote *remote, const CairnPullOptions *opts, GError **error)
 {
-  const char *ssh = pick (opts->ssh_command, "CAIRN_SSH", remote_option (remote, "cairn-ssh-command"), "ssh");
+  const char *ssh
+      = pick (opts->ssh_command, "CAIRN_SSH", remote_option (remote, "cairn-ssh-command"), "ssh");
   const char *cairn = pick (opts->remote_cairn, "CAIRN_SSH_REMOTE_CAIRN",
                             remote_option (remote, "cairn-remote-path"), "cairn");
   const char *host = g_uri_get_host (uri), *user = g_uri_get_user (uri);
@@ -73,9 +74,8 @@ build_argv (GUri *uri, CairnRemote *remote, const CairnPullOptions *opts, GError
   return argv;
 }
 
-static gboolean
-ssh_request (Ssh *s, guint8 type, const void *data, gsize len, guint8 want, GBytes **out,
-             GError **error);
+static gboolean ssh_request (Ssh *s, guint8 type, const void *data, gsize len, guint8 want,
+                             GBytes **out, GError **error);
 
 static gboolean
 handshake (Ssh *s, GError **error)
@@ -129,7 +129,7 @@ static gboolean
 ssh_fetch_file (CairnPullTransport *t, const char *relpath, gsize max_size, GBytes **out_data,
                 GError **error)
 {
-  Ssh *s = (Ssh *) t;
+  Ssh *s = (Ssh *)t;
   g_autoptr (GBytes) reply = NULL;
   if (!ssh_request (s, CAIRN_SYNC_GET, relpath, strlen (relpath), CAIRN_SYNC_DATA, &reply, error))
     return FALSE;
@@ -138,8 +138,9 @@ ssh_fetch_file (CairnPullTransport *t, const char *relpath, gsize max_size, GByt
   if (len < 1)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: empty reply", s->desc);
   if (len - 1 > max_size)
-    return cairn_throw_code (error, G_IO_ERROR_MESSAGE_TOO_LARGE, "%s: %s larger than %" G_GSIZE_FORMAT " bytes",
-                             s->desc, relpath, max_size);
+    return cairn_throw_code (error, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                             "%s: %s larger than %" G_GSIZE_FORMAT " bytes", s->desc, relpath,
+                             max_size);
   *out_data = p[0] ? g_bytes_new_from_bytes (reply, 1, len - 1) : NULL;
   return TRUE;
 }
@@ -147,7 +148,7 @@ ssh_fetch_file (CairnPullTransport *t, const char *relpath, gsize max_size, GByt
 static GHashTable *
 ssh_list_refs (CairnPullTransport *t, GError **error)
 {
-  Ssh *s = (Ssh *) t;
+  Ssh *s = (Ssh *)t;
   g_autoptr (GBytes) reply = NULL;
   if (!ssh_request (s, CAIRN_SYNC_LIST_REFS, NULL, 0, CAIRN_SYNC_DATA, &reply, error))
     return NULL;
@@ -157,7 +158,7 @@ ssh_list_refs (CairnPullTransport *t, GError **error)
       cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: empty reply", s->desc);
       return NULL;
     }
-  g_autofree char *text = g_strndup ((const char *) g_bytes_get_data (reply, NULL) + 1, len - 1);
+  g_autofree char *text = g_strndup ((const char *)g_bytes_get_data (reply, NULL) + 1, len - 1);
   g_autoptr (GHashTable) refs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (char **l = lines; *l; l++)
@@ -203,7 +204,7 @@ static void
 append_commits (GByteArray *b, GPtrArray *commits)
 {
   guint32 n = GUINT32_TO_BE (commits->len);
-  g_byte_array_append (b, (guint8 *) &n, 4);
+  g_byte_array_append (b, (guint8 *)&n, 4);
   for (guint i = 0; i < commits->len; i++)
     {
       guint8 raw[32];
@@ -219,7 +220,7 @@ negotiate (Ssh *s, CairnPullSession *ps, GHashTable *lacked, GError **error)
 {
   g_autoptr (GByteArray) msg = g_byte_array_new ();
   guint32 depth = 0;
-  g_byte_array_append (msg, (guint8 *) &depth, 4);
+  g_byte_array_append (msg, (guint8 *)&depth, 4);
   append_commits (msg, ps->commits);
   g_autoptr (GPtrArray) haves = local_haves (ps->repo);
   append_commits (msg, haves);
@@ -230,13 +231,13 @@ negotiate (Ssh *s, CairnPullSession *ps, GHashTable *lacked, GError **error)
   gsize len = g_bytes_get_size (cands);
   const guint8 *p = g_bytes_get_data (cands, NULL);
   guint32 n;
-  if (len < 4 || (memcpy (&n, p, 4), n = GUINT32_FROM_BE (n), len != 4 + (gsize) n * 33))
+  if (len < 4 || (memcpy (&n, p, 4), n = GUINT32_FROM_BE (n), len != 4 + (gsize)n * 33))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: bad candidate list", s->desc);
   g_autofree guint8 *bits = g_malloc0 ((n + 7) / 8 + 1);
   guint present = 0;
   for (guint32 i = 0; i < n; i++)
     {
-      const guint8 *e = p + 4 + (gsize) i * 33;
+      const guint8 *e = p + 4 + (gsize)i * 33;
       char hex[65];
       cairn_checksum_to_hex (e + 1, hex);
       if (!CAIRN_OBJECT_IS_META (e[0]) && e[0] != CAIRN_OBJECT_FILE)
@@ -261,7 +262,7 @@ typedef struct
   Ssh *s;
   CairnPullSession *ps;
   z_stream zs;
-  GBytes *frame;      /* compressed input being consumed */
+  GBytes *frame; /* compressed input being consumed */
   gboolean frames_done;
   gboolean stream_end;
   guint64 records_end; /* from PACK_END */
@@ -288,7 +289,7 @@ next_frame (PackReader *r, GError **error)
   if (type != CAIRN_SYNC_PACK)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: protocol error in pack ('%c')",
                              r->s->desc, type);
-  r->zs.next_in = (guint8 *) g_bytes_get_data (r->frame, NULL);
+  r->zs.next_in = (guint8 *)g_bytes_get_data (r->frame, NULL);
   r->zs.avail_in = g_bytes_get_size (r->frame);
   return TRUE;
 }
@@ -308,8 +309,8 @@ pack_read (PackReader *r, void *buf, gsize len, GError **error)
       if (z == Z_STREAM_END)
         r->stream_end = TRUE;
       else if (z != Z_OK && z != Z_BUF_ERROR)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: corrupt pack stream (zlib %d)",
-                                 r->s->desc, z);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                 "%s: corrupt pack stream (zlib %d)", r->s->desc, z);
       if (r->zs.avail_out == 0)
         break;
       if (r->stream_end)
@@ -318,7 +319,8 @@ pack_read (PackReader *r, void *buf, gsize len, GError **error)
         {
           /* No progress and no input left: the next frame is needed. */
           if (r->frames_done)
-            return cairn_throw_code (error, G_IO_ERROR_PARTIAL_INPUT, "%s: truncated pack", r->s->desc);
+            return cairn_throw_code (error, G_IO_ERROR_PARTIAL_INPUT, "%s: truncated pack",
+                                     r->s->desc);
           if (!next_frame (r, error))
             return FALSE;
         }
@@ -339,7 +341,8 @@ pack_read_u32 (PackReader *r, guint32 *out, GError **error)
 static gboolean
 parse_file_header (GBytes *hb, CairnFileInfo *fi, GError **error)
 {
-  g_autoptr (GVariant) h = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_FILEHEADER_GVARIANT_FORMAT, hb, FALSE));
+  g_autoptr (GVariant) h
+      = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_FILEHEADER_GVARIANT_FORMAT, hb, FALSE));
   if (!g_variant_is_normal_form (h))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "file header not in normal form");
   guint32 uid, gid, mode, rdev;
@@ -388,7 +391,7 @@ read_record (PackReader *r, guint8 type, const char *hex, GError **error)
   fi.size = size;
   /* The size is the server's word: the buffer grows with the bytes that
    * actually arrive, so a claimed size alone allocates nothing. */
-  gsize cap = MIN (size, (gsize) 1 << 20), got = 0;
+  gsize cap = MIN (size, (gsize)1 << 20), got = 0;
   g_autofree guint8 *cbuf = g_try_malloc (cap ? cap : 1);
   while (cbuf && got < size)
     {
@@ -429,12 +432,13 @@ read_pack (PackReader *r, GHashTable *lacked, GError **error)
       cairn_checksum_to_hex (head + 1, hex);
       g_autofree char *name = cairn_object_name (hex, head[0]);
       if (!g_hash_table_remove (lacked, name))
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: sent %s, which was not asked for",
-                                 r->s->desc, name);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                 "%s: sent %s, which was not asked for", r->s->desc, name);
       if (!read_record (r, head[0], hex, error))
         return FALSE;
       n++;
-      if (_cairn_pull_sink_pending (r->ps->sink) > MAX_BACKLOG && !_cairn_pull_sink_drain (r->ps->sink, error))
+      if (_cairn_pull_sink_pending (r->ps->sink) > MAX_BACKLOG
+          && !_cairn_pull_sink_drain (r->ps->sink, error))
         return FALSE;
       if (!_cairn_pull_sink_maybe_checkpoint (r->ps->sink, error))
         return FALSE;
@@ -444,15 +448,17 @@ read_pack (PackReader *r, GHashTable *lacked, GError **error)
     if (!next_frame (r, error))
       return FALSE;
   if (r->records_end != n)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: pack has %" G_GUINT64_FORMAT
-                             " records, server says %" G_GUINT64_FORMAT, r->s->desc, n, r->records_end);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "%s: pack has %" G_GUINT64_FORMAT
+                             " records, server says %" G_GUINT64_FORMAT,
+                             r->s->desc, n, r->records_end);
   return TRUE;
 }
 
 static gboolean
 ssh_fetch_trees (CairnPullTransport *t, CairnPullSession *ps, GError **error)
 {
-  Ssh *s = (Ssh *) t;
+  Ssh *s = (Ssh *)t;
   g_autoptr (GHashTable) lacked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (!negotiate (s, ps, lacked, error))
     return FALSE;
@@ -470,10 +476,10 @@ ssh_fetch_trees (CairnPullTransport *t, CairnPullSession *ps, GError **error)
 static void
 ssh_free (CairnPullTransport *t)
 {
-  Ssh *s = (Ssh *) t;
+  Ssh *s = (Ssh *)t;
   if (s->to_fd >= 0)
     {
-      (void) _cairn_sync_write_frame (s->to_fd, CAIRN_SYNC_BYE, NULL, 0, NULL);
+      (void)_cairn_sync_write_frame (s->to_fd, CAIRN_SYNC_BYE, NULL, 0, NULL);
       close (s->to_fd);
     }
   if (s->from_fd >= 0)
@@ -507,12 +513,12 @@ _cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote, const Cairn
   s->base.free = ssh_free;
   s->desc = g_strdup (url);
   s->to_fd = s->from_fd = -1;
-  if (!g_spawn_async_with_pipes (NULL, (char **) argv->pdata, NULL,
+  if (!g_spawn_async_with_pipes (NULL, (char **)argv->pdata, NULL,
                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
                                  &s->pid, &s->to_fd, &s->from_fd, NULL, error)
       || !handshake (s, error))
     {
-      cairn_prefix_error (error, "%s: running %s", url, (char *) argv->pdata[0]);
+      cairn_prefix_error (error, "%s: running %s", url, (char *)argv->pdata[0]);
       ssh_free (&s->base);
       return NULL;
     }

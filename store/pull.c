@@ -18,7 +18,7 @@ cairn_pull_options_init (CairnPullOptions *opts)
 
 typedef struct
 {
-  char *ref;      /* NULL when pulling a bare checksum */
+  char *ref; /* NULL when pulling a bare checksum */
   char *commit;
   guint64 max_size;
 } Target;
@@ -35,17 +35,17 @@ typedef struct
 {
   CairnRepo *repo;
   const CairnPullOptions *opts;
-  CairnRemote *remote;          /* NULL for a URL or path */
+  CairnRemote *remote; /* NULL for a URL or path */
   char *url;
-  char *source_desc;            /* for messages: "remote 'origin'" or the URL */
+  char *source_desc; /* for messages: "remote 'origin'" or the URL */
   gboolean gpg_verify;
   CairnPullTransport *transport;
   GBytes *summary_bytes;
   GBytes *summary_sig;
   CairnSummary *summary;
-  GPtrArray *targets;           /* Target* */
-  GHashTable *detached;         /* commit -> a{sv} to store once the commit is published */
-  GHashTable *pulled;           /* commits handled */
+  GPtrArray *targets;   /* Target* */
+  GHashTable *detached; /* commit -> a{sv} to store once the commit is published */
+  GHashTable *pulled;   /* commits handled */
   CairnPullSession session;
   CairnPullStats stats;
 } Pull;
@@ -125,9 +125,9 @@ resolve_source (Pull *p, const char *source, GError **error)
   else if (g_str_has_prefix (p->url, "http://") || g_str_has_prefix (p->url, "https://"))
     {
       if (!_cairn_pull_http_new)
-        return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
-                                 "%s: HTTP pulls are implemented by cairn-full; run them through `cairn`",
-                                 p->url);
+        return cairn_throw_code (
+            error, G_IO_ERROR_NOT_SUPPORTED,
+            "%s: HTTP pulls are implemented by cairn-full; run them through `cairn`", p->url);
       p->transport = _cairn_pull_http_new (p->url, p->remote, error);
     }
   else if (g_str_has_prefix (p->url, "ssh://"))
@@ -144,8 +144,8 @@ verify_summary (Pull *p, GError **error)
 {
   if (!p->summary_bytes || !p->summary_sig)
     return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
-                             "%s: gpg-verify-summary is set but the %s is missing",
-                             p->source_desc, p->summary_bytes ? "summary.sig" : "summary");
+                             "%s: gpg-verify-summary is set but the %s is missing", p->source_desc,
+                             p->summary_bytes ? "summary.sig" : "summary");
   g_autoptr (CairnVerifyResult) result = NULL;
   if (!cairn_repo_verify_summary (p->repo, p->summary_bytes, p->summary_sig,
                                   p->remote ? p->remote->name : NULL, p->opts->keyring, &result,
@@ -154,8 +154,8 @@ verify_summary (Pull *p, GError **error)
   if (cairn_verify_result_any_good (result))
     return TRUE;
   g_autofree char *why = cairn_verify_result_describe_failure (result);
-  return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED, "%s: summary: %s",
-                           p->source_desc, why);
+  return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED, "%s: summary: %s", p->source_desc,
+                           why);
 }
 
 static gboolean
@@ -229,7 +229,7 @@ all_refs (Pull *p, GPtrArray *out, GError **error)
   if (p->summary)
     {
       for (guint i = 0; i < p->summary->refs->len; i++)
-        g_ptr_array_add (out, g_strdup (((CairnSummaryRef *) p->summary->refs->pdata[i])->ref));
+        g_ptr_array_add (out, g_strdup (((CairnSummaryRef *)p->summary->refs->pdata[i])->ref));
       return TRUE;
     }
   if (!p->transport->list_refs)
@@ -243,7 +243,7 @@ all_refs (Pull *p, GPtrArray *out, GError **error)
   g_hash_table_iter_init (&it, refs);
   while (g_hash_table_iter_next (&it, &k, NULL))
     g_ptr_array_add (out, g_strdup (k));
-  g_ptr_array_sort (out, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (out, (GCompareFunc)g_strcmp0);
   return TRUE;
 }
 
@@ -272,8 +272,8 @@ resolve_targets (Pull *p, const char *const *refs, GError **error)
 static gboolean
 fetch_detached (Pull *p, const char *commit, GVariant **out, GError **error)
 {
-  g_autofree char *rel = cairn_object_relpath (commit, CAIRN_OBJECT_COMMIT_META,
-                                               CAIRN_REPO_MODE_ARCHIVE);
+  g_autofree char *rel
+      = cairn_object_relpath (commit, CAIRN_OBJECT_COMMIT_META, CAIRN_REPO_MODE_ARCHIVE);
   g_autofree char *path = g_strconcat ("objects/", rel, NULL);
   g_autoptr (GBytes) b = NULL;
   if (!p->transport->fetch_file (p->transport, path, CAIRN_MAX_METADATA_SIZE, &b, error))
@@ -301,15 +301,16 @@ fetch_commit_bytes (Pull *p, const char *commit, guint64 max_size, gboolean *out
   *out_present = _cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, commit);
   if (*out_present)
     return cairn_repo_load_commit_bytes (p->repo, commit, error);
-  g_autofree char *rel = cairn_object_relpath (commit, CAIRN_OBJECT_COMMIT, CAIRN_REPO_MODE_ARCHIVE);
+  g_autofree char *rel
+      = cairn_object_relpath (commit, CAIRN_OBJECT_COMMIT, CAIRN_REPO_MODE_ARCHIVE);
   g_autofree char *path = g_strconcat ("objects/", rel, NULL);
   GBytes *b = NULL;
   gsize max = max_size ? max_size : CAIRN_MAX_METADATA_SIZE;
   if (!p->transport->fetch_file (p->transport, path, max, &b, error))
     return NULL;
   if (!b)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: commit %s not found",
-                 p->source_desc, commit);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s: commit %s not found", p->source_desc,
+                 commit);
   else
     _cairn_pull_sink_add_bytes (p->session.sink, g_bytes_get_size (b));
   return b;
@@ -324,9 +325,10 @@ check_signature (Pull *p, const char *commit, GBytes *data, GVariant *detached, 
                                       p->opts->keyring, &result, &local))
     {
       if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-        return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
-                                 "commit %s from %s: GPG verification enabled, but no signatures found",
-                                 commit, p->source_desc);
+        return cairn_throw_code (
+            error, G_IO_ERROR_PERMISSION_DENIED,
+            "commit %s from %s: GPG verification enabled, but no signatures found", commit,
+            p->source_desc);
       g_propagate_error (error, g_steal_pointer (&local));
       return cairn_prefix_error (error, "commit %s", commit);
     }
@@ -340,8 +342,7 @@ check_signature (Pull *p, const char *commit, GBytes *data, GVariant *detached, 
 /* A commit bound to refs (ostree.ref-binding) may only be pulled as one of
  * them: a summary cannot redirect a ref to another branch's commit. */
 static gboolean
-check_ref_binding (Pull *p, const char *ref, const char *commit, GVariant *metadata,
-                   GError **error)
+check_ref_binding (Pull *p, const char *ref, const char *commit, GVariant *metadata, GError **error)
 {
   g_autofree const char **bound = NULL;
   if (!ref || !g_variant_lookup (metadata, "ostree.ref-binding", "^a&s", &bound))
@@ -365,12 +366,14 @@ pull_commit (Pull *p, const char *ref, const char *commit, guint64 max_size, cha
   g_autoptr (GBytes) data = fetch_commit_bytes (p, commit, max_size, &present, error);
   if (!data)
     return FALSE;
-  g_autofree char *actual = cairn_checksum_bytes (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+  g_autofree char *actual
+      = cairn_checksum_bytes (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   if (strcmp (actual, commit) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted commit object %s from %s: its content hashes to %s",
-                             commit, p->source_desc, actual);
-  g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_COMMIT_GVARIANT_FORMAT, data, FALSE));
+                             "Corrupted commit object %s from %s: its content hashes to %s", commit,
+                             p->source_desc, actual);
+  g_autoptr (GVariant) v
+      = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_COMMIT_GVARIANT_FORMAT, data, FALSE));
   g_auto (CairnCommit) c = { 0 };
   if (!g_variant_is_normal_form (v) || !cairn_commit_parse (v, &c, error))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid commit %s from %s", commit,
@@ -382,7 +385,8 @@ pull_commit (Pull *p, const char *ref, const char *commit, guint64 max_size, cha
   if (!present)
     {
       if (!cairn_repo_mark_commit_partial (p->repo, commit, TRUE, NULL, error)
-          || !_cairn_pull_sink_write_metadata (p->session.sink, CAIRN_OBJECT_COMMIT, commit, data, error))
+          || !_cairn_pull_sink_write_metadata (p->session.sink, CAIRN_OBJECT_COMMIT, commit, data,
+                                               error))
         return FALSE;
     }
   else
@@ -460,7 +464,8 @@ _cairn_pull_scan_dirtree (CairnPullSession *s, GHashTable *scanned, const char *
   if (g_hash_table_contains (scanned, checksum))
     return TRUE;
   g_hash_table_add (scanned, g_strdup (checksum));
-  g_autoptr (GVariant) v = cairn_repo_load_variant (s->repo, CAIRN_OBJECT_DIR_TREE, checksum, error);
+  g_autoptr (GVariant) v
+      = cairn_repo_load_variant (s->repo, CAIRN_OBJECT_DIR_TREE, checksum, error);
   if (!v)
     return FALSE;
   g_autoptr (GVariant) files = g_variant_get_child_value (v, 0);
@@ -551,8 +556,8 @@ check_complete (Pull *p, const char *commit, GError **error)
   g_hash_table_iter_init (&it, missing);
   g_hash_table_iter_next (&it, &k, NULL);
   return cairn_throw_code (error, G_IO_ERROR_PARTIAL_INPUT,
-                           "%s did not provide %u objects of commit %s (e.g. %s)",
-                           p->source_desc, g_hash_table_size (missing), commit, (char *) k);
+                           "%s did not provide %u objects of commit %s (e.g. %s)", p->source_desc,
+                           g_hash_table_size (missing), commit, (char *)k);
 }
 
 static gboolean
@@ -578,7 +583,8 @@ write_refs (Pull *p, gboolean all, GError **error)
   for (guint i = 0; i < p->targets->len; i++)
     {
       Target *t = p->targets->pdata[i];
-      if (!t->ref || (p->opts->commit_metadata_only && cairn_repo_commit_is_partial (p->repo, t->commit)))
+      if (!t->ref
+          || (p->opts->commit_metadata_only && cairn_repo_commit_is_partial (p->repo, t->commit)))
         continue;
       g_autofree char *old = cairn_repo_read_ref (p->repo, remote, t->ref, TRUE, NULL);
       if (g_strcmp0 (old, t->commit) == 0)
@@ -596,7 +602,8 @@ write_refs (Pull *p, gboolean all, GError **error)
         {
           gsize slen;
           const void *sd = g_bytes_get_data (p->summary_sig, &slen);
-          if (!cairn_file_replace_contents_at (p->repo->repo_dfd, "summary.sig", sd, slen, 0644, fs, error))
+          if (!cairn_file_replace_contents_at (p->repo->repo_dfd, "summary.sig", sd, slen, 0644, fs,
+                                               error))
             return FALSE;
         }
       if (!cairn_file_replace_contents_at (p->repo->repo_dfd, "summary", d, len, 0644, fs, error))
@@ -639,8 +646,9 @@ cairn_repo_pull (CairnRepo *repo, const char *source, const char *const *refs,
     }
   gint64 start = g_get_monotonic_time ();
   Pull p = { .repo = repo, .opts = opts };
-  p.targets = g_ptr_array_new_with_free_func ((GDestroyNotify) target_free);
-  p.detached = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
+  p.targets = g_ptr_array_new_with_free_func ((GDestroyNotify)target_free);
+  p.detached
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
   p.pulled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   p.session.repo = repo;
   p.session.opts = opts;

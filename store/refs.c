@@ -17,7 +17,8 @@ char *
 cairn_repo_read_ref (CairnRepo *repo, const char *remote, const char *ref, gboolean allow_noent,
                      GError **error)
 {
-  if ((remote && !cairn_validate_remote_name (remote, error)) || !cairn_validate_ref_name (ref, error))
+  if ((remote && !cairn_validate_remote_name (remote, error))
+      || !cairn_validate_ref_name (ref, error))
     return NULL;
   g_autofree char *rel = ref_relpath (remote, ref);
   /* Aliases are relative symlinks to another ref: follow within refs/. */
@@ -52,7 +53,8 @@ gboolean
 cairn_repo_write_ref (CairnRepo *repo, const char *remote, const char *ref, const char *checksum,
                       GError **error)
 {
-  if ((remote && !cairn_validate_remote_name (remote, error)) || !cairn_validate_ref_name (ref, error))
+  if ((remote && !cairn_validate_remote_name (remote, error))
+      || !cairn_validate_ref_name (ref, error))
     return FALSE;
   if (checksum && !cairn_validate_checksum_string (checksum, error))
     return FALSE;
@@ -79,11 +81,12 @@ cairn_repo_write_ref (CairnRepo *repo, const char *remote, const char *ref, cons
       if (!cairn_opendirat (repo->repo_dfd, dir, FALSE, &dfd, error))
         return cairn_prefix_error (error, "writing ref %s", ref);
       g_autofree char *line = g_strconcat (checksum, "\n", NULL);
-      if (!cairn_file_replace_contents_at (dfd, base, line, 65, 0644, cairn_repo_fsync_policy (repo), error))
+      if (!cairn_file_replace_contents_at (dfd, base, line, 65, 0644,
+                                           cairn_repo_fsync_policy (repo), error))
         return cairn_prefix_error (error, "writing ref %s", ref);
     }
   /* Clients watch the repo dir's mtime to notice ref changes. */
-  (void) futimens (repo->repo_dfd, NULL);
+  (void)futimens (repo->repo_dfd, NULL);
   return TRUE;
 }
 
@@ -102,13 +105,15 @@ list_dir (CairnRepo *repo, int dfd, const char *prefix, const char *display_pref
     {
       if (de->d_name[0] == '.')
         continue;
-      g_autofree char *name = prefix[0] ? g_strconcat (prefix, "/", de->d_name, NULL) : g_strdup (de->d_name);
+      g_autofree char *name
+          = prefix[0] ? g_strconcat (prefix, "/", de->d_name, NULL) : g_strdup (de->d_name);
       struct stat st;
       if (fstatat (dfd, de->d_name, &st, 0) < 0)
         continue;
       if (S_ISDIR (st.st_mode))
         {
-          cairn_autofd sub = openat (dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          cairn_autofd sub
+              = openat (dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
           if (sub >= 0)
             list_dir (repo, sub, name, display_prefix, out);
           continue;
@@ -142,10 +147,12 @@ cairn_repo_list_refs (CairnRepo *repo, const char *prefix, gboolean include_remo
   list_dir (repo, heads, "", "", all);
   if (include_remotes)
     {
-      cairn_autofd remotes = openat (repo->repo_dfd, "refs/remotes", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      cairn_autofd remotes
+          = openat (repo->repo_dfd, "refs/remotes", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (remotes >= 0)
         {
-          g_autoptr (GHashTable) tmp = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+          g_autoptr (GHashTable) tmp
+              = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
           list_dir (repo, remotes, "", "", tmp);
           GHashTableIter it;
           gpointer k, v;
@@ -208,7 +215,8 @@ resolve_prefix (CairnRepo *repo, const char *prefix, GError **error)
   if (ambiguous)
     {
       g_free (found);
-      cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "Checksum prefix '%s' is ambiguous", prefix);
+      cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "Checksum prefix '%s' is ambiguous",
+                        prefix);
       return NULL;
     }
   return found;

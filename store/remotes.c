@@ -21,7 +21,7 @@ group_name (const char *name)
 static gint
 cmp_strp (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 static char *
@@ -35,7 +35,7 @@ keyring_name (const char *name)
 static gboolean
 has_control_chars (const char *s)
 {
-  for (const guchar *p = (const guchar *) s; *p; p++)
+  for (const guchar *p = (const guchar *)s; *p; p++)
     if (*p < 0x20 || *p == 0x7f)
       return TRUE;
   return FALSE;
@@ -55,9 +55,9 @@ check_uri (const char *url, GError **error)
   if (g_ascii_strcasecmp (scheme, "file") == 0)
     {
       if (path[0] != '/' || (host && *host))
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
-                                 "invalid URL '%s': a file:// URL needs an absolute path and no host",
-                                 url);
+        return cairn_throw_code (
+            error, G_IO_ERROR_INVALID_ARGUMENT,
+            "invalid URL '%s': a file:// URL needs an absolute path and no host", url);
       return TRUE;
     }
   gboolean ssh = g_ascii_strcasecmp (scheme, "ssh") == 0;
@@ -109,8 +109,8 @@ validate_option (const char *opt, char **out_key, const char **out_value, GError
   if (has_control_chars (eq + 1))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
                              "option %s: control characters in the value", key);
-  static const char *const bools[] = { "gpg-verify", "gpg-verify-summary", "tls-permissive",
-                                       "http2", NULL };
+  static const char *const bools[]
+      = { "gpg-verify", "gpg-verify-summary", "tls-permissive", "http2", NULL };
   if (g_strv_contains (bools, key) && strcmp (eq + 1, "true") != 0 && strcmp (eq + 1, "false") != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
                              "option %s wants true or false, not '%s'", key, eq + 1);
@@ -123,8 +123,8 @@ validate_option (const char *opt, char **out_key, const char **out_value, GError
 
 gboolean
 cairn_repo_remote_add (CairnRepo *repo, const char *name, const char *url,
-                       const char *const *branches, const char *const *options,
-                       gboolean gpg_verify, gboolean if_not_exists, GError **error)
+                       const char *const *branches, const char *const *options, gboolean gpg_verify,
+                       gboolean if_not_exists, GError **error)
 {
   if (!cairn_validate_remote_name (name, error) || !cairn_remote_validate_url (url, error))
     return cairn_prefix_error (error, "adding remote");
@@ -148,13 +148,13 @@ cairn_repo_remote_add (CairnRepo *repo, const char *name, const char *url,
       if (!validate_option (*o, &k, &v, error))
         return cairn_prefix_error (error, "adding remote %s", name);
       g_ptr_array_add (keys, k);
-      g_ptr_array_add (values, (gpointer) v);
+      g_ptr_array_add (values, (gpointer)v);
     }
   /* Same keys in the same order as `ostree remote add`. */
   g_key_file_set_string (repo->config, group, "url", url);
   if (branches && branches[0])
     g_key_file_set_string_list (repo->config, group, "branches", branches,
-                                g_strv_length ((char **) branches));
+                                g_strv_length ((char **)branches));
   for (guint i = 0; i < keys->len; i++)
     g_key_file_set_string (repo->config, group, keys->pdata[i], values->pdata[i]);
   if (!gpg_verify)
@@ -186,7 +186,7 @@ cairn_repo_remote_delete (CairnRepo *repo, const char *name, gboolean if_exists,
       || !cairn_unlinkat (repo->repo_dfd, keyring, 0, TRUE, error)
       || !cairn_rm_rf_at (repo->repo_dfd, refdir, error))
     return cairn_prefix_error (error, "deleting remote %s", name);
-  (void) futimens (repo->repo_dfd, NULL);
+  (void)futimens (repo->repo_dfd, NULL);
   return TRUE;
 }
 
@@ -203,7 +203,7 @@ cairn_repo_remote_list (CairnRepo *repo)
     }
   g_ptr_array_sort (out, cmp_strp);
   g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (out, FALSE);
+  return (char **)g_ptr_array_free (out, FALSE);
 }
 
 void
@@ -322,7 +322,7 @@ cairn_repo_remote_list_keys (CairnRepo *repo, const char *name, GError **error)
   if (!data)
     return NULL;
   if (g_bytes_get_size (data) == 0)
-    return g_ptr_array_new_with_free_func ((GDestroyNotify) cairn_key_info_free);
+    return g_ptr_array_new_with_free_func ((GDestroyNotify)cairn_key_info_free);
   return cairn_sign_keyring_list (data, error);
 }
 
@@ -435,8 +435,8 @@ static gboolean
 verify_with_policy (CairnRepo *repo, GBytes *data, GVariant *sigs, const char *remote,
                     const char *keyring_file, CairnVerifyResult **out_result, GError **error)
 {
-  g_autoptr (CairnKeyringSet) keys = cairn_repo_get_keyring_set (repo, remote, keyring_file, NULL,
-                                                                 error);
+  g_autoptr (CairnKeyringSet) keys
+      = cairn_repo_get_keyring_set (repo, remote, keyring_file, NULL, error);
   if (!keys)
     return FALSE;
   CairnVerifyResult *result = cairn_sign_verify_detached (data, sigs, keys, error);
@@ -461,14 +461,12 @@ cairn_repo_verify_commit_data (CairnRepo *repo, GBytes *commit_data, GVariant *d
 
 gboolean
 cairn_repo_verify_commit (CairnRepo *repo, const char *commit, const char *remote,
-                          const char *keyring_file, CairnVerifyResult **out_result,
-                          GError **error)
+                          const char *keyring_file, CairnVerifyResult **out_result, GError **error)
 {
   g_autoptr (GBytes) data = cairn_repo_load_commit_bytes (repo, commit, error);
   g_autoptr (GVariant) meta = NULL;
   if (!data || !cairn_repo_read_commit_detached_metadata (repo, commit, &meta, error)
-      || !cairn_repo_verify_commit_data (repo, data, meta, remote, keyring_file, out_result,
-                                         error))
+      || !cairn_repo_verify_commit_data (repo, data, meta, remote, keyring_file, out_result, error))
     return cairn_prefix_error (error, "commit %s", commit);
   return TRUE;
 }
@@ -477,12 +475,12 @@ static gboolean
 load_own_summary (CairnRepo *repo, GBytes **out_summary, GBytes **out_sig, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  g_autoptr (GBytes) summary = cairn_file_get_contents_at (repo->repo_dfd, "summary",
-                                                           CAIRN_MAX_METADATA_SIZE, error);
+  g_autoptr (GBytes) summary
+      = cairn_file_get_contents_at (repo->repo_dfd, "summary", CAIRN_MAX_METADATA_SIZE, error);
   if (!summary)
     return FALSE;
-  GBytes *sig = cairn_file_get_contents_at (repo->repo_dfd, "summary.sig",
-                                            CAIRN_MAX_METADATA_SIZE, &local);
+  GBytes *sig
+      = cairn_file_get_contents_at (repo->repo_dfd, "summary.sig", CAIRN_MAX_METADATA_SIZE, &local);
   if (!sig)
     {
       if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
@@ -512,13 +510,13 @@ cairn_repo_verify_summary (CairnRepo *repo, GBytes *summary, GBytes *summary_sig
   if (!summary || !summary_sig)
     return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND,
                              "verifying the summary: summary or summary.sig missing");
-  g_autoptr (GVariant) sigdict = g_variant_ref_sink (
-      g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, summary_sig, FALSE));
+  g_autoptr (GVariant) sigdict
+      = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, summary_sig, FALSE));
   if (!g_variant_is_normal_form (sigdict))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "verifying the summary: summary.sig is not in normal form");
-  g_autoptr (GVariant) sigs = g_variant_lookup_value (sigdict, CAIRN_SIGN_GPGSIGS_KEY,
-                                                      G_VARIANT_TYPE ("aay"));
+  g_autoptr (GVariant) sigs
+      = g_variant_lookup_value (sigdict, CAIRN_SIGN_GPGSIGS_KEY, G_VARIANT_TYPE ("aay"));
   if (!sigs || g_variant_n_children (sigs) == 0)
     return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND,
                              "verifying the summary: summary.sig holds no GPG signatures");
@@ -534,11 +532,10 @@ cairn_verify_result_describe_failure (const CairnVerifyResult *result)
   for (guint i = 0; i < result->signatures->len; i++)
     {
       const CairnSignatureInfo *info = result->signatures->pdata[i];
-      g_string_append_printf (s, "%s key %s%s%s%s: %s", i ? ";" : ":",
-                              info->key_id ? info->key_id : "(unknown)",
-                              info->user_id ? " (" : "", info->user_id ? info->user_id : "",
-                              info->user_id ? ")" : "",
-                              info->reason ? info->reason : cairn_sig_status_to_string (info->status));
+      g_string_append_printf (
+          s, "%s key %s%s%s%s: %s", i ? ";" : ":", info->key_id ? info->key_id : "(unknown)",
+          info->user_id ? " (" : "", info->user_id ? info->user_id : "", info->user_id ? ")" : "",
+          info->reason ? info->reason : cairn_sig_status_to_string (info->status));
     }
   return g_string_free (s, FALSE);
 }

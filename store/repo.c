@@ -30,7 +30,8 @@ cairn_repo_mode_from_string (const char *s, CairnRepoMode *out_mode, GError **er
   else
     return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
                              "Invalid repository mode '%s' (bare, bare-user, bare-user-only, "
-                             "archive)", s ? s : "");
+                             "archive)",
+                             s ? s : "");
   return TRUE;
 }
 
@@ -49,8 +50,8 @@ probe_user_xattrs (int dfd, GError **error)
 gboolean
 cairn_repo_create (const char *path, CairnRepoMode mode, GError **error)
 {
-  static const char *const dirs[] = { "extensions", "refs", "refs/heads", "refs/mirrors",
-                                      "refs/remotes", "state", "tmp", "tmp/cache" };
+  static const char *const dirs[] = { "extensions",   "refs",  "refs/heads", "refs/mirrors",
+                                      "refs/remotes", "state", "tmp",        "tmp/cache" };
   if (!cairn_mkdirat_p (AT_FDCWD, path, 0775, error))
     return cairn_prefix_error (error, "creating repository %s", path);
   cairn_autofd dfd = -1;
@@ -77,8 +78,8 @@ cairn_repo_create (const char *path, CairnRepoMode mode, GError **error)
       if (!cairn_opendirat (dfd, "tmp", FALSE, &tmpfd, error) || !probe_user_xattrs (tmpfd, error))
         return cairn_prefix_error (error, "creating repository %s", path);
     }
-  g_autofree char *config = g_strdup_printf ("[core]\nrepo_version=1\nmode=%s\n",
-                                             cairn_repo_mode_to_string (mode));
+  g_autofree char *config
+      = g_strdup_printf ("[core]\nrepo_version=1\nmode=%s\n", cairn_repo_mode_to_string (mode));
   if (!cairn_file_replace_contents_at (dfd, "config", config, strlen (config), 0644,
                                        CAIRN_FSYNC_FULL, error))
     return cairn_prefix_error (error, "creating repository %s", path);
@@ -121,7 +122,8 @@ load_config (CairnRepo *repo, GError **error)
       repo->zlib_level = 1;
       g_clear_error (&tmp);
     }
-  repo->lock_timeout_secs = g_key_file_get_integer (repo->config, "core", "lock-timeout-secs", &tmp);
+  repo->lock_timeout_secs
+      = g_key_file_get_integer (repo->config, "core", "lock-timeout-secs", &tmp);
   if (tmp)
     {
       repo->lock_timeout_secs = 300;
@@ -198,7 +200,9 @@ ofd_lock (int fd, short type, gboolean wait)
   struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
   int r = fcntl (fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
   if (r < 0 && errno == EINVAL)
-    r = flock (fd, (type == F_WRLCK ? LOCK_EX : type == F_RDLCK ? LOCK_SH : LOCK_UN)
+    r = flock (fd, (type == F_WRLCK   ? LOCK_EX
+                    : type == F_RDLCK ? LOCK_SH
+                                      : LOCK_UN)
                        | (wait ? 0 : LOCK_NB));
   return r;
 }
@@ -206,7 +210,7 @@ ofd_lock (int fd, short type, gboolean wait)
 static gboolean
 lock_with_timeout (CairnRepo *repo, short type, GError **error)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) repo->lock_timeout_secs * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + (gint64)repo->lock_timeout_secs * G_USEC_PER_SEC;
   if (repo->lock_timeout_secs < 0)
     return ofd_lock (repo->lock_fd, type, TRUE) == 0
                ? TRUE
@@ -257,10 +261,11 @@ cairn_repo_lock_pop (CairnRepo *repo, CairnRepoLockType type)
     repo->lock_depth_exclusive--;
   else
     repo->lock_depth_shared--;
-  if (repo->lock_depth_exclusive == 0 && repo->lock_depth_shared > 0 && type == CAIRN_REPO_LOCK_EXCLUSIVE)
-    (void) ofd_lock (repo->lock_fd, F_RDLCK, TRUE);
+  if (repo->lock_depth_exclusive == 0 && repo->lock_depth_shared > 0
+      && type == CAIRN_REPO_LOCK_EXCLUSIVE)
+    (void)ofd_lock (repo->lock_fd, F_RDLCK, TRUE);
   else if (repo->lock_depth_exclusive == 0 && repo->lock_depth_shared == 0)
-    (void) ofd_lock (repo->lock_fd, F_UNLCK, FALSE);
+    (void)ofd_lock (repo->lock_fd, F_UNLCK, FALSE);
 }
 
 int
@@ -283,7 +288,8 @@ _cairn_cached_subdir_fd (int *slot, int parent_dfd, const char *checksum, mode_t
   if (fd < 0)
     {
       if (errno == ENOENT && !create)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s/%s: No such directory", what, sub);
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s/%s: No such directory", what,
+                     sub);
       else
         cairn_throw_errno (error, "opening %s/%s", what, sub);
       return -1;
@@ -309,12 +315,18 @@ cairn_object_type_to_string (CairnObjectType type)
 {
   switch (type)
     {
-    case CAIRN_OBJECT_FILE: return "file";
-    case CAIRN_OBJECT_DIR_TREE: return "dirtree";
-    case CAIRN_OBJECT_DIR_META: return "dirmeta";
-    case CAIRN_OBJECT_COMMIT: return "commit";
-    case CAIRN_OBJECT_TOMBSTONE_COMMIT: return "tombstone-commit";
-    case CAIRN_OBJECT_COMMIT_META: return "commitmeta";
+    case CAIRN_OBJECT_FILE:
+      return "file";
+    case CAIRN_OBJECT_DIR_TREE:
+      return "dirtree";
+    case CAIRN_OBJECT_DIR_META:
+      return "dirmeta";
+    case CAIRN_OBJECT_COMMIT:
+      return "commit";
+    case CAIRN_OBJECT_TOMBSTONE_COMMIT:
+      return "tombstone-commit";
+    case CAIRN_OBJECT_COMMIT_META:
+      return "commitmeta";
     }
   return "unknown";
 }

@@ -66,8 +66,8 @@ handle_get (Server *sv, GBytes *payload, GError **error)
     return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED, "serve: refusing to send '%s'",
                              path);
   g_autoptr (GError) local = NULL;
-  g_autoptr (GBytes) b = cairn_file_get_contents_at (sv->repo->repo_dfd, path,
-                                                     CAIRN_MAX_METADATA_SIZE, &local);
+  g_autoptr (GBytes) b
+      = cairn_file_get_contents_at (sv->repo->repo_dfd, path, CAIRN_MAX_METADATA_SIZE, &local);
   if (!b && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
     {
       g_propagate_error (error, g_steal_pointer (&local));
@@ -87,7 +87,7 @@ handle_list_refs (Server *sv, GError **error)
   gpointer k, v;
   g_hash_table_iter_init (&it, refs);
   while (g_hash_table_iter_next (&it, &k, &v))
-    g_string_append_printf (s, "%s %s\n", (char *) v, (char *) k);
+    g_string_append_printf (s, "%s %s\n", (char *)v, (char *)k);
   g_autoptr (GBytes) b = g_string_free_to_bytes (g_steal_pointer (&s));
   return send_data (sv, b, error);
 }
@@ -103,9 +103,9 @@ typedef struct
 typedef struct
 {
   CairnRepo *repo;
-  GHashTable *seen;   /* names already listed */
-  GArray *meta;       /* Candidate: metadata first... */
-  GArray *files;      /* ...then content */
+  GHashTable *seen; /* names already listed */
+  GArray *meta;     /* Candidate: metadata first... */
+  GArray *files;    /* ...then content */
 } Walk;
 
 static void
@@ -160,7 +160,7 @@ walk_tree (Walk *w, const char *tree, const char *meta, GPtrArray *haves, GError
       g_autoptr (GVariant) t = NULL, m = NULL;
       const char *dname;
       g_variant_get_child (dirs, i, "(&s@ay@ay)", &dname, &t, &m);
-      g_autoptr (GPtrArray) sub = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+      g_autoptr (GPtrArray) sub = g_ptr_array_new_with_free_func ((GDestroyNotify)g_variant_unref);
       gboolean same = FALSE;
       for (guint k = 0; !same && k < haves->len; k++)
         {
@@ -170,7 +170,9 @@ walk_tree (Walk *w, const char *tree, const char *meta, GPtrArray *haves, GError
                  && memcmp (b, g_variant_get_data (m), 32) == 0;
           cairn_checksum_to_hex (a, h1);
           GVariant *hv = NULL;
-          if (!same && cairn_repo_load_variant_if_exists (w->repo, CAIRN_OBJECT_DIR_TREE, h1, &hv, NULL) && hv)
+          if (!same
+              && cairn_repo_load_variant_if_exists (w->repo, CAIRN_OBJECT_DIR_TREE, h1, &hv, NULL)
+              && hv)
             g_ptr_array_add (sub, hv);
         }
       if (same)
@@ -192,7 +194,7 @@ read_commits (const guint8 **p, const guint8 *end, GPtrArray *out, GError **erro
   memcpy (&n, *p, 4);
   n = GUINT32_FROM_BE (n);
   *p += 4;
-  if ((gsize) (end - *p) < (gsize) n * 32)
+  if ((gsize)(end - *p) < (gsize)n * 32)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "serve: short negotiation");
   for (guint32 i = 0; i < n; i++, *p += 32)
     {
@@ -208,13 +210,14 @@ read_commits (const guint8 **p, const guint8 *end, GPtrArray *out, GError **erro
 static GPtrArray *
 have_roots (CairnRepo *repo, GPtrArray *haves)
 {
-  GPtrArray *roots = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  GPtrArray *roots = g_ptr_array_new_with_free_func ((GDestroyNotify)g_variant_unref);
   for (guint i = 0; i < haves->len; i++)
     {
       g_auto (CairnCommit) c = { 0 };
       GVariant *v = NULL;
       if (cairn_repo_load_commit (repo, haves->pdata[i], &c, NULL)
-          && cairn_repo_load_variant_if_exists (repo, CAIRN_OBJECT_DIR_TREE, c.root_tree, &v, NULL) && v)
+          && cairn_repo_load_variant_if_exists (repo, CAIRN_OBJECT_DIR_TREE, c.root_tree, &v, NULL)
+          && v)
         g_ptr_array_add (roots, v);
     }
   return roots;
@@ -254,7 +257,7 @@ compute_candidates (Server *sv, GBytes *payload, GError **error)
 static gboolean
 send_candidates (Server *sv, GArray *cands, GError **error)
 {
-  gsize len = 4 + (gsize) cands->len * 33;
+  gsize len = 4 + (gsize)cands->len * 33;
   g_autofree guint8 *buf = g_malloc (len);
   guint32 n = GUINT32_TO_BE (cands->len);
   memcpy (buf, &n, 4);
@@ -297,7 +300,7 @@ pack_flush (PackWriter *pw, int flush, GError **error)
 static gboolean
 pack_write (PackWriter *pw, const void *data, gsize len, GError **error)
 {
-  pw->zs.next_in = (guint8 *) data;
+  pw->zs.next_in = (guint8 *)data;
   pw->zs.avail_in = len;
   while (pw->zs.avail_in > 0)
     {
@@ -330,8 +333,8 @@ static gboolean
 pack_metadata (Server *sv, PackWriter *pw, const Candidate *c, const char *hex, GError **error)
 {
   g_autofree char *rel = cairn_object_relpath (hex, c->type, sv->repo->mode);
-  g_autoptr (GBytes) b = cairn_file_get_contents_at (sv->repo->objects_dfd, rel,
-                                                     CAIRN_MAX_METADATA_SIZE, error);
+  g_autoptr (GBytes) b
+      = cairn_file_get_contents_at (sv->repo->objects_dfd, rel, CAIRN_MAX_METADATA_SIZE, error);
   if (!b)
     return FALSE;
   return pack_u32 (pw, g_bytes_get_size (b), error)
@@ -419,7 +422,8 @@ handle_negotiate (Server *sv, GBytes *payload, GError **error)
   if (!_cairn_sync_read_frame (sv->in_fd, &type, &lack, error))
     return FALSE;
   if (type != CAIRN_SYNC_LACK)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "serve: expected LACK, got '%c'", type);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "serve: expected LACK, got '%c'",
+                             type);
   return send_pack (sv, cands, lack, error);
 }
 
@@ -439,7 +443,8 @@ handshake (Server *sv, GError **error)
   if (strcmp (got, want) != 0)
     return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
                              "serve: client speaks '%s', this server '%s'", got, want);
-  g_autofree char *reply = g_strdup_printf ("%s mode=%s", want, cairn_repo_mode_to_string (sv->repo->mode));
+  g_autofree char *reply
+      = g_strdup_printf ("%s mode=%s", want, cairn_repo_mode_to_string (sv->repo->mode));
   return _cairn_sync_write_frame (sv->out_fd, CAIRN_SYNC_HELLO, reply, strlen (reply), error);
 }
 
@@ -487,7 +492,7 @@ cairn_repo_serve (CairnRepo *repo, int in_fd, int out_fd, GError **error)
     }
   /* Tell the client why (best effort), then fail. */
   if (error && *error)
-    (void) _cairn_sync_write_frame (out_fd, CAIRN_SYNC_ERROR, (*error)->message,
-                                    strlen ((*error)->message), NULL);
+    (void)_cairn_sync_write_frame (out_fd, CAIRN_SYNC_ERROR, (*error)->message,
+                                   strlen ((*error)->message), NULL);
   return FALSE;
 }

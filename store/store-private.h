@@ -17,17 +17,18 @@ gboolean _cairn_dirtree_find (GVariant *tree, int kind, const char *name, guint8
 /* SHA-256 fetched once (checksum.c). */
 const EVP_MD *_cairn_sha256 (void);
 
-struct CairnTxn {
+struct CairnTxn
+{
   CairnRepo *repo;
-  char *staging_name;   /* under tmp/ */
-  int staging_dfd;      /* objects are written here; == objects_dfd when fsync is off */
-  gboolean direct;      /* core.fsync=false: objects go straight into objects/ */
-  int lock_fd;          /* staging-…-lock */
+  char *staging_name; /* under tmp/ */
+  int staging_dfd;    /* objects are written here; == objects_dfd when fsync is off */
+  gboolean direct;    /* core.fsync=false: objects go straight into objects/ */
+  int lock_fd;        /* staging-…-lock */
   gboolean committed;
   gboolean locked_repo;
-  GMutex lock;          /* protects refs, stats */
-  int sub_fds[256];     /* staging/XX dirfds (atomic: set once from -1) */
-  GPtrArray *refs;      /* (remote, ref, checksum) triples as char*[3] */
+  GMutex lock;      /* protects refs, stats */
+  int sub_fds[256]; /* staging/XX dirfds (atomic: set once from -1) */
+  GPtrArray *refs;  /* (remote, ref, checksum) triples as char*[3] */
   CairnTxnStats stats;
 };
 
@@ -56,15 +57,14 @@ gboolean _cairn_repo_find_missing (CairnRepo *repo, const char *commit, const ch
                                    GHashTable *missing, GError **error);
 
 /* Does the object exist in objects/ or in this handle's staging area? */
-gboolean _cairn_repo_object_exists (CairnRepo *repo, CairnObjectType type,
-                                    const char *checksum);
+gboolean _cairn_repo_object_exists (CairnRepo *repo, CairnObjectType type, const char *checksum);
 
 /* Open an object file read-only from objects/ (or staging); -1 + ENOENT
  * error when missing. For bare symlinks this fails with ELOOP. */
 /* A bare-user repo's object file and its info. Unlike cairn_repo_load_file,
  * a symlink's object is returned too (a regular file holding the target). */
-int _cairn_repo_open_bare_user_file (CairnRepo *repo, const char *checksum,
-                                     CairnFileInfo *out_info, GError **error);
+int _cairn_repo_open_bare_user_file (CairnRepo *repo, const char *checksum, CairnFileInfo *out_info,
+                                     GError **error);
 int _cairn_repo_open_object (CairnRepo *repo, CairnObjectType type, const char *checksum,
                              GError **error);
 

@@ -43,14 +43,14 @@ ref_entry (CairnRepo *repo, const char *ref, const char *commit, GError **error)
   if (g_variant_lookup (c.metadata, "version", "&s", &version))
     g_variant_dict_insert (&meta, KEY_COMMIT_VERSION, "s", version);
   /* The size is in host order, unlike every other integer (§10.1). */
-  return g_variant_new ("(s(t@ay@a{sv}))", ref, (guint64) g_variant_get_size (c.variant),
+  return g_variant_new ("(s(t@ay@a{sv}))", ref, (guint64)g_variant_get_size (c.variant),
                         cairn_checksum_to_variant (commit), g_variant_dict_end (&meta));
 }
 
 static gint
 cmp_str (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 static GVariant *
@@ -61,7 +61,7 @@ build_ref_map (CairnRepo *repo, GError **error)
     return NULL;
   g_autofree gpointer *names = g_hash_table_get_keys_as_array (refs, NULL);
   guint n = g_hash_table_size (refs);
-  qsort (names, n, sizeof (gpointer), (int (*) (const void *, const void *)) cmp_str);
+  qsort (names, n, sizeof (gpointer), (int (*) (const void *, const void *))cmp_str);
   g_auto (GVariantBuilder) b;
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a(s(taya{sv}))"));
   for (guint i = 0; i < n; i++)
@@ -88,7 +88,7 @@ build_summary (CairnRepo *repo, GVariant *extra, GError **error)
     return NULL;
   g_auto (GVariantDict) md;
   g_variant_dict_init (&md, extra);
-  guint64 now = (guint64) (g_get_real_time () / G_USEC_PER_SEC);
+  guint64 now = (guint64)(g_get_real_time () / G_USEC_PER_SEC);
   g_variant_dict_insert_value (&md, KEY_LAST_MODIFIED, g_variant_new_uint64 (GUINT64_TO_BE (now)));
   g_autofree char *mode = g_key_file_get_string (repo->config, "core", "mode", NULL);
   g_variant_dict_insert_value (&md, KEY_MODE, g_variant_new_string (mode ? mode : "bare"));
@@ -104,8 +104,7 @@ build_summary (CairnRepo *repo, GVariant *extra, GError **error)
 
 /* summary.sig: {"ostree.gpgsigs": aay} over the exact summary bytes. */
 static GVariant *
-build_summary_sig (GBytes *summary, const char *const *key_ids, const char *homedir,
-                   GError **error)
+build_summary_sig (GBytes *summary, const char *const *key_ids, const char *homedir, GError **error)
 {
   g_autoptr (GVariant) sigs = NULL;
   for (const char *const *k = key_ids; *k; k++)
@@ -170,7 +169,7 @@ write_signed (CairnRepo *repo, GBytes *summary, GVariant *sig, GError **error)
   if (ok && fs == CAIRN_FSYNC_FULL && fsync (repo->repo_dfd) < 0)
     ok = cairn_throw_errno (error, "fsync of the repository directory");
   g_autoptr (GError) ignored = NULL;
-  (void) cairn_rm_rf_at (repo->tmp_dfd, dir, &ignored);
+  (void)cairn_rm_rf_at (repo->tmp_dfd, dir, &ignored);
   return ok;
 }
 
@@ -269,8 +268,8 @@ parse_ref (GVariant *entry, const char *prev, CairnSummaryRef **out, GError **er
                              "refs are not sorted ('%s' after '%s')", name, prev);
   g_autofree char *hex = cairn_checksum_from_variant (csum);
   if (!hex)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "ref '%s': checksum is not 32 bytes", name);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "ref '%s': checksum is not 32 bytes",
+                             name);
   CairnSummaryRef *r = g_new0 (CairnSummaryRef, 1);
   r->ref = g_strdup (name);
   r->commit = g_steal_pointer (&hex);
@@ -298,15 +297,16 @@ parse_metadata (CairnSummary *s)
     s->mode = g_strdup (str);
   if (g_variant_lookup (s->metadata, KEY_COLLECTION_ID, "&s", &str))
     s->collection_id = g_strdup (str);
-  (void) g_variant_lookup (s->metadata, KEY_TOMBSTONES, "b", &s->tombstone_commits);
-  (void) g_variant_lookup (s->metadata, KEY_INDEXED_DELTAS, "b", &s->indexed_deltas);
+  (void)g_variant_lookup (s->metadata, KEY_TOMBSTONES, "b", &s->tombstone_commits);
+  (void)g_variant_lookup (s->metadata, KEY_INDEXED_DELTAS, "b", &s->indexed_deltas);
 }
 
 CairnSummary *
 cairn_summary_parse (GBytes *data, GError **error)
 {
   g_autoptr (CairnSummary) s = g_new0 (CairnSummary, 1);
-  s->variant = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_SUMMARY_GVARIANT_FORMAT, data, FALSE));
+  s->variant
+      = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_SUMMARY_GVARIANT_FORMAT, data, FALSE));
   if (!g_variant_is_normal_form (s->variant))
     {
       cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "summary is not in normal form");
@@ -320,7 +320,7 @@ cairn_summary_parse (GBytes *data, GError **error)
     {
       g_autoptr (GVariant) e = g_variant_get_child_value (refs, i);
       CairnSummaryRef *r = NULL;
-      const char *prev = i ? ((CairnSummaryRef *) s->refs->pdata[i - 1])->ref : NULL;
+      const char *prev = i ? ((CairnSummaryRef *)s->refs->pdata[i - 1])->ref : NULL;
       if (!parse_ref (e, prev, &r, error))
         {
           cairn_prefix_error (error, "invalid summary");

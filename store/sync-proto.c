@@ -11,7 +11,7 @@ _cairn_sync_write_frame (int fd, guint8 type, const void *data, gsize len, GErro
   if (len + 1 > CAIRN_SYNC_MAX_FRAME)
     return cairn_throw (error, "sync protocol: message too large (%" G_GSIZE_FORMAT " bytes)", len);
   guint8 head[5];
-  guint32 be = GUINT32_TO_BE ((guint32) (len + 1));
+  guint32 be = GUINT32_TO_BE ((guint32)(len + 1));
   memcpy (head, &be, 4);
   head[4] = type;
   if (len < 65536)
@@ -32,7 +32,7 @@ read_exact (int fd, void *buf, gsize len, gboolean *out_eof, GError **error)
   *out_eof = FALSE;
   while (got < len)
     {
-      ssize_t n = read (fd, (guint8 *) buf + got, len - got);
+      ssize_t n = read (fd, (guint8 *)buf + got, len - got);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)

@@ -18,9 +18,9 @@ cairn_object_name_parse (const char *name, char **out_checksum, CairnObjectType 
   const char *dot = strchr (name, '.');
   if (!dot || dot - name != 64)
     return FALSE;
-  static const CairnObjectType types[] = { CAIRN_OBJECT_FILE, CAIRN_OBJECT_DIR_TREE,
-                                           CAIRN_OBJECT_DIR_META, CAIRN_OBJECT_COMMIT,
-                                           CAIRN_OBJECT_TOMBSTONE_COMMIT, CAIRN_OBJECT_COMMIT_META };
+  static const CairnObjectType types[]
+      = { CAIRN_OBJECT_FILE,   CAIRN_OBJECT_DIR_TREE,         CAIRN_OBJECT_DIR_META,
+          CAIRN_OBJECT_COMMIT, CAIRN_OBJECT_TOMBSTONE_COMMIT, CAIRN_OBJECT_COMMIT_META };
   for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
     if (strcmp (dot + 1, cairn_object_type_to_string (types[i])) == 0)
       {
@@ -224,8 +224,8 @@ missing_below (MissingWalk *w, const char *tree, const char *base, GError **erro
 }
 
 gboolean
-_cairn_repo_find_missing (CairnRepo *repo, const char *commit, const char *base, GHashTable *missing,
-                          GError **error)
+_cairn_repo_find_missing (CairnRepo *repo, const char *commit, const char *base,
+                          GHashTable *missing, GError **error)
 {
   g_auto (CairnCommit) c = { 0 };
   g_auto (CairnCommit) bc = { 0 };
@@ -318,7 +318,7 @@ check_content_checksum (const CairnFileInfo *fi, int fd, gboolean deflated, cons
   EVP_DigestUpdate (md, hp, hlen);
   gboolean ok = TRUE;
   if (S_ISREG (fi->mode) && deflated)
-    ok = _cairn_inflate_fd_each (fd, (CairnDataFunc) EVP_DigestUpdate, md, error);
+    ok = _cairn_inflate_fd_each (fd, (CairnDataFunc)EVP_DigestUpdate, md, error);
   else if (S_ISREG (fi->mode) && !read_into_digest (fd, md))
     ok = cairn_throw_errno (error, "reading object %s", checksum);
   guint8 raw[32];
@@ -363,8 +363,8 @@ fsck_dirtree (GVariant *v, const char *checksum, GError **error)
   for (gsize i = 0; i < g_variant_n_children (files) + g_variant_n_children (dirs); i++)
     {
       gboolean isfile = i < g_variant_n_children (files);
-      g_autoptr (GVariant) e = g_variant_get_child_value (isfile ? files : dirs,
-                                                          isfile ? i : i - g_variant_n_children (files));
+      g_autoptr (GVariant) e = g_variant_get_child_value (
+          isfile ? files : dirs, isfile ? i : i - g_variant_n_children (files));
       const char *name;
       g_variant_get_child (e, 0, "&s", &name);
       g_autoptr (GVariant) c = g_variant_get_child_value (e, 1);
@@ -410,7 +410,8 @@ cairn_repo_fsck_object (CairnRepo *repo, CairnObjectType type, const char *check
   if (type == CAIRN_OBJECT_COMMIT)
     {
       g_auto (CairnCommit) c = { 0 };
-      return cairn_commit_parse (v, &c, error) || cairn_prefix_error (error, "Corrupted commit %s", checksum);
+      return cairn_commit_parse (v, &c, error)
+             || cairn_prefix_error (error, "Corrupted commit %s", checksum);
     }
   return TRUE;
 }
@@ -429,8 +430,8 @@ cairn_repo_delete_object (CairnRepo *repo, CairnObjectType type, const char *che
   if (type == CAIRN_OBJECT_COMMIT)
     {
       g_autofree char *meta = cairn_object_relpath (checksum, CAIRN_OBJECT_COMMIT_META, repo->mode);
-      (void) unlinkat (repo->objects_dfd, meta, 0);
-      (void) cairn_repo_mark_commit_partial (repo, checksum, FALSE, NULL, NULL);
+      (void)unlinkat (repo->objects_dfd, meta, 0);
+      (void)cairn_repo_mark_commit_partial (repo, checksum, FALSE, NULL, NULL);
     }
   if (out_size)
     *out_size = size;

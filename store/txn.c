@@ -74,7 +74,7 @@ _cairn_txn_cleanup_stale_staging (CairnRepo *repo)
       g_autofree char *lockname = g_strconcat (name, "-lock", NULL);
       if (cairn_rm_rf_at (repo->tmp_dfd, name, NULL))
         removed++;
-      (void) unlinkat (repo->tmp_dfd, lockname, 0);
+      (void)unlinkat (repo->tmp_dfd, lockname, 0);
     }
   return removed;
 }
@@ -120,7 +120,7 @@ cairn_txn_begin (CairnRepo *repo, GError **error)
   for (int i = 0; i < 256; i++)
     txn->sub_fds[i] = -1;
   g_mutex_init (&txn->lock);
-  txn->refs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  txn->refs = g_ptr_array_new_with_free_func ((GDestroyNotify)g_strfreev);
   if (repo->staging_dfd >= 0)
     {
       cairn_throw (error, "a transaction is already in progress on this repository handle");
@@ -129,7 +129,7 @@ cairn_txn_begin (CairnRepo *repo, GError **error)
   if (!cairn_repo_lock_push (repo, CAIRN_REPO_LOCK_SHARED, error))
     return NULL;
   txn->locked_repo = TRUE;
-  (void) _cairn_txn_cleanup_stale_staging (repo);
+  (void)_cairn_txn_cleanup_stale_staging (repo);
   if (!repo->fsync)
     {
       txn->direct = TRUE;
@@ -182,13 +182,13 @@ publish_subdir (CairnTxn *txn, int idx, GError **error)
       if (renameat2 (txn->sub_fds[idx], de->d_name, dstfd, de->d_name, RENAME_NOREPLACE) == 0)
         continue;
       if (errno == EEXIST)
-        (void) unlinkat (txn->sub_fds[idx], de->d_name, 0);
+        (void)unlinkat (txn->sub_fds[idx], de->d_name, 0);
       else if (errno == EINVAL || errno == ENOSYS)
         {
           /* No RENAME_NOREPLACE: link (EEXIST is fine), then drop the staged name. */
           if (linkat (txn->sub_fds[idx], de->d_name, dstfd, de->d_name, 0) < 0 && errno != EEXIST)
             ok = cairn_throw_errno (error, "moving object %s%s into place", sub, de->d_name);
-          (void) unlinkat (txn->sub_fds[idx], de->d_name, 0);
+          (void)unlinkat (txn->sub_fds[idx], de->d_name, 0);
         }
       else
         ok = cairn_throw_errno (error, "moving object %s%s into place", sub, de->d_name);
@@ -200,9 +200,9 @@ publish_subdir (CairnTxn *txn, int idx, GError **error)
 typedef struct
 {
   CairnTxn *txn;
-  gint next;      /* atomic: the next objects/XX index to publish */
+  gint next; /* atomic: the next objects/XX index to publish */
   GMutex lock;
-  GError *error;  /* first failure */
+  GError *error; /* first failure */
 } Publish;
 
 static gpointer
@@ -311,9 +311,9 @@ cairn_txn_free (CairnTxn *txn)
     {
       if (txn->staging_name)
         {
-          (void) cairn_rm_rf_at (repo->tmp_dfd, txn->staging_name, NULL);
+          (void)cairn_rm_rf_at (repo->tmp_dfd, txn->staging_name, NULL);
           g_autofree char *lockname = g_strconcat (txn->staging_name, "-lock", NULL);
-          (void) unlinkat (repo->tmp_dfd, lockname, 0);
+          (void)unlinkat (repo->tmp_dfd, lockname, 0);
         }
       cairn_close_fdp (&txn->staging_dfd);
     }

@@ -44,19 +44,21 @@ link_object (CairnTxn *txn, CairnTmpfile *tmpf, const char *checksum, CairnObjec
 }
 
 static gboolean
-write_metadata_bytes (CairnTxn *txn, CairnObjectType type, const char *checksum,
-                      const void *data, gsize len, GError **error)
+write_metadata_bytes (CairnTxn *txn, CairnObjectType type, const char *checksum, const void *data,
+                      gsize len, GError **error)
 {
   if (_cairn_repo_object_exists (txn->repo, type, checksum))
     return TRUE;
   g_auto (CairnTmpfile) tmpf = { 0 };
   if (!cairn_tmpfile_open (txn->staging_dfd, 0644, &tmpf, error)
       || !cairn_write_all (tmpf.fd, data, len, error))
-    return cairn_prefix_error (error, "writing %s object %s", cairn_object_type_to_string (type), checksum);
+    return cairn_prefix_error (error, "writing %s object %s", cairn_object_type_to_string (type),
+                               checksum);
   if (fchmod (tmpf.fd, 0644) < 0)
     return cairn_throw_errno (error, "chmod");
   if (!link_object (txn, &tmpf, checksum, type, error))
-    return cairn_prefix_error (error, "writing %s object %s", cairn_object_type_to_string (type), checksum);
+    return cairn_prefix_error (error, "writing %s object %s", cairn_object_type_to_string (type),
+                               checksum);
   count (txn, TRUE, len);
   return TRUE;
 }
@@ -78,8 +80,7 @@ cairn_txn_write_metadata (CairnTxn *txn, CairnObjectType type, GVariant *variant
 
 gboolean
 cairn_txn_write_metadata_trusted_name (CairnTxn *txn, CairnObjectType type,
-                                       const char *expected_checksum, GBytes *data,
-                                       GError **error)
+                                       const char *expected_checksum, GBytes *data, GError **error)
 {
   gsize len;
   const void *p = g_bytes_get_data (data, &len);
@@ -88,12 +89,12 @@ cairn_txn_write_metadata_trusted_name (CairnTxn *txn, CairnObjectType type,
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "Corrupted %s object %s: its content hashes to %s",
                              cairn_object_type_to_string (type), expected_checksum, csum);
-  g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (
-      type == CAIRN_OBJECT_DIR_TREE ? CAIRN_DIRTREE_GVARIANT_FORMAT
-      : type == CAIRN_OBJECT_DIR_META ? CAIRN_DIRMETA_GVARIANT_FORMAT
-      : type == CAIRN_OBJECT_COMMIT ? CAIRN_COMMIT_GVARIANT_FORMAT
-                                    : G_VARIANT_TYPE_VARDICT,
-      data, FALSE));
+  g_autoptr (GVariant) v = g_variant_ref_sink (
+      g_variant_new_from_bytes (type == CAIRN_OBJECT_DIR_TREE   ? CAIRN_DIRTREE_GVARIANT_FORMAT
+                                : type == CAIRN_OBJECT_DIR_META ? CAIRN_DIRMETA_GVARIANT_FORMAT
+                                : type == CAIRN_OBJECT_COMMIT   ? CAIRN_COMMIT_GVARIANT_FORMAT
+                                                                : G_VARIANT_TYPE_VARDICT,
+                                data, FALSE));
   if (!g_variant_is_normal_form (v))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s object %s is not in normal form",
                              cairn_object_type_to_string (type), expected_checksum);
@@ -102,7 +103,8 @@ cairn_txn_write_metadata_trusted_name (CairnTxn *txn, CairnObjectType type,
 
 /* ---- content ---------------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   EVP_MD_CTX *md;
   z_stream zs;
   gboolean deflating;
@@ -187,7 +189,8 @@ finish_bare_regular (CairnTxn *txn, int fd, const CairnFileInfo *fi, GError **er
   else if (mode == CAIRN_REPO_MODE_BARE_USER)
     {
       g_autoptr (GVariant) meta = _cairn_ostreemeta_new (fi);
-      if (fsetxattr (fd, "user.ostreemeta", g_variant_get_data (meta), g_variant_get_size (meta), 0) < 0)
+      if (fsetxattr (fd, "user.ostreemeta", g_variant_get_data (meta), g_variant_get_size (meta), 0)
+          < 0)
         return cairn_throw_errno (error, "fsetxattr(user.ostreemeta)");
       if (fchmod (fd, (fi->mode & 0775) | S_IRUSR) < 0)
         return cairn_throw_errno (error, "fchmod");
@@ -196,7 +199,8 @@ finish_bare_regular (CairnTxn *txn, int fd, const CairnFileInfo *fi, GError **er
     {
       if ((fi->mode & 07777 & ~0775) != 0)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
-                                 "invalid mode 0%o for a bare-user-only repository", fi->mode & 07777);
+                                 "invalid mode 0%o for a bare-user-only repository",
+                                 fi->mode & 07777);
       if (fchmod (fd, fi->mode & 07777) < 0)
         return cairn_throw_errno (error, "fchmod");
     }
@@ -220,7 +224,7 @@ static gboolean
 deflate_chunk (z_stream *zs, const void *data, gsize len, gboolean finish, int fd, GError **error)
 {
   guint8 out[CHUNK];
-  zs->next_in = (guint8 *) data;
+  zs->next_in = (guint8 *)data;
   zs->avail_in = len;
   do
     {
@@ -341,7 +345,7 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
         {
           /* From an offset: exactly fi->size bytes (a range of a tarball). */
           guint64 left = src_off >= 0 ? fi->size - total : CHUNK;
-          ssize_t r = left == 0 ? 0
+          ssize_t r = left == 0      ? 0
                       : src_off >= 0 ? pread (src_fd, buf, MIN (left, CHUNK), src_off + total)
                                      : read (src_fd, buf, CHUNK);
           if (r < 0 && errno == EINTR)
@@ -409,7 +413,8 @@ write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
     return FALSE;
   if (size != fi->size && src_fd >= 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "file size changed while reading (%" G_GUINT64_FORMAT " bytes, expected %" G_GUINT64_FORMAT ")",
+                             "file size changed while reading (%" G_GUINT64_FORMAT
+                             " bytes, expected %" G_GUINT64_FORMAT ")",
                              size, fi->size);
   if (!_cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, hex))
     {
@@ -425,7 +430,7 @@ write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
        * object at the end while the CPUs idle. Only for objects of some
        * size (most of the bytes; a small write each would cost more). */
       if (txn->repo->fsync && size >= EARLY_WRITEBACK_MIN)
-        (void) sync_file_range (tmpf.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        (void)sync_file_range (tmpf.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
       if (!link_object (txn, &tmpf, hex, CAIRN_OBJECT_FILE, error))
         return FALSE;
       count (txn, FALSE, size);
@@ -442,7 +447,8 @@ stage_real_symlink (CairnTxn *txn, const CairnFileInfo *fi, const char *checksum
   if (sub < 0)
     return FALSE;
   g_autofree char *leaf = cairn_object_leaf (checksum, CAIRN_OBJECT_FILE, txn->repo->mode);
-  g_autofree char *tmpname = g_strdup_printf (".tmp-link-%08x%08x", g_random_int (), g_random_int ());
+  g_autofree char *tmpname
+      = g_strdup_printf (".tmp-link-%08x%08x", g_random_int (), g_random_int ());
   if (symlinkat (fi->symlink_target, sub, tmpname) < 0)
     return cairn_throw_errno (error, "symlink");
   gboolean ok = TRUE;
@@ -454,7 +460,8 @@ stage_real_symlink (CairnTxn *txn, const CairnFileInfo *fi, const char *checksum
       g_autoptr (GVariant) name = NULL, value = NULL;
       g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d/%s", sub, tmpname);
       g_variant_iter_init (&it, fi->xattrs ? fi->xattrs : cairn_xattrs_empty ());
-      while (ok && !txn->repo->disable_xattrs && g_variant_iter_loop (&it, "(@ay@ay)", &name, &value))
+      while (ok && !txn->repo->disable_xattrs
+             && g_variant_iter_loop (&it, "(@ay@ay)", &name, &value))
         {
           gsize vlen;
           const void *v = g_variant_get_fixed_array (value, &vlen, 1);
@@ -471,7 +478,7 @@ stage_real_symlink (CairnTxn *txn, const CairnFileInfo *fi, const char *checksum
           || (linkat (sub, tmpname, sub, leaf, 0) < 0 && errno != EEXIST))
         ok = cairn_throw_errno (error, "naming symlink object %s", checksum);
     }
-  (void) unlinkat (sub, tmpname, 0);
+  (void)unlinkat (sub, tmpname, 0);
   return ok;
 }
 
@@ -501,9 +508,12 @@ write_symlink (CairnTxn *txn, const CairnFileInfo *fi, const char *expected, cha
           else
             {
               g_autoptr (GVariant) meta = _cairn_ostreemeta_new (fi);
-              ok = cairn_write_all (tmpf.fd, fi->symlink_target, strlen (fi->symlink_target) + 1, error);
-              if (ok && fsetxattr (tmpf.fd, "user.ostreemeta", g_variant_get_data (meta),
-                                   g_variant_get_size (meta), 0) < 0)
+              ok = cairn_write_all (tmpf.fd, fi->symlink_target, strlen (fi->symlink_target) + 1,
+                                    error);
+              if (ok
+                  && fsetxattr (tmpf.fd, "user.ostreemeta", g_variant_get_data (meta),
+                                g_variant_get_size (meta), 0)
+                         < 0)
                 ok = cairn_throw_errno (error, "fsetxattr(user.ostreemeta)");
               if (ok && !set_mtime_zero (tmpf.fd))
                 ok = cairn_throw_errno (error, "futimens");
@@ -557,7 +567,8 @@ cairn_txn_write_content (CairnTxn *txn, const CairnFileInfo *fi, int content_fd,
       const void *p = g_bytes_get_data (b, &len);
       if (len != fi->size)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "file size changed while reading (%" G_GSIZE_FORMAT " bytes, expected %" G_GUINT64_FORMAT ")",
+                                 "file size changed while reading (%" G_GSIZE_FORMAT
+                                 " bytes, expected %" G_GUINT64_FORMAT ")",
                                  len, fi->size);
       return write_regular (txn, fi, p ? p : "", len, -1, -1, expected_checksum, out_checksum,
                             error);
@@ -607,6 +618,6 @@ cairn_txn_write_content_range (CairnTxn *txn, const CairnFileInfo *fi, int fd, g
         }
       return write_regular (txn, fi, buf, fi->size, -1, -1, expected_checksum, out_checksum, error);
     }
-  return write_regular (txn, fi, NULL, 0, fd, (gint64) offset, expected_checksum, out_checksum,
+  return write_regular (txn, fi, NULL, 0, fd, (gint64)offset, expected_checksum, out_checksum,
                         error);
 }

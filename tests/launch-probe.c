@@ -107,7 +107,7 @@ cmd_tiocsti (int argc, char **argv)
     {
       char k[32];
       snprintf (k, sizeof k, "tiocsti%d", fd);
-      res (k, syscall (SYS_ioctl, fd, (unsigned long) TIOCSTI, &c));
+      res (k, syscall (SYS_ioctl, fd, (unsigned long)TIOCSTI, &c));
       snprintf (k, sizeof k, "tiocsti_hi%d", fd);
       res (k, syscall (SYS_ioctl, fd, (0x123UL << 32) | TIOCSTI, &c));
     }
@@ -227,14 +227,14 @@ raw_clone (unsigned long flags)
   if (r == 0)
     _exit (0);
   if (r > 0)
-    waitpid ((pid_t) r, NULL, 0);
+    waitpid ((pid_t)r, NULL, 0);
   return r;
 }
 
 static int
 cmd_syscalls (int argc, char **argv)
 {
-  printf ("first_keyctl=%s\n", first_keyctl_ret < 0 ? en ((int) first_keyctl_errno) : "ok");
+  printf ("first_keyctl=%s\n", first_keyctl_ret < 0 ? en ((int)first_keyctl_errno) : "ok");
   res ("keyctl", syscall (SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
   res ("add_key", syscall (SYS_add_key, "user", "x", "y", 1, KEY_SPEC_PROCESS_KEYRING));
   res ("request_key", syscall (SYS_request_key, "user", "x", NULL, 0));
@@ -286,7 +286,7 @@ static long
 int80 (long nr, long a, long b)
 {
   long ret;
-  __asm__ volatile ("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b) : "memory");
+  __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b) : "memory");
   return ret;
 }
 
@@ -294,9 +294,9 @@ static int
 cmd_arch (int argc, char **argv)
 {
   long r = int80 (288, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING);
-  printf ("i386_keyctl=%s\n", r < 0 && r > -4096 ? en ((int) -r) : "ok");
+  printf ("i386_keyctl=%s\n", r < 0 && r > -4096 ? en ((int)-r) : "ok");
   r = int80 (20, 0, 0); /* getpid on i386: allowed */
-  printf ("i386_getpid=%s\n", r < 0 && r > -4096 ? en ((int) -r) : "ok");
+  printf ("i386_getpid=%s\n", r < 0 && r > -4096 ? en ((int)-r) : "ok");
   r = syscall (0x40000000 | 250, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
   printf ("x32_keyctl=%s\n", r < 0 ? en (errno) : "ok");
   return 0;
@@ -311,7 +311,7 @@ cmd_ns (int argc, char **argv)
       char p[64];
       struct stat st;
       snprintf (p, sizeof p, "/proc/self/ns/%s", ns[i]);
-      printf ("ns_%s=%lu\n", ns[i], stat (p, &st) == 0 ? (unsigned long) st.st_ino : 0UL);
+      printf ("ns_%s=%lu\n", ns[i], stat (p, &st) == 0 ? (unsigned long)st.st_ino : 0UL);
     }
   char h[256] = "";
   gethostname (h, sizeof h);
@@ -401,7 +401,7 @@ cmd_zombies (int argc, char **argv)
 static void
 on_term (int s)
 {
-  (void) s;
+  (void)s;
   _exit (42);
 }
 
@@ -422,7 +422,7 @@ cmd_sleep (int argc, char **argv)
 {
   printf ("ready\n");
   fflush (stdout);
-  sleep ((unsigned) atoi (argv[2]));
+  sleep ((unsigned)atoi (argv[2]));
   return 0;
 }
 
@@ -440,7 +440,7 @@ cmd_kill_self (int argc, char **argv)
 static int
 cmd_segv (int argc, char **argv)
 {
-  volatile int *volatile bad = (int *) 8;
+  volatile int *volatile bad = (int *)8;
   *bad = 1; /* a real fault: the kernel forces SIGSEGV, even on pid 1 */
   return 99;
 }
@@ -479,14 +479,29 @@ static const struct
   const char *name;
   int (*fn) (int, char **);
 } cmds[] = {
-  { "fds", cmd_fds },         { "exe", cmd_exe },       { "tiocsti", cmd_tiocsti },
-  { "session", cmd_session }, { "write", cmd_write },   { "read", cmd_read },
-  { "mkdir", cmd_mkdir },     { "mknod", cmd_mknod },   { "status", cmd_status },
-  { "privops", cmd_privops }, { "syscalls", cmd_syscalls }, { "arch", cmd_arch },
-  { "ns", cmd_ns },           { "forks", cmd_forks },   { "alloc", cmd_alloc },
-  { "zombies", cmd_zombies }, { "trap", cmd_trap },     { "sleep", cmd_sleep },
-  { "kill-self", cmd_kill_self }, { "cwd", cmd_cwd },   { "exit", cmd_exit },
-  { "hold-exe", cmd_hold_exe }, { "segv", cmd_segv },
+  { "fds", cmd_fds },
+  { "exe", cmd_exe },
+  { "tiocsti", cmd_tiocsti },
+  { "session", cmd_session },
+  { "write", cmd_write },
+  { "read", cmd_read },
+  { "mkdir", cmd_mkdir },
+  { "mknod", cmd_mknod },
+  { "status", cmd_status },
+  { "privops", cmd_privops },
+  { "syscalls", cmd_syscalls },
+  { "arch", cmd_arch },
+  { "ns", cmd_ns },
+  { "forks", cmd_forks },
+  { "alloc", cmd_alloc },
+  { "zombies", cmd_zombies },
+  { "trap", cmd_trap },
+  { "sleep", cmd_sleep },
+  { "kill-self", cmd_kill_self },
+  { "cwd", cmd_cwd },
+  { "exit", cmd_exit },
+  { "hold-exe", cmd_hold_exe },
+  { "segv", cmd_segv },
 };
 
 int

@@ -30,7 +30,8 @@ write_hostile_commit (CairnRepo *repo, const char *bad_name, gboolean as_dir)
     g_variant_builder_add (&db, "(s@ay@ay)", bad_name, tcs, mcs);
   else
     g_variant_builder_add (&fb, "(s@ay)", bad_name, fcs);
-  g_autoptr (GVariant) root = g_variant_ref_sink (g_variant_new ("(@a(say)@a(sayay))", g_variant_builder_end (&fb), g_variant_builder_end (&db)));
+  g_autoptr (GVariant) root = g_variant_ref_sink (g_variant_new (
+      "(@a(say)@a(sayay))", g_variant_builder_end (&fb), g_variant_builder_end (&db)));
   g_assert_true (cairn_txn_write_metadata (txn, CAIRN_OBJECT_DIR_TREE, root, &tree, &error));
   CairnCommitOptions opts;
   cairn_commit_options_init (&opts);

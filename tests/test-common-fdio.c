@@ -7,7 +7,8 @@
 #include <string.h>
 #include <dirent.h>
 
-typedef struct {
+typedef struct
+{
   char *path;
   int dfd;
 } Fixture;
@@ -55,7 +56,8 @@ test_tmpfile_link (Fixture *f, gconstpointer data)
   if (GPOINTER_TO_INT (data))
     g_assert_cmpint (count_entries (f->dfd), ==, 1); /* the named fallback is visible */
   g_assert_true (cairn_write_all (t.fd, "abc", 3, &error));
-  g_assert_true (cairn_tmpfile_link_at (&t, CAIRN_LINK_NOREPLACE, f->dfd, "obj", CAIRN_FSYNC_FULL, &error));
+  g_assert_true (
+      cairn_tmpfile_link_at (&t, CAIRN_LINK_NOREPLACE, f->dfd, "obj", CAIRN_FSYNC_FULL, &error));
   g_assert_no_error (error);
   g_autoptr (GBytes) b = cairn_file_get_contents_at (f->dfd, "obj", 0, &error);
   g_assert_cmpmem (g_bytes_get_data (b, NULL), g_bytes_get_size (b), "abc", 3);
@@ -66,11 +68,13 @@ test_tmpfile_link (Fixture *f, gconstpointer data)
   g_auto (CairnTmpfile) t2 = { 0 };
   g_assert_true (cairn_tmpfile_open (f->dfd, 0644, &t2, &error));
   g_assert_true (cairn_write_all (t2.fd, "xyz", 3, &error));
-  g_assert_false (cairn_tmpfile_link_at (&t2, CAIRN_LINK_NOREPLACE, f->dfd, "obj", CAIRN_FSYNC_NONE, &error));
+  g_assert_false (
+      cairn_tmpfile_link_at (&t2, CAIRN_LINK_NOREPLACE, f->dfd, "obj", CAIRN_FSYNC_NONE, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
   g_assert_nonnull (strstr (error->message, "obj"));
   g_clear_error (&error);
-  g_assert_true (cairn_tmpfile_link_at (&t2, CAIRN_LINK_NOREPLACE_IGNORE, f->dfd, "obj", CAIRN_FSYNC_NONE, &error));
+  g_assert_true (cairn_tmpfile_link_at (&t2, CAIRN_LINK_NOREPLACE_IGNORE, f->dfd, "obj",
+                                        CAIRN_FSYNC_NONE, &error));
   g_bytes_unref (b);
   b = cairn_file_get_contents_at (f->dfd, "obj", 0, &error);
   g_assert_cmpmem (g_bytes_get_data (b, NULL), 3, "abc", 3);
@@ -82,8 +86,10 @@ static void
 test_replace_contents (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_assert_true (cairn_file_replace_contents_at (f->dfd, "ref", "one\n", 4, 0644, CAIRN_FSYNC_FULL, &error));
-  g_assert_true (cairn_file_replace_contents_at (f->dfd, "ref", "two\n", 4, 0600, CAIRN_FSYNC_NONE, &error));
+  g_assert_true (
+      cairn_file_replace_contents_at (f->dfd, "ref", "one\n", 4, 0644, CAIRN_FSYNC_FULL, &error));
+  g_assert_true (
+      cairn_file_replace_contents_at (f->dfd, "ref", "two\n", 4, 0600, CAIRN_FSYNC_NONE, &error));
   g_assert_no_error (error);
   g_autoptr (GBytes) b = cairn_file_get_contents_at (f->dfd, "ref", 0, &error);
   g_assert_cmpmem (g_bytes_get_data (b, NULL), 4, "two\n", 4);
@@ -124,14 +130,16 @@ test_fdio (Fixture *f, gconstpointer data)
   g_assert_true (cairn_fstatat_nofollow (f->dfd, "evil", &st, FALSE, NULL, &error));
   g_assert_true (S_ISLNK (st.st_mode));
   /* rm -rf never follows the symlink (/ survives), removes the tree. */
-  g_assert_true (cairn_file_replace_contents_at (f->dfd, "a/b/c/f", "x", 1, 0400, CAIRN_FSYNC_NONE, &error));
+  g_assert_true (
+      cairn_file_replace_contents_at (f->dfd, "a/b/c/f", "x", 1, 0400, CAIRN_FSYNC_NONE, &error));
   g_assert_true (cairn_rm_rf_at (f->dfd, "evil", &error));
   g_assert_true (cairn_rm_rf_at (f->dfd, "a", &error));
   g_assert_no_error (error);
   g_assert_cmpint (count_entries (f->dfd), ==, 0);
   g_assert_true (g_file_test ("/etc", G_FILE_TEST_IS_DIR));
   /* link / rename */
-  g_assert_true (cairn_file_replace_contents_at (f->dfd, "x", "1", 1, 0644, CAIRN_FSYNC_NONE, &error));
+  g_assert_true (
+      cairn_file_replace_contents_at (f->dfd, "x", "1", 1, 0644, CAIRN_FSYNC_NONE, &error));
   g_assert_true (cairn_linkat (f->dfd, "x", f->dfd, "y", FALSE, &error));
   g_assert_true (cairn_linkat (f->dfd, "x", f->dfd, "y", TRUE, &error));
   g_assert_false (cairn_renameat (f->dfd, "x", f->dfd, "y", TRUE, &error));
@@ -181,7 +189,8 @@ test_read_limits (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   char buf[1000];
   memset (buf, 'x', sizeof buf);
-  g_assert_true (cairn_file_replace_contents_at (f->dfd, "big", buf, sizeof buf, 0644, CAIRN_FSYNC_NONE, &error));
+  g_assert_true (cairn_file_replace_contents_at (f->dfd, "big", buf, sizeof buf, 0644,
+                                                 CAIRN_FSYNC_NONE, &error));
   g_autoptr (GBytes) b = cairn_file_get_contents_at (f->dfd, "big", 100, &error);
   g_assert_null (b);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
@@ -208,8 +217,9 @@ test_read_all (Fixture *f, gconstpointer data)
   gsize n = 40000;
   g_autofree char *want = g_malloc (n);
   for (gsize i = 0; i < n; i++)
-    want[i] = (char) (i * 7);
-  g_assert_true (cairn_file_replace_contents_at (f->dfd, "f", want, n, 0644, CAIRN_FSYNC_NONE, &error));
+    want[i] = (char)(i * 7);
+  g_assert_true (
+      cairn_file_replace_contents_at (f->dfd, "f", want, n, 0644, CAIRN_FSYNC_NONE, &error));
   int fd = -1;
   g_assert_true (cairn_openat_rdonly (f->dfd, "f", FALSE, &fd, NULL));
   g_autoptr (GBytes) b = cairn_fd_read_all (fd, n, &error); /* exactly the limit */

@@ -12,7 +12,12 @@ test_filenames (void)
   g_assert_true (cairn_validate_filename ("日本語", -1, &error));
   g_assert_true (cairn_validate_filename ("...", -1, &error));
   g_assert_true (cairn_validate_filename (".hidden", -1, &error));
-  const struct { const char *s; gssize len; const char *msg; } bad[] = {
+  const struct
+  {
+    const char *s;
+    gssize len;
+    const char *msg;
+  } bad[] = {
     { "", -1, "empty" },
     { ".", -1, "Invalid file name" },
     { "..", -1, "Invalid file name" },
@@ -59,8 +64,18 @@ test_refs (void)
       g_assert_true (cairn_validate_ref_name (good[i], &error));
       g_assert_no_error (error);
     }
-  const char *bad[] = { "", "/main", "main/", "a//b", ".hidden", "-dash", "a/.b", "sp ace",
-                        "a:b", "a\xff", "a/../b", "a*",
+  const char *bad[] = { "",
+                        "/main",
+                        "main/",
+                        "a//b",
+                        ".hidden",
+                        "-dash",
+                        "a/.b",
+                        "sp ace",
+                        "a:b",
+                        "a\xff",
+                        "a/../b",
+                        "a*",
                         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -83,8 +98,10 @@ test_remote_and_checksum (void)
   g_clear_error (&error);
   g_assert_false (cairn_validate_remote_name ("", &error));
   g_clear_error (&error);
-  g_assert_true (cairn_is_checksum_string ("446a0ef11b7cc167f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488"));
-  g_assert_false (cairn_is_checksum_string ("446A0ef11b7cc167f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488"));
+  g_assert_true (cairn_is_checksum_string (
+      "446a0ef11b7cc167f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488"));
+  g_assert_false (cairn_is_checksum_string (
+      "446A0ef11b7cc167f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488"));
   g_assert_false (cairn_is_checksum_string ("446a0e"));
   g_assert_false (cairn_validate_checksum_string ("xyz", &error));
 }
