@@ -119,6 +119,7 @@ struct launch_config
   uint64_t caps;
   bool rootless;
   bool print_profile;
+  bool print_bpf;  /* write the compiled filter (struct sock_filter[]) to stdout */
   bool no_openat2; /* CAIRN_LAUNCH_NO_OPENAT2=1: force the resolver fallback */
 };
 

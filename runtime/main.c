@@ -28,6 +28,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/filter.h>
 #include <linux/magic.h>
 
 #include "runtime/launch.h"
@@ -320,6 +321,24 @@ run (struct launch_plan *plan)
   return code;
 }
 
+/* --print-seccomp-bpf: the filter exactly as the container would get it
+ * (ENOSYS check included), for tests/seccomp-sim.py and for inspection. */
+static int
+print_bpf (const struct launch_config *cfg)
+{
+  struct launch_bpf bpf;
+  int r = seccomp_prepare (cfg, &bpf);
+  if (r < 0)
+    return report (r);
+  if (bpf.len == 0)
+    return report (
+        launch_fail (EINVAL, "there is no filter to print with --seccomp=unconfined", NULL));
+  size_t n = bpf.len * sizeof bpf.insns[0];
+  int ok = fwrite (bpf.insns, 1, n, stdout) == n && fflush (stdout) == 0;
+  free (bpf.insns);
+  return ok ? 0 : EXIT_LAUNCH_ERROR;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -335,6 +354,8 @@ main (int argc, char **argv)
       r = seccomp_print_profile (&cfg, stdout);
       return r < 0 ? report (r) : (fflush (stdout) == 0 ? 0 : EXIT_LAUNCH_ERROR);
     }
+  if (cfg.print_bpf)
+    return print_bpf (&cfg);
   fflush (NULL);
   r = prepare (&cfg, &plan);
   /* The janitor is forked before clone(): a fork while the child sets up

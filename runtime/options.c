@@ -37,6 +37,7 @@ enum
   OPT_CAP_DROP,
   OPT_ROOTLESS,
   OPT_PRINT_SECCOMP,
+  OPT_PRINT_BPF,
   OPT_SECCOMP_CACHE,
   OPT_HELP,
   OPT_VERSION,
@@ -66,6 +67,7 @@ static const struct option long_opts[] = {
   { "cap-drop", required_argument, NULL, OPT_CAP_DROP },
   { "rootless", no_argument, NULL, OPT_ROOTLESS },
   { "print-seccomp-profile", no_argument, NULL, OPT_PRINT_SECCOMP },
+  { "print-seccomp-bpf", no_argument, NULL, OPT_PRINT_BPF },
   { "help", no_argument, NULL, OPT_HELP },
   { "version", no_argument, NULL, OPT_VERSION },
   { NULL, 0, NULL, 0 },
@@ -76,6 +78,7 @@ launch_usage (FILE *f)
 {
   fputs ("Usage: cairn-launch [OPTIONS] ROOTFS [--] CMD [ARG...]\n"
          "       cairn-launch [--seccomp=...] [--cap-add/--cap-drop=...] --print-seccomp-profile\n"
+         "       cairn-launch [--seccomp=...] [--cap-add/--cap-drop=...] --print-seccomp-bpf\n"
          "Run CMD in a new confined container whose root is the directory ROOTFS.\n\n"
          "  --hostname=NAME        --net=none|host        --user=UID[:GID]\n"
          "  --env=K=V (repeatable) --clear-env            --workdir=DIR\n"
@@ -281,6 +284,9 @@ handle_opt (struct launch_config *cfg, int opt, const char *arg)
     case OPT_PRINT_SECCOMP:
       cfg->print_profile = true;
       return 0;
+    case OPT_PRINT_BPF:
+      cfg->print_bpf = true;
+      return 0;
     default:
       return parse_number_opt (cfg, opt, arg);
     }
@@ -319,7 +325,7 @@ launch_parse_options (int argc, char **argv, struct launch_config *cfg)
       if (handle_opt (cfg, opt, optarg) < 0)
         return -EINVAL;
     }
-  if (cfg->print_profile)
+  if (cfg->print_profile || cfg->print_bpf)
     return 0;
   if (optind >= argc)
     return bad ("missing ROOTFS", "");

@@ -732,6 +732,24 @@ export_bpf (scmp_filter_ctx ctx, struct launch_bpf *out)
   return 0;
 }
 
+/* Put the @n instructions of @head in front of @bpf. Each head block ends by
+ * falling through to what follows it, which loads what it needs itself:
+ * classic BPF jumps only forward and relatively, so the filter after it is
+ * unchanged. */
+static int
+prepend (struct launch_bpf *bpf, const struct sock_filter *head, size_t n)
+{
+  if ((size_t)bpf->len + n > BPF_MAX_INSNS)
+    return launch_fail (E2BIG, "the seccomp filter is too large", NULL);
+  struct sock_filter *all = xrealloc (NULL, ((size_t)bpf->len + n) * sizeof *all);
+  memcpy (all, head, n * sizeof *all);
+  memcpy (all + n, bpf->insns, bpf->len * sizeof *all);
+  free (bpf->insns);
+  bpf->insns = all;
+  bpf->len = (unsigned short)(bpf->len + n);
+  return 0;
+}
+
 /* The highest system call number libseccomp knows on @arch (0 if none). */
 static unsigned
 newest_known_syscall (uint32_t arch)
@@ -804,15 +822,52 @@ add_enosys_stub (const struct sc_policy *p, struct launch_bpf *bpf)
           j->jf = (uint8_t)(filter - from);
         }
     }
-  if ((size_t)bpf->len + n > BPF_MAX_INSNS)
-    return 0;
-  struct sock_filter *all = xrealloc (NULL, ((size_t)bpf->len + n) * sizeof *all);
-  memcpy (all, stub, n * sizeof *all);
-  memcpy (all + n, bpf->insns, bpf->len * sizeof *all);
-  free (bpf->insns);
-  bpf->insns = all;
-  bpf->len = (unsigned short)(bpf->len + n);
-  return 0;
+  return prepend (bpf, stub, n);
+}
+
+/* Whether @p restricts socket's arguments and lists the i386 ABI. */
+static bool
+socket_args_on_i386 (const struct sc_policy *p)
+{
+  bool i386 = false, args = false;
+  for (size_t i = 0; i < p->n_arches; i++)
+    i386 |= p->arches[i] == SCMP_ARCH_X86;
+  for (size_t i = 0; i < p->n; i++)
+    args |= p->rules[i].nargs > 0 && strcmp (p->rules[i].name, "socket") == 0;
+  return i386 && args;
+}
+
+/* On i386 a socket can also be made through the socketcall multiplexer
+ * (nr 102, first argument SYS_SOCKET = 1), which passes the real arguments
+ * in memory, out of the filter's reach. libseccomp 2.5 turns a rule on
+ * socket into one on the direct call (nr 359) with its argument checks and
+ * one on socketcall(SYS_SOCKET) WITHOUT them, so a policy that allows socket
+ * for every family but AF_VSOCK and AF_ALG allowed those too through
+ * socketcall. The only sound answer is to refuse socketcall(SYS_SOCKET)
+ * whenever socket's arguments are restricted; 32-bit programs then need a C
+ * library that makes the direct call (glibc does when built for Linux >=
+ * 4.3). The other sub-calls stay as the policy says: they act on sockets
+ * that exist, and socketpair makes only families that have no AF_VSOCK or
+ * AF_ALG form. tests/seccomp-sim.py checks the exported filter. */
+static int
+add_socketcall_guard (struct launch_bpf *bpf)
+{
+  enum
+  {
+    I386_SOCKETCALL = 102,
+    SYS_SOCKET_CALL = 1,
+  };
+  struct sock_filter g[] = {
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, arch)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SCMP_ARCH_X86, 0, 5),
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, I386_SOCKETCALL, 0, 3),
+    /* the low half of args[0] (i386 is little-endian, its arguments 32-bit) */
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, args[0])),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_SOCKET_CALL, 0, 1),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+  };
+  return prepend (bpf, g, sizeof g / sizeof g[0]);
 }
 
 static int
@@ -842,6 +897,8 @@ compile (const struct sc_policy *p, struct launch_bpf *out)
     r = export_bpf (ctx, out);
   if (r == 0 && p->enosys_beyond_known)
     r = add_enosys_stub (p, out);
+  if (r == 0 && socket_args_on_i386 (p))
+    r = add_socketcall_guard (out);
   return r;
 }
 
@@ -878,7 +935,8 @@ cache_key (const struct sc_policy *p, size_t *out_len)
   uname (&u);
   char head[512];
   int n = snprintf (head, sizeof head,
-                    "cairn-launch bpf 3 (tree, enosys stub, badarch enosys)\nlibseccomp %u.%u.%u\n"
+                    "cairn-launch bpf 4 (tree, enosys stub, badarch enosys, socketcall guard)\n"
+                    "libseccomp %u.%u.%u\n"
                     "kernel %s %s %s\n",
                     v->major, v->minor, v->micro, u.release, u.version, u.machine);
   if (n < 0 || (size_t)n >= sizeof head)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
@@ -290,14 +291,84 @@ int80 (long nr, long a, long b)
   return ret;
 }
 
+static long
+int80_3 (long nr, long a, long b, long c)
+{
+  long ret;
+  __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+  return ret;
+}
+
+/* Whether `int 0x80` returns at all, tried in a child: some paravirtualised
+ * guests run 64-bit user code only and kill any process that uses the i386
+ * entry (SIGSEGV), although the kernel has CONFIG_IA32_EMULATION. Returns 0
+ * when the entry answers, else the signal that killed the child (or -1). */
+static int
+i386_entry_signal (void)
+{
+  fflush (stdout);
+  pid_t p = fork ();
+  if (p < 0)
+    return -1;
+  if (p == 0)
+    _exit (int80 (20, 0, 0) > 0 ? 0 : 3); /* getpid on i386 */
+  int st = 0;
+  if (waitpid (p, &st, 0) < 0)
+    return -1;
+  if (WIFSIGNALED (st))
+    return WTERMSIG (st);
+  return 0;
+}
+
+static void
+i386_res (const char *name, long r)
+{
+  if (r >= 0)
+    close ((int)r);
+  printf ("%s=%s\n", name, r < 0 && r > -4096 ? en ((int)-r) : "ok");
+}
+
+/* Socket creation through the i386 entry: the direct call (nr 359, Linux
+ * >= 4.3) and the socketcall multiplexer (nr 102, SYS_SOCKET = 1), whose
+ * arguments are in memory, which must be below 4 GiB for a 32-bit call. */
+static void
+i386_sockets (void)
+{
+  uint32_t *args
+      = mmap (NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (args == MAP_FAILED)
+    {
+      printf ("i386_sockets=mmap-failed\n");
+      return;
+    }
+  i386_res ("i386_socket_unix", int80_3 (359, AF_UNIX, SOCK_STREAM, 0));
+  i386_res ("i386_socket_vsock", int80_3 (359, 40, SOCK_STREAM, 0));
+  i386_res ("i386_socket_alg", int80_3 (359, 38, SOCK_SEQPACKET, 0));
+  args[0] = AF_UNIX, args[1] = SOCK_STREAM, args[2] = 0;
+  i386_res ("i386_socketcall_unix", int80 (102, 1, (long)(uintptr_t)args));
+  args[0] = 40;
+  i386_res ("i386_socketcall_vsock", int80 (102, 1, (long)(uintptr_t)args));
+  args[0] = 38, args[1] = SOCK_SEQPACKET;
+  i386_res ("i386_socketcall_alg", int80 (102, 1, (long)(uintptr_t)args));
+  munmap (args, 4096);
+}
+
 static int
 cmd_arch (int argc, char **argv)
 {
-  long r = int80 (288, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING);
-  printf ("i386_keyctl=%s\n", r < 0 && r > -4096 ? en ((int)-r) : "ok");
-  r = int80 (20, 0, 0); /* getpid on i386: allowed */
-  printf ("i386_getpid=%s\n", r < 0 && r > -4096 ? en ((int)-r) : "ok");
-  r = syscall (0x40000000 | 250, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
+  int sig = i386_entry_signal ();
+  if (sig != 0)
+    printf ("i386_entry=absent\ni386_entry_signal=%d\n", sig);
+  else
+    {
+      printf ("i386_entry=present\n");
+      long r = int80 (288, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING);
+      printf ("i386_keyctl=%s\n", r < 0 && r > -4096 ? en ((int)-r) : "ok");
+      r = int80 (20, 0, 0); /* getpid on i386: allowed */
+      printf ("i386_getpid=%s\n", r < 0 && r > -4096 ? en ((int)-r) : "ok");
+      i386_sockets ();
+    }
+  long r = syscall (0x40000000 | 250, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
   printf ("x32_keyctl=%s\n", r < 0 ? en (errno) : "ok");
   return 0;
 }

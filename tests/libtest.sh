@@ -74,7 +74,13 @@ run_test() {
   # unnoticed. The subshell runs unchecked, its status is read afterwards.
   local rc had_e=0
   case $- in *e*) had_e=1; set +e ;; esac
-  ( cd "$T" || exit 1; set -e; "$@" ) > "$_tap_tmproot/out$_tap_n" 2>&1
+  # The ERR trap names the command that ended the test under set -e (only
+  # at the test's own level: a command substitution has set -e off, and a
+  # failure inside one ends nothing).
+  ( cd "$T" || exit 1; set -eE; _tap_lvl=$BASH_SUBSHELL
+    trap '_tap_rc=$?; [ $BASH_SUBSHELL != $_tap_lvl ] ||
+      echo "failed (status $_tap_rc): $BASH_COMMAND (${BASH_SOURCE[0]##*/}:$LINENO)" >&2' ERR
+    "$@" ) > "$_tap_tmproot/out$_tap_n" 2>&1
   rc=$?
   [ $had_e = 0 ] || set -e
   if [ $rc = 0 ] && [ -f "$T/.skip" ]; then
@@ -83,6 +89,9 @@ run_test() {
     echo "ok $_tap_n - $name"
   else
     echo "not ok $_tap_n - $name (exit $rc)"
+    # every failed assertion and failing command first, wherever it is in
+    # the output, then the output's end
+    grep -E '^(assert|failed \(status)' "$_tap_tmproot/out$_tap_n" | sed 's/^/#   /'
     sed 's/^/#   /' "$_tap_tmproot/out$_tap_n" | tail -n 40
     _tap_failed=$((_tap_failed + 1))
   fi

@@ -346,7 +346,7 @@ run_test "mounted tree equals cairn checkout, every mode, cairn and ostree commi
 run_test "read-only: EROFS on every write; umount refuses non-cairn mounts" t_read_only
 run_test "metadata without *xattrat (forced fallback) equals checkout" t_no_xattrat_fallback
 run_test "file data by kernel passthrough as root; forced off, archive, --verify: read by the server" t_passthrough
-run_test "8 concurrent readers (bare-user, archive)" t_concurrent_readers
+run_test "concurrent readers (bare-user, archive)" t_concurrent_readers
 run_test "unmount with open files; server exits after last close; -f exits on SIGTERM" t_umount_open_files
 run_test "missing/corrupt objects and dirtrees: EIO and a log line naming the object" t_corrupt_eio
 run_test "prune while mounted: no crash, open files keep reading, gone objects EIO" t_prune_while_mounted
