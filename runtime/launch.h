@@ -5,8 +5,8 @@
  *
  * Error convention: functions return 0 (or a fd / count) on success and
  * -errno on failure, after recording a short static message with
- * launch_fail().  The message and an optional context string (a path from the
- * configuration, never a heap copy) are read back by whoever reports the
+ * launch_fail().  The message and an optional context string (a path, copied
+ * by launch_fail) are read back by whoever reports the
  * error: main() in the launcher, or the child, which sends them over the sync
  * socket (see child.c).  No function here prints except main.c and the
  * monitor's final report.
@@ -58,8 +58,8 @@ steal_ptr (void *pp)
 }
 
 /* ---- errors ---------------------------------------------------------------- */
-/* Record MSG (static) and CTX (a string that outlives the call) and return
- * -ERR.  ERR is taken from the caller, never from a later errno. */
+/* Record MSG (static) and a copy of CTX (may be NULL; cut at PATH_MAX) and
+ * return -ERR.  ERR is taken from the caller, never from a later errno. */
 int launch_fail (int err, const char *msg, const char *ctx);
 const char *launch_errmsg (void);
 const char *launch_errctx (void);

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -94,6 +95,25 @@ remount_path (const char *path, unsigned long flags)
   return remount_fd (fd, flags, path);
 }
 
+/* Whether @fd is the host's device node @i of launch_dev_nodes (a character
+ * device with the kernel's fixed numbers): a /dev/null that has been
+ * replaced by a file or a link to another device would otherwise be mounted
+ * over the container's masked paths, or bound into its /dev. */
+static int
+check_dev_node (int fd, int i, const char *path)
+{
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return launch_fail (errno, "stat of a host device node", path);
+  if (!S_ISCHR (st.st_mode) || major (st.st_rdev) != dev_major[i]
+      || minor (st.st_rdev) != dev_minor[i])
+    return launch_fail (ENODEV,
+                        "the host's device node is not the character device it must be "
+                        "(replaced or bind-mounted over?); refusing to use it",
+                        path);
+  return 0;
+}
+
 /* Trusted fds on host objects.  Opened here, in the child's mount namespace:
  * a bind source must be a mount of the caller's namespace, so fds opened by
  * the parent (another namespace) would be refused with EINVAL. */
@@ -103,6 +123,9 @@ open_host_fds (struct launch_plan *plan)
   plan->host_null_fd = open ("/dev/null", O_PATH | O_CLOEXEC);
   if (plan->host_null_fd < 0)
     return launch_fail (errno, "opening the host's /dev/null", NULL);
+  int r = check_dev_node (plan->host_null_fd, 0, "/dev/null");
+  if (r < 0)
+    return r;
   for (int i = 0; i < 6; i++)
     plan->host_dev_fds[i] = -1;
   plan->host_sys_fd = -1;
@@ -113,6 +136,9 @@ open_host_fds (struct launch_plan *plan)
       plan->host_dev_fds[i] = open (p, O_PATH | O_CLOEXEC);
       if (plan->host_dev_fds[i] < 0)
         return launch_fail (errno, "opening a host device node", launch_dev_nodes[i]);
+      r = check_dev_node (plan->host_dev_fds[i], i, p);
+      if (r < 0)
+        return r;
     }
   if (plan->userns && plan->cfg->net_host)
     plan->host_sys_fd = open ("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -17,12 +17,24 @@
 
 static const char *err_msg = "unknown error";
 static const char *err_ctx;
+/* The context is copied: callers pass paths they free on the way out (a
+ * cgroup directory built with xasprintf), and the message is printed only
+ * after the error has unwound. Static storage, so the container child can
+ * record an error without allocating. */
+static char err_ctx_buf[PATH_MAX];
 
 int
 launch_fail (int err, const char *msg, const char *ctx)
 {
   err_msg = msg;
-  err_ctx = ctx;
+  err_ctx = NULL;
+  if (ctx)
+    {
+      size_t n = strnlen (ctx, sizeof err_ctx_buf - 1);
+      memmove (err_ctx_buf, ctx, n); /* ctx may be launch_errctx () */
+      err_ctx_buf[n] = '\0';
+      err_ctx = err_ctx_buf;
+    }
   return err > 0 ? -err : (err < 0 ? err : -EINVAL);
 }
 

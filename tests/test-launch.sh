@@ -688,6 +688,9 @@ t_limits_user() {
   rc=0; run_probe_user --memory=64M "$R" /bin/true 2>err || rc=$?
   assert_streq "$rc" 125
   assert_file_has_content err 'delegat'
+  # the message names the cgroup directory (it once printed freed memory)
+  assert_file_has_content err ' (/sys/fs/cgroup/[a-z_,/]*cairn): '
+  if LC_ALL=C grep -q '[^[:print:]]' err; then echo "assert: unprintable bytes in: $(cat -v err)"; exit 1; fi
 }
 
 t_limits_user_delegated() {
