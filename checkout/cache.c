@@ -98,6 +98,7 @@ remove_if_unused (int dfd, const char *commit, GError **error, gboolean *out_rem
     return cairn_throw_errno (error, "opening %s", lockname);
   if (flock (fd, LOCK_EX | LOCK_NB) < 0)
     return errno == EWOULDBLOCK ? TRUE : cairn_throw_errno (error, "locking %s", lockname);
+  /* image defaults file of earlier versions (now cli/run-record.h) */
   g_autofree char *launch = g_strconcat (commit, ".launch", NULL);
   (void)unlinkat (dfd, launch, 0);
   if (!cairn_rm_rf_at (dfd, commit, error))

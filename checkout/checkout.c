@@ -251,7 +251,7 @@ checkout_file (Ctx *ctx, int dfd, const char *name, const char *csum, GError **e
         return FALSE;
     }
   else if (!cairn_repo_stat_object (ctx->repo, CAIRN_OBJECT_FILE, csum, &ost))
-    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s.file is missing", csum);
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "object %s.file is missing", csum);
   else if (needs_info (ctx) || S_ISLNK (ost.st_mode))
     {
       if (!cairn_repo_load_file (ctx->repo, csum, NULL, &fi, error))
@@ -441,7 +441,7 @@ checkout_files (Ctx *ctx, DirJob *job, GVariant *files, GError **error)
       g_autoptr (GVariant) c = NULL;
       g_variant_get_child (files, i, "(&s@ay)", &name, &c);
       if (!cairn_validate_filename (name, -1, error))
-        return cairn_prefix_error (error, "Corrupted dirtree %s", job->dirtree);
+        return cairn_prefix_error (error, "corrupted dirtree %s", job->dirtree);
       if (ctx->opts->whiteouts && g_str_has_prefix (name, WH_PREFIX))
         continue;
       g_autofree char *csum = cairn_checksum_from_variant (c);
@@ -469,7 +469,7 @@ checkout_subdirs (Ctx *ctx, DirJob *job, GVariant *dirs, GError **error)
       g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &c1, &c2);
       g_autofree char *path = join (job->path, name);
       if (!cairn_validate_filename (name, -1, error))
-        return cairn_prefix_error (error, "Corrupted dirtree %s", job->dirtree);
+        return cairn_prefix_error (error, "corrupted dirtree %s", job->dirtree);
       DirJob *sub = g_new0 (DirJob, 1);
       sub->dfd = -1;
       sub->path = g_steal_pointer (&path);
@@ -479,7 +479,7 @@ checkout_subdirs (Ctx *ctx, DirJob *job, GVariant *dirs, GError **error)
           || !ensure_dir (ctx, job->dfd, name, &sub->dfd, &sub->existed, error))
         {
           if (!*error)
-            cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted dirtree %s", job->dirtree);
+            cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", job->dirtree);
           cairn_prefix_error (error, "%s", sub->path);
           dirjob_free (sub);
           return FALSE;
@@ -609,6 +609,14 @@ checkout_dir_at (Ctx *ctx, CairnPathEntry *e, int parent_dfd, const char *name, 
       = union_mode ? NULL
                    : g_strdup_printf (".cairn-checkout-%08x%08x", g_random_int (), g_random_int ());
   const char *build = tmpname ? tmpname : name;
+  /* Refuse an existing destination before any work (the final rename would
+   * refuse it anyway, after the whole tree was written) */
+  struct stat st;
+  if (tmpname && fstatat (parent_dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    return cairn_throw_code (error, G_IO_ERROR_EXISTS,
+                             "destination %s exists (--union or --union-identical check out "
+                             "into an existing directory)",
+                             name);
   DirJob *root = g_new0 (DirJob, 1);
   root->dfd = -1;
   root->path = g_strdup ("/");

@@ -248,7 +248,7 @@ check_hash (const char *hex, const void *data, gsize len, const char *what, GErr
 {
   g_autofree char *got = cairn_checksum_bytes (data, len);
   if (strcmp (got, hex) != 0)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted %s object %s (checksum %s)",
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted %s object %s (checksum %s)",
                              what, hex, got);
   return TRUE;
 }
@@ -437,10 +437,10 @@ load_file_fast (CairnMount *m, const char *hex, CairnFileInfo *fi, gboolean *out
   g_autofree char *leaf = cairn_object_leaf (hex, CAIRN_OBJECT_FILE, mode);
   struct stat st;
   if (dfd < 0 || fstatat (dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s.file is missing", hex);
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "object %s.file is missing", hex);
   if (!S_ISREG (st.st_mode) && !(S_ISLNK (st.st_mode) && mode != CAIRN_REPO_MODE_BARE_USER))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted object %s.file: not a "
+                             "corrupted object %s.file: not a "
                              "regular file%s",
                              hex, mode != CAIRN_REPO_MODE_BARE_USER ? " or symlink" : "");
   if (mode == CAIRN_REPO_MODE_BARE_USER)
@@ -448,11 +448,11 @@ load_file_fast (CairnMount *m, const char *hex, CairnFileInfo *fi, gboolean *out
       guint8 buf[4096];
       ssize_t n = cairn_getxattrat (dfd, leaf, "user.ostreemeta", buf, sizeof buf);
       if (n < 0 && (errno == ENODATA || errno == EOPNOTSUPP))
-        return cairn_throw_errno (error, "Corrupted object %s.file: reading user.ostreemeta", hex);
+        return cairn_throw_errno (error, "corrupted object %s.file: reading user.ostreemeta", hex);
       if (n < 0)
         return TRUE; /* no getxattrat, or a large value */
       if (!cairn_parse_ostreemeta (buf, n, fi, error))
-        return cairn_prefix_error (error, "Corrupted object %s.file", hex);
+        return cairn_prefix_error (error, "corrupted object %s.file", hex);
       if (S_ISLNK (fi->mode))
         {
           g_clear_pointer (&fi->xattrs, g_variant_unref);
@@ -497,7 +497,7 @@ load_file (CairnMount *m, Node *n, GError **error)
     }
   if (!(S_ISREG (fi.mode) || S_ISLNK (fi.mode)) || (fi.mode & ~(S_IFMT | 07777))
       || (S_ISLNK (fi.mode) && !fi.symlink_target))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted object %s.file: mode 0%o",
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted object %s.file: mode 0%o",
                              hex, fi.mode);
   if (!fi.xattrs)
     fi.xattrs = cairn_xattrs_empty ();
@@ -1128,7 +1128,7 @@ verify_content (Node *n, int fd, const char *hex, GError **error)
     munmap (map, len);
   if (strcmp (got, hex) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted object %s.file: content hashes to %s", hex, got);
+                             "corrupted object %s.file: content hashes to %s", hex, got);
   return TRUE;
 }
 
@@ -1143,7 +1143,7 @@ fill_cache_entry (CairnMount *m, Node *n, CacheEntry *ce, GError **error)
     return FALSE;
   if (fd < 0 || fi.size != (guint64)n->st.st_size)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted object %s.filez: content size differs from its header",
+                             "corrupted object %s.filez: content size differs from its header",
                              hex);
   if (!verify_content (n, fd, hex, error))
     return FALSE;
@@ -1247,7 +1247,7 @@ open_bare (CairnMount *m, Node *n, GError **error)
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size != n->st.st_size)
     {
       cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                        "Corrupted object %s.file: not a regular "
+                        "corrupted object %s.file: not a regular "
                         "file of %" G_GINT64_FORMAT " bytes",
                         hex, (gint64)n->st.st_size);
       return -1;

@@ -13,6 +13,8 @@ typedef struct
   gboolean verbose;       /* -v */
   gboolean repo_explicit; /* --repo given */
   const char *name;       /* the subcommand's name */
+  int argc_all;           /* the whole command line, global options included */
+  char **argv_all;
 } CairnCli;
 
 /* A subcommand: parses its own options, does the work, returns the exit
@@ -60,6 +62,8 @@ G_BEGIN_DECLS
  * repository (not one named by --repo) is created on first use, bare for
  * root and bare-user otherwise. */
 CairnRepo *cairn_cli_open_repo (CairnCli *cli, gboolean create_default, GError **error);
+/* TRUE when no --repo was given and the default repository does not exist yet. */
+gboolean cairn_cli_default_repo_missing (CairnCli *cli);
 /* Print a GVariant a{sv} as "key: value" lines, or into JSON. */
 void cairn_cli_print_metadata (GVariant *dict, const char *indent);
 void cairn_json_append_variant (GString *s, GVariant *v);

@@ -12,20 +12,34 @@ progress (guint64 files, guint64 bytes, gpointer data)
   cairn_cli_progress ("import: %" G_GUINT64_FORMAT " files, %.1f MiB", files, bytes / 1048576.0);
 }
 
-/* "PATH:TAG" -> PATH, TAG when the part after the last ':' has no '/' and
- * PATH exists without it (a path that itself contains ':' still works). */
+/* "PATH[:REFERENCE]", as skopeo writes its oci: and docker-archive:
+ * transports: the reference is a tag ("latest") or a name and tag
+ * ("busybox:latest"), so it may hold a ':' itself. PATH is the shortest
+ * prefix before a ':' that exists; a path that itself contains ':' works
+ * when it exists whole. When nothing exists, the part before the first ':'
+ * is named in the error. */
 static void
 split_tag (const char *arg, char **out_path, char **out_tag)
 {
-  const char *colon = strrchr (arg, ':');
-  if (colon && colon != arg && !strchr (colon, '/') && access (arg, F_OK) != 0)
+  const char *first = arg[0] ? strchr (arg + 1, ':') : NULL;
+  *out_tag = NULL;
+  if (!first || access (arg, F_OK) == 0)
     {
-      *out_path = g_strndup (arg, colon - arg);
-      *out_tag = g_strdup (colon + 1);
+      *out_path = g_strdup (arg);
       return;
     }
-  *out_path = g_strdup (arg);
-  *out_tag = NULL;
+  for (const char *c = first; c; c = strchr (c + 1, ':'))
+    {
+      g_autofree char *prefix = g_strndup (arg, c - arg);
+      if (access (prefix, F_OK) == 0)
+        {
+          *out_path = g_steal_pointer (&prefix);
+          *out_tag = g_strdup (c + 1);
+          return;
+        }
+    }
+  *out_path = g_strndup (arg, first - arg);
+  *out_tag = g_strdup (first + 1);
 }
 
 int

@@ -24,7 +24,14 @@ cairn_cmd_refs (CairnCli *cli, int argc, char **argv, GError **error)
   if (!cairn_cli_parse (cli, entries, "[PREFIX|REF...]", "List, create or delete refs.", &argc,
                         &argv, error))
     return 2;
-  g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, FALSE, error);
+  /* listing the refs of a default repository not made yet: there are none */
+  if (!del && !create && cairn_cli_default_repo_missing (cli))
+    {
+      if (json)
+        printf ("[]\n");
+      return 0;
+    }
+  g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, create != NULL, error);
   if (!repo)
     return 1;
   if (del)

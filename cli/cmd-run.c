@@ -10,6 +10,7 @@
 #include "cli/cairn-commands.h"
 #include "checkout/cairn-checkout.h"
 #include "cli/cairn-run-mount.h"
+#include "cli/run-record.h"
 #include "store/cairn-import.h"
 #include "store/cairn-remote.h"
 #include <linux/openat2.h>
@@ -40,6 +41,8 @@ typedef struct
   GPtrArray *cmd; /* user command (may be empty) */
   gboolean have_user, have_workdir;
   gboolean mount; /* --mount: root on the FUSE view, not a checkout */
+  int cmd_start;  /* index in run's argv where the user command starts */
+  gboolean signature_checked;
 } RunArgs;
 
 static gboolean
@@ -83,11 +86,13 @@ parse_args (int argc, char **argv, RunArgs *a, GError **error)
           print_help ();
           exit (0);
         }
-      if (!g_str_has_prefix (arg, "--"))
+      if (arg[0] != '-')
         {
           a->ref = g_strdup (arg);
           break;
         }
+      if (arg[1] != '-')
+        return cairn_cli_usage_error (error, "unknown option '%s'", arg);
       const char *eq = strchr (arg, '=');
       g_autofree char *name = g_strndup (arg + 2, eq ? (gsize)(eq - arg - 2) : strlen (arg + 2));
       if (strcmp (name, "require-signed") == 0 && !eq)
@@ -116,6 +121,7 @@ parse_args (int argc, char **argv, RunArgs *a, GError **error)
   i++;
   if (i < argc && strcmp (argv[i], "--") == 0)
     i++;
+  a->cmd_start = i;
   for (; i < argc; i++)
     g_ptr_array_add (a->cmd, g_strdup (argv[i]));
   return TRUE;
@@ -162,6 +168,7 @@ check_signature_policy (CairnRepo *repo, RunArgs *a, const char *commit, GError 
   gboolean config_verify = g_key_file_get_boolean (repo->config, "run", "require-signatures", NULL);
   if (!a->require_signed && !remote_verify && !config_verify && !a->keyring)
     return TRUE;
+  a->signature_checked = TRUE;
   if (!cairn_repo_require_signed_commit (repo, commit, remote_verify ? remote : NULL, a->keyring,
                                          error))
     return cairn_prefix_error (error, "refusing to run %s", commit);
@@ -241,58 +248,14 @@ resolve_user (const char *root, const char *spec, GError **error)
   return r;
 }
 
-static void
-add_pair (GByteArray *b, const char *key, const char *val)
-{
-  g_byte_array_append (b, (const guint8 *)key, strlen (key) + 1);
-  g_byte_array_append (b, (const guint8 *)val, strlen (val) + 1);
-}
-
-/* Record the image defaults beside the cached checkout
- * (checkouts/<commit>.launch: NUL-terminated key, value pairs) for the
- * front end's warm-start path (cli/front.c). Best effort: without the file
- * the front end simply hands every run to this full path. */
-static void
-record_launch_defaults (CairnRepo *repo, const char *commit, const char *root, GVariant *meta)
-{
-  g_autofree char *dir = g_build_filename (repo->path, "extensions", "cairn", "checkouts", NULL);
-  g_autofree char *name = g_strconcat (commit, ".launch", NULL);
-  cairn_autofd dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  struct stat st;
-  if (dfd < 0 || fstatat (dfd, name, &st, 0) == 0)
-    return;
-  g_autoptr (GByteArray) b = g_byte_array_new ();
-  g_auto (GStrv) env = meta_strv (meta, META_ENV);
-  g_auto (GStrv) entry = meta_strv (meta, META_ENTRYPOINT);
-  g_auto (GStrv) cmd = meta_strv (meta, META_CMD);
-  g_autofree char *wd = meta_str (meta, META_WORKDIR);
-  g_autofree char *user = meta_str (meta, META_USER);
-  g_autofree char *ids = user ? resolve_user (root, user, NULL) : NULL;
-  if (user && !ids)
-    return;
-  for (char **e = env; e && *e; e++)
-    add_pair (b, "env", *e);
-  if (wd)
-    add_pair (b, "workdir", wd);
-  if (ids)
-    add_pair (b, "user", ids);
-  for (char **e = entry; e && *e; e++)
-    add_pair (b, "entry", *e);
-  for (char **e = cmd; e && *e; e++)
-    add_pair (b, "cmd", *e);
-  (void)cairn_file_replace_contents_at (dfd, name, b->data, b->len, 0644, CAIRN_FSYNC_NONE, NULL);
-}
-
 /* Image defaults: env first (user --env given later wins), workdir, user, command. */
 static gboolean
 apply_image_defaults (CairnRepo *repo, const char *commit, const char *root, RunArgs *a,
-                      GPtrArray *argv, GError **error)
+                      GPtrArray *argv, guint *out_fixed, GStrv *out_image_cmd, GError **error)
 {
   g_auto (CairnCommit) c = { 0 };
   if (!cairn_repo_load_commit (repo, commit, &c, error))
     return FALSE;
-  if (!a->mount)
-    record_launch_defaults (repo, commit, root, c.metadata);
   g_auto (GStrv) env = meta_strv (c.metadata, META_ENV);
   for (char **e = env; e && *e; e++)
     g_ptr_array_add (argv, g_strdup_printf ("--env=%s", *e));
@@ -316,6 +279,7 @@ apply_image_defaults (CairnRepo *repo, const char *commit, const char *root, Run
   guint before = argv->len;
   for (char **e = entry; e && *e; e++)
     g_ptr_array_add (argv, g_strdup (*e));
+  *out_fixed = argv->len;
   if (a->cmd->len)
     for (guint i = 0; i < a->cmd->len; i++)
       g_ptr_array_add (argv, g_strdup (a->cmd->pdata[i]));
@@ -327,7 +291,60 @@ apply_image_defaults (CairnRepo *repo, const char *commit, const char *root, Run
                                   "no command given and commit %s records no image "
                                   "Entrypoint or Cmd",
                                   commit);
+  *out_image_cmd = g_steal_pointer (&cmd);
   return TRUE;
+}
+
+/* Record the launch just approved, for the front end to replay while its
+ * inputs hold (cli/run-record.h). Only the plainest decisions are recorded:
+ * no signature check applied, the rev is a commit checksum or a local ref
+ * file, the root is a cached checkout, and the user's command (if any)
+ * follows the first "--" of the command line or there is no "--" at all.
+ * Everything else always comes back here. */
+static void
+record_approval (CairnCli *cli, int argc, CairnRepo *repo, RunArgs *a, const char *root,
+                 GPtrArray *launch_argv, guint fixed, char **image_cmd)
+{
+  if (a->mount || cli->verbose || a->signature_checked || !cli->argv_all)
+    return;
+  g_autofree char *repo_abs = realpath (repo->path, NULL);
+  g_autofree char *root_abs = realpath (root, NULL);
+  if (!repo_abs || !root_abs)
+    return;
+  g_autofree char *ref_file = NULL;
+  if (!cairn_is_checksum_string (a->ref))
+    {
+      struct stat st;
+      if (!cairn_validate_ref_name (a->ref, NULL))
+        return;
+      ref_file = g_build_filename (repo_abs, "refs", "heads", a->ref, NULL);
+      if (lstat (ref_file, &st) < 0 || !S_ISREG (st.st_mode))
+        return;
+    }
+  int idx = cli->argc_all - argc; /* where "run" is */
+  int split = cairn_run_record_split (cli->argc_all, cli->argv_all);
+  gboolean tail = split < cli->argc_all;
+  if (tail && idx + a->cmd_start != split + 1)
+    return;
+  CairnRunRecord *r = cairn_run_record_new (cli->argc_all, cli->argv_all, split);
+  g_autofree char *config = g_build_filename (repo_abs, "config", NULL);
+  g_autofree char *lock = g_strconcat (root_abs, ".lock", NULL);
+  if (ref_file)
+    cairn_run_record_add_file (r, ref_file);
+  cairn_run_record_add_file (r, config);
+  cairn_run_record_set_lock (r, lock, root_abs);
+  g_autoptr (GPtrArray) fixed_argv = g_ptr_array_new ();
+  int need = 0;
+  for (guint i = 0; i < (tail ? fixed : launch_argv->len); i++)
+    if (launch_argv->pdata[i])
+      {
+        if (!need && strcmp (launch_argv->pdata[i], "--") == 0)
+          need = (int)i + 2; /* the launcher's "--" and at least one word */
+        g_ptr_array_add (fixed_argv, launch_argv->pdata[i]);
+      }
+  g_ptr_array_add (fixed_argv, NULL);
+  cairn_run_record_set_exec (r, (char **)fixed_argv->pdata, tail ? image_cmd : NULL, tail, need);
+  cairn_run_record_commit (r);
 }
 
 static char *
@@ -359,6 +376,8 @@ cairn_cmd_run (CairnCli *cli, int argc, char **argv, GError **error)
   g_autofree char *commit = NULL, *root = NULL, *launcher = NULL, *bpf = NULL;
   int lock_fd = -1;
   g_autoptr (CairnRunMount) rm = NULL;
+  guint fixed = 0;
+  g_auto (GStrv) image_cmd = NULL;
   if (!parse_args (argc, argv, &a, error))
     {
       status = 2;
@@ -382,12 +401,13 @@ cairn_cmd_run (CairnCli *cli, int argc, char **argv, GError **error)
   g_ptr_array_add (launch_argv, g_strdup (launcher));
   bpf = g_build_filename (repo->path, "extensions", "cairn", "seccomp", NULL);
   g_ptr_array_add (launch_argv, g_strdup_printf ("--seccomp-cache=%s", bpf));
-  if (!apply_image_defaults (repo, commit, root, &a, launch_argv, error))
+  if (!apply_image_defaults (repo, commit, root, &a, launch_argv, &fixed, &image_cmd, error))
     {
       status = (*error)->domain == G_OPTION_ERROR ? 2 : 1;
       goto out;
     }
   g_ptr_array_add (launch_argv, NULL);
+  record_approval (cli, argc, repo, &a, root, launch_argv, fixed, image_cmd);
   if (rm)
     {
       /* This process serves the mount: the launcher runs as a child. */

@@ -139,7 +139,24 @@ cairn_cli_open_repo (CairnCli *cli, gboolean create_default, GError **error)
       if (!g_file_test (objects, G_FILE_TEST_IS_DIR) && !cairn_repo_create (path, mode, error))
         return NULL;
     }
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "no repository at %s (`cairn init` makes one; %s)", path,
+                   cli->repo_explicit ? "or give another --repo"
+                                      : "commands that write make the default one");
+      return NULL;
+    }
   return cairn_repo_open (path, error);
+}
+
+gboolean
+cairn_cli_default_repo_missing (CairnCli *cli)
+{
+  if (cli->repo_explicit)
+    return FALSE;
+  g_autofree char *objects = g_build_filename (cairn_cli_repo_path (cli), "objects", NULL);
+  return !g_file_test (objects, G_FILE_TEST_IS_DIR);
 }
 
 static void
@@ -228,7 +245,7 @@ cairn_cli_parse_timestamp (const char *s, guint64 *out, GError **error)
       char *end = NULL;
       guint64 v = g_ascii_strtoull (s + 1, &end, 10);
       if (!end || *end || end == s + 1)
-        return cairn_cli_usage_error (error, "Invalid timestamp '%s'", s);
+        return cairn_cli_usage_error (error, "invalid timestamp '%s'", s);
       *out = v;
       return TRUE;
     }
@@ -241,7 +258,7 @@ cairn_cli_parse_timestamp (const char *s, guint64 *out, GError **error)
       dt = g_date_time_new_from_iso8601 (full, utc);
     }
   if (!dt)
-    return cairn_cli_usage_error (error, "Invalid timestamp '%s' (want @EPOCH or ISO 8601)", s);
+    return cairn_cli_usage_error (error, "invalid timestamp '%s' (want @EPOCH or ISO 8601)", s);
   *out = g_date_time_to_unix (dt);
   return TRUE;
 }

@@ -6,6 +6,7 @@
 #include "cli/cairn-cli.h"
 #include "cli/cairn-commands.h"
 #include <locale.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,47 @@ find_command (const char *name)
   return NULL;
 }
 
+/* Edit distance between two short words (for "did you mean"). */
+static size_t
+distance (const char *a, const char *b)
+{
+  size_t la = strlen (a), lb = strlen (b);
+  if (la > 31 || lb > 31)
+    return SIZE_MAX;
+  size_t d[32][32];
+  for (size_t i = 0; i <= la; i++)
+    d[i][0] = i;
+  for (size_t j = 0; j <= lb; j++)
+    d[0][j] = j;
+  for (size_t i = 1; i <= la; i++)
+    for (size_t j = 1; j <= lb; j++)
+      {
+        size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+        size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+        d[i][j] = MIN (sub, MIN (del, ins));
+      }
+  return d[la][lb];
+}
+
+/* One line and a hint, with the nearest command when one is close. */
+static int
+unknown_command (const char *name)
+{
+  const char *best = NULL;
+  size_t best_d = 3; /* at most two edits away */
+  for (const CairnCommand *c = commands; c->name; c++)
+    {
+      size_t d = distance (name, c->name);
+      if (d < best_d)
+        best = c->name, best_d = d;
+    }
+  fprintf (stderr, "cairn: unknown command '%s'\n", name);
+  if (best)
+    fprintf (stderr, "Did you mean 'cairn %s'? ", best);
+  fprintf (stderr, "Try 'cairn --help' for the list of commands.\n");
+  return 2;
+}
+
 static void
 print_usage (FILE *f)
 {
@@ -49,16 +91,28 @@ print_usage (FILE *f)
       "  -h, --help   this help; 'cairn help COMMAND' or 'cairn COMMAND --help' for a command\n");
 }
 
+/* Messages start lower-case, as the rest of the line they end ("cairn: cmd:
+ * ..."); libraries (GLib, libarchive, gpgme) capitalise theirs. A leading
+ * word that is an acronym ("GPG", "OCI") keeps its case. */
+static void
+lower_first (char *msg)
+{
+  if (g_ascii_isupper (msg[0]) && g_ascii_islower (msg[1]))
+    msg[0] = g_ascii_tolower (msg[0]);
+}
+
 static int
 report (const CairnCli *cli, GError *error)
 {
   gboolean usage = error->domain == G_OPTION_ERROR;
+  lower_first (error->message);
   if (cli->name)
     fprintf (stderr, "cairn: %s: %s\n", cli->name, error->message);
   else
     fprintf (stderr, "cairn: %s\n", error->message);
   if (usage)
-    fprintf (stderr, "Try 'cairn %s--help' for more information.\n", cli->name ? cli->name : "");
+    fprintf (stderr, "Try 'cairn %s%s--help' for more information.\n", cli->name ? cli->name : "",
+             cli->name ? " " : "");
   return usage ? 2 : 1;
 }
 
@@ -91,8 +145,8 @@ parse_globals (CairnCli *cli, int argc, char **argv, int *out_status)
         }
       else if (a[0] == '-')
         {
-          fprintf (stderr, "cairn: unknown option '%s'\n", a);
-          print_usage (stderr);
+          fprintf (stderr, "cairn: unknown option '%s'\nTry 'cairn --help' for more information.\n",
+                   a);
           *out_status = 2;
           return -1;
         }
@@ -129,10 +183,7 @@ main (int argc, char **argv)
       /* "cairn help X" behaves as "cairn X --help". */
       const CairnCommand *c = find_command (name);
       if (c == NULL)
-        {
-          fprintf (stderr, "cairn: unknown command '%s'\n", name);
-          return 2;
-        }
+        return unknown_command (name);
       char *hargv[] = { (char *)name, (char *)"--help", NULL };
       cli.name = c->name;
       g_autoptr (GError) error = NULL;
@@ -141,12 +192,10 @@ main (int argc, char **argv)
     }
   const CairnCommand *cmd = find_command (name);
   if (cmd == NULL)
-    {
-      fprintf (stderr, "cairn: unknown command '%s'\n", name);
-      print_usage (stderr);
-      return 2;
-    }
+    return unknown_command (name);
   cli.name = cmd->name;
+  cli.argc_all = argc;
+  cli.argv_all = argv;
   g_autoptr (GError) error = NULL;
   int r = cmd->fn (&cli, argc - idx, argv + idx, &error);
   g_free (cli.repo_path);

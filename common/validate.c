@@ -46,18 +46,18 @@ cairn_validate_filename (const char *name, gssize len, GError **error)
     len = name ? (gssize)strlen (name) : 0;
   g_autofree char *shown = cairn_escape_name (name, len);
   if (name == NULL || len == 0)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "Invalid file name: empty");
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "invalid file name: empty");
   if (memchr (name, '\0', len) != NULL)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME,
-                             "Invalid file name '%s': contains NUL", shown);
+                             "invalid file name '%s': contains NUL", shown);
   if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "Invalid file name '%s'", shown);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "invalid file name '%s'", shown);
   if (memchr (name, '/', len) != NULL)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME,
-                             "Invalid file name '%s': contains '/'", shown);
+                             "invalid file name '%s': contains '/'", shown);
   if (!g_utf8_validate (name, len, NULL))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME,
-                             "Invalid file name '%s': not valid UTF-8", shown);
+                             "invalid file name '%s': not valid UTF-8", shown);
   return TRUE;
 }
 
@@ -65,9 +65,9 @@ gboolean
 cairn_validate_relpath (const char *path, GError **error)
 {
   if (path == NULL || *path == '\0')
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "Invalid path: empty");
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "invalid path: empty");
   if (*path == '/')
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "Invalid path '%s': absolute",
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_FILENAME, "invalid path '%s': absolute",
                              path);
   const char *p = path;
   while (*p)
@@ -75,7 +75,7 @@ cairn_validate_relpath (const char *path, GError **error)
       const char *slash = strchr (p, '/');
       gsize n = slash ? (gsize)(slash - p) : strlen (p);
       if (n > 0 && !cairn_validate_filename (p, n, error))
-        return cairn_prefix_error (error, "In path '%s'", path);
+        return cairn_prefix_error (error, "in path '%s'", path);
       p += n;
       while (*p == '/')
         p++;
@@ -116,14 +116,14 @@ gboolean
 cairn_validate_ref_name (const char *ref, GError **error)
 {
   if (ref == NULL || *ref == '\0')
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "Invalid ref name: empty");
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "invalid ref name: empty");
   g_autofree char *shown = cairn_escape_name (ref, -1);
   if (!g_utf8_validate (ref, -1, NULL))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
-                             "Invalid ref name '%s': not valid UTF-8", shown);
+                             "invalid ref name '%s': not valid UTF-8", shown);
   if (cairn_is_checksum_string (ref))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
-                             "Invalid ref name '%s': looks like a checksum", shown);
+                             "invalid ref name '%s': looks like a checksum", shown);
   const char *p = ref;
   for (;;)
     {
@@ -131,7 +131,7 @@ cairn_validate_ref_name (const char *ref, GError **error)
       gsize n = slash ? (gsize)(slash - p) : strlen (p);
       if (!fragment_ok (p, n))
         return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
-                                 "Invalid ref name '%s': each '/'-separated part must start "
+                                 "invalid ref name '%s': each '/'-separated part must start "
                                  "with a letter, digit or '_' and contain only those and '-._'",
                                  shown);
       if (!slash)
@@ -147,7 +147,7 @@ cairn_validate_remote_name (const char *name, GError **error)
   if (name == NULL || !g_utf8_validate (name, -1, NULL) || !fragment_ok (name, strlen (name)))
     {
       g_autofree char *shown = cairn_escape_name (name, -1);
-      return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "Invalid remote name '%s'",
+      return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "invalid remote name '%s'",
                                shown);
     }
   return TRUE;
@@ -172,7 +172,7 @@ cairn_validate_checksum_string (const char *sha, GError **error)
     {
       g_autofree char *shown = cairn_escape_name (sha, -1);
       return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
-                               "Invalid checksum '%s': want 64 lowercase hex digits", shown);
+                               "invalid checksum '%s': want 64 lowercase hex digits", shown);
     }
   return TRUE;
 }

@@ -520,10 +520,12 @@ static const struct gated_entry gated_list[] = {
 };
 
 /* EPERM whatever the capabilities: the kernel keyring is not namespaced,
- * userfaultfd and io_uring are kernel attack surface, the rest obsolete; the
- * i386 socketcall multiplexer hides its arguments from the socket rules.
+ * userfaultfd and io_uring are kernel attack surface, the rest obsolete.
  * Listed although EPERM is the default: the printed profile names them, and
- * libseccomp drops a rule whose action is the default's (no BPF for them). */
+ * libseccomp drops a rule whose action is the default's (no BPF for them).
+ * socketcall is listed for the profile's reader, but libseccomp makes rules
+ * of its own for it from the allowed socket calls (see
+ * add_socketcall_guard). */
 static const char *const deny_list[] = {
   "keyctl",         "add_key",        "request_key",       "userfaultfd",
   "io_uring_setup", "io_uring_enter", "io_uring_register", "nfsservctl",

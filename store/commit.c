@@ -245,7 +245,7 @@ add_entry (Ctx *ctx, DirRef *dir, const char *name, CairnMTree *tree, GError **e
     return add_symlink (ctx, dir, name, &st, tree, error);
   if (!S_ISREG (st.st_mode))
     return cairn_throw_code (error, G_IO_ERROR_NOT_REGULAR_FILE,
-                             "Not a regular file or symlink (special files such as devices, "
+                             "not a regular file or symlink (special files such as devices, "
                              "fifos and sockets cannot be committed)");
   const char *hit = devino_hit (ctx, &st);
   if (hit)

@@ -51,7 +51,7 @@ cairn_repo_load_commit (CairnRepo *repo, const char *checksum, CairnCommit *out,
   if (!v)
     return FALSE;
   if (!cairn_commit_parse (v, out, error))
-    return cairn_prefix_error (error, "Corrupted commit %s", checksum);
+    return cairn_prefix_error (error, "corrupted commit %s", checksum);
   return TRUE;
 }
 
@@ -227,7 +227,7 @@ cairn_mtree_load (CairnMTree *t, CairnRepo *repo, const char *dirtree, const cha
       g_variant_get_child (files, i, "(&s@ay)", &name, &csum);
       g_autofree char *hex = cairn_checksum_from_variant (csum);
       if (!hex || !cairn_validate_filename (name, -1, error))
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted dirtree %s", dirtree);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
       cairn_mtree_replace_file (t, name, hex);
     }
   for (gsize i = 0; i < g_variant_n_children (dirs); i++)
@@ -238,7 +238,7 @@ cairn_mtree_load (CairnMTree *t, CairnRepo *repo, const char *dirtree, const cha
       g_autofree char *h1 = cairn_checksum_from_variant (c1);
       g_autofree char *h2 = cairn_checksum_from_variant (c2);
       if (!h1 || !h2 || !cairn_validate_filename (name, -1, NULL))
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted dirtree %s", dirtree);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
       if (!cairn_mtree_load (cairn_mtree_ensure_dir (t, name), repo, h1, h2, error))
         return FALSE;
     }

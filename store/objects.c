@@ -55,7 +55,7 @@ _cairn_repo_open_object (CairnRepo *repo, CairnObjectType type, const char *chec
   if (fd < 0)
     {
       if (errno == ENOENT)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Object %s.%s is missing", checksum,
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "object %s.%s is missing", checksum,
                      cairn_object_type_to_string (type));
       else
         cairn_throw_errno (error, "opening object %s.%s", checksum,
@@ -109,7 +109,7 @@ cairn_repo_load_variant_if_exists (CairnRepo *repo, CairnObjectType type, const 
       = g_variant_ref_sink (g_variant_new_from_bytes (type_for (type), data, FALSE));
   if (!g_variant_is_normal_form (v))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted %s object %s: not in normal form",
+                             "corrupted %s object %s: not in normal form",
                              cairn_object_type_to_string (type), checksum);
   *out_variant = g_steal_pointer (&v);
   return TRUE;
@@ -123,7 +123,7 @@ cairn_repo_load_variant (CairnRepo *repo, CairnObjectType type, const char *chec
   if (!cairn_repo_load_variant_if_exists (repo, type, checksum, &v, error))
     return NULL;
   if (v == NULL)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Object %s.%s is missing", checksum,
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "object %s.%s is missing", checksum,
                  cairn_object_type_to_string (type));
   return v;
 }
@@ -260,9 +260,9 @@ load_bare_user (int fd, const char *checksum, CairnFileInfo *fi, GError **error)
       n = n >= 0 ? fgetxattr (fd, OSTREEMETA, big, n) : -1;
     }
   if (n < 0)
-    return cairn_throw_errno (error, "Corrupted object %s.file: reading " OSTREEMETA, checksum);
+    return cairn_throw_errno (error, "corrupted object %s.file: reading " OSTREEMETA, checksum);
   if (!cairn_parse_ostreemeta (big ? big : buf, n, fi, error))
-    return cairn_prefix_error (error, "Corrupted object %s.file", checksum);
+    return cairn_prefix_error (error, "corrupted object %s.file", checksum);
   struct stat st;
   if (fstat (fd, &st) < 0)
     return cairn_throw_errno (error, "stat object %s", checksum);
@@ -328,7 +328,7 @@ load_archive (int fd, const char *checksum, CairnFileInfo *fi, int *out_fd, GErr
   if (map)
     munmap (map, len);
   if (!ok)
-    return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+    return cairn_prefix_error (error, "corrupted object %s.filez", checksum);
   return TRUE;
 }
 
@@ -388,17 +388,17 @@ cairn_repo_load_file_info (CairnRepo *repo, const char *checksum, struct stat *o
   int sub = cairn_repo_objdir_fd (repo, checksum, FALSE, NULL);
   g_autofree char *leaf = cairn_object_leaf (checksum, CAIRN_OBJECT_FILE, repo->mode);
   if (sub < 0 || fstatat (sub, leaf, out_st, AT_SYMLINK_NOFOLLOW) < 0)
-    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s.file is missing", checksum);
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "object %s.file is missing", checksum);
   if (repo->mode == CAIRN_REPO_MODE_BARE_USER && S_ISREG (out_st->st_mode))
     {
       guint8 buf[4096];
       ssize_t n = cairn_getxattrat (sub, leaf, OSTREEMETA, buf, sizeof buf);
       if (n < 0 && errno != ENOSYS && errno != EINVAL && errno != ERANGE)
-        return cairn_throw_errno (error, "Corrupted object %s.file: reading " OSTREEMETA, checksum);
+        return cairn_throw_errno (error, "corrupted object %s.file: reading " OSTREEMETA, checksum);
       if (n >= 0)
         {
           if (!cairn_parse_ostreemeta (buf, n, out_info, error))
-            return cairn_prefix_error (error, "Corrupted object %s.file", checksum);
+            return cairn_prefix_error (error, "corrupted object %s.file", checksum);
           if (!S_ISLNK (out_info->mode))
             {
               out_info->size = out_st->st_size;
@@ -466,7 +466,7 @@ cairn_repo_load_file (CairnRepo *repo, const char *checksum, int *out_fd, CairnF
         return cairn_throw_errno (error, "stat object %s", checksum);
       if (!S_ISREG (st.st_mode))
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "Corrupted object %s.file: not a regular file", checksum);
+                                 "corrupted object %s.file: not a regular file", checksum);
       fi.mode = st.st_mode;
       fi.size = st.st_size;
       if (repo->mode == CAIRN_REPO_MODE_BARE)
@@ -651,7 +651,7 @@ cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd,
   /* Streamed from the file: memory stays small whatever the object's size. */
   g_auto (CairnFileInfo) fi = { 0 };
   if (!_cairn_read_zheader_fd (fd, &fi, error))
-    return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+    return cairn_prefix_error (error, "corrupted object %s.filez", checksum);
   if (fi.size > 0 && fi.size <= COPY_ONESHOT_MAX)
     {
       /* Small enough to hold: libdeflate in one call (about twice zlib's
@@ -670,5 +670,5 @@ cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd,
         return cairn_throw_errno (error, "lseek");
     }
   gboolean ok = _cairn_inflate_fd_each (fd, write_fd_func, GINT_TO_POINTER (dst_fd), error);
-  return ok || cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+  return ok || cairn_prefix_error (error, "corrupted object %s.filez", checksum);
 }

@@ -345,7 +345,7 @@ _cairn_pull_verify_metadata (CairnObjectType type, const char *checksum, GBytes 
   g_autofree char *actual = cairn_checksum_bytes (p ? p : "", len);
   if (strcmp (actual, checksum) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted %s object %s: its content hashes to %s",
+                             "corrupted %s object %s: its content hashes to %s",
                              cairn_object_type_to_string (type), checksum, actual);
   return validate_metadata (type, checksum, data, error);
 }
@@ -513,17 +513,17 @@ store_large_filez (CairnTxn *txn, const char *checksum, GBytes *filez, const Cai
   EVP_DigestFinal_ex (ls.md, raw, NULL);
   EVP_MD_CTX_free (ls.md);
   if (!ok)
-    return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+    return cairn_prefix_error (error, "corrupted object %s.filez", checksum);
   char actual[65];
   cairn_checksum_to_hex (raw, actual);
   if (strcmp (actual, checksum) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted file object %s: its content hashes to %s", checksum,
+                             "corrupted file object %s: its content hashes to %s", checksum,
                              actual);
   if (!exact || total != fi->size)
     return cairn_throw_code (
         error, G_IO_ERROR_INVALID_DATA,
-        "Corrupted object %s.filez: size or trailing data does not match its header", checksum);
+        "corrupted object %s.filez: size or trailing data does not match its header", checksum);
   *out_content_bytes = total;
   if (archive)
     return store_filez_verbatim (txn, checksum, filez, error);
@@ -541,13 +541,13 @@ _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
   const guint8 *p = g_bytes_get_data (filez, &len);
   g_auto (CairnFileInfo) fi = { 0 };
   if (!_cairn_parse_zheader (p, len, &fi, &off, error))
-    return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+    return cairn_prefix_error (error, "corrupted object %s.filez", checksum);
   g_autofree char *out = NULL;
   if (S_ISLNK (fi.mode))
     {
       if (off != len)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "Corrupted object %s.filez: data after a symlink header",
+                                 "corrupted object %s.filez: data after a symlink header",
                                  checksum);
       *out_content_bytes = 0;
       return cairn_txn_write_content_bytes (txn, &fi, NULL, 0, checksum, &out, error);
@@ -558,7 +558,7 @@ _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
   gboolean exact = FALSE;
   g_autoptr (GBytes) content = inflate_payload (p + off, len - off, fi.size, &exact, error);
   if (!content)
-    return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+    return cairn_prefix_error (error, "corrupted object %s.filez", checksum);
   gsize clen;
   const void *cp = g_bytes_get_data (content, &clen);
   *out_content_bytes = clen;
@@ -567,7 +567,7 @@ _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
       g_autofree char *actual = cairn_content_checksum (&fi, cp, clen);
       if (strcmp (actual, checksum) != 0)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "Corrupted file object %s: its content hashes to %s", checksum,
+                                 "corrupted file object %s: its content hashes to %s", checksum,
                                  actual);
       return store_filez_verbatim (txn, checksum, filez, error);
     }

@@ -370,7 +370,7 @@ pull_commit (Pull *p, const char *ref, const char *commit, guint64 max_size, cha
       = cairn_checksum_bytes (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   if (strcmp (actual, commit) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted commit object %s from %s: its content hashes to %s", commit,
+                             "corrupted commit object %s from %s: its content hashes to %s", commit,
                              p->source_desc, actual);
   g_autoptr (GVariant) v
       = g_variant_ref_sink (g_variant_new_from_bytes (CAIRN_COMMIT_GVARIANT_FORMAT, data, FALSE));

@@ -28,10 +28,22 @@ cairn_repo_read_ref (CairnRepo *repo, const char *remote, const char *ref, gbool
       if ((errno == ENOENT || errno == ENOTDIR) && allow_noent)
         return NULL;
       if (errno == ENOENT || errno == ENOTDIR)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Ref '%s%s%s' not found",
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "ref '%s%s%s' not found",
                      remote ? remote : "", remote ? ":" : "", ref);
       else
         cairn_throw_errno (error, "reading ref %s", ref);
+      return NULL;
+    }
+  /* refs/heads/a is a directory when refs a/b exist: a prefix, no ref */
+  struct stat st;
+  if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+    {
+      close (fd);
+      if (allow_noent)
+        return NULL;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "ref '%s%s%s' not found (refs/%s is a directory of refs)", remote ? remote : "",
+                   remote ? ":" : "", ref, rel + 5);
       return NULL;
     }
   g_autoptr (GBytes) b = cairn_fd_read_all (fd, 4096, error);
@@ -68,7 +80,7 @@ cairn_repo_write_ref (CairnRepo *repo, const char *remote, const char *ref, cons
           if (g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
             {
               g_clear_error (error);
-              return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Ref '%s' not found", ref);
+              return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "ref '%s' not found", ref);
             }
           return FALSE;
         }
@@ -215,7 +227,7 @@ resolve_prefix (CairnRepo *repo, const char *prefix, GError **error)
   if (ambiguous)
     {
       g_free (found);
-      cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "Checksum prefix '%s' is ambiguous",
+      cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "checksum prefix '%s' is ambiguous",
                         prefix);
       return NULL;
     }
@@ -274,7 +286,7 @@ resolve_one (CairnRepo *repo, const char *rev, gboolean allow_noent, GError **er
       if (!cairn_validate_ref_name (rev, NULL))
         cairn_validate_ref_name (rev, error);
       else
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Ref '%s' not found", rev);
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "ref '%s' not found", rev);
     }
   return NULL;
 }
@@ -298,7 +310,7 @@ cairn_repo_resolve_rev (CairnRepo *repo, const char *rev, gboolean allow_noent, 
         return NULL;
       if (!commit.parent)
         {
-          cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Commit %s has no parent", c);
+          cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "commit %s has no parent", c);
           return NULL;
         }
       g_free (c);

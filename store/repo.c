@@ -29,7 +29,7 @@ cairn_repo_mode_from_string (const char *s, CairnRepoMode *out_mode, GError **er
     *out_mode = CAIRN_REPO_MODE_BARE_USER_ONLY;
   else
     return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
-                             "Invalid repository mode '%s' (bare, bare-user, bare-user-only, "
+                             "invalid repository mode '%s' (bare, bare-user, bare-user-only, "
                              "archive)",
                              s ? s : "");
   return TRUE;

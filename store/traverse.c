@@ -60,7 +60,7 @@ traverse_tree (CairnRepo *repo, const char *tree, const char *meta, GHashTable *
           add (missing, tree, CAIRN_OBJECT_DIR_TREE);
           return TRUE;
         }
-      return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s.dirtree is missing", tree);
+      return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "object %s.dirtree is missing", tree);
     }
   g_autoptr (GVariant) files = g_variant_get_child_value (v, 0);
   g_autoptr (GVariant) dirs = g_variant_get_child_value (v, 1);
@@ -70,7 +70,7 @@ traverse_tree (CairnRepo *repo, const char *tree, const char *meta, GHashTable *
       g_variant_get_child (files, i, "(&s@ay)", NULL, &c);
       g_autofree char *hex = cairn_checksum_from_variant (c);
       if (!hex)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted dirtree %s", tree);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", tree);
       add (reachable, hex, CAIRN_OBJECT_FILE);
       if (missing && !_cairn_repo_object_exists (repo, CAIRN_OBJECT_FILE, hex))
         add (missing, hex, CAIRN_OBJECT_FILE);
@@ -82,7 +82,7 @@ traverse_tree (CairnRepo *repo, const char *tree, const char *meta, GHashTable *
       g_autofree char *h1 = cairn_checksum_from_variant (c1);
       g_autofree char *h2 = cairn_checksum_from_variant (c2);
       if (!h1 || !h2)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted dirtree %s", tree);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", tree);
       if (!traverse_tree (repo, h1, h2, reachable, missing, error))
         return FALSE;
     }
@@ -110,12 +110,12 @@ cairn_repo_traverse_commit_collect (CairnRepo *repo, const char *commit, int dep
               return TRUE;
             }
           if (strcmp (cur, commit) == 0)
-            return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Commit %s is missing", cur);
+            return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "commit %s is missing", cur);
           return TRUE; /* a missing parent is normal (partial history) */
         }
       g_auto (CairnCommit) c = { 0 };
       if (!cairn_commit_parse (v, &c, error))
-        return cairn_prefix_error (error, "Corrupted commit %s", cur);
+        return cairn_prefix_error (error, "corrupted commit %s", cur);
       g_hash_table_add (reachable, g_steal_pointer (&name));
       if (_cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT_META, cur))
         add (reachable, cur, CAIRN_OBJECT_COMMIT_META);
@@ -199,7 +199,7 @@ missing_below (MissingWalk *w, const char *tree, const char *base, GError **erro
       const char *name;
       const guint8 *raw = entry_raw (files, i, 1, &name);
       if (!raw)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted dirtree %s", tree);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", tree);
       if (b && _cairn_dirtree_find (b, 0, name, ba, NULL) && memcmp (raw, ba, 32) == 0)
         continue;
       note_if_absent (w, CAIRN_OBJECT_FILE, raw);
@@ -209,7 +209,7 @@ missing_below (MissingWalk *w, const char *tree, const char *base, GError **erro
       const char *name;
       const guint8 *traw = entry_raw (dirs, i, 1, &name), *mraw = entry_raw (dirs, i, 2, &name);
       if (!traw || !mraw)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "Corrupted dirtree %s", tree);
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", tree);
       gboolean matched = b && _cairn_dirtree_find (b, 1, name, ba, bb);
       if (!matched || memcmp (mraw, bb, 32) != 0)
         note_if_absent (w, CAIRN_OBJECT_DIR_META, mraw);
@@ -327,10 +327,10 @@ check_content_checksum (const CairnFileInfo *fi, int fd, gboolean deflated, cons
   EVP_MD_CTX_free (md);
   cairn_checksum_to_hex (raw, hex);
   if (!ok)
-    return cairn_prefix_error (error, "Corrupted object %s", checksum);
+    return cairn_prefix_error (error, "corrupted object %s", checksum);
   if (strcmp (hex, checksum) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted file object %s: its content hashes to %s", checksum, hex);
+                             "corrupted file object %s: its content hashes to %s", checksum, hex);
   return TRUE;
 }
 
@@ -347,7 +347,7 @@ fsck_content (CairnRepo *repo, const char *checksum, GError **error)
       if (fd < 0)
         return FALSE;
       if (!_cairn_read_zheader_fd (fd, &fi, error))
-        return cairn_prefix_error (error, "Corrupted object %s.filez", checksum);
+        return cairn_prefix_error (error, "corrupted object %s.filez", checksum);
       return check_content_checksum (&fi, fd, TRUE, checksum, error);
     }
   if (!cairn_repo_load_file (repo, checksum, &fd, &fi, error))
@@ -370,9 +370,9 @@ fsck_dirtree (GVariant *v, const char *checksum, GError **error)
       g_autoptr (GVariant) c = g_variant_get_child_value (e, 1);
       if (g_variant_get_size (c) != 32)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "Corrupted dirtree %s: bad checksum length", checksum);
+                                 "corrupted dirtree %s: bad checksum length", checksum);
       if (!cairn_validate_filename (name, -1, error))
-        return cairn_prefix_error (error, "Corrupted dirtree %s", checksum);
+        return cairn_prefix_error (error, "corrupted dirtree %s", checksum);
     }
   return TRUE;
 }
@@ -395,23 +395,23 @@ cairn_repo_fsck_object (CairnRepo *repo, CairnObjectType type, const char *check
   g_autofree char *hex = cairn_checksum_bytes (p ? p : "", len);
   if (type != CAIRN_OBJECT_TOMBSTONE_COMMIT && strcmp (hex, checksum) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted %s object %s: its content hashes to %s",
+                             "corrupted %s object %s: its content hashes to %s",
                              cairn_object_type_to_string (type), checksum, hex);
   g_autoptr (GVariant) v = NULL;
   if (!cairn_repo_load_variant_if_exists (repo, type, checksum, &v, error))
     return FALSE;
   if (!v)
-    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "Object %s is missing", checksum);
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "object %s is missing", checksum);
   if (type == CAIRN_OBJECT_DIR_META)
     return cairn_dirmeta_parse (v, NULL, NULL, NULL, NULL, error)
-           || cairn_prefix_error (error, "Corrupted dirmeta %s", checksum);
+           || cairn_prefix_error (error, "corrupted dirmeta %s", checksum);
   if (type == CAIRN_OBJECT_DIR_TREE)
     return fsck_dirtree (v, checksum, error);
   if (type == CAIRN_OBJECT_COMMIT)
     {
       g_auto (CairnCommit) c = { 0 };
       return cairn_commit_parse (v, &c, error)
-             || cairn_prefix_error (error, "Corrupted commit %s", checksum);
+             || cairn_prefix_error (error, "corrupted commit %s", checksum);
     }
   return TRUE;
 }

@@ -87,7 +87,7 @@ cairn_txn_write_metadata_trusted_name (CairnTxn *txn, CairnObjectType type,
   g_autofree char *csum = cairn_checksum_bytes (p ? p : "", len);
   if (strcmp (csum, expected_checksum) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted %s object %s: its content hashes to %s",
+                             "corrupted %s object %s: its content hashes to %s",
                              cairn_object_type_to_string (type), expected_checksum, csum);
   g_autoptr (GVariant) v = g_variant_ref_sink (
       g_variant_new_from_bytes (type == CAIRN_OBJECT_DIR_TREE   ? CAIRN_DIRTREE_GVARIANT_FORMAT
@@ -148,7 +148,7 @@ check_expected (const char *expected, const char *actual, GError **error)
 {
   if (expected && strcmp (expected, actual) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "Corrupted file object %s: its content hashes to %s", expected,
+                             "corrupted file object %s: its content hashes to %s", expected,
                              actual);
   return TRUE;
 }
@@ -540,7 +540,7 @@ validate_info (const CairnFileInfo *fi, GError **error)
     }
   if (!S_ISREG (fi->mode))
     return cairn_throw_code (error, G_IO_ERROR_NOT_REGULAR_FILE,
-                             "Not a regular file or symlink (mode 0%o)", fi->mode);
+                             "not a regular file or symlink (mode 0%o)", fi->mode);
   if ((fi->mode & ~(S_IFMT | 07777)) != 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid mode 0%o", fi->mode);
   return TRUE;

@@ -27,6 +27,8 @@ _tap_n=0
 _tap_failed=0
 _tap_tmproot=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
 chmod 0755 "$_tap_tmproot"
+# cairn run's approved launches (cli/run-record.h) stay in the test's tree
+export CAIRN_RUN_RECORDS="$_tap_tmproot/run-records"
 # Cleanup hooks registered by tests (run at exit, newest first).
 _tap_cleanups=""
 add_cleanup() { _tap_cleanups="$*

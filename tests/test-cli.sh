@@ -13,10 +13,24 @@ t_usage_errors() {
   assert_exit 2 $CAIRN
   assert_exit 2 $CAIRN no-such-command
   assert_file_has_content "$T/err" "cairn: unknown command 'no-such-command'"
+  # one line and a hint, not the whole help
+  assert_streq "$(wc -l < "$T/err")" 2
+  assert_file_has_content "$T/err" "Try 'cairn --help'"
+  assert_exit 2 $CAIRN chekout
+  assert_file_has_content "$T/err" "Did you mean 'cairn checkout'?"
+  assert_exit 2 $CAIRN --no-such-global
+  assert_streq "$(wc -l < "$T/err")" 2
+  # run: options it does not know are usage errors, never a ref
+  $CAIRN --repo=$T/r init >/dev/null
+  for o in -e -v -p -t -d --frobnicate; do
+    assert_exit 2 $CAIRN --repo=$T/r run $o X=1 main
+    assert_file_has_content "$T/err" "unknown option '$o'"
+    assert_file_has_content "$T/err" "Try 'cairn run --help' for more information"
+  done
   assert_exit 2 $CAIRN init --no-such-flag
   assert_file_has_content "$T/err" '^cairn: init: '
   assert_exit 2 $CAIRN --repo=r init --mode=nonsense
-  assert_file_has_content "$T/err" "Invalid repository mode 'nonsense'"
+  assert_file_has_content "$T/err" "invalid repository mode 'nonsense'"
 }
 t_init_default_repo() {
   # $CAIRN_REPO, then /var/lib/cairn/repo (root) or $XDG_DATA_HOME/cairn/repo.
@@ -33,6 +47,54 @@ t_init_default_repo() {
   fi
   env -u CAIRN_REPO XDG_DATA_HOME=$T/xdg HOME=$T setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null || true
 }
+# Errors are one line: "cairn: COMMAND: message", the message lower-case
+# first, never a temporary or staging path.
+t_error_form() {
+  $CAIRN --repo=$T/r init >/dev/null
+  mkdir -p tree/sub; echo a > tree/f; echo b > tree/sub/g
+  c=$($CAIRN --repo=$T/r commit -b main tree)
+  $CAIRN --repo=$T/r commit -b dir/a tree >/dev/null
+  # a directory of refs is not a ref
+  assert_exit 1 $CAIRN --repo=$T/r rev-parse dir
+  assert_file_has_content "$T/err" "^cairn: rev-parse: ref 'dir' not found"
+  assert_not_file_has_content "$T/err" "Is a directory"
+  # checkout into an existing DEST is refused before any work: even with an
+  # object missing, the answer is about DEST, and nothing is left beside it
+  mkdir dest
+  rm "$(find r/objects -name '*.file' | head -1)"
+  assert_exit 1 $CAIRN --repo=$T/r checkout main dest
+  assert_file_has_content "$T/err" "^cairn: checkout: destination dest exists"
+  [ -z "$(ls -A dest)" ] && [ -z "$(ls -a | grep cairn-checkout)" ]
+  for cmd in "rev-parse nosuchref" "checkout nosuchref x" "log nosuchref" "show 0000" \
+    "init --mode=nonsense" "cat main /nonexistent" "commit -b main /nonexistent-dir"; do
+    assert_fails $CAIRN --repo=$T/r $cmd
+    grep -qE '^cairn: [a-z-]+: [a-z0-9(/"'"'"'`-]' "$T/err" ||
+      { echo "assert: not lower-case or not prefixed: $cmd: $(cat "$T/err")"; exit 1; }
+    assert_not_file_has_content "$T/err" 'staging\|/tmp/\|\.cairn-checkout'
+  done
+}
+
+# Listing the refs of a user's default repository that does not exist yet
+# prints none (it once failed with opendir); a read command names the
+# repository it did not find.
+t_refs_fresh_default_repo() {
+  require_root
+  local u="cairnclt$$"
+  useradd -M -d /nonexistent -s /bin/false "$u"
+  add_cleanup "userdel $u"
+  mkdir -p home; chmod 0777 home
+  run_as() { setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups \
+    env -u CAIRN_REPO HOME="$T/home" XDG_DATA_HOME="$T/home/data" "$@"; }
+  run_as $CAIRN refs > out 2> err
+  [ ! -s out ] && [ ! -s err ]
+  run_as $CAIRN refs --json > out
+  assert_streq "$(cat out)" "[]"
+  assert_not_has_file home/data/cairn/repo
+  rc=0; run_as $CAIRN log main 2> err || rc=$?
+  assert_streq $rc 1
+  assert_file_has_content err "no repository at $T/home/data/cairn/repo"
+}
+
 t_repo_flag() {
   $CAIRN --repo=$T/r init --mode=bare-user-only > out
   assert_file_has_content r/config 'mode=bare-user-only'
@@ -65,5 +127,7 @@ run_test "help" t_help
 run_test "usage errors exit 2" t_usage_errors
 run_test "init and default repository" t_init_default_repo
 run_test "--repo" t_repo_flag
+run_test "error messages: one line, lower-case, no temporary path; checkout refuses DEST first" t_error_form
+run_test "refs of a fresh default repository (unprivileged user)" t_refs_fresh_default_repo
 run_test "descriptor table reserved before threads start" t_fd_table_reserved
 tests_done

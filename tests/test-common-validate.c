@@ -19,8 +19,8 @@ test_filenames (void)
     const char *msg;
   } bad[] = {
     { "", -1, "empty" },
-    { ".", -1, "Invalid file name" },
-    { "..", -1, "Invalid file name" },
+    { ".", -1, "invalid file name" },
+    { "..", -1, "invalid file name" },
     { "a/b", -1, "contains '/'" },
     { "/", -1, "contains '/'" },
     { "a\0b", 3, "contains NUL" },

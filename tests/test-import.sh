@@ -262,8 +262,16 @@ t_docker_archive() {
   "$CAIRN" --repo r import oci img:t -b oci >/dev/null
   "$CAIRN" --repo r import docker-archive img.tar -b dock >/dev/null
   "$CAIRN" --repo r import docker-archive img.tar:t -b dock2 >/dev/null
+  # skopeo's own form FILE:NAME:TAG (it once opened "img.tar:test/img")
+  "$CAIRN" --repo r import docker-archive img.tar:test/img:t -b dock3 >/dev/null
   assert_streq "$(root_tree r dock)" "$(root_tree r oci)"
   assert_streq "$(root_tree r dock2)" "$(root_tree r oci)"
+  assert_streq "$(root_tree r dock3)" "$(root_tree r oci)"
+  assert_fails "$CAIRN" --repo r import docker-archive img.tar:other/img:t -b dock4
+  assert_file_has_content "$T/err" "no image tagged 'other/img:t' (available: test/img:t)"
+  assert_fails "$CAIRN" --repo r import docker-archive nothere.tar:test/img:t -b dock4
+  assert_file_has_content "$T/err" "nothere.tar"
+  assert_not_file_has_content "$T/err" "nothere.tar:test"
   "$CAIRN" --repo r show dock | grep -q "cairn.oci.cmd: \['-c', 'echo hi'\]"
   # A layer that does not match the config's diff_ids.
   mkdir x && tar -C x -xf img.tar

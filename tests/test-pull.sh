@@ -115,7 +115,7 @@ t_local_object_cut_while_hashed() {
     wait $tp
     case $rc in
       0) ;;
-      1) grep -q -e 'changed while it was read' -e 'Corrupted file object' -e 'hashes to' err \
+      1) grep -q -e 'changed while it was read' -e 'corrupted file object' -e 'hashes to' err \
            || { cat err; exit 1; }
          grep -q 'changed while it was read' err && cut_seen=1
          no_ref dst app ;;

@@ -107,8 +107,8 @@ t_concurrent_first_runs() {
   for i in 1 2 3 4; do ($CAIRN run app -- /bin/echo run$i > out$i 2>err$i; echo $? > rc$i) & done
   wait
   for i in 1 2 3 4; do assert_streq "$(cat rc$i)" 0; assert_streq "$(cat out$i)" run$i; done
-  # one checkout (beside it: its .lock and the .launch defaults)
-  assert_streq "$(ls repo/extensions/cairn/checkouts | grep -c -v -e '\.lock$' -e '\.launch$')" 1
+  # one checkout (beside it: its .lock)
+  assert_streq "$(ls repo/extensions/cairn/checkouts | grep -c -v -e '\.lock$')" 1
   assert_has_dir repo/extensions/cairn/checkouts/$c
   [ -z "$(ls -A repo/extensions/cairn/checkouts | grep '^\.' || true)" ]
 }
@@ -173,20 +173,54 @@ t_rootless() {
   runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN fsck >/dev/null
 }
 
-# The front end's warm path (cli/front.c) runs a cached checkout without
-# cairn-full, and hands over to it whenever a policy might apply.
+# The front end's warm path (cli/front.c) replays a launch that cairn-core
+# approved before (cli/run-record.h), and hands over to cairn-core or
+# cairn-full whenever it has no record that still holds.
+NOFULL="env CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent"
 t_front_end_fast_path() {
   setup
   $CAIRN commit -b app rootfs >/dev/null
   assert_streq "$($CAIRN run app -- /bin/echo cold)" cold          # creates the checkout
-  assert_streq "$(CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run --memory=64M app -- /bin/echo warm)" warm
+  # the same invocation: replayed; the command after "--" may vary
+  assert_streq "$($NOFULL $CAIRN run app -- /bin/echo warm)" warm
+  assert_streq "$($NOFULL $CAIRN run app -- /bin/echo again)" again
+  # options are part of what was approved: new options, new decision
+  assert_exit 125 $NOFULL $CAIRN run --memory=64M app -- /bin/echo x
+  assert_streq "$($CAIRN run --memory=64M app -- /bin/echo limited)" limited
+  assert_streq "$($NOFULL $CAIRN run --memory=64M app -- /bin/echo limited)" limited
   c=$($CAIRN rev-parse app)
-  assert_streq "$(CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run $c -- /bin/echo bychecksum)" bychecksum
-  # anything the fast path must not decide goes to cairn-full (here: missing)
-  for args in "--require-signed app" "--keyring=x app" "--mount app" "app^" "origin:app" "--bogus app"; do
-    assert_exit 125 env CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run $args -- /bin/true
+  assert_streq "$($CAIRN run $c -- /bin/echo bychecksum)" bychecksum
+  assert_streq "$($NOFULL $CAIRN run $c -- /bin/echo bychecksum)" bychecksum
+  # without "--", the command is part of the key
+  assert_streq "$($CAIRN run app /bin/echo nodash)" nodash
+  assert_streq "$($NOFULL $CAIRN run app /bin/echo nodash)" nodash
+  assert_exit 125 $NOFULL $CAIRN run app /bin/echo other
+  # never recorded: signature flags, --mount, revs other than a local ref or
+  # a checksum, unknown options, -v
+  for args in "--require-signed app" "--keyring=x app" "--mount app" "app^" "origin:app" \
+    "--bogus app"; do
+    $CAIRN run $args -- /bin/true >/dev/null 2>&1 || true
+    assert_exit 125 $NOFULL $CAIRN run $args -- /bin/true
   done
-  # image defaults recorded beside the checkout are applied as by cairn-full
+  $CAIRN -v run app -- /bin/true 2>/dev/null
+  assert_exit 125 $NOFULL $CAIRN -v run app -- /bin/true
+  # the ref moves: the record no longer holds, cairn-core decides again
+  echo changed > rootfs/etc-marker
+  $CAIRN commit -b app rootfs >/dev/null
+  assert_exit 125 $NOFULL $CAIRN run app -- /bin/true
+  assert_streq "$($CAIRN run app -- /bin/cat /etc-marker)" changed
+  assert_streq "$($NOFULL $CAIRN run app -- /bin/cat /etc-marker)" changed
+  # a record somebody else could have written is not trusted
+  chmod 0666 "$CAIRN_RUN_RECORDS"/*.rec
+  assert_exit 125 $NOFULL $CAIRN run app -- /bin/true
+  chmod 0600 "$CAIRN_RUN_RECORDS"/*.rec; chmod 0777 "$CAIRN_RUN_RECORDS"
+  assert_exit 125 $NOFULL $CAIRN run app -- /bin/true
+  chmod 0700 "$CAIRN_RUN_RECORDS"
+  # a pruned checkout: the record's lock does not hold
+  $CAIRN run app -- /bin/true
+  $CAIRN refs --delete app; $CAIRN prune >/dev/null
+  assert_exit 125 $NOFULL $CAIRN run $c -- /bin/true
+  # image defaults (entrypoint, env, workdir, user) are replayed as approved
   require_cmd umoci
   umoci init --layout img >/dev/null; umoci new --image img:app >/dev/null
   umoci unpack --image img:app bundle >/dev/null; cp -a rootfs/. bundle/rootfs/
@@ -196,17 +230,62 @@ t_front_end_fast_path() {
   $CAIRN import oci img:app -b oci >/dev/null
   full=$($CAIRN run oci)
   assert_streq "$full" "hi /tmp 1234"
-  assert_streq "$(CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run oci)" "$full"
-  assert_streq "$(CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run --user=0 --workdir=/ oci -- 'echo $GREETING $(pwd) $(id -u)')" "hi / 0"
+  assert_streq "$($NOFULL $CAIRN run oci)" "$full"
+  $CAIRN run --user=0 --workdir=/ oci -- 'echo $GREETING $(pwd) $(id -u)' >/dev/null
+  assert_streq "$($NOFULL $CAIRN run --user=0 --workdir=/ oci -- 'echo $GREETING $(pwd) $(id -u) x')" "hi / 0 x"
   # routing: libarchive/libcurl/libfuse commands go to cairn-full, the rest to cairn-core
   assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN export app -o /dev/null
   assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN commit -b t --tree=tar=x.tar
   assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN --version
   env CAIRN_FULL=/nonexistent $CAIRN fsck >/dev/null
   assert_exit 125 env CAIRN_CORE=/nonexistent $CAIRN fsck
-  # a signature setting anywhere in the config: always the full policy
-  printf '\n[run]\nrequire-signatures=false\n' >> repo/config
-  assert_exit 125 env CAIRN_FULL=/nonexistent CAIRN_CORE=/nonexistent $CAIRN run app -- /bin/true
+}
+
+# Every input of the run policy, changed in turn after a warm run: the
+# front end must hand over (125 with no cairn-core to hand to), and the full
+# path must decide again (here: refuse).
+t_fast_path_policy_inputs() {
+  setup; with_keys
+  local H=$T/keys/home K; K=$(cat $T/keys/good.fpr)
+  $CAIRN commit -b app --gpg-sign=$K --gpg-homedir=$H rootfs >/dev/null
+  $CAIRN commit -b plain rootfs >/dev/null
+  warm() { $CAIRN run "$@" -- /bin/true && $NOFULL $CAIRN run "$@" -- /bin/true; }
+  # 1. the repository config: a signature requirement appears
+  warm plain
+  printf '\n[run]\nrequire-signatures=true\n' >> repo/config
+  assert_exit 125 $NOFULL $CAIRN run plain -- /bin/true
+  assert_exit 1 $CAIRN run plain -- /bin/true
+  assert_file_has_content "$T/err" "refusing to run"
+  # signed runs are decided by cairn-core every time (never recorded)
+  mkdir -p repo/trusted.gpg.d; cp $T/keys/good.gpg repo/trusted.gpg.d/good.gpg
+  $CAIRN run app -- /bin/true
+  assert_exit 125 $NOFULL $CAIRN run app -- /bin/true
+  # 2. the keyring: the key that signed is gone -> refused
+  rm repo/trusted.gpg.d/good.gpg; cp $T/keys/second.gpg repo/trusted.gpg.d/second.gpg
+  assert_exit 125 $NOFULL $CAIRN run app -- /bin/true
+  assert_exit 1 $CAIRN run app -- /bin/true
+  assert_file_has_content "$T/err" "refusing to run"
+  # 3. --require-signed on a ref that ran warm without it
+  sed -i '/require-signatures/d' repo/config
+  warm plain
+  assert_exit 125 $NOFULL $CAIRN run --require-signed plain -- /bin/true
+  assert_exit 1 $CAIRN run --require-signed plain -- /bin/true
+  # 4. a remote's gpg-verify: a ref of a remote ran warm, then the remote
+  # requires signatures
+  CAIRN_REPO=$T/src $CAIRN init --mode=archive >/dev/null
+  CAIRN_REPO=$T/src $CAIRN commit -b rplain rootfs >/dev/null
+  $CAIRN remote add --no-gpg-verify origin file://$T/src >/dev/null
+  $CAIRN pull origin rplain >/dev/null
+  for ref in rplain origin:rplain; do
+    $CAIRN run $ref -- /bin/true
+    assert_exit 125 $NOFULL $CAIRN run $ref -- /bin/true # a remote's ref: never recorded
+  done
+  sed -i 's/gpg-verify=false/gpg-verify=true/' repo/config
+  grep -q 'gpg-verify=true' repo/config
+  for ref in rplain origin:rplain; do
+    assert_exit 1 $CAIRN run $ref -- /bin/true
+    assert_file_has_content "$T/err" "refusing to run"
+  done
 }
 
 run_test "signature policy: --require-signed, unsigned, untrusted, tampered, config" t_signed_policy
@@ -216,5 +295,6 @@ run_test "concurrent first runs share one checkout" t_concurrent_first_runs
 run_test "prune removes unused cached checkouts only" t_prune_cached_checkouts
 run_test "OCI image Entrypoint/Cmd/Env/WorkingDir/User" t_oci_image_defaults
 run_test "rootless: bare-user repo, user-mode checkout" t_rootless
-run_test "front end: warm fast path, routing to cairn-core and cairn-full" t_front_end_fast_path
+run_test "front end: warm fast path replays approved launches only, routing to cairn-core and cairn-full" t_front_end_fast_path
+run_test "front end: each input of the run policy changed after a warm run is decided again" t_fast_path_policy_inputs
 tests_done

@@ -116,14 +116,14 @@ t_errors() {
   c1=$($CAIRN --repo=r commit -b main tree)
   mkfifo tree/sub/fifo
   assert_fails $CAIRN --repo=r commit -b main tree
-  assert_file_has_content "$T/err" 'sub/fifo.*Not a regular file or symlink'
+  assert_file_has_content "$T/err" 'sub/fifo.*not a regular file or symlink'
   rm tree/sub/fifo
   touch "tree/bad$(printf '\xff')name"
   assert_fails $CAIRN --repo=r commit -b main tree
   assert_file_has_content "$T/err" 'not valid UTF-8'
   rm tree/bad*
   assert_exit 1 $CAIRN --repo=r commit -b ../evil tree
-  assert_file_has_content "$T/err" 'Invalid ref name'
+  assert_file_has_content "$T/err" 'invalid ref name'
   assert_exit 1 $CAIRN --repo=r commit -b 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef tree
   assert_file_has_content "$T/err" 'looks like a checksum'
   assert_fails $CAIRN --repo=r commit -b main nonexistent-dir

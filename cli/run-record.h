@@ -1,0 +1,60 @@
+/* Approved launches of `cairn run`, replayed by the front end.
+ *
+ * The full `cairn run` (cli/cmd-run.c) decides everything: which commit a
+ * ref names, whether a signature policy applies, the image's defaults, the
+ * launcher's command line. When a run needed no signature check, it writes
+ * what it approved as a record: the exact invocation it answered, the
+ * files its answer depended on (the ref, the repository config, with their
+ * whole contents), the checkout to lock, and the launcher command it
+ * executed. The static front end (cli/front.c) replays a record only while
+ * every one of those inputs is byte for byte what it was; otherwise it
+ * hands the run to cairn-core, which decides again. The front end takes no
+ * decision of its own: it knows neither the ref grammar nor the options of
+ * run nor the policy, only how to check a record.
+ *
+ * Plain C (the front end is static and links no GLib); docs/ARCHITECTURE.md
+ * §"cairn run" describes the path.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+
+/* The invocation is split at its first "--": what comes before is the key
+ * (with the user, the working directory and the environment variables that
+ * can change the answer), what comes after is the container command, which
+ * a record may let the user vary. */
+int cairn_run_record_split (int argc, char **argv);
+
+/* The directory of records: $CAIRN_RUN_RECORDS, else /run/cairn/run-records
+ * for root, else $XDG_RUNTIME_DIR/cairn/run-records; 0 when there is none. */
+int cairn_run_record_dir (char *out, size_t size);
+
+/* The key of argv[1..split) as bytes (*out_key, malloc'd) and the record's
+ * file name (16 hex digits of its FNV-1a hash + ".rec"). 0 on failure. */
+int cairn_run_record_key (int argc, char **argv, int split, char **out_key, size_t *out_len,
+                          char name[32]);
+
+/* Front end: replay the record for this invocation if it still holds:
+ * exec()s and never returns then; returns when the record is absent,
+ * untrusted or stale. */
+void cairn_run_record_replay (int argc, char **argv);
+
+/* cairn run: a record being written. */
+typedef struct CairnRunRecord CairnRunRecord;
+CairnRunRecord *cairn_run_record_new (int argc, char **argv, int split);
+/* The whole content of @path is an input of the decision. */
+int cairn_run_record_add_file (CairnRunRecord *r, const char *path);
+/* The checkout to hold a shared lock on (@lock), which must still be
+ * linked, and the directory that must exist. */
+void cairn_run_record_set_lock (CairnRunRecord *r, const char *lock, const char *dir);
+/* The launcher's argv up to the container command, and the command used
+ * when the user gives none after "--". With @tail_allowed false the record
+ * applies only when there is no "--" (the command is in @fixed). The
+ * record never runs a launcher command of fewer than @need arguments (one
+ * without a container command). */
+void cairn_run_record_set_exec (CairnRunRecord *r, char **fixed, char **default_tail,
+                                int tail_allowed, int need);
+/* Write it (atomically, mode 0600) and free it; best effort. */
+void cairn_run_record_commit (CairnRunRecord *r);
+void cairn_run_record_free (CairnRunRecord *r);
