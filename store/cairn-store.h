@@ -499,11 +499,3 @@ typedef struct
 gboolean cairn_repo_prune (CairnRepo *repo, const CairnPruneOptions *opts, CairnPruneStats *out,
                            GError **error);
 G_END_DECLS
-
-G_BEGIN_DECLS
-/* ---- import (import-tar.c) ------------------------------------------------ */
-/* Commit a tarball (FILE or "-" for stdin; compression detected) to a branch
- * without extracting it: entries stream into objects and an in-memory tree. */
-gboolean cairn_repo_commit_tar (CairnRepo *repo, const char *file, const CairnCommitOptions *opts,
-                                char **out_checksum, CairnTxnStats *out_stats, GError **error);
-G_END_DECLS

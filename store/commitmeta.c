@@ -9,7 +9,7 @@
  * (temp file + rename) instead of being linked in with "no replace".
  */
 #include "config.h"
-#include "store/cairn-remote.h"
+#include "sync/cairn-remote.h"
 #include "store/store-private.h"
 #include <string.h>
 
@@ -35,7 +35,7 @@ cairn_repo_write_commit_detached_metadata (CairnRepo *repo, const char *commit, 
     return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT,
                              "detached metadata must be a{sv}, not %s",
                              g_variant_get_type_string (metadata));
-  if (!_cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT, commit))
+  if (!cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT, commit))
     return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND,
                              "writing detached metadata: commit %s is not in the repository",
                              commit);

@@ -1,4 +1,4 @@
-/* store/: detached commit metadata, the summary file, remotes and the
+/* sync/: detached commit metadata, the summary file, remotes and the
  * signature trust policy (docs/format.md §8, §10, §12.1).
  *
  * Copyright (C) 2026 The cairn authors
