@@ -4,7 +4,7 @@
  * use store/cairn-store.h only. It exposes staging-area and encoding details
  * that store/cairn-store.h deliberately hides; store's own files share more
  * through store/store-private.h, which no other module includes
- * (the module boundaries are described in docs/ARCHITECTURE.md §1).
+ * (docs/ARCHITECTURE.md §1; tests/test-layering.sh checks both rules).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
