@@ -6,7 +6,7 @@
  *
  * libfuse is used only for what it does well and what differs between root
  * and other users: mount(2) or fusermount3, and the matching unmount. The
- * requests themselves are read and answered by checkout/mount.c on the
+ * requests themselves are read and answered by checkout/mount*.c on the
  * session's /dev/fuse descriptor (libfuse 3.14 cannot negotiate FUSE
  * passthrough), so libfuse never sees INIT and its session loop never runs.
  */

@@ -1,5 +1,5 @@
-/* checkout/: internals of the FUSE view shared between mount.c and
- * mount-attach.c (not installed, not an API).
+/* checkout/: the mount through libfuse (mount-attach.c), as the rest of the
+ * FUSE view (checkout/mount*.c) uses it (not installed, not an API).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later

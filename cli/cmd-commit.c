@@ -2,8 +2,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
-#include "store/cairn-remote.h"
-#include "store/cairn-import.h"
+#include "sync/cairn-remote.h"
+#include "image/cairn-image.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
-#include "store/cairn-import.h"
+#include "image/cairn-image.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

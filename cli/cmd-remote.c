@@ -4,7 +4,7 @@
  * (docs/format.md §12.1, §8.5). SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
-#include "store/cairn-remote.h"
+#include "sync/cairn-remote.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -11,8 +11,8 @@
 #include "checkout/cairn-checkout.h"
 #include "cli/cairn-run-mount.h"
 #include "cli/run-record.h"
-#include "store/cairn-import.h"
-#include "store/cairn-remote.h"
+#include "image/cairn-image.h"
+#include "sync/cairn-remote.h"
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>

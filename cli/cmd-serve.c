@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
-#include "store/cairn-pull.h"
+#include "sync/cairn-pull.h"
 #include <signal.h>
 #include <unistd.h>
 

@@ -5,7 +5,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
-#include "store/cairn-remote.h"
+#include "sync/cairn-remote.h"
 #include <stdio.h>
 
 static int

@@ -1,11 +1,11 @@
 /* cairn verify [--keyring=FILE | --remote=NAME] [--json] REF|COMMIT
  * Lists every signature of a commit; exit 0 only when at least one is good
  * and made by a key of the keyring set the trust policy selects
- * (store/cairn-remote.h, docs/cairn-sign.md).
+ * (sync/cairn-remote.h, docs/cairn-sign.md).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
-#include "store/cairn-remote.h"
+#include "sync/cairn-remote.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-run-mount.h"
-#include "store/cairn-import.h"
+#include "image/cairn-image.h"
 
 static gboolean
 needs_full (GError **error, const char *what)

@@ -301,6 +301,25 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CairnCommit, cairn_commit_clear)
 gboolean cairn_commit_parse (GVariant *commit, CairnCommit *out, GError **error);
 gboolean cairn_repo_load_commit (CairnRepo *repo, const char *checksum, CairnCommit *out,
                                  GError **error);
+/* Detached commit metadata (commitmeta.c): the mutable a{sv} object beside a
+ * commit, where signatures live (docs/format.md §8.1). store/ reads and writes
+ * it as a whole; what the keys mean is for the modules above. */
+
+/* Read objects/XX/YYY.commitmeta (a{sv}, normal form checked). Missing file:
+ * TRUE with *out_metadata = NULL. */
+gboolean cairn_repo_read_commit_detached_metadata (CairnRepo *repo, const char *commit,
+                                                   GVariant **out_metadata, GError **error);
+
+/* Replace the .commitmeta of @commit atomically (the commit must exist). It
+ * is mutable and not covered by any checksum (docs/format.md §8.1). @metadata must be
+ * an a{sv}; it is written in normal form. NULL deletes the file. */
+gboolean cairn_repo_write_commit_detached_metadata (CairnRepo *repo, const char *commit,
+                                                    GVariant *metadata, GError **error);
+
+/* The exact bytes of a stored commit object, after checking that their
+ * SHA-256 is @commit (a mismatch is G_IO_ERROR_INVALID_DATA). */
+GBytes *cairn_repo_load_commit_bytes (CairnRepo *repo, const char *commit, GError **error);
+
 /* Is there a state/<commit>.commitpartial marker? */
 gboolean cairn_repo_commit_is_partial (CairnRepo *repo, const char *checksum);
 gboolean cairn_repo_mark_commit_partial (CairnRepo *repo, const char *checksum, gboolean partial,
@@ -498,12 +517,4 @@ typedef struct
 /* Delete unreachable objects under the exclusive repo lock (docs/format.md §15). */
 gboolean cairn_repo_prune (CairnRepo *repo, const CairnPruneOptions *opts, CairnPruneStats *out,
                            GError **error);
-G_END_DECLS
-
-G_BEGIN_DECLS
-/* ---- import (import-tar.c) ------------------------------------------------ */
-/* Commit a tarball (FILE or "-" for stdin; compression detected) to a branch
- * without extracting it: entries stream into objects and an in-memory tree. */
-gboolean cairn_repo_commit_tar (CairnRepo *repo, const char *file, const CairnCommitOptions *opts,
-                                char **out_checksum, CairnTxnStats *out_stats, GError **error);
 G_END_DECLS

@@ -64,7 +64,7 @@ cairn_checksum_from_variant (GVariant *ay)
  * EVP_DigestInit_ex() look the algorithm up again (measurable when a pull
  * or commit hashes thousands of small objects). */
 const EVP_MD *
-_cairn_sha256 (void)
+cairn_sha256 (void)
 {
   static gsize once;
   static EVP_MD *md;
@@ -81,7 +81,7 @@ cairn_checksum_bytes (const void *data, gsize len)
 {
   guint8 md[32];
   char hex[65];
-  EVP_Digest (data, len, md, NULL, _cairn_sha256 (), NULL);
+  EVP_Digest (data, len, md, NULL, cairn_sha256 (), NULL);
   cairn_checksum_to_hex (md, hex);
   return g_strdup (hex);
 }

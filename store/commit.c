@@ -218,7 +218,7 @@ add_symlink (Ctx *ctx, DirRef *dir, const char *name, const struct stat *st, Cai
 }
 
 gboolean
-_cairn_check_name_length (const char *name, GError **error)
+cairn_check_name_length (const char *name, GError **error)
 {
   gsize len = strlen (name);
   if (len > NAME_MAX)
@@ -235,7 +235,7 @@ add_entry (Ctx *ctx, DirRef *dir, const char *name, CairnMTree *tree, GError **e
   struct stat st;
   /* No Linux filesystem returns such a name from readdir, but a FUSE or
    * network one might. */
-  if (!cairn_validate_filename (name, -1, error) || !_cairn_check_name_length (name, error))
+  if (!cairn_validate_filename (name, -1, error) || !cairn_check_name_length (name, error))
     return FALSE;
   if (fstatat (dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return cairn_throw_errno (error, "stat");
@@ -259,7 +259,7 @@ add_entry (Ctx *ctx, DirRef *dir, const char *name, CairnMTree *tree, GError **e
   Job *job = g_new0 (Job, 1);
   job->dir = dirref_ref (dir);
   job->name = g_strdup (name);
-  job->slot = _cairn_mtree_reserve_file (tree, name);
+  job->slot = cairn_mtree_reserve_file (tree, name);
   job->st = st;
   /* Bound the queue: the walk is much faster than hashing, and a queued job
    * holds its name, stat and an open directory. */

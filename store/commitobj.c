@@ -132,7 +132,7 @@ cairn_mtree_replace_file (CairnMTree *t, const char *name, const char *checksum)
 }
 
 char *
-_cairn_mtree_reserve_file (CairnMTree *t, const char *name)
+cairn_mtree_reserve_file (CairnMTree *t, const char *name)
 {
   char *slot = g_malloc0 (65);
   g_hash_table_remove (t->dirs, name);

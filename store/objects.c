@@ -17,7 +17,7 @@
 /* ---- existence and opening ----------------------------------------------- */
 
 gboolean
-_cairn_repo_object_exists (CairnRepo *repo, CairnObjectType type, const char *checksum)
+cairn_repo_object_exists (CairnRepo *repo, CairnObjectType type, const char *checksum)
 {
   g_autofree char *rel = cairn_object_relpath (checksum, type, repo->mode);
   struct stat st;
@@ -36,7 +36,7 @@ cairn_repo_has_object (CairnRepo *repo, CairnObjectType type, const char *checks
 {
   if (!cairn_validate_checksum_string (checksum, error))
     return FALSE;
-  *out_have = _cairn_repo_object_exists (repo, type, checksum);
+  *out_have = cairn_repo_object_exists (repo, type, checksum);
   return TRUE;
 }
 
@@ -177,8 +177,8 @@ cairn_parse_ostreemeta (const void *data, gsize len, CairnFileInfo *fi, GError *
 }
 
 gboolean
-_cairn_parse_zheader (const guint8 *data, gsize len, CairnFileInfo *fi, gsize *out_payload_offset,
-                      GError **error)
+cairn_parse_zheader (const guint8 *data, gsize len, CairnFileInfo *fi, gsize *out_payload_offset,
+                     GError **error)
 {
   if (len < 8)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated archive header");
@@ -316,7 +316,7 @@ load_archive (int fd, const char *checksum, CairnFileInfo *fi, int *out_fd, GErr
   if (len > 0 && map == MAP_FAILED)
     return cairn_throw_errno (error, "mmap object %s", checksum);
   gsize off = 0;
-  gboolean ok = _cairn_parse_zheader (map, len, fi, &off, error);
+  gboolean ok = cairn_parse_zheader (map, len, fi, &off, error);
   if (ok && S_ISREG (fi->mode) && out_fd)
     {
       guint64 size = 0;
@@ -413,8 +413,8 @@ cairn_repo_load_file_info (CairnRepo *repo, const char *checksum, struct stat *o
 }
 
 int
-_cairn_repo_open_bare_user_file (CairnRepo *repo, const char *checksum, CairnFileInfo *out_info,
-                                 GError **error)
+cairn_repo_open_bare_user_file (CairnRepo *repo, const char *checksum, CairnFileInfo *out_info,
+                                GError **error)
 {
   g_return_val_if_fail (repo->mode == CAIRN_REPO_MODE_BARE_USER, -1);
   cairn_autofd fd = _cairn_repo_open_object (repo, CAIRN_OBJECT_FILE, checksum, error);
@@ -506,8 +506,8 @@ cairn_repo_stat_object (CairnRepo *repo, CairnObjectType type, const char *check
 }
 
 gboolean
-_cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *data,
-                     gboolean *out_exact, GError **error)
+cairn_inflate_each (const guint8 *payload, gsize len, CairnDataFunc fn, void *data,
+                    gboolean *out_exact, GError **error)
 {
   z_stream zs = { 0 };
   if (inflateInit2 (&zs, -15) != Z_OK)
@@ -598,7 +598,7 @@ _cairn_read_zheader_fd (int fd, CairnFileInfo *fi, GError **error)
   if (pread (fd, buf, 8 + hlen, 0) != (ssize_t)(8 + hlen))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated archive header");
   gsize off;
-  if (!_cairn_parse_zheader (buf, 8 + hlen, fi, &off, error))
+  if (!cairn_parse_zheader (buf, 8 + hlen, fi, &off, error))
     return FALSE;
   if (lseek (fd, off, SEEK_SET) < 0)
     return cairn_throw_errno (error, "lseek");
@@ -614,13 +614,13 @@ write_fd_func (void *data, const void *buf, size_t len)
 static gboolean
 inflate_to_fd (const guint8 *payload, gsize len, int dst_fd, GError **error)
 {
-  return _cairn_inflate_each (payload, len, write_fd_func, GINT_TO_POINTER (dst_fd), NULL, error);
+  return cairn_inflate_each (payload, len, write_fd_func, GINT_TO_POINTER (dst_fd), NULL, error);
 }
 
 static GPrivate decompressor_key = G_PRIVATE_INIT ((GDestroyNotify)libdeflate_free_decompressor);
 
 gboolean
-_cairn_inflate_exact (const guint8 *in, gsize len, guint8 *out, gsize size)
+cairn_inflate_exact (const guint8 *in, gsize len, guint8 *out, gsize size)
 {
   struct libdeflate_decompressor *d = g_private_get (&decompressor_key);
   if (!d)
@@ -663,7 +663,7 @@ cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd,
       g_autofree guint8 *out = z ? g_malloc (fi.size) : NULL;
       gsize zlen = 0;
       const guint8 *zp = z ? g_bytes_get_data (z, &zlen) : NULL;
-      if (zp && _cairn_inflate_exact (zp, zlen, out, fi.size))
+      if (zp && cairn_inflate_exact (zp, zlen, out, fi.size))
         return cairn_write_all (dst_fd, out, fi.size, error)
                || cairn_prefix_error (error, "copying object %s", checksum);
       if (pos < 0 || lseek (fd, pos, SEEK_SET) < 0)

@@ -13,7 +13,7 @@ cairn_path_entry_clear (CairnPathEntry *e)
 }
 
 gboolean
-_cairn_dirtree_find (GVariant *tree, int kind, const char *name, guint8 out_a[32], guint8 out_b[32])
+cairn_dirtree_find (GVariant *tree, int kind, const char *name, guint8 out_a[32], guint8 out_b[32])
 {
   g_autoptr (GVariant) list = g_variant_get_child_value (tree, kind);
   gsize lo = 0, hi = g_variant_n_children (list);
@@ -49,14 +49,14 @@ find_in_tree (GVariant *tree, const char *name, CairnPathEntry *e)
 {
   guint8 a[32], b[32];
   char hex[65];
-  if (_cairn_dirtree_find (tree, 0, name, a, b))
+  if (cairn_dirtree_find (tree, 0, name, a, b))
     {
       e->is_dir = FALSE;
       cairn_checksum_to_hex (a, hex);
       e->file = g_strdup (hex);
       return TRUE;
     }
-  if (!_cairn_dirtree_find (tree, 1, name, a, b))
+  if (!cairn_dirtree_find (tree, 1, name, a, b))
     return FALSE;
   e->is_dir = TRUE;
   cairn_checksum_to_hex (a, hex);

@@ -47,7 +47,7 @@ traverse_tree (CairnRepo *repo, const char *tree, const char *meta, GHashTable *
   if (g_hash_table_contains (reachable, tname))
     return TRUE;
   add (reachable, meta, CAIRN_OBJECT_DIR_META);
-  if (missing && !_cairn_repo_object_exists (repo, CAIRN_OBJECT_DIR_META, meta))
+  if (missing && !cairn_repo_object_exists (repo, CAIRN_OBJECT_DIR_META, meta))
     add (missing, meta, CAIRN_OBJECT_DIR_META);
   g_autoptr (GVariant) v = NULL;
   if (!cairn_repo_load_variant_if_exists (repo, CAIRN_OBJECT_DIR_TREE, tree, &v, error))
@@ -72,7 +72,7 @@ traverse_tree (CairnRepo *repo, const char *tree, const char *meta, GHashTable *
       if (!hex)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", tree);
       add (reachable, hex, CAIRN_OBJECT_FILE);
-      if (missing && !_cairn_repo_object_exists (repo, CAIRN_OBJECT_FILE, hex))
+      if (missing && !cairn_repo_object_exists (repo, CAIRN_OBJECT_FILE, hex))
         add (missing, hex, CAIRN_OBJECT_FILE);
     }
   for (gsize i = 0; i < g_variant_n_children (dirs); i++)
@@ -117,7 +117,7 @@ cairn_repo_traverse_commit_collect (CairnRepo *repo, const char *commit, int dep
       if (!cairn_commit_parse (v, &c, error))
         return cairn_prefix_error (error, "corrupted commit %s", cur);
       g_hash_table_add (reachable, g_steal_pointer (&name));
-      if (_cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT_META, cur))
+      if (cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT_META, cur))
         add (reachable, cur, CAIRN_OBJECT_COMMIT_META);
       if (!traverse_tree (repo, c.root_tree, c.root_meta, reachable, missing, error))
         return FALSE;
@@ -154,7 +154,7 @@ note_if_absent (MissingWalk *w, CairnObjectType type, const guint8 *raw)
         return;
       g_hash_table_add (w->metas, g_strdup (hex));
     }
-  if (!_cairn_repo_object_exists (w->repo, type, hex))
+  if (!cairn_repo_object_exists (w->repo, type, hex))
     add (w->missing, hex, type);
 }
 
@@ -200,7 +200,7 @@ missing_below (MissingWalk *w, const char *tree, const char *base, GError **erro
       const guint8 *raw = entry_raw (files, i, 1, &name);
       if (!raw)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", tree);
-      if (b && _cairn_dirtree_find (b, 0, name, ba, NULL) && memcmp (raw, ba, 32) == 0)
+      if (b && cairn_dirtree_find (b, 0, name, ba, NULL) && memcmp (raw, ba, 32) == 0)
         continue;
       note_if_absent (w, CAIRN_OBJECT_FILE, raw);
     }
@@ -210,7 +210,7 @@ missing_below (MissingWalk *w, const char *tree, const char *base, GError **erro
       const guint8 *traw = entry_raw (dirs, i, 1, &name), *mraw = entry_raw (dirs, i, 2, &name);
       if (!traw || !mraw)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", tree);
-      gboolean matched = b && _cairn_dirtree_find (b, 1, name, ba, bb);
+      gboolean matched = b && cairn_dirtree_find (b, 1, name, ba, bb);
       if (!matched || memcmp (mraw, bb, 32) != 0)
         note_if_absent (w, CAIRN_OBJECT_DIR_META, mraw);
       char sub[65], bsub[65];
@@ -224,8 +224,8 @@ missing_below (MissingWalk *w, const char *tree, const char *base, GError **erro
 }
 
 gboolean
-_cairn_repo_find_missing (CairnRepo *repo, const char *commit, const char *base,
-                          GHashTable *missing, GError **error)
+cairn_repo_find_missing (CairnRepo *repo, const char *commit, const char *base, GHashTable *missing,
+                         GError **error)
 {
   g_auto (CairnCommit) c = { 0 };
   g_auto (CairnCommit) bc = { 0 };
@@ -314,7 +314,7 @@ check_content_checksum (const CairnFileInfo *fi, int fd, gboolean deflated, cons
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   gsize hlen;
   const void *hp = g_bytes_get_data (prefixed, &hlen);
-  EVP_DigestInit_ex (md, _cairn_sha256 (), NULL);
+  EVP_DigestInit_ex (md, cairn_sha256 (), NULL);
   EVP_DigestUpdate (md, hp, hlen);
   gboolean ok = TRUE;
   if (S_ISREG (fi->mode) && deflated)

@@ -142,7 +142,7 @@ cairn_txn_begin (CairnRepo *repo, GError **error)
 }
 
 int
-_cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error)
+cairn_txn_subdir_fd (CairnTxn *txn, const char *checksum, GError **error)
 {
   if (txn->direct)
     return cairn_repo_objdir_fd (txn->repo, checksum, TRUE, error);
@@ -294,6 +294,26 @@ cairn_txn_get_stats (CairnTxn *txn, CairnTxnStats *out_stats)
 {
   g_mutex_lock (&txn->lock);
   *out_stats = txn->stats;
+  g_mutex_unlock (&txn->lock);
+}
+
+CairnRepo *
+cairn_txn_get_repo (CairnTxn *txn)
+{
+  return txn->repo;
+}
+
+int
+cairn_txn_get_staging_dfd (CairnTxn *txn)
+{
+  return txn->staging_dfd;
+}
+
+void
+cairn_txn_count_content_written (CairnTxn *txn)
+{
+  g_mutex_lock (&txn->lock);
+  txn->stats.content_written++;
   g_mutex_unlock (&txn->lock);
 }
 

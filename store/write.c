@@ -35,7 +35,7 @@ static gboolean
 link_object (CairnTxn *txn, CairnTmpfile *tmpf, const char *checksum, CairnObjectType type,
              GError **error)
 {
-  int sub = _cairn_txn_subdir_fd (txn, checksum, error);
+  int sub = cairn_txn_subdir_fd (txn, checksum, error);
   if (sub < 0)
     return FALSE;
   g_autofree char *leaf = cairn_object_leaf (checksum, type, txn->repo->mode);
@@ -47,7 +47,7 @@ static gboolean
 write_metadata_bytes (CairnTxn *txn, CairnObjectType type, const char *checksum, const void *data,
                       gsize len, GError **error)
 {
-  if (_cairn_repo_object_exists (txn->repo, type, checksum))
+  if (cairn_repo_object_exists (txn->repo, type, checksum))
     return TRUE;
   g_auto (CairnTmpfile) tmpf = { 0 };
   if (!cairn_tmpfile_open (txn->staging_dfd, 0644, &tmpf, error)
@@ -114,7 +114,7 @@ static void
 hasher_start (Hasher *h, GBytes *prefixed_header)
 {
   h->md = EVP_MD_CTX_new ();
-  EVP_DigestInit_ex (h->md, _cairn_sha256 (), NULL);
+  EVP_DigestInit_ex (h->md, cairn_sha256 (), NULL);
   gsize len;
   const void *p = g_bytes_get_data (prefixed_header, &len);
   EVP_DigestUpdate (h->md, p, len);
@@ -401,7 +401,7 @@ write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
       known = cairn_content_checksum (fi, data, len);
       if (!check_expected (expected, known, error))
         return FALSE;
-      if (_cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, known))
+      if (cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, known))
         {
           *out_checksum = g_steal_pointer (&known);
           return TRUE;
@@ -416,7 +416,7 @@ write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
                              "file size changed while reading (%" G_GUINT64_FORMAT
                              " bytes, expected %" G_GUINT64_FORMAT ")",
                              size, fi->size);
-  if (!_cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, hex))
+  if (!cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, hex))
     {
       if (txn->repo->mode == CAIRN_REPO_MODE_ARCHIVE)
         {
@@ -443,7 +443,7 @@ write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
 static gboolean
 stage_real_symlink (CairnTxn *txn, const CairnFileInfo *fi, const char *checksum, GError **error)
 {
-  int sub = _cairn_txn_subdir_fd (txn, checksum, error);
+  int sub = cairn_txn_subdir_fd (txn, checksum, error);
   if (sub < 0)
     return FALSE;
   g_autofree char *leaf = cairn_object_leaf (checksum, CAIRN_OBJECT_FILE, txn->repo->mode);
@@ -489,7 +489,7 @@ write_symlink (CairnTxn *txn, const CairnFileInfo *fi, const char *expected, cha
   g_autofree char *csum = cairn_content_checksum (fi, NULL, 0);
   if (!check_expected (expected, csum, error))
     return FALSE;
-  if (!_cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, csum))
+  if (!cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, csum))
     {
       CairnRepoMode mode = txn->repo->mode;
       if (mode == CAIRN_REPO_MODE_BARE || mode == CAIRN_REPO_MODE_BARE_USER_ONLY)

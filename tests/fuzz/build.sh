@@ -3,7 +3,7 @@
 # (-fsanitize=fuzzer,address,undefined) in an out-of-tree build directory
 # of their own (default: build-fuzz/ at the top of the tree).
 #   tests/fuzz/build.sh [BUILDDIR]
-# The store libraries are built by the ordinary Makefile with CC=clang; the
+# The library modules are built by the ordinary Makefile with CC=clang; the
 # launcher's sources (plain C, no libtool library) are compiled here.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,11 +18,11 @@ cd "$top"
 if [ ! -f "$bld/Makefile" ] || [ configure -nt "$bld/config.status" ]; then
   (cd "$bld" && "$top/configure" -q CC="$CC" CFLAGS="$CFLAGS" LDFLAGS="$SAN")
 fi
-make -C "$bld" -s -j"$(nproc)" WARN_CFLAGS=-Wno-unused-parameter libcairn-common.la libcairn-sign.la libcairn-store.la libcairn-store-io.la >/dev/null
+make -C "$bld" -s -j"$(nproc)" WARN_CFLAGS=-Wno-unused-parameter libcairn-common.la libcairn-sign.la libcairn-store.la libcairn-sync.la libcairn-sync-http.la libcairn-image.la >/dev/null
 
 PKGS="glib-2.0 gio-2.0 gio-unix-2.0 libarchive gpgme libcrypto zlib libdeflate libcurl"
 GLIBFLAGS=$(pkg-config --cflags $PKGS)
-LIBS="$bld/.libs/libcairn-store-io.a $bld/.libs/libcairn-store.a $bld/.libs/libcairn-sign.a $bld/.libs/libcairn-common.a $(pkg-config --libs $PKGS)"
+LIBS="$bld/.libs/libcairn-image.a $bld/.libs/libcairn-sync-http.a $bld/.libs/libcairn-sync.a $bld/.libs/libcairn-store.a $bld/.libs/libcairn-sign.a $bld/.libs/libcairn-common.a $(pkg-config --libs $PKGS)"
 TCFLAGS="-g -O1 $SAN -fsanitize=fuzzer -I$top -I$bld -Wall -Wno-unused-parameter"
 out="$bld/tests/fuzz"
 mkdir -p "$out"

@@ -4,11 +4,11 @@
  *   0 dirtree, 1 dirmeta, 2 commit, 3 detached commit metadata (a{sv}):
  *     the pull's check of hostile objects (_cairn_pull_verify_metadata,
  *     given the input's own SHA-256), the parsers behind it
- *     (cairn_commit_parse, cairn_dirmeta_parse, _cairn_dirtree_find on
+ *     (cairn_commit_parse, cairn_dirmeta_parse, cairn_dirtree_find on
  *     every name), then the object is stored in a temporary repository and
  *     checked by fsck (cairn_repo_fsck_object: its own dirtree checks);
  *   4 a bare-user object's user.ostreemeta (cairn_parse_ostreemeta);
- *   5 an archive-mode .filez header (_cairn_parse_zheader).
+ *   5 an archive-mode .filez header (cairn_parse_zheader).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "tests/fuzz/fuzz-store.h"
@@ -113,12 +113,12 @@ use_dirtree (GVariant *v)
           const char *name;
           guint8 a[32], b[32];
           g_variant_get_child (e, 0, "&s", &name);
-          (void)_cairn_dirtree_find (v, kind, name, a, b);
+          (void)cairn_dirtree_find (v, kind, name, a, b);
         }
     }
   guint8 a[32], b[32];
-  (void)_cairn_dirtree_find (v, 0, "etc", a, b);
-  (void)_cairn_dirtree_find (v, 1, "etc", a, b);
+  (void)cairn_dirtree_find (v, 0, "etc", a, b);
+  (void)cairn_dirtree_find (v, 1, "etc", a, b);
 }
 
 static void
@@ -205,7 +205,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       {
         CairnFileInfo fi = { 0 };
         gsize off = 0;
-        if (_cairn_parse_zheader (p, n, &fi, &off, NULL) && off > n)
+        if (cairn_parse_zheader (p, n, &fi, &off, NULL) && off > n)
           abort ();
         cairn_file_info_clear (&fi);
         break;

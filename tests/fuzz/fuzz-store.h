@@ -1,7 +1,8 @@
 /* Helpers shared by the store fuzz targets (tests/fuzz/fuzz-*.c).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
-#include "store/pull-private.h"
+#include "store/store-private.h"
+#include "sync/sync-private.h"
 #include <stddef.h>
 #include <stdint.h>
 

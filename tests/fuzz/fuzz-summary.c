@@ -11,7 +11,7 @@
  *    (cairn_sign_signature_get_issuer), as is the whole input.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/cairn-remote.h"
+#include "sync/cairn-remote.h"
 #include "tests/fuzz/fuzz-store.h"
 #include <string.h>
 

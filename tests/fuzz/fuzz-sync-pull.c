@@ -1,11 +1,11 @@
 /* libFuzzer target: the client side of the ssh sync protocol
- * (docs/sync-protocol.md; store/pull-ssh.c driven by store/pull.c).
+ * (docs/sync-protocol.md; sync/pull-ssh.c driven by sync/pull.c).
  *
  * The input is what a server sends. A whole pull of ref "main" (summary,
  * commits, negotiation, pack, verification, refs) runs into a fresh
  * archive-mode repository, its transport reading the input from a memfd
  * and writing to /dev/null (_cairn_pull_transport_ssh_new_fds, reached
- * through the HTTP constructor hook of store/pull-private.h).
+ * through the HTTP constructor hook of sync/sync-private.h).
  * Seeds: CAIRN_FUZZ_GEN_SEEDS=DIR records what cairn_repo_serve answers to
  * real pulls of the fixture of tests/fuzz/fuzz-store.c (a first pull; a
  * pull with the first commit already present; a pull of both commits).

@@ -1,5 +1,5 @@
 /* libFuzzer target: the server side of the ssh sync protocol
- * (docs/sync-protocol.md; store/serve.c, store/sync-proto.c).
+ * (docs/sync-protocol.md; sync/serve.c, sync/proto.c).
  *
  * The input is what a client sends: frames (BE32 length, type, payload)
  * read by cairn_repo_serve from a memfd, answered into /dev/null, against

@@ -1,4 +1,4 @@
-/* libFuzzer target: tar import (store/import-tar.c).
+/* libFuzzer target: tar import (image/import-tar.c).
  *
  * The input is a tar stream (any compression libarchive detects). It is
  * imported twice into a temporary archive-mode repository:
@@ -11,7 +11,7 @@
  * The repository is recreated every 256 inputs so that it stays small.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/cairn-import.h"
+#include "image/cairn-image.h"
 #include "tests/fuzz/fuzz-store.h"
 #include <stdio.h>
 

@@ -7,7 +7,7 @@
  * against its name by the sink before it is stored.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/pull-private.h"
+#include "sync/sync-private.h"
 #include <string.h>
 #include <sys/wait.h>
 #include <zlib.h>
@@ -192,7 +192,7 @@ local_haves (CairnRepo *repo)
   while (g_hash_table_iter_next (&it, NULL, &v) && out->len < MAX_HAVES)
     {
       if (g_hash_table_contains (seen, v) || cairn_repo_commit_is_partial (repo, v)
-          || !_cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT, v))
+          || !cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT, v))
         continue;
       g_hash_table_add (seen, v);
       g_ptr_array_add (out, g_strdup (v));
@@ -242,7 +242,7 @@ negotiate (Ssh *s, CairnPullSession *ps, GHashTable *lacked, GError **error)
       cairn_checksum_to_hex (e + 1, hex);
       if (!CAIRN_OBJECT_IS_META (e[0]) && e[0] != CAIRN_OBJECT_FILE)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: bad candidate type", s->desc);
-      if (_cairn_repo_object_exists (ps->repo, e[0], hex))
+      if (cairn_repo_object_exists (ps->repo, e[0], hex))
         {
           present++;
           continue;

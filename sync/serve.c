@@ -6,7 +6,7 @@
  * to the repository, and it only serves paths it validated itself.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/pull-private.h"
+#include "sync/sync-private.h"
 #include <string.h>
 #include <zlib.h>
 
@@ -148,7 +148,7 @@ walk_tree (Walk *w, const char *tree, const char *meta, GPtrArray *haves, GError
       g_variant_get_child (files, i, "(&s@ay)", &fname, &c);
       gboolean same = FALSE;
       for (guint k = 0; !same && k < haves->len; k++)
-        same = _cairn_dirtree_find (haves->pdata[k], 0, fname, a, b)
+        same = cairn_dirtree_find (haves->pdata[k], 0, fname, a, b)
                && memcmp (a, g_variant_get_data (c), 32) == 0;
       if (same)
         continue;
@@ -164,7 +164,7 @@ walk_tree (Walk *w, const char *tree, const char *meta, GPtrArray *haves, GError
       gboolean same = FALSE;
       for (guint k = 0; !same && k < haves->len; k++)
         {
-          if (!_cairn_dirtree_find (haves->pdata[k], 1, dname, a, b))
+          if (!cairn_dirtree_find (haves->pdata[k], 1, dname, a, b))
             continue;
           same = memcmp (a, g_variant_get_data (t), 32) == 0
                  && memcmp (b, g_variant_get_data (m), 32) == 0;

@@ -18,8 +18,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/store-private.h"
-#include "store/cairn-import.h"
+#include "store/cairn-store-lowlevel.h"
+#include "image/cairn-image.h"
 #include <openssl/evp.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -299,7 +299,7 @@ hash_init (Hash *h)
 {
   h->md = EVP_MD_CTX_new ();
   h->size = 0;
-  EVP_DigestInit_ex (h->md, _cairn_sha256 (), NULL);
+  EVP_DigestInit_ex (h->md, cairn_sha256 (), NULL);
 }
 
 static void

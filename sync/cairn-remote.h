@@ -1,12 +1,13 @@
-/* store/: detached commit metadata, the summary file, remotes and the
- * signature trust policy (docs/format.md §8, §10, §12.1).
+/* sync/: commit signatures, the summary file, remotes and the signature
+ * trust policy (docs/format.md §8, §10, §12.1).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * store/ owns the repository layout; sign/ only sees bytes. Everything
- * here reads files from the repo, hands bytes to sign/ and writes back what
- * sign/ returns.
+ * store/ owns the repository layout (the detached metadata object itself is
+ * read and written by store/commitmeta.c) and knows nothing of signatures;
+ * sign/ only sees bytes. Everything here reads files from the repo through
+ * store/, hands bytes to sign/ and writes back what sign/ returns.
  *
  * Trust policy (docs/cairn-sign.md): a signature counts only when it is good
  * (valid, key neither expired nor revoked, signature not expired) and made
@@ -29,22 +30,7 @@ G_BEGIN_DECLS
 /* The repo-wide keyring directory, relative to the repository. */
 #define CAIRN_REPO_TRUSTED_GPG_DIR "trusted.gpg.d"
 
-/* ---- detached commit metadata (commitmeta.c) ------------------------------ */
-
-/* Read objects/XX/YYY.commitmeta (a{sv}, normal form checked). Missing file:
- * TRUE with *out_metadata = NULL. */
-gboolean cairn_repo_read_commit_detached_metadata (CairnRepo *repo, const char *commit,
-                                                   GVariant **out_metadata, GError **error);
-
-/* Replace the .commitmeta of @commit atomically (the commit must exist). It
- * is mutable and not covered by any checksum (docs/format.md §8.1). @metadata must be
- * an a{sv}; it is written in normal form. NULL deletes the file. */
-gboolean cairn_repo_write_commit_detached_metadata (CairnRepo *repo, const char *commit,
-                                                    GVariant *metadata, GError **error);
-
-/* The exact bytes of a stored commit object, after checking that their
- * SHA-256 is @commit (a mismatch is G_IO_ERROR_INVALID_DATA). */
-GBytes *cairn_repo_load_commit_bytes (CairnRepo *repo, const char *commit, GError **error);
+/* ---- commit signatures (commit-sign.c) -------------------------------------- */
 
 /* The "ostree.gpgsigs" aay of @commit; *out_sigs NULL when there is none. */
 gboolean cairn_repo_get_commit_signatures (CairnRepo *repo, const char *commit, GVariant **out_sigs,

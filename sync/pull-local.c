@@ -9,7 +9,7 @@
  * modes) by the ordinary verified write.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/pull-private.h"
+#include "sync/sync-private.h"
 #include <openssl/evp.h>
 #include <string.h>
 #include <setjmp.h>
@@ -118,7 +118,7 @@ hash_content_fd (const CairnFileInfo *fi, int fd, char out_hex[65], guint64 *out
 {
   g_autoptr (GBytes) prefixed = cairn_file_header_prefixed_for (fi);
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
-  EVP_DigestInit_ex (md, _cairn_sha256 (), NULL);
+  EVP_DigestInit_ex (md, cairn_sha256 (), NULL);
   EVP_DigestUpdate (md, g_bytes_get_data (prefixed, NULL), g_bytes_get_size (prefixed));
   static GPrivate buf_key = G_PRIVATE_INIT (g_free); /* one buffer per worker */
   guint8 *buf = g_private_get (&buf_key);
@@ -192,10 +192,10 @@ link_verified_fd (CairnTxn *txn, int fd, CairnObjectType type, const char *check
                   gboolean *out_linked, GError **error)
 {
   *out_linked = FALSE;
-  int sub = cairn_repo_objdir_fd (txn->repo, checksum, TRUE, error);
+  int sub = cairn_repo_objdir_fd (cairn_txn_get_repo (txn), checksum, TRUE, error);
   if (sub < 0)
     return FALSE;
-  g_autofree char *leaf = cairn_object_leaf (checksum, type, txn->repo->mode);
+  g_autofree char *leaf = cairn_object_leaf (checksum, type, cairn_txn_get_repo (txn)->mode);
   /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH and spares the /proc lookup;
    * without it the kernel says ENOENT and /proc/self/fd is used. */
   static gint empty_path_ok = 1;
@@ -224,9 +224,7 @@ link_verified_fd (CairnTxn *txn, int fd, CairnObjectType type, const char *check
   *out_linked = TRUE;
   if (type == CAIRN_OBJECT_FILE)
     {
-      g_mutex_lock (&txn->lock);
-      txn->stats.content_written++;
-      g_mutex_unlock (&txn->lock);
+      cairn_txn_count_content_written (txn);
     }
   return TRUE;
 }
@@ -240,7 +238,7 @@ import_one (CairnPullSink *sink, ImportJob *j, const char *checksum, GError **er
   /* Bare-user objects of symlinks are regular files too: linkable. */
   gboolean ok;
   if (j->l->can_link && j->l->src->mode == CAIRN_REPO_MODE_BARE_USER)
-    ok = (fd = _cairn_repo_open_bare_user_file (j->l->src, checksum, &fi, error)) >= 0;
+    ok = (fd = cairn_repo_open_bare_user_file (j->l->src, checksum, &fi, error)) >= 0;
   else
     ok = cairn_repo_load_file (j->l->src, checksum, &fd, &fi, error);
   if (!ok)
@@ -328,7 +326,7 @@ content_present (Walk *w, const char *checksum)
 {
   if (in_absent_dir (w, checksum))
     return FALSE;
-  return _cairn_repo_object_exists (w->s->repo, CAIRN_OBJECT_FILE, checksum);
+  return cairn_repo_object_exists (w->s->repo, CAIRN_OBJECT_FILE, checksum);
 }
 
 /* Copy metadata object @checksum of @type unless the store has it. Verified
@@ -343,7 +341,7 @@ copy_metadata (Walk *w, CairnObjectType type, const char *checksum, GBytes **out
   /* Each dirtree and dirmeta is met here once per walk (the callers keep
    * sets), so one under an objects/XX directory that was absent when the
    * walk began cannot be present: no lookup in the store. */
-  if (!in_absent_dir (w, checksum) && _cairn_repo_object_exists (w->s->repo, type, checksum))
+  if (!in_absent_dir (w, checksum) && cairn_repo_object_exists (w->s->repo, type, checksum))
     return TRUE;
   g_autofree char *rel = cairn_object_relpath (checksum, type, w->l->src->mode);
   cairn_autofd fd

@@ -1,9 +1,9 @@
-/* Internal interfaces of the pull engine (store/pull*.c, store/serve.c).
+/* Internal interfaces of the pull engine (sync/pull*.c, sync/serve.c).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
-#include "store/cairn-pull.h"
-#include "store/cairn-remote.h"
-#include "store/store-private.h"
+#include "sync/cairn-pull.h"
+#include "sync/cairn-remote.h"
+#include "store/cairn-store-lowlevel.h"
 
 G_BEGIN_DECLS
 
@@ -131,7 +131,7 @@ gboolean _cairn_pull_scan_dirtree (CairnPullSession *s, GHashTable *scanned, con
 gboolean _cairn_pull_scan_commit (CairnPullSession *s, GHashTable *scanned, const char *commit,
                                   CairnPullWantFunc want, gpointer data, GError **error);
 
-/* ---- the ssh protocol framing (sync-proto.c) ---------------------------------- */
+/* ---- the ssh protocol framing (proto.c) --------------------------------------- */
 
 #define CAIRN_SYNC_PROTOCOL_VERSION 1
 #define CAIRN_SYNC_MAX_FRAME (64u << 20)

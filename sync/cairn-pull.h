@@ -1,4 +1,4 @@
-/* store/: pulling commits between repositories, and the far side of the
+/* sync/: pulling commits between repositories, and the far side of the
  * ssh transport (docs/format.md §7.8, §9, §10, §12;
  * docs/sync-protocol.md).
  *

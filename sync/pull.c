@@ -5,7 +5,7 @@
  * only then — drop the partial markers and move the refs.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/pull-private.h"
+#include "sync/sync-private.h"
 #include <string.h>
 
 #define MAX_REF_FILE 1024
@@ -298,7 +298,7 @@ static GBytes *
 fetch_commit_bytes (Pull *p, const char *commit, guint64 max_size, gboolean *out_present,
                     GError **error)
 {
-  *out_present = _cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, commit);
+  *out_present = cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, commit);
   if (*out_present)
     return cairn_repo_load_commit_bytes (p->repo, commit, error);
   g_autofree char *rel
@@ -451,7 +451,7 @@ static void
 want_if_missing (CairnPullSession *s, CairnObjectType type, const char *csum,
                  CairnPullWantFunc want, gpointer data)
 {
-  if (_cairn_repo_object_exists (s->repo, type, csum))
+  if (cairn_repo_object_exists (s->repo, type, csum))
     _cairn_pull_sink_count_present (s->sink, 1);
   else
     want (data, type, csum);
@@ -485,7 +485,7 @@ _cairn_pull_scan_dirtree (CairnPullSession *s, GHashTable *scanned, const char *
       cairn_checksum_to_hex (g_variant_get_data (m), hex);
       want_if_missing (s, CAIRN_OBJECT_DIR_META, hex, want, data);
       cairn_checksum_to_hex (g_variant_get_data (t), hex);
-      if (!_cairn_repo_object_exists (s->repo, CAIRN_OBJECT_DIR_TREE, hex))
+      if (!cairn_repo_object_exists (s->repo, CAIRN_OBJECT_DIR_TREE, hex))
         want (data, CAIRN_OBJECT_DIR_TREE, hex);
       else if (!_cairn_pull_scan_dirtree (s, scanned, hex, want, data, error))
         return FALSE;
@@ -501,7 +501,7 @@ _cairn_pull_scan_commit (CairnPullSession *s, GHashTable *scanned, const char *c
   if (!cairn_repo_load_commit (s->repo, commit, &c, error))
     return FALSE;
   want_if_missing (s, CAIRN_OBJECT_DIR_META, c.root_meta, want, data);
-  if (!_cairn_repo_object_exists (s->repo, CAIRN_OBJECT_DIR_TREE, c.root_tree))
+  if (!cairn_repo_object_exists (s->repo, CAIRN_OBJECT_DIR_TREE, c.root_tree))
     {
       want (data, CAIRN_OBJECT_DIR_TREE, c.root_tree);
       return TRUE;
@@ -517,7 +517,7 @@ static gboolean
 usable_base (Pull *p, const char *base, const char *commit)
 {
   return base && strcmp (base, commit) != 0 && !cairn_repo_commit_is_partial (p->repo, base)
-         && _cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, base);
+         && cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, base);
 }
 
 static char *
@@ -547,7 +547,7 @@ check_complete (Pull *p, const char *commit, GError **error)
 {
   g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *base = complete_base (p, commit);
-  if (!_cairn_repo_find_missing (p->repo, commit, base, missing, error))
+  if (!cairn_repo_find_missing (p->repo, commit, base, missing, error))
     return FALSE;
   if (g_hash_table_size (missing) == 0)
     return TRUE;

@@ -10,8 +10,8 @@
  * order of the inserts below changes the bytes of the file.
  */
 #include "config.h"
-#include "store/cairn-remote.h"
-#include "store/store-private.h"
+#include "sync/cairn-remote.h"
+#include "store/cairn-store-lowlevel.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -11,7 +11,7 @@
  * into a transaction being committed.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/pull-private.h"
+#include "sync/sync-private.h"
 #include <openssl/evp.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -383,7 +383,7 @@ static GBytes *
 inflate_exact_size (const guint8 *in, gsize len, guint64 size)
 {
   guint8 *out = g_malloc (MAX (size, 1));
-  if (!_cairn_inflate_exact (in, len, out, size))
+  if (!cairn_inflate_exact (in, len, out, size))
     {
       g_free (out);
       return NULL;
@@ -446,24 +446,23 @@ inflate_payload (const guint8 *in, gsize len, guint64 size_hint, gboolean *out_e
 static gboolean
 store_filez_verbatim (CairnTxn *txn, const char *checksum, GBytes *filez, GError **error)
 {
-  if (_cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, checksum))
+  if (cairn_repo_object_exists (cairn_txn_get_repo (txn), CAIRN_OBJECT_FILE, checksum))
     return TRUE;
   gsize len;
   const void *p = g_bytes_get_data (filez, &len);
   g_auto (CairnTmpfile) tmpf = { 0 };
-  int sub = _cairn_txn_subdir_fd (txn, checksum, error);
-  if (sub < 0 || !cairn_tmpfile_open (txn->staging_dfd, 0644, &tmpf, error)
+  int sub = cairn_txn_subdir_fd (txn, checksum, error);
+  if (sub < 0 || !cairn_tmpfile_open (cairn_txn_get_staging_dfd (txn), 0644, &tmpf, error)
       || !cairn_write_all (tmpf.fd, p, len, error))
     return FALSE;
   if (fchmod (tmpf.fd, 0644) < 0)
     return cairn_throw_errno (error, "fchmod");
-  g_autofree char *leaf = cairn_object_leaf (checksum, CAIRN_OBJECT_FILE, txn->repo->mode);
+  g_autofree char *leaf
+      = cairn_object_leaf (checksum, CAIRN_OBJECT_FILE, cairn_txn_get_repo (txn)->mode);
   if (!cairn_tmpfile_link_at (&tmpf, CAIRN_LINK_NOREPLACE_IGNORE, sub, leaf, CAIRN_FSYNC_NONE,
                               error))
     return FALSE;
-  g_mutex_lock (&txn->lock);
-  txn->stats.content_written++;
-  g_mutex_unlock (&txn->lock);
+  cairn_txn_count_content_written (txn);
   return TRUE;
 }
 
@@ -492,11 +491,11 @@ static gboolean
 store_large_filez (CairnTxn *txn, const char *checksum, GBytes *filez, const CairnFileInfo *fi,
                    const guint8 *payload, gsize plen, guint64 *out_content_bytes, GError **error)
 {
-  gboolean archive = txn->repo->mode == CAIRN_REPO_MODE_ARCHIVE;
+  gboolean archive = cairn_txn_get_repo (txn)->mode == CAIRN_REPO_MODE_ARCHIVE;
   cairn_autofd tmp = -1;
   if (!archive)
     {
-      tmp = openat (txn->repo->tmp_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+      tmp = openat (cairn_txn_get_repo (txn)->tmp_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
       if (tmp < 0)
         tmp = memfd_create ("cairn-inflate", MFD_CLOEXEC);
       if (tmp < 0)
@@ -504,10 +503,10 @@ store_large_filez (CairnTxn *txn, const char *checksum, GBytes *filez, const Cai
     }
   g_autoptr (GBytes) prefixed = cairn_file_header_prefixed_for (fi);
   LargeSink ls = { EVP_MD_CTX_new (), tmp, 0 };
-  EVP_DigestInit_ex (ls.md, _cairn_sha256 (), NULL);
+  EVP_DigestInit_ex (ls.md, cairn_sha256 (), NULL);
   EVP_DigestUpdate (ls.md, g_bytes_get_data (prefixed, NULL), g_bytes_get_size (prefixed));
   gboolean exact = FALSE;
-  gboolean ok = _cairn_inflate_each (payload, plen, large_sink_chunk, &ls, &exact, error);
+  gboolean ok = cairn_inflate_each (payload, plen, large_sink_chunk, &ls, &exact, error);
   guint64 total = ls.total;
   guint8 raw[32];
   EVP_DigestFinal_ex (ls.md, raw, NULL);
@@ -540,7 +539,7 @@ _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
   gsize len, off = 0;
   const guint8 *p = g_bytes_get_data (filez, &len);
   g_auto (CairnFileInfo) fi = { 0 };
-  if (!_cairn_parse_zheader (p, len, &fi, &off, error))
+  if (!cairn_parse_zheader (p, len, &fi, &off, error))
     return cairn_prefix_error (error, "corrupted object %s.filez", checksum);
   g_autofree char *out = NULL;
   if (S_ISLNK (fi.mode))
@@ -562,7 +561,7 @@ _cairn_pull_store_filez (CairnTxn *txn, const char *checksum, GBytes *filez,
   gsize clen;
   const void *cp = g_bytes_get_data (content, &clen);
   *out_content_bytes = clen;
-  if (txn->repo->mode == CAIRN_REPO_MODE_ARCHIVE && exact && clen == fi.size)
+  if (cairn_txn_get_repo (txn)->mode == CAIRN_REPO_MODE_ARCHIVE && exact && clen == fi.size)
     {
       g_autofree char *actual = cairn_content_checksum (&fi, cp, clen);
       if (strcmp (actual, checksum) != 0)

@@ -2,7 +2,7 @@
  * is BE32 length (of type + payload), one type byte, then the payload.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/pull-private.h"
+#include "sync/sync-private.h"
 #include <string.h>
 
 gboolean

@@ -18,9 +18,9 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/store-private.h"
+#include "store/cairn-store-lowlevel.h"
 #include <limits.h>
-#include "store/cairn-import.h"
+#include "image/cairn-image.h"
 #include <string.h>
 #include <sys/xattr.h>
 #include <zlib.h>
@@ -219,7 +219,7 @@ split_path (const char *path, GPtrArray **out_parts, GError **error)
       if (strcmp (*c, "..") == 0)
         return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
                                  "'..' component (refusing to escape the tree)");
-      if (!cairn_validate_filename (*c, -1, error) || !_cairn_check_name_length (*c, error))
+      if (!cairn_validate_filename (*c, -1, error) || !cairn_check_name_length (*c, error))
         return FALSE;
       g_ptr_array_add (parts, g_strdup (*c));
     }
@@ -383,7 +383,7 @@ new_slot (CairnTarImporter *imp, CairnMTree *dir, const char *name, Result **out
   Result *r = g_new0 (Result, 1);
   guint idx = imp->results->len;
   g_ptr_array_add (imp->results, r);
-  char *slot = _cairn_mtree_reserve_file (dir, name);
+  char *slot = cairn_mtree_reserve_file (dir, name);
   g_snprintf (slot, 65, "%c%u", PLACEHOLDER, idx);
   if (out_result)
     *out_result = r;
@@ -602,7 +602,7 @@ add_hardlink (CairnTarImporter *imp, const char *target, CairnMTree *dir, const 
                                esc);
     }
   g_autofree char *copy = g_strdup (slot); /* the slot may be the one replaced below */
-  char *mine = _cairn_mtree_reserve_file (dir, name);
+  char *mine = cairn_mtree_reserve_file (dir, name);
   memcpy (mine, copy, strlen (copy) + 1);
   imp->stats.hardlinks++;
   return TRUE;

@@ -15,8 +15,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/store-private.h"
-#include "store/cairn-import.h"
+#include "store/cairn-store-lowlevel.h"
+#include "image/cairn-image.h"
 #include <string.h>
 
 #define WINDOW 256             /* entries loaded ahead at most */

@@ -1,4 +1,4 @@
-/* store/: tar and OCI/docker-archive import, tar export.
+/* image/: tar and OCI/docker-archive import, tar export.
  *
  * Archives never touch the disk outside the repository: entries stream into
  * content objects (through the transaction's staging area) and an in-memory
@@ -99,6 +99,12 @@ gboolean cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, co
 #define CAIRN_META_OCI_MANIFEST "cairn.oci.manifest-digest" /* s, "sha256:…" */
 #define CAIRN_META_OCI_CONFIG "cairn.oci.config-digest"     /* s, "sha256:…" */
 #define CAIRN_META_OCI_ARCH "cairn.oci.architecture"        /* s */
+
+/* Commit a tarball (FILE or "-" for stdin; compression detected) to a branch
+ * without extracting it: entries stream into objects and an in-memory tree
+ * (import-tar.c). */
+gboolean cairn_repo_commit_tar (CairnRepo *repo, const char *file, const CairnCommitOptions *opts,
+                                char **out_checksum, CairnTxnStats *out_stats, GError **error);
 
 /* ---- export (export.c) ---------------------------------------------------- */
 

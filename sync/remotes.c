@@ -1,14 +1,14 @@
 /* Remotes as OSTree configures them ([remote "NAME"] in <repo>/config,
  * keyrings in <repo>/NAME.trustedkeys.gpg; docs/format.md §12.1,
  * §8.5) and the signature trust policy that pull and run apply
- * (store/cairn-remote.h, docs/cairn-sign.md).
+ * (sync/cairn-remote.h, docs/cairn-sign.md).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
-#include "store/cairn-remote.h"
-#include "store/store-private.h"
+#include "sync/cairn-remote.h"
+#include "store/cairn-store-lowlevel.h"
 #include <dirent.h>
 #include <string.h>
 
@@ -548,7 +548,7 @@ cairn_repo_require_signed_commit (CairnRepo *repo, const char *commit, const cha
   g_autoptr (GError) local = NULL;
   if (!cairn_validate_checksum_string (commit, error))
     return FALSE;
-  if (!_cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT, commit))
+  if (!cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT, commit))
     return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "commit %s is not in the repository",
                              commit);
   if (!cairn_repo_verify_commit (repo, commit, remote, keyring_file, &result, &local))

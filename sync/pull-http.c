@@ -16,7 +16,7 @@
  * twice the timeout with an error naming the remote and the URL.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "store/pull-private.h"
+#include "sync/sync-private.h"
 #include <curl/curl.h>
 #include <string.h>
 
