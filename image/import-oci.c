@@ -756,6 +756,29 @@ outer_open_1 (int fd, const char *file, const char *name, GHashTable *jsons, cha
   return g_steal_pointer (&a);
 }
 
+/* A docker reference in its full form, as docker and skopeo write RepoTags:
+ * a name without a registry domain is on docker.io, a one-component name
+ * there is under library/, a name without a tag or digest is :latest. (A
+ * bare tag such as "t" reads as the name "t"; the caller also compares the
+ * reference as a tag.) */
+static char *
+normalize_reference (const char *ref)
+{
+  const char *slash = strchr (ref, '/');
+  const char *domain_end = slash ? slash : NULL;
+  gboolean has_domain = FALSE;
+  if (domain_end)
+    {
+      g_autofree char *first = g_strndup (ref, domain_end - ref);
+      has_domain = strchr (first, '.') || strchr (first, ':') || strcmp (first, "localhost") == 0;
+    }
+  const char *last = strrchr (ref, '/');
+  const char *name_part = last ? last + 1 : ref;
+  gboolean tagged = strchr (name_part, ':') || strchr (name_part, '@');
+  const char *prefix = has_domain ? "" : (slash ? "docker.io/" : "docker.io/library/");
+  return g_strconcat (prefix, ref, tagged ? "" : ":latest", NULL);
+}
+
 static GVariant *
 select_docker_image (GVariant *manifest, const char *tag, GError **error)
 {
@@ -765,6 +788,7 @@ select_docker_image (GVariant *manifest, const char *tag, GError **error)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "manifest.json lists no images"), NULL;
   GString *names = g_string_new (NULL);
   GVariant *found = NULL;
+  g_autofree char *want = tag ? normalize_reference (tag) : NULL;
   for (guint i = 0; i < imgs->len && !found; i++)
     {
       g_autoptr (GVariant) tags = jstrv (imgs->pdata[i], "RepoTags");
@@ -774,7 +798,10 @@ select_docker_image (GVariant *manifest, const char *tag, GError **error)
           g_variant_get_child (tags, k, "&s", &t);
           const char *colon = strrchr (t, ':');
           g_string_append_printf (names, "%s%s", names->len ? ", " : "", t);
-          if (tag && (strcmp (t, tag) == 0 || (colon && strcmp (colon + 1, tag) == 0)))
+          g_autofree char *full = normalize_reference (t);
+          if (tag
+              && (strcmp (t, tag) == 0 || (colon && strcmp (colon + 1, tag) == 0)
+                  || strcmp (full, want) == 0))
             found = imgs->pdata[i];
         }
     }

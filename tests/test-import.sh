@@ -268,7 +268,9 @@ t_docker_archive() {
   assert_streq "$(root_tree r dock2)" "$(root_tree r oci)"
   assert_streq "$(root_tree r dock3)" "$(root_tree r oci)"
   assert_fails "$CAIRN" --repo r import docker-archive img.tar:other/img:t -b dock4
-  assert_file_has_content "$T/err" "no image tagged 'other/img:t' (available: test/img:t)"
+  assert_file_has_content "$T/err" "no image tagged 'other/img:t' (available: docker.io/test/img:t)"
+  # the registry's full form names the same image
+  "$CAIRN" --repo r import docker-archive img.tar:docker.io/test/img:t -b dock5 >/dev/null
   assert_fails "$CAIRN" --repo r import docker-archive nothere.tar:test/img:t -b dock4
   assert_file_has_content "$T/err" "nothere.tar"
   assert_not_file_has_content "$T/err" "nothere.tar:test"
