@@ -69,5 +69,11 @@ void cairn_cli_print_metadata (GVariant *dict, const char *indent);
 void cairn_json_append_variant (GString *s, GVariant *v);
 /* Parse --timestamp=@EPOCH|ISO8601. */
 gboolean cairn_cli_parse_timestamp (const char *s, guint64 *out, GError **error);
+/* "N", "NK", "NM", "NG", "NT" (also with "B"/"iB"): bytes. Usage error
+ * naming @opt otherwise. */
+gboolean cairn_cli_parse_size (const char *opt, const char *s, guint64 *out, GError **error);
+/* --max-object-size / --max-tree-size into @opts (either may be NULL). */
+gboolean cairn_cli_parse_limits (const char *max_object, const char *max_tree,
+                                 CairnCommitOptions *opts, GError **error);
 char *cairn_cli_format_time (guint64 ts);
 G_END_DECLS

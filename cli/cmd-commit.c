@@ -38,6 +38,7 @@ int
 cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
 {
   g_autofree char *branch = NULL, *subject = NULL, *body = NULL, *parent = NULL, *tree = NULL;
+  g_autofree char *max_object = NULL, *max_tree = NULL;
   g_autofree char *timestamp = NULL;
   g_auto (GStrv) meta_strings = NULL;
   g_auto (GStrv) gpg_sign = NULL;
@@ -63,6 +64,10 @@ cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
     { "add-metadata-string", 0, 0, G_OPTION_ARG_STRING_ARRAY, &meta_strings,
       "Add KEY=VALUE metadata (repeatable)", "KEY=VALUE" },
     { "no-bindings", 0, 0, G_OPTION_ARG_NONE, &no_bindings, "Do not add ostree.ref-binding", NULL },
+    { "max-object-size", 0, 0, G_OPTION_ARG_STRING, &max_object,
+      "Refuse a file larger than SIZE (untrusted tarballs and images)", "SIZE" },
+    { "max-tree-size", 0, 0, G_OPTION_ARG_STRING, &max_tree,
+      "Refuse files adding up to more than SIZE", "SIZE" },
     { "orphan", 0, 0, G_OPTION_ARG_NONE, &orphan, "Commit without a branch", NULL },
     { "no-devino-cache", 0, 0, G_OPTION_ARG_NONE, &no_devino,
       "Re-hash every file even if a checkout is recognised", NULL },
@@ -113,6 +118,8 @@ cairn_cmd_commit (CairnCli *cli, int argc, char **argv, GError **error)
   if (timestamp && !cairn_cli_parse_timestamp (timestamp, &opts.timestamp, error))
     return 2;
   opts.has_timestamp = timestamp != NULL;
+  if (!cairn_cli_parse_limits (max_object, max_tree, &opts, error))
+    return 2;
   g_autoptr (GVariant) meta = NULL;
   if (!parse_metadata (meta_strings, &meta, error))
     return 2;

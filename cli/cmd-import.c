@@ -46,6 +46,7 @@ int
 cairn_cmd_import (CairnCli *cli, int argc, char **argv, GError **error)
 {
   g_autofree char *branch = NULL, *subject = NULL, *body = NULL, *parent = NULL, *timestamp = NULL;
+  g_autofree char *max_object = NULL, *max_tree = NULL;
   gint64 owner_uid = -1, owner_gid = -1;
   gboolean canonical = FALSE, no_xattrs = FALSE, no_bindings = FALSE, orphan = FALSE;
   GOptionEntry entries[] = {
@@ -61,6 +62,10 @@ cairn_cmd_import (CairnCli *cli, int argc, char **argv, GError **error)
     { "timestamp", 0, 0, G_OPTION_ARG_STRING, &timestamp, "Commit time: @EPOCH or ISO 8601",
       "TIME" },
     { "no-bindings", 0, 0, G_OPTION_ARG_NONE, &no_bindings, "Do not add ostree.ref-binding", NULL },
+    { "max-object-size", 0, 0, G_OPTION_ARG_STRING, &max_object,
+      "Refuse a file larger than SIZE (untrusted tarballs and images)", "SIZE" },
+    { "max-tree-size", 0, 0, G_OPTION_ARG_STRING, &max_tree,
+      "Refuse files adding up to more than SIZE", "SIZE" },
     { "orphan", 0, 0, G_OPTION_ARG_NONE, &orphan, "Commit without a branch", NULL },
     { NULL }
   };
@@ -93,6 +98,8 @@ cairn_cmd_import (CairnCli *cli, int argc, char **argv, GError **error)
   if (timestamp && !cairn_cli_parse_timestamp (timestamp, &opts.timestamp, error))
     return 2;
   opts.has_timestamp = timestamp != NULL;
+  if (!cairn_cli_parse_limits (max_object, max_tree, &opts, error))
+    return 2;
   g_autofree char *path = NULL, *tag = NULL;
   split_tag (argv[2], &path, &tag);
   g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, TRUE, error);

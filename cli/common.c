@@ -238,6 +238,51 @@ cairn_json_append_variant (GString *s, GVariant *v)
 }
 
 gboolean
+cairn_cli_parse_size (const char *opt, const char *s, guint64 *out, GError **error)
+{
+  char *end = NULL;
+  if (!s || !g_ascii_isdigit (s[0]))
+    return cairn_cli_usage_error (error, "invalid %s '%s' (a size like 512M)", opt, s ? s : "");
+  guint64 v = g_ascii_strtoull (s, &end, 10);
+  guint shift = 0;
+  switch (g_ascii_toupper (*end))
+    {
+    case 'K':
+      shift = 10;
+      break;
+    case 'M':
+      shift = 20;
+      break;
+    case 'G':
+      shift = 30;
+      break;
+    case 'T':
+      shift = 40;
+      break;
+    case '\0':
+      break;
+    default:
+      return cairn_cli_usage_error (error, "invalid %s '%s' (a size like 512M)", opt, s);
+    }
+  if (shift && (end[1] != '\0' && g_ascii_strcasecmp (end + 1, "iB") != 0 && end[1] != 'B'))
+    return cairn_cli_usage_error (error, "invalid %s '%s' (a size like 512M)", opt, s);
+  if (v > (G_MAXUINT64 >> shift))
+    return cairn_cli_usage_error (error, "%s '%s' is too large", opt, s);
+  *out = v << shift;
+  return TRUE;
+}
+
+gboolean
+cairn_cli_parse_limits (const char *max_object, const char *max_tree, CairnCommitOptions *opts,
+                        GError **error)
+{
+  return (!max_object
+          || cairn_cli_parse_size ("--max-object-size", max_object, &opts->max_object_size, error))
+         && (!max_tree
+             || cairn_cli_parse_size ("--max-tree-size", max_tree, &opts->max_tree_size, error));
+}
+
+gboolean
 cairn_cli_parse_timestamp (const char *s, guint64 *out, GError **error)
 {
   if (s[0] == '@')

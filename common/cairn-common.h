@@ -121,6 +121,8 @@ gboolean cairn_rm_rf_at (int dfd, const char *name, GError **error);
 
 /* Read/write loops that retry EINTR and short transfers. */
 gboolean cairn_write_all (int fd, const void *buf, gsize len, GError **error);
+/* The same at @offset (pwrite), the file position untouched. */
+gboolean cairn_pwrite_all (int fd, const void *buf, gsize len, guint64 offset, GError **error);
 GBytes *cairn_fd_read_all (int fd, gsize max_size, GError **error);
 
 /* Read a whole file relative to @dfd (never following a final symlink).

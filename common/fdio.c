@@ -232,6 +232,28 @@ cairn_write_all (int fd, const void *buf, gsize len, GError **error)
   return TRUE;
 }
 
+gboolean
+cairn_pwrite_all (int fd, const void *buf, gsize len, guint64 offset, GError **error)
+{
+  const guint8 *p = buf;
+  while (len > 0)
+    {
+      ssize_t n = pwrite (fd, p, len, (off_t)offset);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return cairn_throw_errno (error, "write");
+        }
+      if (n == 0)
+        return cairn_throw_errno_value (error, ENOSPC, "write");
+      p += n;
+      len -= n;
+      offset += n;
+    }
+  return TRUE;
+}
+
 GBytes *
 cairn_fd_read_all (int fd, gsize max_size, GError **error)
 {

@@ -485,6 +485,58 @@ stream_large (CairnTarImporter *imp, struct archive *a, CairnFileInfo *fi, char 
   return TRUE;
 }
 
+/* A sparse entry (GNU or PAX sparse maps): its data blocks are written at
+ * their offsets into a staging file that keeps the holes, which the store
+ * then takes as a sparse source (store/write.c). A tarball of a few KiB
+ * that claims a 10 GiB file of holes thus never fills the disk, and never
+ * makes libarchive expand the holes into zeros. */
+static gboolean
+stream_sparse (CairnTarImporter *imp, struct archive *a, CairnFileInfo *fi, char **out_csum,
+               GError **error)
+{
+  g_auto (CairnTmpfile) tmp = { 0 };
+  if (!cairn_tmpfile_open (cairn_txn_get_staging_dfd (imp->txn), 0600, &tmp, error))
+    return FALSE;
+  for (;;)
+    {
+      const void *buf;
+      size_t n;
+      la_int64_t off;
+      int r = archive_read_data_block (a, &buf, &n, &off);
+      if (r == ARCHIVE_EOF)
+        break;
+      if (r < ARCHIVE_WARN)
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s", archive_error_string (a));
+      if (off < 0 || (guint64)off > fi->size || n > fi->size - (guint64)off)
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                 "sparse data outside the file's size (%" G_GUINT64_FORMAT ")",
+                                 fi->size);
+      if (n > 0 && !cairn_pwrite_all (tmp.fd, buf, n, (guint64)off, error))
+        return FALSE;
+    }
+  if (ftruncate (tmp.fd, (off_t)fi->size) < 0 || lseek (tmp.fd, 0, SEEK_SET) < 0)
+    return cairn_throw_errno (error, "staging a sparse file");
+  return cairn_txn_write_content (imp->txn, fi, tmp.fd, NULL, out_csum, error);
+}
+
+/* The limits for untrusted input (CairnCommitOptions.max_*_size). */
+static gboolean
+check_limits (CairnTarImporter *imp, guint64 size, GError **error)
+{
+  guint64 max_obj = imp->opts->max_object_size, max_tree = imp->opts->max_tree_size;
+  if (max_obj && size > max_obj)
+    return cairn_throw_code (error, G_IO_ERROR_NO_SPACE,
+                             "file of %" G_GUINT64_FORMAT " bytes is above --max-object-size "
+                             "(%" G_GUINT64_FORMAT ")",
+                             size, max_obj);
+  if (max_tree && imp->stats.bytes > max_tree)
+    return cairn_throw_code (error, G_IO_ERROR_NO_SPACE,
+                             "files add up to %" G_GUINT64_FORMAT " bytes, above --max-tree-size "
+                             "(%" G_GUINT64_FORMAT ")",
+                             imp->stats.bytes, max_tree);
+  return TRUE;
+}
+
 /* Where this entry's data starts in direct_fd, or -1 when it must be read
  * through libarchive: not a direct source, a compression filter (its
  * offsets are not the file's), a sparse entry, or data past the end of the
@@ -515,6 +567,18 @@ add_regular (CairnTarImporter *imp, struct archive *a, struct archive_entry *e, 
   fi.size = size;
   imp->stats.files++;
   imp->stats.bytes += size;
+  if (!check_limits (imp, fi.size, error))
+    return FALSE;
+  if (archive_entry_sparse_count (e) > 0 && fi.size > SMALL_MAX)
+    {
+      g_autofree char *csum = NULL;
+      if (!stream_sparse (imp, a, &fi, &csum, error))
+        return FALSE;
+      cairn_mtree_replace_file (dir, name, csum);
+      imp->done_files++;
+      imp->done_bytes += fi.size;
+      return TRUE;
+    }
   gint64 off = direct_offset (imp, a, e, size);
   if (off >= 0)
     {

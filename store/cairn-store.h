@@ -342,6 +342,11 @@ typedef struct
   gboolean no_bindings;      /* don't add ostree.ref-binding */
   gboolean use_devino_cache; /* default TRUE */
   guint n_threads;           /* 0 = number of CPUs */
+  /* Limits for untrusted input (tarballs, images); 0 = none. A file whose
+   * (apparent) size is above max_object_size, or files adding up to more
+   * than max_tree_size, are refused before their data is read. */
+  guint64 max_object_size;
+  guint64 max_tree_size;
   void (*progress) (guint64 files_done, guint64 bytes_done, gpointer data);
   gpointer progress_data;
 } CairnCommitOptions;

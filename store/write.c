@@ -294,6 +294,66 @@ deflate_oneshot (int level, const void *data, gsize len, gsize *out_len)
   return *out_len ? d->out : NULL;
 }
 
+/* Sparse files stay sparse in bare repos: runs of zeros are not written
+ * (the staged file gets holes there), and a source file's holes are not
+ * read at all (SEEK_DATA/SEEK_HOLE); the checksum covers the zeros all the
+ * same. A tarball that claims a 10 GiB file of holes then costs disk space
+ * for its data only. Archive repos compress zeros instead. */
+#define HOLE_BLOCK 4096u
+static const guint8 zeros[CHUNK];
+
+static gboolean
+all_zero (const guint8 *p, gsize n)
+{
+  return n == 0 || (p[0] == 0 && memcmp (p, p + 1, n - 1) == 0);
+}
+
+/* pwrite @n bytes of @p at @off, leaving out whole file blocks of zeros.
+ * *out_skipped is set when something was left out (the file then needs
+ * its final size set). */
+static gboolean
+pwrite_sparse (int fd, const guint8 *p, gsize n, guint64 off, gboolean *out_skipped, GError **error)
+{
+  gsize start = 0; /* first byte not yet written */
+  gsize i = 0;
+  while (i < n)
+    {
+      guint64 blk_end = (off + i) / HOLE_BLOCK * HOLE_BLOCK + HOLE_BLOCK;
+      gsize len = (gsize)MIN ((guint64)(n - i), blk_end - (off + i));
+      if (len == HOLE_BLOCK && all_zero (p + i, len))
+        {
+          if (i > start && !cairn_pwrite_all (fd, p + start, i - start, off + start, error))
+            return FALSE;
+          *out_skipped = TRUE;
+          start = i + len;
+        }
+      i += len;
+    }
+  return n == start || cairn_pwrite_all (fd, p + start, n - start, off + start, error);
+}
+
+/* Whether @fd is a regular file with fewer blocks than its size needs. */
+static gboolean
+source_has_holes (int fd, guint64 *out_end)
+{
+  struct stat st;
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    return FALSE;
+  *out_end = (guint64)st.st_size;
+  return (guint64)st.st_blocks * 512 < (guint64)st.st_size;
+}
+
+static void
+hash_zeros (Hasher *h, guint64 n)
+{
+  while (h->md && n > 0)
+    {
+      gsize k = (gsize)MIN (n, (guint64)sizeof zeros);
+      EVP_DigestUpdate (h->md, zeros, k);
+      n -= k;
+    }
+}
+
 /* Write the stored form of a regular file to tmpf, from a buffer or an fd.
  * The checksum is computed on the way (hex into out_hex). */
 static gboolean
@@ -337,16 +397,37 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
         ok = cairn_throw (error, "deflateInit failed");
     }
   g_autofree guint8 *buf = src_fd >= 0 ? g_malloc (CHUNK) : NULL;
+  guint64 src_end = 0;
+  gboolean src_holes
+      = src_fd >= 0 && src_off < 0 && !archive && source_has_holes (src_fd, &src_end);
+  gboolean skipped = FALSE;
   while (ok)
     {
       const void *p = data;
       gsize n = len;
+      guint64 data_end = G_MAXUINT64;
+      if (src_holes)
+        {
+          /* skip the source's holes: hash their zeros, write nothing */
+          off_t d = lseek (src_fd, (off_t)total, SEEK_DATA);
+          guint64 next = d >= 0 ? (guint64)d : (errno == ENXIO ? src_end : total);
+          if (next > total)
+            {
+              hash_zeros (&h, next - total);
+              total = next;
+              skipped = TRUE;
+              continue;
+            }
+          off_t e = lseek (src_fd, (off_t)total, SEEK_HOLE);
+          data_end = e > (off_t)total ? (guint64)e : G_MAXUINT64;
+        }
       if (src_fd >= 0)
         {
           /* From an offset: exactly fi->size bytes (a range of a tarball). */
-          guint64 left = src_off >= 0 ? fi->size - total : CHUNK;
+          guint64 left = src_off >= 0 ? fi->size - total : MIN ((guint64)CHUNK, data_end - total);
           ssize_t r = left == 0      ? 0
                       : src_off >= 0 ? pread (src_fd, buf, MIN (left, CHUNK), src_off + total)
+                      : src_holes    ? pread (src_fd, buf, left, (off_t)total)
                                      : read (src_fd, buf, CHUNK);
           if (r < 0 && errno == EINTR)
             continue;
@@ -365,17 +446,19 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
         }
       if (n > 0 && h.md)
         EVP_DigestUpdate (h.md, p, n);
-      total += n;
       gboolean last = src_fd < 0 || n == 0;
       if (archive)
         ok = deflate_chunk (&zs, p, n, last, tmpf->fd, error);
       else if (n > 0)
-        ok = cairn_write_all (tmpf->fd, p, n, error);
+        ok = pwrite_sparse (tmpf->fd, p, n, total, &skipped, error);
+      total += n;
       if (last)
         break;
     }
   if (archive)
     deflateEnd (&zs);
+  else if (ok && skipped && ftruncate (tmpf->fd, (off_t)total) < 0)
+    ok = cairn_throw_errno (error, "setting the size of a sparse file");
   if (h.md)
     hasher_finish (&h, out_hex);
   *out_size = total;

@@ -285,6 +285,47 @@ t_docker_archive() {
   assert_repo_clean r bad
 }
 
+# A tarball of a few KiB that claims a 10 GiB file (PAX GNU.sparse 1.0, a
+# sparse map of one 4-byte block) takes about its data on disk, not 10 GiB;
+# a directory's sparse file likewise; the size limits refuse such claims
+# before any data is read, naming the entry.
+t_sparse_and_limits() {
+  mkdir s
+  truncate -s 10G s/huge
+  printf data | dd of=s/huge bs=1 seek=5000000000 conv=notrunc 2>/dev/null
+  tar --format=posix --sparse --sparse-version=1.0 -C s -cf claim.tar huge
+  [ "$(stat -c %s claim.tar)" -lt 65536 ]
+  tar -tvf claim.tar | grep -q ' 10737418240 '
+  init_repo r bare-user
+  "$CAIRN" --repo r commit -b claim --tree=tar=claim.tar >/dev/null
+  local kb; kb=$(du -sk r | cut -f1)
+  [ "$kb" -lt 4096 ] || { echo "assert: repo uses ${kb} KiB for a 10 GiB claim"; exit 1; }
+  "$CAIRN" --repo r checkout -U claim co
+  assert_streq "$(stat -c %s co/huge)" 10737418240
+  assert_streq "$(dd if=co/huge bs=1 skip=5000000000 count=4 2>/dev/null)" data
+  [ "$(stat -c %b co/huge)" -lt 8192 ] # hardlinked to the sparse object
+  # the same object as a commit of the sparse file itself (read by SEEK_DATA)
+  "$CAIRN" --repo r commit -b dir s >/dev/null
+  assert_streq "$(ostree --repo=r ls -C dir /huge | awk '{print $5}')" \
+    "$(ostree --repo=r ls -C claim /huge | awk '{print $5}')"
+  kb=$(du -sk r | cut -f1); [ "$kb" -lt 4096 ]
+  "$CAIRN" --repo r fsck >/dev/null
+  # limits: refused before the data is read, the entry named, nothing left
+  assert_fails "$CAIRN" --repo r commit -b lim --max-object-size=1G --tree=tar=claim.tar
+  assert_file_has_content "$T/err" "entry 'huge': file of 10737418240 bytes is above --max-object-size (1073741824)"
+  assert_fails "$CAIRN" --repo r commit -b lim --max-tree-size=2G --tree=tar=claim.tar
+  assert_file_has_content "$T/err" "entry 'huge': files add up to 10737418240 bytes, above --max-tree-size"
+  assert_exit 2 "$CAIRN" --repo r commit -b lim --max-tree-size=lots --tree=tar=claim.tar
+  assert_repo_clean r lim
+  [ -z "$(ls r/tmp | grep -v '^cache$')" ] || { echo "left in tmp/: $(ls r/tmp)"; exit 1; }
+  # images take the same limits
+  require_cmd umoci
+  make_oci_image img t >/dev/null
+  assert_fails "$CAIRN" --repo r import oci img:t -b lim --max-tree-size=4
+  assert_file_has_content "$T/err" "above --max-tree-size (4)"
+  assert_repo_clean r lim
+}
+
 run_test "tar import in every mode and compression equals commit of the dir" t_tar_modes
 run_test "tar read straight from the file equals the streamed read (gnu, pax, sparse, long names, cut)" t_tar_direct_same
 run_test "progress on stderr only when it is a terminal" t_progress_on_terminal
@@ -295,4 +336,5 @@ run_test "OCI import (umoci, 3 layers, whiteouts, opaque) equals umoci unpack" t
 run_test "OCI manifest selection and digest verification" t_oci_select_and_digest
 run_test "OCI multi-platform index picks linux/amd64" t_oci_multiplatform
 run_test "docker-archive import (skopeo)" t_docker_archive
+run_test "a 10 GiB sparse claim takes its data on disk; --max-object-size, --max-tree-size" t_sparse_and_limits
 tests_done
