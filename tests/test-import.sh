@@ -326,6 +326,38 @@ t_sparse_and_limits() {
   assert_repo_clean r lim
 }
 
+# A full disk while an image is imported: one line naming the layer and the
+# entry, no ref, no staging left, both fscks clean.
+t_enospc_import() {
+  require_root
+  require_cmd umoci
+  skip_unless "mount namespaces" unshare -m true
+  umoci init --layout img >/dev/null; umoci new --image img:t >/dev/null
+  umoci unpack --image img:t b >/dev/null
+  python3 -c "
+import os
+for i in range(300):
+    open('b/rootfs/f%03d' % i, 'wb').write(os.urandom(20000))"
+  umoci repack --image img:t b >/dev/null
+  mkdir mnt
+  cat > run.sh <<EOF
+set -e
+mount -t tmpfs -o size=3m none $T/mnt
+$CAIRN --repo=$T/mnt/r init --mode=bare-user >/dev/null
+rc=0; $CAIRN --repo=$T/mnt/r import oci $T/img:t -b img 2>err || rc=\$?
+cat err
+test \$rc = 1
+test \$(wc -l < err) = 1
+grep -q "^cairn: import: .*sha256:[0-9a-f]*: entry 'f[0-9]*': .*No space left on device" err
+! grep -qi 'staging\|(null)' err
+! $CAIRN --repo=$T/mnt/r rev-parse img >/dev/null 2>&1
+test -z "\$(ls $T/mnt/r/tmp | grep staging || true)"
+$CAIRN --repo=$T/mnt/r fsck >/dev/null
+ostree --repo=$T/mnt/r fsck >/dev/null
+EOF
+  unshare -m bash run.sh
+}
+
 run_test "tar import in every mode and compression equals commit of the dir" t_tar_modes
 run_test "tar read straight from the file equals the streamed read (gnu, pax, sparse, long names, cut)" t_tar_direct_same
 run_test "progress on stderr only when it is a terminal" t_progress_on_terminal
@@ -336,5 +368,6 @@ run_test "OCI import (umoci, 3 layers, whiteouts, opaque) equals umoci unpack" t
 run_test "OCI manifest selection and digest verification" t_oci_select_and_digest
 run_test "OCI multi-platform index picks linux/amd64" t_oci_multiplatform
 run_test "docker-archive import (skopeo)" t_docker_archive
+run_test "import onto a full disk: one line naming layer and entry, nothing left" t_enospc_import
 run_test "a 10 GiB sparse claim takes its data on disk; --max-object-size, --max-tree-size" t_sparse_and_limits
 tests_done

@@ -546,6 +546,50 @@ assert p.wait() == 1
 PY
 }
 
+# A full disk under the pulling repository, local and HTTP: one line naming
+# the object and the cause; no ref; what was verified is kept, the commit
+# marked partial; both fscks clean; with space again the pull completes.
+t_enospc() {
+  require_root
+  skip_unless "mount namespaces" unshare -m true
+  $CAIRN --repo="$T/src" init --mode=archive >/dev/null
+  mkdir tree
+  python3 -c "
+import os
+for i in range(300):
+    open('tree/f%03d' % i, 'wb').write(os.urandom(20000))"
+  $CAIRN --repo="$T/src" commit -b app tree >/dev/null
+  start_httpd "$T/src"
+  mkdir mnt
+  cat > run.sh <<EOF
+set -e
+mount -t tmpfs -o size=3m none $T/mnt
+for how in local http; do
+  rm -rf $T/mnt/r; $CAIRN --repo=$T/mnt/r init --mode=bare-user >/dev/null
+  case \$how in
+    local) src=$T/src ;;
+    http) src=http://127.0.0.1:$PORT ;;
+  esac
+  rc=0; $CAIRN --repo=$T/mnt/r pull \$src app 2>err || rc=\$?
+  cat err
+  test \$rc = 1
+  test \$(wc -l < err) = 1
+  grep -qE '^cairn: pull: .*(object [0-9a-f]{64}|objects/[0-9a-f]{2}/[0-9a-f]{62}\.filez).*No space left on device' err
+  ! grep -qi 'staging' err
+  ! $CAIRN --repo=$T/mnt/r rev-parse app >/dev/null 2>&1
+  ls $T/mnt/r/state | grep -q commitpartial
+  $CAIRN --repo=$T/mnt/r fsck >/dev/null
+  ostree --repo=$T/mnt/r fsck >/dev/null
+  test -z "\$(ls $T/mnt/r/tmp | grep staging || true)"
+done
+mount -o remount,size=64m $T/mnt
+$CAIRN --repo=$T/mnt/r pull http://127.0.0.1:$PORT app >/dev/null
+test -z "\$(ls $T/mnt/r/state)"
+$CAIRN --repo=$T/mnt/r fsck >/dev/null
+EOF
+  unshare -m bash run.sh
+}
+
 run_test "local: hardlinks, conversions archive<->bare-user, refusals" t_local_modes
 run_test "local: a source object cut while hashed: clear error, no crash" t_local_object_cut_while_hashed
 run_test "local: configured remote, --commit-metadata-only, --depth, --mirror" t_local_remote_depth_mirror
@@ -557,4 +601,5 @@ run_test "http: a hanging server fails with a timeout naming the URL" t_http_han
 run_test "kill -9 of the puller, then resume fetches only the rest" t_kill9_then_resume
 run_test "ssh: real sshd in a netns: pull, update, server cut mid-pack, resume" t_ssh_real_sshd
 run_test "serve: refuses paths a pull never reads" t_serve_refuses_paths
+run_test "a full disk under the puller (local, http): one line, partial kept, then completes" t_enospc
 tests_done
