@@ -32,6 +32,10 @@ typedef struct
   const char *subpath;      /* check out only this path of the commit */
   guint n_threads;          /* 0 = number of CPUs */
   gboolean no_devino_cache; /* do not record (dev, ino) -> checksum */
+  /* hash every file object before it is linked or copied and refuse one
+   * whose content is not its name (archive repos always do it for the
+   * objects they inflate) */
+  gboolean verify;
 } CairnCheckoutOptions;
 
 typedef struct

@@ -264,6 +264,8 @@ checkout_file (Ctx *ctx, int dfd, const char *name, const char *csum, GError **e
     }
   gboolean is_link = S_ISLNK (fi.mode);
   gboolean exists = FALSE, skip = FALSE;
+  if (ctx->opts->verify && !cairn_repo_fsck_object (ctx->repo, CAIRN_OBJECT_FILE, csum, error))
+    return FALSE;
   if (ctx->opts->overwrite != CAIRN_CHECKOUT_OVERWRITE_NONE
       && !check_existing (ctx, dfd, name, csum, &fi, &exists, &skip, error))
     return FALSE;

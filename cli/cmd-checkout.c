@@ -31,6 +31,8 @@ cairn_cmd_checkout (CairnCli *cli, int argc, char **argv, GError **error)
     { "subpath", 0, 0, G_OPTION_ARG_STRING, &subpath, "Check out only PATH of the commit", "PATH" },
     { "force-copy-zerosized", 'z', 0, G_OPTION_ARG_NONE, &zerosized,
       "Copy zero-sized files (always done; for ostree compatibility)", NULL },
+    { "verify", 0, 0, G_OPTION_ARG_NONE, &o.verify,
+      "Hash every file object first; refuse one whose content is not its name", NULL },
     { "no-devino-cache", 0, 0, G_OPTION_ARG_NONE, &o.no_devino_cache,
       "Do not record the checkout for fast re-commits", NULL },
     { NULL }

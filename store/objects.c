@@ -639,6 +639,48 @@ cairn_inflate_exact (const guint8 *in, gsize len, guint8 *out, gsize size)
 /* Archive objects of files up to this size are inflated in one call. */
 #define COPY_ONESHOT_MAX (1u << 20)
 
+/* Inflated archive content is written and hashed in one pass, so that a
+ * checkout never writes a corrupt object's bytes without saying so (the
+ * data passes through memory anyway; hashing adds a fraction of inflating). */
+typedef struct
+{
+  int fd;
+  EVP_MD_CTX *md;
+} WriteHash;
+
+static int
+write_hash_func (void *data, const void *buf, size_t len)
+{
+  WriteHash *w = data;
+  EVP_DigestUpdate (w->md, buf, len);
+  return cairn_write_all (w->fd, buf, len, NULL) ? 1 : 0;
+}
+
+static gboolean
+check_hash (EVP_MD_CTX *md, const char *checksum, GError **error)
+{
+  guint8 raw[32];
+  char hex[65];
+  EVP_DigestFinal_ex (md, raw, NULL);
+  cairn_checksum_to_hex (raw, hex);
+  if (strcmp (hex, checksum) != 0)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "corrupted file object %s: its content hashes to %s", checksum, hex);
+  return TRUE;
+}
+
+static EVP_MD_CTX *
+content_hasher_new (const CairnFileInfo *fi)
+{
+  g_autoptr (GBytes) prefixed = cairn_file_header_prefixed_for (fi);
+  EVP_MD_CTX *md = EVP_MD_CTX_new ();
+  gsize hlen;
+  const void *hp = g_bytes_get_data (prefixed, &hlen);
+  EVP_DigestInit_ex (md, cairn_sha256 (), NULL);
+  EVP_DigestUpdate (md, hp, hlen);
+  return md;
+}
+
 gboolean
 cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd, GError **error)
 {
@@ -664,11 +706,22 @@ cairn_repo_copy_file_content (CairnRepo *repo, const char *checksum, int dst_fd,
       gsize zlen = 0;
       const guint8 *zp = z ? g_bytes_get_data (z, &zlen) : NULL;
       if (zp && cairn_inflate_exact (zp, zlen, out, fi.size))
-        return cairn_write_all (dst_fd, out, fi.size, error)
-               || cairn_prefix_error (error, "copying object %s", checksum);
+        {
+          g_autofree char *hex = cairn_content_checksum (&fi, out, fi.size);
+          if (strcmp (hex, checksum) != 0)
+            return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                     "corrupted file object %s: its content hashes to %s", checksum,
+                                     hex);
+          return cairn_write_all (dst_fd, out, fi.size, error)
+                 || cairn_prefix_error (error, "copying object %s", checksum);
+        }
       if (pos < 0 || lseek (fd, pos, SEEK_SET) < 0)
         return cairn_throw_errno (error, "lseek");
     }
-  gboolean ok = _cairn_inflate_fd_each (fd, write_fd_func, GINT_TO_POINTER (dst_fd), error);
-  return ok || cairn_prefix_error (error, "corrupted object %s.filez", checksum);
+  WriteHash w = { dst_fd, content_hasher_new (&fi) };
+  gboolean ok = _cairn_inflate_fd_each (fd, write_hash_func, &w, error);
+  ok = ok ? check_hash (w.md, checksum, error)
+          : cairn_prefix_error (error, "corrupted object %s.filez", checksum);
+  EVP_MD_CTX_free (w.md);
+  return ok;
 }
