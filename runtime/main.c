@@ -31,6 +31,7 @@
 #include <linux/magic.h>
 
 #include "runtime/launch.h"
+#include "runtime/oci.h"
 
 extern char **environ;
 
@@ -327,7 +328,11 @@ main (int argc, char **argv)
   struct launch_plan plan;
   if (geteuid () == 0)
     prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
-  int r = launch_parse_options (argc, argv, &cfg);
+  /* runc's command line (oci-main.c); -1: the launcher's own form */
+  int r = oci_main (argc, argv);
+  if (r >= 0)
+    return r;
+  r = launch_parse_options (argc, argv, &cfg);
   if (r != 0)
     return r > 0 ? 0 : EXIT_LAUNCH_ERROR;
   if (cfg.print_profile)

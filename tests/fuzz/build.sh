@@ -33,7 +33,7 @@ for t in $store_targets; do
 done
 
 # The launcher: the parsers and what they call, without main.c.
-RT="options.c util.c caps.c seccomp.c seccomp-json.c"
+RT="options.c util.c caps.c seccomp.c seccomp-json.c json.c"
 rtobjs=""
 for f in $RT; do
   $CC -g -O1 $SAN -fsanitize=fuzzer-no-link -std=gnu11 -I"$top" -I"$bld" -c "$top/runtime/$f" -o "$out/rt-${f%.c}.o"
