@@ -707,15 +707,18 @@ oci_cgroups_create (const struct oci_spec *s, struct oci_cgroups *cg, bool rootl
   int r = 0;
   for (size_t i = 0; r == 0 && i < cg->n; i++)
     {
-      if (cg->mode == 2)
-        enable_v2 (CG_ROOT, cg->dir[i], "cpu cpuset io memory pids hugetlb");
       r = mkdir_cg (cg->dir[i], strstr (cg->ctrl[i], "cpuset") != NULL, &cg->created[i]);
+      /* the controllers of every ancestor: the limit files appear in the
+       * new directory once its parent enables them */
+      if (r == 0 && cg->mode == 2)
+        enable_v2 (CG_ROOT, cg->dir[i], "cpu cpuset io memory pids hugetlb");
     }
   if (r == 0 && cg->unified_dir)
     {
       bool c = false;
-      enable_v2 (CG_ROOT "/unified", cg->unified_dir, "hugetlb cpu io memory pids");
       r = mkdir_cg (cg->unified_dir, false, &c);
+      if (r == 0)
+        enable_v2 (CG_ROOT "/unified", cg->unified_dir, "hugetlb cpu io memory pids");
     }
   if (r < 0 && rootless)
     return bad (-r, "%s (rootless: cgroups need a delegated cgroup)", errbuf);

@@ -67,18 +67,6 @@ static void __attribute__ ((noreturn)) die (struct oci_plan *plan, int r, int co
 }
 
 static void
-wait_for (struct oci_plan *plan, char want)
-{
-  char c = 0;
-  ssize_t n;
-  do
-    n = read (plan->sync_fd, &c, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1 || c != want)
-    _exit (EXIT_LAUNCH_ERROR); /* the parent gave up (and reports) */
-}
-
-static void
 send_kind (struct oci_plan *plan, int kind)
 {
   struct launch_msg m;
@@ -249,7 +237,11 @@ process_limits (struct oci_plan *plan)
   const struct oci_process *p = &plan->spec->proc;
   for (size_t i = 0; i < p->n_rlimits; i++)
     if (setrlimit (p->rlimits[i].resource, &p->rlimits[i].lim) < 0)
-      return launch_fail (errno, "process.rlimits: setrlimit failed", NULL);
+      return launch_fail (errno,
+                          errno == EPERM ? "process.rlimits: raising a hard limit needs "
+                                           "CAP_SYS_RESOURCE, which this runtime does not have"
+                                         : "process.rlimits: setrlimit failed",
+                          p->rlimits[i].name);
   if (p->oom_set)
     {
       char buf[16];
@@ -497,7 +489,15 @@ early_steps (struct oci_plan *plan)
     return launch_fail (errno, "unsharing the network namespace", NULL);
   if ((s->ns_new & CLONE_NEWNET) && (r = child_net_lo_up ()) < 0)
     return r;
-  wait_for (plan, 'c');
+  /* 'c': the cgroups exist; 'C': there are none (rootless without
+   * delegation and without limits) */
+  do
+    n = read (plan->sync_fd, &g, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || (g != 'c' && g != 'C'))
+    _exit (EXIT_LAUNCH_ERROR);
+  if (g == 'C')
+    plan->self_attach = false;
   if (plan->self_attach && (r = enter_cgroups (plan)) < 0)
     return r;
   if ((s->ns_new & CLONE_NEWCGROUP) && unshare (CLONE_NEWCGROUP) < 0)

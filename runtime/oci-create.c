@@ -162,12 +162,30 @@ move_high (int *fd, int min)
 }
 
 /* ---- checks that need more than config.json's own grammar ------------------------------- */
+/* The container has its own namespace of TYPE: a new one, or one given by a
+ * path that is not the runtime's own (runc's rule for sysctls). */
+static bool
+own_ns (const struct oci_spec *s, int type, const char *self)
+{
+  for (size_t i = 0; i < s->n_ns; i++)
+    {
+      if (s->ns[i].type != type)
+        continue;
+      if (!s->ns[i].path)
+        return true;
+      struct stat a, b;
+      return stat (s->ns[i].path, &a) == 0 && stat (self, &b) == 0
+             && (a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+    }
+  return false;
+}
+
 static bool
 sysctl_ok (const struct oci_spec *s, const char *k)
 {
-  bool ipc = s->ns_new & CLONE_NEWIPC, net = false, uts = s->ns_new & CLONE_NEWUTS;
-  for (size_t i = 0; i < s->n_ns; i++)
-    net |= s->ns[i].type == CLONE_NEWNET;
+  bool ipc = own_ns (s, CLONE_NEWIPC, "/proc/self/ns/ipc");
+  bool net = own_ns (s, CLONE_NEWNET, "/proc/self/ns/net");
+  bool uts = own_ns (s, CLONE_NEWUTS, "/proc/self/ns/uts");
   if (ipc
       && (!strcmp (k, "kernel.msgmax") || !strcmp (k, "kernel.msgmnb")
           || !strcmp (k, "kernel.msgmni") || !strcmp (k, "kernel.sem")
@@ -199,9 +217,19 @@ check_spec (struct oci_spec *s, bool rootless)
     return bad (EINVAL, "config: rootless containers need a new user namespace "
                         "(linux.namespaces: user)");
   for (size_t i = 0; i < s->n_ns; i++)
-    if (s->ns[i].type == CLONE_NEWUSER && s->ns[i].path)
-      return bad (ENOTSUP, "config: linux.namespaces: joining a user namespace by path is not "
-                           "supported by cairn-launch");
+    {
+      if (s->ns[i].type == CLONE_NEWUSER && s->ns[i].path)
+        return bad (ENOTSUP, "config: linux.namespaces: joining a user namespace by path is not "
+                             "supported by cairn-launch");
+      /* those belong to another user namespace, where the container's root
+       * has no capability: runc joins them before it unshares the new one,
+       * with a second clone for the pid namespace; cairn-launch does not */
+      if (s->ns[i].path && (s->ns_new & CLONE_NEWUSER))
+        return bad (ENOTSUP,
+                    "config: linux.namespaces: joining a namespace by path (%s) together with "
+                    "a new user namespace is not supported by cairn-launch",
+                    s->ns[i].path);
+    }
   if (!(s->ns_new & CLONE_NEWNS) && s->n_mounts)
     return bad (EINVAL, "config: mounts need a new mount namespace");
   return 0;
@@ -250,7 +278,9 @@ prepare_plan (struct ctx *c)
     r = seccomp_compile_policy (s->seccomp, oci_g.seccomp_cache, &p->bpf);
   if (r < 0)
     return r;
-  if (c->st.cg.mode == 1)
+  /* In a new user namespace the child is no longer allowed to write the
+   * host's cgroup files: the parent moves it then. */
+  if (c->st.cg.mode == 1 && !p->userns)
     {
       p->self_attach = true;
       p->cg_tasks = xrealloc (NULL, (c->st.cg.n + 2) * sizeof (char *));
@@ -267,7 +297,9 @@ prepare_plan (struct ctx *c)
 static int
 make_fifo (struct ctx *c)
 {
-  if (mkfifoat (c->dirfd, "exec.fifo", 0622) < 0)
+  /* writable by the init even when it is another uid (a user namespace
+   * with mappings), whatever our umask */
+  if (mkfifoat (c->dirfd, "exec.fifo", 0622) < 0 || fchmodat (c->dirfd, "exec.fifo", 0622, 0) < 0)
     return bad (errno, "creating the exec fifo of %s", c->o->id);
   c->plan.fifo_fd = openat (c->dirfd, "exec.fifo", O_PATH | O_CLOEXEC);
   if (c->plan.fifo_fd < 0)
@@ -493,7 +525,7 @@ setup_cgroups (struct ctx *c)
         c->plan.cg_tasks[0] = NULL;
       return 0;
     }
-  if (r == 0 && c->st.cg.mode == 2)
+  if (r == 0 && !c->plan.self_attach && c->st.cg.mode)
     r = oci_cgroups_enter (&c->st.cg, c->child);
   return r;
 }
@@ -532,7 +564,7 @@ spawn (struct ctx *c)
   if (r == 0)
     r = setup_cgroups (c);
   if (r == 0)
-    r = send_byte (c, 'c');
+    r = send_byte (c, c->st.cg.mode ? 'c' : 'C');
   return r < 0 ? r : converse (c);
 }
 

@@ -25,6 +25,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -142,6 +143,27 @@ do_bind (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
   return r < 0 ? r : apply_after (m, root_fd, need);
 }
 
+/* With a cgroup namespace, the hierarchy (rooted at the container's cgroup
+ * by the namespace); without one, a bind of the container's own cgroup
+ * directory, as runc does, so that the container sees its own cgroup and
+ * nothing above it.  Read-only unless the mount asks otherwise. */
+static int
+mount_hierarchy (struct oci_plan *plan, int top, int h, size_t i, unsigned long fl)
+{
+  const char *name = plan->cg->ctrl[i];
+  if (plan->spec->ns_new & CLONE_NEWCGROUP)
+    return mount_on_fd ("cgroup", h, "cgroup", fl, name, name);
+  _cleanup_close_ int src = open (plan->cg->dir[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (src < 0)
+    return launch_fail (errno, "opening the container's cgroup", plan->cg->dir[i]);
+  int r = bind_fd_on_fd (src, h, 0, name);
+  _cleanup_close_ int t
+      = r < 0 ? -1 : openat (top, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (r == 0 && t < 0)
+    r = launch_fail (errno, "reopening the cgroup mount", name);
+  return r < 0 ? r : remount_fd (t, fl, name);
+}
+
 /* v1: a tmpfs holding one cgroup mount per hierarchy the container is in
  * (rooted at its cgroup by the cgroup namespace); v2: the cgroup2 fs. */
 static int
@@ -152,6 +174,14 @@ do_cgroup_mount (struct oci_plan *plan, int root_fd, const struct oci_mount *m, 
   struct statfs sf;
   if (!mode)
     mode = statfs ("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC ? 2 : 1;
+  if (mode == 2 && (!(plan->spec->ns_new & CLONE_NEWCGROUP) && plan->cg && plan->cg->n))
+    {
+      _cleanup_close_ int src = open (plan->cg->dir[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+      int r = src < 0 ? launch_fail (errno, "opening the container's cgroup", plan->cg->dir[0])
+                      : bind_fd_on_fd (src, dst, 0, m->dst);
+      _cleanup_close_ int t = r < 0 ? -1 : reopen_top (root_fd, m->dst);
+      return r < 0 ? r : t < 0 ? t : remount_fd (t, fl, m->dst);
+    }
   if (mode == 2)
     {
       int r = mount_on_fd ("cgroup2", dst, "cgroup2", fl, NULL, m->dst);
@@ -167,8 +197,7 @@ do_cgroup_mount (struct oci_plan *plan, int root_fd, const struct oci_mount *m, 
       if (mkdirat (top, name, 0755) < 0)
         return launch_fail (errno, "mkdir in the cgroup mount", name);
       _cleanup_close_ int h = openat (top, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      r = h < 0 ? launch_fail (errno, "opening", name)
-                : mount_on_fd ("cgroup", h, "cgroup", fl, name, name);
+      r = h < 0 ? launch_fail (errno, "opening", name) : mount_hierarchy (plan, top, h, i, fl);
       if (r < 0 && !(plan->userns && (r == -EPERM || r == -EACCES)))
         return r;
       /* "cpu,cpuacct" is also reachable as "cpu" and "cpuacct" */
@@ -455,6 +484,31 @@ open_host_nodes (struct oci_plan *plan)
   return 0;
 }
 
+/* pivot_root refuses a shared current root or a shared parent of the new
+ * root (pivot_root(2), EINVAL): with a shared rootfsPropagation, the mount
+ * holding the rootfs and "/" become private again (only those two: the rest
+ * keeps the asked propagation), as runc and crun do. */
+static int
+parent_private (const char *root)
+{
+  char buf[PATH_MAX];
+  str_lcpy (buf, root, sizeof buf);
+  for (;;)
+    {
+      if (mount (NULL, buf[0] ? buf : "/", NULL, MS_PRIVATE, NULL) == 0)
+        break;
+      if (errno != EINVAL)
+        return launch_fail (errno, "making the rootfs's parent mount private", buf);
+      char *slash = strrchr (buf, '/');
+      if (!slash || !buf[0])
+        break;
+      *slash = '\0';
+    }
+  if (mount (NULL, "/", NULL, MS_PRIVATE, NULL) < 0)
+    return launch_fail (errno, "making / private", NULL);
+  return 0;
+}
+
 static int
 setup_root (struct oci_plan *plan, int *out_root_fd)
 {
@@ -462,6 +516,8 @@ setup_root (struct oci_plan *plan, int *out_root_fd)
   unsigned long prop = s->rootfs_prop ? s->rootfs_prop : MS_PRIVATE | MS_REC;
   if (mount (NULL, "/", NULL, prop | MS_REC, NULL) < 0)
     return launch_fail (errno, "setting the propagation of /", NULL);
+  if ((prop & MS_SHARED) && parent_private (s->root) < 0)
+    return -EINVAL;
   if (mount (s->root, s->root, NULL, MS_BIND | MS_REC, NULL) < 0)
     return launch_fail (errno, "bind-mounting the rootfs", s->root);
   str_lcpy (plan->root_path, s->root, sizeof plan->root_path);

@@ -275,6 +275,7 @@ parse_rlimits (const struct json *v, struct oci_process *p)
           return bad (EINVAL, "config: process.rlimits: '%s' is given twice", type);
       if (soft > hard)
         return bad (EINVAL, "config: process.rlimits: %s: soft limit above the hard limit", type);
+      p->rlimits[p->n_rlimits].name = type;
       p->rlimits[p->n_rlimits].resource = res;
       p->rlimits[p->n_rlimits].lim.rlim_cur = soft;
       p->rlimits[p->n_rlimits].lim.rlim_max = hard;

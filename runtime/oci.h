@@ -40,6 +40,7 @@ struct oci_caps
 
 struct oci_rlimit
 {
+  const char *name; /* "RLIMIT_NOFILE" */
   int resource;
   struct rlimit lim;
 };
