@@ -233,6 +233,116 @@ fs_fallback (const struct oci_mount *m, int dst, int err)
   return bind_fd_on_fd (src, dst, MS_REC, m->dst);
 }
 
+/* ---- tmpcopyup: the image's files under a tmpfs mount point are copied
+ * into the new tmpfs (crun's and podman's extension).  getdents64 into a
+ * stack buffer: no allocation in the child. */
+struct linux_dirent64
+{
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+static int copy_dir (int src, int dst, int depth);
+
+static int
+copy_file (int src, int dst, const char *name, const struct stat *st)
+{
+  _cleanup_close_ int in = openat (src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  _cleanup_close_ int out = openat (dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                    st->st_mode & 07777);
+  if (in < 0 || out < 0)
+    return launch_fail (errno, "tmpcopyup: copying a file", name);
+  char buf[16384];
+  ssize_t n;
+  while ((n = read (in, buf, sizeof buf)) > 0)
+    if (write (out, buf, (size_t)n) != n)
+      return launch_fail (errno, "tmpcopyup: writing a file", name);
+  if (n < 0)
+    return launch_fail (errno, "tmpcopyup: reading a file", name);
+  return 0;
+}
+
+static int
+copy_entry (int src, int dst, const char *name, int depth)
+{
+  struct stat st;
+  if (fstatat (src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return launch_fail (errno, "tmpcopyup: stat", name);
+  int r = 0;
+  if (S_ISDIR (st.st_mode))
+    {
+      if (mkdirat (dst, name, st.st_mode & 07777) < 0)
+        return launch_fail (errno, "tmpcopyup: mkdir", name);
+      _cleanup_close_ int s2 = openat (src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      _cleanup_close_ int d2 = openat (dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      r = s2 < 0 || d2 < 0 ? launch_fail (errno, "tmpcopyup: opening", name)
+                           : copy_dir (s2, d2, depth + 1);
+    }
+  else if (S_ISREG (st.st_mode))
+    r = copy_file (src, dst, name, &st);
+  else if (S_ISLNK (st.st_mode))
+    {
+      char target[PATH_MAX];
+      ssize_t n = readlinkat (src, name, target, sizeof target - 1);
+      if (n < 0)
+        return launch_fail (errno, "tmpcopyup: readlink", name);
+      target[n] = '\0';
+      if (symlinkat (target, dst, name) < 0)
+        r = launch_fail (errno, "tmpcopyup: symlink", name);
+    }
+  else if (mknodat (dst, name, st.st_mode, st.st_rdev) < 0)
+    r = launch_fail (errno, "tmpcopyup: mknod", name);
+  if (r == 0 && fchownat (dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0
+      && errno != EINVAL)
+    r = launch_fail (errno, "tmpcopyup: chown", name);
+  return r;
+}
+
+static int
+copy_dir (int src, int dst, int depth)
+{
+  if (depth > 64)
+    return launch_fail (ELOOP, "tmpcopyup: the tree is too deep", NULL);
+  char buf[8192] __attribute__ ((aligned (8)));
+  for (;;)
+    {
+      long n = syscall (SYS_getdents64, src, buf, sizeof buf);
+      if (n < 0)
+        return launch_fail (errno, "tmpcopyup: reading a directory", NULL);
+      if (n == 0)
+        return 0;
+      for (long off = 0; off < n;)
+        {
+          struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+          off += d->d_reclen;
+          if (!strcmp (d->d_name, ".") || !strcmp (d->d_name, ".."))
+            continue;
+          int r = copy_entry (src, dst, d->d_name, depth);
+          if (r < 0)
+            return r;
+        }
+    }
+}
+
+static int
+tmpcopyup (int root_fd, const struct oci_mount *m, int under)
+{
+  _cleanup_close_ int src = openat (under, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int top = reopen_top (root_fd, m->dst);
+  if (top < 0)
+    return top;
+  _cleanup_close_ int dst = openat (top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct stat st;
+  if (src < 0 || dst < 0 || fstat (src, &st) < 0)
+    return launch_fail (errno, "tmpcopyup: opening", m->dst);
+  if (fchmod (dst, st.st_mode & 07777) < 0 || fchown (dst, st.st_uid, st.st_gid) < 0)
+    return launch_fail (errno, "tmpcopyup: the mount point's owner and mode", m->dst);
+  return copy_dir (src, dst, 0);
+}
+
 static int
 do_fs (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
 {
@@ -270,6 +380,8 @@ do_fs (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
     }
   if (r < 0 && plan->userns)
     r = fs_fallback (m, dst, r);
+  if (r == 0 && m->tmpcopyup)
+    r = tmpcopyup (root_fd, m, dst);
   if (r < 0)
     return r;
   return apply_after (m, root_fd, false);

@@ -581,6 +581,8 @@ mount_option (struct oci_mount *m, const char *o, const char *dst)
   if (strcmp (o, "tmpcopyup") == 0 || strcmp (o, "notmpcopyup") == 0)
     {
       m->tmpcopyup = o[0] == 't';
+      if (m->tmpcopyup && m->type && strcmp (m->type, "tmpfs") != 0)
+        return bad (EINVAL, "config: mounts: %s: tmpcopyup needs a tmpfs", dst);
       return 0;
     }
   if (strcmp (o, "idmap") == 0 || strcmp (o, "ridmap") == 0)
@@ -662,8 +664,11 @@ parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
                 "config: mounts: %s: uidMappings/gidMappings on a mount (id-mapped "
                 "mounts with their own mapping) are not supported by cairn-launch",
                 m->dst);
-  if (m->idmap && m->kind != OM_BIND)
-    return bad (EINVAL, "config: mounts: %s: idmap needs a bind mount", m->dst);
+  if (m->idmap)
+    return bad (ENOTSUP,
+                "config: mounts: %s: id-mapped mounts (idmap, ridmap) are not "
+                "supported by cairn-launch",
+                m->dst);
   m->cgroup = m->kind == OM_FS && (!strcmp (m->type, "cgroup") || !strcmp (m->type, "cgroup2"));
   return mount_source (s, m, src);
 }

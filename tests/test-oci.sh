@@ -458,6 +458,7 @@ c['mounts'] += [
   dict(destination='/new/dir', type='bind', source='$T/vol', options=['bind']),
   dict(destination='/etc/one', type='bind', source='$T/file', options=['bind', 'ro']),
   dict(destination='/scratch', type='tmpfs', source='tmpfs', options=['nosuid', 'noexec', 'size=1m', 'mode=700']),
+  dict(destination='/opt', type='tmpfs', source='tmpfs', options=['tmpcopyup']),
 ]
 c['linux']['maskedPaths'].append('/data/f')
 c['linux']['readonlyPaths'].append('/new/dir')
@@ -471,10 +472,16 @@ cat /data/f; cat /etc/one
 stat -c "%a %u %g %t:%T" /dev/mynull
 grep " /scratch " /proc/self/mountinfo
 awk '$5 == "/" { print "root:", $0 }' /proc/self/mountinfo
+echo copied=$(cat /opt/a/f),$(readlink /opt/l),$(stat -c %a /opt/a)
+echo new > /opt/a/g
 ls /dev | tr "\n" " "
 EOF
   chmod 0755 "$B/rootfs/bin/check"
+  mkdir -m 0750 -p "$B/rootfs/opt/a"; echo img > "$B/rootfs/opt/a/f"; ln -s a/f "$B/rootfs/opt/l"
   L run --bundle "$B" $ID > out
+  # tmpcopyup: the image's files are in the tmpfs; writes stay there
+  assert_kv out copied img,a/f,750
+  assert_not_has_file "$B/rootfs/opt/a/g"
   assert_not_file_has_content out hostdata
   assert_file_has_content out '^one$'
   assert_kv out mkdir:/data/x EROFS
@@ -509,6 +516,9 @@ c['process']['args'] = ['/bin/true']"
   cfg "$B" "c['mounts'].append(dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'frobnicate']))"
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" "unknown option for a bind mount: 'frobnicate'"
+  cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'idmap'])"
+  assert_fails L run --bundle "$B" $ID
+  assert_file_has_content "$T/err" 'id-mapped mounts (idmap, ridmap) are not supported by cairn-launch'
   cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind'], uidMappings=[])"
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" 'not supported by cairn-launch'
