@@ -481,7 +481,15 @@ oci_delete_container (int rootfd, const char *id, int dirfd, struct oci_state *s
       wait_dead (st);
     }
   else if (st->cg.n)
-    oci_cgroups_kill_all (&st->cg, SIGKILL); /* leftovers of a pid 1 that died */
+    {
+      /* leftovers of a pid 1 that died (a freeze costs milliseconds: only
+       * when something is there) */
+      pid_t *pids = NULL;
+      size_t n = 0;
+      if (oci_cgroups_pids (&st->cg, &pids, &n) == 0 && n)
+        oci_cgroups_kill_all (&st->cg, SIGKILL);
+      free (pids);
+    }
   int r = oci_cgroups_destroy (&st->cg);
   run_poststop (dirfd, st);
   int r2 = oci_state_remove_dir (rootfd, id, dirfd);
