@@ -328,6 +328,8 @@ main (int argc, char **argv)
   struct launch_plan plan;
   if (geteuid () == 0)
     prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (argc > 1 && strcmp (argv[1], "--print-oci-config") == 0)
+    return oci_print_config (argc - 1, argv + 1);
   /* runc's command line (oci-main.c); -1: the launcher's own form */
   int r = oci_main (argc, argv);
   if (r >= 0)

@@ -357,6 +357,12 @@ do_fs (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
   if (m->cgroup)
     return do_cgroup_mount (plan, root_fd, m, dst);
   unsigned long fl = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  /* a read-only /dev is made so after its nodes exist (as crun defers it) */
+  if ((fl & MS_RDONLY) && strcmp (m->dst, "/dev") == 0)
+    {
+      fl &= ~MS_RDONLY;
+      plan->dev_ro = true;
+    }
   int r = mount_on_fd (m->src, dst, m->type, fl, m->data, m->dst);
   if (r < 0 && !strcmp (m->type, "devpts") && m->data && strstr (m->data, "gid=") && plan->userns)
     {
@@ -655,6 +661,11 @@ oci_setup_rootfs (struct oci_plan *plan, int *out_root_fd, int *out_master, int 
     r = setup_devices (plan, *out_root_fd);
   if (r == 0)
     r = dev_links (plan, *out_root_fd, out_master, out_slave);
+  if (r == 0 && plan->dev_ro)
+    {
+      _cleanup_close_ int dfd = reopen_top (*out_root_fd, "/dev");
+      r = dfd < 0 ? dfd : remount_fd (dfd, MS_RDONLY, "/dev");
+    }
   if (r == 0)
     r = write_sysctls (plan, *out_root_fd);
   return r;

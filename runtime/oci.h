@@ -410,6 +410,7 @@ struct oci_plan
   bool no_pivot;
   bool self_attach; /* v1: the child writes itself into "tasks" */
   bool want_pty;
+  bool dev_ro;           /* /dev was asked read-only: remounted so once populated */
   bool has_hooks_parent; /* prestart or createRuntime hooks */
   int host_null_fd;
   int host_dev_fds[6];

@@ -746,6 +746,34 @@ t_rootless() {
   assert_file_has_content "$T/err" 'uid map'
 }
 
+# ---- --print-oci-config: the same container through both paths ------------------------------
+t_print_config() {
+  oci_case
+  mkdir -p "$T/vol" "$T/pc"; echo v > "$T/vol/f"
+  chmod 1777 "$B/rootfs/tmp"
+  opts="--no-init --memory=64M --pids=20 --cpus=0.5 --hostname=box --bind=$T/vol:/mnt:ro --tmpfs=/tmp --clear-env --env=A=1 --env=B=2 --user=1000:1000 --workdir=/tmp --cap-add=SYS_PTRACE"
+  check='/bin/probe syscalls; /bin/probe status; /bin/probe ns | grep -v ^ns_; awk "\$5 != \"/\" {print \$5, \$6, \$9}" /proc/self/mountinfo | sort; env | sort; pwd; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>&1; cat /mnt/f; /bin/probe mkdir /x; /bin/probe write /proc/sys/vm/swappiness'
+  "$CAIRN_LAUNCH" --print-oci-config $opts "$B/rootfs" /bin/sh -c "$check" > "$T/pc/config.json"
+  "$CAIRN_LAUNCH" --seccomp-cache="$SC_CACHE" $opts "$B/rootfs" /bin/sh -c "$check" > direct
+  L run --bundle "$T/pc" $ID > oci
+  # the default profile's ENOSYS for calls newer than libseccomp has no JSON form
+  # and the OCI path mounts every hierarchy the container joins (read-only)
+  grep -v -e '^newer_syscall=' -e '^/sys/fs/cgroup/' direct > direct.f
+  grep -v -e '^newer_syscall=' -e '^/sys/fs/cgroup/' oci > oci.f
+  diff -u direct.f oci.f
+  assert_kv oci CapEff 0000000000000000
+  assert_kv oci CapBnd 00000000a00c25fb
+  assert_kv oci Seccomp 2
+  assert_kv oci hostname box
+  assert_kv oci mkdir:/x EROFS
+  assert_file_has_content oci '^A=1$'
+  # what has no config.json equivalent is refused, not dropped
+  assert_fails "$CAIRN_LAUNCH" --print-oci-config --writable "$B/rootfs" /bin/true
+  assert_file_has_content "$T/err" 'no config.json equivalent'
+  assert_fails "$CAIRN_LAUNCH" --print-oci-config --init "$B/rootfs" /bin/true
+  assert_file_has_content "$T/err" 'the command is pid 1'
+}
+
 # ---- the launcher's own form is untouched --------------------------------------------------------------
 t_forms() {
   require_root
@@ -780,5 +808,6 @@ oci_test "cgroupsPath and resources (memory, cpu, cpuset, pids, devices, hugetlb
 oci_test "seccomp in the runtime-spec form, also for exec; refusals" t_seccomp
 oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log json" t_bad_config
 oci_test "rootless: spec --rootless, lifecycle, exec, limits refused" t_rootless
+oci_test "--print-oci-config: the launcher's options as config.json, same container" t_print_config
 oci_test "the launcher's own form is unchanged" t_forms
 tests_done
