@@ -519,7 +519,9 @@ oci_cmd_delete (int argc, char **argv)
     {
       if (rootfd >= 0)
         close (rootfd);
-      return oci_report (dfd);
+      /* runc: --force on a container that is already gone is success (the
+       * shims' cleanup deletes after the engine did) */
+      return force && dfd == -ENOENT ? 0 : oci_report (dfd);
     }
   int r = oci_delete_container (rootfd, id, dfd, &st, force);
   oci_state_clear (&st);

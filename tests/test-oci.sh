@@ -173,14 +173,27 @@ t_races() {
   args "$B" /bin/sleep 100
   for i in $(seq 1 10); do
     L run --detach --bundle "$B" $ID-$i
-    (rc=0; L delete --force $ID-$i > d1.$i 2>&1 || rc=$?; echo $rc > r1.$i) &
-    (rc=0; L delete --force $ID-$i > d2.$i 2>&1 || rc=$?; echo $rc > r2.$i) &
+    L kill $ID-$i KILL
+    wait_status $ID-$i stopped
+    (rc=0; L delete $ID-$i > d1.$i 2>&1 || rc=$?; echo $rc > r1.$i) &
+    (rc=0; L delete $ID-$i > d2.$i 2>&1 || rc=$?; echo $rc > r2.$i) &
     wait
     # exactly one delete did it; the other found nothing
     assert_streq "$(cat r1.$i r2.$i | sort | tr '\n' ' ')" "0 1 "
     cat d1.$i d2.$i | grep -q "container $ID-$i does not exist"
     assert_not_has_file "$T/state/$ID-$i"
     assert_streq "$(cgdirs $ID-$i)" ""
+  done
+  # two forced deletes of a running container: both succeed (runc: a
+  # container already gone is no error for --force), nothing is left
+  for i in $(seq 1 5); do
+    L run --detach --bundle "$B" $ID-f$i
+    (rc=0; L delete --force $ID-f$i > f1.$i 2>&1 || rc=$?; echo $rc > rf1.$i) &
+    (rc=0; L delete --force $ID-f$i > f2.$i 2>&1 || rc=$?; echo $rc > rf2.$i) &
+    wait
+    assert_streq "$(cat rf1.$i rf2.$i | tr '\n' ' ')" "0 0 "
+    assert_not_has_file "$T/state/$ID-f$i"
+    assert_streq "$(cgdirs $ID-f$i)" ""
   done
   for i in $(seq 1 10); do
     L run --detach --bundle "$B" $ID-k$i
