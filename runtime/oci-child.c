@@ -254,6 +254,9 @@ process_limits (struct oci_plan *plan)
         return launch_fail (errno, "process.oomScoreAdj: cannot write oom_score_adj", NULL);
       close (fd);
     }
+  /* ioprio_set (IOPRIO_WHO_PROCESS, 0 = ourselves) */
+  if (p->ioprio_set && syscall (SYS_ioprio_set, 1, 0, p->ioprio) < 0)
+    return launch_fail (errno, "process.ioPriority: ioprio_set", NULL);
   if (plan->spec->personality.set && personality (plan->spec->personality.domain) < 0)
     return launch_fail (errno, "linux.personality", NULL);
   return 0;

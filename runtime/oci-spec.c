@@ -336,6 +336,34 @@ parse_console (const struct json *c, struct oci_process *p)
   return r;
 }
 
+/* process.ioPriority: ioprio_set(2)'s class and level. */
+static int
+parse_ioprio (const struct json *v, const char *what, struct oci_process *p)
+{
+  static const char *const keys[] = { "class", "priority", NULL };
+  static const char *const classes[]
+      = { "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE" };
+  char where[64];
+  snprintf (where, sizeof where, "%s.ioPriority", what);
+  const char *cls = NULL;
+  uint64_t prio = 0;
+  int r = check_keys (v, where, keys, NULL);
+  if (r == 0)
+    r = get_str (v, "class", where, &cls);
+  if (r == 0)
+    r = get_u64 (v, "priority", where, 7, &prio, NULL);
+  if (r < 0)
+    return r;
+  for (int i = 0; cls && i < 3; i++)
+    if (strcmp (cls, classes[i]) == 0)
+      {
+        p->ioprio = ((i + 1) << 13) | (int)prio;
+        p->ioprio_set = true;
+        return 0;
+      }
+  return bad (EINVAL, "config: %s.class must be IOPRIO_CLASS_RT, _BE or _IDLE", where);
+}
+
 void
 oci_process_finish_env (struct oci_process *p)
 {
@@ -394,6 +422,8 @@ parse_process_fields (const struct json *p, const char *what, struct oci_process
     return r;
   if (field (p, "rlimits") && (r = parse_rlimits (field (p, "rlimits"), out)) < 0)
     return r;
+  if (field (p, "ioPriority") && (r = parse_ioprio (field (p, "ioPriority"), what, out)) < 0)
+    return r;
   oci_process_finish_env (out);
   return 0;
 }
@@ -413,9 +443,9 @@ oci_process_parse (const struct json *p, const char *what, struct oci_process *o
                                       "apparmorProfile",
                                       "oomScoreAdj",
                                       "selinuxLabel",
+                                      "ioPriority",
                                       NULL };
-  static const char *const refused[]
-      = { "commandLine", "ioPriority", "scheduler", "execCPUAffinity", NULL };
+  static const char *const refused[] = { "commandLine", "scheduler", "execCPUAffinity", NULL };
   memset (out, 0, sizeof *out);
   int r = check_keys (p, what, keys, refused);
   return r < 0 ? r : parse_process_fields (p, what, out);

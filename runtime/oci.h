@@ -69,6 +69,8 @@ struct oci_process
   struct oci_rlimit *rlimits;
   size_t n_rlimits;
   bool nnp;
+  bool ioprio_set;
+  int ioprio; /* IOPRIO_PRIO_VALUE (class, level) */
   bool oom_set;
   int oom_score_adj;
   const char *apparmor;

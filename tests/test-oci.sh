@@ -333,6 +333,12 @@ c['process']['args'] = ['/bin/sh', '-c', 'cat /tmp/inhook.out; sleep 100']"
   assert_file_has_content "$T/err" "hook $T/hook failed with exit status 3"
   assert_not_has_file "$T/state/$ID"
   assert_streq "$(cgdirs $ID)" ""
+  # a failing createContainer hook (in the container's namespaces): the same
+  cfg "$B" "c['hooks'] = {'createContainer': [dict(path='$T/hook', args=['hook', 'cc'], env=['FAIL=2'])]}"
+  assert_fails L create --bundle "$B" $ID
+  assert_file_has_content "$T/err" "a hook failed.*$T/hook"
+  assert_not_has_file "$T/state/$ID"
+  assert_streq "$(cgdirs $ID)" ""
   # a hook past its timeout is killed and fails create
   printf '#!/bin/sh\nsleep 10\n' > "$T/slow"; chmod 0755 "$T/slow"
   cfg "$B" "c['hooks'] = {'createRuntime': [dict(path='$T/slow', timeout=1)]}"
@@ -397,11 +403,16 @@ p["args"] = ["/bin/sh", "-c", "/bin/probe status; echo groups=$(id -G); echo cwd
   cfg "$B" 'c["process"]["noNewPrivileges"] = True; c["process"]["args"] = ["/bin/probe", "status"]'
   L run --bundle "$B" $ID > out
   assert_kv out NoNewPrivs 1
+  cfg "$B" 'c["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+c["process"]["args"] = ["/bin/sh", "-c", "ionice -p $$"]'
+  ln -sf busybox "$B/rootfs/bin/ionice"
+  L run --bundle "$B" $ID > out
+  assert_file_has_content out 'best-effort: prio 6'
   # a process field cairn-launch does not apply is refused, never skipped
-  cfg "$B" 'c["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE"}'
+  cfg "$B" 'del c["process"]["ioPriority"]; c["process"]["scheduler"] = {"policy": "SCHED_IDLE"}'
   assert_fails L run --bundle "$B" $ID
-  assert_file_has_content "$T/err" 'process.ioPriority is not supported by cairn-launch'
-  cfg "$B" 'del c["process"]["ioPriority"]; c["process"]["apparmorProfile"] = "docker-default"'
+  assert_file_has_content "$T/err" 'process.scheduler is not supported by cairn-launch'
+  cfg "$B" 'del c["process"]["scheduler"]; c["process"]["apparmorProfile"] = "docker-default"'
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" 'AppArmor is not enabled on this host'
   cfg "$B" 'del c["process"]["apparmorProfile"]; c["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0"'
