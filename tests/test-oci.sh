@@ -77,6 +77,10 @@ t_run() {
     assert_not_streq "$(kv out ns_$n)" "$(stat -L -c %i /proc/self/ns/$n)"
   done
   assert_not_has_file "$T/state/$ID"
+  # --no-pivot: MS_MOVE and chroot instead of pivot_root
+  args "$B" /bin/sh -c 'ls /; cat /proc/self/mountinfo | wc -l'
+  L run --no-pivot --bundle "$B" $ID > out
+  assert_file_has_content out '^probe$\|^bin$'
   args "$B" /bin/sh -c 'exit 7'
   assert_exit 7 L run --bundle "$B" $ID
   # pid 1 cannot kill itself with a signal it does not handle; a fault is
@@ -184,6 +188,22 @@ t_races() {
     assert_not_has_file "$T/state/$ID-$i"
     assert_streq "$(cgdirs $ID-$i)" ""
   done
+  # the verbs wait for the container's lock: with it held from outside, two
+  # deletes queue; then exactly one removes the container
+  L run --detach --bundle "$B" $ID-l
+  L kill $ID-l KILL
+  wait_status $ID-l stopped
+  flock "$T/state/$ID-l" sleep 1.5 &
+  holder=$!
+  sleep 0.3
+  (rc=0; L delete $ID-l > l1 2>&1 || rc=$?; echo $rc > rl1) &
+  (rc=0; L delete $ID-l > l2 2>&1 || rc=$?; echo $rc > rl2) &
+  sleep 0.6
+  assert_has_dir "$T/state/$ID-l"
+  [ ! -e rl1 ] && [ ! -e rl2 ]
+  wait
+  assert_streq "$(cat rl1 rl2 | sort | tr '\n' ' ')" "0 1 "
+  cat l1 l2 | grep -q "container $ID-l does not exist"
   # two forced deletes of a running container: both succeed (runc: a
   # container already gone is no error for --force), nothing is left
   for i in $(seq 1 5); do
@@ -465,6 +485,14 @@ EOF
   rc=0; script -qec "$CAIRN_LAUNCH --root $T/state run --bundle $B $ID" /dev/null < /dev/null > tty.out || rc=$?
   assert_streq "$rc" 4
   assert_file_has_content tty.out '/dev/pts/0'
+  # exec -t: a new pty of the container's devpts, relayed by exec
+  cfg "$B" 'c["process"]["terminal"] = False; c["process"]["args"] = ["/bin/sleep", "100"]'
+  L run --detach --bundle "$B" $ID
+  rc=0; script -qec "$CAIRN_LAUNCH --root $T/state exec -t $ID /bin/sh -c 'tty; exit 6'" /dev/null < /dev/null > etty.out || rc=$?
+  assert_streq "$rc" 6
+  # script(1) may relay a NUL from its stdin, echoed as ^@ by the pty
+  assert_file_has_content etty.out '/dev/pts/[0-9]'
+  L delete --force $ID
   # --preserve-fds N: fds 3..3+N-1 reach the process, nothing above
   cfg "$B" 'c["process"]["terminal"] = False; c["process"]["args"] = ["/bin/probe", "fds"]'
   echo passed > "$T/pfile"
