@@ -334,6 +334,20 @@ parse_devrules (const struct json *a, struct oci_resources *r)
   return 0;
 }
 
+bool
+oci_resources_any (const struct oci_resources *r)
+{
+  bool any = r->has_mem_limit || r->has_mem_reservation || r->has_mem_swap || r->has_mem_kernel
+             || r->has_mem_kernel_tcp || r->has_swappiness || r->has_disable_oom
+             || r->has_use_hierarchy || r->has_shares || r->has_quota || r->has_period
+             || r->has_rt_runtime || r->has_rt_period || r->has_burst || r->has_idle || r->cpus
+             || r->mems || r->has_pids || r->has_blkio_weight || r->has_blkio_leaf_weight
+             || r->n_weight_dev || r->n_huge || r->n_dev || r->n_unified;
+  for (int k = 0; k < 4; k++)
+    any |= r->n_throttle[k] > 0;
+  return any;
+}
+
 int
 oci_parse_resources (const struct json *res, struct oci_resources *r)
 {
@@ -721,7 +735,11 @@ oci_cgroups_create (const struct oci_spec *s, struct oci_cgroups *cg, bool rootl
         enable_v2 (CG_ROOT "/unified", cg->unified_dir, "hugetlb cpu io memory pids");
     }
   if (r < 0 && rootless)
-    return bad (-r, "%s (rootless: cgroups need a delegated cgroup)", errbuf);
+    {
+      char msg[sizeof errbuf];
+      str_lcpy (msg, launch_errmsg (), sizeof msg);
+      return bad (-r, "%s (rootless: cgroups need a delegated cgroup)", msg);
+    }
   if (r == 0 && s->has_resources)
     r = oci_cgroups_apply (&s->res, cg);
   return r;

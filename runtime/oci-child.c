@@ -500,7 +500,10 @@ early_steps (struct oci_plan *plan)
   if (n != 1 || (g != 'c' && g != 'C'))
     _exit (EXIT_LAUNCH_ERROR);
   if (g == 'C')
-    plan->self_attach = false;
+    {
+      plan->self_attach = false;
+      plan->cg = NULL;
+    }
   if (plan->self_attach && (r = enter_cgroups (plan)) < 0)
     return r;
   if ((s->ns_new & CLONE_NEWCGROUP) && unshare (CLONE_NEWCGROUP) < 0)

@@ -213,7 +213,10 @@ check_spec (struct oci_spec *s, bool rootless)
                   s->sysctl[i].key);
   if ((s->hostname || s->domainname) && !(s->ns_new & CLONE_NEWUTS))
     return bad (EINVAL, "config: hostname/domainname need a new uts namespace");
-  if (rootless && !(s->ns_new & CLONE_NEWUSER))
+  /* not root: only a new user namespace gives the capabilities to make the
+   * others; root of a user namespace (podman's rootless mode runs the
+   * runtime in its own) has them already */
+  if (rootless && geteuid () != 0 && !(s->ns_new & CLONE_NEWUSER))
     return bad (EINVAL, "config: rootless containers need a new user namespace "
                         "(linux.namespaces: user)");
   for (size_t i = 0; i < s->n_ns; i++)
@@ -269,10 +272,21 @@ prepare_plan (struct ctx *c)
   p->preserve_fds = c->o->preserve_fds;
   p->userns = s->ns_new & CLONE_NEWUSER;
   p->rootless = oci_g.is_rootless;
+  p->unpriv = p->userns || p->rootless;
   p->no_pivot = c->o->no_pivot;
   p->want_pty = s->proc.terminal;
   p->has_hooks_parent = s->n_hooks[HOOK_PRESTART] || s->n_hooks[HOOK_CREATE_RUNTIME];
-  p->setgroups_ok = true;
+  /* in a user namespace whose setgroups is denied (unshare -r, podman's
+   * single mapping) the groups cannot be changed: only additionalGids is
+   * then an error */
+  char sg[16] = "";
+  int sgfd = open ("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (sgfd >= 0)
+    {
+      (void)!read (sgfd, sg, sizeof sg - 1);
+      close (sgfd);
+    }
+  p->setgroups_ok = strncmp (sg, "deny", 4) != 0;
   int r = 0;
   if (s->seccomp)
     r = seccomp_compile_policy (s->seccomp, oci_g.seccomp_cache, &p->bpf);

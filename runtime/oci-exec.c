@@ -558,7 +558,16 @@ oci_cmd_exec (int argc, char **argv)
       plan->last_cap = caps_last_cap ();
       plan->preserve_fds = o.preserve_fds;
       plan->want_pty = s.proc.terminal;
-      plan->setgroups_ok = !st.rootless;
+      /* the container's user namespace decides whether groups may change */
+      char sgp[64], sg[16] = "";
+      snprintf (sgp, sizeof sgp, "/proc/%ld/setgroups", (long)st.pid);
+      int sgfd = open (sgp, O_RDONLY | O_CLOEXEC);
+      if (sgfd >= 0)
+        {
+          (void)!read (sgfd, sg, sizeof sg - 1);
+          close (sgfd);
+        }
+      plan->setgroups_ok = strncmp (sg, "deny", 4) != 0;
       plan->fifo_wr = -1;
       r = spawn_exec (&o, plan, &st, &pid, &master);
     }

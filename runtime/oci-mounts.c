@@ -184,8 +184,10 @@ do_cgroup_mount (struct oci_plan *plan, int root_fd, const struct oci_mount *m, 
     }
   if (mode == 2)
     {
+      /* a user namespace may not mount it (no cgroup namespace of its
+       * own): sysfs's empty directory stays */
       int r = mount_on_fd ("cgroup2", dst, "cgroup2", fl, NULL, m->dst);
-      return r < 0 && plan->userns ? 0 : r;
+      return r < 0 && plan->unpriv ? 0 : r;
     }
   int r = mount_on_fd ("tmpfs", dst, "tmpfs", MNT_SAFE, "mode=0755,size=64k", m->dst);
   _cleanup_close_ int top = r < 0 ? -1 : reopen_top (root_fd, m->dst);
@@ -198,7 +200,7 @@ do_cgroup_mount (struct oci_plan *plan, int root_fd, const struct oci_mount *m, 
         return launch_fail (errno, "mkdir in the cgroup mount", name);
       _cleanup_close_ int h = openat (top, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       r = h < 0 ? launch_fail (errno, "opening", name) : mount_hierarchy (plan, top, h, i, fl);
-      if (r < 0 && !(plan->userns && (r == -EPERM || r == -EACCES)))
+      if (r < 0 && !(plan->unpriv && (r == -EPERM || r == -EACCES)))
         return r;
       /* "cpu,cpuacct" is also reachable as "cpu" and "cpuacct" */
       for (const char *p = name; strchr (name, ',') && *p;)
@@ -364,7 +366,7 @@ do_fs (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
       plan->dev_ro = true;
     }
   int r = mount_on_fd (m->src, dst, m->type, fl, m->data, m->dst);
-  if (r < 0 && !strcmp (m->type, "devpts") && m->data && strstr (m->data, "gid=") && plan->userns)
+  if (r < 0 && !strcmp (m->type, "devpts") && m->data && strstr (m->data, "gid=") && plan->unpriv)
     {
       /* gid 5 (tty) may be unmapped in a user namespace: runc retries without */
       char data[256];
@@ -384,7 +386,7 @@ do_fs (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
       data[o] = '\0';
       r = mount_on_fd (m->src, dst, m->type, fl, data, m->dst);
     }
-  if (r < 0 && plan->userns)
+  if (r < 0 && plan->unpriv)
     r = fs_fallback (m, dst, r);
   if (r == 0 && m->tmpcopyup)
     r = tmpcopyup (root_fd, m, dst);
@@ -411,7 +413,7 @@ make_node (struct oci_plan *plan, int root_fd, const char *path, char type, unsi
     return launch_fail (-pfd, "creating the parent of a device node", path);
   const char *name = slash + 1;
   mode_t fmt = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
-  if (!plan->userns || type == 'p')
+  if (!plan->unpriv || type == 'p')
     {
       unlinkat (pfd, name, 0);
       if (mknodat (pfd, name, fmt | perm, makedev (maj, min)) < 0)
@@ -591,7 +593,7 @@ open_host_nodes (struct oci_plan *plan)
   for (int i = 0; i < 6; i++)
     {
       plan->host_dev_fds[i] = -1;
-      if (!plan->userns)
+      if (!plan->unpriv)
         continue;
       char p[32] = "/dev/";
       str_lcpy (p + 5, launch_dev_nodes[i], sizeof p - 5);

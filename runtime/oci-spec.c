@@ -1059,8 +1059,9 @@ parse_linux_rest (struct oci_spec *s, const struct json *l)
     r = get_str (l, "cgroupsPath", "linux", &s->cgroups_path);
   if (r == 0 && field (l, "resources"))
     {
-      s->has_resources = true;
       r = oci_parse_resources (field (l, "resources"), &s->res);
+      /* engines write "resources": {} when they ask for nothing */
+      s->has_resources = r == 0 && oci_resources_any (&s->res);
     }
   if (r == 0)
     r = parse_kv_object (field (l, "sysctl"), "linux.sysctl", &s->sysctl, &s->n_sysctl);

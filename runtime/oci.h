@@ -351,6 +351,7 @@ int oci_cgroups_pids (const struct oci_cgroups *cg, pid_t **out, size_t *out_n);
 void oci_cgroups_stats (const struct oci_cgroups *cg, struct jbuf *b);
 void oci_cgroups_clear (struct oci_cgroups *cg);
 int oci_parse_resources (const struct json *r, struct oci_resources *out);
+bool oci_resources_any (const struct oci_resources *r);
 bool oci_cgroups_has (const struct oci_cgroups *cg, const char *ctrl);
 const char *oci_cgroups_dir (const struct oci_cgroups *cg, const char *ctrl);
 void oci_cgroups_to_json (const struct oci_cgroups *cg, struct jbuf *b);
@@ -407,6 +408,8 @@ struct oci_plan
   int last_cap;
   int preserve_fds;
   bool userns; /* a new user namespace */
+  bool unpriv; /* userns, or the runtime runs unprivileged or in a user namespace
+                * (podman rootless): no mknod, binds instead */
   bool setgroups_ok;
   bool rootless;
   bool no_pivot;

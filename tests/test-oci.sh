@@ -792,6 +792,17 @@ t_rootless() {
   assert_fails UL run --bundle "$T/b" $ID
   assert_file_has_content "$T/err" 'rootless: cgroups need a delegated cgroup'
   assert_not_has_file "$T/ustate/$ID"
+  # root of a user namespace the caller made (podman's rootless mode runs
+  # the runtime so): no new user namespace needed, nodes bound, no cgroups
+  mkdir -p "$T/b2"; make_rootfs "$T/b2/rootfs"; (cd "$T/b2" && "$CAIRN_LAUNCH" spec)
+  cfg "$T/b2" 'c["process"]["terminal"] = False; c["linux"]["resources"] = {}
+c["process"]["args"] = ["/bin/sh", "-c", "/bin/probe status; cat /proc/self/uid_map; ls /dev"]'
+  chmod -R a+rX "$T/b2"
+  as_user unshare --user --map-root-user "$CAIRN_LAUNCH" --root "$T/ustate" --seccomp-cache=none run --bundle "$T/b2" $ID-ns > out
+  assert_kv out Uid "0	0	0	0"
+  assert_file_has_content out "^ *0 *$LAUNCH_UID *1$"
+  assert_file_has_content out '^null$'
+  assert_not_has_file "$T/ustate/$ID-ns"
   # a mapping of someone else's uid needs newuidmap and /etc/subuid
   cfg "$T/b" 'c["linux"]["resources"] = {}; c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 1}]'
   assert_fails UL run --bundle "$T/b" $ID
