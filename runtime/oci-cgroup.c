@@ -492,11 +492,14 @@ plan_v1 (const struct oci_spec *s, const char *cgpath, struct oci_cgroups *cg)
   return 0;
 }
 
+static bool force_bpf (void);
+
 /* Hybrid hosts: the cgroup2 mount is used only for what v1 lacks here. */
 static bool
 needs_unified (const struct oci_resources *r, const struct oci_cgroups *cg)
 {
-  return r->n_unified > 0 || (r->n_huge > 0 && !oci_cgroups_has (cg, "hugetlb"));
+  return r->n_unified > 0 || (r->n_huge > 0 && !oci_cgroups_has (cg, "hugetlb"))
+         || (r->n_dev > 0 && force_bpf ());
 }
 
 int
@@ -1077,14 +1080,36 @@ static const struct oci_devrule default_dev_allow[] = {
   { true, 'c', 5, 2, "rwm" }, { true, 'c', 136, -1, "rwm" }, { true, 'c', 10, 200, "rwm" },
 };
 
+/* CAIRN_LAUNCH_DEVICES_BPF=1 uses the eBPF program on a hybrid host too (in
+ * its cgroup2 mount), so that the v2 path runs where the suite runs. */
+static bool
+force_bpf (void)
+{
+  const char *e = getenv ("CAIRN_LAUNCH_DEVICES_BPF");
+  return e && *e == '1';
+}
+
+static int
+apply_devices_bpf (const struct oci_resources *r, const char *dir)
+{
+  size_t nd = sizeof default_dev_allow / sizeof default_dev_allow[0];
+  struct oci_devrule *all = xrealloc (NULL, (r->n_dev + nd) * sizeof *all);
+  memcpy (all, r->dev, r->n_dev * sizeof *all);
+  memcpy (all + r->n_dev, default_dev_allow, nd * sizeof *all);
+  int e = oci_devices_bpf_attach (dir, all, r->n_dev + nd);
+  free (all);
+  return e;
+}
+
 static int
 apply_devices (const struct oci_resources *r, const struct oci_cgroups *cg)
 {
   if (!r->n_dev)
     return 0;
   if (cg->mode == 2)
-    return bad (ENOTSUP, "linux.resources.devices: device rules on cgroup v2 need an eBPF "
-                         "program, which cairn-launch does not load yet");
+    return apply_devices_bpf (r, cg->dir[0]);
+  if (force_bpf () && cg->unified_dir)
+    return apply_devices_bpf (r, cg->unified_dir);
   const char *d = oci_cgroups_dir (cg, "devices");
   if (!d)
     return bad (ENOTSUP, "linux.resources.devices: the devices controller is not mounted");

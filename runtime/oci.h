@@ -352,6 +352,8 @@ void oci_cgroups_stats (const struct oci_cgroups *cg, struct jbuf *b);
 void oci_cgroups_clear (struct oci_cgroups *cg);
 int oci_parse_resources (const struct json *r, struct oci_resources *out);
 bool oci_resources_any (const struct oci_resources *r);
+/* oci-devbpf.c: the device rules as a cgroup v2 eBPF program on DIR. */
+int oci_devices_bpf_attach (const char *dir, const struct oci_devrule *rules, size_t n);
 bool oci_cgroups_has (const struct oci_cgroups *cg, const char *ctrl);
 const char *oci_cgroups_dir (const struct oci_cgroups *cg, const char *ctrl);
 void oci_cgroups_to_json (const struct oci_cgroups *cg, struct jbuf *b);
