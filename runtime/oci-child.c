@@ -464,13 +464,10 @@ wait_fifo (struct oci_plan *plan)
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
-static int
-early_steps (struct oci_plan *plan)
+/* 'g' (or 'G': setgroups is denied): the id maps are written. */
+static void
+wait_maps (struct oci_plan *plan)
 {
-  struct oci_spec *s = plan->spec;
-  int r = join_namespaces (plan, true);
-  if (r < 0)
-    return r;
   char g = 0;
   ssize_t n;
   do
@@ -486,8 +483,64 @@ early_steps (struct oci_plan *plan)
       if (setresgid (0, 0, 0) == 0)
         (void)!setresuid (0, 0, 0);
     }
-  if ((r = join_namespaces (plan, false)) < 0)
+}
+
+/* Namespaces joined by path with a new user namespace (runc's order): the
+ * first child, born in no new namespace, joins them while it still has the
+ * host's capabilities, then unshares the user namespace (the parent writes
+ * its maps) and the other new ones, and clones the container's init with
+ * CLONE_PARENT, so that the pid namespace is new and owned by the new user
+ * namespace and the init is the runtime's child; it reports the init's pid
+ * ('P') and exits. */
+static int
+two_step (struct oci_plan *plan)
+{
+  struct oci_spec *s = plan->spec;
+  int r = join_namespaces (plan, false);
+  if (r < 0)
     return r;
+  if (unshare (CLONE_NEWUSER) < 0)
+    return launch_fail (errno, "unsharing the user namespace", NULL);
+  send_kind (plan, OMSG_USERNS);
+  wait_maps (plan);
+  int rest = s->ns_new & (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID);
+  if (rest && unshare (rest) < 0)
+    return launch_fail (errno, "unsharing the container's namespaces", NULL);
+  pid_t init = (pid_t)syscall (SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  if (init < 0)
+    return launch_fail (errno, "clone of the container's init", NULL);
+  if (init == 0)
+    {
+      prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* not inherited */
+      return 0;
+    }
+  struct launch_msg m;
+  memset (&m, 0, sizeof m);
+  m.kind = OMSG_PID;
+  m.err = (int32_t)init;
+  (void)!send (plan->sync_fd, &m, sizeof m, MSG_NOSIGNAL);
+  _exit (0);
+}
+
+static int
+early_steps (struct oci_plan *plan)
+{
+  struct oci_spec *s = plan->spec;
+  int r;
+  if (plan->two_step)
+    r = two_step (plan);
+  else
+    {
+      r = join_namespaces (plan, true);
+      if (r == 0)
+        wait_maps (plan);
+      if (r == 0)
+        r = join_namespaces (plan, false);
+    }
+  if (r < 0)
+    return r;
+  char g = 0;
+  ssize_t n;
   if ((s->ns_new & CLONE_NEWNET) && unshare (CLONE_NEWNET) < 0)
     return launch_fail (errno, "unsharing the network namespace", NULL);
   if ((s->ns_new & CLONE_NEWNET) && (r = child_net_lo_up ()) < 0)

@@ -224,13 +224,13 @@ check_spec (struct oci_spec *s, bool rootless)
       if (s->ns[i].type == CLONE_NEWUSER && s->ns[i].path)
         return bad (ENOTSUP, "config: linux.namespaces: joining a user namespace by path is not "
                              "supported by cairn-launch");
-      /* those belong to another user namespace, where the container's root
-       * has no capability: runc joins them before it unshares the new one,
-       * with a second clone for the pid namespace; cairn-launch does not */
-      if (s->ns[i].path && (s->ns_new & CLONE_NEWUSER))
+      /* they are joined before the new user namespace is made (two steps,
+       * oci-child.c); a pid namespace entered so would belong to another
+       * user namespace, where the container's root could not mount /proc */
+      if (s->ns[i].path && s->ns[i].type == CLONE_NEWPID && (s->ns_new & CLONE_NEWUSER))
         return bad (ENOTSUP,
-                    "config: linux.namespaces: joining a namespace by path (%s) together with "
-                    "a new user namespace is not supported by cairn-launch",
+                    "config: linux.namespaces: joining a pid namespace by path (%s) together "
+                    "with a new user namespace is not supported by cairn-launch",
                     s->ns[i].path);
     }
   if (!(s->ns_new & CLONE_NEWNS) && s->n_mounts)
@@ -271,6 +271,8 @@ prepare_plan (struct ctx *c)
   p->last_cap = caps_last_cap ();
   p->preserve_fds = c->o->preserve_fds;
   p->userns = s->ns_new & CLONE_NEWUSER;
+  for (size_t i = 0; p->userns && i < s->n_ns; i++)
+    p->two_step |= s->ns[i].path != NULL;
   p->rootless = oci_g.is_rootless;
   p->unpriv = p->userns || p->rootless;
   p->no_pivot = c->o->no_pivot;
@@ -545,6 +547,47 @@ setup_cgroups (struct ctx *c)
 }
 
 static int
+expect (struct ctx *c, int kind, struct launch_msg *m)
+{
+  int fd = -1;
+  if (recv_child (c->sync_fd, m, &fd) <= 0)
+    return bad (EPIPE, "the container's init exited during its setup");
+  if (fd >= 0)
+    close (fd);
+  if (m->kind == MSG_ERROR)
+    {
+      m->text[sizeof m->text - 1] = '\0';
+      return bad (m->err ? m->err : EINVAL, "%s", m->text);
+    }
+  return m->kind == kind ? 0 : bad (EPROTO, "unexpected message from the container's init");
+}
+
+/* The two-step start (oci-child.c two_step): maps for the first child,
+ * then the init's pid; the first child exits. */
+static int
+first_step (struct ctx *c)
+{
+  struct launch_msg m;
+  int r = expect (c, OMSG_USERNS, &m);
+  if (r == 0)
+    r = write_id_maps (c);
+  if (r == 0)
+    r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
+  if (r == 0)
+    r = expect (c, OMSG_PID, &m);
+  while (waitpid (c->child, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (r < 0)
+    {
+      c->child = -1;
+      return r;
+    }
+  c->child = (pid_t)m.err;
+  c->st.pid = c->child;
+  return 0;
+}
+
+static int
 spawn (struct ctx *c)
 {
   int sv[2];
@@ -559,7 +602,8 @@ spawn (struct ctx *c)
   int pfds[4] = { c->dirfd, c->rootfd, sv[0], -1 };
   memcpy (c->plan.parent_fds, pfds, sizeof pfds);
   fflush (NULL);
-  pid_t child = (pid_t)syscall (SYS_clone, clone_flags (&c->spec), 0, 0, 0, 0);
+  int flags = c->plan.two_step ? SIGCHLD : clone_flags (&c->spec);
+  pid_t child = (pid_t)syscall (SYS_clone, flags, 0, 0, 0, 0);
   if (child < 0)
     return bad (errno, "clone (%s)",
                 errno == EINVAL || errno == EPERM ? "are user namespaces allowed?"
@@ -571,9 +615,11 @@ spawn (struct ctx *c)
   close (sv[1]);
   c->child = child;
   c->st.pid = child;
-  oci_proc_start_time (child, &c->st.start_time);
-  int r = c->plan.userns ? write_id_maps (c) : 0;
-  if (r == 0)
+  int r = c->plan.two_step ? first_step (c) : 0;
+  oci_proc_start_time (c->child, &c->st.start_time);
+  if (r == 0 && !c->plan.two_step && c->plan.userns)
+    r = write_id_maps (c);
+  if (r == 0 && !c->plan.two_step)
     r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
   if (r == 0)
     r = setup_cgroups (c);

@@ -231,7 +231,10 @@ fs_fallback (const struct oci_mount *m, int dst, int err)
     return err;
   _cleanup_close_ int src = open (host, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (src < 0)
-    return err;
+    return launch_fail (-err,
+                        "mount refused in this user namespace (its network or ipc namespace "
+                        "belongs to another), and the host has no such mount to bind",
+                        m->dst);
   return bind_fd_on_fd (src, dst, MS_REC, m->dst);
 }
 

@@ -394,8 +394,10 @@ int oci_send_console (const char *sock_path, int master);
 
 enum
 {
-  OMSG_HOOKS = 'H', /* child -> parent: run prestart and createRuntime now */
-  OMSG_READY = 'R', /* child -> parent: set up, about to wait on the exec fifo */
+  OMSG_HOOKS = 'H',  /* child -> parent: run prestart and createRuntime now */
+  OMSG_READY = 'R',  /* child -> parent: set up, about to wait on the exec fifo */
+  OMSG_USERNS = 'U', /* first child (two steps): write my id maps */
+  OMSG_PID = 'P',    /* first child (two steps): the init's pid, in .err */
 };
 
 struct oci_plan
@@ -409,9 +411,10 @@ struct oci_plan
   int fifo_wr;     /* child: the fifo's write end (CLOEXEC) */
   int last_cap;
   int preserve_fds;
-  bool userns; /* a new user namespace */
-  bool unpriv; /* userns, or the runtime runs unprivileged or in a user namespace
-                * (podman rootless): no mknod, binds instead */
+  bool userns;   /* a new user namespace */
+  bool two_step; /* namespaces joined by path with a new user namespace */
+  bool unpriv;   /* userns, or the runtime runs unprivileged or in a user namespace
+                  * (podman rootless): no mknod, binds instead */
   bool setgroups_ok;
   bool rootless;
   bool no_pivot;

@@ -605,13 +605,32 @@ c['process']['args'] = ['/bin/sh', '-c', '/bin/probe ns; /bin/probe status; cat 
   assert_not_streq "$(kv out ns_user)" "$(stat -L -c %i /proc/self/ns/user)"
   assert_kv out Uid "0	0	0	0"
   assert_streq "$(grep -c '^ *0 *100000 *65536$' out)" 2
-  # joining namespaces that belong to another user namespace is refused
+  # namespaces joined by path together with a new user namespace (a pod of
+  # containers with their own mappings): joined first, then the user one
   cfg "$T/c" "c['linux']['namespaces'].append({'type': 'user'})
 c['linux']['uidMappings'] = [{'containerID': 0, 'hostID': 100000, 'size': 65536}]
-c['linux']['gidMappings'] = [{'containerID': 0, 'hostID': 100000, 'size': 65536}]"
+c['linux']['gidMappings'] = [{'containerID': 0, 'hostID': 100000, 'size': 65536}]
+c['linux']['sysctl'] = {}
+# an ipc namespace of another user namespace: no mqueue mount of its own
+c['mounts'] = [m for m in c['mounts'] if m['destination'] != '/dev/mqueue']
+c['process']['args'] = ['/bin/sh', '-c', '/bin/probe ns; cat /proc/self/uid_map; echo me=\$\$']"
+  L run --bundle "$T/c" $ID-b > out
+  for n in net ipc uts; do assert_streq "$(kv out ns_$n)" "$(stat -L -c %i /proc/$apid/ns/$n)"; done
+  assert_not_streq "$(kv out ns_user)" "$(stat -L -c %i /proc/self/ns/user)"
+  assert_not_streq "$(kv out ns_pid)" "$(stat -L -c %i /proc/$apid/ns/pid)"
+  assert_kv out me 1
+  assert_file_has_content out '^ *0 *100000 *65536$'
+  assert_not_has_file "$T/state/$ID-b"
+  L create --bundle "$T/c" $ID-b
+  L state $ID-b > st.json
+  assert_streq "$(cat /proc/$(jget st.json 'j["pid"]')/uid_map | tr -s ' ')" " 0 100000 65536"
+  L delete $ID-b
+  # but a pid namespace given by path could not be mounted by that root
+  cfg "$T/c" "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'pid'] + [{'type': 'pid', 'path': '/proc/$apid/ns/pid'}]"
   assert_fails L run --bundle "$T/c" $ID-b
-  assert_file_has_content "$T/err" 'together with a new user namespace'
-  cfg "$T/c" "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'user']; del c['linux']['uidMappings']; del c['linux']['gidMappings']"
+  assert_file_has_content "$T/err" 'joining a pid namespace by path'
+  cfg "$T/c" "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] not in ('user', 'pid')] + [{'type': 'pid'}]
+del c['linux']['uidMappings']; del c['linux']['gidMappings']"
   assert_streq "$(cat /proc/sys/net/ipv4/ip_forward)" "$(cat /proc/sys/net/ipv4/ip_forward)"
   # a sysctl that is not namespaced here would change the host: refused
   cfg "$T/c" "c['linux']['sysctl'] = {'kernel.core_pattern': 'x'}"
