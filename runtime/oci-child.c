@@ -344,21 +344,50 @@ apply_identity (struct oci_plan *plan)
   return 0;
 }
 
+/* The LSM label of the command (AppArmor's "exec PROFILE", or the SELinux
+ * context) goes to attr/exec of the host's procfs, opened before
+ * pivot_root: a /proc mount of the image's choosing could otherwise take
+ * the write (CVE-2019-16884). */
 static int
-apparmor_exec (const char *profile)
+open_lsm_attr (struct oci_plan *plan)
 {
-  if (!profile || !*profile)
+  const struct oci_process *p = &plan->spec->proc;
+  plan->lsm_fd = -1;
+  if (p->apparmor && *p->apparmor)
+    {
+      plan->lsm_fd = open ("/proc/thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
+      if (plan->lsm_fd < 0)
+        plan->lsm_fd = open ("/proc/thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+    }
+  else if (p->selinux && *p->selinux)
+    plan->lsm_fd = open ("/proc/thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+  else
     return 0;
-  char buf[512];
-  size_t n = str_lcpy (buf, "exec ", sizeof buf);
-  if (str_lcpy (buf + n, profile, sizeof buf - n) >= sizeof buf - n)
-    return launch_fail (ENAMETOOLONG, "process.apparmorProfile is too long", NULL);
-  int fd = open ("/proc/self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    fd = open ("/proc/self/attr/exec", O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write (fd, buf, strlen (buf)) < 0)
-    return launch_fail (errno, "applying process.apparmorProfile", profile);
-  close (fd);
+  if (plan->lsm_fd < 0)
+    return launch_fail (errno, "opening the LSM's attr/exec", NULL);
+  return 0;
+}
+
+static int
+lsm_exec (struct oci_plan *plan)
+{
+  const struct oci_process *p = &plan->spec->proc;
+  if (plan->lsm_fd < 0)
+    return 0;
+  char buf[1024];
+  size_t n = 0;
+  if (p->apparmor && *p->apparmor)
+    n = str_lcpy (buf, "exec ", sizeof buf);
+  const char *label = p->apparmor && *p->apparmor ? p->apparmor : p->selinux;
+  if (str_lcpy (buf + n, label, sizeof buf - n) >= sizeof buf - n)
+    return launch_fail (ENAMETOOLONG, "the LSM label is too long", NULL);
+  if (write (plan->lsm_fd, buf, strlen (buf)) < 0)
+    return launch_fail (errno,
+                        p->apparmor && *p->apparmor ? "applying process.apparmorProfile"
+                                                    : "applying process.selinuxLabel",
+                        label);
+  close (plan->lsm_fd);
+  plan->lsm_fd = -1;
   return 0;
 }
 
@@ -414,7 +443,7 @@ static void __attribute__ ((noreturn)) final_exec (struct oci_plan *plan)
   if (r == 0)
     r = apply_identity (plan);
   if (r == 0)
-    r = apparmor_exec (p->apparmor);
+    r = lsm_exec (plan);
   if (r == 0 && !cwd_done)
     r = enter_cwd (p->cwd);
   if (r < 0)
@@ -597,6 +626,8 @@ oci_child_main (struct oci_plan *plan)
   plan->proc_fd_dir = open ("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (plan->proc_fd_dir < 0)
     die (plan, launch_fail (errno, "opening /proc/self/fd", NULL), EXIT_LAUNCH_ERROR);
+  if ((r = open_lsm_attr (plan)) < 0)
+    die (plan, r, EXIT_LAUNCH_ERROR);
   if (own_mnt && (r = oci_finish_rootfs (plan, root_fd)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   if (!own_mnt && (chroot (plan->spec->root) < 0 || chdir ("/") < 0))
@@ -626,6 +657,15 @@ oci_exec_child (struct oci_plan *plan)
 {
   int master = -1, slave = -1, r = 0;
   plan->fifo_wr = -1;
+  /* the LSM's attr/exec from the host's procfs, then the container's mount
+   * namespace (which also makes its root ours) */
+  if ((r = open_lsm_attr (plan)) < 0)
+    die (plan, r, EXIT_LAUNCH_ERROR);
+  if (plan->exec_mnt_fd >= 0 && setns (plan->exec_mnt_fd, CLONE_NEWNS) < 0)
+    die (plan, launch_fail (errno, "joining the container's mount namespace", NULL),
+         EXIT_LAUNCH_ERROR);
+  if (plan->exec_mnt_fd >= 0)
+    close (plan->exec_mnt_fd);
   if (plan->want_pty)
     {
       int unlock = 0;

@@ -278,6 +278,9 @@ static void __attribute__ ((noreturn))
 helper (struct oci_plan *plan, const struct oci_cgroups *cg, int fds[7], int pid_fd)
 {
   enter_cgroups (cg);
+  /* the mount namespace (last in ns_order) is joined by the process itself */
+  plan->exec_mnt_fd = fds[6];
+  fds[6] = -1;
   for (size_t i = 0; i < 7; i++)
     if (fds[i] >= 0 && setns (fds[i], ns_order[i].type) < 0)
       {

@@ -1210,12 +1210,20 @@ oci_spec_check_host (struct oci_spec *s, bool rootless)
   if (s->mount_label && *s->mount_label && !selinux)
     return bad (ENOTSUP, "config: linux.mountLabel is asked for but SELinux is not enabled on "
                          "this host");
-  if (s->proc.selinux && *s->proc.selinux)
-    return bad (ENOTSUP, "config: process.selinuxLabel: SELinux labels are not supported by "
-                         "cairn-launch yet");
-  if (s->mount_label && *s->mount_label)
-    return bad (ENOTSUP, "config: linux.mountLabel: SELinux labels are not supported by "
-                         "cairn-launch yet");
+  /* linux.mountLabel: the context= option of the file systems that take
+   * one (the bind mounts keep their own labels) */
+  for (size_t i = 0; s->mount_label && *s->mount_label && i < s->n_mounts; i++)
+    {
+      struct oci_mount *m = &s->mounts[i];
+      if (m->kind != OM_FS
+          || (strcmp (m->type, "tmpfs") && strcmp (m->type, "devpts")
+              && strcmp (m->type, "mqueue")))
+        continue;
+      if (strchr (s->mount_label, '"') || strchr (s->mount_label, ','))
+        return bad (EINVAL, "config: linux.mountLabel: invalid label");
+      _cleanup_free_ char *ctx = xasprintf ("context=\"%s\"", s->mount_label);
+      add_data (m, ctx);
+    }
   if (rootless && (s->ns_new & CLONE_NEWUSER) == 0 && s->n_uidmap)
     return bad (EINVAL, "config: linux.uidMappings without a user namespace");
   if ((s->n_uidmap || s->n_gidmap) && !(s->ns_new & CLONE_NEWUSER))

@@ -420,7 +420,10 @@ struct oci_plan
   bool no_pivot;
   bool self_attach; /* v1: the child writes itself into "tasks" */
   bool want_pty;
-  bool dev_ro;           /* /dev was asked read-only: remounted so once populated */
+  bool dev_ro;
+  int exec_mnt_fd; /* exec: the container's mount namespace, joined last by the process */
+  int lsm_fd;           /* /proc/thread-self/attr/.../exec of the host's procfs, opened
+                         * before pivot_root (CVE-2019-16884), or -1 */           /* /dev was asked read-only: remounted so once populated */
   bool has_hooks_parent; /* prestart or createRuntime hooks */
   int host_null_fd;
   int host_dev_fds[6];
