@@ -467,10 +467,37 @@ static void __attribute__ ((noreturn)) final_exec (struct oci_plan *plan)
 }
 
 /* ---- the exec fifo ----------------------------------------------------------------------- */
+/* A created container is pid 1 of its namespace, which the kernel protects
+ * from every signal it has no handler for (pid_namespaces(7)): kill TERM of
+ * a created container would do nothing.  Until start, such signals end it
+ * (status 128+N), as they end runc's init; the command gets the default
+ * dispositions back before exec (reset_signals). */
+static void
+created_signal (int sig)
+{
+  _exit (128 + sig);
+}
+
+static void
+created_handlers (void)
+{
+  static const int sigs[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,  SIGUSR2,
+                              SIGALRM, SIGPIPE, SIGXCPU, SIGXFSZ, SIGVTALRM };
+  struct sigaction sa;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = created_signal;
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    sigaction (sigs[i], &sa, NULL);
+  sigset_t none;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+}
+
 static void
 wait_fifo (struct oci_plan *plan)
 {
   char name[16];
+  created_handlers ();
   fmt_uint (name, (unsigned)plan->fifo_fd);
   int fd;
   do
@@ -568,14 +595,28 @@ early_steps (struct oci_plan *plan)
     }
   if (r < 0)
     return r;
-  char g = 0;
-  ssize_t n;
   if ((s->ns_new & CLONE_NEWNET) && unshare (CLONE_NEWNET) < 0)
     return launch_fail (errno, "unsharing the network namespace", NULL);
   if ((s->ns_new & CLONE_NEWNET) && (r = child_net_lo_up ()) < 0)
     return r;
-  /* 'c': the cgroups exist; 'C': there are none (rootless without
-   * delegation and without limits) */
+  return 0;
+}
+
+/* 'c': the cgroups exist with their limits; 'C': there are none (rootless
+ * without delegation and without limits).  Called from the mount set-up
+ * when it reaches the first cgroup mount (or after the mounts), so that the
+ * parent's cgroup work overlaps with ours; nothing of the container runs
+ * before it. */
+int
+oci_child_cgroups (struct oci_plan *plan)
+{
+  struct oci_spec *s = plan->spec;
+  char g = 0;
+  ssize_t n;
+  int r;
+  if (plan->cg_ready)
+    return 0;
+  plan->cg_ready = true;
   do
     n = read (plan->sync_fd, &g, 1);
   while (n < 0 && errno == EINTR);
@@ -617,6 +658,8 @@ oci_child_main (struct oci_plan *plan)
   umask (0);
   bool own_mnt = (plan->spec->ns_new & CLONE_NEWNS) != 0;
   if (own_mnt && (r = oci_setup_rootfs (plan, &root_fd, &master, &slave, false)) < 0)
+    die (plan, r, EXIT_LAUNCH_ERROR);
+  if ((r = oci_child_cgroups (plan)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   if (plan->has_hooks_parent || plan->spec->n_hooks[HOOK_CREATE_CONTAINER]
       || plan->spec->n_hooks[HOOK_START_CONTAINER])

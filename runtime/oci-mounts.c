@@ -660,8 +660,13 @@ oci_setup_rootfs (struct oci_plan *plan, int *out_root_fd, int *out_master, int 
   if (r == 0)
     r = setup_root (plan, out_root_fd);
   for (size_t i = 0; r == 0 && i < s->n_mounts; i++)
-    r = s->mounts[i].kind == OM_BIND ? do_bind (plan, *out_root_fd, &s->mounts[i])
-                                     : do_fs (plan, *out_root_fd, &s->mounts[i]);
+    {
+      /* the cgroup mount needs the container in its cgroups and namespace */
+      if (s->mounts[i].cgroup && (r = oci_child_cgroups (plan)) < 0)
+        break;
+      r = s->mounts[i].kind == OM_BIND ? do_bind (plan, *out_root_fd, &s->mounts[i])
+                                       : do_fs (plan, *out_root_fd, &s->mounts[i]);
+    }
   if (r == 0)
     r = setup_devices (plan, *out_root_fd);
   if (r == 0)

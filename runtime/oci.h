@@ -421,6 +421,7 @@ struct oci_plan
   bool self_attach; /* v1: the child writes itself into "tasks" */
   bool want_pty;
   bool dev_ro;
+  bool cg_ready;   /* in its cgroups (and cgroup namespace) already */
   int exec_mnt_fd; /* exec: the container's mount namespace, joined last by the process */
   int lsm_fd;           /* /proc/thread-self/attr/.../exec of the host's procfs, opened
                          * before pivot_root (CVE-2019-16884), or -1 */           /* /dev was asked read-only: remounted so once populated */
@@ -443,3 +444,4 @@ int oci_run_hooks_child (struct oci_plan *plan, enum oci_hook_kind kind);
 int oci_spec_load_hooks (int dirfd, struct oci_spec *s);
 int oci_spec_load_exec (int dirfd, struct oci_spec *s);
 __attribute__ ((noreturn)) void oci_exec_child (struct oci_plan *plan);
+int oci_child_cgroups (struct oci_plan *plan);

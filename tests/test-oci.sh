@@ -169,6 +169,11 @@ t_kill() {
   L delete $ID
   assert_fails L kill $ID
   assert_file_has_content "$T/err" 'does not exist'
+  # a created container (pid 1 of its namespace, before start) ends on TERM too
+  L create --bundle "$B" $ID
+  L kill $ID TERM
+  wait_status $ID stopped
+  L delete $ID
 }
 
 # ---- races ---------------------------------------------------------------------------------
