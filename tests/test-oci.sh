@@ -27,6 +27,8 @@ cleanup_containers() {
   for d in "$T"/state/*/; do
     [ -d "$d" ] && "$CAIRN_LAUNCH" --root "$T/state" delete --force "$(basename "$d")" >/dev/null 2>&1
   done
+  # the parents t_resources made (only ours, only when empty)
+  rmdir /sys/fs/cgroup/*/cairn-oci-test-$$ /sys/fs/cgroup/cairn-oci-test-$$ 2>/dev/null
   return 0
 }
 
