@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -190,6 +191,15 @@ parent_hooks (struct oci_plan *plan)
     _exit (EXIT_LAUNCH_ERROR);
   memmove (plan->state, plan->state + 1, (size_t)n - 1);
   plan->state[n - 1] = '\0';
+  if (!plan->spec->seccomp_listener)
+    return 0;
+  do
+    n = recv (plan->sync_fd, plan->listener_msg, sizeof plan->listener_msg - 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 1 || plan->listener_msg[0] != 'l')
+    _exit (EXIT_LAUNCH_ERROR);
+  memmove (plan->listener_msg, plan->listener_msg + 1, (size_t)n - 1);
+  plan->listener_msg[n - 1] = '\0';
   return 0;
 }
 
@@ -402,6 +412,36 @@ enter_cwd (const char *dir)
   return 0;
 }
 
+/* linux.seccomp.listenerPath: the listener fd and the containerProcessState
+ * (runtime-spec, "seccomp": prepared by the parent) over the socket
+ * connected before pivot_root. */
+static int
+send_listener (struct oci_plan *plan, int fd)
+{
+  struct iovec iov = { plan->listener_msg, strlen (plan->listener_msg) };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  memset (&u, 0, sizeof u);
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &fd, sizeof fd);
+  ssize_t n = sendmsg (plan->listener_sock, &mh, MSG_NOSIGNAL);
+  int e = errno;
+  close (fd);
+  close (plan->listener_sock);
+  plan->listener_sock = -1;
+  return n < 0 ? launch_fail (e, "sending the seccomp listener (linux.seccomp.listenerPath)",
+                              plan->spec->seccomp_listener)
+               : 0;
+}
+
 static int
 load_seccomp (struct oci_plan *plan)
 {
@@ -412,9 +452,13 @@ load_seccomp (struct oci_plan *plan)
     unsigned short len;
     void *filter;
   } prog = { plan->bpf.len, plan->bpf.insns };
-  if (syscall (SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, plan->spec->seccomp_flags, &prog) < 0)
+  unsigned flags = plan->spec->seccomp_flags;
+  if (plan->listener_sock >= 0)
+    flags |= 8; /* SECCOMP_FILTER_FLAG_NEW_LISTENER */
+  long r = syscall (SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog);
+  if (r < 0)
     return launch_fail (errno, "loading the seccomp filter (linux.seccomp)", NULL);
-  return 0;
+  return plan->listener_sock >= 0 ? send_listener (plan, (int)r) : 0;
 }
 
 static void
@@ -644,11 +688,26 @@ uts_names (const struct oci_spec *s)
   return 0;
 }
 
+static int
+connect_listener (struct oci_plan *plan)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  const char *path = plan->spec->seccomp_listener;
+  if (str_lcpy (sa.sun_path, path, sizeof sa.sun_path) >= sizeof sa.sun_path)
+    return launch_fail (ENAMETOOLONG, "linux.seccomp.listenerPath is too long", path);
+  plan->listener_sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (plan->listener_sock < 0
+      || connect (plan->listener_sock, (struct sockaddr *)&sa, sizeof sa) < 0)
+    return launch_fail (errno, "connecting to linux.seccomp.listenerPath", path);
+  return 0;
+}
+
 void
 oci_child_main (struct oci_plan *plan)
 {
   int master = -1, slave = -1, root_fd = -1, r;
   plan->fifo_wr = -1;
+  plan->listener_sock = -1;
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   for (int i = 0; i < 4; i++)
     if (plan->parent_fds[i] >= 0)
@@ -662,8 +721,10 @@ oci_child_main (struct oci_plan *plan)
   if ((r = oci_child_cgroups (plan)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   if (plan->has_hooks_parent || plan->spec->n_hooks[HOOK_CREATE_CONTAINER]
-      || plan->spec->n_hooks[HOOK_START_CONTAINER])
+      || plan->spec->n_hooks[HOOK_START_CONTAINER] || plan->spec->seccomp_listener)
     parent_hooks (plan);
+  if (plan->spec->seccomp_listener && (r = connect_listener (plan)) < 0)
+    die (plan, r, EXIT_LAUNCH_ERROR);
   if ((r = oci_run_hooks_child (plan, HOOK_CREATE_CONTAINER)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   plan->proc_fd_dir = open ("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -442,6 +442,23 @@ parent_hooks (struct ctx *c)
     r = bad (E2BIG, "the container's state is too large for its hooks");
   if (r == 0 && send (c->sync_fd, b.p, b.len, MSG_NOSIGNAL) < 0)
     r = bad (errno, "sending the state to the container's init");
+  if (r == 0 && c->spec.seccomp_listener)
+    {
+      /* the runtime-spec's containerProcessState, for the listener */
+      struct jbuf l = { 0 };
+      jb_printf (&l, "l{\"ociVersion\":\"1.1.0\",\"fds\":[\"seccompFd\"],\"pid\":%ld,",
+                 (long)c->child);
+      jb_raw (&l, "\"metadata\":");
+      jb_str (&l, c->spec.seccomp_listener_meta ? c->spec.seccomp_listener_meta : "");
+      jb_raw (&l, ",\"state\":");
+      jb_raw (&l, b.p + 1);
+      jb_raw (&l, "}");
+      if (l.len >= OCI_STATE_MAX)
+        r = bad (E2BIG, "the containerProcessState is too large");
+      else if (send (c->sync_fd, l.p, l.len, MSG_NOSIGNAL) < 0)
+        r = bad (errno, "sending the state to the container's init");
+      jb_free (&l);
+    }
   jb_free (&b);
   return r;
 }

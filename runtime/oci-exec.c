@@ -445,6 +445,11 @@ prepare (const struct exec_opts *o, struct oci_spec *s, struct oci_state *st, st
   if (status != ST_RUNNING && status != ST_CREATED && status != ST_PAUSED)
     return launch_fail (ESRCH, "cannot exec in a container that is not running", o->id);
   r = oci_spec_load_exec (dfd, s);
+  if (r == 0 && s->seccomp_listener)
+    r = launch_fail (ENOTSUP,
+                     "exec: the container's seccomp profile notifies a listener; exec under it "
+                     "is not supported by cairn-launch",
+                     o->id);
   if (r == 0)
     r = build_process (s, o, pdoc);
   if (r == 0 && s->proc.terminal && o->detach && !o->console_socket)
@@ -572,6 +577,7 @@ oci_cmd_exec (int argc, char **argv)
         }
       plan->setgroups_ok = strncmp (sg, "deny", 4) != 0;
       plan->fifo_wr = -1;
+      plan->listener_sock = -1;
       r = spawn_exec (&o, plan, &st, &pid, &master);
     }
   if (dfd >= 0)

@@ -968,14 +968,21 @@ static int
 parse_seccomp (struct oci_spec *s, const struct json *v)
 {
   static const char *const keys[]
-      = { "defaultAction", "defaultErrnoRet", "architectures", "flags", "syscalls", NULL };
-  static const char *const refused[] = { "listenerPath", "listenerMetadata", NULL };
+      = { "defaultAction", "defaultErrnoRet", "architectures",    "flags",
+          "syscalls",      "listenerPath",    "listenerMetadata", NULL };
   static const char *const sys_keys[] = { "names", "action", "errnoRet", "args", NULL };
   static const char *const arg_keys[] = { "index", "value", "valueTwo", "op", NULL };
   if (!v)
     return 0;
-  int r = check_keys (v, "linux.seccomp", keys, refused);
+  int r = check_keys (v, "linux.seccomp", keys, NULL);
   const struct json *sys = field (v, "syscalls"), *flags = field (v, "flags");
+  bool notify = false;
+  if (r == 0)
+    r = get_str (v, "listenerPath", "linux.seccomp", &s->seccomp_listener);
+  if (r == 0)
+    r = get_str (v, "listenerMetadata", "linux.seccomp", &s->seccomp_listener_meta);
+  if (r == 0 && s->seccomp_listener && s->seccomp_listener[0] != '/')
+    r = bad (EINVAL, "config: linux.seccomp.listenerPath must be an absolute path");
   for (size_t i = 0; r == 0 && sys && sys->t == JSON_ARR && i < sys->n; i++)
     {
       const struct json *e = sys->kids[i], *args = field (e, "args");
@@ -983,10 +990,11 @@ parse_seccomp (struct oci_spec *s, const struct json *v)
       for (size_t k = 0; r == 0 && json_is (args, JSON_ARR) && k < args->n; k++)
         r = check_keys (args->kids[k], "linux.seccomp.syscalls[].args[]", arg_keys, NULL);
       const struct json *a = field (e, "action");
-      if (r == 0 && json_is (a, JSON_STR) && strcmp (a->s, "SCMP_ACT_NOTIFY") == 0)
-        return bad (ENOTSUP, "config: linux.seccomp: SCMP_ACT_NOTIFY (a seccomp listener) is not "
-                             "supported by cairn-launch");
+      notify |= r == 0 && json_is (a, JSON_STR) && strcmp (a->s, "SCMP_ACT_NOTIFY") == 0;
     }
+  if (r == 0 && notify != (s->seccomp_listener != NULL))
+    return bad (EINVAL, notify ? "config: linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath"
+                               : "config: linux.seccomp.listenerPath without any SCMP_ACT_NOTIFY");
   for (size_t i = 0; r == 0 && flags && i < flags->n; i++)
     {
       const struct json *f = flags->kids[i];
@@ -1004,7 +1012,10 @@ parse_seccomp (struct oci_spec *s, const struct json *v)
   if (r < 0)
     return r;
   s->seccomp = xrealloc (NULL, sizeof *s->seccomp);
-  if ((r = sc_policy_from_json (v, s->seccomp)) < 0)
+  sc_policy_allow_notify (notify);
+  r = sc_policy_from_json (v, s->seccomp);
+  sc_policy_allow_notify (false);
+  if (r < 0)
     {
       free (steal_ptr (&s->seccomp));
       return bad (-r, "config: linux.seccomp: %s%s%s", launch_errmsg (),

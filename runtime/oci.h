@@ -237,6 +237,7 @@ struct oci_spec
   struct sc_policy *seccomp; /* NULL: no filter */
   unsigned seccomp_flags;
   const char *seccomp_listener;
+  const char *seccomp_listener_meta;
   const char **masked;
   size_t n_masked;
   const char **readonly;
@@ -431,9 +432,11 @@ struct oci_plan
   char root_path[PATH_MAX];
   char exe[PATH_MAX]; /* the command, resolved in the container */
   char state[OCI_STATE_MAX];
-  char **cg_tasks;   /* v1 self-attach: "<dir>/tasks" for each hierarchy */
-  int parent_fds[4]; /* the parent's own fds (the locked state directory): closed
-                      * first thing in the child, whose copy would hold the lock */
+  char listener_msg[OCI_STATE_MAX]; /* linux.seccomp.listenerPath: containerProcessState */
+  int listener_sock;                /* connected before pivot_root, or -1 */
+  char **cg_tasks;                  /* v1 self-attach: "<dir>/tasks" for each hierarchy */
+  int parent_fds[4];                /* the parent's own fds (the locked state directory): closed
+                                     * first thing in the child, whose copy would hold the lock */
 };
 
 __attribute__ ((noreturn)) void oci_child_main (struct oci_plan *plan);

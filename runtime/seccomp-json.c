@@ -103,6 +103,17 @@ sc_policy_write_json (const struct sc_policy *p, FILE *f)
 }
 
 /* ---- OCI profile -> sc_policy ------------------------------------------------------ */
+/* SCMP_ACT_NOTIFY only where a listener receives the notifications (the OCI
+ * runtime with linux.seccomp.listenerPath); the launcher's --seccomp=FILE
+ * has none. */
+static bool notify_ok;
+
+void
+sc_policy_allow_notify (bool ok)
+{
+  notify_ok = ok;
+}
+
 static int
 parse_action (const struct json *v, const struct json *errno_ret, uint32_t *out)
 {
@@ -126,6 +137,8 @@ parse_action (const struct json *v, const struct json *errno_ret, uint32_t *out)
     *out = SCMP_ACT_LOG;
   else if (!strcmp (s, "SCMP_ACT_TRACE"))
     *out = SCMP_ACT_TRACE ((uint16_t)e);
+  else if (!strcmp (s, "SCMP_ACT_NOTIFY") && notify_ok)
+    *out = SCMP_ACT_NOTIFY;
   else
     return launch_fail (EINVAL, "seccomp profile: unsupported action", s);
   return 0;

@@ -48,6 +48,7 @@ int sc_policy_load_json (const char *path, struct sc_policy *out);
 struct json;
 /* Build a policy from a parsed linux.seccomp object (unknown keys ignored). */
 int sc_policy_from_json (const struct json *root, struct sc_policy *out);
+void sc_policy_allow_notify (bool ok);
 /* seccomp.c: compile P (through the BPF cache in CACHE_DIR, "none" for no
  * cache, NULL for the default directory). */
 int seccomp_compile_policy (const struct sc_policy *p, const char *cache_dir,

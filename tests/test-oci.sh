@@ -28,7 +28,7 @@ cleanup_containers() {
     [ -d "$d" ] && "$CAIRN_LAUNCH" --root "$T/state" delete --force "$(basename "$d")" >/dev/null 2>&1
   done
   # the parents t_resources made (only ours, only when empty)
-  rmdir /sys/fs/cgroup/*/cairn-oci-test-$$ /sys/fs/cgroup/cairn-oci-test-$$ 2>/dev/null
+  rmdir /sys/fs/cgroup/*/cairn-oci-test-$$ /sys/fs/cgroup/cairn-oci-test-$$ 2>/dev/null || true
   return 0
 }
 
@@ -748,12 +748,35 @@ c["process"]["args"] = ["/bin/sh", "-c", "/bin/probe mkdir /tmp/x; /bin/probe st
   L exec $ID /bin/probe mkdir /tmp/y > out
   assert_kv out mkdir:/tmp/y EXDEV
   L delete --force $ID
-  cfg "$B" 'c["linux"]["seccomp"]["syscalls"][0]["action"] = "SCMP_ACT_NOTIFY"'
+  # SCMP_ACT_NOTIFY: the listener gets the fd and the containerProcessState;
+  # once it closes the fd, the notified calls fail with ENOSYS
+  python3 - "$T/sc.sock" > listener.out 2>&1 <<'EOF' &
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(c, 65536, 1)
+st = json.loads(msg)
+print("fds=%s meta=%s id=%s status=%s pid=%s link=%s" % (st["fds"], st["metadata"], st["state"]["id"],
+      st["state"]["status"], st["pid"] > 0, os.readlink("/proc/self/fd/%d" % fds[0])))
+os.close(fds[0])
+EOF
+  lst=$!
+  for i in $(seq 50); do [ -S "$T/sc.sock" ] && break; sleep 0.1; done
+  cfg "$B" 'c["linux"]["seccomp"]["syscalls"][0]["action"] = "SCMP_ACT_NOTIFY"
+c["linux"]["seccomp"]["listenerPath"] = "'"$T"'/sc.sock"; c["linux"]["seccomp"]["listenerMetadata"] = "meta1"
+c["process"]["args"] = ["/bin/probe", "mkdir", "/tmp/z"]'
+  L run --bundle "$B" $ID > out
+  wait $lst || { cat listener.out; exit 1; }
+  assert_kv out mkdir:/tmp/z ENOSYS
+  assert_file_has_content listener.out "^fds=\['seccompFd'\] meta=meta1 id=$ID status=creating pid=True link=anon_inode:seccomp notify$"
+  assert_not_has_file "$T/state/$ID"
+  cfg "$B" 'del c["linux"]["seccomp"]["listenerPath"]'
   assert_fails L run --bundle "$B" $ID
-  assert_file_has_content "$T/err" 'SCMP_ACT_NOTIFY'
+  assert_file_has_content "$T/err" 'SCMP_ACT_NOTIFY needs listenerPath'
   cfg "$B" 'c["linux"]["seccomp"]["syscalls"][0]["action"] = "SCMP_ACT_ERRNO"; c["linux"]["seccomp"]["listenerPath"] = "/run/x.sock"'
   assert_fails L run --bundle "$B" $ID
-  assert_file_has_content "$T/err" 'linux.seccomp.listenerPath is not supported'
+  assert_file_has_content "$T/err" 'listenerPath without any SCMP_ACT_NOTIFY'
   cfg "$B" 'del c["linux"]["seccomp"]["listenerPath"]; c["linux"]["seccomp"]["syscalls"][0]["bogus"] = 1'
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" 'unknown field linux.seccomp.syscalls\[\].bogus'
