@@ -722,7 +722,7 @@ parse_mounts (struct oci_spec *s, const struct json *v)
 }
 
 /* ---- hooks ----------------------------------------------------------------------- */
-static const char *const hook_names[HOOK_KINDS] = {
+static const char *const hook_names[HOOK_KINDS + 1] = {
   "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
 };
 
@@ -957,8 +957,9 @@ parse_paths (const struct json *v, const char *where, const char ***out, size_t 
   for (size_t i = 0; i < *n; i++)
     if (a[i][0] != '/')
       {
+        int r2 = bad (EINVAL, "config: %s: '%s' is not an absolute path", where, a[i]);
         free (a);
-        return bad (EINVAL, "config: %s: '%s' is not an absolute path", where, a[i]);
+        return r2;
       }
   *out = (const char **)a;
   return 0;

@@ -810,6 +810,7 @@ t_bad_config() {
   try 'c["linux"]["resources"]["memory"] = {"limit": "lots"}' 'memory.limit must be an integer'
   try 'c["hooks"] = {"prestart": [{"path": "relative"}]}' 'must be an absolute path'
   try 'c["hooks"] = {"preStart": []}' 'unknown field hooks.preStart'
+  try 'c["linux"]["maskedPaths"] = ["relative"]' "linux.maskedPaths: 'relative' is not an absolute path"
   printf '{"ociVersion": "1.1.0",}' > "$B/config.json"
   assert_fails L create --bundle "$B" $ID
   assert_file_has_content "$T/err" 'invalid JSON'
