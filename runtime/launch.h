@@ -212,6 +212,12 @@ int child_setup_mounts (struct launch_plan *plan, int *out_root_fd, int *out_pty
                         int *out_pty_slave);
 int child_finish_mounts (struct launch_plan *plan, int root_fd);
 int child_net_lo_up (void);
+/* mounts.c helpers shared with the OCI runtime (oci-mounts.c). */
+int mount_on_fd (const char *src, int dst_fd, const char *type, unsigned long flags,
+                 const char *data, const char *what);
+int bind_fd_on_fd (int src_fd, int dst_fd, unsigned long extra, const char *what);
+int remount_fd (int fd, unsigned long flags, const char *what);
+int do_pivot (int root_fd);
 __attribute__ ((noreturn)) void child_exec_command (struct launch_plan *plan, int pty_slave);
 void child_report (int sync_fd, int err, int exit_code, const char *msg, const char *ctx);
 

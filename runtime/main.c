@@ -32,6 +32,7 @@
 #include <linux/magic.h>
 
 #include "runtime/launch.h"
+#include "runtime/oci.h"
 
 extern char **environ;
 
@@ -346,7 +347,13 @@ main (int argc, char **argv)
   struct launch_plan plan;
   if (geteuid () == 0)
     prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
-  int r = launch_parse_options (argc, argv, &cfg);
+  if (argc > 1 && strcmp (argv[1], "--print-oci-config") == 0)
+    return oci_print_config (argc - 1, argv + 1);
+  /* runc's command line (oci-main.c); -1: the launcher's own form */
+  int r = oci_main (argc, argv);
+  if (r >= 0)
+    return r;
+  r = launch_parse_options (argc, argv, &cfg);
   if (r != 0)
     return r > 0 ? 0 : EXIT_LAUNCH_ERROR;
   if (cfg.print_profile)

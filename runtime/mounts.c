@@ -39,7 +39,7 @@ const char *const launch_dev_nodes[6] = { "null", "zero", "full", "random", "ura
 static const unsigned dev_minor[6] = { 3, 5, 7, 8, 9, 0 };
 static const unsigned dev_major[6] = { 1, 1, 1, 1, 1, 5 };
 
-static int
+int
 mount_on_fd (const char *src, int dst_fd, const char *type, unsigned long flags, const char *data,
              const char *what)
 {
@@ -50,7 +50,7 @@ mount_on_fd (const char *src, int dst_fd, const char *type, unsigned long flags,
   return 0;
 }
 
-static int
+int
 bind_fd_on_fd (int src_fd, int dst_fd, unsigned long extra, const char *what)
 {
   char s[32];
@@ -60,7 +60,7 @@ bind_fd_on_fd (int src_fd, int dst_fd, unsigned long extra, const char *what)
 
 /* Change the per-mount flags of the mount whose root FD designates.  Flags
  * the kernel locked (inherited by a user namespace) are kept. */
-static int
+int
 remount_fd (int fd, unsigned long flags, const char *what)
 {
   char p[32];
@@ -501,7 +501,7 @@ setup_user_mounts (struct launch_plan *plan, int root_fd)
   return 0;
 }
 
-static int
+int
 do_pivot (int root_fd)
 {
   if (fchdir (root_fd) < 0)

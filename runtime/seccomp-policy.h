@@ -45,3 +45,11 @@ struct sc_rule *sc_policy_add (struct sc_policy *p, const char *name, uint32_t a
 /* seccomp-json.c */
 int sc_policy_write_json (const struct sc_policy *p, FILE *f);
 int sc_policy_load_json (const char *path, struct sc_policy *out);
+struct json;
+/* Build a policy from a parsed linux.seccomp object (unknown keys ignored). */
+int sc_policy_from_json (const struct json *root, struct sc_policy *out);
+void sc_policy_allow_notify (bool ok);
+/* seccomp.c: compile P (through the BPF cache in CACHE_DIR, "none" for no
+ * cache, NULL for the default directory). */
+int seccomp_compile_policy (const struct sc_policy *p, const char *cache_dir,
+                            struct launch_bpf *out);

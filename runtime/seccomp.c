@@ -1079,3 +1079,12 @@ seccomp_apply_raw (const struct launch_bpf *bpf)
     return launch_fail (errno, "loading the seccomp filter", NULL);
   return 0;
 }
+
+/* The OCI runtime's entry: a profile that came from a bundle's config.json
+ * (oci-spec.c), compiled and cached like the launcher's own. */
+int
+seccomp_compile_policy (const struct sc_policy *p, const char *cache_dir, struct launch_bpf *out)
+{
+  memset (out, 0, sizeof *out);
+  return compile_cached (p, cache_dir, out);
+}

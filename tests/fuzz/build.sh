@@ -33,7 +33,7 @@ for t in $store_targets; do
 done
 
 # The launcher: the parsers and what they call, without main.c.
-RT="options.c util.c caps.c seccomp.c seccomp-json.c"
+RT="options.c util.c caps.c seccomp.c seccomp-json.c json.c"
 rtobjs=""
 for f in $RT; do
   $CC -g -O1 $SAN -fsanitize=fuzzer-no-link -std=gnu11 -I"$top" -I"$bld" -c "$top/runtime/$f" -o "$out/rt-${f%.c}.o"
@@ -42,4 +42,16 @@ done
 for t in fuzz-seccomp-json fuzz-launch-options; do
   $CC $TCFLAGS -std=gnu11 -o "$out/$t" "$top/tests/fuzz/$t.c" $rtobjs -lseccomp -lm
 done
+# The OCI runtime's config.json reader links the whole launcher but main.c
+# (oci-spec.c reports through oci-main.c, which dispatches every verb).
+RT_OCI="resolve.c mounts.c cgroups.c child.c init.c monitor.c oci-main.c oci-spec.c oci-state.c
+  oci-create.c oci-child.c oci-mounts.c oci-cgroup.c oci-exec.c oci-hooks.c oci-gen.c oci-print.c
+  oci-devbpf.c"
+ociobjs=""
+for f in $RT_OCI; do
+  $CC -g -O1 $SAN -fsanitize=fuzzer-no-link -std=gnu11 -I"$top" -I"$bld" -c "$top/runtime/$f" -o "$out/rt-${f%.c}.o"
+  ociobjs="$ociobjs $out/rt-${f%.c}.o"
+done
+$CC $TCFLAGS -std=gnu11 -o "$out/fuzz-oci-config" "$top/tests/fuzz/fuzz-oci-config.c" $rtobjs $ociobjs \
+  -lseccomp -lm
 echo "fuzz targets in $out"

@@ -1,0 +1,1038 @@
+/* cairn-launch: create, start and run (the runtime side of the container's
+ * birth).
+ *
+ * Copyright (C) 2026 The cairn authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * create: config.json is read and checked, the state directory made (and
+ * locked), the config copied into it, the exec fifo made, the seccomp BPF
+ * compiled (or taken from the cache), the cgroups planned; then one clone()
+ * with the new namespaces (the network and cgroup ones are unshared by the
+ * child, the network one while the parent works on the cgroups).  The
+ * parent writes the id maps ('g'), creates the cgroups and writes the
+ * limits ('c'), runs prestart and createRuntime when the child asks ('H'),
+ * hands the terminal to --console-socket, and once the child reports it is
+ * ready ('R') records the state and exits.  The child then waits, blocked
+ * opening the exec fifo, as the runtime spec's "created" container.  It has
+ * no parent death signal by then: it survives create's exit and is
+ * reparented to the caller's subreaper (conmon, containerd-shim) or init.
+ *
+ * start: opens the fifo for reading, which lets the child go on; reads its
+ * '0', removes the fifo, then reads until end of file: the child's end of
+ * the fifo is close-on-exec, so end of file means the command was exec'd
+ * (or an 'E' message says why not).  Then the poststart hooks.
+ *
+ * run: create and start in one process, which stays as the container's
+ * parent: it forwards signals, relays the terminal when there is no
+ * --console-socket, and deletes the container when it exits; --detach
+ * returns after start instead.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+
+#include "runtime/json.h"
+#include "runtime/oci.h"
+#include "runtime/seccomp-policy.h"
+
+static char errbuf[512];
+
+static int __attribute__ ((format (printf, 2, 3))) bad (int err, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (errbuf, sizeof errbuf, fmt, ap);
+  va_end (ap);
+  return launch_fail (err, errbuf, NULL);
+}
+
+struct create_opts
+{
+  const char *id, *bundle, *pid_file, *console_socket;
+  bool no_pivot, detach, run, keep;
+  int preserve_fds;
+};
+
+struct ctx
+{
+  struct create_opts *o;
+  struct oci_spec spec;
+  struct oci_plan plan;
+  struct oci_state st;
+  int rootfd, dirfd, sync_fd;
+  pid_t child;
+  int master; /* run without --console-socket: the pty to relay */
+};
+
+/* ---- small pieces ------------------------------------------------------------------ */
+int
+oci_write_pid_file (const char *path, pid_t pid)
+{
+  if (!path)
+    return 0;
+  _cleanup_free_ char *tmp = xasprintf ("%s.%ld.tmp", path, (long)getpid ());
+  char buf[24];
+  snprintf (buf, sizeof buf, "%ld", (long)pid);
+  _cleanup_close_ int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || write (fd, buf, strlen (buf)) != (ssize_t)strlen (buf))
+    return bad (errno ? errno : EIO, "writing the pid file %s", path);
+  if (rename (tmp, path) < 0)
+    {
+      int e = errno;
+      unlink (tmp);
+      return bad (e, "writing the pid file %s", path);
+    }
+  return 0;
+}
+
+/* runc's protocol: the pty master as SCM_RIGHTS over a unix stream socket. */
+int
+oci_send_console (const char *sock_path, int master)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  if (str_lcpy (sa.sun_path, sock_path, sizeof sa.sun_path) >= sizeof sa.sun_path)
+    return bad (ENAMETOOLONG, "--console-socket path too long: %s", sock_path);
+  _cleanup_close_ int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0 || connect (s, (struct sockaddr *)&sa, sizeof sa) < 0)
+    return bad (errno, "connecting to the console socket %s", sock_path);
+  char name[] = "/dev/ptmx";
+  struct iovec iov = { name, sizeof name - 1 };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  memset (&u, 0, sizeof u);
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &master, sizeof master);
+  if (sendmsg (s, &mh, MSG_NOSIGNAL) < 0)
+    return bad (errno, "sending the terminal to the console socket %s", sock_path);
+  return 0;
+}
+
+static int
+copy_config (int bundlefd, int dirfd)
+{
+  _cleanup_close_ int in = openat (bundlefd, "config.json", O_RDONLY | O_CLOEXEC);
+  _cleanup_close_ int out
+      = openat (dirfd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (in < 0 || out < 0)
+    return bad (errno, "copying config.json into the state directory");
+  char buf[65536];
+  ssize_t n;
+  while ((n = read (in, buf, sizeof buf)) > 0)
+    if (write (out, buf, (size_t)n) != n)
+      return bad (errno, "copying config.json into the state directory");
+  return n < 0 ? bad (errno, "reading config.json") : 0;
+}
+
+static int
+move_high (int *fd, int min)
+{
+  if (*fd >= min)
+    return 0;
+  int n = fcntl (*fd, F_DUPFD_CLOEXEC, min);
+  if (n < 0)
+    return bad (errno, "fcntl");
+  close (*fd);
+  *fd = n;
+  return 0;
+}
+
+/* ---- checks that need more than config.json's own grammar ------------------------------- */
+/* The container has its own namespace of TYPE: a new one, or one given by a
+ * path that is not the runtime's own (runc's rule for sysctls). */
+static bool
+own_ns (const struct oci_spec *s, int type, const char *self)
+{
+  for (size_t i = 0; i < s->n_ns; i++)
+    {
+      if (s->ns[i].type != type)
+        continue;
+      if (!s->ns[i].path)
+        return true;
+      struct stat a, b;
+      return stat (s->ns[i].path, &a) == 0 && stat (self, &b) == 0
+             && (a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+    }
+  return false;
+}
+
+static bool
+sysctl_ok (const struct oci_spec *s, const char *k)
+{
+  bool ipc = own_ns (s, CLONE_NEWIPC, "/proc/self/ns/ipc");
+  bool net = own_ns (s, CLONE_NEWNET, "/proc/self/ns/net");
+  bool uts = own_ns (s, CLONE_NEWUTS, "/proc/self/ns/uts");
+  if (ipc
+      && (!strcmp (k, "kernel.msgmax") || !strcmp (k, "kernel.msgmnb")
+          || !strcmp (k, "kernel.msgmni") || !strcmp (k, "kernel.sem")
+          || !strcmp (k, "kernel.shmall") || !strcmp (k, "kernel.shmmax")
+          || !strcmp (k, "kernel.shmmni") || !strcmp (k, "kernel.shm_rmid_forced")
+          || !strncmp (k, "fs.mqueue.", 10)))
+    return true;
+  if (uts && (!strcmp (k, "kernel.hostname") || !strcmp (k, "kernel.domainname")))
+    return true;
+  return net && !strncmp (k, "net.", 4);
+}
+
+static int
+check_spec (struct oci_spec *s, bool rootless)
+{
+  int r = oci_spec_check_host (s, rootless);
+  if (r < 0)
+    return r;
+  for (size_t i = 0; i < s->n_sysctl; i++)
+    if (!sysctl_ok (s, s->sysctl[i].key) || strstr (s->sysctl[i].key, "..")
+        || strchr (s->sysctl[i].key, '/'))
+      return bad (EINVAL,
+                  "config: linux.sysctl: %s is not namespaced in this container (it "
+                  "would change the host)",
+                  s->sysctl[i].key);
+  if ((s->hostname || s->domainname) && !(s->ns_new & CLONE_NEWUTS))
+    return bad (EINVAL, "config: hostname/domainname need a new uts namespace");
+  /* not root: only a new user namespace gives the capabilities to make the
+   * others; root of a user namespace (podman's rootless mode runs the
+   * runtime in its own) has them already */
+  if (rootless && geteuid () != 0 && !(s->ns_new & CLONE_NEWUSER))
+    return bad (EINVAL, "config: rootless containers need a new user namespace "
+                        "(linux.namespaces: user)");
+  for (size_t i = 0; i < s->n_ns; i++)
+    {
+      if (s->ns[i].type == CLONE_NEWUSER && s->ns[i].path)
+        return bad (ENOTSUP, "config: linux.namespaces: joining a user namespace by path is not "
+                             "supported by cairn-launch");
+      /* they are joined before the new user namespace is made (two steps,
+       * oci-child.c); a pid namespace entered so would belong to another
+       * user namespace, where the container's root could not mount /proc */
+      if (s->ns[i].path && s->ns[i].type == CLONE_NEWPID && (s->ns_new & CLONE_NEWUSER))
+        return bad (ENOTSUP,
+                    "config: linux.namespaces: joining a pid namespace by path (%s) together "
+                    "with a new user namespace is not supported by cairn-launch",
+                    s->ns[i].path);
+    }
+  if (!(s->ns_new & CLONE_NEWNS) && s->n_mounts)
+    return bad (EINVAL, "config: mounts need a new mount namespace");
+  return 0;
+}
+
+/* ---- preparing ----------------------------------------------------------------------- */
+static int
+open_ns_paths (struct oci_spec *s)
+{
+  for (size_t i = 0; i < s->n_ns; i++)
+    {
+      if (!s->ns[i].path)
+        continue;
+      s->ns[i].fd = open (s->ns[i].path, O_RDONLY | O_CLOEXEC);
+      if (s->ns[i].fd < 0)
+        return bad (errno, "linux.namespaces: cannot open %s", s->ns[i].path);
+      if (s->ns[i].type == CLONE_NEWPID)
+        {
+          /* a pid namespace is entered by the next child: join it here */
+          if (setns (s->ns[i].fd, CLONE_NEWPID) < 0)
+            return bad (errno, "linux.namespaces: joining the pid namespace %s", s->ns[i].path);
+          close (s->ns[i].fd);
+          s->ns[i].fd = -1;
+        }
+    }
+  return 0;
+}
+
+static int
+prepare_plan (struct ctx *c)
+{
+  struct oci_plan *p = &c->plan;
+  struct oci_spec *s = &c->spec;
+  p->spec = s;
+  p->cg = &c->st.cg;
+  p->last_cap = caps_last_cap ();
+  p->preserve_fds = c->o->preserve_fds;
+  p->userns = s->ns_new & CLONE_NEWUSER;
+  for (size_t i = 0; p->userns && i < s->n_ns; i++)
+    p->two_step |= s->ns[i].path != NULL;
+  p->rootless = oci_g.is_rootless;
+  p->unpriv = p->userns || p->rootless;
+  p->no_pivot = c->o->no_pivot;
+  p->want_pty = s->proc.terminal;
+  p->has_hooks_parent = s->n_hooks[HOOK_PRESTART] || s->n_hooks[HOOK_CREATE_RUNTIME];
+  /* in a user namespace whose setgroups is denied (unshare -r, podman's
+   * single mapping) the groups cannot be changed: only additionalGids is
+   * then an error */
+  char sg[16] = "";
+  int sgfd = open ("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (sgfd >= 0)
+    {
+      (void)!read (sgfd, sg, sizeof sg - 1);
+      close (sgfd);
+    }
+  p->setgroups_ok = strncmp (sg, "deny", 4) != 0;
+  int r = 0;
+  if (s->seccomp)
+    r = seccomp_compile_policy (s->seccomp, oci_g.seccomp_cache, &p->bpf);
+  if (r < 0)
+    return r;
+  /* In a new user namespace the child is no longer allowed to write the
+   * host's cgroup files: the parent moves it then. */
+  if (c->st.cg.mode == 1 && !p->userns)
+    {
+      p->self_attach = true;
+      p->cg_tasks = xrealloc (NULL, (c->st.cg.n + 2) * sizeof (char *));
+      size_t k = 0;
+      for (size_t i = 0; i < c->st.cg.n; i++)
+        p->cg_tasks[k++] = xasprintf ("%s/tasks", c->st.cg.dir[i]);
+      if (c->st.cg.unified_dir)
+        p->cg_tasks[k++] = xasprintf ("%s/cgroup.procs", c->st.cg.unified_dir);
+      p->cg_tasks[k] = NULL;
+    }
+  return open_ns_paths (s);
+}
+
+static int
+make_fifo (struct ctx *c)
+{
+  /* writable by the init even when it is another uid (a user namespace
+   * with mappings), whatever our umask */
+  if (mkfifoat (c->dirfd, "exec.fifo", 0622) < 0 || fchmodat (c->dirfd, "exec.fifo", 0622, 0) < 0)
+    return bad (errno, "creating the exec fifo of %s", c->o->id);
+  c->plan.fifo_fd = openat (c->dirfd, "exec.fifo", O_PATH | O_CLOEXEC);
+  if (c->plan.fifo_fd < 0)
+    return bad (errno, "opening the exec fifo of %s", c->o->id);
+  return 0;
+}
+
+/* ---- id maps ------------------------------------------------------------------------- */
+static int
+write_map_file (pid_t pid, const char *name, const char *content)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%ld/%s", (long)pid, name);
+  _cleanup_close_ int fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  if (write (fd, content, strlen (content)) < 0)
+    return -errno;
+  return 0;
+}
+
+static char *
+map_text (const struct oci_idmap *m, size_t n, unsigned long self)
+{
+  struct jbuf b = { 0 };
+  if (n == 0)
+    jb_printf (&b, "0 %lu 1\n", self);
+  for (size_t i = 0; i < n; i++)
+    jb_printf (&b, "%u %u %u\n", m[i].inside, m[i].outside, m[i].size);
+  return b.p;
+}
+
+/* newuidmap/newgidmap (shadow's setuid helpers) for ranges an unprivileged
+ * user may not write itself. */
+static int
+map_helper (const char *helper, pid_t pid, const struct oci_idmap *m, size_t n)
+{
+  char *argv[3 + 3 * 340 + 1];
+  char bufs[3 * 340][12];
+  char pidbuf[24];
+  size_t a = 0;
+  snprintf (pidbuf, sizeof pidbuf, "%ld", (long)pid);
+  argv[a++] = (char *)helper;
+  argv[a++] = pidbuf;
+  for (size_t i = 0; i < n; i++)
+    {
+      snprintf (bufs[3 * i], 12, "%u", m[i].inside);
+      snprintf (bufs[3 * i + 1], 12, "%u", m[i].outside);
+      snprintf (bufs[3 * i + 2], 12, "%u", m[i].size);
+      argv[a++] = bufs[3 * i];
+      argv[a++] = bufs[3 * i + 1];
+      argv[a++] = bufs[3 * i + 2];
+    }
+  argv[a] = NULL;
+  pid_t h = fork ();
+  if (h == 0)
+    {
+      char *envp[] = { "PATH=/usr/bin:/bin:/usr/sbin:/sbin", NULL };
+      execvpe (helper, argv, envp);
+      _exit (127);
+    }
+  int st;
+  if (h < 0 || waitpid (h, &st, 0) < 0 || !WIFEXITED (st) || WEXITSTATUS (st) != 0)
+    return -EPERM;
+  return 0;
+}
+
+static int
+write_id_maps (struct ctx *c)
+{
+  const struct oci_spec *s = &c->spec;
+  _cleanup_free_ char *um = map_text (s->uidmap, s->n_uidmap, (unsigned long)geteuid ());
+  _cleanup_free_ char *gm = map_text (s->gidmap, s->n_gidmap, (unsigned long)getegid ());
+  int r = write_map_file (c->child, "uid_map", um);
+  if (r == -EPERM && s->n_uidmap)
+    r = map_helper ("newuidmap", c->child, s->uidmap, s->n_uidmap);
+  if (r < 0)
+    return bad (-r, "writing the uid map of the container (linux.uidMappings%s)",
+                oci_g.is_rootless ? "; rootless: only your own uid, unless newuidmap and "
+                                    "/etc/subuid allow more"
+                                  : "");
+  int g = write_map_file (c->child, "gid_map", gm);
+  if (g == -EPERM)
+    {
+      /* an unprivileged single mapping needs setgroups denied first */
+      if (write_map_file (c->child, "setgroups", "deny") == 0)
+        {
+          c->plan.setgroups_ok = false;
+          g = write_map_file (c->child, "gid_map", gm);
+        }
+      if (g < 0 && s->n_gidmap)
+        g = map_helper ("newgidmap", c->child, s->gidmap, s->n_gidmap);
+    }
+  if (g < 0)
+    return bad (-g, "writing the gid map of the container (linux.gidMappings)");
+  return 0;
+}
+
+/* ---- talking to the child -------------------------------------------------------------- */
+static int
+send_byte (struct ctx *c, char b)
+{
+  if (send (c->sync_fd, &b, 1, MSG_NOSIGNAL) != 1 && errno != EPIPE)
+    return bad (errno, "waking the container's init");
+  return 0;
+}
+
+static void
+state_for_hooks (struct ctx *c, enum oci_status s, struct jbuf *b)
+{
+  oci_state_json (&c->st, s, b, false);
+}
+
+static int
+parent_hooks (struct ctx *c)
+{
+  struct jbuf b = { 0 };
+  jb_raw (&b, "h");
+  state_for_hooks (c, ST_CREATING, &b);
+  int r = oci_hooks_run (&c->spec, HOOK_PRESTART, b.p + 1);
+  if (r == 0)
+    r = oci_hooks_run (&c->spec, HOOK_CREATE_RUNTIME, b.p + 1);
+  if (r == 0 && b.len >= OCI_STATE_MAX)
+    r = bad (E2BIG, "the container's state is too large for its hooks");
+  if (r == 0 && send (c->sync_fd, b.p, b.len, MSG_NOSIGNAL) < 0)
+    r = bad (errno, "sending the state to the container's init");
+  if (r == 0 && c->spec.seccomp_listener)
+    {
+      /* the runtime-spec's containerProcessState, for the listener */
+      struct jbuf l = { 0 };
+      jb_printf (&l, "l{\"ociVersion\":\"1.1.0\",\"fds\":[\"seccompFd\"],\"pid\":%ld,",
+                 (long)c->child);
+      jb_raw (&l, "\"metadata\":");
+      jb_str (&l, c->spec.seccomp_listener_meta ? c->spec.seccomp_listener_meta : "");
+      jb_raw (&l, ",\"state\":");
+      jb_raw (&l, b.p + 1);
+      jb_raw (&l, "}");
+      if (l.len >= OCI_STATE_MAX)
+        r = bad (E2BIG, "the containerProcessState is too large");
+      else if (send (c->sync_fd, l.p, l.len, MSG_NOSIGNAL) < 0)
+        r = bad (errno, "sending the state to the container's init");
+      jb_free (&l);
+    }
+  jb_free (&b);
+  return r;
+}
+
+static int
+recv_child (int fd, struct launch_msg *m, int *out_fd)
+{
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = { m, sizeof *m };
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  ssize_t n;
+  do
+    n = recvmsg (fd, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+  if (n <= 0)
+    return 0;
+  struct cmsghdr *cm = CMSG_FIRSTHDR (&mh);
+  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+    memcpy (out_fd, CMSG_DATA (cm), sizeof (int));
+  return (size_t)n == sizeof *m ? 1 : -1;
+}
+
+static int
+on_pty (struct ctx *c, int master)
+{
+  if (c->o->console_socket)
+    {
+      int r = oci_send_console (c->o->console_socket, master);
+      close (master);
+      return r;
+    }
+  if (c->o->run && !c->o->detach)
+    {
+      c->master = master;
+      return 0;
+    }
+  close (master);
+  return bad (EINVAL, "process.terminal is true: --console-socket is needed");
+}
+
+/* Until the child is ready ('R').  Errors from the child are reported as
+ * its message. */
+static int
+converse (struct ctx *c)
+{
+  for (;;)
+    {
+      struct launch_msg m;
+      int fd = -1;
+      int got = recv_child (c->sync_fd, &m, &fd);
+      if (got <= 0)
+        return bad (EPIPE, "the container's init exited during its setup");
+      int r = 0;
+      if (m.kind == MSG_ERROR)
+        {
+          m.text[sizeof m.text - 1] = '\0';
+          return bad (m.err ? m.err : EINVAL, "%s", m.text);
+        }
+      if (m.kind == MSG_PTY && fd >= 0)
+        r = on_pty (c, fd);
+      else if (m.kind == OMSG_HOOKS)
+        r = parent_hooks (c);
+      else if (m.kind == OMSG_READY)
+        return 0;
+      if (r < 0)
+        return r;
+    }
+}
+
+/* ---- clone and the parent's side ----------------------------------------------------- */
+static int
+clone_flags (const struct oci_spec *s)
+{
+  return (s->ns_new & (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUSER))
+         | SIGCHLD;
+}
+
+static int
+setup_cgroups (struct ctx *c)
+{
+  if (!c->st.cg.mode)
+    return 0;
+  int r = oci_cgroups_create (&c->spec, &c->st.cg, oci_g.is_rootless);
+  if (r < 0 && oci_g.is_rootless && !c->spec.has_resources)
+    {
+      /* rootless without limits: no cgroups rather than no container (crun) */
+      oci_log_warn ("%s: running without cgroups", errbuf);
+      oci_cgroups_destroy (&c->st.cg);
+      oci_cgroups_clear (&c->st.cg);
+      c->plan.self_attach = false;
+      if (c->plan.cg_tasks)
+        c->plan.cg_tasks[0] = NULL;
+      return 0;
+    }
+  if (r == 0 && !c->plan.self_attach && c->st.cg.mode)
+    r = oci_cgroups_enter (&c->st.cg, c->child);
+  return r;
+}
+
+static int
+expect (struct ctx *c, int kind, struct launch_msg *m)
+{
+  int fd = -1;
+  if (recv_child (c->sync_fd, m, &fd) <= 0)
+    return bad (EPIPE, "the container's init exited during its setup");
+  if (fd >= 0)
+    close (fd);
+  if (m->kind == MSG_ERROR)
+    {
+      m->text[sizeof m->text - 1] = '\0';
+      return bad (m->err ? m->err : EINVAL, "%s", m->text);
+    }
+  return m->kind == kind ? 0 : bad (EPROTO, "unexpected message from the container's init");
+}
+
+/* The two-step start (oci-child.c two_step): maps for the first child,
+ * then the init's pid; the first child exits. */
+static int
+first_step (struct ctx *c)
+{
+  struct launch_msg m;
+  int r = expect (c, OMSG_USERNS, &m);
+  if (r == 0)
+    r = write_id_maps (c);
+  if (r == 0)
+    r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
+  if (r == 0)
+    r = expect (c, OMSG_PID, &m);
+  while (waitpid (c->child, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (r < 0)
+    {
+      c->child = -1;
+      return r;
+    }
+  c->child = (pid_t)m.err;
+  c->st.pid = c->child;
+  return 0;
+}
+
+static int
+spawn (struct ctx *c)
+{
+  int sv[2];
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return bad (errno, "socketpair");
+  int min = 3 + c->o->preserve_fds + 16;
+  if (move_high (&sv[0], min) < 0 || move_high (&sv[1], min) < 0
+      || move_high (&c->plan.fifo_fd, min) < 0)
+    return -EBADF;
+  c->plan.sync_fd = sv[1];
+  c->sync_fd = sv[0];
+  int pfds[4] = { c->dirfd, c->rootfd, sv[0], -1 };
+  memcpy (c->plan.parent_fds, pfds, sizeof pfds);
+  fflush (NULL);
+  int flags = c->plan.two_step ? SIGCHLD : clone_flags (&c->spec);
+  pid_t child = (pid_t)syscall (SYS_clone, flags, 0, 0, 0, 0);
+  if (child < 0)
+    return bad (errno, "clone (%s)",
+                errno == EINVAL || errno == EPERM ? "are user namespaces allowed?"
+                                                  : "creating the namespaces");
+  if (child == 0)
+    {
+      oci_child_main (&c->plan);
+    }
+  close (sv[1]);
+  c->child = child;
+  c->st.pid = child;
+  int r = c->plan.two_step ? first_step (c) : 0;
+  oci_proc_start_time (c->child, &c->st.start_time);
+  if (r == 0 && !c->plan.two_step && c->plan.userns)
+    r = write_id_maps (c);
+  if (r == 0 && !c->plan.two_step)
+    r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
+  if (r == 0)
+    r = setup_cgroups (c);
+  if (r == 0)
+    r = send_byte (c, c->st.cg.mode ? 'c' : 'C');
+  return r < 0 ? r : converse (c);
+}
+
+static void
+init_state (struct ctx *c)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  c->st.id = xstrdup (c->o->id);
+  c->st.bundle = xstrdup (c->spec.bundle);
+  c->st.oci_version = xstrdup (c->spec.oci_version);
+  c->st.created_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  c->st.rootless = oci_g.is_rootless;
+  c->st.owner = geteuid ();
+  if (c->spec.annotations)
+    {
+      struct jbuf b = { 0 };
+      jb_value (&b, c->spec.annotations);
+      c->st.annotations_json = b.p;
+    }
+}
+
+/* Undo a create that failed half-way: nothing of it may be left. */
+static void
+abort_create (struct ctx *c)
+{
+  if (c->child > 0)
+    {
+      kill (c->child, SIGKILL);
+      while (waitpid (c->child, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  oci_cgroups_destroy (&c->st.cg);
+  if (c->dirfd >= 0)
+    oci_state_remove_dir (c->rootfd, c->o->id, c->dirfd);
+}
+
+static int
+do_create (struct ctx *c)
+{
+  c->rootfd = c->dirfd = c->sync_fd = -1;
+  c->master = -1;
+  c->plan.fifo_fd = -1;
+  int r = oci_spec_load (c->o->bundle, &c->spec);
+  if (r == 0)
+    r = check_spec (&c->spec, oci_g.is_rootless);
+  if (r < 0)
+    return r;
+  if ((c->rootfd = oci_root_open (true)) < 0)
+    return c->rootfd;
+  if ((r = oci_state_create_dir (c->rootfd, c->o->id, &c->dirfd)) < 0)
+    return r;
+  init_state (c);
+  _cleanup_close_ int bfd = open (c->spec.bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  r = bfd < 0 ? bad (errno, "bundle %s", c->spec.bundle) : copy_config (bfd, c->dirfd);
+  if (r == 0)
+    r = make_fifo (c);
+  if (r == 0)
+    r = oci_cgroups_plan (&c->spec, c->o->id, oci_g.is_rootless, &c->st.cg);
+  if (r == 0)
+    r = prepare_plan (c);
+  if (r == 0)
+    r = oci_state_write (c->dirfd, &c->st);
+  if (r == 0)
+    r = spawn (c);
+  if (r == 0)
+    {
+      c->st.created_done = true;
+      r = oci_state_write (c->dirfd, &c->st);
+    }
+  if (r == 0)
+    r = oci_write_pid_file (c->o->pid_file, c->child);
+  if (r < 0)
+    {
+      int saved = r;
+      const char *msg = launch_errmsg ();
+      char keep[512];
+      str_lcpy (keep, msg, sizeof keep);
+      abort_create (c);
+      return bad (-saved, "%s", keep);
+    }
+  return 0;
+}
+
+/* ---- start ------------------------------------------------------------------------------- */
+static int
+release (int dirfd, const char *id, pid_t pid, unsigned long long start_time)
+{
+  _cleanup_close_ int fd = openat (dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return bad (errno, "opening the exec fifo of %s", id);
+  char c = 0;
+  for (int spins = 0;; spins++)
+    {
+      ssize_t n = read (fd, &c, 1);
+      if (n == 1)
+        break;
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return bad (errno, "reading the exec fifo of %s", id);
+      if (!oci_pid_alive (pid, start_time))
+        return bad (ESRCH, "container %s is not running: its init exited before start", id);
+      struct pollfd p = { fd, POLLIN, 0 };
+      if (poll (&p, 1, spins < 1000 ? 1 : 50) > 0 && !(p.revents & POLLIN))
+        {
+          struct timespec ts = { 0, 200000 };
+          nanosleep (&ts, NULL);
+        }
+    }
+  unlinkat (dirfd, "exec.fifo", 0);
+  /* until the exec closes the child's end: EOF, or 'E' and why it failed */
+  fcntl (fd, F_SETFL, 0);
+  char msg[600];
+  ssize_t n, got = 0;
+  while ((n = read (fd, msg + got, sizeof msg - 1 - (size_t)got)) > 0)
+    got += n;
+  if (got > 0 && msg[0] == 'E')
+    {
+      msg[got] = '\0';
+      return bad (ENOEXEC, "container %s: %s", id, msg + 1);
+    }
+  return 0;
+}
+
+static void
+run_poststart (int dirfd, const struct oci_state *st)
+{
+  struct oci_spec s;
+  if (oci_spec_load_hooks (dirfd, &s) == 0 && s.n_hooks[HOOK_POSTSTART])
+    {
+      struct jbuf b = { 0 };
+      oci_state_json (st, ST_RUNNING, &b, false);
+      if (oci_hooks_run (&s, HOOK_POSTSTART, b.p) < 0)
+        oci_log_warn ("poststart: %s", launch_errmsg ());
+      jb_free (&b);
+    }
+  oci_spec_free (&s);
+}
+
+static int
+start_locked (int dirfd, const char *id, struct oci_state *st)
+{
+  enum oci_status s = oci_state_status (dirfd, st);
+  if (s != ST_CREATED)
+    return bad (EINVAL, "cannot start container %s: it is %s, not created", id,
+                oci_status_name (s));
+  int r = release (dirfd, id, st->pid, st->start_time);
+  if (r == 0)
+    run_poststart (dirfd, st);
+  return r;
+}
+
+/* ---- command lines ------------------------------------------------------------------------- */
+static int
+usage_err (const char *verb, const char *msg)
+{
+  oci_log_error ("%s: %s", verb, msg);
+  return 2;
+}
+
+static int
+parse_create (int argc, char **argv, struct create_opts *o, const char *verb)
+{
+  static const struct option opts[] = { { "bundle", required_argument, NULL, 'b' },
+                                        { "pid-file", required_argument, NULL, 'p' },
+                                        { "console-socket", required_argument, NULL, 'c' },
+                                        { "no-pivot", no_argument, NULL, 'P' },
+                                        { "no-new-keyring", no_argument, NULL, 'K' },
+                                        { "preserve-fds", required_argument, NULL, 'f' },
+                                        { "detach", no_argument, NULL, 'd' },
+                                        { "keep", no_argument, NULL, 'k' },
+                                        { "no-subreaper", no_argument, NULL, 'S' },
+                                        { NULL, 0, NULL, 0 } };
+  int opt;
+  memset (o, 0, sizeof *o);
+  o->bundle = ".";
+  optind = 1;
+  opterr = 0;
+  while ((opt = getopt_long (argc, argv, "+b:d", opts, NULL)) != -1)
+    {
+      char *end;
+      switch (opt)
+        {
+        case 'b':
+          o->bundle = optarg;
+          break;
+        case 'p':
+          o->pid_file = optarg;
+          break;
+        case 'c':
+          o->console_socket = optarg;
+          break;
+        case 'P':
+          o->no_pivot = true;
+          break;
+        case 'd':
+          o->detach = true;
+          break;
+        case 'k':
+          o->keep = true;
+          break;
+        case 'K':
+        case 'S':
+          break; /* no session keyring is made; no subreaper is used */
+        case 'f':
+          o->preserve_fds = (int)strtol (optarg, &end, 10);
+          if (*end || o->preserve_fds < 0 || o->preserve_fds > 1024)
+            return usage_err (verb, "--preserve-fds needs a number");
+          break;
+        default:
+          return usage_err (verb, "unknown option or missing argument");
+        }
+    }
+  if (optind != argc - 1)
+    return usage_err (verb, "exactly one container id is needed");
+  o->id = argv[optind];
+  return 0;
+}
+
+int
+oci_cmd_create (int argc, char **argv)
+{
+  struct create_opts o;
+  struct ctx c;
+  memset (&c, 0, sizeof c);
+  int r = parse_create (argc, argv, &o, "create");
+  if (r)
+    return r;
+  c.o = &o;
+  r = do_create (&c);
+  return r < 0 ? oci_report (r) : 0;
+}
+
+int
+oci_cmd_start (int argc, char **argv)
+{
+  if (argc != 2)
+    return usage_err ("start", "exactly one container id is needed");
+  _cleanup_close_ int rootfd = oci_root_open (false);
+  _cleanup_close_ int dfd = oci_state_lock (rootfd, argv[1], LOCK_EX);
+  if (dfd < 0)
+    return oci_report (dfd);
+  struct oci_state st;
+  int r = oci_state_read (dfd, argv[1], &st);
+  if (r == 0)
+    r = start_locked (dfd, argv[1], &st);
+  oci_state_clear (&st);
+  return r < 0 ? oci_report (r) : 0;
+}
+
+/* ---- run in the foreground ---------------------------------------------------------------- */
+static int
+status_code (int st)
+{
+  return WIFEXITED (st) ? WEXITSTATUS (st) : WIFSIGNALED (st) ? 128 + WTERMSIG (st) : 255;
+}
+
+static void
+pump (int from, int to, bool *open_flag)
+{
+  char buf[8192];
+  ssize_t n = read (from, buf, sizeof buf);
+  if (n <= 0)
+    {
+      if (n == 0 || (errno != EINTR && errno != EAGAIN))
+        *open_flag = false;
+      return;
+    }
+  for (ssize_t off = 0; off < n;)
+    {
+      ssize_t w = write (to, buf + off, (size_t)(n - off));
+      if (w < 0 && errno != EINTR)
+        return;
+      off += w > 0 ? w : 0;
+    }
+}
+
+static int
+wait_container (struct ctx *c, int sfd)
+{
+  bool in_open = c->master >= 0, out_open = c->master >= 0;
+  for (;;)
+    {
+      struct pollfd p[3] = { { sfd, POLLIN, 0 },
+                             { in_open ? STDIN_FILENO : -1, POLLIN, 0 },
+                             { out_open ? c->master : -1, POLLIN, 0 } };
+      if (poll (p, 3, -1) < 0 && errno != EINTR)
+        return 255;
+      if (p[1].revents)
+        pump (STDIN_FILENO, c->master, &in_open);
+      if (p[2].revents)
+        pump (c->master, STDOUT_FILENO, &out_open);
+      if (!(p[0].revents & POLLIN))
+        continue;
+      struct signalfd_siginfo si;
+      if (read (sfd, &si, sizeof si) != sizeof si)
+        continue;
+      if (si.ssi_signo == SIGWINCH && c->master >= 0)
+        {
+          struct winsize ws;
+          if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+            ioctl (c->master, TIOCSWINSZ, &ws);
+        }
+      else if (si.ssi_signo != SIGCHLD)
+        kill (c->child, (int)si.ssi_signo);
+      int st;
+      pid_t w;
+      while ((w = waitpid (-1, &st, WNOHANG)) > 0)
+        if (w == c->child)
+          {
+            while (out_open && c->master >= 0)
+              {
+                struct pollfd q = { c->master, POLLIN, 0 };
+                if (poll (&q, 1, 0) <= 0)
+                  break;
+                pump (c->master, STDOUT_FILENO, &out_open);
+              }
+            return status_code (st);
+          }
+    }
+}
+
+static int
+foreground (struct ctx *c)
+{
+  sigset_t set;
+  sigfillset (&set);
+  sigdelset (&set, SIGSEGV);
+  sigdelset (&set, SIGBUS);
+  sigdelset (&set, SIGILL);
+  sigdelset (&set, SIGFPE);
+  sigdelset (&set, SIGKILL);
+  sigdelset (&set, SIGSTOP);
+  sigdelset (&set, SIGTSTP);
+  sigdelset (&set, SIGTTIN);
+  sigdelset (&set, SIGTTOU);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  _cleanup_close_ int sfd = signalfd (-1, &set, SFD_CLOEXEC);
+  struct termios saved;
+  bool raw = false;
+  if (c->master >= 0 && isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved) == 0)
+    {
+      struct termios t = saved;
+      cfmakeraw (&t);
+      raw = tcsetattr (STDIN_FILENO, TCSANOW, &t) == 0;
+      struct winsize ws;
+      if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+        ioctl (c->master, TIOCSWINSZ, &ws);
+    }
+  int code = sfd < 0 ? 255 : wait_container (c, sfd);
+  if (raw)
+    tcsetattr (STDIN_FILENO, TCSANOW, &saved);
+  return code;
+}
+
+int
+oci_cmd_run (int argc, char **argv)
+{
+  struct create_opts o;
+  struct ctx c;
+  memset (&c, 0, sizeof c);
+  int r = parse_create (argc, argv, &o, "run");
+  if (r)
+    return r;
+  o.run = true;
+  c.o = &o;
+  /* the container's exit must reach us even when we are not its parent's
+   * subreaper target: we are its parent */
+  sigset_t chld;
+  sigemptyset (&chld);
+  sigaddset (&chld, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &chld, NULL);
+  if ((r = do_create (&c)) < 0)
+    return oci_report (r);
+  r = start_locked (c.dirfd, o.id, &c.st);
+  if (r < 0)
+    {
+      oci_report (r);
+      oci_delete_container (c.rootfd, o.id, c.dirfd, &c.st, true);
+      return EXIT_LAUNCH_ERROR;
+    }
+  if (o.detach)
+    return 0;
+  /* the state directory stays locked by us only while we set up */
+  flock (c.dirfd, LOCK_UN);
+  int code = foreground (&c);
+  if (!o.keep)
+    {
+      flock (c.dirfd, LOCK_EX);
+      struct stat sb;
+      if (fstat (c.dirfd, &sb) == 0 && sb.st_nlink > 0)
+        oci_delete_container (c.rootfd, o.id, c.dirfd, &c.st, true);
+    }
+  return code;
+}

@@ -1,0 +1,350 @@
+/* cairn-launch: container state under --root.
+ *
+ * Copyright (C) 2026 The cairn authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * <root>/<id>/            one directory per container (mode 0711)
+ *   state.json            what the verbs need: pid and its start time, bundle,
+ *                         cgroups, annotations; written to a temporary name
+ *                         and renamed, so a reader sees the old or the new
+ *                         file, never a torn one
+ *   config.json           the bundle's config as create read it (exec uses
+ *                         it; editing the bundle afterwards changes nothing)
+ *   exec.fifo             exists between create and start (runc's design):
+ *                         the container's init blocks opening it for writing
+ *                         until start opens it for reading
+ *
+ * Locking: every verb takes an flock on the directory itself, exclusive for
+ * those that change the container (create, start, delete, pause, resume,
+ * update), shared for kill, state, ps and events.  delete removes the
+ * directory while holding the lock; a verb that was waiting for it then sees
+ * a directory with no link count and reports that the container does not
+ * exist, so two deletes, or a kill racing a delete, are safe.
+ *
+ * The status is not stored, it is observed: a pid whose /proc start time no
+ * longer matches, or a zombie, is "stopped"; the fifo still present means
+ * "created"; a frozen cgroup "paused"; else "running".
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "runtime/json.h"
+#include "runtime/oci.h"
+
+static char errbuf[512];
+
+static int __attribute__ ((format (printf, 2, 3))) bad (int err, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (errbuf, sizeof errbuf, fmt, ap);
+  va_end (ap);
+  return launch_fail (err, errbuf, NULL);
+}
+
+const char *
+oci_status_name (enum oci_status s)
+{
+  static const char *const n[] = { "creating", "created", "running", "paused", "stopped" };
+  return n[s];
+}
+
+int
+oci_validate_id (const char *id)
+{
+  size_t n = strlen (id);
+  if (n == 0 || n > 1024 || strcmp (id, ".") == 0 || strcmp (id, "..") == 0
+      || strspn (id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.") != n)
+    return bad (EINVAL, "invalid container id '%s' (letters, digits, _ + - . only)", id);
+  return 0;
+}
+
+int
+oci_root_open (bool create)
+{
+  if (create && mkdir_p (oci_g.root, 0711) < 0)
+    return bad (errno, "cannot create the state directory %s", oci_g.root);
+  int fd = open (oci_g.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && errno != ENOENT)
+    return bad (errno, "cannot open the state directory %s", oci_g.root);
+  return fd < 0 ? -ENOENT : fd;
+}
+
+static int
+not_found (const char *id)
+{
+  return bad (ENOENT, "container %s does not exist", id);
+}
+
+int
+oci_state_lock (int rootfd, const char *id, int how)
+{
+  int r = oci_validate_id (id);
+  if (r < 0)
+    return r;
+  if (rootfd < 0)
+    return not_found (id);
+  int fd = openat (rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? not_found (id) : bad (errno, "opening the state of %s", id);
+  while (flock (fd, how) < 0)
+    if (errno != EINTR)
+      {
+        int e = errno;
+        close (fd);
+        return bad (e, "locking the state of %s", id);
+      }
+  struct stat st;
+  if (fstat (fd, &st) < 0 || st.st_nlink == 0)
+    {
+      close (fd);
+      return not_found (id);
+    }
+  return fd;
+}
+
+int
+oci_state_create_dir (int rootfd, const char *id, int *out_dirfd)
+{
+  int r = oci_validate_id (id);
+  if (r < 0)
+    return r;
+  if (mkdirat (rootfd, id, 0711) < 0)
+    return errno == EEXIST ? bad (EEXIST, "container %s already exists", id)
+                           : bad (errno, "creating the state directory of %s", id);
+  int fd = openat (rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || flock (fd, LOCK_EX) < 0)
+    {
+      int e = errno;
+      if (fd >= 0)
+        close (fd);
+      unlinkat (rootfd, id, AT_REMOVEDIR);
+      return bad (e, "opening the state directory of %s", id);
+    }
+  *out_dirfd = fd;
+  return 0;
+}
+
+static void
+rfc3339 (long long ns, char *buf, size_t n)
+{
+  time_t t = (time_t)(ns / 1000000000LL);
+  struct tm tm;
+  gmtime_r (&t, &tm);
+  size_t k = strftime (buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf (buf + k, n - k, ".%09lldZ", ns % 1000000000LL);
+}
+
+int
+oci_state_write (int dirfd, const struct oci_state *st)
+{
+  struct jbuf b = { 0 };
+  char created[64];
+  rfc3339 (st->created_ns, created, sizeof created);
+  jb_raw (&b, "{\"ociVersion\":");
+  jb_str (&b, st->oci_version ? st->oci_version : "1.1.0");
+  jb_raw (&b, ",\"id\":");
+  jb_str (&b, st->id);
+  jb_printf (&b, ",\"pid\":%ld,\"startTime\":%llu,\"createdNs\":%lld,\"created\":\"%s\"",
+             (long)st->pid, st->start_time, st->created_ns, created);
+  jb_printf (&b, ",\"rootless\":%s,\"createdDone\":%s,\"owner\":%lu",
+             st->rootless ? "true" : "false", st->created_done ? "true" : "false",
+             (unsigned long)st->owner);
+  jb_raw (&b, ",\"bundle\":");
+  jb_str (&b, st->bundle);
+  jb_raw (&b, ",\"annotations\":");
+  jb_raw (&b, st->annotations_json ? st->annotations_json : "{}");
+  jb_raw (&b, ",\"cgroups\":");
+  oci_cgroups_to_json (&st->cg, &b);
+  jb_raw (&b, "}\n");
+  int r = 0;
+  _cleanup_close_ int fd
+      = openat (dirfd, "state.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || write (fd, b.p, b.len) != (ssize_t)b.len)
+    r = bad (errno ? errno : EIO, "writing the state of %s", st->id);
+  if (r == 0 && renameat (dirfd, "state.json.tmp", dirfd, "state.json") < 0)
+    r = bad (errno, "writing the state of %s", st->id);
+  jb_free (&b);
+  return r;
+}
+
+static int
+str_field (const struct json *d, const char *k, char **out)
+{
+  const struct json *v = json_get (d, k);
+  if (!json_is (v, JSON_STR))
+    return -EINVAL;
+  *out = xstrdup (v->s);
+  return 0;
+}
+
+int
+oci_state_read (int dirfd, const char *id, struct oci_state *st)
+{
+  memset (st, 0, sizeof *st);
+  struct json *d = json_parse_file (dirfd, "state.json", 1 << 20);
+  if (!d)
+    return errno == ENOENT ? not_found (id) : bad (EINVAL, "the state of %s is unreadable", id);
+  int64_t pid = 0, cns = 0;
+  uint64_t stt = 0, owner = 0;
+  int r = str_field (d, "id", &st->id);
+  if (r == 0)
+    r = str_field (d, "bundle", &st->bundle);
+  if (r == 0)
+    r = str_field (d, "ociVersion", &st->oci_version);
+  if (r == 0)
+    r = json_i64 (json_get (d, "pid"), &pid);
+  if (r == 0)
+    r = json_u64 (json_get (d, "startTime"), &stt);
+  if (r == 0)
+    r = json_i64 (json_get (d, "createdNs"), &cns);
+  if (r == 0)
+    r = json_u64 (json_get (d, "owner"), &owner);
+  if (r == 0)
+    r = oci_cgroups_from_json (json_get (d, "cgroups"), &st->cg);
+  const struct json *a = json_get (d, "annotations");
+  if (r == 0 && json_is (a, JSON_OBJ))
+    {
+      struct jbuf b = { 0 };
+      jb_value (&b, a);
+      st->annotations_json = b.p;
+    }
+  st->pid = (pid_t)pid;
+  st->start_time = stt;
+  st->created_ns = cns;
+  st->owner = (uid_t)owner;
+  st->rootless = json_true (json_get (d, "rootless"));
+  st->created_done = json_true (json_get (d, "createdDone"));
+  json_free (d);
+  if (r < 0)
+    {
+      oci_state_clear (st);
+      return bad (EINVAL, "the state of %s is invalid", id);
+    }
+  return 0;
+}
+
+void
+oci_state_clear (struct oci_state *st)
+{
+  free (st->id);
+  free (st->bundle);
+  free (st->oci_version);
+  free (st->annotations_json);
+  oci_cgroups_clear (&st->cg);
+  memset (st, 0, sizeof *st);
+}
+
+/* /proc/PID/stat: the state letter and field 22, the start time. */
+static int
+proc_stat (pid_t pid, char *state, unsigned long long *start)
+{
+  char path[64], buf[1024];
+  snprintf (path, sizeof path, "/proc/%ld/stat", (long)pid);
+  _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  ssize_t n = read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return -EIO;
+  buf[n] = '\0';
+  char *p = strrchr (buf, ')');
+  if (!p || p[1] != ' ')
+    return -EIO;
+  p += 2;
+  *state = *p;
+  for (int field = 3; field < 22 && p; field++)
+    {
+      p = strchr (p, ' ');
+      if (p)
+        p++;
+    }
+  if (!p)
+    return -EIO;
+  *start = strtoull (p, NULL, 10);
+  return 0;
+}
+
+int
+oci_proc_start_time (pid_t pid, unsigned long long *out)
+{
+  char s;
+  return proc_stat (pid, &s, out);
+}
+
+bool
+oci_pid_alive (pid_t pid, unsigned long long start_time)
+{
+  char s;
+  unsigned long long t;
+  if (pid <= 0 || proc_stat (pid, &s, &t) < 0)
+    return false;
+  return t == start_time && s != 'Z' && s != 'X';
+}
+
+enum oci_status
+oci_state_status (int dirfd, const struct oci_state *st)
+{
+  bool alive = oci_pid_alive (st->pid, st->start_time);
+  if (!st->created_done)
+    return alive ? ST_CREATING : ST_STOPPED;
+  if (!alive)
+    return ST_STOPPED;
+  struct stat sb;
+  if (fstatat (dirfd, "exec.fifo", &sb, AT_SYMLINK_NOFOLLOW) == 0)
+    return ST_CREATED;
+  if (oci_cgroups_frozen (&st->cg) == 1)
+    return ST_PAUSED;
+  return ST_RUNNING;
+}
+
+void
+oci_state_json (const struct oci_state *st, enum oci_status s, struct jbuf *b, bool pretty)
+{
+  const char *nl = pretty ? "\n  " : "";
+  jb_printf (b, "{%s\"ociVersion\": ", nl);
+  jb_str (b, st->oci_version ? st->oci_version : "1.1.0");
+  jb_printf (b, ",%s\"id\": ", nl);
+  jb_str (b, st->id);
+  jb_printf (b, ",%s\"status\": \"%s\"", nl, oci_status_name (s));
+  if (s != ST_STOPPED)
+    jb_printf (b, ",%s\"pid\": %ld", nl, (long)st->pid);
+  else
+    jb_printf (b, ",%s\"pid\": 0", nl);
+  jb_printf (b, ",%s\"bundle\": ", nl);
+  jb_str (b, st->bundle);
+  jb_printf (b, ",%s\"rootfs\": ", nl);
+  _cleanup_free_ char *rootfs = xasprintf ("%s/rootfs", st->bundle);
+  jb_str (b, rootfs);
+  char created[64];
+  rfc3339 (st->created_ns, created, sizeof created);
+  jb_printf (b, ",%s\"created\": \"%s\",%s\"owner\": \"\"", nl, created, nl);
+  jb_printf (b, ",%s\"annotations\": %s%s}", nl, st->annotations_json ? st->annotations_json : "{}",
+             pretty ? "\n" : "");
+}
+
+static void
+rm_files (int dirfd)
+{
+  static const char *const files[] = { "state.json", "state.json.tmp", "config.json", "exec.fifo" };
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    unlinkat (dirfd, files[i], 0);
+}
+
+/* Remove the directory of ID while its lock (on DIRFD) is held. */
+int
+oci_state_remove_dir (int rootfd, const char *id, int dirfd)
+{
+  rm_files (dirfd);
+  if (unlinkat (rootfd, id, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return bad (errno, "removing the state directory of %s", id);
+  return 0;
+}

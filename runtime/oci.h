@@ -1,0 +1,450 @@
+/* cairn-launch: the OCI runtime (runc/crun command line), shared declarations.
+ *
+ * Copyright (C) 2026 The cairn authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * oci-main.c      verbs and global options (the runc command line)
+ * oci-spec.c      config.json -> struct oci_spec, refusing what is unknown
+ * oci-state.c     the state directory under --root: lock, state.json, list
+ * oci-create.c    create/start/run: preparing and cloning the container
+ * oci-child.c     the container's init from clone() to execve()
+ * oci-mounts.c    config.json's mounts, devices, masked and read-only paths
+ * oci-cgroup.c    cgroupsPath, resources, freeze, stats, kill --all
+ * oci-exec.c      exec into a running container
+ * oci-hooks.c     the six hook kinds
+ * oci-gen.c       spec, features, --print-oci-config
+ *
+ * Same conventions as the rest of runtime/: -errno + launch_fail(), no
+ * allocation in the child after clone() (everything is prepared in the
+ * spec and the plan).
+ */
+#pragma once
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+
+#include "runtime/launch.h"
+
+struct json;
+struct jbuf;
+struct sc_policy;
+
+/* ---- config.json --------------------------------------------------------------- */
+struct oci_caps
+{
+  uint64_t bounding, effective, inheritable, permitted, ambient;
+};
+
+struct oci_rlimit
+{
+  const char *name; /* "RLIMIT_NOFILE" */
+  int resource;
+  struct rlimit lim;
+};
+
+struct oci_user
+{
+  uid_t uid;
+  gid_t gid;
+  gid_t *gids; /* additionalGids */
+  size_t n_gids;
+  bool umask_set;
+  mode_t umask;
+};
+
+struct oci_process
+{
+  char **args;
+  char **env;
+  size_t n_env;
+  const char *cwd;
+  struct oci_user user;
+  bool terminal;
+  unsigned short cons_h, cons_w; /* consoleSize; 0 = unset */
+  bool caps_set;
+  struct oci_caps caps;
+  struct oci_rlimit *rlimits;
+  size_t n_rlimits;
+  bool nnp;
+  bool ioprio_set;
+  int ioprio; /* IOPRIO_PRIO_VALUE (class, level) */
+  bool oom_set;
+  int oom_score_adj;
+  const char *apparmor;
+  const char *selinux;
+  const char *path_env; /* PATH from env, for the command lookup */
+};
+
+enum oci_mount_kind
+{
+  OM_FS,   /* mount(type) */
+  OM_BIND, /* bind or rbind */
+};
+
+struct oci_mount
+{
+  const char *dst; /* absolute, inside the container */
+  const char *type;
+  const char *src; /* bind: absolute host path; else the mount source */
+  char *data;      /* options that are not flags */
+  unsigned long flags;
+  unsigned long prop;                       /* MS_PRIVATE/MS_SLAVE/... with MS_REC */
+  unsigned long rec_attr_set, rec_attr_clr; /* rro, rnosuid...: mount_setattr AT_RECURSIVE */
+  int kind;
+  bool rec;
+  bool tmpcopyup;
+  bool src_is_dir; /* bind source type, known before clone */
+  bool cgroup;     /* type "cgroup" or "cgroup2": set up per hierarchy */
+  bool idmap;      /* idmap/ridmap: an id-mapped bind */
+  bool idmap_rec;
+  int idmap_userns_fd; /* prepared by the parent */
+};
+
+struct oci_ns
+{
+  int type; /* CLONE_NEW* */
+  const char *path;
+  int fd; /* opened before clone when path is set */
+};
+
+struct oci_idmap
+{
+  uint32_t inside, outside, size;
+};
+
+struct oci_device
+{
+  const char *path;
+  char type; /* 'c', 'b', 'u', 'p' */
+  unsigned major, minor;
+  mode_t mode;
+  bool has_mode;
+  uid_t uid;
+  gid_t gid;
+  bool has_uid, has_gid;
+};
+
+struct oci_hook
+{
+  const char *path;
+  char **args; /* NULL-terminated; args[0] defaults to path */
+  char **env;  /* NULL-terminated (empty when unset) */
+  int timeout; /* seconds, 0 = none */
+};
+
+enum oci_hook_kind
+{
+  HOOK_PRESTART,
+  HOOK_CREATE_RUNTIME,
+  HOOK_CREATE_CONTAINER,
+  HOOK_START_CONTAINER,
+  HOOK_POSTSTART,
+  HOOK_POSTSTOP,
+  HOOK_KINDS
+};
+
+struct oci_devrule
+{
+  bool allow;
+  char type;            /* 'a', 'c', 'b' */
+  int64_t major, minor; /* -1 = any */
+  char access[4];
+};
+
+struct oci_throttle
+{
+  uint64_t major, minor, rate;
+};
+
+struct oci_weight_dev
+{
+  uint64_t major, minor;
+  int weight, leaf_weight; /* -1 = unset */
+};
+
+struct oci_hugepage
+{
+  const char *size; /* "2MB" */
+  uint64_t limit;
+};
+
+struct oci_kv
+{
+  const char *key, *value;
+};
+
+/* linux.resources; a field is set when its has_ flag is. */
+struct oci_resources
+{
+  bool has_mem_limit, has_mem_reservation, has_mem_swap, has_mem_kernel, has_mem_kernel_tcp;
+  bool has_swappiness, has_disable_oom, has_use_hierarchy;
+  int64_t mem_limit, mem_reservation, mem_swap, mem_kernel, mem_kernel_tcp;
+  uint64_t swappiness;
+  bool disable_oom, use_hierarchy;
+  bool has_shares, has_quota, has_period, has_rt_runtime, has_rt_period, has_burst, has_idle;
+  uint64_t shares, period, rt_period, burst;
+  int64_t quota, rt_runtime, idle;
+  const char *cpus, *mems;
+  bool has_pids;
+  int64_t pids;
+  bool has_blkio_weight, has_blkio_leaf_weight;
+  uint16_t blkio_weight, blkio_leaf_weight;
+  struct oci_weight_dev *weight_dev;
+  size_t n_weight_dev;
+  struct oci_throttle *throttle[4]; /* read bps, write bps, read iops, write iops */
+  size_t n_throttle[4];
+  struct oci_hugepage *huge;
+  size_t n_huge;
+  struct oci_devrule *dev;
+  size_t n_dev;
+  struct oci_kv *unified;
+  size_t n_unified;
+};
+
+struct oci_personality
+{
+  bool set;
+  unsigned long domain;
+};
+
+struct oci_spec
+{
+  struct json *doc; /* the parsed config.json; strings below point into it */
+  char *bundle;     /* absolute */
+  struct oci_process proc;
+  char *root; /* absolute rootfs path */
+  bool root_ro;
+  const char *hostname, *domainname;
+  struct oci_mount *mounts;
+  size_t n_mounts;
+  struct oci_hook *hooks[HOOK_KINDS];
+  size_t n_hooks[HOOK_KINDS];
+  struct oci_ns ns[8];
+  size_t n_ns;
+  int ns_new; /* CLONE_NEW* flags of the namespaces to create */
+  struct oci_idmap uidmap[340], gidmap[340];
+  size_t n_uidmap, n_gidmap;
+  struct oci_device *devices;
+  size_t n_devices;
+  const char *cgroups_path;
+  bool has_resources;
+  struct oci_resources res;
+  struct oci_kv *sysctl;
+  size_t n_sysctl;
+  struct sc_policy *seccomp; /* NULL: no filter */
+  unsigned seccomp_flags;
+  const char *seccomp_listener;
+  const char *seccomp_listener_meta;
+  const char **masked;
+  size_t n_masked;
+  const char **readonly;
+  size_t n_readonly;
+  unsigned long rootfs_prop; /* 0 = default (rprivate) */
+  const char *mount_label;
+  struct oci_personality personality;
+  const struct json *annotations;
+  const char *oci_version;
+};
+
+/* oci-spec.c */
+int oci_spec_load (const char *bundle, struct oci_spec *out);
+/* process.json for exec, or a process built from the command line. */
+int oci_process_parse (const struct json *p, const char *what, struct oci_process *out);
+void oci_process_finish_env (struct oci_process *p);
+int oci_spec_check_host (struct oci_spec *s, bool rootless);
+void oci_spec_free (struct oci_spec *s);
+int oci_parse_signal (const char *s, int *out);
+int oci_rlimit_resource (const char *name);
+unsigned long oci_mount_flag (const char *opt, bool *out_clear, bool *out_known);
+
+/* ---- global options and state ----------------------------------------------- */
+struct oci_global
+{
+  const char *root; /* --root (state directory) */
+  const char *log;  /* --log */
+  bool log_json;    /* --log-format json */
+  bool debug;
+  bool systemd_cgroup;
+  int rootless; /* -1 auto, 0, 1 */
+  const char *seccomp_cache;
+  bool is_rootless; /* resolved */
+};
+
+extern struct oci_global oci_g;
+
+/* Report an error in the runc manner: "cairn-launch: MSG" on stderr, and the
+ * same in --log (text or json). */
+void oci_log_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void oci_log_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void oci_log_debug (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+int oci_report (int r); /* launch_errmsg() -> oci_log_error; returns 1 */
+
+enum oci_status
+{
+  ST_CREATING,
+  ST_CREATED,
+  ST_RUNNING,
+  ST_PAUSED,
+  ST_STOPPED
+};
+const char *oci_status_name (enum oci_status s);
+
+#define OCI_CG_MAX 16
+struct oci_cgroups
+{
+  int mode; /* 0 none, 1 v1 (or hybrid), 2 v2 */
+  size_t n;
+  char *ctrl[OCI_CG_MAX]; /* v1: "memory", "cpu,cpuacct", "name=systemd"...; v2: "" */
+  char *dir[OCI_CG_MAX];  /* absolute host directories */
+  bool created[OCI_CG_MAX];
+  char *unified_dir; /* hybrid: the container's cgroup in the cgroup2 mount, if used */
+};
+
+struct oci_state
+{
+  char *id;
+  char *bundle;
+  pid_t pid;
+  unsigned long long start_time; /* /proc/PID/stat field 22 */
+  long long created_ns;          /* CLOCK_REALTIME */
+  bool rootless;
+  bool created_done; /* create finished (no longer "creating") */
+  struct oci_cgroups cg;
+  struct json *annotations_doc;
+  char *annotations_json; /* serialized annotations, "{}" if none */
+  char *oci_version;
+  uid_t owner;
+};
+
+/* The state directory of ID (created by create, locked by every verb).
+ * Returns the dirfd with an flock (LOCK_EX or LOCK_SH) held; -ENOENT with a
+ * "container does not exist" message when it is not there (or was removed
+ * while we waited for the lock). */
+int oci_root_open (bool create);
+int oci_validate_id (const char *id);
+int oci_state_lock (int rootfd, const char *id, int how);
+int oci_state_create_dir (int rootfd, const char *id, int *out_dirfd);
+int oci_state_write (int dirfd, const struct oci_state *st);
+int oci_state_read (int dirfd, const char *id, struct oci_state *out);
+void oci_state_clear (struct oci_state *st);
+enum oci_status oci_state_status (int dirfd, const struct oci_state *st);
+bool oci_pid_alive (pid_t pid, unsigned long long start_time);
+int oci_proc_start_time (pid_t pid, unsigned long long *out);
+/* The state JSON of the runtime spec (ociVersion, id, status, pid, bundle,
+ * annotations). */
+void oci_state_json (const struct oci_state *st, enum oci_status s, struct jbuf *b, bool pretty);
+int oci_state_remove_dir (int rootfd, const char *id, int dirfd);
+
+/* oci-cgroup.c */
+int oci_cgroups_plan (const struct oci_spec *s, const char *id, bool rootless,
+                      struct oci_cgroups *out);
+int oci_cgroups_create (const struct oci_spec *s, struct oci_cgroups *cg, bool rootless);
+int oci_cgroups_enter (const struct oci_cgroups *cg, pid_t pid);
+int oci_cgroups_apply (const struct oci_resources *r, const struct oci_cgroups *cg);
+int oci_cgroups_destroy (struct oci_cgroups *cg);
+int oci_cgroups_freeze (const struct oci_cgroups *cg, bool freeze);
+int oci_cgroups_frozen (const struct oci_cgroups *cg); /* 1 frozen, 0 not, <0 error */
+int oci_cgroups_kill_all (const struct oci_cgroups *cg, int sig);
+int oci_cgroups_pids (const struct oci_cgroups *cg, pid_t **out, size_t *out_n);
+void oci_cgroups_stats (const struct oci_cgroups *cg, struct jbuf *b);
+void oci_cgroups_clear (struct oci_cgroups *cg);
+int oci_parse_resources (const struct json *r, struct oci_resources *out);
+bool oci_resources_any (const struct oci_resources *r);
+/* oci-devbpf.c: the device rules as a cgroup v2 eBPF program on DIR. */
+int oci_devices_bpf_attach (const char *dir, const struct oci_devrule *rules, size_t n);
+bool oci_cgroups_has (const struct oci_cgroups *cg, const char *ctrl);
+const char *oci_cgroups_dir (const struct oci_cgroups *cg, const char *ctrl);
+void oci_cgroups_to_json (const struct oci_cgroups *cg, struct jbuf *b);
+int oci_cgroups_from_json (const struct json *v, struct oci_cgroups *out);
+
+/* oci-hooks.c: run the hooks of KIND with STATE_JSON on stdin.  Fails on the
+ * first hook that fails (exit status != 0, signal, timeout). */
+int oci_hooks_run (const struct oci_spec *s, enum oci_hook_kind kind, const char *state_json);
+
+/* verbs */
+int oci_cmd_create (int argc, char **argv);
+int oci_cmd_run (int argc, char **argv);
+int oci_cmd_start (int argc, char **argv);
+int oci_cmd_exec (int argc, char **argv);
+int oci_cmd_state (int argc, char **argv);
+int oci_cmd_kill (int argc, char **argv);
+int oci_cmd_delete (int argc, char **argv);
+int oci_cmd_list (int argc, char **argv);
+int oci_cmd_ps (int argc, char **argv);
+int oci_cmd_pause (int argc, char **argv);
+int oci_cmd_resume (int argc, char **argv);
+int oci_cmd_update (int argc, char **argv);
+int oci_cmd_events (int argc, char **argv);
+int oci_cmd_features (int argc, char **argv);
+int oci_cmd_spec (int argc, char **argv);
+int oci_print_config (int argc, char **argv);
+
+/* oci-main.c: dispatch; returns -1 when ARGV is not the OCI form. */
+int oci_main (int argc, char **argv);
+
+/* shared helpers of the verbs */
+int oci_delete_container (int rootfd, const char *id, int dirfd, struct oci_state *st, bool force);
+int oci_write_pid_file (const char *path, pid_t pid);
+int oci_send_console (const char *sock_path, int master);
+
+/* ---- the container's init (oci-child.c, oci-mounts.c) ------------------------- */
+#define OCI_STATE_MAX 16384
+
+enum
+{
+  OMSG_HOOKS = 'H',  /* child -> parent: run prestart and createRuntime now */
+  OMSG_READY = 'R',  /* child -> parent: set up, about to wait on the exec fifo */
+  OMSG_USERNS = 'U', /* first child (two steps): write my id maps */
+  OMSG_PID = 'P',    /* first child (two steps): the init's pid, in .err */
+};
+
+struct oci_plan
+{
+  struct oci_spec *spec;
+  struct launch_bpf bpf;
+  const struct oci_cgroups *cg;
+  int sync_fd;
+  int fifo_fd;     /* O_PATH on exec.fifo */
+  int proc_fd_dir; /* child: the host's /proc/self/fd, opened before pivot */
+  int fifo_wr;     /* child: the fifo's write end (CLOEXEC) */
+  int last_cap;
+  int preserve_fds;
+  bool userns;   /* a new user namespace */
+  bool two_step; /* namespaces joined by path with a new user namespace */
+  bool unpriv;   /* userns, or the runtime runs unprivileged or in a user namespace
+                  * (podman rootless): no mknod, binds instead */
+  bool setgroups_ok;
+  bool rootless;
+  bool no_pivot;
+  bool self_attach; /* v1: the child writes itself into "tasks" */
+  bool want_pty;
+  bool dev_ro;
+  bool cg_ready;   /* in its cgroups (and cgroup namespace) already */
+  int exec_mnt_fd; /* exec: the container's mount namespace, joined last by the process */
+  int lsm_fd;           /* /proc/thread-self/attr/.../exec of the host's procfs, opened
+                         * before pivot_root (CVE-2019-16884), or -1 */           /* /dev was asked read-only: remounted so once populated */
+  bool has_hooks_parent; /* prestart or createRuntime hooks */
+  int host_null_fd;
+  int host_dev_fds[6];
+  char root_path[PATH_MAX];
+  char exe[PATH_MAX]; /* the command, resolved in the container */
+  char state[OCI_STATE_MAX];
+  char listener_msg[OCI_STATE_MAX]; /* linux.seccomp.listenerPath: containerProcessState */
+  int listener_sock;                /* connected before pivot_root, or -1 */
+  char **cg_tasks;                  /* v1 self-attach: "<dir>/tasks" for each hierarchy */
+  int parent_fds[4];                /* the parent's own fds (the locked state directory): closed
+                                     * first thing in the child, whose copy would hold the lock */
+};
+
+__attribute__ ((noreturn)) void oci_child_main (struct oci_plan *plan);
+int oci_setup_rootfs (struct oci_plan *plan, int *out_root_fd, int *out_master, int *out_slave,
+                      bool before_cgroups);
+int oci_finish_rootfs (struct oci_plan *plan, int root_fd);
+int oci_run_hooks_child (struct oci_plan *plan, enum oci_hook_kind kind);
+int oci_spec_load_hooks (int dirfd, struct oci_spec *s);
+int oci_spec_load_exec (int dirfd, struct oci_spec *s);
+__attribute__ ((noreturn)) void oci_exec_child (struct oci_plan *plan);
+int oci_child_cgroups (struct oci_plan *plan);
