@@ -21,10 +21,10 @@
 #
 # The layout inside keeps the host's kind: v1 hierarchies plus cgroup2 at
 # unified/ on a hybrid host. One difference is unavoidable: the cgroup2
-# root of the namespace is a child cgroup, so its cgroup.controllers lists
-# only what the host enabled in the root's cgroup.subtree_control (nothing
-# on this machine), not the controllers of the real root (hugetlb here),
-# see docs/runtime-anchors.md §3 and §7.2 for why that matters to crun.
+# root of the namespace is a child of a cgroup of ours, so its
+# cgroup.controllers is empty, not the controllers of the real root
+# (hugetlb here); see docs/runtime-anchors.md §3 and §7.2 for why that
+# matters to crun, which refuses a hybrid host whose cgroup2 lists any.
 #
 # Copyright (C) 2026 The cairn authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -81,6 +81,7 @@ cleanup() {
   # Leave our cgroups first, so that only what CMD started is left in them.
   while read -r mp type opts; do
     parent=$(own_path "$type" "$opts")
+    parent=${parent%/sandbox}
     echo $$ > "$mp${parent%/$name}/cgroup.procs" 2>/dev/null || true
   done < "$state/mounts"
   # Kill what is left, by pid, until every cgroup of ours is empty.
@@ -111,9 +112,21 @@ while read -r mp type opts; do
     cat "$mp${parent%/}/cpuset.cpus" > "$d/cpuset.cpus"
     cat "$mp${parent%/}/cpuset.mems" > "$d/cpuset.mems"
   fi
+  # cgroup2: one level more, so that the namespace's root lists the
+  # controllers of OUR cgroup.subtree_control (none), whatever the host
+  # enables in its root's (a runtime on the host may add hugetlb there).
+  if [ "$type" = cgroup2 ]; then mkdir "$d/sandbox"; d=$d/sandbox; fi
   echo $$ > "$d/cgroup.procs"
 done < "$state/mounts"
 
+# In the background, so that a TERM or INT to this script reaches CMD (and
+# the cleanup runs after it) instead of waiting for it.
+unshare --cgroup --mount --net --propagation private -- "$0" --inner "$state/mounts" "$@" &
+child=$!
+trap 'kill -TERM $child 2>/dev/null' TERM INT
 rc=0
-unshare --cgroup --mount --net --propagation private -- "$0" --inner "$state/mounts" "$@" || rc=$?
+while :; do
+  wait $child && rc=0 || rc=$?
+  kill -0 $child 2>/dev/null || break
+done
 exit $rc
