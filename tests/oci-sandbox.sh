@@ -115,7 +115,15 @@ while read -r mp type opts; do
   # cgroup2: one level more, so that the namespace's root lists the
   # controllers of OUR cgroup.subtree_control (none), whatever the host
   # enables in its root's (a runtime on the host may add hugetlb there).
-  if [ "$type" = cgroup2 ]; then mkdir "$d/sandbox"; d=$d/sandbox; fi
+  # OCI_SANDBOX_CGROUP2_CONTROLLERS="hugetlb ..." enables those in our
+  # cgroup2 level, so that the namespace's root lists them (the host's
+  # view on this machine, which crun refuses): possible only for
+  # controllers the host's root already enables for its children.
+  if [ "$type" = cgroup2 ]; then
+    mkdir "$d/sandbox"
+    for c in ${OCI_SANDBOX_CGROUP2_CONTROLLERS:-}; do echo "+$c" > "$d/cgroup.subtree_control"; done
+    d=$d/sandbox
+  fi
   echo $$ > "$d/cgroup.procs"
 done < "$state/mounts"
 
