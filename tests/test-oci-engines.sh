@@ -20,7 +20,9 @@
 #
 # Rootless podman gets no cgroups on a v1 or hybrid host with the cgroupfs
 # manager (podman's rule, not the runtime's): --memory, --pids-limit, pause
-# and stats are checked as root only.
+# and stats are checked as root only, and they read the cgroup v1 files
+# (memory.limit_in_bytes, pids.max, freezer.state) of the hybrid layout of
+# the project's machines.
 #
 # Copyright (C) 2026 The cairn authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -118,8 +120,13 @@ setup_rootless_user() {
   PM_USER="cairnoe$$"
   useradd -M -d "$S/podman-rootless/home" -s /bin/false "$PM_USER" >/dev/null 2>&1 || { PM_USER=""; return 1; }
   add_cleanup "userdel $PM_USER"
-  # a range no other entry uses (they are 65536 wide, from 100000 by convention)
-  local base=$(( (200 + RANDOM % 20000) * 65536 ))
+  # a random 65536-wide range that overlaps no entry of /etc/subuid or /etc/subgid
+  local base i
+  for i in $(seq 20); do
+    base=$(( (200 + RANDOM % 20000) * 65536 ))
+    cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: -v b="$base" \
+      '$2 < b + 65536 && b < $2 + $3 { bad = 1 } END { exit bad }' && break
+  done
   usermod --add-subuids "$base-$((base + 65535))" --add-subgids "$base-$((base + 65535))" "$PM_USER"
 }
 
