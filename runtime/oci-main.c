@@ -459,8 +459,7 @@ run_poststop (int dirfd, struct oci_state *st)
     {
       struct jbuf b = { 0 };
       oci_state_json (st, ST_STOPPED, &b, false);
-      if (oci_hooks_run (&s, HOOK_POSTSTOP, b.p) < 0)
-        oci_log_warn ("poststop: %s", launch_errmsg ());
+      oci_hooks_run_warn (&s, HOOK_POSTSTOP, b.p, "poststop");
       jb_free (&b);
     }
   oci_spec_free (&s);
@@ -491,6 +490,7 @@ oci_delete_container (int rootfd, const char *id, int dirfd, struct oci_state *s
       free (pids);
     }
   int r = oci_cgroups_destroy (&st->cg);
+  oci_unmount_shared (st);
   run_poststop (dirfd, st);
   int r2 = oci_state_remove_dir (rootfd, id, dirfd);
   return r < 0 ? r : r2;

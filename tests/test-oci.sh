@@ -321,7 +321,7 @@ t_hooks() {
 #!/bin/sh
 # \$1: the hook's name; the state arrives on stdin
 read -r state
-echo "\$1 \$(readlink /proc/self/ns/uts) \$(echo "\$state" | sed -n 's/.*"status": *"\\([a-z]*\\)".*/\\1/p')" >> $T/hooks.log
+echo "\$1 \$(readlink /proc/self/ns/uts) \$(echo "\$state" | sed -n 's/.*"status": *"\\([a-z]*\\)".*/\\1/p') \$(echo "\$state" | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')" >> $T/hooks.log
 exit \${FAIL:-0}
 EOF
   chmod 0755 "$T/hook"
@@ -341,17 +341,20 @@ c['hooks'] = {'prestart': [h('prestart')], 'createRuntime': [h('createRuntime')]
               'poststart': [h('poststart')], 'poststop': [h('poststop')]}
 c['process']['args'] = ['/bin/sh', '-c', 'cat /tmp/inhook.out; sleep 100']"
   L create --bundle "$B" $ID > out
+  pid=$(L state $ID | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
   L start $ID
   wait_for out startContainer
   L kill $ID KILL
   wait_status $ID stopped
   L delete $ID
-  # the runtime's hooks run in its namespaces, createContainer in the container's
+  # the runtime's hooks run in its namespaces, createContainer in the
+  # container's; those before start see "created" (the environment exists:
+  # runtime-spec runtime.md, "State"), each the pid its namespace sees
   me=$(readlink /proc/self/ns/uts)
   them=$(sed -n 's/^createContainer \([^ ]*\) .*/\1/p' "$T/hooks.log")
   assert_not_streq "$them" "$me"
-  printf '%s\n' "prestart $me creating" "createRuntime $me creating" "createContainer $them creating" \
-    "poststart $me running" "poststop $me stopped" > want
+  printf '%s\n' "prestart $me created $pid" "createRuntime $me created $pid" \
+    "createContainer $them created 1" "poststart $me running $pid" "poststop $me stopped 0" > want
   diff -u want "$T/hooks.log"
   assert_file_has_content out '^startContainer cairn$'
   # a failing prestart hook: create fails, nothing is left
@@ -380,16 +383,21 @@ c['process']['args'] = ['/bin/sh', '-c', 'cat /tmp/inhook.out; sleep 100']"
   assert_file_has_content "$T/err" 'hook failed'
   wait_status $ID stopped
   L delete $ID
-  # failing poststart and poststop are warnings: the lifecycle goes on
+  # failing poststart and poststop are warnings (in --log): the lifecycle
+  # and the remaining hooks go on
   : > "$T/hooks.log"
-  cfg "$B" "c['hooks'] = {'poststart': [dict(path='$T/hook', args=['hook', 'ps'], env=['FAIL=1'])],
-                          'poststop': [dict(path='$T/hook', args=['hook', 'pst'], env=['FAIL=1'])]}"
+  cfg "$B" "c['hooks'] = {'poststart': [dict(path='$T/hook', args=['hook', 'ps'], env=['FAIL=1']),
+                                        dict(path='$T/hook', args=['hook', 'ps2'])],
+                          'poststop': [dict(path='$T/hook', args=['hook', 'pst'], env=['FAIL=1']),
+                                       dict(path='$T/hook', args=['hook', 'pst2'])]}"
   L create --bundle "$B" $ID
-  L start $ID
+  L --log "$T/hooks-warn.log" start $ID
   L kill $ID KILL
   wait_status $ID stopped
-  L delete $ID
-  assert_streq "$(cut -d' ' -f1 "$T/hooks.log" | tr '\n' ' ')" "ps pst "
+  L --log "$T/hooks-warn.log" delete $ID
+  assert_streq "$(cut -d' ' -f1 "$T/hooks.log" | tr '\n' ' ')" "ps ps2 pst pst2 "
+  assert_file_has_content "$T/hooks-warn.log" "level=warning msg=\"poststart: hook $T/hook failed with exit status 1"
+  assert_file_has_content "$T/hooks-warn.log" "level=warning msg=\"poststop: hook $T/hook failed with exit status 1"
 }
 
 # ---- process fields ----------------------------------------------------------------------------
@@ -449,6 +457,21 @@ c["process"]["args"] = ["/bin/sh", "-c", "ionice -p $$"]'
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" "unknown capability 'CAP_NOPE'"
   assert_not_has_file "$T/state/$ID"
+  # a config.json straight from `runc spec` or `crun spec` runs unchanged:
+  # they list ambient capabilities without inheritable ones, which the
+  # kernel cannot raise; skipped, as runc and crun skip them
+  local rt
+  for rt in runc crun; do
+    mkdir -p "$T/$rt"
+    (cd "$T/$rt" && $rt spec)
+    [ "$(jget "$T/$rt/config.json" 'len(j["process"]["capabilities"].get("ambient", []))')" -gt 0 ]
+    [ "$(jget "$T/$rt/config.json" 'len(j["process"]["capabilities"].get("inheritable", []))')" = 0 ]
+    cfg "$T/$rt" "c['root']['path'] = '$B/rootfs'; c['process']['terminal'] = False
+c['process']['args'] = ['/bin/probe', 'status']"
+    L run --bundle "$T/$rt" $ID > out
+    assert_kv out CapAmb 0000000000000000
+    assert_kv out CapEff 0000000020000420
+  done
 }
 
 # ---- terminal, console socket, preserve-fds ---------------------------------------------------
@@ -571,8 +594,24 @@ c['process']['args'] = ['/bin/true']"
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" 'real directory here.*/proc'
   rm "$B/rootfs/proc"; mkdir "$B/rootfs/proc"
+  # (r)unbindable: the container's / cannot be bound; made so after the
+  # rootfs and the binds of config.json are in place
+  printf '#!/bin/sh\nawk '"'"'$5 == "/" { print "root:", $0 }'"'"' /proc/self/mountinfo\n' > "$B/rootfs/bin/rootprop"
+  chmod 0755 "$B/rootfs/bin/rootprop"
+  for p in unbindable runbindable; do
+    cfg "$B" "c['linux']['rootfsPropagation'] = '$p'; c['process']['args'] = ['/bin/rootprop']"
+    L run --bundle "$B" $ID > out
+    assert_file_has_content out '^root: .* unbindable '
+  done
+  # file system options on a bind mean nothing to the kernel (runc and crun
+  # pass them on): ignored with a warning
+  cfg "$B" "c['mounts'].append(dict(destination='/vol2', type='bind', source='$T/vol', options=['bind', 'mode=755', 'size=1k']))
+c['process']['args'] = ['/bin/cat', '/vol2/f']"
+  L --log "$T/m.log" run --bundle "$B" $ID > out
+  assert_file_has_content out '^hostdata$'
+  assert_file_has_content "$T/m.log" "level=warning msg=\"config: mounts: /vol2: file system options on a bind mount are ignored: 'mode=755,size=1k'"
   # unknown options of a bind mount are refused
-  cfg "$B" "c['mounts'].append(dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'frobnicate']))"
+  cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'frobnicate'])"
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" "unknown option for a bind mount: 'frobnicate'"
   cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'idmap'])"
@@ -647,6 +686,84 @@ del c['linux']['uidMappings']; del c['linux']['gidMappings']"
   assert_fails L run --bundle "$T/c" $ID-b
   assert_file_has_content "$T/err" 'time namespace is not supported'
   L delete --force $ID-a
+  ns_joined_mnt_uts
+  ns_no_mount_ns
+}
+
+# Mount and uts namespaces joined by path (another process's, made by
+# unshare): the rootfs is set up and the hostname set in them, as runc and
+# crun do; never in the runtime's own.
+ns_joined_mnt_uts() {
+  mkbundle "$T/j"
+  unshare -m -u --propagation private sleep 100 &
+  local holder=$!
+  add_cleanup "kill $holder 2>/dev/null"
+  local i=0
+  while [ "$(stat -L -c %i /proc/$holder/ns/mnt)" = "$(stat -L -c %i /proc/self/ns/mnt)" ]; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "unshare did not start"; exit 1; }; sleep 0.05
+  done
+  cfg "$T/j" "
+for n in c['linux']['namespaces']:
+    if n['type'] in ('mount', 'uts'): n['path'] = '/proc/$holder/ns/' + ('mnt' if n['type'] == 'mount' else 'uts')
+c['hostname'] = 'joined'
+c['process']['args'] = ['/bin/sh', '-c', '/bin/probe ns; hostname; test -e /proc/self/ns && echo proc=yes']"
+  L run --bundle "$T/j" $ID-j > out
+  assert_streq "$(kv out ns_mnt)" "$(stat -L -c %i /proc/$holder/ns/mnt)"
+  assert_streq "$(kv out ns_uts)" "$(stat -L -c %i /proc/$holder/ns/uts)"
+  assert_file_has_content out '^joined$'
+  assert_kv out proc yes
+  # the mounts are in the joined namespace, not in ours; our name is ours
+  assert_not_file_has_content /proc/self/mountinfo " $T/j/rootfs"
+  assert_not_streq "$(hostname)" joined
+  kill $holder
+  # the runtime's own namespaces are not the container's to change
+  cfg "$T/j" "
+for n in c['linux']['namespaces']:
+    if n['type'] == 'uts': n['path'] = '/proc/self/ns/uts'"
+  assert_fails L run --bundle "$T/j" $ID-j
+  assert_file_has_content "$T/err" "hostname/domainname need a uts namespace of the container's own"
+}
+
+# No mount namespace at all: the container inherits the runtime's (runtime-
+# spec config-linux.md, "Namespaces"); its mounts are made there below the
+# rootfs, it is chrooted, and delete takes the mounts away.  Run in a mount
+# namespace of the test's own.
+ns_no_mount_ns() {
+  mkbundle "$T/n"
+  cfg "$T/n" "
+c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'mount']
+c['root']['readonly'] = True
+c['process']['args'] = ['/bin/sh', '-c', '/bin/probe ns; ls /proc/self/ns >/dev/null && echo proc=yes; ls /dev/null; exec sleep 100']"
+  cat > "$T/nomnt.sh" <<EOF
+set -e
+me=\$(stat -L -c %i /proc/self/ns/mnt)
+L() { "$CAIRN_LAUNCH" --root "$T/state" --seccomp-cache="$SC_CACHE" "\$@"; }
+L create --bundle "$T/n" $ID-n > "$T/n.out"
+L start $ID-n
+i=0; until grep -q ^proc= "$T/n.out"; do i=\$((i + 1)); [ \$i -lt 100 ]; sleep 0.05; done
+pid=\$(L state $ID-n | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+echo inherited=\$([ "\$(stat -L -c %i /proc/\$pid/ns/mnt)" = "\$me" ] && echo yes)
+echo during=\$(grep -c " $T/n/rootfs" /proc/self/mountinfo)
+echo exec=\$(L exec $ID-n /bin/ls /bin/probe)
+L kill $ID-n KILL
+i=0; until L state $ID-n | grep -q '"stopped"'; do i=\$((i + 1)); [ \$i -lt 100 ]; sleep 0.05; done
+L delete $ID-n
+echo after=\$(grep -c " $T/n/rootfs" /proc/self/mountinfo || true)
+EOF
+  unshare -m --propagation private sh "$T/nomnt.sh" > out
+  cat "$T/n.out" out
+  assert_kv out inherited yes
+  assert_kv "$T/n.out" proc yes
+  assert_file_has_content "$T/n.out" '^/dev/null$'
+  [ "$(kv out during)" -ge 4 ]
+  assert_kv out after 0
+  # exec enters its root too (/bin/probe is only in the bundle's rootfs)
+  assert_kv out exec /bin/probe
+  assert_not_has_file "$T/state/$ID-n"
+  # its "/" is the runtime's: no propagation to set there
+  cfg "$T/n" "c['linux']['rootfsPropagation'] = 'rshared'"
+  assert_fails L run --bundle "$T/n" $ID-n
+  assert_file_has_content "$T/err" 'rootfsPropagation needs a mount namespace of the container'
 }
 
 # ---- cgroups and resources ----------------------------------------------------------------------
@@ -928,7 +1045,7 @@ oci_test "hooks: order, state on stdin, namespaces, failure semantics, timeout" 
 oci_test "process: user, groups, umask, caps (5 sets), rlimits, nnp, oom, hostname, refusals" t_process
 oci_test "terminal: console socket, consoleSize, run -t, --preserve-fds" t_terminal
 oci_test "mounts, devices, masked/readonly paths, propagation, symlinks in the image" t_mounts
-oci_test "namespaces by path, id mappings, sysctl, personality" t_namespaces
+oci_test "namespaces by path (mount and uts too), none, id mappings, sysctl, personality" t_namespaces
 oci_test "cgroupsPath and resources (memory, cpu, cpuset, pids, devices, hugetlb)" t_resources
 oci_test "seccomp in the runtime-spec form, also for exec; refusals" t_seccomp
 oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log json" t_bad_config
