@@ -831,7 +831,16 @@ start_locked (int dirfd, const char *id, struct oci_state *st)
                 oci_status_name (s));
   int r = release (dirfd, id, st->pid, st->start_time);
   if (r == 0)
-    run_poststart (dirfd, st);
+    {
+      /* kill holds a signal for a program that has just started
+       * (oci_cmd_kill): it needs to know when */
+      struct timespec ts;
+      clock_gettime (CLOCK_MONOTONIC, &ts);
+      st->started_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+      if (oci_state_write (dirfd, st) < 0)
+        oci_log_warn ("%s", launch_errmsg ());
+      run_poststart (dirfd, st);
+    }
   return r;
 }
 

@@ -157,9 +157,9 @@ oci_state_write (int dirfd, const struct oci_state *st)
   jb_str (&b, st->id);
   jb_printf (&b, ",\"pid\":%ld,\"startTime\":%llu,\"createdNs\":%lld,\"created\":\"%s\"",
              (long)st->pid, st->start_time, st->created_ns, created);
-  jb_printf (&b, ",\"rootless\":%s,\"createdDone\":%s,\"owner\":%lu",
+  jb_printf (&b, ",\"rootless\":%s,\"createdDone\":%s,\"owner\":%lu,\"startedNs\":%lld",
              st->rootless ? "true" : "false", st->created_done ? "true" : "false",
-             (unsigned long)st->owner);
+             (unsigned long)st->owner, st->started_ns);
   jb_raw (&b, ",\"bundle\":");
   jb_str (&b, st->bundle);
   jb_raw (&b, ",\"annotations\":");
@@ -238,6 +238,9 @@ oci_state_read (int dirfd, const char *id, struct oci_state *st)
     }
   st->rootless = json_true (json_get (d, "rootless"));
   st->created_done = json_true (json_get (d, "createdDone"));
+  int64_t started = 0;
+  if (json_i64 (json_get (d, "startedNs"), &started) == 0)
+    st->started_ns = started;
   json_free (d);
   if (r < 0)
     {

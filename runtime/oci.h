@@ -311,7 +311,8 @@ struct oci_state
   unsigned long long start_time; /* /proc/PID/stat field 22 */
   long long created_ns;          /* CLOCK_REALTIME */
   bool rootless;
-  bool created_done; /* create finished (no longer "creating") */
+  bool created_done;    /* create finished (no longer "creating") */
+  long long started_ns; /* CLOCK_MONOTONIC when start released it, 0 before */
   struct oci_cgroups cg;
   struct json *annotations_doc;
   char *annotations_json; /* serialized annotations, "{}" if none */

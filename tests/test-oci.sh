@@ -176,6 +176,29 @@ t_kill() {
   L kill $ID TERM
   wait_status $ID stopped
   L delete $ID
+  # a signal sent right after start, before the program has installed its
+  # handler, is not lost (pid 1 of a namespace gets no signal it has no
+  # handler for): kill holds it until the handler is there; then state and
+  # delete agree that the container stopped
+  args "$B" /bin/sh -c 'sleep 0.3; trap "echo got; exit 0" USR1; echo armed; sleep 5 & wait $!'
+  for i in 1 2 3; do
+    L create --bundle "$B" $ID > out
+    L start $ID
+    L kill $ID USR1
+    wait_status $ID stopped
+    L delete $ID
+    assert_file_has_content out '^got$'
+  done
+  # a signal the program never handles is held for at most a second after
+  # start, then dropped by the kernel as for runc and crun
+  args "$B" /bin/sleep 100
+  L create --bundle "$B" $ID
+  L start $ID
+  local t0=$(date +%s%N)
+  L kill $ID TERM
+  [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ]
+  assert_streq "$(status_of $ID)" running
+  L delete --force $ID
 }
 
 # ---- races ---------------------------------------------------------------------------------
