@@ -438,6 +438,14 @@ send_byte (struct ctx *c, char b)
   return 0;
 }
 
+static int
+send_failed (int err)
+{
+  if (err == EPIPE || err == ECONNRESET)
+    return bad (EPIPE, "the container's init exited during its setup");
+  return bad (err, "sending the state to the container's init");
+}
+
 /* The container's pid as the container sees it: the last NSpid field of
  * /proc/PID/status (1 in a new pid namespace). */
 static pid_t
@@ -482,7 +490,7 @@ parent_hooks (struct ctx *c)
   if (r == 0 && in.len >= OCI_STATE_MAX)
     r = bad (E2BIG, "the container's state is too large for its hooks");
   if (r == 0 && send (c->sync_fd, in.p, in.len, MSG_NOSIGNAL) < 0)
-    r = bad (errno, "sending the state to the container's init");
+    r = send_failed (errno);
   jb_free (&in);
   if (r == 0 && c->spec.seccomp_listener)
     {
@@ -498,7 +506,7 @@ parent_hooks (struct ctx *c)
       if (l.len >= OCI_STATE_MAX)
         r = bad (E2BIG, "the containerProcessState is too large");
       else if (send (c->sync_fd, l.p, l.len, MSG_NOSIGNAL) < 0)
-        r = bad (errno, "sending the state to the container's init");
+        r = send_failed (errno);
       jb_free (&l);
     }
   jb_free (&b);

@@ -392,6 +392,22 @@ c['process']['args'] = ['/bin/sh', '-c', 'cat /tmp/inhook.out; sleep 100']"
   assert_file_has_content "$T/err" "a hook failed.*$T/hook"
   assert_not_has_file "$T/state/$ID"
   assert_streq "$(cgdirs $ID)" ""
+  # the init dying during its setup without a word (a prestart hook kills
+  # it): create fails, nothing is left
+  printf '#!/bin/sh\nread -r s\nkill -9 $(echo "$s" | sed -n "s/.*\\"pid\\": *\\([0-9]*\\).*/\\1/p")\n' > "$T/killer"
+  chmod 0755 "$T/killer"
+  cfg "$B" "c['hooks'] = {'prestart': [dict(path='$T/killer')]}"
+  assert_fails L create --bundle "$B" $ID
+  assert_file_has_content "$T/err" "the container's init exited during its setup"
+  assert_not_has_file "$T/state/$ID"
+  assert_streq "$(cgdirs $ID)" ""
+  # or failing a step of its setup (a mount): create fails with its reason
+  cfg "$B" "c['hooks'] = {}; c['mounts'].append(dict(destination='/nosuch', type='nosuchfs', source='none'))"
+  assert_fails L create --bundle "$B" $ID
+  assert_file_has_content "$T/err" '/nosuch.*No such device'
+  assert_not_has_file "$T/state/$ID"
+  assert_streq "$(cgdirs $ID)" ""
+  cfg "$B" "c['mounts'].pop()"
   # a hook past its timeout is killed and fails create
   printf '#!/bin/sh\nsleep 10\n' > "$T/slow"; chmod 0755 "$T/slow"
   cfg "$B" "c['hooks'] = {'createRuntime': [dict(path='$T/slow', timeout=1)]}"
