@@ -1058,6 +1058,11 @@ parse_seccomp (struct oci_spec *s, const struct json *v)
       return bad (-r, "config: linux.seccomp: %s%s%s", launch_errmsg (),
                   launch_errctx () ? ": " : "", launch_errctx () ? launch_errctx () : "");
     }
+  /* cairn-launch's own default policy for the container's bounding set (as
+   * --print-seccomp-profile and --print-oci-config write it) keeps what its
+   * JSON form cannot say: ENOSYS for system calls newer than libseccomp, so
+   * that it acts as in the launcher's form (cairn-launch(1), SECCOMP POLICY) */
+  s->seccomp->enosys_beyond_known = seccomp_policy_is_default (s->seccomp, s->proc.caps.bounding);
   return 0;
 }
 
