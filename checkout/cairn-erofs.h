@@ -98,6 +98,20 @@ gboolean cairn_kmount (CairnRepo *repo, const char *commit, const char *mountpoi
  * @path is not the root of one (per /proc/self/mountinfo). */
 char *cairn_kmount_commit_at (const char *path);
 
+/* `cairn run --mount`: one mount per commit under
+ * extensions/cairn/mounts/<commit>, shared by every container of that
+ * commit. Each user holds <commit>.users shared (*out_users_fd); mounting
+ * and unmounting happen under <commit>.lock. The first user mounts. */
+gboolean cairn_kmount_shared_acquire (CairnRepo *repo, const char *commit,
+                                      const CairnKmountOptions *opts, char **out_path,
+                                      int *out_users_fd, CairnKmountStats *out_stats,
+                                      GError **error);
+
+/* Drop a user (closes @users_fd); the last one unmounts and removes the
+ * mount point. A mount left by a user that died is reused by the next and
+ * removed by the last. */
+void cairn_kmount_shared_release (CairnRepo *repo, const char *commit, int users_fd);
+
 /* Remove cached images whose commit is not in @keep (set of checksums). */
 gboolean cairn_erofs_cache_prune (CairnRepo *repo, GHashTable *keep, guint *out_removed,
                                   GError **error);

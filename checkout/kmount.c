@@ -399,3 +399,77 @@ cairn_erofs_cache_prune (CairnRepo *repo, GHashTable *keep, guint *out_removed, 
     }
   return TRUE;
 }
+
+/* ---- the mount shared by `cairn run --mount` ------------------------------------ */
+
+#define MOUNTS_DIR "mounts"
+
+static int
+open_mounts_dir (CairnRepo *repo, GError **error)
+{
+  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
+  int fd = -1;
+  if (ext < 0 || !cairn_mkdirat (ext, MOUNTS_DIR, 0700, TRUE, error)
+      || !cairn_opendirat (ext, MOUNTS_DIR, FALSE, &fd, error))
+    return -1;
+  return fd;
+}
+
+static int
+lock_file (int dfd, const char *commit, const char *suffix, int how, GError **error)
+{
+  g_autofree char *name = g_strconcat (commit, suffix, NULL);
+  cairn_autofd fd = openat (dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return cairn_throw_errno (error, "opening %s", name), -1;
+  while (flock (fd, how) < 0)
+    if (errno != EINTR)
+      return cairn_throw_errno (error, "locking %s", name), -1;
+  return cairn_steal_fd (&fd);
+}
+
+gboolean
+cairn_kmount_shared_acquire (CairnRepo *repo, const char *commit, const CairnKmountOptions *opts,
+                             char **out_path, int *out_users_fd, CairnKmountStats *out_stats,
+                             GError **error)
+{
+  if (!cairn_validate_checksum_string (commit, error))
+    return FALSE;
+  cairn_autofd dfd = open_mounts_dir (repo, error);
+  if (dfd < 0)
+    return FALSE;
+  cairn_autofd mutex = lock_file (dfd, commit, ".lock", LOCK_EX, error);
+  cairn_autofd users = mutex < 0 ? -1 : lock_file (dfd, commit, ".users", LOCK_SH, error);
+  if (users < 0 || !cairn_mkdirat (dfd, commit, 0755, TRUE, error))
+    return FALSE;
+  g_autofree char *base
+      = g_build_filename (repo->path, "extensions", "cairn", MOUNTS_DIR, commit, NULL);
+  g_autofree char *path = g_canonicalize_filename (base, NULL);
+  g_autofree char *mounted = cairn_kmount_commit_at (path);
+  if (g_strcmp0 (mounted, commit) != 0
+      && !cairn_kmount (repo, commit, path, opts, out_stats, error))
+    return FALSE;
+  *out_path = g_steal_pointer (&path);
+  *out_users_fd = cairn_steal_fd (&users);
+  return TRUE;
+}
+
+void
+cairn_kmount_shared_release (CairnRepo *repo, const char *commit, int users_fd)
+{
+  cairn_autofd dfd = open_mounts_dir (repo, NULL);
+  cairn_autofd mutex = dfd < 0 ? -1 : lock_file (dfd, commit, ".lock", LOCK_EX, NULL);
+  close (users_fd);
+  if (mutex < 0)
+    return;
+  cairn_autofd users = lock_file (dfd, commit, ".users", LOCK_EX | LOCK_NB, NULL);
+  if (users < 0)
+    return; /* another container still uses it */
+  g_autofree char *base
+      = g_build_filename (repo->path, "extensions", "cairn", MOUNTS_DIR, commit, NULL);
+  g_autofree char *path = g_canonicalize_filename (base, NULL);
+  g_autofree char *mounted = cairn_kmount_commit_at (path);
+  if (g_strcmp0 (mounted, commit) == 0 && umount2 (path, UMOUNT_NOFOLLOW) < 0 && errno == EBUSY)
+    (void)umount2 (path, UMOUNT_NOFOLLOW | MNT_DETACH);
+  (void)unlinkat (dfd, commit, AT_REMOVEDIR);
+}

@@ -95,7 +95,8 @@ needs_full (const char *repo_arg, int argc, char **argv, int i)
               || (strcmp (argv[j], "--tree") == 0 && j + 1 < argc
                   && strncmp (argv[j + 1], "tar=", 4) == 0)))
         return 1;
-      if (strcmp (argv[i], "run") == 0 && strcmp (argv[j], "--mount") == 0)
+      if (strcmp (argv[i], "run") == 0
+          && (strcmp (argv[j], "--mount") == 0 || strncmp (argv[j], "--mount=", 8) == 0))
         return 1;
     }
   return 0;
