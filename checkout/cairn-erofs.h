@@ -57,6 +57,19 @@ gboolean cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd,
                             const CairnErofsOptions *opts, CairnErofsStats *out_stats,
                             GError **error);
 
+/* ---- raw images for `cairn export` (export-image.c) ------------------------ */
+
+/* A standalone EROFS image of @commit with the contents, every mtime the
+ * commit's timestamp, written beside @path and renamed over it complete. */
+gboolean cairn_export_erofs (CairnRepo *repo, const char *commit, const char *path,
+                             CairnErofsStats *out_stats, GError **error);
+
+/* A squashfs image of @commit made by mksquashfs from the kernel mount of
+ * the commit (root; the mount lives in a child's private mount namespace),
+ * every mtime the commit's timestamp; renamed to @path complete. */
+gboolean cairn_export_squashfs (CairnRepo *repo, const char *commit, const char *path,
+                                GError **error);
+
 /* ---- the kernel mount (kmount.c) ------------------------------------------ */
 
 typedef struct

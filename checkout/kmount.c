@@ -273,7 +273,13 @@ mount_overlay (CairnRepo *repo, const char *commit, int lower_mnt, const CairnKm
     return cairn_throw_errno (error, "overlay"), -1;
   g_autofree char *source = g_strconcat (SOURCE_PREFIX, commit, NULL);
   g_autofree char *lower = g_strdup_printf ("/proc/self/fd/%d", lower_mnt);
-  g_autofree char *data = g_strdup_printf ("/proc/self/fd/%d", repo->objects_dfd);
+  /* By path, not through repo->objects_dfd: the caller may have entered a
+   * new mount namespace since the repository was opened, and overlayfs
+   * takes no layer from another namespace. */
+  g_autofree char *repo_abs = realpath (repo->path, NULL);
+  if (!repo_abs)
+    return cairn_throw_errno (error, "%s", repo->path), -1;
+  g_autofree char *data = g_build_filename (repo_abs, "objects", NULL);
   gboolean verity = g_key_file_get_boolean (repo->config, "cairn", "verity", NULL);
   /* metacopy: file data comes from the redirect target; redirect_dir=follow:
    * follow redirects without ever creating any (the overlay has no upper
