@@ -125,8 +125,8 @@ gboolean cairn_kmount_shared_acquire (CairnRepo *repo, const char *commit,
  * removed by the last. */
 void cairn_kmount_shared_release (CairnRepo *repo, const char *commit, int users_fd);
 
-/* Remove cached images whose commit is not in @keep (set of checksums). */
-gboolean cairn_erofs_cache_prune (CairnRepo *repo, GHashTable *keep, guint *out_removed,
-                                  GError **error);
+/* Remove the cached images of commits that are no longer in the store
+ * (call after pruning objects), and temporary files of builds that died. */
+gboolean cairn_erofs_cache_prune (CairnRepo *repo, guint *out_removed, GError **error);
 
 G_END_DECLS

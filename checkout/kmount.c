@@ -30,6 +30,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CACHE_DIR "erofs"
@@ -373,7 +374,7 @@ cairn_kmount_commit_at (const char *path)
 /* ---- prune ------------------------------------------------------------------------ */
 
 gboolean
-cairn_erofs_cache_prune (CairnRepo *repo, GHashTable *keep, guint *out_removed, GError **error)
+cairn_erofs_cache_prune (CairnRepo *repo, guint *out_removed, GError **error)
 {
   *out_removed = 0;
   cairn_autofd dfd = open_cache_dir (repo, error);
@@ -385,13 +386,24 @@ cairn_erofs_cache_prune (CairnRepo *repo, GHashTable *keep, guint *out_removed, 
     return cairn_throw_errno (error, "reading the image cache");
   g_autoptr (GPtrArray) remove = g_ptr_array_new_with_free_func (g_free);
   struct dirent *de;
+  time_t now = time (NULL);
   while ((de = readdir (d)))
     {
       const char *dot = strchr (de->d_name, '.');
+      struct stat st;
+      /* A named temporary file (no O_TMPFILE) a killed build left. */
+      if (g_str_has_prefix (de->d_name, ".tmp-"))
+        {
+          if (fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > 3600)
+            g_ptr_array_add (remove, g_strdup (de->d_name));
+          continue;
+        }
       if (!dot || (strcmp (dot, ".img") != 0 && strcmp (dot, ".img.sha256") != 0))
         continue;
       g_autofree char *commit = g_strndup (de->d_name, dot - de->d_name);
-      if (!cairn_is_checksum_string (commit) || !g_hash_table_contains (keep, commit))
+      gboolean have = FALSE;
+      if (!cairn_is_checksum_string (commit)
+          || (cairn_repo_has_object (repo, CAIRN_OBJECT_COMMIT, commit, &have, NULL) && !have))
         g_ptr_array_add (remove, g_strdup (de->d_name));
     }
   closedir (d);
