@@ -92,6 +92,20 @@ open_cache_dir (CairnRepo *repo, GError **error)
   return fd;
 }
 
+static gboolean
+repo_verity (CairnRepo *repo)
+{
+  return g_key_file_get_boolean (repo->config, "cairn", "verity", NULL);
+}
+
+/* <commit>.img, or <commit>.verity.img when the image records fs-verity
+ * digests (`cairn fsck --verity`): an image built before is not reused. */
+static char *
+image_name (CairnRepo *repo, const char *commit, const char *suffix)
+{
+  return g_strconcat (commit, repo_verity (repo) ? ".verity" : "", ".img", suffix, NULL);
+}
+
 static char *
 hash_fd (int fd, GError **error)
 {
@@ -116,10 +130,10 @@ hash_fd (int fd, GError **error)
 
 /* The cached image if it is there and matches its recorded checksum. */
 static int
-open_cached (int dfd, const char *commit, gboolean *out_corrupt)
+open_cached (CairnRepo *repo, int dfd, const char *commit, gboolean *out_corrupt)
 {
-  g_autofree char *name = g_strconcat (commit, ".img", NULL);
-  g_autofree char *sumname = g_strconcat (commit, ".img.sha256", NULL);
+  g_autofree char *name = image_name (repo, commit, "");
+  g_autofree char *sumname = image_name (repo, commit, ".sha256");
   *out_corrupt = FALSE;
   cairn_autofd fd = openat (dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
@@ -151,9 +165,8 @@ build_image (CairnRepo *repo, int dfd, const char *commit, const CairnKmountOpti
   g_auto (CairnTmpfile) tmp = { 0 };
   if (!cairn_tmpfile_open (dfd, 0644, &tmp, error))
     return -1;
-  CairnErofsOptions eo = { .verity = g_key_file_get_boolean (repo->config, "cairn", "verity", NULL),
-                           .log = log_missing,
-                           .log_data = (gpointer)opts };
+  CairnErofsOptions eo
+      = { .verity = repo_verity (repo), .log = log_missing, .log_data = (gpointer)opts };
   CairnErofsStats es = { 0 };
   if (!cairn_erofs_write (repo, commit, tmp.fd, &eo, &es, error))
     return -1;
@@ -169,8 +182,8 @@ build_image (CairnRepo *repo, int dfd, const char *commit, const CairnKmountOpti
   if (es.n_missing)
     return cairn_steal_fd (&owned);
   g_autofree char *sum = hash_fd (fd, error);
-  g_autofree char *name = g_strconcat (commit, ".img", NULL);
-  g_autofree char *sumname = g_strconcat (commit, ".img.sha256", NULL);
+  g_autofree char *name = image_name (repo, commit, "");
+  g_autofree char *sumname = image_name (repo, commit, ".sha256");
   g_autofree char *line = g_strconcat (sum ? sum : "", "\n", NULL);
   if (!sum
       || !cairn_file_replace_contents_at (dfd, sumname, line, strlen (line), 0644, CAIRN_FSYNC_NONE,
@@ -192,7 +205,7 @@ cairn_kmount_image_open (CairnRepo *repo, const char *commit, const CairnKmountO
   if (dfd < 0)
     return cairn_prefix_error (error, "image cache"), -1;
   gboolean corrupt = FALSE;
-  cairn_autofd fd = open_cached (dfd, commit, &corrupt);
+  cairn_autofd fd = open_cached (repo, dfd, commit, &corrupt);
   if (fd >= 0)
     stats.image_cached = TRUE;
   else
@@ -281,7 +294,7 @@ mount_overlay (CairnRepo *repo, const char *commit, int lower_mnt, const CairnKm
   if (!repo_abs)
     return cairn_throw_errno (error, "%s", repo->path), -1;
   g_autofree char *data = g_build_filename (repo_abs, "objects", NULL);
-  gboolean verity = g_key_file_get_boolean (repo->config, "cairn", "verity", NULL);
+  gboolean verity = repo_verity (repo);
   /* metacopy: file data comes from the redirect target; redirect_dir=follow:
    * follow redirects without ever creating any (the overlay has no upper
    * layer). verity=on: a digest in the metadata must match the object. */
@@ -398,7 +411,7 @@ cairn_erofs_cache_prune (CairnRepo *repo, guint *out_removed, GError **error)
             g_ptr_array_add (remove, g_strdup (de->d_name));
           continue;
         }
-      if (!dot || (strcmp (dot, ".img") != 0 && strcmp (dot, ".img.sha256") != 0))
+      if (!dot || !(g_str_has_suffix (dot, ".img") || g_str_has_suffix (dot, ".img.sha256")))
         continue;
       g_autofree char *commit = g_strndup (de->d_name, dot - de->d_name);
       gboolean have = FALSE;
