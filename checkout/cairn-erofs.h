@@ -44,6 +44,7 @@ typedef struct
   guint64 bytes;   /* size of the image */
   guint n_missing; /* objects missing from the store (metadata images) */
   guint n_digests; /* fs-verity digests recorded */
+  char sha256[65]; /* metadata images: SHA-256 of the whole image */
 } CairnErofsStats;
 
 /* Write an EROFS image of @commit to @out_fd (a new, empty regular file;
@@ -110,6 +111,10 @@ gboolean cairn_kmount (CairnRepo *repo, const char *commit, const char *mountpoi
 /* The commit checksum of the cairn kernel mount at @path, or NULL when
  * @path is not the root of one (per /proc/self/mountinfo). */
 char *cairn_kmount_commit_at (const char *path);
+
+/* Unmount the cairn kernel mount at @mountpoint (refusing anything else);
+ * lazily, *out_lazy TRUE, when files are open. */
+gboolean cairn_kmount_umount (const char *mountpoint, gboolean *out_lazy, GError **error);
 
 /* `cairn run --mount`: one mount per commit under
  * extensions/cairn/mounts/<commit>, shared by every container of that

@@ -90,6 +90,8 @@ struct Inode
   guint64 nblocks;      /* full blocks in the data area */
   guint64 blkaddr;      /* first of them */
   gboolean has_content; /* data blocks are a file's content (export) */
+  char *missing;        /* why the object could not be loaded (metadata images) */
+  gboolean has_digest;  /* an fs-verity digest is recorded */
 };
 
 typedef struct
@@ -104,6 +106,8 @@ typedef struct
   const CairnErofsOptions *opts;
   GPtrArray *inodes;    /* Inode*, in placement order, root first */
   GHashTable *files;    /* content checksum -> Inode* */
+  GPtrArray *pending;   /* file Inodes whose metadata load_files loads */
+  GHashTable *trees;    /* dirtree checksum -> checked GVariant (prefetch_trees) */
   GHashTable *dirmetas; /* dirmeta checksum -> DirMeta* */
   CairnErofsStats stats;
 } Writer;
@@ -123,6 +127,7 @@ inode_free (gpointer p)
   if (n->dents)
     g_array_unref (n->dents);
   g_free (n->target);
+  g_free (n->missing);
   g_free (n);
 }
 
@@ -132,6 +137,13 @@ dirmeta_free (gpointer p)
   DirMeta *d = p;
   g_clear_pointer (&d->xattrs, g_variant_unref);
   g_free (d);
+}
+
+static void
+variant_unref0 (gpointer p)
+{
+  if (p)
+    g_variant_unref (p);
 }
 
 static Inode *
@@ -399,7 +411,7 @@ add_overlay_xattrs (Writer *w, Inode *n, GError **error)
   if (w->opts->verity && measure_verity (w, n->csum, mc + 4))
     {
       mclen = sizeof mc;
-      w->stats.n_digests++;
+      n->has_digest = TRUE;
     }
   g_autofree char *rel = cairn_object_relpath (n->csum, CAIRN_OBJECT_FILE, w->repo->mode);
   g_autofree char *redirect = g_strconcat ("/", rel, NULL);
@@ -407,55 +419,118 @@ add_overlay_xattrs (Writer *w, Inode *n, GError **error)
          && xattr_add (n->xattrs, "trusted.overlay.redirect", redirect, strlen (redirect), error);
 }
 
-static Inode *
-file_inode (Writer *w, const char *hex, GError **error)
+/* Phase 2, in worker threads: one file's metadata and xattr area. Writes
+ * only @n (and reads what phase 1 left). */
+static gboolean
+load_inode (Writer *w, Inode *n, GError **error)
 {
-  Inode *n = g_hash_table_lookup (w->files, hex);
-  if (n)
-    return n;
   g_auto (CairnFileInfo) fi = { 0 };
   g_autoptr (GError) local = NULL;
-  if (!load_file_info (w, hex, &fi, &local))
+  n->xattrs = g_byte_array_new ();
+  if (!load_file_info (w, n->csum, &fi, &local))
     {
       if (w->opts->with_data || !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-        return g_propagate_error (error, g_steal_pointer (&local)), NULL;
+        return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
       /* Shown as an entry that fails with EIO, as in the FUSE view. */
-      n = inode_new (w, S_IFREG);
-      g_strlcpy (n->csum, hex, sizeof n->csum);
-      n->xattrs = g_byte_array_new ();
       static const guint8 bad = 0;
-      if (!xattr_add (n->xattrs, "trusted.overlay.metacopy", &bad, 1, error))
-        return NULL;
-      g_hash_table_insert (w->files, n->csum, n);
-      w->stats.n_missing++;
-      if (w->opts->log)
-        {
-          g_autofree char *msg = g_strdup_printf ("object %s.file: %s", hex, local->message);
-          w->opts->log (msg, w->opts->log_data);
-        }
-      return n;
+      n->mode = S_IFREG;
+      n->missing = g_strdup (local->message);
+      return xattr_add (n->xattrs, "trusted.overlay.metacopy", &bad, 1, error);
     }
   if (!(S_ISREG (fi.mode) || S_ISLNK (fi.mode)) || (fi.mode & ~(S_IFMT | 07777))
       || (S_ISLNK (fi.mode) && !fi.symlink_target))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted object %s.file: mode 0%o",
-                             hex, fi.mode),
-           NULL;
-  n = inode_new (w, fi.mode);
-  g_strlcpy (n->csum, hex, sizeof n->csum);
+                             n->csum, fi.mode);
+  n->mode = fi.mode;
   n->uid = fi.uid;
   n->gid = fi.gid;
   n->target = g_steal_pointer (&fi.symlink_target);
   n->size = n->target ? strlen (n->target) : fi.size;
-  n->xattrs = g_byte_array_new ();
   if (S_ISREG (n->mode) && n->size > 0 && !w->opts->with_data && !add_overlay_xattrs (w, n, error))
-    return NULL;
+    return FALSE;
   if (!xattrs_add_variant (w, n->xattrs, fi.xattrs, error))
-    return cairn_prefix_error (error, "object %s.file", hex), NULL;
+    return cairn_prefix_error (error, "object %s.file", n->csum);
+  return TRUE;
+}
+
+typedef struct
+{
+  Writer *w;
+  guint first, step;
+  CairnFirstError *fe;
+} LoadJob;
+
+static gpointer
+load_worker (gpointer data)
+{
+  LoadJob *j = data;
+  for (guint i = j->first; i < j->w->pending->len && !cairn_first_error_failed (j->fe);
+       i += j->step)
+    {
+      GError *local = NULL;
+      if (!load_inode (j->w, j->w->pending->pdata[i], &local))
+        cairn_first_error_set (j->fe, local);
+    }
+  return NULL;
+}
+
+/* Phase 2: every distinct file object's metadata, one thread per CPU
+ * (a stat, and for bare repos a listxattr, per object: the build's
+ * largest cost). Then the counts and the log, in tree order. */
+static gboolean
+load_files (Writer *w, GError **error)
+{
+  guint n = MIN (MAX (g_get_num_processors (), 1), 8);
+  if (w->pending->len < 256)
+    n = 1;
+  CairnFirstError fe;
+  cairn_first_error_init (&fe);
+  LoadJob jobs[8];
+  GThread *threads[8] = { NULL };
+  for (guint t = 0; t < n; t++)
+    {
+      jobs[t] = (LoadJob){ w, t, n, &fe };
+      if (t > 0)
+        threads[t] = g_thread_new ("cairn-erofs", load_worker, &jobs[t]);
+    }
+  load_worker (&jobs[0]);
+  for (guint t = 1; t < n; t++)
+    g_thread_join (threads[t]);
+  if (!cairn_first_error_propagate (&fe, error))
+    return FALSE;
+  for (guint i = 0; i < w->pending->len; i++)
+    {
+      Inode *f = w->pending->pdata[i];
+      if (f->missing)
+        {
+          w->stats.n_missing++;
+          if (w->opts->log)
+            {
+              g_autofree char *msg = g_strdup_printf ("object %s.file: %s", f->csum, f->missing);
+              w->opts->log (msg, w->opts->log_data);
+            }
+        }
+      else if (S_ISREG (f->mode))
+        w->stats.files++;
+      else
+        w->stats.symlinks++;
+      w->stats.n_digests += f->has_digest;
+    }
+  return TRUE;
+}
+
+/* Phase 1: the inode of a content object, created on its first path; its
+ * metadata is loaded by load_files. */
+static Inode *
+file_inode (Writer *w, const char *hex)
+{
+  Inode *n = g_hash_table_lookup (w->files, hex);
+  if (n)
+    return n;
+  n = inode_new (w, S_IFREG);
+  g_strlcpy (n->csum, hex, sizeof n->csum);
   g_hash_table_insert (w->files, n->csum, n);
-  if (S_ISREG (n->mode))
-    w->stats.files++;
-  else
-    w->stats.symlinks++;
+  g_ptr_array_add (w->pending, n);
   return n;
 }
 
@@ -526,19 +601,110 @@ child_hex (GVariant *ay)
   return cairn_checksum_from_variant (ay);
 }
 
+/* ---- loading every dirtree first, in parallel ------------------------------------- */
+
+typedef struct
+{
+  Writer *w;
+  GThreadPool *pool;
+  GMutex lock;
+  GCond cond;
+  guint pending;
+  CairnFirstError fe;
+} Prefetch;
+
+static void prefetch_push (Prefetch *p, char *hex);
+
+/* Load, re-hash and check one dirtree (valid names, sorted lists), then
+ * queue its subdirectories' trees. */
+static gboolean
+prefetch_one (Prefetch *p, const char *hex, GError **error)
+{
+  g_autoptr (GVariant) tree = load_checked (p->w, CAIRN_OBJECT_DIR_TREE, hex, error);
+  if (!tree)
+    return FALSE;
+  g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
+  g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
+  if (!check_list (files, FALSE, error) || !check_list (dirs, TRUE, error))
+    return cairn_prefix_error (error, "%s.dirtree", hex);
+  gsize nd = g_variant_n_children (dirs);
+  for (gsize i = 0; i < nd; i++)
+    {
+      g_autoptr (GVariant) e = g_variant_get_child_value (dirs, i);
+      g_autoptr (GVariant) c = g_variant_get_child_value (e, 1);
+      prefetch_push (p, child_hex (c));
+    }
+  g_mutex_lock (&p->lock);
+  g_hash_table_insert (p->w->trees, g_strdup (hex), g_steal_pointer (&tree));
+  g_mutex_unlock (&p->lock);
+  return TRUE;
+}
+
+static void
+prefetch_job (gpointer data, gpointer user_data)
+{
+  Prefetch *p = user_data;
+  g_autofree char *hex = data;
+  GError *local = NULL;
+  if (!cairn_first_error_failed (&p->fe) && !prefetch_one (p, hex, &local))
+    cairn_first_error_set (&p->fe, local);
+  g_mutex_lock (&p->lock);
+  if (--p->pending == 0)
+    g_cond_signal (&p->cond);
+  g_mutex_unlock (&p->lock);
+}
+
+/* A tree met twice (identical subdirectories) is loaded once. */
+static void
+prefetch_push (Prefetch *p, char *hex)
+{
+  g_mutex_lock (&p->lock);
+  gboolean seen = g_hash_table_contains (p->w->trees, hex);
+  if (!seen)
+    {
+      g_hash_table_insert (p->w->trees, g_strdup (hex), NULL);
+      p->pending++;
+    }
+  g_mutex_unlock (&p->lock);
+  if (seen)
+    g_free (hex);
+  else
+    g_thread_pool_push (p->pool, hex, NULL);
+}
+
+/* Every dirtree of the commit, read and checked by one thread per CPU
+ * before the (sequential, deterministic) placement walk uses them. */
+static gboolean
+prefetch_trees (Writer *w, const char *root_tree, GError **error)
+{
+  Prefetch p = { .w = w };
+  g_mutex_init (&p.lock);
+  g_cond_init (&p.cond);
+  cairn_first_error_init (&p.fe);
+  p.pool = g_thread_pool_new (prefetch_job, &p, MIN (MAX (g_get_num_processors (), 1), 8), FALSE,
+                              NULL);
+  prefetch_push (&p, g_strdup (root_tree));
+  g_mutex_lock (&p.lock);
+  while (p.pending)
+    g_cond_wait (&p.cond, &p.lock);
+  g_mutex_unlock (&p.lock);
+  g_thread_pool_free (p.pool, FALSE, TRUE);
+  g_mutex_clear (&p.lock);
+  g_cond_clear (&p.cond);
+  return cairn_first_error_propagate (&p.fe, error);
+}
+
 /* Fill @dir from its dirtree: file entries, then subdirectories (their
  * inodes created here, so a directory's entries are placed together),
  * then each subdirectory's own tree. */
 static gboolean
 fill_dir (Writer *w, Inode *dir, const char *tree_hex, GError **error)
 {
-  g_autoptr (GVariant) tree = load_checked (w, CAIRN_OBJECT_DIR_TREE, tree_hex, error);
+  GVariant *tree = g_hash_table_lookup (w->trees, tree_hex);
   if (!tree)
-    return FALSE;
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "%s.dirtree was not loaded", tree_hex);
   g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
   g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
-  if (!check_list (files, FALSE, error) || !check_list (dirs, TRUE, error))
-    return cairn_prefix_error (error, "%s.dirtree", tree_hex);
   gsize nf = g_variant_n_children (files), nd = g_variant_n_children (dirs);
   for (gsize i = 0; i < nf; i++)
     {
@@ -546,9 +712,7 @@ fill_dir (Writer *w, Inode *dir, const char *tree_hex, GError **error)
       g_autoptr (GVariant) c = NULL;
       g_variant_get_child (files, i, "(&s@ay)", &name, &c);
       g_autofree char *hex = child_hex (c);
-      Inode *f = file_inode (w, hex, error);
-      if (!f)
-        return FALSE;
+      Inode *f = file_inode (w, hex);
       f->nlink++;
       dent_add (dir, name, f);
     }
@@ -862,6 +1026,11 @@ emit (Writer *w, const char *commit, int fd, GError **error)
     }
   if (pwrite (fd, img, len, 0) != (ssize_t)len)
     return cairn_throw_errno (error, "writing the image");
+  if (!w->opts->with_data)
+    {
+      g_autofree char *sum = cairn_checksum_bytes (img, len);
+      g_strlcpy (w->stats.sha256, sum, sizeof w->stats.sha256);
+    }
   if (!write_contents (w, fd, error))
     return FALSE;
   if (ftruncate (fd, (off_t)(blk * BLKSZ)) < 0)
@@ -886,12 +1055,18 @@ cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd, const CairnE
   Writer w = { .repo = repo, .opts = opts };
   w.inodes = g_ptr_array_new_with_free_func (inode_free);
   w.files = g_hash_table_new (g_str_hash, g_str_equal);
+  w.pending = g_ptr_array_new ();
+  w.trees = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, variant_unref0);
   w.dirmetas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, dirmeta_free);
   Inode *root = dir_inode (&w, NULL, c.root_meta, error);
-  gboolean ok = root && fill_dir (&w, root, c.root_tree, error) && emit (&w, commit, out_fd, error);
+  gboolean ok = root && prefetch_trees (&w, c.root_tree, error)
+                && fill_dir (&w, root, c.root_tree, error) && load_files (&w, error)
+                && emit (&w, commit, out_fd, error);
   if (ok && out_stats)
     *out_stats = w.stats;
   g_hash_table_unref (w.files);
+  g_ptr_array_unref (w.pending);
+  g_hash_table_unref (w.trees);
   g_hash_table_unref (w.dirmetas);
   g_ptr_array_unref (w.inodes);
   if (!ok)

@@ -181,7 +181,7 @@ build_image (CairnRepo *repo, int dfd, const char *commit, const CairnKmountOpti
    * may come back (a pull) and the next mount should show them. */
   if (es.n_missing)
     return cairn_steal_fd (&owned);
-  g_autofree char *sum = hash_fd (fd, error);
+  g_autofree char *sum = g_strdup (es.sha256);
   g_autofree char *name = image_name (repo, commit, "");
   g_autofree char *sumname = image_name (repo, commit, ".sha256");
   g_autofree char *line = g_strconcat (sum ? sum : "", "\n", NULL);
@@ -382,6 +382,26 @@ cairn_kmount_commit_at (const char *path)
         commit = g_strdup (f[sep + 2] + strlen (SOURCE_PREFIX));
     }
   return commit;
+}
+
+gboolean
+cairn_kmount_umount (const char *mountpoint, gboolean *out_lazy, GError **error)
+{
+  g_autofree char *commit = cairn_kmount_commit_at (mountpoint);
+  if (!commit)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "%s is not a cairn mount",
+                             mountpoint);
+  gboolean lazy = FALSE;
+  /* Unmounting the overlay releases the EROFS mount it holds. */
+  if (umount2 (mountpoint, UMOUNT_NOFOLLOW) < 0)
+    {
+      if (errno != EBUSY || umount2 (mountpoint, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
+        return cairn_throw_errno (error, "umount %s", mountpoint);
+      lazy = TRUE;
+    }
+  if (out_lazy)
+    *out_lazy = lazy;
+  return TRUE;
 }
 
 /* ---- prune ------------------------------------------------------------------------ */

@@ -9,6 +9,10 @@
  * process: without -f the command returns once the tree is mounted and
  * listable; the server goes on in the background (log lines to syslog)
  * until `cairn umount`.
+ *
+ * Built into cairn-core (the kernel mount only needs libcairn-checkout, and
+ * a mount's latency is mostly the start of the binary) and into cairn-full;
+ * cairn-core hands the FUSE view to cairn-full by exec.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
@@ -20,6 +24,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#ifndef CAIRN_CORE
 static void
 log_stderr (const char *msg, gpointer data)
 {
@@ -71,6 +76,22 @@ daemonize (GError **error)
   close (pfd[1]);
   return TRUE;
 }
+
+#else
+/* cairn-core has no libfuse: the FUSE view is cairn-full's. */
+static int
+exec_full (CairnCli *cli, GError **error)
+{
+  const char *env = g_getenv ("CAIRN_FULL");
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir
+      = self ? g_path_get_dirname (self) : g_build_filename (LIBEXECDIR, "cairn", NULL);
+  g_autofree char *path = env && *env ? g_strdup (env) : g_build_filename (dir, "cairn-full", NULL);
+  fflush (NULL);
+  execv (path, cli->argv_all);
+  return cairn_throw_errno (error, "executing %s", path), 125;
+}
+#endif
 
 /* A mount hides what is in the directory: refuse one that is not empty. */
 static gboolean
@@ -180,7 +201,9 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
   o.verbose = cli->verbose;
   o.max_threads = threads;
   foreground |= debug;
+#ifndef CAIRN_CORE
   o.log = foreground ? log_stderr : log_syslog;
+#endif
   if (!g_file_test (argv[2], G_FILE_TEST_IS_DIR))
     return cairn_throw (error, "mount point %s is not a directory", argv[2]), 1;
   if (!check_mountpoint (argv[2], error))
@@ -197,6 +220,9 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
     return (*error)->domain == G_OPTION_ERROR ? 2 : 1;
   if (use_kernel)
     return mount_kernel (cli, repo, commit, argv[2], error);
+#ifdef CAIRN_CORE
+  return exec_full (cli, error);
+#else
   g_autoptr (CairnMount) m = cairn_mount_new (repo, commit, &o, error);
   if (!m || !cairn_mount_attach (m, argv[2], error))
     return 1;
@@ -207,6 +233,7 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
   if (!cairn_mount_serve (m, error))
     return 1;
   return 0;
+#endif
 }
 
 int
@@ -220,12 +247,23 @@ cairn_cmd_umount (CairnCli *cli, int argc, char **argv, GError **error)
   if (argc != 2)
     return cairn_cli_usage_error (error, "need MOUNTPOINT"), 2;
   gboolean lazy = FALSE;
-  if (!cairn_umount (argv[1], &lazy, error))
-    return 1;
+  g_autofree char *commit = cairn_kmount_commit_at (argv[1]);
+  if (commit)
+    {
+      if (!cairn_kmount_umount (argv[1], &lazy, error))
+        return 1;
+    }
+  else
+    {
+#ifdef CAIRN_CORE
+      return exec_full (cli, error);
+#else
+      if (!cairn_umount (argv[1], &lazy, error))
+        return 1;
+#endif
+    }
   if (lazy)
-    fprintf (stderr,
-             "cairn: umount: %s was busy; detached, the server exits when the last file "
-             "is closed\n",
+    fprintf (stderr, "cairn: umount: %s was busy; detached, it goes when the last file is closed\n",
              argv[1]);
   return 0;
 }
