@@ -310,6 +310,26 @@ t_verity() {
   $CAIRN umount mnt
 }
 
+# The kernel mount runs in cairn-core (no libfuse to load); the FUSE view is
+# cairn-full's, from the front end or handed over by cairn-core.
+t_core_routing() {
+  require_kmount
+  make_varied_tree src
+  $CAIRN --repo=r init --mode=bare >/dev/null; $CAIRN --repo=r commit -b main src >/dev/null
+  $CAIRN --repo=ra init --mode=archive >/dev/null; $CAIRN --repo=ra commit -b main src >/dev/null
+  mkdir mnt
+  CAIRN_FULL=/nonexistent $CAIRN --repo=r mount main mnt
+  kmounted mnt
+  CAIRN_FULL=/nonexistent $CAIRN umount mnt
+  if kmounted mnt; then echo "still mounted"; exit 1; fi
+  assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN --repo=r mount --fuse main mnt
+  assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN --repo=r mount -f main mnt
+  # cairn-core finds an archive repository and hands the mount to cairn-full
+  assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN --repo=ra mount main mnt
+  assert_file_has_content "$T/err" 'executing /nonexistent'
+  [ -z "$(ls -A mnt)" ]
+}
+
 busybox_tree() {
   local d=$1 bb
   bb=$(command -v busybox) || skip "needs busybox"
@@ -406,6 +426,7 @@ run_test "archive repos: --kernel is a clear error, nothing mounted or cached" t
 run_test "image cache: checksum beside it, deterministic, corrupt/truncated image rebuilt" t_image_cache
 run_test "missing object: a log line naming it, EIO on its entry, image not cached" t_missing_object
 run_test "bad input: non-empty dir, unknown ref, not a dir, non-cairn umount" t_bad_input
+run_test "the kernel mount runs in cairn-core; the FUSE view is handed to cairn-full" t_core_routing
 run_test "umount with an open file: detached lazily, the file keeps reading" t_umount_busy
 run_test "mounting process killed half-way: nothing mounted, no partial image" t_kill_halfway
 run_test "fs-verity: fsck --verity, digests recorded and enforced (as far as the kernel allows)" t_verity
