@@ -68,7 +68,7 @@ typedef struct Inode Inode;
 
 typedef struct
 {
-  char *name;
+  const char *name; /* into its dirtree (Writer.trees keeps them), or "." / ".." */
   Inode *inode;
 } Dent;
 
@@ -111,12 +111,6 @@ typedef struct
   GHashTable *dirmetas; /* dirmeta checksum -> DirMeta* */
   CairnErofsStats stats;
 } Writer;
-
-static void
-dent_clear (gpointer p)
-{
-  g_free (((Dent *)p)->name);
-}
 
 static void
 inode_free (gpointer p)
@@ -426,7 +420,7 @@ load_inode (Writer *w, Inode *n, GError **error)
 {
   g_auto (CairnFileInfo) fi = { 0 };
   g_autoptr (GError) local = NULL;
-  n->xattrs = g_byte_array_new ();
+  n->xattrs = g_byte_array_sized_new (128);
   if (!load_file_info (w, n->csum, &fi, &local))
     {
       if (w->opts->with_data || !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
@@ -543,7 +537,7 @@ dent_cmp (gconstpointer a, gconstpointer b)
 static void
 dent_add (Inode *dir, const char *name, Inode *child)
 {
-  Dent d = { g_strdup (name), child };
+  Dent d = { name, child };
   g_array_append_val (dir->dents, d);
 }
 
@@ -558,7 +552,6 @@ dir_inode (Writer *w, Inode *parent, const char *meta_hex, GError **error)
   n->gid = dm->gid;
   n->nlink = 2;
   n->dents = g_array_new (FALSE, FALSE, sizeof (Dent));
-  g_array_set_clear_func (n->dents, dent_clear);
   dent_add (n, ".", n);
   dent_add (n, "..", parent ? parent : n);
   n->xattrs = g_byte_array_new ();
