@@ -89,7 +89,8 @@ typedef struct
 } CairnKmountStats;
 
 /* Whether the kernel path can serve @repo here: root, a bare, bare-user or
- * bare-user-only repository, a kernel with EROFS and overlayfs. FALSE with
+ * bare-user-only repository, a kernel with EROFS and overlayfs, and not
+ * CAIRN_NO_KMOUNT=1 in the environment (forces the fallback). FALSE with
  * @error saying why (callers fall back to FUSE). */
 gboolean cairn_kmount_supported (CairnRepo *repo, GError **error);
 
@@ -104,7 +105,8 @@ int cairn_kmount_image_open (CairnRepo *repo, const char *commit, const CairnKmo
  * metadata image, mounted from the file (never attached anywhere but
  * inside the overlay), as the overlay's lower layer and the objects
  * directory as its data-only layer. No process serves it. Nothing is
- * left mounted if this fails or the process dies half-way. */
+ * left mounted if this fails or the process dies half-way. When the kernel
+ * refuses one of the mounts the error is G_IO_ERROR_NOT_SUPPORTED. */
 gboolean cairn_kmount (CairnRepo *repo, const char *commit, const char *mountpoint,
                        const CairnKmountOptions *opts, CairnKmountStats *out_stats, GError **error);
 

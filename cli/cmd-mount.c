@@ -219,7 +219,16 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
   if (error && *error)
     return (*error)->domain == G_OPTION_ERROR ? 2 : 1;
   if (use_kernel)
-    return mount_kernel (cli, repo, commit, argv[2], error);
+    {
+      g_autoptr (GError) local = NULL;
+      if (mount_kernel (cli, repo, commit, argv[2], &local) == 0)
+        return 0;
+      if (kernel || !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+        return g_propagate_error (error, g_steal_pointer (&local)), 1;
+      /* An older kernel, say: the FUSE view works everywhere. */
+      fprintf (stderr, "cairn: mount: %s; serving it with FUSE instead\n", local->message);
+      g_setenv ("CAIRN_NO_KMOUNT", "1", TRUE);
+    }
 #ifdef CAIRN_CORE
   return exec_full (cli, error);
 #else

@@ -328,6 +328,13 @@ t_core_routing() {
   assert_exit 125 env CAIRN_FULL=/nonexistent $CAIRN --repo=ra mount main mnt
   assert_file_has_content "$T/err" 'executing /nonexistent'
   [ -z "$(ls -A mnt)" ]
+  # the fallback to FUSE, forced: root gets a FUSE view
+  if [ -c /dev/fuse ]; then
+    CAIRN_NO_KMOUNT=1 $CAIRN --repo=r mount main mnt
+    grep -q " $(realpath mnt) .* - fuse.cairn " /proc/self/mountinfo
+    assert_streq "$(cat mnt/hello.txt)" hello
+    $CAIRN umount mnt
+  fi
 }
 
 busybox_tree() {
