@@ -76,7 +76,10 @@ squashfs_child (CairnRepo *repo, const char *commit, const char *dir, const char
           cairn_throw_errno (&error, "running mksquashfs (squashfs-tools)");
         }
     }
-  (void)!write (errfd, error->message, strlen (error->message));
+  /* Name no temporary path: the mount point is ours, not the user's. */
+  g_auto (GStrv) parts = g_strsplit (error->message, dir, -1);
+  g_autofree char *msg = g_strjoinv ("the commit's mount", parts);
+  (void)!write (errfd, msg, strlen (msg));
   _exit (125);
 }
 

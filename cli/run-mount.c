@@ -63,8 +63,18 @@ cairn_run_mount_begin (CairnRepo *repo, const char *commit, CairnRunMountKind ki
     {
       g_autoptr (GError) why = NULL;
       if (cairn_kmount_supported (repo, &why))
-        return begin_kernel (repo, commit, error);
-      if (kind == CAIRN_RUN_MOUNT_KERNEL)
+        {
+          CairnRunMount *rm = begin_kernel (repo, commit, &why);
+          if (rm)
+            return rm;
+          /* A kernel that refuses the mounts: the FUSE view, unless the
+           * kernel mount was asked for. */
+          if (kind == CAIRN_RUN_MOUNT_KERNEL
+              || !g_error_matches (why, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+            return g_propagate_error (error, g_steal_pointer (&why)), NULL;
+          fprintf (stderr, "cairn: run: %s; using FUSE instead\n", why->message);
+        }
+      else if (kind == CAIRN_RUN_MOUNT_KERNEL)
         return g_propagate_error (error, g_steal_pointer (&why)), NULL;
     }
   CairnMountOptions o = { .allow_other = TRUE, .suid = geteuid () == 0, .log = log_stderr };

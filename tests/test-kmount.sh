@@ -382,7 +382,12 @@ t_run_mount() {
   if [ -c /dev/fuse ]; then
     $CAIRN --repo=r run --mount=fuse bb -- /bin/sh -c 'grep " / " /proc/self/mountinfo' > out
     assert_file_has_content out 'fuse.cairn'
+    # and so does --mount where the kernel mount cannot serve (forced)
+    CAIRN_NO_KMOUNT=1 $CAIRN --repo=r run --mount bb -- /bin/sh -c 'grep " / " /proc/self/mountinfo' > out
+    assert_file_has_content out 'fuse.cairn'
   fi
+  assert_exit 1 env CAIRN_NO_KMOUNT=1 $CAIRN --repo=r run --mount=kernel bb -- /bin/true
+  assert_file_has_content "$T/err" 'CAIRN_NO_KMOUNT'
   assert_exit 2 $CAIRN --repo=r run --mount=nfs bb -- /bin/true
 }
 
