@@ -40,8 +40,9 @@ typedef struct
   char *ref;
   GPtrArray *cmd; /* user command (may be empty) */
   gboolean have_user, have_workdir;
-  gboolean mount; /* --mount: root on the FUSE view, not a checkout */
-  int cmd_start;  /* index in run's argv where the user command starts */
+  gboolean mount; /* --mount: root on a mount of the commit, not a checkout */
+  CairnRunMountKind mount_kind;
+  int cmd_start; /* index in run's argv where the user command starts */
   gboolean signature_checked;
 } RunArgs;
 
@@ -67,8 +68,9 @@ print_help (void)
       "--cap-drop).\n\n"
       "  --require-signed   the commit must carry a good signature from a trusted key\n"
       "  --keyring=FILE     trust only the keys in FILE\n"
-      "  --mount            run on a read-only FUSE view of the commit (cairn mount), no "
-      "checkout\n\n"
+      "  --mount[=kernel|fuse]  run on a read-only mount of the commit (cairn mount), no\n"
+      "                     checkout: the kernel mount shared by every container of the\n"
+      "                     commit as root, else a FUSE view\n\n"
       "Signatures are also required when the ref belongs to a remote with gpg-verify=true, or\n"
       "when the repository config sets run.require-signatures=true. CMD defaults to the image's\n"
       "Entrypoint + Cmd recorded by `cairn import`. Exit status: the container's.\n");
@@ -97,8 +99,18 @@ parse_args (int argc, char **argv, RunArgs *a, GError **error)
       g_autofree char *name = g_strndup (arg + 2, eq ? (gsize)(eq - arg - 2) : strlen (arg + 2));
       if (strcmp (name, "require-signed") == 0 && !eq)
         a->require_signed = TRUE;
-      else if (strcmp (name, "mount") == 0 && !eq)
-        a->mount = TRUE;
+      else if (strcmp (name, "mount") == 0)
+        {
+          a->mount = TRUE;
+          if (!eq)
+            a->mount_kind = CAIRN_RUN_MOUNT_AUTO;
+          else if (strcmp (eq + 1, "kernel") == 0)
+            a->mount_kind = CAIRN_RUN_MOUNT_KERNEL;
+          else if (strcmp (eq + 1, "fuse") == 0)
+            a->mount_kind = CAIRN_RUN_MOUNT_FUSE;
+          else
+            return cairn_cli_usage_error (error, "--mount takes kernel or fuse, not '%s'", eq + 1);
+        }
       else if (strcmp (name, "keyring") == 0 || in_list (value_opts, name))
         {
           const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -391,7 +403,7 @@ cairn_cmd_run (CairnCli *cli, int argc, char **argv, GError **error)
     goto out;
   if (a.mount)
     {
-      if (!(rm = cairn_run_mount_begin (repo, commit, error)))
+      if (!(rm = cairn_run_mount_begin (repo, commit, a.mount_kind, error)))
         goto out;
       root = g_strdup (cairn_run_mount_root (rm));
     }

@@ -81,12 +81,15 @@ static int
 needs_full (const char *repo_arg, int argc, char **argv, int i)
 {
   static const char *const core[]
-      = { "init",   "commit",  "checkout", "run",   "refs", "rev-parse", "log",
-          "show",   "ls",      "cat",      "diff",  "fsck", "prune",     "sign",
-          "verify", "summary", "remote",   "serve", NULL };
+      = { "init",   "commit",  "checkout", "run",   "refs",  "rev-parse", "log",
+          "show",   "ls",      "cat",      "diff",  "fsck",  "prune",     "sign",
+          "verify", "summary", "remote",   "serve", "mount", "umount",    NULL };
   if (i < argc && strcmp (argv[i], "pull") == 0)
     return pull_needs_full (repo_arg, argc, argv, i);
   if (i >= argc || !in_list (core, argv[i], strlen (argv[i])))
+    return 1;
+  /* Non-root users always get the FUSE view. */
+  if ((strcmp (argv[i], "mount") == 0 || strcmp (argv[i], "umount") == 0) && geteuid () != 0)
     return 1;
   for (int j = i + 1; j < argc && strcmp (argv[j], "--") != 0; j++)
     {
@@ -95,7 +98,19 @@ needs_full (const char *repo_arg, int argc, char **argv, int i)
               || (strcmp (argv[j], "--tree") == 0 && j + 1 < argc
                   && strncmp (argv[j + 1], "tar=", 4) == 0)))
         return 1;
-      if (strcmp (argv[i], "run") == 0 && strcmp (argv[j], "--mount") == 0)
+      if (strcmp (argv[i], "run") == 0
+          && (strcmp (argv[j], "--mount") == 0 || strncmp (argv[j], "--mount=", 8) == 0))
+        return 1;
+      /* The FUSE view (options only it takes) is cairn-full's; cairn-core
+       * also hands it over when it finds the kernel mount cannot serve. */
+      if (strcmp (argv[i], "mount") == 0 && argv[j][0] == '-' && argv[j][1] != '-'
+          && strpbrk (argv[j], "fd"))
+        return 1;
+      if (strcmp (argv[i], "mount") == 0
+          && (strcmp (argv[j], "--fuse") == 0 || strcmp (argv[j], "--foreground") == 0
+              || strcmp (argv[j], "--debug") == 0 || strcmp (argv[j], "--verify") == 0
+              || strncmp (argv[j], "--cache-size", 12) == 0
+              || strncmp (argv[j], "--threads", 9) == 0))
         return 1;
     }
   return 0;
