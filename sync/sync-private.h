@@ -178,6 +178,10 @@ gboolean _cairn_pull_delta_find (CairnPullSession *s, CairnPullTransport *t,
 gboolean _cairn_pull_delta_apply (CairnPullSession *s, CairnPullTransport *t,
                                   const char *source_desc, const CairnDelta *d, GError **error);
 
+/* The signed superblock container (docs/format.md §11.7) of @superblock,
+ * signed with each ed25519 secret key (base64) of @secret_keys. */
+GBytes *_cairn_delta_sign (GBytes *superblock, const char *const *secret_keys, GError **error);
+
 /* Percival's bspatch, stream form (bsdiff.c): make exactly @newsize bytes
  * at @out from @old and @patch. */
 gboolean _cairn_bspatch (const guint8 *old, gsize oldsize, guint8 *out, gsize newsize,
