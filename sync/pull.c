@@ -457,6 +457,46 @@ finish_delta (Pull *p, const char *commit, const CairnDelta *d, GError **error)
   return TRUE;
 }
 
+/* The ed25519 keys a remote with sign-verify trusts (ostree's
+ * verification-ed25519-key and -file, docs/format.md §8.4); NULL with no
+ * error when the remote does not ask for ed25519 verification. */
+static char **
+delta_sign_keys (Pull *p, GError **error)
+{
+  const char *sv = remote_option (p->remote, "sign-verify");
+  if (!sv || g_ascii_strcasecmp (sv, "false") == 0 || strcmp (sv, "0") == 0)
+    return NULL;
+  gboolean all = g_ascii_strcasecmp (sv, "true") == 0 || strcmp (sv, "1") == 0;
+  g_auto (GStrv) names = g_strsplit_set (sv, ",;", -1);
+  if (!all && !g_strv_contains ((const char *const *)names, "ed25519"))
+    return NULL;
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  const char *k = remote_option (p->remote, "verification-ed25519-key");
+  if (k)
+    g_ptr_array_add (keys, g_strdup (k));
+  const char *f = remote_option (p->remote, "verification-ed25519-file");
+  if (f)
+    {
+      g_autofree char *text = NULL;
+      if (!g_file_get_contents (f, &text, NULL, error))
+        return cairn_prefix_error (error, "remote '%s': verification-ed25519-file",
+                                   p->remote->name),
+               NULL;
+      g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+      for (char **l = lines; *l; l++)
+        if (*g_strstrip (*l))
+          g_ptr_array_add (keys, g_strdup (*l));
+    }
+  if (keys->len == 0)
+    return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
+                             "remote '%s': sign-verify is set but no ed25519 key is configured "
+                             "(verification-ed25519-key or verification-ed25519-file)",
+                             p->remote->name),
+           NULL;
+  g_ptr_array_add (keys, NULL);
+  return (char **)g_ptr_array_free (g_steal_pointer (&keys), FALSE);
+}
+
 /* Pull target @t's commit through a static delta when one fits:
  * *out_applied then, with its parent in *out_parent. */
 static gboolean
@@ -476,6 +516,17 @@ pull_by_delta (Pull *p, const Target *t, gboolean *out_applied, char **out_paren
                                  p->source_desc, t->ref ? t->ref : t->commit, t->commit);
       return TRUE;
     }
+  /* A remote that asks for ostree.sign verification takes only deltas
+   * whose superblock one of its keys signed (docs/format.md §11.7). */
+  g_autoptr (GError) local = NULL;
+  g_auto (GStrv) keys = delta_sign_keys (p, &local);
+  if (local)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (keys && !cairn_delta_verify_signature (d, (const char *const *)keys, error))
+    return cairn_prefix_error (error, "%s", p->source_desc);
   g_autoptr (GVariant) detached = NULL;
   if (!fetch_detached (p, t->commit, &detached, error))
     return FALSE;
