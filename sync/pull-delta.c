@@ -309,6 +309,34 @@ fetch_part (CairnPullSession *s, CairnPullTransport *t, const char *source_desc,
   return TRUE;
 }
 
+/* The content objects the delta leaves to loose fetches, fetched while the
+ * parts run (ostree queues them as soon as it reads the superblock). One the
+ * server lacks in archive form is left to the tree walk that follows. */
+static gboolean
+fetch_fallbacks (CairnPullSession *s, CairnPullTransport *t, const CairnDelta *d, GError **error)
+{
+  for (guint i = 0; i < d->fallbacks->len; i++)
+    {
+      const CairnDeltaFallback *f = &g_array_index (d->fallbacks, CairnDeltaFallback, i);
+      if (f->type != CAIRN_OBJECT_FILE
+          || cairn_repo_object_exists (s->repo, CAIRN_OBJECT_FILE, f->checksum))
+        continue;
+      g_autofree char *rel
+          = cairn_object_relpath (f->checksum, CAIRN_OBJECT_FILE, CAIRN_REPO_MODE_ARCHIVE);
+      g_autofree char *path = g_strconcat ("objects/", rel, NULL);
+      g_autoptr (GBytes) b = NULL;
+      if (!t->fetch_file (t, path, (gsize)1 << 40, &b, error))
+        return FALSE;
+      if (!b)
+        continue;
+      _cairn_pull_sink_add_bytes (s->sink, g_bytes_get_size (b));
+      _cairn_pull_sink_queue_filez (s->sink, f->checksum, b, path);
+      if (_cairn_pull_sink_failed (s->sink))
+        break;
+    }
+  return TRUE;
+}
+
 gboolean
 _cairn_pull_delta_apply (CairnPullSession *s, CairnPullTransport *t, const char *source_desc,
                          const CairnDelta *d, GError **error)
@@ -339,8 +367,14 @@ _cairn_pull_delta_apply (CairnPullSession *s, CairnPullTransport *t, const char 
       _cairn_pull_sink_progress (s->sink, "delta");
       if (_cairn_pull_sink_failed (s->sink))
         break; /* the drain below reports the job's error */
-      ok = _cairn_pull_sink_maybe_checkpoint (s->sink, error);
+      /* Publish what the finished parts made (a killed pull keeps it), but
+       * only while no part runs: a checkpoint waits for every job, and
+       * parts decompressing side by side are what makes a delta fast. */
+      if (_cairn_pull_sink_pending (s->sink) == 0)
+        ok = _cairn_pull_sink_maybe_checkpoint (s->sink, error);
     }
+  if (ok && !_cairn_pull_sink_failed (s->sink))
+    ok = fetch_fallbacks (s, t, d, error);
   g_autoptr (GError) job_error = NULL;
   gboolean jobs_ok = _cairn_pull_sink_drain (s->sink, ok ? error : &job_error);
   return ok && jobs_ok;
