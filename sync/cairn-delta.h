@@ -69,10 +69,12 @@ char *cairn_delta_relpath (const char *from, const char *to, const char *file);
 char *cairn_delta_index_relpath (const char *to);
 
 /* Parse a superblock file (hostile: from a server or a repository): the
- * signed container is unwrapped, the superblock must be in normal form, its
- * checksums 32 bytes, its part headers version 0 with whole object records,
- * its commit the object it says (by checksum) when @name is not NULL.
- * @what names the delta in errors. */
+ * signed container is unwrapped; its checksums must be 32 bytes, its part
+ * headers version 0 with whole object records of valid types, the commit it
+ * carries must hash to its TO, and it must not ask for recursive deltas.
+ * (Normal form is not required: the accessors are safe on any bytes and
+ * every object taken from a delta is checked by checksum.) @what names the
+ * delta in errors. */
 CairnDelta *cairn_delta_parse (GBytes *file, const char *what, GError **error);
 
 /* The bytes of part @i of @delta when it is inline (carried in the

@@ -544,9 +544,8 @@ superblock_bytes (Builder *g, Superblock *sb, const char *from, const char *to, 
   return g_variant_get_data_as_bytes (v);
 }
 
-static gboolean
-start_metadata (Builder *g, Superblock *sb, const char *from, const char *to, const char *relpath,
-                GError **error)
+static void
+start_metadata (Builder *g, Superblock *sb)
 {
   g_variant_builder_init (&sb->metadata, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_init (&sb->headers, G_VARIANT_TYPE ("a(uayttay)"));
@@ -565,11 +564,6 @@ start_metadata (Builder *g, Superblock *sb, const char *from, const char *to, co
   gboolean be = g->opts->set_endianness ? g->opts->big_endian : G_BYTE_ORDER == G_BIG_ENDIAN;
   g_variant_builder_add (&sb->metadata, "{sv}", "ostree.endianness",
                          g_variant_new_byte (be ? 'B' : 'l'));
-  (void)from;
-  (void)to;
-  (void)relpath;
-  (void)error;
-  return TRUE;
 }
 
 static gboolean
@@ -624,8 +618,9 @@ write_delta (Builder *g, Plan *plan, const char *from, const char *to, GError **
   if (!cairn_opendirat (rdfd, relpath, FALSE, &dfd, error))
     return FALSE;
   Superblock sb;
-  if (!start_metadata (g, &sb, from, to, relpath, error) || !build_parts (g, plan, error)
-      || !emit_parts (g, dfd, relpath, &sb, error) || !add_commitmeta (g, &sb, to, relpath, error))
+  start_metadata (g, &sb);
+  if (!build_parts (g, plan, error) || !emit_parts (g, dfd, relpath, &sb, error)
+      || !add_commitmeta (g, &sb, to, relpath, error))
     {
       g_variant_builder_clear (&sb.metadata);
       g_variant_builder_clear (&sb.headers);

@@ -116,7 +116,7 @@ variant_from_bytes (const char *type, GBytes *b)
 
 /* A signed superblock is (t magic, ay superblock, a{sv} signatures). */
 static GBytes *
-unwrap_signed (GBytes *file, const char *what, GVariant **out_signatures, GError **error)
+unwrap_signed (GBytes *file, GVariant **out_signatures)
 {
   gsize len;
   const guint8 *d = g_bytes_get_data (file, &len);
@@ -256,9 +256,7 @@ cairn_delta_parse (GBytes *file, const char *what, GError **error)
 {
   g_autoptr (CairnDelta) d = g_new0 (CairnDelta, 1);
   d->file = g_bytes_ref (file);
-  g_autoptr (GBytes) sb = unwrap_signed (file, what, &d->signatures, error);
-  if (!sb)
-    return NULL;
+  g_autoptr (GBytes) sb = unwrap_signed (file, &d->signatures);
   g_autofree char *w = g_strdup_printf ("%s: superblock", what);
   d->variant = variant_from_bytes (SUPERBLOCK_TYPE, sb);
   g_autoptr (GVariant) commit = g_variant_get_child_value (d->variant, 4);

@@ -214,6 +214,18 @@ t_delta_flags() {
   assert_streq "$(json_field out.json deltas)" 1
   assert_streq "$(cat f/refs/heads/app)" "$C1"
   both_fsck f
+  # Over ssh (cairn serve, through an "ssh" that runs the command here):
+  # the smart protocol by default, the delta's files when required.
+  printf '#!/bin/sh\nfor a; do last=$a; done\nexec sh -c "$last"\n' > fake-ssh; chmod +x fake-ssh
+  export CAIRN_SSH=$T/fake-ssh CAIRN_SSH_REMOTE_CAIRN=$CAIRN
+  $CAIRN --repo=s1 init --mode=bare-user >/dev/null
+  $CAIRN --repo=s1 pull --json "ssh://localhost$T/src" app > out.json
+  assert_streq "$(json_field out.json deltas)" 0
+  $CAIRN --repo=s2 init --mode=bare-user >/dev/null
+  $CAIRN --repo=s2 pull --json --require-static-deltas "ssh://localhost$T/src" app > out.json
+  assert_streq "$(json_field out.json deltas)" 1
+  assert_streq "$(cat s2/refs/heads/app)" "$C1"
+  both_fsck s2
 }
 
 # ---- cairn-made deltas ------------------------------------------------------
@@ -541,7 +553,7 @@ run_test "http: ostree-made deltas into bare-user" t_ostree_deltas_bare_user
 run_test "http: ostree-made deltas into bare-user-only" t_ostree_deltas_bare_user_only
 run_test "http: ostree-made deltas into archive" t_ostree_deltas_archive
 run_test "http: inline, big-endian, several parts, fallbacks, no summary" t_ostree_delta_variants
-run_test "--disable-static-deltas, --require-static-deltas, local pulls" t_delta_flags
+run_test "--disable-static-deltas, --require-static-deltas, local and ssh pulls" t_delta_flags
 run_test "ostree pull of cairn-made deltas into bare-user; ostree fsck" t_ostree_pulls_cairn_bare_user
 run_test "ostree pull of cairn-made inline deltas into bare; ostree fsck" t_ostree_pulls_cairn_bare
 run_test "static-delta list/show/delete; summary -u and delta-indexes as ostree's" t_static_delta_command

@@ -41,6 +41,7 @@ scenario_delta() {
   v1=$(ostree --repo="$A" rev-parse app^)
   chmod 0755 "$W"
   _pull_start_server "$A"
+  trap 'kill "$PULL_SRV_PID" 2>/dev/null' EXIT # run.sh runs each scenario in a subshell
   local url="http://127.0.0.1:$PULL_PORT/"
   # The clients at v1 (fetched loose), copied with hardlinks for each run.
   $CAIRN --repo="$W/cb" init --mode=bare-user >/dev/null
