@@ -26,6 +26,9 @@
 #include <string.h>
 
 #define MAX_INDEX_SIZE (16u << 20)
+/* Parts fetched ahead of the workers: their compressed bytes are held in
+ * memory until a worker takes them (a runtime's delta is gigabytes). */
+#define MAX_PARTS_AHEAD 4
 
 /* ---- which delta ----------------------------------------------------------------- */
 
@@ -350,6 +353,7 @@ _cairn_pull_delta_apply (CairnPullSession *s, CairnPullTransport *t, const char 
           _cairn_pull_sink_count_present (s->sink, h->n_objects);
           continue;
         }
+      _cairn_pull_sink_wait_pending_below (s->sink, MAX_PARTS_AHEAD);
       g_autoptr (GBytes) file = NULL;
       if (!fetch_part (s, t, source_desc, d, i, &file, error))
         {

@@ -36,6 +36,8 @@ CairnRepo *_cairn_pull_sink_repo (CairnPullSink *sink);
 gboolean _cairn_pull_sink_failed (CairnPullSink *sink);
 /* Jobs queued but not finished (for back-pressure). */
 guint _cairn_pull_sink_pending (CairnPullSink *sink);
+/* Wait until fewer than @n jobs are queued or running (or one failed). */
+void _cairn_pull_sink_wait_pending_below (CairnPullSink *sink, guint n);
 
 /* Account wire bytes / fetched objects / already present objects. */
 /* TRUE when queued content holds too many jobs or bytes: fetch no more
