@@ -590,7 +590,10 @@ op_splice (Machine *m, GError **error)
   g_autoptr (GBytes) content = NULL;
   if (S_ISLNK (m->fi.mode))
     {
-      if (size == 0 || memchr (m->payload + off, 0, size))
+      /* The target is a string of the object's header (UTF-8, no NUL) that
+       * a checkout must be able to create (symlink(2): under PATH_MAX). */
+      if (size == 0 || size >= 4096 || memchr (m->payload + off, 0, size)
+          || !g_utf8_validate ((const char *)m->payload + off, size, NULL))
         return fail (m, error, "invalid symlink target");
       m->fi.symlink_target = g_strndup ((const char *)m->payload + off, size);
       content = g_bytes_new (NULL, 0);

@@ -227,11 +227,12 @@ header_for (const char *const *checksums)
 }
 
 static gboolean
-run_part (GString *blob, GString *ops, const char *const *objs, GBytes *source, GError **error)
+run_part_mode (GString *blob, GString *ops, const char *const *objs, GBytes *source, guint32 mode,
+               GError **error)
 {
   Collect c = { g_ptr_array_new_with_free_func (g_free), source };
   CairnDeltaSink sink = { c_meta, c_content, c_source, &c };
-  g_autoptr (GVariant) p = payload (blob, ops, S_IFREG | 0644);
+  g_autoptr (GVariant) p = payload (blob, ops, mode);
   CairnDeltaPart h = header_for (objs);
   gboolean ok = _cairn_delta_part_execute (p, &h, &sink, "part 0", error);
   if (ok)
@@ -239,6 +240,12 @@ run_part (GString *blob, GString *ops, const char *const *objs, GBytes *source, 
   g_variant_unref (h.objects);
   g_ptr_array_unref (c.made);
   return ok;
+}
+
+static gboolean
+run_part (GString *blob, GString *ops, const char *const *objs, GBytes *source, GError **error)
+{
+  return run_part_mode (blob, ops, objs, source, S_IFREG | 0644, error);
 }
 
 /* Every opcode: S (splice), o/w/c from the payload, r/w/R from a source,
@@ -357,6 +364,14 @@ test_machine (void)
   g_string_assign (ops, "Z");
   g_assert_false (run_part (blob, ops, one, NULL, &error));
   g_assert_nonnull (strstr (error->message, "unknown opcode 0x5a"));
+  g_clear_error (&error);
+
+  /* A symlink target that is not UTF-8 (it could not go in a header). */
+  g_autoptr (GString) bad = g_string_new ("ab\xff");
+  g_string_assign (ops, "S");
+  varint (ops, 0), varint (ops, 0), varint (ops, 3), varint (ops, 0);
+  g_assert_false (run_part_mode (bad, ops, one, NULL, S_IFLNK | 0777, &error));
+  g_assert_nonnull (strstr (error->message, "invalid symlink target"));
   g_clear_error (&error);
 }
 
