@@ -1,4 +1,5 @@
-/* cairn pull [--depth=N] [--mirror] [--commit-metadata-only] [--json] REMOTE [REF...]
+/* cairn pull [--depth=N] [--mirror] [--commit-metadata-only] [--disable-static-deltas]
+ *            [--require-static-deltas] [--json] REMOTE [REF...]
  * cairn pull PATH|URL REF...
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
@@ -32,16 +33,17 @@ print_json (const CairnPullStats *st)
 {
   printf ("{\"objects_fetched\":%" G_GUINT64_FORMAT ",\"objects_present\":%" G_GUINT64_FORMAT
           ",\"bytes_fetched\":%" G_GUINT64_FORMAT ",\"content_bytes\":%" G_GUINT64_FORMAT
-          ",\"commits\":%u,\"refs_updated\":%u,\"seconds\":%.3f}\n",
+          ",\"commits\":%u,\"refs_updated\":%u,\"deltas\":%u,\"delta_parts\":%u,"
+          "\"seconds\":%.3f}\n",
           st->objects_fetched, st->objects_present, st->bytes_fetched, st->content_bytes,
-          st->n_commits, st->n_refs_updated, st->elapsed_us / 1e6);
+          st->n_commits, st->n_refs_updated, st->n_deltas, st->n_delta_parts, st->elapsed_us / 1e6);
 }
 
 int
 cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
 {
   int depth = 0;
-  gboolean mirror = FALSE, meta_only = FALSE, json = FALSE;
+  gboolean mirror = FALSE, meta_only = FALSE, json = FALSE, no_deltas = FALSE, need_deltas = FALSE;
   g_autofree char *keyring = NULL;
   GOptionEntry entries[]
       = { { "depth", 0, 0, G_OPTION_ARG_INT, &depth, "Also pull N parents (-1: all history)", "N" },
@@ -49,6 +51,10 @@ cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
             "Write refs as local heads; copy the summary when pulling all refs", NULL },
           { "commit-metadata-only", 0, 0, G_OPTION_ARG_NONE, &meta_only,
             "Fetch commit objects only", NULL },
+          { "disable-static-deltas", 0, 0, G_OPTION_ARG_NONE, &no_deltas,
+            "Do not use static deltas", NULL },
+          { "require-static-deltas", 0, 0, G_OPTION_ARG_NONE, &need_deltas,
+            "Fail unless a static delta makes each commit (any transport)", NULL },
           { "keyring", 0, 0, G_OPTION_ARG_FILENAME, &keyring,
             "For a URL without a configured remote: require signatures from this keyring", "FILE" },
           { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary on stdout", NULL },
@@ -61,6 +67,10 @@ cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
     return 2;
   if (argc < 2)
     return cairn_cli_usage_error (error, "pull needs a REMOTE, PATH or URL"), 2;
+  if (no_deltas && need_deltas)
+    return cairn_cli_usage_error (error,
+                                  "--disable-static-deltas and --require-static-deltas conflict"),
+           2;
   if (depth < -1)
     return cairn_cli_usage_error (error, "--depth must be -1 or more"), 2;
   g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, TRUE, error);
@@ -73,6 +83,8 @@ cairn_cmd_pull (CairnCli *cli, int argc, char **argv, GError **error)
   opts.depth = depth;
   opts.mirror = mirror;
   opts.commit_metadata_only = meta_only;
+  opts.disable_static_deltas = no_deltas;
+  opts.require_static_deltas = need_deltas;
   opts.keyring = keyring;
   if (cairn_cli_progress_enabled ())
     opts.progress = show_progress;

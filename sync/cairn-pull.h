@@ -30,6 +30,8 @@ typedef struct
   guint64 content_bytes;   /* uncompressed content bytes stored */
   guint n_commits;         /* commits now complete */
   guint n_refs_updated;
+  guint n_deltas;      /* static deltas used */
+  guint n_delta_parts; /* delta parts fetched (inline ones included) */
   gint64 elapsed_us;
   const char *phase; /* what is being done now (progress only) */
 } CairnPullStats;
@@ -41,6 +43,12 @@ typedef struct
   int depth;                     /* parents to pull too: 0 none, -1 all */
   gboolean mirror;               /* refs land in refs/heads, summary copied */
   gboolean commit_metadata_only; /* commit objects (and .commitmeta) only */
+  /* Static deltas (docs/format.md §11): used by default over HTTP(S) where
+   * the remote lists one that fits; never with @disable_static_deltas; with
+   * @require_static_deltas over any transport, and a commit no delta makes
+   * is an error. */
+  gboolean disable_static_deltas;
+  gboolean require_static_deltas;
   /* For URLs without a configured remote: require a good signature from
    * this keyring file (NULL = no signature check, as ostree pull-local). */
   const char *keyring;

@@ -354,18 +354,13 @@ check_ref_binding (Pull *p, const char *ref, const char *commit, GVariant *metad
                            p->source_desc, ref);
 }
 
-/* Fetch, verify and stage one commit; *out_parent is its parent. */
+/* Verify commit @data (its checksum, form, signatures against @detached,
+ * ref binding) and stage it, marked partial, unless @present.
+ * *out_needs_trees: the commit's tree is still to be fetched. */
 static gboolean
-pull_commit (Pull *p, const char *ref, const char *commit, guint64 max_size, char **out_parent,
-             GError **error)
+store_commit (Pull *p, const char *ref, const char *commit, GBytes *data, GVariant *detached,
+              gboolean present, gboolean *out_needs_trees, char **out_parent, GError **error)
 {
-  g_autoptr (GVariant) detached = NULL;
-  gboolean present = FALSE;
-  if (!fetch_detached (p, commit, &detached, error))
-    return FALSE;
-  g_autoptr (GBytes) data = fetch_commit_bytes (p, commit, max_size, &present, error);
-  if (!data)
-    return FALSE;
   g_autofree char *actual
       = cairn_checksum_bytes (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   if (strcmp (actual, commit) != 0)
@@ -392,10 +387,164 @@ pull_commit (Pull *p, const char *ref, const char *commit, guint64 max_size, cha
   else
     _cairn_pull_sink_count_present (p->session.sink, 1);
   if (detached)
-    g_hash_table_insert (p->detached, g_strdup (commit), g_steal_pointer (&detached));
-  if (!present || cairn_repo_commit_is_partial (p->repo, commit))
-    g_ptr_array_add (p->session.commits, g_strdup (commit));
+    g_hash_table_insert (p->detached, g_strdup (commit), g_variant_ref (detached));
+  *out_needs_trees = !present || cairn_repo_commit_is_partial (p->repo, commit);
   *out_parent = g_strdup (c.parent);
+  return TRUE;
+}
+
+/* Fetch, verify and stage one commit; *out_parent is its parent. */
+static gboolean
+pull_commit (Pull *p, const char *ref, const char *commit, guint64 max_size, char **out_parent,
+             GError **error)
+{
+  g_autoptr (GVariant) detached = NULL;
+  gboolean present = FALSE, needs_trees = FALSE;
+  if (!fetch_detached (p, commit, &detached, error))
+    return FALSE;
+  g_autoptr (GBytes) data = fetch_commit_bytes (p, commit, max_size, &present, error);
+  if (!data
+      || !store_commit (p, ref, commit, data, detached, present, &needs_trees, out_parent, error))
+    return FALSE;
+  if (needs_trees)
+    g_ptr_array_add (p->session.commits, g_strdup (commit));
+  return TRUE;
+}
+
+/* ---- static deltas ------------------------------------------------------------------ */
+
+static gboolean usable_base (Pull *p, const char *base, const char *commit);
+
+static gboolean
+want_delta (Pull *p, const Target *t)
+{
+  if (p->opts->disable_static_deltas || p->opts->commit_metadata_only)
+    return FALSE;
+  if (!p->opts->require_static_deltas && !p->transport->deltas_by_default)
+    return FALSE;
+  return !cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, t->commit)
+         || cairn_repo_commit_is_partial (p->repo, t->commit);
+}
+
+/* The commit the target's ref points at here, when it is complete. */
+static char *
+have_commit (Pull *p, const Target *t)
+{
+  if (!t->ref)
+    return NULL;
+  const char *remote = p->opts->mirror || !p->remote ? NULL : p->remote->name;
+  g_autofree char *old = cairn_repo_read_ref (p->repo, remote, t->ref, TRUE, NULL);
+  return usable_base (p, old, t->commit) ? g_steal_pointer (&old) : NULL;
+}
+
+/* After a delta: complete (marked so now), or left to the transport's walk
+ * for what the delta did not carry (its fallbacks). Against the delta's
+ * complete FROM commit only the subtrees that differ are walked. */
+static gboolean
+finish_delta (Pull *p, const char *commit, const CairnDelta *d, GError **error)
+{
+  g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (!cairn_repo_find_missing (p->repo, commit, d->from, missing, error))
+    return FALSE;
+  if (g_hash_table_size (missing) > 0)
+    {
+      g_ptr_array_add (p->session.commits, g_strdup (commit));
+      return TRUE;
+    }
+  if (!cairn_repo_mark_commit_partial (p->repo, commit, FALSE, NULL, error))
+    return FALSE;
+  p->stats.n_commits++;
+  return TRUE;
+}
+
+/* The ed25519 keys a remote with sign-verify trusts (ostree's
+ * verification-ed25519-key and -file, docs/format.md §8.4); NULL with no
+ * error when the remote does not ask for ed25519 verification. */
+static char **
+delta_sign_keys (Pull *p, GError **error)
+{
+  const char *sv = remote_option (p->remote, "sign-verify");
+  if (!sv || g_ascii_strcasecmp (sv, "false") == 0 || strcmp (sv, "0") == 0)
+    return NULL;
+  gboolean all = g_ascii_strcasecmp (sv, "true") == 0 || strcmp (sv, "1") == 0;
+  g_auto (GStrv) names = g_strsplit_set (sv, ",;", -1);
+  if (!all && !g_strv_contains ((const char *const *)names, "ed25519"))
+    return NULL;
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  const char *k = remote_option (p->remote, "verification-ed25519-key");
+  if (k)
+    g_ptr_array_add (keys, g_strdup (k));
+  const char *f = remote_option (p->remote, "verification-ed25519-file");
+  if (f)
+    {
+      g_autofree char *text = NULL;
+      if (!g_file_get_contents (f, &text, NULL, error))
+        return cairn_prefix_error (error, "remote '%s': verification-ed25519-file",
+                                   p->remote->name),
+               NULL;
+      g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+      for (char **l = lines; *l; l++)
+        if (*g_strstrip (*l))
+          g_ptr_array_add (keys, g_strdup (*l));
+    }
+  if (keys->len == 0)
+    return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
+                             "remote '%s': sign-verify is set but no ed25519 key is configured "
+                             "(verification-ed25519-key or verification-ed25519-file)",
+                             p->remote->name),
+           NULL;
+  g_ptr_array_add (keys, NULL);
+  return (char **)g_ptr_array_free (g_steal_pointer (&keys), FALSE);
+}
+
+/* Pull target @t's commit through a static delta when one fits:
+ * *out_applied then, with its parent in *out_parent. */
+static gboolean
+pull_by_delta (Pull *p, const Target *t, gboolean *out_applied, char **out_parent, GError **error)
+{
+  *out_applied = FALSE;
+  g_autofree char *have = have_commit (p, t);
+  g_autoptr (CairnDelta) d = NULL;
+  if (!_cairn_pull_delta_find (&p->session, p->transport, p->summary, p->source_desc, have,
+                               t->commit, &d, error))
+    return FALSE;
+  if (!d)
+    {
+      if (p->opts->require_static_deltas)
+        return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND,
+                                 "%s: static deltas required, but none found for %s (%s)",
+                                 p->source_desc, t->ref ? t->ref : t->commit, t->commit);
+      return TRUE;
+    }
+  /* A remote that asks for ostree.sign verification takes only deltas
+   * whose superblock one of its keys signed (docs/format.md §11.7). */
+  g_autoptr (GError) local = NULL;
+  g_auto (GStrv) keys = delta_sign_keys (p, &local);
+  if (local)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (keys && !cairn_delta_verify_signature (d, (const char *const *)keys, error))
+    return cairn_prefix_error (error, "%s", p->source_desc);
+  g_autoptr (GVariant) detached = NULL;
+  if (!fetch_detached (p, t->commit, &detached, error))
+    return FALSE;
+  if (!detached)
+    detached = cairn_delta_commitmeta (d);
+  gboolean present = cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, t->commit);
+  gboolean needs_trees = FALSE;
+  if (!store_commit (p, t->ref, t->commit, d->commit, detached, present, &needs_trees, out_parent,
+                     error))
+    return FALSE;
+  p->stats.n_deltas++;
+  /* The commit is published (partial) before any object of its tree. */
+  if (!_cairn_pull_sink_checkpoint (p->session.sink, error)
+      || !_cairn_pull_delta_apply (&p->session, p->transport, p->source_desc, d, error)
+      || !_cairn_pull_sink_checkpoint (p->session.sink, error)
+      || !finish_delta (p, t->commit, d, error))
+    return FALSE;
+  *out_applied = TRUE;
   return TRUE;
 }
 
@@ -413,7 +562,11 @@ pull_commit_chain (Pull *p, const Target *t, GError **error)
         return TRUE;
       g_autofree char *parent = NULL;
       g_autoptr (GError) local = NULL;
-      if (!pull_commit (p, first ? t->ref : NULL, cur, first ? t->max_size : 0, &parent, &local))
+      gboolean by_delta = FALSE;
+      if (first && want_delta (p, t) && !pull_by_delta (p, t, &by_delta, &parent, error))
+        return FALSE;
+      if (!by_delta
+          && !pull_commit (p, first ? t->ref : NULL, cur, first ? t->max_size : 0, &parent, &local))
         {
           if (!first && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
             return TRUE;

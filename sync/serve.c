@@ -30,13 +30,50 @@ is_hex (const char *s, gsize n)
   return TRUE;
 }
 
+/* A name of modified base64 characters (docs/format.md §2), with at most
+ * one '-' (FROM-TO delta directories). */
+static gboolean
+is_mb64_name (const char *s, gsize len)
+{
+  int dashes = 0;
+  for (gsize i = 0; i < len; i++)
+    if (s[i] == '-')
+      dashes++;
+    else if (!g_ascii_isalnum (s[i]) && s[i] != '+' && s[i] != '_')
+      return FALSE;
+  return len > 0 && dashes <= 1;
+}
+
+/* The files of static deltas (docs/format.md §11.1), read by a pull with
+ * --require-static-deltas: deltas/XX/NAME/superblock or a numbered part,
+ * delta-indexes/XX/NAME.index. */
+static gboolean
+delta_path_allowed (const char *p)
+{
+  g_auto (GStrv) c = g_strsplit (p, "/", -1);
+  guint n = g_strv_length (c);
+  if (n == 3 && strcmp (c[0], "delta-indexes") == 0 && strlen (c[1]) == 2 && is_mb64_name (c[1], 2)
+      && g_str_has_suffix (c[2], ".index"))
+    return is_mb64_name (c[2], strlen (c[2]) - strlen (".index"));
+  if (n != 4 || strcmp (c[0], "deltas") != 0 || strlen (c[1]) != 2 || !is_mb64_name (c[1], 2)
+      || !is_mb64_name (c[2], strlen (c[2])))
+    return FALSE;
+  if (strcmp (c[3], "superblock") == 0)
+    return TRUE;
+  guint64 part;
+  return g_ascii_string_to_unsigned (c[3], 10, 0, G_MAXUINT32, &part, NULL);
+}
+
 /* Only what a pull reads by name: the summary, the config, a ref, a commit
- * or its detached metadata. Everything else is refused. */
+ * or its detached metadata, the files of static deltas and (archive form)
+ * their fallback objects. Everything else is refused. */
 static gboolean
 path_allowed (const char *p)
 {
   if (strcmp (p, "summary") == 0 || strcmp (p, "summary.sig") == 0 || strcmp (p, "config") == 0)
     return TRUE;
+  if (g_str_has_prefix (p, "deltas/") || g_str_has_prefix (p, "delta-indexes/"))
+    return delta_path_allowed (p);
   if (g_str_has_prefix (p, "refs/heads/"))
     return cairn_validate_ref_name (p + strlen ("refs/heads/"), NULL);
   if (!g_str_has_prefix (p, "objects/") || strlen (p) < 8 + 2 + 1 + 62 + 1)
@@ -44,7 +81,9 @@ path_allowed (const char *p)
   const char *o = p + strlen ("objects/");
   if (!is_hex (o, 2) || o[2] != '/' || !is_hex (o + 3, 62) || o[65] != '.')
     return FALSE;
-  return strcmp (o + 66, "commit") == 0 || strcmp (o + 66, "commitmeta") == 0;
+  /* .filez: the fallbacks of a static delta, fetched by name. */
+  return strcmp (o + 66, "commit") == 0 || strcmp (o + 66, "commitmeta") == 0
+         || strcmp (o + 66, "filez") == 0;
 }
 
 static gboolean
