@@ -99,6 +99,7 @@ gboolean cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, co
 #define CAIRN_META_OCI_MANIFEST "cairn.oci.manifest-digest" /* s, "sha256:…" */
 #define CAIRN_META_OCI_CONFIG "cairn.oci.config-digest"     /* s, "sha256:…" */
 #define CAIRN_META_OCI_ARCH "cairn.oci.architecture"        /* s */
+#define CAIRN_META_OCI_LABELS "cairn.oci.labels"            /* a{ss} */
 
 /* Commit a tarball (FILE or "-" for stdin; compression detected) to a branch
  * without extracting it: entries stream into objects and an in-memory tree
@@ -113,6 +114,7 @@ typedef enum
   CAIRN_EXPORT_COMPRESS_NONE,
   CAIRN_EXPORT_COMPRESS_GZIP,
   CAIRN_EXPORT_COMPRESS_ZSTD,
+  CAIRN_EXPORT_COMPRESS_XZ,
 } CairnExportCompress;
 
 typedef struct

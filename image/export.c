@@ -248,6 +248,8 @@ setup_writer (struct archive *a, const CairnExportOptions *opts, int fd, GError 
         r = archive_write_add_filter_gzip (a);
       else if (opts->compress == CAIRN_EXPORT_COMPRESS_ZSTD)
         r = archive_write_add_filter_zstd (a);
+      else if (opts->compress == CAIRN_EXPORT_COMPRESS_XZ)
+        r = archive_write_add_filter_xz (a);
     }
   /* One xattr record kind only (GNU tar's): with both SCHILY and LIBARCHIVE
    * records, libarchive-based readers (ostree) see every xattr twice. */
