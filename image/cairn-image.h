@@ -21,6 +21,8 @@ cairn_archive_free (CairnArchive *a)
   (void)archive_free (a);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnArchive, cairn_archive_free)
+typedef struct archive_entry CairnArchiveEntry;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnArchiveEntry, archive_entry_free)
 
 /* What an import saw (besides the transaction's object counts). */
 typedef struct
@@ -133,5 +135,61 @@ typedef struct
  * hardlinks to it. Re-importing the tar gives the same root tree. */
 gboolean cairn_repo_export (CairnRepo *repo, const char *rev, int out_fd,
                             const CairnExportOptions *opts, GError **error);
+
+/* ---- OCI images built from commits (build.c, export-oci.c) ------------------- */
+
+typedef struct
+{
+  CairnExportCompress compress; /* of the layers: none, gzip or zstd */
+  gboolean layers_parents;      /* one layer per commit of the history, else one */
+  gboolean any_compression;     /* xz too (docker-archive: readers decompress any layer) */
+} CairnImageBuildOptions;
+
+/* One blob of a built image. */
+typedef struct
+{
+  char *media_type;
+  char *digest; /* "sha256:…" */
+  guint64 size;
+  char *diff_id; /* layers: digest of the uncompressed tar */
+  CairnTmpfile tmp; /* layers: the blob, in a temporary file (tmp.fd, at any offset) */
+  GBytes *data;  /* config and manifest: the bytes */
+} CairnImageBlob;
+
+typedef struct
+{
+  char *commit;
+  GPtrArray *layers; /* CairnImageBlob*, bottom first */
+  CairnImageBlob *config;
+  CairnImageBlob *manifest; /* an OCI image manifest */
+} CairnImage;
+
+void cairn_image_free (CairnImage *img);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnImage, cairn_image_free)
+
+/* Build the OCI image of @rev (docs/import-export.md, "Building images"):
+ * the layer tar(s) from the tree (with --layers=parents one per commit,
+ * oldest first, each holding what changed, with whiteouts), the config from
+ * the commit's cairn.oci.* metadata, an OCI manifest. The same commit and
+ * options always give the same digests. Layer blobs are written to
+ * temporary files in @tmp_dfd (so that they can be linked into place there). */
+CairnImage *cairn_image_build (CairnRepo *repo, const char *rev, const CairnImageBuildOptions *opts,
+                               int tmp_dfd, GError **error);
+
+/* `cairn export --format=oci DIR[:TAG]`: add the image to the OCI layout
+ * DIR (created when missing; an index.json entry with the same tag is
+ * replaced, others are kept). @tag may be NULL. */
+gboolean cairn_repo_export_oci (CairnRepo *repo, const char *rev, const char *dir, const char *tag,
+                                const CairnImageBuildOptions *opts, char **out_manifest_digest,
+                                GError **error);
+
+/* `cairn export --format=docker-archive FILE[:NAME:TAG]`: the `docker save`
+ * format (manifest.json, the config as HEX.json, each layer as DIFFID.tar)
+ * written to @fd. Layers are plain tars as docker save writes them, or
+ * compressed with @compress (docker load and containers/image decompress
+ * them). @name_tag may be NULL. */
+gboolean cairn_repo_export_docker_archive (CairnRepo *repo, const char *rev, int fd,
+                                           const char *name_tag, gboolean layers_parents,
+                                           CairnExportCompress compress, GError **error);
 
 G_END_DECLS

@@ -51,6 +51,8 @@ void _cairn_jw_bool (CairnJsonWriter *w, gboolean value);
 /* Key and value in one call. */
 void _cairn_jw_member_string (CairnJsonWriter *w, const char *key, const char *value);
 void _cairn_jw_member_int (CairnJsonWriter *w, const char *key, gint64 value);
+/* A value parsed by _cairn_json_parse, written back. */
+void _cairn_jw_variant (CairnJsonWriter *w, GVariant *v);
 /* The document; the writer is reset. */
 GBytes *_cairn_jw_finish (CairnJsonWriter *w);
 
@@ -87,6 +89,13 @@ GVariant *_cairn_oci_config_metadata (const CairnCommitOptions *opts, GVariant *
                                       GVariant *extra);
 
 /* ---- layers as their own trees (layer.c) ------------------------------------ */
+
+/* Layer mode of the tar importer (import-tar.c): OCI whiteouts are not
+ * applied but kept as empty files under their ".wh." names, and the
+ * directories that only appear as parents of entries are recorded. */
+void _cairn_tar_importer_set_layer_mode (CairnTarImporter *imp);
+/* Those directories' paths ("a/b"; "" for the root), sorted, as "as". */
+GVariant *_cairn_tar_importer_implicit_dirs (CairnTarImporter *imp);
 
 /* The ref prefix of the layer cache: refs/heads/cairn/oci/layers/sha256/HEX
  * points at a commit whose tree is that layer as it is in the blob, its
@@ -131,6 +140,12 @@ gboolean _cairn_compressor_finish (CairnCompressor *c, char **out_diff_id, char 
                                    guint64 *out_size, GError **error);
 void _cairn_compressor_free (CairnCompressor *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnCompressor, _cairn_compressor_free)
+/* The tar of @commit's tree (export.c's format and order), or with @base
+ * the changes from @base's tree: directories that changed, new and changed
+ * files, and a ".wh.NAME" empty file for each NAME that is gone or changed
+ * between file and directory. Written through @out. */
+gboolean _cairn_export_layer (CairnRepo *repo, const char *commit, const char *base,
+                              CairnCompressor *out, GError **error);
 /* The layer media type for @method (OCI; docker-archive layers are plain). */
 const char *_cairn_compress_layer_media_type (CairnExportCompress method);
 

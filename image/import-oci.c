@@ -63,6 +63,9 @@ typedef struct
   struct archive *outer; /* or the current member of an outer tar */
   guint8 *buf;
   gboolean io_error;
+  /* docker-archive: the layer was compressed, so its diff_id (the digest of
+   * the tar) must be checked on the decompressed bytes (second pass) */
+  gboolean check_decompressed;
 } Source;
 
 static la_ssize_t
@@ -129,6 +132,12 @@ apply_layer (CairnTarImporter *imp, Source *src, const char *label, const char *
   g_clear_pointer (&src->buf, g_free);
   if (!ok)
     return FALSE;
+  gboolean compressed = archive_filter_count (a) > 1 || archive_filter_code (a, 0) != 0;
+  if (src->outer && compressed && strcmp (hex, want_hex) != 0)
+    {
+      src->check_decompressed = TRUE;
+      return TRUE;
+    }
   if (strcmp (hex, want_hex) != 0 && (!alt_hex || strcmp (hex, alt_hex) != 0))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "layer %s: digest mismatch (content hashes to sha256:%s)", label, hex);
@@ -451,6 +460,40 @@ name_hex (const char *name)
   return NULL;
 }
 
+/* The SHA-256 of a compressed layer member once decompressed (libarchive's
+ * "raw" format reads the filtered stream as one entry). */
+static gboolean
+decompressed_digest (int fd, const char *file, const char *name, char out_hex[65],
+                     GError **error)
+{
+  g_autoptr (CairnArchive) outer = outer_open (fd, file, name, NULL, error);
+  if (!outer)
+    return FALSE;
+  Source src = { .fd = -1, .outer = outer };
+  src.buf = g_malloc (READ_BUF);
+  hash_init (&src.hash);
+  g_autoptr (CairnArchive) raw = archive_read_new ();
+  archive_read_support_filter_all (raw);
+  archive_read_support_format_raw (raw);
+  struct archive_entry *e;
+  gboolean ok = archive_read_open (raw, &src, NULL, source_read, NULL) == ARCHIVE_OK
+                && archive_read_next_header (raw, &e) == ARCHIVE_OK;
+  Hash plain;
+  hash_init (&plain);
+  g_autofree guint8 *buf = g_malloc (READ_BUF);
+  la_ssize_t r = 0;
+  while (ok && (r = archive_read_data (raw, buf, READ_BUF)) > 0)
+    EVP_DigestUpdate (plain.md, buf, r);
+  hash_end (&plain, out_hex);
+  char ignored[65];
+  hash_end (&src.hash, ignored);
+  g_free (src.buf);
+  if (!ok || r < 0)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", name,
+                             archive_error_string (raw));
+  return TRUE;
+}
+
 static gboolean
 apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *image,
                      GVariant *config, GError **error)
@@ -479,6 +522,17 @@ apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *
       g_autofree char *label = cairn_escape_name (name, -1);
       if (!apply_layer (imp, &src, label, want, alt, error))
         return FALSE;
+      char hex[65];
+      if (src.check_decompressed
+          && (!decompressed_digest (fd, file, name, hex, error) || strcmp (hex, want) != 0))
+        {
+          if (error && *error)
+            return FALSE;
+          return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                   "layer %s: digest mismatch (decompressed content hashes to "
+                                   "sha256:%s, rootfs.diff_ids says sha256:%s)",
+                                   label, hex, want);
+        }
     }
   return TRUE;
 }

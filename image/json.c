@@ -403,3 +403,58 @@ _cairn_jw_finish (CairnJsonWriter *w)
   w->s = NULL;
   return b;
 }
+
+void
+_cairn_jw_variant (CairnJsonWriter *w, GVariant *v)
+{
+  if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr (GVariant) inner = g_variant_get_variant (v);
+      _cairn_jw_variant (w, inner);
+    }
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARDICT))
+    {
+      _cairn_jw_begin_object (w);
+      GVariantIter it;
+      const char *k;
+      GVariant *val;
+      g_variant_iter_init (&it, v);
+      while (g_variant_iter_loop (&it, "{&sv}", &k, &val))
+        {
+          _cairn_jw_key (w, k);
+          _cairn_jw_variant (w, val);
+        }
+      _cairn_jw_end_object (w);
+    }
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE ("av")))
+    {
+      _cairn_jw_begin_array (w);
+      for (gsize i = 0; i < g_variant_n_children (v); i++)
+        {
+          g_autoptr (GVariant) c = g_variant_get_child_value (v, i);
+          _cairn_jw_variant (w, c);
+        }
+      _cairn_jw_end_array (w);
+    }
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_STRING))
+    _cairn_jw_string (w, g_variant_get_string (v, NULL));
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_BOOLEAN))
+    _cairn_jw_bool (w, g_variant_get_boolean (v));
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_DOUBLE))
+    {
+      double d = g_variant_get_double (v);
+      separate (w);
+      if (d == (double)(gint64)d && d > -9007199254740992.0 && d < 9007199254740992.0)
+        g_string_append_printf (w->s, "%" G_GINT64_FORMAT, (gint64)d);
+      else
+        {
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+          g_string_append (w->s, g_ascii_dtostr (buf, sizeof buf, d));
+        }
+    }
+  else
+    {
+      separate (w);
+      g_string_append (w->s, "null");
+    }
+}
