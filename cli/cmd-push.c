@@ -1,10 +1,13 @@
 /* cairn push REF docker://HOST/NAME[:TAG] [--layers=parents] [--compress=gzip|zstd|none]
  *   [--creds=USER:PASS] [--authfile=FILE] [--tls-verify=false] [--cert-dir=DIR]
  *   [--chunk-size=BYTES] [--json]
+ * cairn push REMOTE|PATH|ssh://HOST/PATH [REF...] [--depth=N] [--json]
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
 #include "image/cairn-registry.h"
+#include "sync/cairn-pull.h"
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,14 +98,40 @@ push_docker (CairnCli *cli, const char *rev, const char *dest, CairnRegistryPush
   return 0;
 }
 
+static int
+push_store (CairnCli *cli, const char *dest, const char *const *refs, int depth, gboolean json,
+            GError **error)
+{
+  g_autoptr (CairnRepo) repo = cairn_cli_open_repo (cli, FALSE, error);
+  if (!repo)
+    return 1;
+  /* A far side that dies (ssh) must give an error, not kill us. */
+  signal (SIGPIPE, SIG_IGN);
+  CairnPushOptions opts = { .depth = depth };
+  CairnPushStats st = { 0 };
+  if (!cairn_repo_push (repo, dest, refs, &opts, &st, error))
+    return 1;
+  if (json)
+    printf ("{\"objects_sent\":%" G_GUINT64_FORMAT ",\"bytes_sent\":%" G_GUINT64_FORMAT
+            ",\"seconds\":%.3f}\n",
+            st.objects_sent, st.bytes_sent, st.elapsed_us / 1e6);
+  else if (cli->verbose)
+    fprintf (stderr, "%" G_GUINT64_FORMAT " objects sent in %.2fs\n", st.objects_sent,
+             st.elapsed_us / 1e6);
+  return 0;
+}
+
 int
 cairn_cmd_push (CairnCli *cli, int argc, char **argv, GError **error)
 {
   g_autofree char *layers = NULL, *compress = NULL, *creds = NULL, *authfile = NULL;
   g_autofree char *cert_dir = NULL, *chunk = NULL;
   gboolean json = FALSE;
+  int depth = 0;
   PushArgs a = { .tls_verify = TRUE };
   GOptionEntry entries[] = {
+    { "depth", 0, 0, G_OPTION_ARG_INT, &depth,
+      "to a store: also push N parents (-1: all history)", "N" },
     { "layers", 0, 0, G_OPTION_ARG_STRING, &layers,
       "docker://: single (default) or parents (one layer per commit)", "HOW" },
     { "compress", 0, 0, G_OPTION_ARG_STRING, &compress,
@@ -120,12 +149,29 @@ cairn_cmd_push (CairnCli *cli, int argc, char **argv, GError **error)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary on stdout", NULL },
     { NULL }
   };
-  if (!cairn_cli_parse_with_data (cli, entries, &a, "REF docker://HOST/NAME[:TAG]",
-                                  "Push a commit as an OCI image to a registry.", &argc, &argv,
-                                  error))
+  if (!cairn_cli_parse_with_data (cli, entries, &a,
+                                  "REF docker://HOST/NAME[:TAG] | REMOTE|PATH|URL [REF...]",
+                                  "Push a commit as an OCI image to a registry, or refs and the "
+                                  "objects they need to another repository (only what it lacks).",
+                                  &argc, &argv, error))
     return 2;
+  if (argc < 2)
+    return cairn_cli_usage_error (error, "push needs REF docker://IMAGE, or a REMOTE"), 2;
+  if (depth < -1)
+    return cairn_cli_usage_error (error, "--depth must be -1 or more"), 2;
   if (argc != 3 || !g_str_has_prefix (argv[2], "docker://"))
-    return cairn_cli_usage_error (error, "push needs REF and docker://HOST/NAME[:TAG]"), 2;
+    {
+      for (int i = 1; i < argc; i++)
+        if (g_str_has_prefix (argv[i], "docker://"))
+          return cairn_cli_usage_error (error, "push docker:// takes exactly REF and the image"),
+                 2;
+      if (layers || compress || creds || authfile || cert_dir || chunk || !a.tls_verify)
+        return cairn_cli_usage_error (error, "--layers, --compress, --creds, --authfile, "
+                                             "--tls-verify, --cert-dir and --chunk-size are for "
+                                             "docker:// images"),
+               2;
+      return push_store (cli, argv[1], (const char *const *)argv + 2, depth, json, error);
+    }
   CairnRegistryPushOptions opts;
   cairn_registry_push_options_init (&opts);
   opts.reg.creds = creds;
