@@ -86,7 +86,8 @@ _cairn_layer_import (CairnRepo *repo, struct archive *a, const char *digest,
   g_autoptr (CairnTarImporter) imp = cairn_tar_importer_new (repo, txn, &opts, tree);
   _cairn_tar_importer_set_layer_mode (imp);
   g_autofree char *diff_id = NULL;
-  if (!cairn_tar_importer_apply (imp, a, TRUE, digest, error)
+  g_autofree char *label = g_strconcat ("layer ", digest, NULL);
+  if (!cairn_tar_importer_apply (imp, a, TRUE, label, error)
       || !verify (verify_data, &diff_id, error) || !cairn_tar_importer_finish (imp, error))
     return FALSE;
   g_autoptr (GVariant) meta = layer_metadata (imp, digest, diff_id);

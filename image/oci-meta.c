@@ -81,11 +81,11 @@ no_choice (GPtrArray *all, GPtrArray *cand, const char *tag, const char *platfor
       g_autofree char *d = describe (all->pdata[i]);
       g_string_append_printf (s, "%s%s", i ? ", " : "", d);
     }
-  if (cand->len == 0 && tag)
-    cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "no manifest tagged '%s' (available: %s)", tag,
-                      all->len ? s->str : "none");
-  else if (cand->len == 0)
+  if (all->len == 0)
     cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "the index lists no manifests");
+  else if (cand->len == 0 && tag)
+    cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "no manifest tagged '%s' (available: %s)", tag,
+                      s->str);
   else if (platform)
     cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "no manifest for platform %s (available: %s)",
                       platform, s->str);

@@ -673,6 +673,25 @@ _cairn_registry_open (const CairnRegistryRef *ref, const CairnRegistryOptions *o
 
 /* ---- manifests and small blobs -------------------------------------------------- */
 
+/* Small requests are retried after a transport error (a dropped
+ * connection), three attempts in all; a stall only once more. */
+static gboolean
+perform_retrying (CairnRegistry *r, CairnRegistryRequest *req, GError **error)
+{
+  for (int attempt = 0;; attempt++)
+    {
+      g_autoptr (GError) local = NULL;
+      if (_cairn_registry_perform (r, req, &local))
+        return TRUE;
+      gboolean transient = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_FAILED)
+                           || (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
+                               && attempt == 0);
+      if (!transient || attempt >= 2)
+        return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
+      g_usleep ((attempt + 1) * G_USEC_PER_SEC / 4);
+    }
+}
+
 #define MANIFEST_ACCEPT                                                                            \
   "Accept: " CAIRN_OCI_MANIFEST_TYPE ", " CAIRN_OCI_INDEX_TYPE ", " CAIRN_DOCKER_MANIFEST_TYPE      \
   ", " CAIRN_DOCKER_LIST_TYPE
@@ -701,7 +720,7 @@ _cairn_registry_get_manifest (CairnRegistry *r, const char *reference, GBytes **
   _cairn_registry_request_add_header (&req, "%s", MANIFEST_ACCEPT);
   g_autofree char *what = g_strdup_printf ("manifest %s", reference);
   g_autoptr (GError) local = NULL;
-  if (!_cairn_registry_perform (r, &req, &local))
+  if (!perform_retrying (r, &req, &local))
     {
       if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE))
         return cairn_throw_code (error, G_IO_ERROR_MESSAGE_TOO_LARGE,
@@ -746,7 +765,7 @@ _cairn_registry_get_small_blob (CairnRegistry *r, const char *digest, guint64 si
   req.max_body = size;
   g_autofree char *what = g_strdup_printf ("blob %s", digest);
   g_autoptr (GError) local = NULL;
-  if (!_cairn_registry_perform (r, &req, &local))
+  if (!perform_retrying (r, &req, &local))
     {
       if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE))
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,

@@ -383,10 +383,11 @@ verify_layer (gpointer data, char **out_diff_id, GError **error)
 
 /* After a failed import: the download's own error is the cause when there
  * is one (a digest mismatch makes garbage, a failed download a truncated
- * stream). */
-static void
+ * stream); TRUE when it replaced @error. */
+static gboolean
 root_cause (Download *d, GError **error)
 {
+  gboolean replaced = FALSE;
   g_mutex_lock (&d->lock);
   if (!d->done && d->size - d->written > FINISH_AFTER_FAILURE)
     g_atomic_int_set (&d->cancel, 1);
@@ -396,8 +397,10 @@ root_cause (Download *d, GError **error)
     {
       g_clear_error (error);
       g_propagate_error (error, g_error_copy (d->error));
+      replaced = TRUE;
     }
   g_mutex_unlock (&d->lock);
+  return replaced;
 }
 
 static gboolean
@@ -424,8 +427,8 @@ fetch_and_import (LayerJob *j, CairnRepo *repo, int fd, char **out_commit, GErro
       ok = ok
            && _cairn_layer_import (repo, a, j->digest, verify_layer, &v, 0, out_commit, NULL,
                                    error);
-      if (!ok)
-        root_cause (&d, error);
+      if (!ok && !root_cause (&d, error))
+        cairn_prefix_error (error, "%s", _cairn_registry_describe (p->reg));
       g_thread_join (t);
       g_free (rd.buf);
     }
