@@ -13,7 +13,7 @@ BUILD_DEPS="build-essential autoconf automake libtool pkg-config libglib2.0-dev 
  libgpgme-dev libgpg-error-dev libfuse3-dev libseccomp-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
  libdeflate-dev libzstd-dev liblzma-dev"
 RUN_DEPS="fuse3 gnupg busybox-static"
-TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client umoci skopeo zstd xz-utils bzip2
+TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client umoci skopeo podman docker-registry zstd xz-utils bzip2
  bubblewrap crun rsync procps psmisc curl clang clang-format libclang-rt-14-dev"
 BENCH_DEPS="debootstrap hyperfine time nginx-light"
 

@@ -196,6 +196,42 @@ write_history (CairnJsonWriter *w, CairnRepo *repo, GPtrArray *commits, GError *
   return TRUE;
 }
 
+static gboolean
+has_image_metadata (GVariant *meta)
+{
+  GVariantIter it;
+  const char *k;
+  g_variant_iter_init (&it, meta);
+  while (g_variant_iter_next (&it, "{&sv}", &k, NULL))
+    if (g_str_has_prefix (k, "cairn.oci.") && strcmp (k, CAIRN_META_OCI_SOURCE) != 0
+        && strcmp (k, CAIRN_META_OCI_LAYERS) != 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* The image metadata of @commit, or of its nearest ancestor in the store
+ * that has some: a commit made on top of an imported or pulled image (a
+ * checkout changed and committed) keeps the image's config, as a
+ * Dockerfile's FROM does. */
+static GVariant *
+image_metadata (CairnRepo *repo, const CairnCommit *top)
+{
+  if (has_image_metadata (top->metadata))
+    return g_variant_ref (top->metadata);
+  g_autofree char *cur = g_strdup (top->parent);
+  for (int depth = 0; cur && depth < 1024; depth++)
+    {
+      g_auto (CairnCommit) c = { 0 };
+      if (!cairn_repo_load_commit (repo, cur, &c, NULL))
+        break;
+      if (has_image_metadata (c.metadata))
+        return g_variant_ref (c.metadata);
+      g_free (cur);
+      cur = g_strdup (c.parent);
+    }
+  return g_variant_ref (top->metadata);
+}
+
 static GBytes *
 config_json (CairnRepo *repo, const CairnCommit *top, GPtrArray *commits, GPtrArray *layers,
              GError **error)
@@ -203,14 +239,15 @@ config_json (CairnRepo *repo, const CairnCommit *top, GPtrArray *commits, GPtrAr
   CairnJsonWriter w;
   _cairn_jw_init (&w);
   g_autofree char *created = rfc3339 (top->timestamp);
+  g_autoptr (GVariant) meta = image_metadata (repo, top);
   const char *arch = NULL;
-  if (!g_variant_lookup (top->metadata, CAIRN_META_OCI_ARCH, "&s", &arch))
+  if (!g_variant_lookup (meta, CAIRN_META_OCI_ARCH, "&s", &arch))
     arch = _cairn_oci_host_arch ();
   _cairn_jw_begin_object (&w);
   _cairn_jw_member_string (&w, "created", created);
   _cairn_jw_member_string (&w, "architecture", arch);
   _cairn_jw_member_string (&w, "os", "linux");
-  write_run_config (&w, top->metadata);
+  write_run_config (&w, meta);
   _cairn_jw_key (&w, "rootfs");
   _cairn_jw_begin_object (&w);
   _cairn_jw_member_string (&w, "type", "layers");

@@ -102,6 +102,9 @@ gboolean cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, co
 #define CAIRN_META_OCI_CONFIG "cairn.oci.config-digest"     /* s, "sha256:…" */
 #define CAIRN_META_OCI_ARCH "cairn.oci.architecture"        /* s */
 #define CAIRN_META_OCI_LABELS "cairn.oci.labels"            /* a{ss} */
+/* Written by `cairn pull docker://`: */
+#define CAIRN_META_OCI_SOURCE "cairn.oci.source" /* s: "docker://HOST/NAME:TAG" */
+#define CAIRN_META_OCI_LAYERS "cairn.oci.layers" /* as: layer digests, bottom first */
 
 /* Commit a tarball (FILE or "-" for stdin; compression detected) to a branch
  * without extracting it: entries stream into objects and an in-memory tree

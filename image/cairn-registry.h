@@ -15,10 +15,6 @@
 
 G_BEGIN_DECLS
 
-/* Commit metadata of a pulled image (besides the cairn.oci.* config keys). */
-#define CAIRN_META_OCI_SOURCE "cairn.oci.source" /* s: "docker://HOST/NAME:TAG" */
-#define CAIRN_META_OCI_LAYERS "cairn.oci.layers" /* as: layer digests, bottom first */
-
 /* A parsed docker:// reference. */
 typedef struct
 {
