@@ -172,9 +172,10 @@ cairn_cmd_export (CairnCli *cli, int argc, char **argv, GError **error)
   if (oci || docker)
     {
       if (argc != 3 || output || subpath || no_hardlinks)
-        return cairn_cli_usage_error (error, argc != 3 ? "--format=%s needs REF and a destination"
-                                                       : "-o, --subpath and --no-hardlinks are "
-                                                         "for tar exports",
+        return cairn_cli_usage_error (error,
+                                      argc != 3 ? "--format=%s needs REF and a destination"
+                                                : "-o, --subpath and --no-hardlinks are "
+                                                  "for tar exports",
                                       format),
                2;
       if (oci)

@@ -66,8 +66,9 @@ parse_size (const char *s, guint64 *out, GError **error)
   else if (end && (*end == 'm' || *end == 'M'))
     mult = 1 << 20, end++;
   if (end == s || *end || v == 0)
-    return cairn_cli_usage_error (error, "--chunk-size wants a positive size (BYTES, or with K or "
-                                         "M), not '%s'",
+    return cairn_cli_usage_error (error,
+                                  "--chunk-size wants a positive size (BYTES, or with K or "
+                                  "M), not '%s'",
                                   s);
   *out = v * mult;
   return TRUE;
@@ -129,26 +130,26 @@ cairn_cmd_push (CairnCli *cli, int argc, char **argv, GError **error)
   gboolean json = FALSE;
   int depth = 0;
   PushArgs a = { .tls_verify = TRUE };
-  GOptionEntry entries[] = {
-    { "depth", 0, 0, G_OPTION_ARG_INT, &depth,
-      "to a store: also push N parents (-1: all history)", "N" },
-    { "layers", 0, 0, G_OPTION_ARG_STRING, &layers,
-      "docker://: single (default) or parents (one layer per commit)", "HOW" },
-    { "compress", 0, 0, G_OPTION_ARG_STRING, &compress,
-      "docker://: layer compression, gzip (default), zstd or none", "METHOD" },
-    { "creds", 0, 0, G_OPTION_ARG_STRING, &creds,
-      "docker://: credentials for the registry (default: the auth files)", "USER[:PASSWORD]" },
-    { "authfile", 0, 0, G_OPTION_ARG_FILENAME, &authfile,
-      "docker://: the auth.json to read credentials from", "FILE" },
-    { "tls-verify", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_tls_verify,
-      "docker://: false: do not verify certificates, and allow plain http", "true|false" },
-    { "cert-dir", 0, 0, G_OPTION_ARG_FILENAME, &cert_dir,
-      "docker://: CA certificates (*.crt) and a client certificate (*.cert, *.key)", "DIR" },
-    { "chunk-size", 0, 0, G_OPTION_ARG_STRING, &chunk,
-      "docker://: send blobs larger than this in chunks of this size (default 64M)", "SIZE" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary on stdout", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[]
+      = { { "depth", 0, 0, G_OPTION_ARG_INT, &depth,
+            "to a store: also push N parents (-1: all history)", "N" },
+          { "layers", 0, 0, G_OPTION_ARG_STRING, &layers,
+            "docker://: single (default) or parents (one layer per commit)", "HOW" },
+          { "compress", 0, 0, G_OPTION_ARG_STRING, &compress,
+            "docker://: layer compression, gzip (default), zstd or none", "METHOD" },
+          { "creds", 0, 0, G_OPTION_ARG_STRING, &creds,
+            "docker://: credentials for the registry (default: the auth files)",
+            "USER[:PASSWORD]" },
+          { "authfile", 0, 0, G_OPTION_ARG_FILENAME, &authfile,
+            "docker://: the auth.json to read credentials from", "FILE" },
+          { "tls-verify", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_tls_verify,
+            "docker://: false: do not verify certificates, and allow plain http", "true|false" },
+          { "cert-dir", 0, 0, G_OPTION_ARG_FILENAME, &cert_dir,
+            "docker://: CA certificates (*.crt) and a client certificate (*.cert, *.key)", "DIR" },
+          { "chunk-size", 0, 0, G_OPTION_ARG_STRING, &chunk,
+            "docker://: send blobs larger than this in chunks of this size (default 64M)", "SIZE" },
+          { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary on stdout", NULL },
+          { NULL } };
   if (!cairn_cli_parse_with_data (cli, entries, &a,
                                   "REF docker://HOST/NAME[:TAG] | REMOTE|PATH|URL [REF...]",
                                   "Push a commit as an OCI image to a registry, or refs and the "
@@ -163,8 +164,7 @@ cairn_cmd_push (CairnCli *cli, int argc, char **argv, GError **error)
     {
       for (int i = 1; i < argc; i++)
         if (g_str_has_prefix (argv[i], "docker://"))
-          return cairn_cli_usage_error (error, "push docker:// takes exactly REF and the image"),
-                 2;
+          return cairn_cli_usage_error (error, "push docker:// takes exactly REF and the image"), 2;
       if (layers || compress || creds || authfile || cert_dir || chunk || !a.tls_verify)
         return cairn_cli_usage_error (error, "--layers, --compress, --creds, --authfile, "
                                              "--tls-verify, --cert-dir and --chunk-size are for "

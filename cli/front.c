@@ -183,8 +183,8 @@ pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
   static char config[64 * 1024];
   /* options that take the next argument as their value */
   static const char *const value_opts[]
-      = { "--depth", "--keyring", "-b", "--branch", "--platform", "--creds", "--authfile",
-          "--cert-dir", "--jobs", NULL };
+      = { "--depth", "--keyring",  "-b",         "--branch", "--platform",
+          "--creds", "--authfile", "--cert-dir", "--jobs",   NULL };
   const char *src = NULL;
   for (int j = i + 1; j < argc && !src; j++)
     {

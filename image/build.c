@@ -148,8 +148,8 @@ write_run_config (CairnJsonWriter *w, GVariant *meta)
   write_strv_member (w, meta, CAIRN_META_OCI_ENTRYPOINT, "Entrypoint");
   write_strv_member (w, meta, CAIRN_META_OCI_CMD, "Cmd");
   write_str_member (w, meta, CAIRN_META_OCI_WORKDIR, "WorkingDir");
-  g_autoptr (GVariant) labels = g_variant_lookup_value (meta, CAIRN_META_OCI_LABELS,
-                                                        G_VARIANT_TYPE ("a{ss}"));
+  g_autoptr (GVariant) labels
+      = g_variant_lookup_value (meta, CAIRN_META_OCI_LABELS, G_VARIANT_TYPE ("a{ss}"));
   if (labels && g_variant_n_children (labels) > 0)
     {
       g_autoptr (GPtrArray) keys = g_ptr_array_new ();

@@ -154,9 +154,9 @@ typedef struct
   char *media_type;
   char *digest; /* "sha256:…" */
   guint64 size;
-  char *diff_id; /* layers: digest of the uncompressed tar */
+  char *diff_id;    /* layers: digest of the uncompressed tar */
   CairnTmpfile tmp; /* layers: the blob, in a temporary file (tmp.fd, at any offset) */
-  GBytes *data;  /* config and manifest: the bytes */
+  GBytes *data;     /* config and manifest: the bytes */
 } CairnImageBlob;
 
 typedef struct

@@ -18,12 +18,12 @@ G_BEGIN_DECLS
 /* A parsed docker:// reference. */
 typedef struct
 {
-  char *host;     /* "127.0.0.1:5000", "docker.io" */
-  char *endpoint; /* the host to talk to ("registry-1.docker.io" for docker.io) */
-  char *name;     /* repository, "library/debian" */
+  char *host;       /* "127.0.0.1:5000", "docker.io" */
+  char *endpoint;   /* the host to talk to ("registry-1.docker.io" for docker.io) */
+  char *name;       /* repository, "library/debian" */
   char *short_name; /* as written, without host ("debian") */
-  char *tag;      /* NULL when only a digest was given */
-  char *digest;   /* "sha256:…" or NULL */
+  char *tag;        /* NULL when only a digest was given */
+  char *digest;     /* "sha256:…" or NULL */
 } CairnRegistryRef;
 
 void cairn_registry_ref_clear (CairnRegistryRef *ref);
@@ -42,19 +42,19 @@ char *cairn_registry_ref_default_branch (const CairnRegistryRef *ref);
 /* How to reach a registry. */
 typedef struct
 {
-  const char *creds;     /* "USER[:PASSWORD]" or NULL (then the auth files) */
-  const char *authfile;  /* an auth.json to use instead of the default ones */
-  gboolean tls_verify;   /* FALSE: no certificate check, and plain http allowed */
-  const char *cert_dir;  /* *.crt CAs, NAME.cert + NAME.key client certificate */
-  long timeout_secs;     /* a transfer stalled this long fails (0: 30 or $CAIRN_REGISTRY_TIMEOUT) */
+  const char *creds;    /* "USER[:PASSWORD]" or NULL (then the auth files) */
+  const char *authfile; /* an auth.json to use instead of the default ones */
+  gboolean tls_verify;  /* FALSE: no certificate check, and plain http allowed */
+  const char *cert_dir; /* *.crt CAs, NAME.cert + NAME.key client certificate */
+  long timeout_secs;    /* a transfer stalled this long fails (0: 30 or $CAIRN_REGISTRY_TIMEOUT) */
 } CairnRegistryOptions;
 
 void cairn_registry_options_init (CairnRegistryOptions *opts);
 
 typedef struct
 {
-  guint64 bytes_fetched;  /* HTTP body bytes received (manifests, configs, blobs) */
-  guint64 bytes_sent;     /* HTTP body bytes sent (push) */
+  guint64 bytes_fetched; /* HTTP body bytes received (manifests, configs, blobs) */
+  guint64 bytes_sent;    /* HTTP body bytes sent (push) */
   guint n_layers;
   guint n_layers_cached;  /* already in the layer cache: neither fetched nor imported */
   guint n_blobs_present;  /* push: blobs the registry had */
@@ -70,9 +70,9 @@ typedef void (*CairnRegistryProgressFunc) (const char *phase, guint64 done, guin
 typedef struct
 {
   CairnRegistryOptions reg;
-  const char *branch;   /* NULL: cairn_registry_ref_default_branch */
-  const char *platform; /* "os/arch[/variant]"; NULL: linux/<host arch> */
-  guint jobs;           /* layers fetched at once (0: 4) */
+  const char *branch;               /* NULL: cairn_registry_ref_default_branch */
+  const char *platform;             /* "os/arch[/variant]"; NULL: linux/<host arch> */
+  guint jobs;                       /* layers fetched at once (0: 4) */
   const CairnCommitOptions *commit; /* subject, body, timestamp, parent (may be NULL) */
   CairnRegistryProgressFunc progress;
   gpointer progress_data;

@@ -66,8 +66,8 @@ store_blobs (CairnImage *img, int blobs_dfd, GError **error)
     {
       gsize len;
       const void *p = g_bytes_get_data (small[i]->data, &len);
-      if (!cairn_file_replace_contents_at (blobs_dfd, _cairn_digest_hex (small[i]->digest, NULL),
-                                           p, len, 0644, CAIRN_FSYNC_NONE, error))
+      if (!cairn_file_replace_contents_at (blobs_dfd, _cairn_digest_hex (small[i]->digest, NULL), p,
+                                           len, 0644, CAIRN_FSYNC_NONE, error))
         return FALSE;
     }
   return TRUE;
@@ -166,8 +166,8 @@ throw_archive (struct archive *a, GError **error)
 }
 
 static gboolean
-add_member (struct archive *a, const char *name, guint64 size, guint64 mtime, int fd,
-            GBytes *data, GError **error)
+add_member (struct archive *a, const char *name, guint64 size, guint64 mtime, int fd, GBytes *data,
+            GError **error)
 {
   g_autoptr (CairnArchiveEntry) e = archive_entry_new ();
   archive_entry_set_pathname (e, name);
@@ -208,8 +208,8 @@ docker_manifest (CairnImage *img, const char *name_tag)
   _cairn_jw_init (&w);
   _cairn_jw_begin_array (&w);
   _cairn_jw_begin_object (&w);
-  g_autofree char *config = g_strconcat (_cairn_digest_hex (img->config->digest, NULL), ".json",
-                                         NULL);
+  g_autofree char *config
+      = g_strconcat (_cairn_digest_hex (img->config->digest, NULL), ".json", NULL);
   _cairn_jw_member_string (&w, "Config", config);
   _cairn_jw_key (&w, "RepoTags");
   _cairn_jw_begin_array (&w);
@@ -267,8 +267,8 @@ cairn_repo_export_docker_archive (CairnRepo *repo, const char *rev, int fd, cons
       if (!add_member (a, n, b->size, c.timestamp, b->tmp.fd, NULL, error))
         return FALSE;
     }
-  g_autofree char *cname = g_strconcat (_cairn_digest_hex (img->config->digest, NULL), ".json",
-                                        NULL);
+  g_autofree char *cname
+      = g_strconcat (_cairn_digest_hex (img->config->digest, NULL), ".json", NULL);
   g_autoptr (GBytes) manifest = docker_manifest (img, name_tag);
   if (!add_member (a, cname, img->config->size, c.timestamp, -1, img->config->data, error)
       || !add_member (a, "manifest.json", g_bytes_get_size (manifest), c.timestamp, -1, manifest,

@@ -29,7 +29,7 @@ typedef struct
   char *checksum; /* content or dirmeta checksum */
   gboolean is_dir;
   gboolean is_whiteout; /* an OCI whiteout (image layers): an empty file */
-  const char *link_to; /* hardlink target path (borrowed from an earlier item) */
+  const char *link_to;  /* hardlink target path (borrowed from an earlier item) */
   /* Filled by a loader: */
   CairnFileInfo fi;
   GBytes *data; /* preloaded content (small files) */
@@ -541,9 +541,9 @@ _cairn_export_layer (CairnRepo *repo, const char *commit, const char *base, Cair
   CairnExportOptions opts = { .compress = CAIRN_EXPORT_COMPRESS_NONE };
   LayerSink ls = { .out = out };
   g_autoptr (CairnArchive) a = archive_write_new ();
-  gboolean ok = base ? collect_diff (&ex, "./", bc.root_tree, c.root_tree, c.root_meta,
-                                     first_paths, error)
-                     : collect (&ex, "./", c.root_tree, c.root_meta, first_paths, error);
+  gboolean ok
+      = base ? collect_diff (&ex, "./", bc.root_tree, c.root_tree, c.root_meta, first_paths, error)
+             : collect (&ex, "./", c.root_tree, c.root_meta, first_paths, error);
   ok = ok && setup_writer (a, &opts, -1, &ls, error) && write_all (&ex, a, &opts, error);
   if (ok && archive_write_close (a) != ARCHIVE_OK)
     ok = throw_archive (a, error);

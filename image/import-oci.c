@@ -463,8 +463,7 @@ name_hex (const char *name)
 /* The SHA-256 of a compressed layer member once decompressed (libarchive's
  * "raw" format reads the filtered stream as one entry). */
 static gboolean
-decompressed_digest (int fd, const char *file, const char *name, char out_hex[65],
-                     GError **error)
+decompressed_digest (int fd, const char *file, const char *name, char out_hex[65], GError **error)
 {
   g_autoptr (CairnArchive) outer = outer_open (fd, file, name, NULL, error);
   if (!outer)

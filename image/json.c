@@ -255,7 +255,6 @@ _cairn_jobjects (GVariant *arr)
   return out;
 }
 
-
 gboolean
 _cairn_jint (GVariant *obj, const char *key, guint64 *out)
 {

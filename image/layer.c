@@ -231,9 +231,9 @@ level_write (Merge *m, Level *l, char **out_tree, GError **error)
   g_autoptr (GPtrArray) files = sorted_keys (l->files);
   g_autoptr (GPtrArray) dirs = sorted_keys (l->dirs);
   for (guint i = 0; i < files->len; i++)
-    g_variant_builder_add (&fb, "(s@ay)", (char *)files->pdata[i],
-                           cairn_checksum_to_variant (g_hash_table_lookup (l->files,
-                                                                           files->pdata[i])));
+    g_variant_builder_add (
+        &fb, "(s@ay)", (char *)files->pdata[i],
+        cairn_checksum_to_variant (g_hash_table_lookup (l->files, files->pdata[i])));
   for (guint i = 0; i < dirs->len; i++)
     {
       DirRef *d = g_hash_table_lookup (l->dirs, dirs->pdata[i]);
@@ -241,9 +241,8 @@ level_write (Merge *m, Level *l, char **out_tree, GError **error)
                              cairn_checksum_to_variant (d->tree),
                              cairn_checksum_to_variant (d->meta));
     }
-  g_autoptr (GVariant) v
-      = g_variant_ref_sink (g_variant_new ("(@a(say)@a(sayay))", g_variant_builder_end (&fb),
-                                           g_variant_builder_end (&db)));
+  g_autoptr (GVariant) v = g_variant_ref_sink (g_variant_new (
+      "(@a(say)@a(sayay))", g_variant_builder_end (&fb), g_variant_builder_end (&db)));
   return cairn_txn_write_metadata (m->txn, CAIRN_OBJECT_DIR_TREE, v, out_tree, error);
 }
 

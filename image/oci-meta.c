@@ -47,9 +47,10 @@ describe (GVariant *d)
   g_autoptr (GVariant) plat = _cairn_jget (d, "platform", G_VARIANT_TYPE_VARDICT);
   g_autofree char *os = _cairn_jstr (plat, "os"), *arch = _cairn_jstr (plat, "architecture");
   g_autofree char *variant = _cairn_jstr (plat, "variant");
-  g_autofree char *raw = g_strdup_printf (
-      "%s%s%s%s%s%s%s%s", name ? name : (digest ? digest : "?"), plat ? " (" : "", os ? os : "",
-      plat ? "/" : "", arch ? arch : "", variant ? "/" : "", variant ? variant : "", plat ? ")" : "");
+  g_autofree char *raw
+      = g_strdup_printf ("%s%s%s%s%s%s%s%s", name ? name : (digest ? digest : "?"),
+                         plat ? " (" : "", os ? os : "", plat ? "/" : "", arch ? arch : "",
+                         variant ? "/" : "", variant ? variant : "", plat ? ")" : "");
   g_autofree char *esc = cairn_escape_name (raw, -1);
   return g_steal_pointer (&esc);
 }
@@ -147,8 +148,7 @@ add_labels (GVariantBuilder *b, GVariant *c)
 
 GVariant *
 _cairn_oci_config_metadata (const CairnCommitOptions *opts, GVariant *config,
-                            const char *manifest_digest, const char *config_digest,
-                            GVariant *extra)
+                            const char *manifest_digest, const char *config_digest, GVariant *extra)
 {
   GVariantBuilder b;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);

@@ -41,8 +41,8 @@ normalize_key (const char *key)
 }
 
 static gboolean
-decode_entry (GVariant *entry, const char *file, const char *key, char **out_user,
-              char **out_pass, GError **error)
+decode_entry (GVariant *entry, const char *file, const char *key, char **out_user, char **out_pass,
+              GError **error)
 {
   g_autofree char *auth = _cairn_jstr (entry, "auth");
   if (auth && *auth)
@@ -71,8 +71,8 @@ decode_entry (GVariant *entry, const char *file, const char *key, char **out_use
 
 /* Look @host/@name up in one auth file; a missing file has nothing. */
 static gboolean
-lookup_file (const char *file, const char *host, const char *name, char **out_user,
-             char **out_pass, GError **error)
+lookup_file (const char *file, const char *host, const char *name, char **out_user, char **out_pass,
+             GError **error)
 {
   g_autoptr (GError) local = NULL;
   g_autoptr (GBytes) bytes = cairn_file_get_contents_at (AT_FDCWD, file, AUTHFILE_MAX, &local);
@@ -102,8 +102,8 @@ lookup_file (const char *file, const char *host, const char *name, char **out_us
     {
       g_autofree char *k = normalize_key (key);
       gsize n = strlen (k);
-      gboolean match = strcmp (k, want) == 0
-                       || (g_str_has_prefix (want, k) && want[n] == '/' && n > 0);
+      gboolean match
+          = strcmp (k, want) == 0 || (g_str_has_prefix (want, k) && want[n] == '/' && n > 0);
       if (match && n > best_len && g_variant_is_of_type (v, G_VARIANT_TYPE_VARDICT))
         {
           g_clear_pointer (&best, g_variant_unref);
@@ -122,8 +122,7 @@ lookup_file (const char *file, const char *host, const char *name, char **out_us
 
 gboolean
 _cairn_registry_find_creds (const char *host, const char *name, const char *creds,
-                            const char *authfile, char **out_user, char **out_pass,
-                            GError **error)
+                            const char *authfile, char **out_user, char **out_pass, GError **error)
 {
   *out_user = *out_pass = NULL;
   if (creds)
@@ -148,8 +147,8 @@ _cairn_registry_find_creds (const char *host, const char *name, const char *cred
       if (docker && *docker)
         g_ptr_array_add (files, g_build_filename (docker, "config.json", NULL));
       else
-        g_ptr_array_add (files, g_build_filename (g_get_home_dir (), ".docker", "config.json",
-                                                  NULL));
+        g_ptr_array_add (files,
+                         g_build_filename (g_get_home_dir (), ".docker", "config.json", NULL));
     }
   for (guint i = 0; i < files->len && !*out_user; i++)
     if (!lookup_file (files->pdata[i], host, name, out_user, out_pass, error))

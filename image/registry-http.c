@@ -305,8 +305,8 @@ perform_once (CairnRegistry *r, CairnRegistryRequest *req, GError **error)
 {
   Transfer t = { .r = r, .req = req };
   g_autoptr (CURL) e = new_easy (r, &t);
-  g_autofree char *url = req->url[0] == '/' ? g_strconcat (r->base, req->url, NULL)
-                                            : g_strdup (req->url);
+  g_autofree char *url
+      = req->url[0] == '/' ? g_strconcat (r->base, req->url, NULL) : g_strdup (req->url);
   curl_easy_setopt (e, CURLOPT_URL, url);
   curl_easy_setopt (e, CURLOPT_ERRORBUFFER, req->curl_error);
   curl_easy_setopt (e, CURLOPT_READFUNCTION, on_read);
@@ -416,8 +416,8 @@ fetch_token (CairnRegistry *r, CairnAuthChallenge *c, GError **error)
       tok = _cairn_jstr (doc, "access_token");
     }
   if (!tok || !*tok || strpbrk (tok, "\r\n"))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: the token server %s sent no token",
-                             r->desc, realm);
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "%s: the token server %s sent no token", r->desc, realm);
   g_mutex_lock (&r->lock);
   g_free (r->token);
   r->token = g_steal_pointer (&tok);
@@ -607,8 +607,8 @@ ping (CairnRegistry *r, GError **error)
   g_autoptr (GError) local = NULL;
   if (!perform_once (r, &req, &local))
     {
-      gboolean not_tls = req.curl_result == CURLE_SSL_CONNECT_ERROR
-                         || req.curl_result == CURLE_RECV_ERROR;
+      gboolean not_tls
+          = req.curl_result == CURLE_SSL_CONNECT_ERROR || req.curl_result == CURLE_RECV_ERROR;
       if (r->verify || !not_tls || !g_str_has_prefix (r->base, "https://"))
         return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
       /* --tls-verify=false and no TLS there: plain http */
@@ -683,9 +683,9 @@ perform_retrying (CairnRegistry *r, CairnRegistryRequest *req, GError **error)
       g_autoptr (GError) local = NULL;
       if (_cairn_registry_perform (r, req, &local))
         return TRUE;
-      gboolean transient = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_FAILED)
-                           || (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
-                               && attempt == 0);
+      gboolean transient
+          = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_FAILED)
+            || (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) && attempt == 0);
       if (!transient || attempt >= 2)
         return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
       g_usleep ((attempt + 1) * G_USEC_PER_SEC / 4);
@@ -693,15 +693,15 @@ perform_retrying (CairnRegistry *r, CairnRegistryRequest *req, GError **error)
 }
 
 #define MANIFEST_ACCEPT                                                                            \
-  "Accept: " CAIRN_OCI_MANIFEST_TYPE ", " CAIRN_OCI_INDEX_TYPE ", " CAIRN_DOCKER_MANIFEST_TYPE      \
+  "Accept: " CAIRN_OCI_MANIFEST_TYPE ", " CAIRN_OCI_INDEX_TYPE ", " CAIRN_DOCKER_MANIFEST_TYPE     \
   ", " CAIRN_DOCKER_LIST_TYPE
 
 static gboolean
 check_digest (CairnRegistry *r, const char *what, GBytes *data, const char *want, GError **error)
 {
   const char *hex = _cairn_digest_hex (want, NULL);
-  g_autofree char *got = cairn_checksum_bytes (g_bytes_get_data (data, NULL),
-                                               g_bytes_get_size (data));
+  g_autofree char *got
+      = cairn_checksum_bytes (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   if (hex && strcmp (hex, got) == 0)
     return TRUE;
   return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
@@ -742,8 +742,8 @@ _cairn_registry_get_manifest (CairnRegistry *r, const char *reference, GBytes **
     return FALSE;
   const char *ct = _cairn_registry_response_header (&req, "content-type");
   g_autofree char *mt = ct ? g_strndup (ct, strcspn (ct, "; ")) : NULL;
-  g_autofree char *hex = cairn_checksum_bytes (g_bytes_get_data (data, NULL),
-                                               g_bytes_get_size (data));
+  g_autofree char *hex
+      = cairn_checksum_bytes (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   *out_data = g_steal_pointer (&data);
   *out_media_type = g_steal_pointer (&mt);
   *out_digest = g_strconcat ("sha256:", hex, NULL);
@@ -760,8 +760,7 @@ _cairn_registry_get_small_blob (CairnRegistry *r, const char *digest, guint64 si
                              digest, size),
            NULL;
   g_auto (CairnRegistryRequest) req = { 0 };
-  _cairn_registry_request_init (&req, "GET",
-                                g_strdup_printf ("/v2/%s/blobs/%s", r->name, digest));
+  _cairn_registry_request_init (&req, "GET", g_strdup_printf ("/v2/%s/blobs/%s", r->name, digest));
   req.max_body = size;
   g_autofree char *what = g_strdup_printf ("blob %s", digest);
   g_autoptr (GError) local = NULL;
@@ -780,7 +779,8 @@ _cairn_registry_get_small_blob (CairnRegistry *r, const char *digest, guint64 si
   g_autoptr (GBytes) data = g_bytes_new (req.resp->data, req.resp->len);
   if (g_bytes_get_size (data) != size)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                             "%s: %s: %" G_GSIZE_FORMAT " bytes, its descriptor says %" G_GUINT64_FORMAT,
+                             "%s: %s: %" G_GSIZE_FORMAT
+                             " bytes, its descriptor says %" G_GUINT64_FORMAT,
                              r->desc, what, g_bytes_get_size (data), size),
            NULL;
   if (!check_digest (r, what, data, digest, error))

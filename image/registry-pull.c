@@ -123,9 +123,10 @@ range_ok (Download *d, CairnRegistryRequest *req, guint64 offset, GError **error
     return TRUE;
   if (cr && sscanf (cr, "bytes %" G_GUINT64_FORMAT "-", &start) == 1 && start == offset)
     return TRUE;
-  return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                           "%s: blob %s: a range answer that does not start at byte %" G_GUINT64_FORMAT,
-                           _cairn_registry_describe (d->reg), d->digest, offset);
+  return cairn_throw_code (
+      error, G_IO_ERROR_INVALID_DATA,
+      "%s: blob %s: a range answer that does not start at byte %" G_GUINT64_FORMAT,
+      _cairn_registry_describe (d->reg), d->digest, offset);
 }
 
 /* One GET of what the file lacks. TRUE when the blob is complete; FALSE
@@ -136,8 +137,7 @@ dl_attempt (Download *d, gboolean *out_retry, GError **error)
   guint64 offset = d->written;
   g_auto (CairnRegistryRequest) req = { 0 };
   _cairn_registry_request_init (
-      &req, "GET",
-      g_strdup_printf ("/v2/%s/blobs/%s", _cairn_registry_name (d->reg), d->digest));
+      &req, "GET", g_strdup_printf ("/v2/%s/blobs/%s", _cairn_registry_name (d->reg), d->digest));
   if (offset > 0)
     _cairn_registry_request_add_header (&req, "Range: bytes=%" G_GUINT64_FORMAT "-", offset);
   req.write_fn = dl_write;
@@ -202,8 +202,10 @@ dl_thread (gpointer data)
       ok = dl_attempt (d, &retry, &error);
       /* a stall is retried once only: a registry that accepts and never
        * answers is not going to answer the fourth time */
-      if (!ok && (!retry || (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
-                             && d->written == before && attempt > 0)))
+      if (!ok
+          && (!retry
+              || (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) && d->written == before
+                  && attempt > 0)))
         break;
     }
   if (ok)
@@ -489,8 +491,9 @@ layer_job (gpointer data, gpointer user_data)
 static gboolean
 is_index (const char *media_type, GVariant *doc)
 {
-  if (media_type && (strcmp (media_type, CAIRN_OCI_INDEX_TYPE) == 0
-                     || strcmp (media_type, CAIRN_DOCKER_LIST_TYPE) == 0))
+  if (media_type
+      && (strcmp (media_type, CAIRN_OCI_INDEX_TYPE) == 0
+          || strcmp (media_type, CAIRN_DOCKER_LIST_TYPE) == 0))
     return TRUE;
   g_autoptr (GVariant) m = _cairn_jget (doc, "manifests", G_VARIANT_TYPE ("av"));
   g_autoptr (GVariant) l = _cairn_jget (doc, "layers", G_VARIANT_TYPE ("av"));
@@ -570,7 +573,8 @@ plan_layers (Pull *p, GVariant *manifest, GVariant *config, GError **error)
       g_ptr_array_add (p->jobs, j);
       j->digest = _cairn_jstr (layers->pdata[i], "digest");
       g_autofree char *mt = _cairn_jstr (layers->pdata[i], "mediaType");
-      if (!_cairn_digest_hex (j->digest, error) || !_cairn_jint (layers->pdata[i], "size", &j->size))
+      if (!_cairn_digest_hex (j->digest, error)
+          || !_cairn_jint (layers->pdata[i], "size", &j->size))
         return cairn_prefix_error (error, "%s: layer %u", _cairn_registry_describe (p->reg), i + 1);
       if (!layer_type_ok (mt))
         return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
@@ -622,8 +626,8 @@ run_layers (Pull *p, GError **error)
       if (p->opts->progress)
         {
           g_mutex_unlock (&p->lock);
-          p->opts->progress ("layers", _cairn_registry_bytes_in (p->reg) + p->resumed_bytes,
-                             total, p->opts->progress_data);
+          p->opts->progress ("layers", _cairn_registry_bytes_in (p->reg) + p->resumed_bytes, total,
+                             p->opts->progress_data);
           g_mutex_lock (&p->lock);
         }
     }
@@ -712,8 +716,7 @@ up_to_date (Pull *p, const char *branch, const char *manifest_digest)
 }
 
 static gboolean
-pull_run (Pull *p, const char *branch, char **out_commit, CairnRegistryStats *st,
-          GError **error)
+pull_run (Pull *p, const char *branch, char **out_commit, CairnRegistryStats *st, GError **error)
 {
   p->reg = _cairn_registry_open (&p->ref, &p->opts->reg, "pull", error);
   if (!p->reg)
@@ -748,8 +751,8 @@ cairn_registry_pull (CairnRepo *repo, const char *reference, const CairnRegistry
   Pull p = { .repo = repo, .opts = opts };
   if (!cairn_registry_ref_parse (reference, &p.ref, error))
     return FALSE;
-  g_autofree char *branch = opts->branch ? g_strdup (opts->branch)
-                                         : cairn_registry_ref_default_branch (&p.ref);
+  g_autofree char *branch
+      = opts->branch ? g_strdup (opts->branch) : cairn_registry_ref_default_branch (&p.ref);
   if (!cairn_validate_ref_name (branch, error))
     {
       cairn_registry_ref_clear (&p.ref);

@@ -44,11 +44,11 @@ typedef struct
 static void
 load_locations (Push *p)
 {
-  p->locations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                        (GDestroyNotify)g_ptr_array_unref);
+  p->locations
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   int ext = cairn_repo_extensions_dfd (p->repo, NULL);
-  g_autoptr (GBytes) b = ext >= 0 ? cairn_file_get_contents_at (ext, LOCATIONS, LOCATIONS_MAX, NULL)
-                                  : NULL;
+  g_autoptr (GBytes) b
+      = ext >= 0 ? cairn_file_get_contents_at (ext, LOCATIONS, LOCATIONS_MAX, NULL) : NULL;
   if (!b)
     return;
   g_autofree char *text = g_strndup (g_bytes_get_data (b, NULL), g_bytes_get_size (b));
@@ -100,7 +100,8 @@ mount_source (Push *p, const char *digest)
   for (guint i = 0; where && i < where->len; i++)
     {
       const char *w = where->pdata[i];
-      if (strncmp (w, p->ref.host, hl) == 0 && w[hl] == '/' && strcmp (w + hl + 1, p->ref.name) != 0)
+      if (strncmp (w, p->ref.host, hl) == 0 && w[hl] == '/'
+          && strcmp (w + hl + 1, p->ref.name) != 0)
         return w + hl + 1;
     }
   return NULL;
@@ -112,8 +113,8 @@ static gboolean
 blob_present (Push *p, const CairnImageBlob *b, gboolean *out, GError **error)
 {
   g_auto (CairnRegistryRequest) req = { 0 };
-  _cairn_registry_request_init (&req, "HEAD", g_strdup_printf ("/v2/%s/blobs/%s",
-                                                               p->ref.name, b->digest));
+  _cairn_registry_request_init (&req, "HEAD",
+                                g_strdup_printf ("/v2/%s/blobs/%s", p->ref.name, b->digest));
   if (!_cairn_registry_perform (p->reg, &req, error))
     return FALSE;
   if (req.status != 200 && req.status != 404)
@@ -205,13 +206,12 @@ send_chunks (Push *p, const CairnImageBlob *b, guint64 chunk, char **url, GError
       _cairn_registry_request_init (&req, "PATCH", g_strdup (*url));
       req.max_body = 64 << 10;
       set_body (&req, b, off, n);
-      _cairn_registry_request_add_header (&req, "Content-Range: %" G_GUINT64_FORMAT
-                                                "-%" G_GUINT64_FORMAT,
-                                          off, off + n - 1);
+      _cairn_registry_request_add_header (
+          &req, "Content-Range: %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT, off, off + n - 1);
       if (!_cairn_registry_perform (p->reg, &req, error))
         return FALSE;
-      g_autofree char *what = g_strdup_printf ("chunk at %" G_GUINT64_FORMAT " of blob %s", off,
-                                               b->digest);
+      g_autofree char *what
+          = g_strdup_printf ("chunk at %" G_GUINT64_FORMAT " of blob %s", off, b->digest);
       if (req.status != 202)
         return _cairn_registry_throw_status (p->reg, &req, what, error);
       char *next = location (p, &req, what, error);
@@ -269,8 +269,8 @@ static gboolean
 put_manifest (Push *p, CairnImage *img, GError **error)
 {
   g_auto (CairnRegistryRequest) req = { 0 };
-  _cairn_registry_request_init (&req, "PUT", g_strdup_printf ("/v2/%s/manifests/%s", p->ref.name,
-                                                              p->ref.tag));
+  _cairn_registry_request_init (&req, "PUT",
+                                g_strdup_printf ("/v2/%s/manifests/%s", p->ref.name, p->ref.tag));
   req.max_body = 64 << 10;
   req.body = g_bytes_get_data (img->manifest->data, &req.body_len);
   _cairn_registry_request_add_header (&req, "Content-Type: %s", img->manifest->media_type);
@@ -294,8 +294,8 @@ push_run (Push *p, const char *rev, char **out_digest, GError **error)
     return FALSE;
   if (p->opts->progress)
     p->opts->progress ("building", 0, 0, p->opts->progress_data);
-  g_autoptr (CairnImage) img = cairn_image_build (p->repo, rev, &p->opts->build,
-                                                  p->repo->tmp_dfd, error);
+  g_autoptr (CairnImage) img
+      = cairn_image_build (p->repo, rev, &p->opts->build, p->repo->tmp_dfd, error);
   if (!img)
     return FALSE;
   load_locations (p);

@@ -121,8 +121,9 @@ cairn_registry_ref_parse (const char *s, CairnRegistryRef *out, GError **error)
       r.tag = g_strdup (colon + 1);
     }
   if (!name_ok (name))
-    return bad_ref (s, "the name must be lower-case letters, digits and '.', '_', '-' "
-                       "between them, in '/'-separated parts",
+    return bad_ref (s,
+                    "the name must be lower-case letters, digits and '.', '_', '-' "
+                    "between them, in '/'-separated parts",
                     error);
   r.short_name = g_strdup (name);
   if (!r.host || strcmp (r.host, "index.docker.io") == 0 || strcmp (r.host, "docker.io") == 0)

@@ -92,7 +92,7 @@ typedef struct
 
 typedef struct
 {
-  int depth; /* parents to push too: 0 none, -1 all */
+  int depth;                /* parents to push too: 0 none, -1 all */
   const char *ssh_command;  /* default $CAIRN_SSH, the remote's cairn-ssh-command, "ssh" */
   const char *remote_cairn; /* default $CAIRN_SSH_REMOTE_CAIRN, cairn-remote-path, "cairn" */
 } CairnPushOptions;

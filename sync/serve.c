@@ -44,8 +44,7 @@ path_allowed (Server *sv, const char *p)
     return !sv->push_refs || strcmp (p, "config") == 0;
   if (g_str_has_prefix (p, "refs/heads/"))
     return cairn_validate_ref_name (p + strlen ("refs/heads/"), NULL)
-           && (!sv->push_refs
-               || g_strv_contains (sv->push_refs, p + strlen ("refs/heads/")));
+           && (!sv->push_refs || g_strv_contains (sv->push_refs, p + strlen ("refs/heads/")));
   if (!g_str_has_prefix (p, "objects/") || strlen (p) < 8 + 2 + 1 + 62 + 1)
     return FALSE;
   const char *o = p + strlen ("objects/");
