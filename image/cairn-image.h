@@ -154,9 +154,10 @@ typedef struct
   char *media_type;
   char *digest; /* "sha256:…" */
   guint64 size;
-  char *diff_id;    /* layers: digest of the uncompressed tar */
-  CairnTmpfile tmp; /* layers: the blob, in a temporary file (tmp.fd, at any offset) */
-  GBytes *data;     /* config and manifest: the bytes */
+  char *diff_id; /* layers: digest of the uncompressed tar */
+  int fd;        /* layers: the blob (read with pread), -1 otherwise */
+  char *file;    /* layers: its name in the image's blob_dfd */
+  GBytes *data;  /* config and manifest: the bytes */
 } CairnImageBlob;
 
 typedef struct
@@ -165,6 +166,7 @@ typedef struct
   GPtrArray *layers; /* CairnImageBlob*, bottom first */
   CairnImageBlob *config;
   CairnImageBlob *manifest; /* an OCI image manifest */
+  int blob_dfd;             /* where the layer files are (the built-layer cache) */
 } CairnImage;
 
 void cairn_image_free (CairnImage *img);
@@ -174,10 +176,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnImage, cairn_image_free)
  * the layer tar(s) from the tree (with --layers=parents one per commit,
  * oldest first, each holding what changed, with whiteouts), the config from
  * the commit's cairn.oci.* metadata, an OCI manifest. The same commit and
- * options always give the same digests. Layer blobs are written to
- * temporary files in @tmp_dfd (so that they can be linked into place there). */
+ * options always give the same digests. Layer blobs are kept in the
+ * built-layer cache (extensions/cairn/oci-built/, the newest few), so that
+ * building the same layer again costs nothing. */
 CairnImage *cairn_image_build (CairnRepo *repo, const char *rev, const CairnImageBuildOptions *opts,
-                               int tmp_dfd, GError **error);
+                               GError **error);
 
 /* `cairn export --format=oci DIR[:TAG]`: add the image to the OCI layout
  * DIR (created when missing; an index.json entry with the same tag is

@@ -7,8 +7,8 @@
  * An existing layout is added to: index.json keeps its other manifests and
  * loses only the one with the same tag (org.opencontainers.image.ref.name),
  * blobs already there are kept (they are named by their content). Layer
- * blobs are built in blobs/sha256/ itself and linked into place, so no byte
- * is copied twice.
+ * blobs come from the built-layer cache (build.c) and are hardlinked into
+ * blobs/sha256/ when the layout is on the same filesystem.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
@@ -51,16 +51,31 @@ open_layout (const char *dir, int *out_dfd, int *out_blobs_dfd, GError **error)
   return TRUE;
 }
 
+/* A layer from the built-layer cache into blobs/sha256/: a hardlink when
+ * both are on one filesystem, else a copy. */
+static gboolean
+store_layer (CairnImage *img, CairnImageBlob *b, int blobs_dfd, GError **error)
+{
+  const char *hex = _cairn_digest_hex (b->digest, NULL);
+  if (linkat (img->blob_dfd, b->file, blobs_dfd, hex, 0) == 0 || errno == EEXIST)
+    return TRUE;
+  if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+    return cairn_throw_errno (error, "blob %s", b->digest);
+  g_auto (CairnTmpfile) tmp = { 0 };
+  if (lseek (b->fd, 0, SEEK_SET) < 0 || !cairn_tmpfile_open (blobs_dfd, 0644, &tmp, error)
+      || !cairn_copy_fd_data (b->fd, tmp.fd, error)
+      || !cairn_tmpfile_link_at (&tmp, CAIRN_LINK_NOREPLACE_IGNORE, blobs_dfd, hex,
+                                 CAIRN_FSYNC_NONE, error))
+    return cairn_prefix_error (error, "blob %s", b->digest);
+  return TRUE;
+}
+
 static gboolean
 store_blobs (CairnImage *img, int blobs_dfd, GError **error)
 {
   for (guint i = 0; i < img->layers->len; i++)
-    {
-      CairnImageBlob *b = img->layers->pdata[i];
-      if (!cairn_tmpfile_link_at (&b->tmp, CAIRN_LINK_NOREPLACE_IGNORE, blobs_dfd,
-                                  _cairn_digest_hex (b->digest, NULL), CAIRN_FSYNC_NONE, error))
-        return FALSE;
-    }
+    if (!store_layer (img, img->layers->pdata[i], blobs_dfd, error))
+      return FALSE;
   CairnImageBlob *small[] = { img->config, img->manifest };
   for (guint i = 0; i < G_N_ELEMENTS (small); i++)
     {
@@ -145,7 +160,7 @@ cairn_repo_export_oci (CairnRepo *repo, const char *rev, const char *dir, const 
   cairn_autofd dfd = -1, blobs_dfd = -1;
   if (!open_layout (dir, &dfd, &blobs_dfd, error))
     return FALSE;
-  g_autoptr (CairnImage) img = cairn_image_build (repo, rev, opts, blobs_dfd, error);
+  g_autoptr (CairnImage) img = cairn_image_build (repo, rev, opts, error);
   if (!img || !store_blobs (img, blobs_dfd, error) || !write_index (dfd, img, tag, error))
     return cairn_prefix_error (error, "%s", dir);
   if (out_manifest_digest)
@@ -248,7 +263,7 @@ cairn_repo_export_docker_archive (CairnRepo *repo, const char *rev, int fd, cons
 {
   CairnImageBuildOptions opts
       = { .compress = compress, .layers_parents = layers_parents, .any_compression = TRUE };
-  g_autoptr (CairnImage) img = cairn_image_build (repo, rev, &opts, repo->tmp_dfd, error);
+  g_autoptr (CairnImage) img = cairn_image_build (repo, rev, &opts, error);
   if (!img)
     return FALSE;
   g_auto (CairnCommit) c = { 0 };
@@ -264,7 +279,7 @@ cairn_repo_export_docker_archive (CairnRepo *repo, const char *rev, int fd, cons
       if (!g_hash_table_add (written, b->diff_id))
         continue;
       g_autofree char *n = g_strconcat (_cairn_digest_hex (b->diff_id, NULL), ".tar", NULL);
-      if (!add_member (a, n, b->size, c.timestamp, b->tmp.fd, NULL, error))
+      if (!add_member (a, n, b->size, c.timestamp, b->fd, NULL, error))
         return FALSE;
     }
   g_autofree char *cname

@@ -189,7 +189,7 @@ set_body (CairnRegistryRequest *req, const CairnImageBlob *b, guint64 off, guint
     }
   else
     {
-      req->body_fd = b->tmp.fd;
+      req->body_fd = b->fd;
       req->body_off = off;
       req->body_size = len;
     }
@@ -294,8 +294,7 @@ push_run (Push *p, const char *rev, char **out_digest, GError **error)
     return FALSE;
   if (p->opts->progress)
     p->opts->progress ("building", 0, 0, p->opts->progress_data);
-  g_autoptr (CairnImage) img
-      = cairn_image_build (p->repo, rev, &p->opts->build, p->repo->tmp_dfd, error);
+  g_autoptr (CairnImage) img = cairn_image_build (p->repo, rev, &p->opts->build, error);
   if (!img)
     return FALSE;
   load_locations (p);

@@ -144,6 +144,16 @@ t_export_oci() {
   assert_exit 1 "$CAIRN" --repo r export app --format=oci notlayout:x
   assert_file_has_content "$T/err" "notlayout exists and is not an OCI image layout"
   assert_exit 2 "$CAIRN" --repo r export app --format=oci
+  # the built-layer cache: at most 4 layers kept; a cached blob changed on
+  # disk is not used (the layer is built again, to the same digest)
+  ls r/extensions/cairn/oci-built/*.desc | wc -l > n
+  [ "$(cat n)" -le 4 ] || { echo "assert: $(cat n) layers cached"; exit 1; }
+  for b in r/extensions/cairn/oci-built/*.blob; do chmod u+w "$b"; printf 'X' | dd of="$b" bs=1 seek=100 conv=notrunc 2>/dev/null; done
+  rm -rf lay2
+  assert_streq "$("$CAIRN" --repo r export app --format=oci --compress=none lay2:plain)" "$d4"
+  for f in lay2/blobs/sha256/*; do
+    assert_streq "$(sha256sum "$f" | cut -d' ' -f1)" "$(basename "$f")"
+  done
 }
 
 t_export_docker_archive() {
