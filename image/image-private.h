@@ -108,13 +108,16 @@ GVariant *_cairn_tar_importer_implicit_dirs (CairnTarImporter *imp);
 
 /* The commit of a cached layer (NULL when not cached or incomplete). */
 char *_cairn_layer_cache_lookup (CairnRepo *repo, const char *digest);
+/* The cache ref of a layer digest (NULL for a malformed digest). */
+char *_cairn_layer_ref (const char *digest);
 
 /* Import one layer stream (an opened libarchive reader) as a layer commit
- * and point the cache ref at it. @verify, called once the stream is
- * consumed and before anything is committed, checks the blob's digest (it
- * may fail the import). */
+ * written in @txn (several layers may be imported into one transaction at
+ * once, from several threads); the caller queues the cache ref. @verify,
+ * called once the stream is consumed and before the commit object is
+ * written, checks the blob's digest (it may fail the import). */
 typedef gboolean (*CairnLayerVerifyFunc) (gpointer data, char **out_diff_id, GError **error);
-gboolean _cairn_layer_import (CairnRepo *repo, struct archive *a, const char *digest,
+gboolean _cairn_layer_import (CairnTxn *txn, struct archive *a, const char *digest,
                               CairnLayerVerifyFunc verify, gpointer verify_data, guint n_threads,
                               char **out_commit, CairnImportStats *out_stats, GError **error);
 

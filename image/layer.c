@@ -7,7 +7,9 @@
  * refs/heads/cairn/oci/layers/sha256/HEX points at it, which keeps it from
  * prune and lets every later image that has the same layer skip both the
  * download and the import (docs/import-export.md, "The layer cache").
- * Layers being independent, they are imported in parallel.
+ * Layers being independent, they are imported in parallel, into one
+ * transaction: the image's commit and its layers become durable together,
+ * with one pair of syncfs() for the whole pull.
  *
  * The image's tree is then the merge of its layers in order, as OCI
  * image-spec layer.md defines it: ".wh.NAME" removes NAME as the lower
@@ -30,10 +32,9 @@
 char *
 _cairn_layer_cache_lookup (CairnRepo *repo, const char *digest)
 {
-  const char *hex = _cairn_digest_hex (digest, NULL);
-  if (!hex)
+  g_autofree char *ref = _cairn_layer_ref (digest);
+  if (!ref)
     return NULL;
-  g_autofree char *ref = g_strconcat (CAIRN_LAYER_REF_PREFIX, hex, NULL);
   g_autofree char *commit = cairn_repo_read_ref (repo, NULL, ref, TRUE, NULL);
   if (!commit || cairn_repo_commit_is_partial (repo, commit)
       || !cairn_repo_object_exists (repo, CAIRN_OBJECT_COMMIT, commit))
@@ -59,31 +60,32 @@ layer_metadata (CairnTarImporter *imp, const char *digest, const char *diff_id)
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
+char *
+_cairn_layer_ref (const char *digest)
+{
+  const char *hex = _cairn_digest_hex (digest, NULL);
+  return hex ? g_strconcat (CAIRN_LAYER_REF_PREFIX, hex, NULL) : NULL;
+}
+
 gboolean
-_cairn_layer_import (CairnRepo *repo, struct archive *a, const char *digest,
+_cairn_layer_import (CairnTxn *txn, struct archive *a, const char *digest,
                      CairnLayerVerifyFunc verify, gpointer verify_data, guint n_threads,
                      char **out_commit, CairnImportStats *out_stats, GError **error)
 {
-  const char *hex = _cairn_digest_hex (digest, error);
-  if (!hex)
+  if (!_cairn_digest_hex (digest, error))
     return FALSE;
-  g_autofree char *ref = g_strconcat (CAIRN_LAYER_REF_PREFIX, hex, NULL);
   g_autofree char *subject = g_strconcat ("OCI layer ", digest, NULL);
   CairnCommitOptions opts;
   cairn_commit_options_init (&opts);
-  opts.branch = ref;
-  opts.parent = "none";
   opts.subject = subject;
   opts.no_bindings = TRUE;
   /* The same blob gives the same commit on every machine. */
   opts.has_timestamp = TRUE;
   opts.timestamp = 0;
   opts.n_threads = n_threads;
-  g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);
-  if (!txn)
-    return FALSE;
   g_autoptr (CairnMTree) tree = cairn_mtree_new ();
-  g_autoptr (CairnTarImporter) imp = cairn_tar_importer_new (repo, txn, &opts, tree);
+  g_autoptr (CairnTarImporter) imp
+      = cairn_tar_importer_new (cairn_txn_get_repo (txn), txn, &opts, tree);
   _cairn_tar_importer_set_layer_mode (imp);
   g_autofree char *diff_id = NULL;
   g_autofree char *label = g_strconcat ("layer ", digest, NULL);
@@ -92,8 +94,10 @@ _cairn_layer_import (CairnRepo *repo, struct archive *a, const char *digest,
     return FALSE;
   g_autoptr (GVariant) meta = layer_metadata (imp, digest, diff_id);
   opts.extra_metadata = meta;
-  g_autofree char *commit = NULL;
-  if (!cairn_txn_finish_commit (txn, &opts, NULL, tree, &commit, error))
+  g_autofree char *root = NULL, *commit = NULL;
+  if (!cairn_txn_write_mtree (txn, tree, &root, error)
+      || !cairn_txn_write_commit (txn, &opts, NULL, root, cairn_mtree_get_metadata_checksum (tree),
+                                  &commit, error))
     return FALSE;
   if (out_stats)
     cairn_tar_importer_get_stats (imp, out_stats);

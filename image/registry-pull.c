@@ -7,18 +7,20 @@
  *    and manifest digest, the pull ends here: nothing changed.
  * 2. The config blob is fetched and checked against its descriptor.
  * 3. Each layer not in the layer cache (image/layer.c) is downloaded and
- *    imported at the same time, several layers in parallel: a download
- *    thread appends the blob to extensions/cairn/oci-partial/HEX (hashing
- *    every byte) while the import thread reads the same file behind it
- *    through libarchive and the tar importer. Nothing is committed before
- *    the blob's size and SHA-256 match the descriptor. A download cut by a
+ *    imported at the same time, several layers in parallel, all into one
+ *    transaction: a download thread appends the blob to
+ *    extensions/cairn/oci-partial/HEX (hashing every byte) while the
+ *    import thread reads the same file behind it through libarchive and the
+ *    tar importer. A layer's commit object is written only after the
+ *    blob's size and SHA-256 matched the descriptor. A download cut by a
  *    dropped connection resumes with an HTTP Range request (a few times);
- *    a killed pull leaves the partial file, and the next pull re-reads it
- *    (locally) and asks the registry only for the rest. Layers already
- *    cached are neither fetched nor imported again.
- * 4. The layers are merged into the image's tree, committed with the
- *    config, the source and the manifest digest in the commit metadata, and
- *    only then does the branch move.
+ *    a killed pull leaves the partial files, and the next pull re-reads
+ *    them (locally) and asks the registry only for the rest. Layers
+ *    already cached are neither fetched nor imported again.
+ * 4. The layers are merged into the image's tree, the commit written with
+ *    the config, the source and the manifest digest in its metadata, and the
+ *    transaction committed: everything durable (one syncfs pair), then the
+ *    layer refs and the branch move; then the partial files go.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
@@ -337,11 +339,14 @@ typedef struct
   char *commit;
   gboolean cached;
   GError *error;
+  /* the downloaded blob, deleted once the pull's transaction is committed */
+  int partial_dfd, partial_fd;
 } LayerJob;
 
 struct Pull
 {
   CairnRepo *repo;
+  CairnTxn *txn; /* every layer and the image commit */
   const CairnRegistryPullOptions *opts;
   CairnRegistry *reg;
   CairnRegistryRef ref;
@@ -355,6 +360,8 @@ struct Pull
 static void
 job_free (LayerJob *j)
 {
+  cairn_close_fdp (&j->partial_fd);
+  cairn_close_fdp (&j->partial_dfd);
   g_free (j->digest);
   g_free (j->diff_id);
   g_free (j->commit);
@@ -406,7 +413,7 @@ root_cause (Download *d, GError **error)
 }
 
 static gboolean
-fetch_and_import (LayerJob *j, CairnRepo *repo, int fd, char **out_commit, GError **error)
+fetch_and_import (LayerJob *j, int fd, char **out_commit, GError **error)
 {
   Pull *p = j->p;
   Download d = { .reg = p->reg, .digest = j->digest, .size = j->size, .fd = fd };
@@ -427,7 +434,7 @@ fetch_and_import (LayerJob *j, CairnRepo *repo, int fd, char **out_commit, GErro
         cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "layer %s: %s", j->digest,
                           archive_error_string (a));
       ok = ok
-           && _cairn_layer_import (repo, a, j->digest, verify_layer, &v, 0, out_commit, NULL,
+           && _cairn_layer_import (p->txn, a, j->digest, verify_layer, &v, 0, out_commit, NULL,
                                    error);
       if (!ok && !root_cause (&d, error))
         cairn_prefix_error (error, "%s", _cairn_registry_describe (p->reg));
@@ -441,35 +448,52 @@ fetch_and_import (LayerJob *j, CairnRepo *repo, int fd, char **out_commit, GErro
   return ok;
 }
 
+/* Delete a partial file if its name is still that file (another pull may
+ * have replaced it since). */
+static void
+partial_remove (int dfd, const char *hex, int fd)
+{
+  struct stat a, b;
+  if (fstat (fd, &a) == 0 && fstatat (dfd, hex, &b, AT_SYMLINK_NOFOLLOW) == 0
+      && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+    (void)unlinkat (dfd, hex, 0);
+}
+
 static gboolean
 layer_run (LayerJob *j, GError **error)
 {
   Pull *p = j->p;
-  g_autoptr (CairnRepo) repo = cairn_repo_open (p->repo->path, error);
-  if (!repo)
-    return FALSE;
-  if ((j->commit = _cairn_layer_cache_lookup (repo, j->digest)))
+  if ((j->commit = _cairn_layer_cache_lookup (p->repo, j->digest)))
     return j->cached = TRUE;
   const char *hex = _cairn_digest_hex (j->digest, error);
   cairn_autofd dfd = -1, fd = -1;
-  if (!hex || !partial_open (repo, hex, &dfd, &fd, error))
+  if (!hex || !partial_open (p->repo, hex, &dfd, &fd, error))
     return FALSE;
-  if ((j->commit = _cairn_layer_cache_lookup (repo, j->digest)))
+  if ((j->commit = _cairn_layer_cache_lookup (p->repo, j->digest)))
     return j->cached = TRUE; /* another pull finished it meanwhile */
   g_autoptr (GError) local = NULL;
-  gboolean ok = fetch_and_import (j, repo, fd, &j->commit, &local);
-  /* Keep the bytes only for a download to resume: not once imported, nor
-   * when they are wrong or make a layer that cannot be imported. */
-  gboolean resumable = !ok
-                       && (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT)
-                           || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
-                           || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_FAILED)
-                           || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+  gboolean ok = fetch_and_import (j, fd, &j->commit, &local);
+  /* The lock is not held until the transaction commits: two pulls that
+   * share layers would wait for each other. Another pull that takes the
+   * file meanwhile reads it whole (no download) and imports it again. */
+  (void)flock (fd, LOCK_UN);
+  if (ok)
+    {
+      /* kept until the layer is durable: a pull killed before that reads
+       * the blob from here again instead of downloading it */
+      j->partial_dfd = cairn_steal_fd (&dfd);
+      j->partial_fd = cairn_steal_fd (&fd);
+      return TRUE;
+    }
+  /* Keep the bytes of a download to resume, not wrong bytes or a layer that
+   * cannot be imported. */
+  gboolean resumable = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT)
+                       || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
+                       || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_FAILED)
+                       || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   if (!resumable)
-    (void)unlinkat (dfd, hex, 0);
-  if (!ok)
-    return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
-  return TRUE;
+    partial_remove (dfd, hex, fd);
+  return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
 }
 
 static void
@@ -569,6 +593,7 @@ plan_layers (Pull *p, GVariant *manifest, GVariant *config, GError **error)
     {
       LayerJob *j = g_new0 (LayerJob, 1);
       j->p = p;
+      j->partial_dfd = j->partial_fd = -1;
       j->index = i;
       g_ptr_array_add (p->jobs, j);
       j->digest = _cairn_jstr (layers->pdata[i], "digest");
@@ -686,14 +711,28 @@ commit_image (Pull *p, const char *branch, GVariant *config, const char *manifes
   g_autoptr (GPtrArray) commits = g_ptr_array_new ();
   for (guint i = 0; i < p->jobs->len; i++)
     g_ptr_array_add (commits, ((LayerJob *)p->jobs->pdata[i])->commit);
-  g_autoptr (CairnTxn) txn = cairn_txn_begin (p->repo, error);
   g_autofree char *tree = NULL, *dirmeta = NULL, *commit = NULL;
-  if (!txn || !_cairn_layers_merge (txn, commits, &tree, &dirmeta, error)
-      || !cairn_txn_write_commit (txn, &o, parent, tree, dirmeta, &commit, error))
+  if (!_cairn_layers_merge (p->txn, commits, &tree, &dirmeta, error)
+      || !cairn_txn_write_commit (p->txn, &o, parent, tree, dirmeta, &commit, error))
     return FALSE;
-  cairn_txn_set_ref (txn, NULL, branch, commit);
-  if (!cairn_txn_commit (txn, error))
+  /* the layer cache refs and the branch move together, once everything is
+   * durable (one syncfs pair for the whole pull) */
+  for (guint i = 0; i < p->jobs->len; i++)
+    {
+      LayerJob *j = p->jobs->pdata[i];
+      g_autofree char *ref = _cairn_layer_ref (j->digest);
+      if (!j->cached)
+        cairn_txn_set_ref (p->txn, NULL, ref, j->commit);
+    }
+  cairn_txn_set_ref (p->txn, NULL, branch, commit);
+  if (!cairn_txn_commit (p->txn, error))
     return FALSE;
+  for (guint i = 0; i < p->jobs->len; i++)
+    {
+      LayerJob *j = p->jobs->pdata[i];
+      if (j->partial_fd >= 0)
+        partial_remove (j->partial_dfd, _cairn_digest_hex (j->digest, NULL), j->partial_fd);
+    }
   *out_commit = g_steal_pointer (&commit);
   return TRUE;
 }
@@ -733,7 +772,10 @@ pull_run (Pull *p, const char *branch, char **out_commit, CairnRegistryStats *st
       return TRUE;
     }
   g_autoptr (GVariant) config = fetch_config (p, manifest, &config_digest, error);
-  if (!config || !plan_layers (p, manifest, config, error) || !run_layers (p, error))
+  if (!config || !plan_layers (p, manifest, config, error))
+    return FALSE;
+  p->txn = cairn_txn_begin (p->repo, error);
+  if (!p->txn || !run_layers (p, error))
     return FALSE;
   st->n_layers = p->jobs->len;
   for (guint i = 0; i < p->jobs->len; i++)
@@ -768,6 +810,7 @@ cairn_registry_pull (CairnRepo *repo, const char *reference, const CairnRegistry
     st.bytes_fetched = _cairn_registry_bytes_in (p.reg);
   st.elapsed_us = g_get_monotonic_time () - start;
   g_clear_pointer (&p.reg, _cairn_registry_free);
+  g_clear_pointer (&p.txn, cairn_txn_free);
   g_ptr_array_unref (p.jobs);
   g_mutex_clear (&p.lock);
   g_cond_clear (&p.cond);
