@@ -36,6 +36,8 @@
  * when no more than this is left; beyond, it is cancelled. */
 #define FINISH_AFTER_FAILURE (64u << 20)
 #define PARTIAL_DIR "oci-partial"
+/* far more than any runtime stacks (overlayfs stops near 128) */
+#define MAX_LAYERS 1024
 
 void
 cairn_registry_pull_options_init (CairnRegistryPullOptions *opts)
@@ -581,9 +583,9 @@ plan_layers (Pull *p, GVariant *manifest, GVariant *config, GError **error)
   g_autoptr (GPtrArray) layers = _cairn_jobjects (arr);
   g_autoptr (GVariant) rootfs = _cairn_jget (config, "rootfs", G_VARIANT_TYPE_VARDICT);
   g_autoptr (GVariant) diff_ids = _cairn_jstrv (rootfs, "diff_ids");
-  if (layers->len == 0)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: the manifest has no layers",
-                             _cairn_registry_describe (p->reg));
+  if (layers->len == 0 || layers->len > MAX_LAYERS)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: the manifest has %u layers",
+                             _cairn_registry_describe (p->reg), layers->len);
   if (diff_ids && g_variant_n_children (diff_ids) != layers->len)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "%s: the config lists %" G_GSIZE_FORMAT " diff_ids for %u layers",
