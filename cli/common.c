@@ -18,15 +18,20 @@ cairn_cli_usage_error (GError **error, const char *fmt, ...)
 }
 
 gboolean
-cairn_cli_parse (CairnCli *cli, GOptionEntry *entries, const char *param_string,
-                 const char *description, int *argc, char ***argv, GError **error)
+cairn_cli_parse_with_data (CairnCli *cli, GOptionEntry *entries, gpointer data,
+                           const char *param_string, const char *description, int *argc,
+                           char ***argv, GError **error)
 {
   g_autofree char *params = g_strdup_printf ("%s%s%s", cli->name, param_string ? " " : "",
                                              param_string ? param_string : "");
   g_autoptr (GOptionContext) ctx = g_option_context_new (params);
-  g_autofree char *summary = NULL;
   if (entries)
-    g_option_context_add_main_entries (ctx, entries, NULL);
+    {
+      /* the main group carries @data for G_OPTION_ARG_CALLBACK entries */
+      GOptionGroup *main_group = g_option_group_new (NULL, NULL, NULL, data, NULL);
+      g_option_group_add_entries (main_group, entries);
+      g_option_context_set_main_group (ctx, main_group);
+    }
   if (description)
     g_option_context_set_summary (ctx, description);
   g_option_context_set_help_enabled (ctx, TRUE);
@@ -34,10 +39,15 @@ cairn_cli_parse (CairnCli *cli, GOptionEntry *entries, const char *param_string,
   /* Shift so that argv[0] is "cairn COMMAND" in --help output. */
   g_autofree char *prg = g_strdup_printf ("cairn");
   g_set_prgname (prg);
-  if (!g_option_context_parse (ctx, argc, argv, error))
-    return FALSE;
-  (void)summary;
-  return TRUE;
+  return g_option_context_parse (ctx, argc, argv, error);
+}
+
+gboolean
+cairn_cli_parse (CairnCli *cli, GOptionEntry *entries, const char *param_string,
+                 const char *description, int *argc, char ***argv, GError **error)
+{
+  return cairn_cli_parse_with_data (cli, entries, NULL, param_string, description, argc, argv,
+                                    error);
 }
 
 char *

@@ -188,13 +188,18 @@ config_remote_url (const char *config, const char *name, char *out, size_t size)
 }
 
 /* pull: a path, file:// or ssh:// source is handled by cairn-core (the
- * local and ssh transports need no libcurl); http(s) by cairn-full. A
+ * local and ssh transports need no libcurl); http(s) and docker:// (the
+ * registry client) by cairn-full. A
  * remote name is looked up in the repo's config; whatever is unclear (no
  * source, an unknown remote) goes to cairn-full, which handles every form. */
 static int
 pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
 {
   static char config[64 * 1024];
+  /* options that take the next argument as their value */
+  static const char *const value_opts[]
+      = { "--depth", "--keyring",  "-b",         "--branch", "--platform",
+          "--creds", "--authfile", "--cert-dir", "--jobs",   NULL };
   const char *src = NULL;
   for (int j = i + 1; j < argc && !src; j++)
     {
@@ -202,12 +207,13 @@ pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
         src = j + 1 < argc ? argv[j + 1] : NULL;
       else if (argv[j][0] != '-')
         src = argv[j];
-      else if (strcmp (argv[j], "--depth") == 0 || strcmp (argv[j], "--keyring") == 0)
+      else if (in_list (value_opts, argv[j], strlen (argv[j])))
         j++;
       else if (strcmp (argv[j], "-h") == 0 || strcmp (argv[j], "--help") == 0)
         return 1;
     }
-  if (!src || strncmp (src, "http://", 7) == 0 || strncmp (src, "https://", 8) == 0)
+  if (!src || strncmp (src, "http://", 7) == 0 || strncmp (src, "https://", 8) == 0
+      || strncmp (src, "docker://", 9) == 0)
     return 1;
   if (strncmp (src, "file://", 7) == 0 || strncmp (src, "ssh://", 6) == 0 || strchr (src, '/'))
     return 0;

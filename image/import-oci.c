@@ -19,274 +19,14 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/cairn-store-lowlevel.h"
-#include "image/cairn-image.h"
+#include "image/image-private.h"
 #include <openssl/evp.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #define JSON_MAX (16u << 20)
-#define JSON_DEPTH 64
 #define READ_BUF (1u << 20)
 
-/* ---- JSON -------------------------------------------------------------------- */
-
-typedef struct
-{
-  const char *p, *end;
-  int depth;
-} Json;
-
-static void
-ws (Json *j)
-{
-  while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-    j->p++;
-}
-
-static GVariant *json_value (Json *j, GError **error);
-
-static int
-hexval (char c)
-{
-  return g_ascii_xdigit_value (c);
-}
-
-static char *
-json_string (Json *j, GError **error)
-{
-  GString *s = g_string_new (NULL);
-  j->p++; /* opening quote */
-  while (j->p < j->end && *j->p != '"')
-    {
-      char c = *j->p++;
-      if ((guchar)c < 0x20)
-        break;
-      if (c != '\\')
-        {
-          g_string_append_c (s, c);
-          continue;
-        }
-      if (j->p >= j->end)
-        break;
-      c = *j->p++;
-      const char *simple = strchr ("\"\\/bfnrt", c);
-      if (simple && c)
-        {
-          g_string_append_c (s, "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"]);
-          continue;
-        }
-      if (c != 'u' || j->end - j->p < 4)
-        break;
-      gunichar u = 0;
-      for (int i = 0; i < 4; i++)
-        u = u * 16 + MAX (hexval (j->p[i]), 0);
-      j->p += 4;
-      if (u >= 0xd800 && u < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u')
-        {
-          gunichar lo = 0;
-          for (int i = 2; i < 6; i++)
-            lo = lo * 16 + MAX (hexval (j->p[i]), 0);
-          if (lo >= 0xdc00 && lo < 0xe000)
-            {
-              u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-              j->p += 6;
-            }
-        }
-      if (u == 0 || !g_unichar_validate (u))
-        break;
-      g_string_append_unichar (s, u);
-    }
-  if (j->p >= j->end || *j->p != '"')
-    {
-      g_string_free (s, TRUE);
-      cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid JSON string");
-      return NULL;
-    }
-  j->p++;
-  return g_string_free (s, FALSE);
-}
-
-static GVariant *
-json_container (Json *j, gboolean object, GError **error)
-{
-  if (++j->depth > JSON_DEPTH)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "JSON nested too deeply"), NULL;
-  GVariantBuilder b;
-  g_variant_builder_init (&b, object ? G_VARIANT_TYPE_VARDICT : G_VARIANT_TYPE ("av"));
-  j->p++;
-  ws (j);
-  gboolean first = TRUE;
-  while (j->p < j->end && *j->p != (object ? '}' : ']'))
-    {
-      if (!first)
-        {
-          if (*j->p != ',')
-            goto bad;
-          j->p++;
-          ws (j);
-        }
-      first = FALSE;
-      g_autofree char *key = NULL;
-      if (object)
-        {
-          if (j->p >= j->end || *j->p != '"' || !(key = json_string (j, error)))
-            goto bad;
-          ws (j);
-          if (j->p >= j->end || *j->p++ != ':')
-            goto bad;
-        }
-      GVariant *v = json_value (j, error);
-      if (!v)
-        goto bad;
-      if (object)
-        g_variant_builder_add (&b, "{sv}", key, v);
-      else
-        g_variant_builder_add (&b, "v", v);
-      ws (j);
-    }
-  if (j->p >= j->end)
-    goto bad;
-  j->p++;
-  j->depth--;
-  return g_variant_builder_end (&b);
-bad:
-  g_variant_builder_clear (&b);
-  if (error && !*error)
-    cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid JSON");
-  return NULL;
-}
-
-static GVariant *
-json_value (Json *j, GError **error)
-{
-  ws (j);
-  if (j->p >= j->end)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated JSON"), NULL;
-  char c = *j->p;
-  if (c == '{' || c == '[')
-    return json_container (j, c == '{', error);
-  if (c == '"')
-    {
-      char *s = json_string (j, error);
-      return s ? g_variant_new_take_string (s) : NULL;
-    }
-  static const char *const words[] = { "true", "false", "null" };
-  for (int i = 0; i < 3; i++)
-    if ((gsize)(j->end - j->p) >= strlen (words[i])
-        && strncmp (j->p, words[i], strlen (words[i])) == 0)
-      {
-        j->p += strlen (words[i]);
-        return i < 2 ? g_variant_new_boolean (i == 0)
-                     : g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
-      }
-  char buf[64];
-  gsize n = 0;
-  while (j->p + n < j->end && n < sizeof buf - 1 && strchr ("+-0123456789.eE", j->p[n]))
-    n++;
-  memcpy (buf, j->p, n);
-  buf[n] = '\0';
-  char *endp;
-  double d = g_ascii_strtod (buf, &endp);
-  if (n == 0 || *endp)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid JSON value"), NULL;
-  j->p += n;
-  return g_variant_new_double (d);
-}
-
-static GVariant *
-json_parse (GBytes *bytes, const char *what, GError **error)
-{
-  gsize len;
-  const char *data = g_bytes_get_data (bytes, &len);
-  if (!g_utf8_validate (data, len, NULL))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: not UTF-8 JSON", what), NULL;
-  Json j = { data, data + len, 0 };
-  g_autoptr (GVariant) v = json_value (&j, error);
-  if (v)
-    g_variant_ref_sink (v);
-  ws (&j);
-  if (v && j.p != j.end)
-    {
-      g_clear_pointer (&v, g_variant_unref);
-      cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "trailing data");
-    }
-  if (!v)
-    return cairn_prefix_error (error, "%s", what), NULL;
-  return g_steal_pointer (&v);
-}
-
-/* Typed lookups in a JSON object (NULL when absent or of another type). */
-static GVariant *
-jget (GVariant *obj, const char *key, const GVariantType *type)
-{
-  if (!obj || !g_variant_is_of_type (obj, G_VARIANT_TYPE_VARDICT))
-    return NULL;
-  /* For a{sv}, lookup_value gives the value already unboxed. */
-  GVariant *v = g_variant_lookup_value (obj, key, NULL);
-  if (v && !g_variant_is_of_type (v, type))
-    g_clear_pointer (&v, g_variant_unref);
-  return v;
-}
-
-static char *
-jstr (GVariant *obj, const char *key)
-{
-  g_autoptr (GVariant) v = jget (obj, key, G_VARIANT_TYPE_STRING);
-  return v ? g_variant_dup_string (v, NULL) : NULL;
-}
-
-/* A JSON array of strings as "as" (NULL if absent/null; non-strings fail). */
-static GVariant *
-jstrv (GVariant *obj, const char *key)
-{
-  g_autoptr (GVariant) arr = jget (obj, key, G_VARIANT_TYPE ("av"));
-  if (!arr)
-    return NULL;
-  GVariantBuilder b;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_STRING_ARRAY);
-  for (gsize i = 0; i < g_variant_n_children (arr); i++)
-    {
-      g_autoptr (GVariant) box = g_variant_get_child_value (arr, i);
-      g_autoptr (GVariant) s = g_variant_get_variant (box);
-      if (g_variant_is_of_type (s, G_VARIANT_TYPE_STRING))
-        g_variant_builder_add (&b, "s", g_variant_get_string (s, NULL));
-    }
-  return g_variant_ref_sink (g_variant_builder_end (&b));
-}
-
-/* The objects of a JSON array (av of a{sv}), as a GPtrArray of GVariant*. */
-static GPtrArray *
-jobjects (GVariant *arr)
-{
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)g_variant_unref);
-  for (gsize i = 0; arr && i < g_variant_n_children (arr); i++)
-    {
-      g_autoptr (GVariant) box = g_variant_get_child_value (arr, i);
-      GVariant *o = g_variant_get_variant (box);
-      if (g_variant_is_of_type (o, G_VARIANT_TYPE_VARDICT))
-        g_ptr_array_add (out, o);
-      else
-        g_variant_unref (o);
-    }
-  return out;
-}
-
 /* ---- digests ------------------------------------------------------------------- */
-
-/* "sha256:<64 hex>" -> the hex (borrowed). Anything else is refused: the hex
- * becomes a file name under blobs/sha256/. */
-static const char *
-digest_hex (const char *digest, GError **error)
-{
-  if (!digest || !g_str_has_prefix (digest, "sha256:") || !cairn_is_checksum_string (digest + 7))
-    {
-      g_autofree char *esc = cairn_escape_name (digest ? digest : "(none)", -1);
-      cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "unsupported or malformed digest '%s'",
-                        esc);
-      return NULL;
-    }
-  return digest + 7;
-}
 
 typedef struct
 {
@@ -323,6 +63,9 @@ typedef struct
   struct archive *outer; /* or the current member of an outer tar */
   guint8 *buf;
   gboolean io_error;
+  /* docker-archive: the layer was compressed, so its diff_id (the digest of
+   * the tar) must be checked on the decompressed bytes (second pass) */
+  gboolean check_decompressed;
 } Source;
 
 static la_ssize_t
@@ -389,6 +132,12 @@ apply_layer (CairnTarImporter *imp, Source *src, const char *label, const char *
   g_clear_pointer (&src->buf, g_free);
   if (!ok)
     return FALSE;
+  gboolean compressed = archive_filter_count (a) > 1 || archive_filter_code (a, 0) != 0;
+  if (src->outer && compressed && strcmp (hex, want_hex) != 0)
+    {
+      src->check_decompressed = TRUE;
+      return TRUE;
+    }
   if (strcmp (hex, want_hex) != 0 && (!alt_hex || strcmp (hex, alt_hex) != 0))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "layer %s: digest mismatch (content hashes to sha256:%s)", label, hex);
@@ -396,52 +145,6 @@ apply_layer (CairnTarImporter *imp, Source *src, const char *label, const char *
 }
 
 /* ---- image config -> commit metadata ------------------------------------------------ */
-
-static GVariant *
-config_metadata (const CairnCommitOptions *opts, GVariant *config, const char *manifest_digest,
-                 const char *config_digest)
-{
-  GVariantBuilder b;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  cairn_commit_options_add_metadata (opts, &b);
-  g_autoptr (GVariant) c = jget (config, "config", G_VARIANT_TYPE_VARDICT);
-  static const struct
-  {
-    const char *json, *key;
-  } lists[] = {
-    { "Entrypoint", CAIRN_META_OCI_ENTRYPOINT },
-    { "Cmd", CAIRN_META_OCI_CMD },
-    { "Env", CAIRN_META_OCI_ENV },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
-    {
-      g_autoptr (GVariant) v = jstrv (c, lists[i].json);
-      if (v)
-        g_variant_builder_add (&b, "{sv}", lists[i].key, v);
-    }
-  static const struct
-  {
-    const char *json, *key;
-  } strs[] = {
-    { "WorkingDir", CAIRN_META_OCI_WORKDIR },
-    { "User", CAIRN_META_OCI_USER },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (strs); i++)
-    {
-      g_autofree char *v = jstr (c, strs[i].json);
-      if (v && *v)
-        g_variant_builder_add (&b, "{sv}", strs[i].key, g_variant_new_string (v));
-    }
-  g_autofree char *arch = jstr (config, "architecture");
-  if (arch)
-    g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_ARCH, g_variant_new_string (arch));
-  if (manifest_digest)
-    g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_MANIFEST,
-                           g_variant_new_string (manifest_digest));
-  if (config_digest)
-    g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_CONFIG, g_variant_new_string (config_digest));
-  return g_variant_ref_sink (g_variant_builder_end (&b));
-}
 
 /* Shared tail: finish the tree, commit with the config metadata. */
 static gboolean
@@ -452,7 +155,8 @@ commit_image (CairnRepo *repo, CairnTxn *txn, CairnTarImporter *imp, CairnMTree 
 {
   if (!cairn_tar_importer_finish (imp, error))
     return FALSE;
-  g_autoptr (GVariant) meta = config_metadata (opts, config, manifest_digest, config_digest);
+  g_autoptr (GVariant) meta
+      = _cairn_oci_config_metadata (opts, config, manifest_digest, config_digest, NULL);
   CairnCommitOptions o = *opts;
   o.extra_metadata = meta;
   if (!cairn_txn_finish_commit (txn, &o, parent, tree, out_checksum, error))
@@ -467,7 +171,7 @@ commit_image (CairnRepo *repo, CairnTxn *txn, CairnTarImporter *imp, CairnMTree 
 static GBytes *
 read_blob (int dfd, const char *digest, GError **error)
 {
-  const char *hex = digest_hex (digest, error);
+  const char *hex = _cairn_digest_hex (digest, error);
   if (!hex)
     return NULL;
   g_autofree char *path = g_strconcat ("blobs/sha256/", hex, NULL);
@@ -484,109 +188,29 @@ read_blob (int dfd, const char *digest, GError **error)
   return g_steal_pointer (&b);
 }
 
-static const char *
-host_arch (void)
-{
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__i386__)
-  return "386";
-#else
-  static struct utsname u;
-  uname (&u);
-  return u.machine;
-#endif
-}
-
-static char *
-describe (GVariant *d)
-{
-  g_autoptr (GVariant) ann = jget (d, "annotations", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *name = jstr (ann, "org.opencontainers.image.ref.name");
-  g_autofree char *digest = jstr (d, "digest");
-  g_autoptr (GVariant) plat = jget (d, "platform", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *os = jstr (plat, "os"), *arch = jstr (plat, "architecture");
-  return g_strdup_printf ("%s%s%s%s%s%s", name ? name : (digest ? digest : "?"), plat ? " (" : "",
-                          os ? os : "", plat ? "/" : "", arch ? arch : "", plat ? ")" : "");
-}
-
-static gboolean
-platform_matches (GVariant *d)
-{
-  g_autoptr (GVariant) plat = jget (d, "platform", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *os = jstr (plat, "os"), *arch = jstr (plat, "architecture");
-  return os && arch && strcmp (os, "linux") == 0 && strcmp (arch, host_arch ()) == 0;
-}
-
-/* Pick one descriptor from an index's manifests. */
-static GVariant *
-select_descriptor (GVariant *index, const char *tag, GError **error)
-{
-  g_autoptr (GVariant) arr = jget (index, "manifests", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) all = jobjects (arr);
-  g_autoptr (GPtrArray) cand = g_ptr_array_new ();
-  for (guint i = 0; i < all->len; i++)
-    {
-      g_autoptr (GVariant) ann = jget (all->pdata[i], "annotations", G_VARIANT_TYPE_VARDICT);
-      g_autofree char *name = jstr (ann, "org.opencontainers.image.ref.name");
-      if (!tag || g_strcmp0 (name, tag) == 0)
-        g_ptr_array_add (cand, all->pdata[i]);
-    }
-  if (cand->len > 1)
-    {
-      g_autoptr (GPtrArray) plat = g_ptr_array_new ();
-      for (guint i = 0; i < cand->len; i++)
-        if (platform_matches (cand->pdata[i]))
-          g_ptr_array_add (plat, cand->pdata[i]);
-      if (plat->len == 1)
-        return g_variant_ref (plat->pdata[0]);
-    }
-  if (cand->len == 1)
-    return g_variant_ref (cand->pdata[0]);
-  GString *s = g_string_new (NULL);
-  for (guint i = 0; i < all->len; i++)
-    {
-      g_autofree char *d = describe (all->pdata[i]);
-      g_string_append_printf (s, "%s%s", i ? ", " : "", d);
-    }
-  if (cand->len == 0 && tag)
-    cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "no manifest tagged '%s' (available: %s)", tag,
-                      all->len ? s->str : "none");
-  else if (cand->len == 0)
-    cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "the index lists no manifests");
-  else
-    cairn_throw_code (error, G_IO_ERROR_FAILED,
-                      "%u manifests and none chosen; name one as DIR:TAG (available: %s)",
-                      cand->len, s->str);
-  g_string_free (s, TRUE);
-  return NULL;
-}
-
 /* Follow nested indexes down to an image manifest; returns it and its digest. */
 static GVariant *
 resolve_manifest (int dfd, GVariant *index, const char *tag, char **out_digest, GError **error)
 {
-  g_autoptr (GVariant) desc = select_descriptor (index, tag, error);
+  g_autoptr (GVariant) desc = _cairn_oci_select_descriptor (index, tag, NULL, error);
   for (int depth = 0; desc && depth < 4; depth++)
     {
-      g_autofree char *digest = jstr (desc, "digest");
+      g_autofree char *digest = _cairn_jstr (desc, "digest");
       g_autoptr (GBytes) blob = read_blob (dfd, digest, error);
       if (!blob)
         return NULL;
-      g_autoptr (GVariant) obj = json_parse (blob, digest, error);
+      g_autoptr (GVariant) obj = _cairn_json_parse (blob, digest, error);
       if (!obj)
         return NULL;
-      g_autofree char *mt = jstr (obj, "mediaType");
-      g_autoptr (GVariant) manifests = jget (obj, "manifests", G_VARIANT_TYPE ("av"));
+      g_autofree char *mt = _cairn_jstr (obj, "mediaType");
+      g_autoptr (GVariant) manifests = _cairn_jget (obj, "manifests", G_VARIANT_TYPE ("av"));
       if (!manifests || g_strcmp0 (mt, "application/vnd.oci.image.manifest.v1+json") == 0)
         {
           *out_digest = g_steal_pointer (&digest);
           return g_steal_pointer (&obj);
         }
       g_clear_pointer (&desc, g_variant_unref);
-      desc = select_descriptor (obj, NULL, error);
+      desc = _cairn_oci_select_descriptor (obj, NULL, NULL, error);
     }
   if (desc)
     cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "image indexes nested too deeply");
@@ -596,12 +220,12 @@ resolve_manifest (int dfd, GVariant *index, const char *tag, char **out_digest, 
 static gboolean
 apply_oci_layers (CairnTarImporter *imp, int dfd, GVariant *manifest, GError **error)
 {
-  g_autoptr (GVariant) arr = jget (manifest, "layers", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) layers = jobjects (arr);
+  g_autoptr (GVariant) arr = _cairn_jget (manifest, "layers", G_VARIANT_TYPE ("av"));
+  g_autoptr (GPtrArray) layers = _cairn_jobjects (arr);
   for (guint i = 0; i < layers->len; i++)
     {
-      g_autofree char *digest = jstr (layers->pdata[i], "digest");
-      const char *hex = digest_hex (digest, error);
+      g_autofree char *digest = _cairn_jstr (layers->pdata[i], "digest");
+      const char *hex = _cairn_digest_hex (digest, error);
       if (!hex)
         return FALSE;
       g_autofree char *path = g_strconcat ("blobs/sha256/", hex, NULL);
@@ -632,17 +256,17 @@ cairn_repo_import_oci (CairnRepo *repo, const char *dir, const char *tag,
   g_autoptr (GBytes) index_bytes = cairn_file_get_contents_at (dfd, "index.json", JSON_MAX, error);
   if (!index_bytes)
     return cairn_prefix_error (error, "%s: not an OCI image layout", dir);
-  g_autoptr (GVariant) index = json_parse (index_bytes, "index.json", error);
+  g_autoptr (GVariant) index = _cairn_json_parse (index_bytes, "index.json", error);
   g_autofree char *manifest_digest = NULL;
   g_autoptr (GVariant) manifest
       = index ? resolve_manifest (dfd, index, tag, &manifest_digest, error) : NULL;
   if (!manifest)
     return cairn_prefix_error (error, "%s", dir);
-  g_autoptr (GVariant) cdesc = jget (manifest, "config", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *config_digest = jstr (cdesc, "digest");
+  g_autoptr (GVariant) cdesc = _cairn_jget (manifest, "config", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *config_digest = _cairn_jstr (cdesc, "digest");
   g_autoptr (GBytes) config_bytes = read_blob (dfd, config_digest, error);
   g_autoptr (GVariant) config
-      = config_bytes ? json_parse (config_bytes, "image config", error) : NULL;
+      = config_bytes ? _cairn_json_parse (config_bytes, "image config", error) : NULL;
   if (!config)
     return cairn_prefix_error (error, "%s: config", dir);
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);
@@ -783,7 +407,7 @@ static GVariant *
 select_docker_image (GVariant *manifest, const char *tag, GError **error)
 {
   g_autoptr (GPtrArray) imgs
-      = g_variant_is_of_type (manifest, G_VARIANT_TYPE ("av")) ? jobjects (manifest) : NULL;
+      = g_variant_is_of_type (manifest, G_VARIANT_TYPE ("av")) ? _cairn_jobjects (manifest) : NULL;
   if (!imgs || imgs->len == 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "manifest.json lists no images"), NULL;
   GString *names = g_string_new (NULL);
@@ -791,7 +415,7 @@ select_docker_image (GVariant *manifest, const char *tag, GError **error)
   g_autofree char *want = tag ? normalize_reference (tag) : NULL;
   for (guint i = 0; i < imgs->len && !found; i++)
     {
-      g_autoptr (GVariant) tags = jstrv (imgs->pdata[i], "RepoTags");
+      g_autoptr (GVariant) tags = _cairn_jstrv (imgs->pdata[i], "RepoTags");
       for (gsize k = 0; tags && k < g_variant_n_children (tags); k++)
         {
           const char *t;
@@ -836,13 +460,46 @@ name_hex (const char *name)
   return NULL;
 }
 
+/* The SHA-256 of a compressed layer member once decompressed (libarchive's
+ * "raw" format reads the filtered stream as one entry). */
+static gboolean
+decompressed_digest (int fd, const char *file, const char *name, char out_hex[65], GError **error)
+{
+  g_autoptr (CairnArchive) outer = outer_open (fd, file, name, NULL, error);
+  if (!outer)
+    return FALSE;
+  Source src = { .fd = -1, .outer = outer };
+  src.buf = g_malloc (READ_BUF);
+  hash_init (&src.hash);
+  g_autoptr (CairnArchive) raw = archive_read_new ();
+  archive_read_support_filter_all (raw);
+  archive_read_support_format_raw (raw);
+  struct archive_entry *e;
+  gboolean ok = archive_read_open (raw, &src, NULL, source_read, NULL) == ARCHIVE_OK
+                && archive_read_next_header (raw, &e) == ARCHIVE_OK;
+  Hash plain;
+  hash_init (&plain);
+  g_autofree guint8 *buf = g_malloc (READ_BUF);
+  la_ssize_t r = 0;
+  while (ok && (r = archive_read_data (raw, buf, READ_BUF)) > 0)
+    EVP_DigestUpdate (plain.md, buf, r);
+  hash_end (&plain, out_hex);
+  char ignored[65];
+  hash_end (&src.hash, ignored);
+  g_free (src.buf);
+  if (!ok || r < 0)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", name,
+                             archive_error_string (raw));
+  return TRUE;
+}
+
 static gboolean
 apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *image,
                      GVariant *config, GError **error)
 {
-  g_autoptr (GVariant) layers = jstrv (image, "Layers");
-  g_autoptr (GVariant) rootfs = jget (config, "rootfs", G_VARIANT_TYPE_VARDICT);
-  g_autoptr (GVariant) diff_ids = jstrv (rootfs, "diff_ids");
+  g_autoptr (GVariant) layers = _cairn_jstrv (image, "Layers");
+  g_autoptr (GVariant) rootfs = _cairn_jget (config, "rootfs", G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) diff_ids = _cairn_jstrv (rootfs, "diff_ids");
   gsize n = layers ? g_variant_n_children (layers) : 0;
   if (!diff_ids || g_variant_n_children (diff_ids) != n)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
@@ -853,7 +510,7 @@ apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *
       const char *name, *diff_id;
       g_variant_get_child (layers, i, "&s", &name);
       g_variant_get_child (diff_ids, i, "&s", &diff_id);
-      const char *want = digest_hex (diff_id, error);
+      const char *want = _cairn_digest_hex (diff_id, error);
       if (!want)
         return FALSE;
       g_autoptr (CairnArchive) outer = outer_open (fd, file, name, NULL, error);
@@ -864,6 +521,17 @@ apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *
       g_autofree char *label = cairn_escape_name (name, -1);
       if (!apply_layer (imp, &src, label, want, alt, error))
         return FALSE;
+      char hex[65];
+      if (src.check_decompressed
+          && (!decompressed_digest (fd, file, name, hex, error) || strcmp (hex, want) != 0))
+        {
+          if (error && *error)
+            return FALSE;
+          return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                   "layer %s: digest mismatch (decompressed content hashes to "
+                                   "sha256:%s, rootfs.diff_ids says sha256:%s)",
+                                   label, hex, want);
+        }
     }
   return TRUE;
 }
@@ -890,11 +558,11 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
   if (!mbytes)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "%s: no manifest.json (not a docker-archive)", file);
-  g_autoptr (GVariant) manifest = json_parse (mbytes, "manifest.json", error);
+  g_autoptr (GVariant) manifest = _cairn_json_parse (mbytes, "manifest.json", error);
   g_autoptr (GVariant) image = manifest ? select_docker_image (manifest, tag, error) : NULL;
   if (!image)
     return cairn_prefix_error (error, "%s", file);
-  g_autofree char *config_name = jstr (image, "Config");
+  g_autofree char *config_name = _cairn_jstr (image, "Config");
   GBytes *cbytes = config_name ? g_hash_table_lookup (jsons, config_name) : NULL;
   if (!cbytes)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: image config missing", file);
@@ -906,7 +574,7 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "%s: config %s: digest mismatch (content hashes to sha256:%s)", file,
                              config_name, cgot);
-  g_autoptr (GVariant) config = json_parse (cbytes, config_name, error);
+  g_autoptr (GVariant) config = _cairn_json_parse (cbytes, config_name, error);
   if (!config)
     return cairn_prefix_error (error, "%s", file);
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);

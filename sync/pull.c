@@ -48,6 +48,7 @@ typedef struct
   GHashTable *pulled;   /* commits handled */
   CairnPullSession session;
   CairnPullStats stats;
+  int peer_fd; /* receive: the pushing side, told why a pull failed (-1: none) */
 } Pull;
 
 static void
@@ -162,6 +163,8 @@ static gboolean
 load_summary (Pull *p, GError **error)
 {
   CairnPullTransport *t = p->transport;
+  if (p->opts->ignore_summary)
+    return TRUE;
   if (!t->fetch_file (t, "summary.sig", CAIRN_MAX_METADATA_SIZE, &p->summary_sig, error)
       || !t->fetch_file (t, "summary", CAIRN_MAX_METADATA_SIZE, &p->summary_bytes, error))
     return FALSE;
@@ -787,6 +790,50 @@ pull_run (Pull *p, const char *const *refs, GError **error)
   return finish_commits (p, error) && write_refs (p, !(refs && refs[0]), error);
 }
 
+/* Set up @p; @source may be NULL when the caller sets the transport. */
+static void
+pull_init (Pull *p, CairnRepo *repo, const CairnPullOptions *opts)
+{
+  memset (p, 0, sizeof *p);
+  p->peer_fd = -1;
+  p->repo = repo;
+  p->opts = opts;
+  p->targets = g_ptr_array_new_with_free_func ((GDestroyNotify)target_free);
+  p->detached
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
+  p->pulled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  p->session.repo = repo;
+  p->session.opts = opts;
+  p->session.stats = &p->stats;
+  p->session.commits = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* Run a pull whose transport is set up. */
+static gboolean
+pull_with_transport (Pull *p, const char *const *refs, gint64 start, CairnPullStats *out_stats,
+                     GError **error)
+{
+  if (p->opts->require_signatures)
+    p->gpg_verify = TRUE;
+  p->session.sink = _cairn_pull_sink_new (p->repo, &p->stats, p->opts, error);
+  gboolean ok = p->session.sink != NULL && pull_run (p, refs, error);
+  if (p->session.sink)
+    {
+      /* Publish whatever was verified, also on failure (resume). */
+      g_autoptr (GError) local = NULL;
+      gboolean cp = _cairn_pull_sink_checkpoint (p->session.sink, ok ? error : &local);
+      ok = ok && cp;
+    }
+  p->stats.elapsed_us = g_get_monotonic_time () - start;
+  if (ok && out_stats)
+    *out_stats = p->stats;
+  if (!ok && p->peer_fd >= 0 && error && *error)
+    (void)_cairn_sync_write_frame (p->peer_fd, CAIRN_SYNC_ERROR, (*error)->message,
+                                   strlen ((*error)->message), NULL);
+  pull_clear (p);
+  return ok;
+}
+
 gboolean
 cairn_repo_pull (CairnRepo *repo, const char *source, const char *const *refs,
                  const CairnPullOptions *opts, CairnPullStats *out_stats, GError **error)
@@ -798,31 +845,43 @@ cairn_repo_pull (CairnRepo *repo, const char *source, const char *const *refs,
       opts = &dflt;
     }
   gint64 start = g_get_monotonic_time ();
-  Pull p = { .repo = repo, .opts = opts };
-  p.targets = g_ptr_array_new_with_free_func ((GDestroyNotify)target_free);
-  p.detached
-      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
-  p.pulled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  p.session.repo = repo;
-  p.session.opts = opts;
-  p.session.stats = &p.stats;
-  p.session.commits = g_ptr_array_new_with_free_func (g_free);
-  gboolean ok = resolve_source (&p, source, error);
-  if (ok)
+  Pull p;
+  pull_init (&p, repo, opts);
+  if (!resolve_source (&p, source, error))
     {
-      p.session.sink = _cairn_pull_sink_new (repo, &p.stats, opts, error);
-      ok = p.session.sink != NULL && pull_run (&p, refs, error);
+      pull_clear (&p);
+      return FALSE;
     }
-  if (p.session.sink)
+  return pull_with_transport (&p, refs, start, out_stats, error);
+}
+
+gboolean
+cairn_repo_receive_requires_signatures (CairnRepo *repo)
+{
+  return g_key_file_get_boolean (repo->config, "receive", "gpg-verify", NULL);
+}
+
+gboolean
+cairn_repo_receive (CairnRepo *repo, int in_fd, int out_fd, const char *const *refs,
+                    const CairnPullOptions *opts, CairnPullStats *out_stats, GError **error)
+{
+  if (!refs || !refs[0])
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "receive: no refs to receive");
+  CairnPullOptions o = *opts;
+  o.mirror = TRUE;
+  o.ignore_summary = TRUE;
+  o.require_signatures = o.require_signatures || cairn_repo_receive_requires_signatures (repo);
+  gint64 start = g_get_monotonic_time ();
+  Pull p;
+  pull_init (&p, repo, &o);
+  p.source_desc = g_strdup ("the pushing side");
+  p.url = g_strdup ("push");
+  p.transport = _cairn_pull_transport_ssh_new_fds (p.source_desc, out_fd, in_fd, error);
+  if (!p.transport)
     {
-      /* Publish whatever was verified, also on failure (resume). */
-      g_autoptr (GError) local = NULL;
-      gboolean cp = _cairn_pull_sink_checkpoint (p.session.sink, ok ? error : &local);
-      ok = ok && cp;
+      pull_clear (&p);
+      return FALSE;
     }
-  p.stats.elapsed_us = g_get_monotonic_time () - start;
-  if (ok && out_stats)
-    *out_stats = p.stats;
-  pull_clear (&p);
-  return ok;
+  p.peer_fd = out_fd;
+  return pull_with_transport (&p, refs, start, out_stats, error);
 }
