@@ -81,9 +81,10 @@ static int
 needs_full (const char *repo_arg, int argc, char **argv, int i)
 {
   static const char *const core[]
-      = { "init",   "commit",  "checkout", "run",   "refs",  "rev-parse", "log",
-          "show",   "ls",      "cat",      "diff",  "fsck",  "prune",     "sign",
-          "verify", "summary", "remote",   "serve", "mount", "umount",    "static-delta", NULL };
+      = { "init",  "commit", "checkout",     "run",     "refs",   "rev-parse",
+          "log",   "show",   "ls",           "cat",     "diff",   "fsck",
+          "prune", "sign",   "verify",       "summary", "remote", "serve",
+          "mount", "umount", "static-delta", NULL };
   if (i < argc && strcmp (argv[i], "pull") == 0)
     return pull_needs_full (repo_arg, argc, argv, i);
   if (i >= argc || !in_list (core, argv[i], strlen (argv[i])))

@@ -500,8 +500,10 @@ parent_hooks (struct ctx *c)
                  (long)c->child);
       jb_raw (&l, "\"metadata\":");
       jb_str (&l, c->spec.seccomp_listener_meta ? c->spec.seccomp_listener_meta : "");
+      /* the process is not started yet: the listener sees "creating", as
+         under runc, while the hooks above see "created" */
       jb_raw (&l, ",\"state\":");
-      jb_raw (&l, b.p);
+      oci_state_json (&c->st, ST_CREATING, &l, false);
       jb_raw (&l, "}");
       if (l.len >= OCI_STATE_MAX)
         r = bad (E2BIG, "the containerProcessState is too large");
