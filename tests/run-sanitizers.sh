@@ -7,9 +7,11 @@
 # their cairn-core and cairn-full are sanitized). Ends with "N passed, N failed" and exits
 # non-zero on any failure.
 #
-#   tests/run-sanitizers.sh [BUILDDIR]     (default _build-sanitizers)
+#   tests/run-sanitizers.sh [--build-only] [BUILDDIR]   (default _build-sanitizers)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+build_only=0
+if [ "${1:-}" = --build-only ]; then build_only=1; shift; fi
 b=${1:-$top/_build-sanitizers}
 mkdir -p "$b"
 if [ ! -f "$b/Makefile" ] || [ "$top/configure" -nt "$b/config.status" ]; then
@@ -18,6 +20,7 @@ fi
 grep -q '^SANITIZER_CFLAGS = -fsanitize' "$b/Makefile" || {
   echo "$b is not a sanitizer build"; echo "0 passed, 1 failed"; exit 1; }
 make -C "$b" -j"$(nproc)" -s >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+[ $build_only = 0 ] || exit 0
 
 tests="tests/test-common-fdio tests/test-common-validate tests/test-checkout-hostile
  tests/test-sign-verify tests/test-launch-errors.sh tests/test-store.sh tests/test-import.sh"

@@ -6,7 +6,25 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 b=${1:-$top/_build}
 start=$(date +%s)
 bash "$top/tests/host-facts.sh"
-make -C "$b" -j"$(nproc)" check >"$b/check-output.log" 2>&1
+# The sanitizer and fuzz builds (each a build of the whole tree) start now, at
+# a low priority beside the tests, which spend much of their time waiting
+# (servers, namespaces, child processes); their stages below then only run.
+fuzzdir=${FUZZ_BUILDDIR:-$top/build-fuzz}
+nice -n 15 bash "$top/tests/run-sanitizers.sh" --build-only >"$b/prebuild-sanitizers.log" 2>&1 &
+pb_san=$!
+nice -n 15 "$top/tests/fuzz/build.sh" "$fuzzdir" >"$b/prebuild-fuzz.log" 2>&1 &
+pb_fuzz=$!
+# The longest tests start first, so that -j does not leave one of them
+# running alone at the end; the rest keep the Makefile's order.
+slow="tests/test-oci-validation.sh tests/test-oci.sh tests/test-sign.sh tests/test-run.sh
+ tests/test-store.sh tests/test-checkout.sh tests/test-registry.sh tests/test-oci-engines.sh
+ tests/test-pull.sh tests/test-import.sh tests/test-delta.sh tests/test-launch.sh"
+all_tests=$(printf 'print-tests:\n\t@echo $(TESTS)\n' |
+  make -C "$b" -s --no-print-directory -f Makefile -f - print-tests)
+order=""
+for t in $slow; do case " $all_tests " in *" $t "*) order="$order $t" ;; esac; done
+for t in $all_tests; do case " $slow " in *" $t "*) ;; *) order="$order $t" ;; esac; done
+make -C "$b" -j"$(nproc)" check TESTS="$order" >"$b/check-output.log" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' "$b/check-output.log" | grep -v '^PASS' || true
 log="$b/test-suite.log"
@@ -48,8 +66,9 @@ stage() {
   if [ "$f" != 0 ]; then echo "FAIL: stage $name (log $out):"; tail -30 "$out"; fi
   pass=$((pass + p)); fail=$((fail + f))
 }
-check_end=$(date +%s)
-echo "make check took $((check_end - start)) s"
+echo "make check took $(( $(date +%s) - start )) s"
+wait $pb_san; wait $pb_fuzz && export FUZZ_NO_BUILD=1
+echo "the sanitizer and fuzz builds ended $(( $(date +%s) - start )) s after the start"
 stage check-format make -C "$b" -s check-format
 stage sanitizers bash "$top/tests/run-sanitizers.sh"
 stage fuzz bash "$top/tests/fuzz/run-ci.sh"
