@@ -500,15 +500,47 @@ wait_fifo (struct oci_plan *plan)
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
-/* 'g' (or 'G': setgroups is denied): the id maps are written. */
+/* One byte from the parent and the fd it carries (-1: none). */
+static ssize_t
+recv_byte_fd (int sock, char *b, int *fd)
+{
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = { b, 1 };
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  ssize_t n;
+  *fd = -1;
+  do
+    n = recvmsg (sock, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR (&mh) : NULL;
+  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+    memcpy (fd, CMSG_DATA (c), sizeof (int));
+  return n;
+}
+
+/* 'i' with an fd, for each id-mapped mount in mount order (oci-create.c
+ * send_idmapped), then 'g' (or 'G': setgroups is denied): the id maps are
+ * written. */
 static void
 wait_maps (struct oci_plan *plan)
 {
   char g = 0;
   ssize_t n;
-  do
-    n = read (plan->sync_fd, &g, 1);
-  while (n < 0 && errno == EINTR);
+  size_t next = 0;
+  int fd;
+  while ((n = recv_byte_fd (plan->sync_fd, &g, &fd)) == 1 && g == 'i' && fd >= 0)
+    {
+      while (next < plan->spec->n_mounts && !plan->spec->mounts[next].idmap)
+        next++;
+      if (next == plan->spec->n_mounts)
+        _exit (EXIT_LAUNCH_ERROR);
+      plan->spec->mounts[next++].idmap_fd = fd;
+    }
   if (n != 1 || (g != 'g' && g != 'G'))
     _exit (EXIT_LAUNCH_ERROR);
   plan->setgroups_ok = g == 'g';

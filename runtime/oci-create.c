@@ -41,6 +41,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -214,6 +215,16 @@ check_spec (struct oci_spec *s, bool rootless)
             "with a new user namespace is not supported by cairn-launch",
             s->ns[i].path);
     }
+  /* id-mapped mounts: the parent makes them (mount_setattr(2) wants
+   * CAP_SYS_ADMIN in the user namespace that owns the source's file
+   * system: the host's) with the container's new user namespace */
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (s->mounts[i].idmap && (!(s->ns_new & CLONE_NEWUSER) || rootless))
+      return launch_failf (ENOTSUP,
+                           "config: mounts: %s: an id-mapped mount (idmap, ridmap) needs a new "
+                           "user namespace (linux.namespaces: user) and a runtime running as "
+                           "root (not rootless)",
+                           s->mounts[i].dst);
   /* without a mount namespace of its own the container's "/" is the
    * runtime's: its propagation is not the container's to set */
   if (s->rootfs_prop && !own_ns (s, CLONE_NEWNS, "/proc/self/ns/mnt"))
@@ -410,6 +421,46 @@ write_id_maps (struct ctx *c)
 }
 
 /* ---- talking to the child -------------------------------------------------------------- */
+/* The id-mapped binds, in mount order: each source cloned as a detached
+ * tree (open_tree(2), recursive for rbind), mapped with the container's
+ * user namespace (mount_setattr(2) MOUNT_ATTR_IDMAP; every mount of the
+ * tree for ridmap) and sent to the child, which attaches it in its own
+ * mount namespace (move_mount(2), oci-mounts.c). */
+static int
+send_idmapped (struct ctx *c)
+{
+  const struct oci_spec *s = &c->spec;
+  _cleanup_close_ int userns = -1;
+  for (size_t i = 0; i < s->n_mounts; i++)
+    {
+      const struct oci_mount *m = &s->mounts[i];
+      if (!m->idmap)
+        continue;
+      if (userns < 0)
+        {
+          char path[64];
+          snprintf (path, sizeof path, "/proc/%ld/ns/user", (long)c->child);
+          if ((userns = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+            return launch_failf (errno, "opening the container's user namespace");
+        }
+      _cleanup_close_ int t = open_tree (
+          AT_FDCWD, m->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m->rec ? AT_RECURSIVE : 0));
+      if (t < 0)
+        return launch_failf (errno, "config: mounts: %s: cloning %s for an id-mapped mount", m->dst,
+                             m->src);
+      struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+      if (mount_setattr (t, "", AT_EMPTY_PATH | (m->idmap_rec ? AT_RECURSIVE : 0), &a, sizeof a)
+          < 0)
+        return launch_failf (errno,
+                             "config: mounts: %s: id-mapping %s (does its file system support "
+                             "id-mapped mounts?)",
+                             m->dst, m->src);
+      if (send_with_fd (c->sync_fd, "i", 1, t) < 0)
+        return launch_failf (errno, "sending an id-mapped mount to the container");
+    }
+  return 0;
+}
+
 static int
 send_byte (struct ctx *c, char b)
 {
@@ -599,6 +650,8 @@ first_step (struct ctx *c)
   if (r == 0)
     r = write_id_maps (c);
   if (r == 0)
+    r = send_idmapped (c);
+  if (r == 0)
     r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
   if (r == 0)
     r = expect (c, OMSG_PID, &m);
@@ -646,6 +699,8 @@ spawn (struct ctx *c)
   oci_proc_start_time (c->child, &c->st.start_time);
   if (r == 0 && !c->plan.two_step && c->plan.userns)
     r = write_id_maps (c);
+  if (r == 0 && !c->plan.two_step && c->plan.userns)
+    r = send_idmapped (c);
   if (r == 0 && !c->plan.two_step)
     r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
   if (r == 0)

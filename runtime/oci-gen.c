@@ -346,18 +346,19 @@ oci_cmd_features (int argc, char **argv)
     return oci_usage_err ("features", "takes no argument");
   static const char *const hooks[] = { "prestart",       "createRuntime", "createContainer",
                                        "startContainer", "poststart",     "poststop" };
-  static const char *const mopts[] = {
-    "async",        "atime",        "bind",          "defaults",    "dev",         "diratime",
-    "dirsync",      "exec",         "iversion",      "lazytime",    "loud",        "mand",
-    "noatime",      "nodev",        "nodiratime",    "noexec",      "noiversion",  "nolazytime",
-    "nomand",       "norelatime",   "nostrictatime", "nosuid",      "nosymfollow", "notmpcopyup",
-    "private",      "rbind",        "rdev",          "rdiratime",   "relatime",    "remount",
-    "rexec",        "rnoatime",     "rnodev",        "rnodiratime", "rnoexec",     "rnosuid",
-    "rnosymfollow", "ro",           "rprivate",      "rro",         "rrw",         "rshared",
-    "rslave",       "rstrictatime", "rsuid",         "rsymfollow",  "runbindable", "rw",
-    "shared",       "silent",       "slave",         "strictatime", "suid",        "symfollow",
-    "sync",         "tmpcopyup",    "unbindable"
-  };
+  static const char *const mopts[]
+      = { "async",        "atime",         "bind",       "defaults",     "dev",
+          "diratime",     "dirsync",       "exec",       "idmap",        "iversion",
+          "lazytime",     "loud",          "mand",       "noatime",      "nodev",
+          "nodiratime",   "noexec",        "noiversion", "nolazytime",   "nomand",
+          "norelatime",   "nostrictatime", "nosuid",     "nosymfollow",  "notmpcopyup",
+          "private",      "rbind",         "rdev",       "rdiratime",    "relatime",
+          "remount",      "rexec",         "ridmap",     "rnoatime",     "rnodev",
+          "rnodiratime",  "rnoexec",       "rnosuid",    "rnosymfollow", "ro",
+          "rprivate",     "rro",           "rrw",        "rshared",      "rslave",
+          "rstrictatime", "rsuid",         "rsymfollow", "runbindable",  "rw",
+          "shared",       "silent",        "slave",      "strictatime",  "suid",
+          "symfollow",    "sync",          "tmpcopyup",  "unbindable" };
   static const char *const ns[] = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts" };
   static const char *const acts[]
       = { "SCMP_ACT_ALLOW",        "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
@@ -402,7 +403,7 @@ oci_cmd_features (int argc, char **argv)
       &b,
       "},\n    \"apparmor\": {\"enabled\": %s},\n    \"selinux\": {\"enabled\": false},\n"
       "    \"intelRdt\": {\"enabled\": false},\n    \"mountExtensions\": {\"idmap\": "
-      "{\"enabled\": false}}\n  },\n  \"annotations\": {\"org.cairn.launch.version\": \"%s\"}\n}\n",
+      "{\"enabled\": true}}\n  },\n  \"annotations\": {\"org.cairn.launch.version\": \"%s\"}\n}\n",
       stat ("/sys/kernel/security/apparmor", &st) == 0 ? "true" : "false", PACKAGE_VERSION);
   fputs (b.p, stdout);
   jb_free (&b);

@@ -135,7 +135,16 @@ do_bind (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
     return launch_fail (errno, "stat", m->dst);
   if (S_ISDIR (ss.st_mode) != S_ISDIR (ds.st_mode))
     return launch_fail (ENOTDIR, "bind source and destination differ in type", m->dst);
-  int r = bind_fd_on_fd (src, dst, m->rec ? MS_REC : 0, m->dst);
+  int r = 0;
+  if (m->idmap_fd >= 0)
+    {
+      /* the id-mapped tree the parent made (oci-create.c send_idmapped) */
+      if (move_mount (m->idmap_fd, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+          < 0)
+        r = launch_fail (errno, "attaching an id-mapped mount", m->dst);
+    }
+  else
+    r = bind_fd_on_fd (src, dst, m->rec ? MS_REC : 0, m->dst);
   bool need = (m->flags
                & (MS_RDONLY | MNT_SAFE | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME
                   | MS_NOSYMFOLLOW))

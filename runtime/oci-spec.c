@@ -680,7 +680,7 @@ parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
       = { "destination", "type", "source", "options", "uidMappings", "gidMappings", NULL };
   const char *src = NULL;
   memset (m, 0, sizeof *m);
-  m->idmap_userns_fd = -1;
+  m->idmap_fd = -1;
   int r = oci_check_keys (j, "mounts[]", keys, NULL);
   if (r == 0)
     r = get_str (j, "destination", "mounts[]", &m->dst);
@@ -713,13 +713,12 @@ parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
   if (json_field (j, "uidMappings") || json_field (j, "gidMappings"))
     return launch_failf (ENOTSUP,
                          "config: mounts: %s: uidMappings/gidMappings on a mount (id-mapped "
-                         "mounts with their own mapping) are not supported by cairn-launch",
+                         "mounts with their own mapping) are not supported by cairn-launch: "
+                         "idmap maps with the container's user namespace",
                          m->dst);
-  if (m->idmap)
-    return launch_failf (ENOTSUP,
-                         "config: mounts: %s: id-mapped mounts (idmap, ridmap) are not "
-                         "supported by cairn-launch",
-                         m->dst);
+  if (m->idmap && m->kind != OM_BIND)
+    return launch_failf (
+        ENOTSUP, "config: mounts: %s: idmap/ridmap is supported on bind mounts only", m->dst);
   m->cgroup = m->kind == OM_FS && (!strcmp (m->type, "cgroup") || !strcmp (m->type, "cgroup2"));
   return mount_source (s, m, src);
 }

@@ -98,9 +98,9 @@ struct oci_mount
   bool tmpcopyup;
   bool src_is_dir; /* bind source type, known before clone */
   bool cgroup;     /* type "cgroup" or "cgroup2": set up per hierarchy */
-  bool idmap;      /* idmap/ridmap: an id-mapped bind */
+  bool idmap;      /* idmap/ridmap: an id-mapped bind (the container's user ns) */
   bool idmap_rec;
-  int idmap_userns_fd; /* prepared by the parent */
+  int idmap_fd; /* in the child: the detached id-mapped tree the parent made */
 };
 
 struct oci_ns

@@ -340,6 +340,7 @@ t_pause_update_events() {
   L features > f.json
   assert_streq "$(jget f.json '"createRuntime" in j["hooks"] and "user" in j["linux"]["namespaces"]')" True
   assert_streq "$(jget f.json 'j["linux"]["cgroup"]["systemd"]')" False
+  assert_streq "$(jget f.json 'j["linux"]["mountExtensions"]["idmap"]["enabled"] and "ridmap" in j["mountOptions"]')" True
 }
 
 # ---- hooks: order, stdin, namespaces, failures, timeout --------------------------------------
@@ -658,12 +659,29 @@ c['process']['args'] = ['/bin/cat', '/vol2/f']"
   cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'frobnicate'])"
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" "unknown option for a bind mount: 'frobnicate'"
+  # an id-mapped bind needs the container's own user namespace
   cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'idmap'])"
   assert_fails L run --bundle "$B" $ID
-  assert_file_has_content "$T/err" 'id-mapped mounts (idmap, ridmap) are not supported by cairn-launch'
+  assert_file_has_content "$T/err" '/data: an id-mapped mount (idmap, ridmap) needs a new user namespace'
   cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind'], uidMappings=[])"
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" 'not supported by cairn-launch'
+  # with one (container 0 = host 100000): through idmap the host's root-owned
+  # file is the container root's, and what that root creates is the host
+  # root's; a plain bind of the same directory shows the overflow id
+  mkdir -p "$T/idm"; echo x > "$T/idm/f"; chmod 0777 "$T/idm"
+  mkbundle "$T/i"; mkdir "$T/i/rootfs/idm" "$T/i/rootfs/plain"
+  cfg "$T/i" "c['linux']['namespaces'].append({'type': 'user'})
+c['linux']['uidMappings'] = [{'containerID': 0, 'hostID': 100000, 'size': 65536}]
+c['linux']['gidMappings'] = [{'containerID': 0, 'hostID': 100000, 'size': 65536}]
+c['mounts'] = [m for m in c['mounts'] if m['destination'] not in ('/sys', '/sys/fs/cgroup')]
+c['mounts'].append(dict(destination='/idm', type='bind', source='$T/idm', options=['rbind', 'idmap']))
+c['mounts'].append(dict(destination='/plain', type='bind', source='$T/idm', options=['rbind']))
+c['process']['args'] = ['/bin/sh', '-c', 'stat -c \"%u %g\" /idm/f /plain/f; touch /idm/new /plain/new2']"
+  L run --bundle "$T/i" $ID > out 2>&1 || true
+  assert_streq "$(head -2 out | tr '\n' ' ')" "0 0 65534 65534 "
+  assert_streq "$(stat -c '%u %g' "$T/idm/new")" "0 0"
+  assert_streq "$(stat -c '%u %g' "$T/idm/new2")" "100000 100000"
 }
 
 # ---- namespaces, id mappings, sysctl, personality ---------------------------------------------
