@@ -21,6 +21,7 @@ top=$(cd "$here/../.." && pwd)
 runs=${RUNS:-2}
 export OCI_VALIDATION_JOBS=${OCI_VALIDATION_JOBS:-3}
 out=${OCI_VALIDATION_COMPARE_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/cairn-oci-compare.XXXXXX")}
+mkdir -p "$out"
 [ $# -gt 0 ] || set -- "${CAIRN_LAUNCH:-$top/_build/cairn-launch}" crun runc
 
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg); $OCI_VALIDATION_JOBS programs at once"
@@ -32,6 +33,11 @@ for rt in "$@"; do
     echo "$(tail -n 1 "$out/$name-$r.log") [run $r, $(($(date +%s) - t0)) s, load $(cut -d' ' -f1 /proc/loadavg)]"
   done
   # passed in every run
+  done_all=1
+  for r in $(seq 1 "$runs"); do
+    [ -s "$out/$name-$r/results.txt" ] || { echo "# $name: run $r did not finish (see $out/$name-$r.log)"; done_all=0; }
+  done
+  [ $done_all = 1 ] || continue
   for r in $(seq 1 "$runs"); do awk '$2 == "pass" { print $1 }' "$out/$name-$r/results.txt"; done \
     | sort | uniq -c | awk -v n="$runs" '$1 == n { print $2 }' > "$out/$name.passed"
   echo "# $name passed in all $runs runs ($(wc -l < "$out/$name.passed")):" $(cat "$out/$name.passed")
