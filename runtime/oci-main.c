@@ -293,7 +293,19 @@ oci_main (int argc, char **argv)
         return 2;
       }
   resolve_globals ();
-  return verbs[v].fn (argc - i, argv + i);
+  if (oci_g.debug)
+    {
+      /* what the engine asked for and how it ended: the first thing to look
+       * at when an engine reports a runtime failure */
+      char cmd[1024];
+      size_t n = 0;
+      for (int k = i; k < argc && n < sizeof cmd - 1; k++)
+        n += (size_t)snprintf (cmd + n, sizeof cmd - n, "%s%s", k > i ? " " : "", argv[k]);
+      oci_log_debug ("%s (root %s%s)", cmd, oci_g.root, oci_g.is_rootless ? ", rootless" : "");
+    }
+  int rc = verbs[v].fn (argc - i, argv + i);
+  oci_log_debug ("%s: exit status %d", verbs[v].name, rc);
+  return rc;
 }
 
 /* ---- state, list ---------------------------------------------------------------------- */

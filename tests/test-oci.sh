@@ -889,6 +889,16 @@ c['process']['args'] = ['/bin/sleep', '100']"
   assert_streq "$h" 4194304
   L delete --force $ID
   [ ! -d $d/unified/cairn/$ID ]
+  # blockIO throttling of a disk of the machine (blkio.weight would need
+  # the BFQ scheduler, which the virtio disk here does not use)
+  if [ -d $d/blkio ]; then
+    read -r mm < "/sys/block/$(ls /sys/block | head -n 1)/dev"
+    cfg "$B" "c['linux']['resources'] = {'blockIO': {'throttleReadBpsDevice': [{'major': ${mm%:*}, 'minor': ${mm#*:}, 'rate': 1048576}], 'throttleWriteIOPSDevice': [{'major': ${mm%:*}, 'minor': ${mm#*:}, 'rate': 100}]}}"
+    L run --detach --bundle "$B" $ID
+    assert_file_has_content $d/blkio/cairn/$ID/blkio.throttle.read_bps_device "^$mm 1048576\$"
+    assert_file_has_content $d/blkio/cairn/$ID/blkio.throttle.write_iops_device "^$mm 100\$"
+    L delete --force $ID
+  fi
   # what cannot be applied here is an error naming the field
   cfg "$B" "c['linux']['resources'] = {'rdma': {}}"
   assert_fails L run --bundle "$B" $ID
@@ -1002,6 +1012,11 @@ t_bad_config() {
   assert_fails "$CAIRN_LAUNCH" --root "$T/state" --log "$T/log.json" --log-format json start nosuch
   assert_streq "$(jget "$T/log.json" 'j["level"]')" error
   jget "$T/log.json" 'j["msg"]' | grep -q 'container nosuch does not exist'
+  # --debug: the command line and its exit status, on stderr and in the log
+  assert_fails "$CAIRN_LAUNCH" --debug --root "$T/state" --log "$T/debug.log" kill nosuch KILL
+  assert_file_has_content "$T/debug.log" "level=debug msg=\"kill nosuch KILL (root $T/state)\""
+  assert_file_has_content "$T/debug.log" 'level=debug msg="kill: exit status 1"'
+  assert_file_has_content "$T/err" 'cairn-launch: kill: exit status 1'
 }
 
 # ---- rootless ------------------------------------------------------------------------------------------
@@ -1117,9 +1132,9 @@ oci_test "process: user, groups, umask, caps (5 sets), rlimits, nnp, oom, hostna
 oci_test "terminal: console socket, consoleSize, run -t, --preserve-fds" t_terminal
 oci_test "mounts, devices, masked/readonly paths, propagation, symlinks in the image" t_mounts
 oci_test "namespaces by path (mount and uts too), none, id mappings, sysctl, personality" t_namespaces
-oci_test "cgroupsPath and resources (memory, cpu, cpuset, pids, devices, hugetlb)" t_resources
+oci_test "cgroupsPath and resources (memory, cpu, cpuset, pids, devices, hugetlb, blockIO)" t_resources
 oci_test "seccomp in the runtime-spec form, also for exec; refusals" t_seccomp
-oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log json" t_bad_config
+oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log json, --debug" t_bad_config
 oci_test "rootless: spec --rootless, lifecycle, exec, limits refused" t_rootless
 oci_test "--print-oci-config: the launcher's options as config.json, same container" t_print_config
 oci_test "the launcher's own form is unchanged" t_forms
