@@ -219,11 +219,12 @@ check_spec (struct oci_spec *s, bool rootless)
    * CAP_SYS_ADMIN in the user namespace that owns the source's file
    * system: the host's) with the container's new user namespace */
   for (size_t i = 0; i < s->n_mounts; i++)
-    if (s->mounts[i].idmap && (!(s->ns_new & CLONE_NEWUSER) || rootless))
+    if (s->mounts[i].idmap
+        && (rootless || (!s->mounts[i].n_uidmap && !(s->ns_new & CLONE_NEWUSER))))
       return launch_failf (ENOTSUP,
-                           "config: mounts: %s: an id-mapped mount (idmap, ridmap) needs a new "
-                           "user namespace (linux.namespaces: user) and a runtime running as "
-                           "root (not rootless)",
+                           "config: mounts: %s: an id-mapped mount (idmap, ridmap) needs its own "
+                           "uidMappings/gidMappings or a new user namespace (linux.namespaces: "
+                           "user), and a runtime running as root (not rootless)",
                            s->mounts[i].dst);
   /* without a mount namespace of its own the container's "/" is the
    * runtime's: its propagation is not the container's to set */
@@ -421,6 +422,46 @@ write_id_maps (struct ctx *c)
 }
 
 /* ---- talking to the child -------------------------------------------------------------- */
+/* A user namespace with M's own mappings, for its id-mapped mount: a child
+ * made in a new one (it waits on a pipe), its maps written, its namespace
+ * opened, the child ended.  The fd, or -errno. */
+static int
+mount_userns (const struct oci_mount *m)
+{
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return launch_failf (errno, "pipe");
+  pid_t pid = (pid_t)syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+  if (pid == 0)
+    {
+      char b;
+      close (p[1]);
+      (void)!read (p[0], &b, 1);
+      _exit (0);
+    }
+  close (p[0]);
+  int r = pid < 0 ? launch_failf (errno, "creating a user namespace for the mount %s", m->dst) : 0;
+  _cleanup_free_ char *um = r == 0 ? map_text (m->uidmap, m->n_uidmap, 0) : NULL;
+  _cleanup_free_ char *gm = r == 0 ? map_text (m->gidmap, m->n_gidmap, 0) : NULL;
+  if (r == 0
+      && ((r = write_map_file (pid, "uid_map", um)) < 0
+          || (r = write_map_file (pid, "gid_map", gm)) < 0))
+    r = launch_failf (-r, "config: mounts: %s: writing its uidMappings/gidMappings", m->dst);
+  int fd = -1;
+  if (r == 0)
+    {
+      char path[64];
+      snprintf (path, sizeof path, "/proc/%ld/ns/user", (long)pid);
+      if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+        r = launch_failf (errno, "opening the user namespace of the mount %s", m->dst);
+    }
+  close (p[1]);
+  if (pid > 0)
+    while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  return r < 0 ? r : fd;
+}
+
 /* The id-mapped binds, in mount order: each source cloned as a detached
  * tree (open_tree(2), recursive for rbind), mapped with the container's
  * user namespace (mount_setattr(2) MOUNT_ATTR_IDMAP; every mount of the
@@ -436,7 +477,10 @@ send_idmapped (struct ctx *c)
       const struct oci_mount *m = &s->mounts[i];
       if (!m->idmap)
         continue;
-      if (userns < 0)
+      _cleanup_close_ int own = -1;
+      if (m->n_uidmap && (own = mount_userns (m)) < 0)
+        return own;
+      if (own < 0 && userns < 0)
         {
           char path[64];
           snprintf (path, sizeof path, "/proc/%ld/ns/user", (long)c->child);
@@ -448,7 +492,8 @@ send_idmapped (struct ctx *c)
       if (t < 0)
         return launch_failf (errno, "config: mounts: %s: cloning %s for an id-mapped mount", m->dst,
                              m->src);
-      struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+      struct mount_attr a
+          = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)(own >= 0 ? own : userns) };
       if (mount_setattr (t, "", AT_EMPTY_PATH | (m->idmap_rec ? AT_RECURSIVE : 0), &a, sizeof a)
           < 0)
         return launch_failf (errno,
@@ -699,7 +744,7 @@ spawn (struct ctx *c)
   oci_proc_start_time (c->child, &c->st.start_time);
   if (r == 0 && !c->plan.two_step && c->plan.userns)
     r = write_id_maps (c);
-  if (r == 0 && !c->plan.two_step && c->plan.userns)
+  if (r == 0 && !c->plan.two_step)
     r = send_idmapped (c);
   if (r == 0 && !c->plan.two_step)
     r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');

@@ -673,6 +673,8 @@ bind_data (struct oci_mount *m)
   return 0;
 }
 
+static int parse_idmaps (const struct json *v, const char *where, struct oci_idmap *out, size_t *n);
+
 static int
 parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
 {
@@ -711,11 +713,31 @@ parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
   if (m->kind == OM_BIND && m->data && (r = bind_data (m)) < 0)
     return r;
   if (json_field (j, "uidMappings") || json_field (j, "gidMappings"))
-    return launch_failf (ENOTSUP,
-                         "config: mounts: %s: uidMappings/gidMappings on a mount (id-mapped "
-                         "mounts with their own mapping) are not supported by cairn-launch: "
-                         "idmap maps with the container's user namespace",
-                         m->dst);
+    {
+      /* the runtime spec: a mount's mappings go with idmap or ridmap */
+      if (!m->idmap)
+        return launch_failf (EINVAL,
+                             "config: mounts: %s: uidMappings/gidMappings need the idmap or "
+                             "ridmap option",
+                             m->dst);
+      if (!json_field (j, "uidMappings") || !json_field (j, "gidMappings"))
+        return launch_failf (EINVAL,
+                             "config: mounts: %s: an id-mapped mount needs both uidMappings "
+                             "and gidMappings",
+                             m->dst);
+      m->uidmap = xrealloc (NULL, 340 * sizeof *m->uidmap);
+      m->gidmap = xrealloc (NULL, 340 * sizeof *m->gidmap);
+      if ((r = parse_idmaps (json_field (j, "uidMappings"), "mounts.uidMappings", m->uidmap,
+                             &m->n_uidmap))
+              < 0
+          || (r = parse_idmaps (json_field (j, "gidMappings"), "mounts.gidMappings", m->gidmap,
+                                &m->n_gidmap))
+                 < 0)
+        return r;
+      if (!m->n_uidmap || !m->n_gidmap)
+        return launch_failf (EINVAL, "config: mounts: %s: empty uidMappings or gidMappings",
+                             m->dst);
+    }
   if (m->idmap && m->kind != OM_BIND)
     return launch_failf (
         ENOTSUP, "config: mounts: %s: idmap/ridmap is supported on bind mounts only", m->dst);
@@ -1285,6 +1307,8 @@ oci_spec_free (struct oci_spec *s)
   for (size_t i = 0; i < s->n_mounts; i++)
     {
       free (s->mounts[i].data);
+      free (s->mounts[i].uidmap);
+      free (s->mounts[i].gidmap);
       if (s->mounts[i].kind == OM_BIND)
         free ((char *)s->mounts[i].src);
     }

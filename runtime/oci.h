@@ -98,9 +98,13 @@ struct oci_mount
   bool tmpcopyup;
   bool src_is_dir; /* bind source type, known before clone */
   bool cgroup;     /* type "cgroup" or "cgroup2": set up per hierarchy */
-  bool idmap;      /* idmap/ridmap: an id-mapped bind (the container's user ns) */
+  bool idmap;      /* idmap/ridmap: an id-mapped bind */
   bool idmap_rec;
   int idmap_fd; /* in the child: the detached id-mapped tree the parent made */
+  /* the mount's own uidMappings/gidMappings (else the container's user
+   * namespace is the mapping) */
+  struct oci_idmap *uidmap, *gidmap;
+  size_t n_uidmap, n_gidmap;
 };
 
 struct oci_ns

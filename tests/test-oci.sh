@@ -662,10 +662,10 @@ c['process']['args'] = ['/bin/cat', '/vol2/f']"
   # an id-mapped bind needs the container's own user namespace
   cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'idmap'])"
   assert_fails L run --bundle "$B" $ID
-  assert_file_has_content "$T/err" '/data: an id-mapped mount (idmap, ridmap) needs a new user namespace'
+  assert_file_has_content "$T/err" '/data: an id-mapped mount (idmap, ridmap) needs its own uidMappings/gidMappings or a new user namespace'
   cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind'], uidMappings=[])"
   assert_fails L run --bundle "$B" $ID
-  assert_file_has_content "$T/err" 'not supported by cairn-launch'
+  assert_file_has_content "$T/err" '/data: uidMappings/gidMappings need the idmap or ridmap option'
   # with one (container 0 = host 100000): through idmap the host's root-owned
   # file is the container root's, and what that root creates is the host
   # root's; a plain bind of the same directory shows the overflow id
@@ -682,6 +682,14 @@ c['process']['args'] = ['/bin/sh', '-c', 'stat -c \"%u %g\" /idm/f /plain/f; tou
   assert_streq "$(head -2 out | tr '\n' ' ')" "0 0 65534 65534 "
   assert_streq "$(stat -c '%u %g' "$T/idm/new")" "0 0"
   assert_streq "$(stat -c '%u %g' "$T/idm/new2")" "100000 100000"
+  # a mount's own mappings, in a container without a user namespace: the
+  # host's uid/gid 0 is 1000/1001 through that mount
+  mkbundle "$T/j"; mkdir "$T/j/rootfs/idm"
+  cfg "$T/j" "c['mounts'].append(dict(destination='/idm', type='bind', source='$T/idm', options=['bind', 'idmap'],
+  uidMappings=[{'containerID': 0, 'hostID': 1000, 'size': 1}], gidMappings=[{'containerID': 0, 'hostID': 1001, 'size': 1}]))
+c['process']['args'] = ['/bin/stat', '-c', '%u %g', '/idm/f']"
+  L run --bundle "$T/j" $ID > out 2>&1 || true
+  assert_streq "$(cat out)" "1000 1001"
 }
 
 # ---- namespaces, id mappings, sysctl, personality ---------------------------------------------
