@@ -51,7 +51,7 @@ t_runtime() {
     grep -q "^$want pass " "$T/out/results.txt" || again="$again $want"
   done
   if [ -n "$again" ]; then
-    echo "retrying once:$again"
+    echo "failed once, retried:$again" | tee -a "$_tap_tmproot/notes-$name"
     # shellcheck disable=SC2086
     RUNTIME=$rt OCI_VALIDATION_OUT=$T/again bash "$VAL/run.sh" $again > again.log 2>&1 || true
     for want in $again; do
