@@ -61,21 +61,7 @@ child_send_fd (int sync_fd, int fd)
   struct launch_msg m;
   memset (&m, 0, sizeof m);
   m.kind = MSG_PTY;
-  struct iovec iov = { &m, sizeof m };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  memset (&u, 0, sizeof u);
-  struct msghdr mh
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &fd, sizeof fd);
-  (void)!sendmsg (sync_fd, &mh, MSG_NOSIGNAL);
+  (void)!send_with_fd (sync_fd, &m, sizeof m, fd);
 }
 
 static void __attribute__ ((noreturn)) die (struct launch_plan *plan, int r, int code)
@@ -84,15 +70,18 @@ static void __attribute__ ((noreturn)) die (struct launch_plan *plan, int r, int
   _exit (code);
 }
 
-/* CVE-2024-21626: the cwd must be inside the container root. */
-static int
-enter_workdir (const char *dir)
+/* CVE-2024-21626: the cwd must be inside the container root: a directory
+ * fd leaked from outside would make getcwd(3) answer "(unreachable)...".
+ * E_CHDIR and E_OUTSIDE are the two messages (static strings), so that
+ * both command lines name the setting as their user knows it. */
+int
+child_enter_cwd (const char *dir, const char *e_chdir, const char *e_outside)
 {
   char buf[PATH_MAX];
   if (chdir (dir) < 0)
-    return launch_fail (errno, "cannot change to the working directory", dir);
+    return launch_fail (errno, e_chdir, dir);
   if (!getcwd (buf, sizeof buf) || buf[0] != '/')
-    return launch_fail (EXDEV, "the working directory is outside the container", dir);
+    return launch_fail (EXDEV, e_outside, dir);
   return 0;
 }
 
@@ -161,7 +150,8 @@ child_exec_command (struct launch_plan *plan, int pty_slave)
     die (plan, launch_fail (errno, "closing inherited fds", NULL), EXIT_LAUNCH_ERROR);
   r = caps_apply (cfg->caps, cfg->user_set, cfg->uid, cfg->gid, plan->setgroups_ok, plan->last_cap);
   if (r == 0)
-    r = enter_workdir (cfg->workdir);
+    r = child_enter_cwd (cfg->workdir, "cannot change to the working directory",
+                         "the working directory is outside the container");
   if (r < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   umask (022);

@@ -438,6 +438,13 @@ json_get (const struct json *o, const char *key)
   return NULL;
 }
 
+const struct json *
+json_field (const struct json *o, const char *key)
+{
+  const struct json *v = json_get (o, key);
+  return v && v->t == JSON_NULL ? NULL : v;
+}
+
 bool
 json_is (const struct json *v, enum json_type t)
 {

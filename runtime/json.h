@@ -46,6 +46,9 @@ struct json *json_parse_file (int dirfd, const char *path, size_t max);
 void json_free (struct json *v);
 
 const struct json *json_get (const struct json *o, const char *key);
+/* json_get, but a member whose value is null counts as absent (as for
+ * runc, whose Go decoder leaves a field unset for null). */
+const struct json *json_field (const struct json *o, const char *key);
 bool json_is (const struct json *v, enum json_type t);
 const char *json_type_name (enum json_type t);
 /* Conversions; return -EINVAL when V is not a number of that range. */

@@ -61,6 +61,8 @@ steal_ptr (void *pp)
 /* Record MSG (static) and a copy of CTX (may be NULL; cut at PATH_MAX) and
  * return -ERR.  ERR is taken from the caller, never from a later errno. */
 int launch_fail (int err, const char *msg, const char *ctx);
+/* launch_fail with a message made from FMT (kept until the next call). */
+int launch_failf (int err, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 const char *launch_errmsg (void);
 const char *launch_errctx (void);
 
@@ -146,6 +148,9 @@ void *xrealloc (void *p, size_t n);
 void fmt_fd_path (char buf[32], int fd);
 void fmt_uint (char *buf, unsigned long long v);
 size_t str_lcpy (char *dst, const char *src, size_t n);
+/* sendmsg(2) of LEN bytes of DATA with FD attached (SCM_RIGHTS); no
+ * allocation (the container child uses it). */
+ssize_t send_with_fd (int sock, const void *data, size_t len, int fd);
 int close_fds_except (const int *keep, size_t n_keep);
 uint64_t fnv1a64 (const void *data, size_t len, uint64_t h);
 
@@ -218,6 +223,8 @@ int mount_on_fd (const char *src, int dst_fd, const char *type, unsigned long fl
 int bind_fd_on_fd (int src_fd, int dst_fd, unsigned long extra, const char *what);
 int remount_fd (int fd, unsigned long flags, const char *what);
 int do_pivot (int root_fd);
+int dev_pty_console (int dfd, const char *ptmx_err, int console_flags, int *out_master,
+                     int *out_slave);
 __attribute__ ((noreturn)) void child_exec_command (struct launch_plan *plan, int pty_slave);
 void child_report (int sync_fd, int err, int exit_code, const char *msg, const char *ctx);
 
@@ -234,7 +241,11 @@ struct launch_msg
   int32_t exit_code;
   char text[500];
 };
+/* monitor.c: receive one message (and the fd it carries, into *OUT_FD):
+ * 1, or 0 at the end (or an error), -1 for a short message. */
+int launch_recv_msg (int fd, struct launch_msg *m, int *out_fd);
 void child_send_fd (int sync_fd, int fd);
+int child_enter_cwd (const char *dir, const char *e_chdir, const char *e_outside);
 
 /* init.c */
 __attribute__ ((noreturn)) void init_run_reaper (struct launch_plan *plan, int pty_slave);

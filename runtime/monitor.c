@@ -42,8 +42,8 @@ status_code (int st)
   return 255;
 }
 
-static int
-recv_msg (int fd, struct launch_msg *m, int *out_fd)
+int
+launch_recv_msg (int fd, struct launch_msg *m, int *out_fd)
 {
   union
   {
@@ -64,7 +64,7 @@ recv_msg (int fd, struct launch_msg *m, int *out_fd)
   struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
   if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
     memcpy (out_fd, CMSG_DATA (c), sizeof (int));
-  return (size_t)n == sizeof *m ? 1 : 0;
+  return (size_t)n == sizeof *m ? 1 : -1;
 }
 
 /* Phase 1: until the command is exec'd.  Returns 0, or the launcher's exit
@@ -74,7 +74,7 @@ await_exec (pid_t child, int sync_fd, int *out_master)
 {
   struct launch_msg m;
   int fd = -1;
-  while (recv_msg (sync_fd, &m, &fd))
+  while (launch_recv_msg (sync_fd, &m, &fd) > 0)
     {
       if (m.kind == MSG_PTY && fd >= 0)
         *out_master = steal_fd (&fd);

@@ -328,15 +328,18 @@ mount_in_dev (int dfd, const char *name, const char *type, unsigned long flags, 
   return mount_on_fd (type, fd, type, flags, data, name);
 }
 
-/* A new pty from the container's own devpts: the slave becomes the command's
- * controlling terminal and /dev/console; the master goes to the monitor. */
-static int
-dev_pty (int dfd, int *out_master, int *out_slave)
+/* A new pty from the container's own devpts (DFD: its /dev): the slave
+ * becomes the command's controlling terminal and /dev/console; the master
+ * goes to the monitor.  PTMX_ERR: the message when there is no pts/ptmx;
+ * CONSOLE_FLAGS: how /dev/console is created (O_EXCL on the launcher's
+ * fresh /dev, O_NOFOLLOW on an OCI image's, which may have one). */
+int
+dev_pty_console (int dfd, const char *ptmx_err, int console_flags, int *out_master, int *out_slave)
 {
   int unlock = 0;
   int m = openat (dfd, "pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (m < 0)
-    return launch_fail (errno, "opening /dev/pts/ptmx", NULL);
+    return launch_fail (errno, ptmx_err, NULL);
   *out_master = m;
   if (ioctl (m, TIOCSPTLCK, &unlock) < 0)
     return launch_fail (errno, "unlocking the pty", NULL);
@@ -344,7 +347,7 @@ dev_pty (int dfd, int *out_master, int *out_slave)
   if (s < 0)
     return launch_fail (errno, "opening the pty slave", NULL);
   *out_slave = s;
-  int c = openat (dfd, "console", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  int c = openat (dfd, "console", O_CREAT | O_WRONLY | O_CLOEXEC | console_flags, 0600);
   if (c < 0)
     return launch_fail (errno, "creating /dev/console", NULL);
   close (c);
@@ -378,7 +381,7 @@ setup_dev (struct launch_plan *plan, int root_fd, int *out_master, int *out_slav
   if (r == 0)
     r = mount_in_dev (dfd, "mqueue", "mqueue", MNT_SAFE, NULL);
   if (r == 0 && plan->cfg->tty)
-    r = dev_pty (dfd, out_master, out_slave);
+    r = dev_pty_console (dfd, "opening /dev/pts/ptmx", O_EXCL, out_master, out_slave);
   /* No node can be added later (CAP_MKNOD is not in the default set anyway). */
   return r < 0 ? r : remount_fd (dfd, MS_RDONLY | MS_NOSUID | MS_NOEXEC, "/dev");
 }

@@ -43,49 +43,15 @@
 
 #define CG_ROOT "/sys/fs/cgroup"
 
-static char errbuf[512];
-
-static int __attribute__ ((format (printf, 2, 3))) bad (int err, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  vsnprintf (errbuf, sizeof errbuf, fmt, ap);
-  va_end (ap);
-  return launch_fail (err, errbuf, NULL);
-}
-
 /* ---- linux.resources ----------------------------------------------------------- */
-static const struct json *
-field (const struct json *o, const char *key)
-{
-  const struct json *v = json_get (o, key);
-  return v && v->t == JSON_NULL ? NULL : v;
-}
-
-static int
-keys_ok (const struct json *o, const char *where, const char *const *allowed)
-{
-  if (!json_is (o, JSON_OBJ))
-    return bad (EINVAL, "config: %s must be an object", where);
-  for (size_t i = 0; i < o->n; i++)
-    {
-      bool ok = o->kids[i]->t == JSON_NULL;
-      for (size_t k = 0; allowed[k] && !ok; k++)
-        ok = strcmp (o->keys[i], allowed[k]) == 0;
-      if (!ok)
-        return bad (EINVAL, "config: unknown field %s.%s", where, o->keys[i]);
-    }
-  return 0;
-}
-
 static int
 num_i64 (const struct json *o, const char *key, const char *where, int64_t *out, bool *has)
 {
-  const struct json *v = field (o, key);
+  const struct json *v = json_field (o, key);
   if (!v)
     return 0;
   if (json_i64 (v, out) < 0)
-    return bad (EINVAL, "config: %s.%s must be an integer", where, key);
+    return launch_failf (EINVAL, "config: %s.%s must be an integer", where, key);
   *has = true;
   return 0;
 }
@@ -93,11 +59,11 @@ num_i64 (const struct json *o, const char *key, const char *where, int64_t *out,
 static int
 num_u64 (const struct json *o, const char *key, const char *where, uint64_t *out, bool *has)
 {
-  const struct json *v = field (o, key);
+  const struct json *v = json_field (o, key);
   if (!v)
     return 0;
   if (json_u64 (v, out) < 0)
-    return bad (EINVAL, "config: %s.%s must be a non-negative integer", where, key);
+    return launch_failf (EINVAL, "config: %s.%s must be a non-negative integer", where, key);
   if (has)
     *has = true;
   return 0;
@@ -117,7 +83,7 @@ parse_memory (const struct json *m, struct oci_resources *r)
                                       "checkBeforeUpdate",
                                       NULL };
   const char *w = "linux.resources.memory";
-  int e = keys_ok (m, w, keys);
+  int e = oci_check_keys (m, w, keys, NULL);
   if (e == 0)
     e = num_i64 (m, "limit", w, &r->mem_limit, &r->has_mem_limit);
   if (e == 0)
@@ -133,17 +99,17 @@ parse_memory (const struct json *m, struct oci_resources *r)
   if (e < 0)
     return e;
   if (r->has_swappiness && r->swappiness > 100)
-    return bad (EINVAL, "config: %s.swappiness must be in 0..100", w);
-  const struct json *b = field (m, "disableOOMKiller"), *h = field (m, "useHierarchy");
+    return launch_failf (EINVAL, "config: %s.swappiness must be in 0..100", w);
+  const struct json *b = json_field (m, "disableOOMKiller"), *h = json_field (m, "useHierarchy");
   if ((b && b->t != JSON_BOOL) || (h && h->t != JSON_BOOL))
-    return bad (EINVAL, "config: %s: disableOOMKiller and useHierarchy are booleans", w);
+    return launch_failf (EINVAL, "config: %s: disableOOMKiller and useHierarchy are booleans", w);
   r->has_disable_oom = b != NULL;
   r->disable_oom = json_true (b);
   r->has_use_hierarchy = h != NULL;
   r->use_hierarchy = json_true (h);
   if (r->has_mem_limit && r->has_mem_swap && r->mem_swap != -1 && r->mem_limit != -1
       && r->mem_swap < r->mem_limit)
-    return bad (EINVAL, "config: %s.swap (memory+swap) must not be below memory.limit", w);
+    return launch_failf (EINVAL, "config: %s.swap (memory+swap) must not be below memory.limit", w);
   return 0;
 }
 
@@ -154,7 +120,7 @@ parse_cpu (const struct json *c, struct oci_resources *r)
       = { "shares",         "quota", "burst", "period", "realtimeRuntime",
           "realtimePeriod", "cpus",  "mems",  "idle",   NULL };
   const char *w = "linux.resources.cpu";
-  int e = keys_ok (c, w, keys);
+  int e = oci_check_keys (c, w, keys, NULL);
   if (e == 0)
     e = num_u64 (c, "shares", w, &r->shares, &r->has_shares);
   if (e == 0)
@@ -169,9 +135,9 @@ parse_cpu (const struct json *c, struct oci_resources *r)
     e = num_u64 (c, "realtimePeriod", w, &r->rt_period, &r->has_rt_period);
   if (e == 0)
     e = num_i64 (c, "idle", w, &r->idle, &r->has_idle);
-  const struct json *cpus = field (c, "cpus"), *mems = field (c, "mems");
+  const struct json *cpus = json_field (c, "cpus"), *mems = json_field (c, "mems");
   if (e == 0 && ((cpus && cpus->t != JSON_STR) || (mems && mems->t != JSON_STR)))
-    e = bad (EINVAL, "config: %s.cpus and .mems are strings", w);
+    e = launch_failf (EINVAL, "config: %s.cpus and .mems are strings", w);
   r->cpus = cpus ? cpus->s : NULL;
   r->mems = mems ? mems->s : NULL;
   return e;
@@ -188,7 +154,7 @@ parse_weight_devs (const struct json *a, struct oci_resources *r)
       struct oci_weight_dev *d = &r->weight_dev[i];
       uint64_t wt = 0, lw = 0;
       bool hw = false, hl = false;
-      int e = keys_ok (a->kids[i], w, keys);
+      int e = oci_check_keys (a->kids[i], w, keys, NULL);
       if (e == 0)
         e = num_u64 (a->kids[i], "major", w, &d->major, NULL);
       if (e == 0)
@@ -200,7 +166,7 @@ parse_weight_devs (const struct json *a, struct oci_resources *r)
       if (e < 0)
         return e;
       if ((hw && (wt < 10 || wt > 1000)) || (hl && (lw < 10 || lw > 1000)))
-        return bad (EINVAL, "config: %s: weights are in 10..1000", w);
+        return launch_failf (EINVAL, "config: %s: weights are in 10..1000", w);
       d->weight = hw ? (int)wt : -1;
       d->leaf_weight = hl ? (int)lw : -1;
       r->n_weight_dev++;
@@ -219,7 +185,7 @@ parse_throttle (const struct json *a, int k, struct oci_resources *r)
   for (size_t i = 0; i < a->n; i++)
     {
       struct oci_throttle *t = &r->throttle[k][i];
-      int e = keys_ok (a->kids[i], throttle_keys[k], keys);
+      int e = oci_check_keys (a->kids[i], throttle_keys[k], keys, NULL);
       if (e == 0)
         e = num_u64 (a->kids[i], "major", throttle_keys[k], &t->major, NULL);
       if (e == 0)
@@ -246,7 +212,7 @@ parse_blkio (const struct json *b, struct oci_resources *r)
                                       NULL };
   const char *w = "linux.resources.blockIO";
   uint64_t wt = 0, lw = 0;
-  int e = keys_ok (b, w, keys);
+  int e = oci_check_keys (b, w, keys, NULL);
   if (e == 0)
     e = num_u64 (b, "weight", w, &wt, &r->has_blkio_weight);
   if (e == 0)
@@ -255,17 +221,17 @@ parse_blkio (const struct json *b, struct oci_resources *r)
     return e;
   if ((r->has_blkio_weight && (wt < 10 || wt > 1000))
       || (r->has_blkio_leaf_weight && (lw < 10 || lw > 1000)))
-    return bad (EINVAL, "config: %s: weights are in 10..1000", w);
+    return launch_failf (EINVAL, "config: %s: weights are in 10..1000", w);
   r->blkio_weight = (uint16_t)wt;
   r->blkio_leaf_weight = (uint16_t)lw;
-  const struct json *a = field (b, "weightDevice");
+  const struct json *a = json_field (b, "weightDevice");
   if (a && (a->t != JSON_ARR || (e = parse_weight_devs (a, r)) < 0))
-    return e < 0 ? e : bad (EINVAL, "config: %s.weightDevice must be an array", w);
+    return e < 0 ? e : launch_failf (EINVAL, "config: %s.weightDevice must be an array", w);
   for (int k = 0; k < 4; k++)
-    if ((a = field (b, throttle_keys[k])))
+    if ((a = json_field (b, throttle_keys[k])))
       {
         if (a->t != JSON_ARR)
-          return bad (EINVAL, "config: %s.%s must be an array", w, throttle_keys[k]);
+          return launch_failf (EINVAL, "config: %s.%s must be an array", w, throttle_keys[k]);
         if ((e = parse_throttle (a, k, r)) < 0)
           return e;
       }
@@ -278,18 +244,18 @@ parse_hugepages (const struct json *a, struct oci_resources *r)
   static const char *const keys[] = { "pageSize", "limit", NULL };
   const char *w = "linux.resources.hugepageLimits[]";
   if (a->t != JSON_ARR)
-    return bad (EINVAL, "config: linux.resources.hugepageLimits must be an array");
+    return launch_failf (EINVAL, "config: linux.resources.hugepageLimits must be an array");
   r->huge = xrealloc (NULL, (a->n + 1) * sizeof *r->huge);
   for (size_t i = 0; i < a->n; i++)
     {
-      const struct json *p = field (a->kids[i], "pageSize");
-      int e = keys_ok (a->kids[i], w, keys);
+      const struct json *p = json_field (a->kids[i], "pageSize");
+      int e = oci_check_keys (a->kids[i], w, keys, NULL);
       if (e == 0)
         e = num_u64 (a->kids[i], "limit", w, &r->huge[i].limit, NULL);
       if (e < 0)
         return e;
       if (!json_is (p, JSON_STR) || !*p->s || strchr (p->s, '/') || strlen (p->s) > 16)
-        return bad (EINVAL, "config: %s.pageSize must be a size like 2MB", w);
+        return launch_failf (EINVAL, "config: %s.pageSize must be a size like 2MB", w);
       r->huge[i].size = p->s;
       r->n_huge++;
     }
@@ -302,16 +268,16 @@ parse_devrules (const struct json *a, struct oci_resources *r)
   static const char *const keys[] = { "allow", "type", "major", "minor", "access", NULL };
   const char *w = "linux.resources.devices[]";
   if (a->t != JSON_ARR)
-    return bad (EINVAL, "config: linux.resources.devices must be an array");
+    return launch_failf (EINVAL, "config: linux.resources.devices must be an array");
   r->dev = xrealloc (NULL, (a->n + 1) * sizeof *r->dev);
   for (size_t i = 0; i < a->n; i++)
     {
       struct oci_devrule *d = &r->dev[i];
-      const struct json *o = a->kids[i], *al = field (o, "allow"), *t = field (o, "type"),
-                        *ac = field (o, "access");
+      const struct json *o = a->kids[i], *al = json_field (o, "allow"), *t = json_field (o, "type"),
+                        *ac = json_field (o, "access");
       bool hm = false, hn = false;
       d->major = d->minor = -1;
-      int e = keys_ok (o, w, keys);
+      int e = oci_check_keys (o, w, keys, NULL);
       if (e == 0)
         e = num_i64 (o, "major", w, &d->major, &hm);
       if (e == 0)
@@ -319,15 +285,15 @@ parse_devrules (const struct json *a, struct oci_resources *r)
       if (e < 0)
         return e;
       if (!json_is (al, JSON_BOOL))
-        return bad (EINVAL, "config: %s.allow must be a boolean", w);
+        return launch_failf (EINVAL, "config: %s.allow must be a boolean", w);
       d->allow = json_true (al);
       d->type = t ? (json_is (t, JSON_STR) && strlen (t->s) == 1 ? t->s[0] : '?') : 'a';
       if (!strchr ("acb", d->type))
-        return bad (EINVAL, "config: %s.type must be a, c or b", w);
+        return launch_failf (EINVAL, "config: %s.type must be a, c or b", w);
       if (ac
           && (!json_is (ac, JSON_STR) || !*ac->s || strlen (ac->s) > 3
               || strspn (ac->s, "rwm") != strlen (ac->s)))
-        return bad (EINVAL, "config: %s.access must be made of r, w and m", w);
+        return launch_failf (EINVAL, "config: %s.access must be made of r, w and m", w);
       str_lcpy (d->access, ac ? ac->s : "rwm", sizeof d->access);
       r->n_dev++;
     }
@@ -354,41 +320,42 @@ oci_parse_resources (const struct json *res, struct oci_resources *r)
   static const char *const keys[] = { "devices",        "memory",  "cpu",  "pids",    "blockIO",
                                       "hugepageLimits", "network", "rdma", "unified", NULL };
   memset (r, 0, sizeof *r);
-  int e = keys_ok (res, "linux.resources", keys);
+  int e = oci_check_keys (res, "linux.resources", keys, NULL);
   const struct json *v;
-  if (e == 0 && field (res, "rdma"))
-    return bad (ENOTSUP, "config: linux.resources.rdma is not supported by cairn-launch");
-  if (e == 0 && field (res, "network"))
-    return bad (ENOTSUP, "config: linux.resources.network (net_cls/net_prio) is not supported "
+  if (e == 0 && json_field (res, "rdma"))
+    return launch_failf (ENOTSUP, "config: linux.resources.rdma is not supported by cairn-launch");
+  if (e == 0 && json_field (res, "network"))
+    return launch_failf (ENOTSUP,
+                         "config: linux.resources.network (net_cls/net_prio) is not supported "
                          "by cairn-launch");
-  if (e == 0 && (v = field (res, "memory")))
+  if (e == 0 && (v = json_field (res, "memory")))
     e = parse_memory (v, r);
-  if (e == 0 && (v = field (res, "cpu")))
+  if (e == 0 && (v = json_field (res, "cpu")))
     e = parse_cpu (v, r);
-  if (e == 0 && (v = field (res, "pids")))
+  if (e == 0 && (v = json_field (res, "pids")))
     {
       static const char *const pk[] = { "limit", NULL };
-      e = keys_ok (v, "linux.resources.pids", pk);
+      e = oci_check_keys (v, "linux.resources.pids", pk, NULL);
       if (e == 0)
         e = num_i64 (v, "limit", "linux.resources.pids", &r->pids, &r->has_pids);
     }
-  if (e == 0 && (v = field (res, "blockIO")))
+  if (e == 0 && (v = json_field (res, "blockIO")))
     e = parse_blkio (v, r);
-  if (e == 0 && (v = field (res, "hugepageLimits")))
+  if (e == 0 && (v = json_field (res, "hugepageLimits")))
     e = parse_hugepages (v, r);
-  if (e == 0 && (v = field (res, "devices")))
+  if (e == 0 && (v = json_field (res, "devices")))
     e = parse_devrules (v, r);
-  if (e == 0 && (v = field (res, "unified")))
+  if (e == 0 && (v = json_field (res, "unified")))
     {
       if (v->t != JSON_OBJ)
-        return bad (EINVAL, "config: linux.resources.unified must be an object");
+        return launch_failf (EINVAL, "config: linux.resources.unified must be an object");
       r->unified = xrealloc (NULL, (v->n + 1) * sizeof *r->unified);
       for (size_t i = 0; i < v->n; i++)
         {
           const char *k = v->keys[i];
           if (v->kids[i]->t != JSON_STR || !*k || strchr (k, '/') || k[0] == '.'
               || !strchr (k, '.'))
-            return bad (EINVAL, "config: linux.resources.unified: invalid entry '%s'", k);
+            return launch_failf (EINVAL, "config: linux.resources.unified: invalid entry '%s'", k);
           r->unified[i] = (struct oci_kv){ k, v->kids[i]->s };
           r->n_unified++;
         }
@@ -402,12 +369,13 @@ detect_mode (void)
 {
   struct statfs sf;
   if (statfs (CG_ROOT, &sf) < 0)
-    return bad (errno, "cgroups are not mounted at " CG_ROOT);
+    return launch_failf (errno, "cgroups are not mounted at " CG_ROOT);
   if (sf.f_type == CGROUP2_SUPER_MAGIC)
     return 2;
   if (sf.f_type == TMPFS_MAGIC)
     return 1;
-  return bad (ENOTSUP, CG_ROOT " is neither a cgroup2 mount nor a tmpfs of v1 hierarchies");
+  return launch_failf (ENOTSUP,
+                       CG_ROOT " is neither a cgroup2 mount nor a tmpfs of v1 hierarchies");
 }
 
 /* The runtime's own cgroup in the hierarchy whose controllers are CTRLS
@@ -475,7 +443,7 @@ plan_v1 (const struct oci_spec *s, const char *cgpath, struct oci_cgroups *cg)
 {
   DIR *d = opendir (CG_ROOT);
   if (!d)
-    return bad (errno, "cannot list " CG_ROOT);
+    return launch_failf (errno, "cannot list " CG_ROOT);
   struct dirent *e;
   while ((e = readdir (d)))
     {
@@ -508,19 +476,19 @@ oci_cgroups_plan (const struct oci_spec *s, const char *id, bool rootless, struc
   memset (cg, 0, sizeof *cg);
   const char *p = s->cgroups_path;
   if (oci_g.systemd_cgroup)
-    return bad (ENOTSUP,
-                "--systemd-cgroup: cairn-launch has no systemd cgroup driver; use the "
-                "cgroupfs manager (podman --cgroup-manager=cgroupfs, containerd SystemdCgroup = "
-                "false)");
+    return launch_failf (
+        ENOTSUP, "--systemd-cgroup: cairn-launch has no systemd cgroup driver; use the "
+                 "cgroupfs manager (podman --cgroup-manager=cgroupfs, containerd SystemdCgroup = "
+                 "false)");
   if (p && strchr (p, ':') && p[0] != '/')
-    return bad (ENOTSUP,
-                "linux.cgroupsPath '%s' is a systemd slice:prefix:name path; "
-                "cairn-launch has only the cgroupfs driver",
-                p);
+    return launch_failf (ENOTSUP,
+                         "linux.cgroupsPath '%s' is a systemd slice:prefix:name path; "
+                         "cairn-launch has only the cgroupfs driver",
+                         p);
   if (p
       && (strstr (p, "/../") || strncmp (p, "../", 3) == 0
           || (strlen (p) >= 3 && !strcmp (p + strlen (p) - 3, "/.."))))
-    return bad (EINVAL, "linux.cgroupsPath '%s' may not contain '..'", p);
+    return launch_failf (EINVAL, "linux.cgroupsPath '%s' may not contain '..'", p);
   (void)rootless;
   int mode = detect_mode ();
   if (mode < 0)
@@ -577,10 +545,10 @@ cg_write (const char *dir, const char *file, const char *val, const char *field_
   snprintf (path, sizeof path, "%s/%s", dir, file);
   _cleanup_close_ int fd = open (path, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
-    return bad (errno, "%s: cannot open %s", field_name, path);
+    return launch_failf (errno, "%s: cannot open %s", field_name, path);
   ssize_t n = write (fd, val, strlen (val));
   if (n < 0)
-    return bad (errno, "%s: writing '%s' to %s", field_name, val, path);
+    return launch_failf (errno, "%s: writing '%s' to %s", field_name, val, path);
   return 0;
 }
 
@@ -634,7 +602,7 @@ cpuset_init (const char *dir)
       if (cg_read (dir, files[i], cur, sizeof cur) > 1)
         continue;
       if (cg_read (parent, files[i], buf, sizeof buf) < 0)
-        return bad (errno, "reading %s/%s", parent, files[i]);
+        return launch_failf (errno, "reading %s/%s", parent, files[i]);
       int r = cg_write (dir, files[i], buf, "cpuset");
       if (r < 0)
         return r;
@@ -647,7 +615,7 @@ mkdir_cg (const char *dir, bool cpuset, bool *created)
 {
   char buf[PATH_MAX];
   if (str_lcpy (buf, dir, sizeof buf) >= sizeof buf || strlen (buf) <= strlen (CG_ROOT))
-    return bad (ENAMETOOLONG, "invalid cgroup path %s", dir);
+    return launch_failf (ENAMETOOLONG, "invalid cgroup path %s", dir);
   /* every level below /sys/fs/cgroup; the mount points exist (EEXIST) */
   for (char *p = buf + strlen (CG_ROOT) + 1;; p++)
     {
@@ -665,7 +633,7 @@ mkdir_cg (const char *dir, bool cpuset, bool *created)
             r = cpuset_init (buf);
         }
       else if (errno != EEXIST)
-        r = bad (errno, "creating the cgroup %s", buf);
+        r = launch_failf (errno, "creating the cgroup %s", buf);
       else if (last && cpuset)
         r = cpuset_init (buf);
       if (r < 0 || last)
@@ -738,11 +706,7 @@ oci_cgroups_create (const struct oci_spec *s, struct oci_cgroups *cg, bool rootl
         enable_v2 (CG_ROOT "/unified", cg->unified_dir, "hugetlb cpu io memory pids");
     }
   if (r < 0 && rootless)
-    {
-      char msg[sizeof errbuf];
-      str_lcpy (msg, launch_errmsg (), sizeof msg);
-      return bad (-r, "%s (rootless: cgroups need a delegated cgroup)", msg);
-    }
+    return launch_failf (-r, "%s (rootless: cgroups need a delegated cgroup)", launch_errmsg ());
   if (r == 0 && s->has_resources)
     r = oci_cgroups_apply (&s->res, cg);
   return r;
@@ -772,10 +736,10 @@ apply_memory_v1 (const struct oci_resources *r, const char *d)
   int e = 0;
   const char *W = "linux.resources.memory";
   if (!d)
-    return bad (ENOTSUP, "%s: the memory controller is not mounted on this host", W);
+    return launch_failf (ENOTSUP, "%s: the memory controller is not mounted on this host", W);
   bool swap_first = r->has_mem_swap && r->has_mem_limit && r->mem_swap != -1;
   if (r->has_mem_swap && !cg_exists (d, "memory.memsw.limit_in_bytes"))
-    return bad (ENOTSUP, "%s.swap: this kernel has no swap accounting (memory.memsw)", W);
+    return launch_failf (ENOTSUP, "%s.swap: this kernel has no swap accounting (memory.memsw)", W);
   /* memsw must stay >= limit at every step: when lowering, limit first */
   if (swap_first)
     {
@@ -808,7 +772,7 @@ apply_memory_v1 (const struct oci_resources *r, const char *d)
       const char *f
           = r->has_mem_kernel ? "memory.kmem.limit_in_bytes" : "memory.kmem.tcp.limit_in_bytes";
       if (!cg_exists (d, f))
-        return bad (ENOTSUP, "%s.kernel/kernelTCP: this kernel has no %s", W, f);
+        return launch_failf (ENOTSUP, "%s.kernel/kernelTCP: this kernel has no %s", W, f);
       fmt_i64 (buf, sizeof buf, r->has_mem_kernel ? r->mem_kernel : r->mem_kernel_tcp, "-1");
       e = cg_write (d, f, buf, W);
     }
@@ -831,10 +795,10 @@ apply_memory_v2 (const struct oci_resources *r, const char *d)
   int e = 0;
   const char *W = "linux.resources.memory";
   if (r->has_mem_kernel || r->has_mem_kernel_tcp || r->has_swappiness || r->has_disable_oom)
-    return bad (ENOTSUP,
-                "%s: kernel, kernelTCP, swappiness and disableOOMKiller have no "
-                "cgroup v2 equivalent",
-                W);
+    return launch_failf (ENOTSUP,
+                         "%s: kernel, kernelTCP, swappiness and disableOOMKiller have no "
+                         "cgroup v2 equivalent",
+                         W);
   if (r->has_mem_limit)
     {
       fmt_i64 (buf, sizeof buf, r->mem_limit, "max");
@@ -853,7 +817,7 @@ apply_memory_v2 (const struct oci_resources *r, const char *d)
       else
         snprintf (buf, sizeof buf, "%lld", (long long)(r->mem_swap - r->mem_limit));
       if (!cg_exists (d, "memory.swap.max"))
-        return bad (ENOTSUP, "%s.swap: this kernel has no memory.swap.max", W);
+        return launch_failf (ENOTSUP, "%s.swap: this kernel has no memory.swap.max", W);
       e = cg_write (d, "memory.swap.max", buf, W);
     }
   return e;
@@ -869,11 +833,12 @@ apply_cpu (const struct oci_resources *r, const struct oci_cgroups *cg)
   bool any = r->has_shares || r->has_quota || r->has_period || r->has_burst || r->has_idle
              || r->has_rt_period || r->has_rt_runtime;
   if (any && !d)
-    return bad (ENOTSUP, "%s: the cpu controller is not available", W);
+    return launch_failf (ENOTSUP, "%s: the cpu controller is not available", W);
   if (cg->mode == 2)
     {
       if (r->has_rt_period || r->has_rt_runtime)
-        return bad (ENOTSUP, "%s.realtimeRuntime/realtimePeriod: not available on cgroup v2", W);
+        return launch_failf (ENOTSUP,
+                             "%s.realtimeRuntime/realtimePeriod: not available on cgroup v2", W);
       if (r->has_shares && r->shares)
         {
           /* shares 2..262144 -> weight 1..10000, linear as crun 1.8 */
@@ -934,7 +899,7 @@ apply_cpu (const struct oci_resources *r, const struct oci_cgroups *cg)
   if (e == 0 && r->has_idle)
     {
       if (!cg_exists (d, "cpu.idle"))
-        return bad (ENOTSUP, "%s.idle: no cpu.idle on this host", W);
+        return launch_failf (ENOTSUP, "%s.idle: no cpu.idle on this host", W);
       snprintf (buf, sizeof buf, "%lld", (long long)r->idle);
       e = cg_write (d, "cpu.idle", buf, W);
     }
@@ -946,7 +911,8 @@ apply_cpuset (const struct oci_resources *r, const struct oci_cgroups *cg)
 {
   const char *d = oci_cgroups_dir (cg, "cpuset");
   if ((r->cpus || r->mems) && !d)
-    return bad (ENOTSUP, "linux.resources.cpu.cpus/mems: the cpuset controller is not available");
+    return launch_failf (ENOTSUP,
+                         "linux.resources.cpu.cpus/mems: the cpuset controller is not available");
   int e = 0;
   if (r->cpus && *r->cpus)
     e = cg_write (d, "cpuset.cpus", r->cpus, "linux.resources.cpu.cpus");
@@ -962,7 +928,7 @@ apply_pids (const struct oci_resources *r, const struct oci_cgroups *cg)
     return 0;
   const char *d = oci_cgroups_dir (cg, "pids");
   if (!d)
-    return bad (ENOTSUP, "linux.resources.pids: the pids controller is not available");
+    return launch_failf (ENOTSUP, "linux.resources.pids: the pids controller is not available");
   char buf[32];
   fmt_i64 (buf, sizeof buf, r->pids > 0 ? r->pids : -1, "max");
   return cg_write (d, "pids.max", buf, "linux.resources.pids.limit");
@@ -979,16 +945,17 @@ apply_blkio (const struct oci_resources *r, const struct oci_cgroups *cg)
     return 0;
   const char *d = oci_cgroups_dir (cg, cg->mode == 2 ? "io" : "blkio");
   if (!d)
-    return bad (ENOTSUP, "%s: the blkio/io controller is not available", W);
+    return launch_failf (ENOTSUP, "%s: the blkio/io controller is not available", W);
   char buf[96];
   int e = 0;
   bool v2 = cg->mode == 2;
   const char *wfile = v2 ? (cg_exists (d, "io.bfq.weight") ? "io.bfq.weight" : "io.weight")
                          : (cg_exists (d, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight");
   if (r->has_blkio_leaf_weight && (v2 || !cg_exists (d, "blkio.leaf_weight")))
-    return bad (ENOTSUP, "%s.leafWeight: not available on this kernel", W);
+    return launch_failf (ENOTSUP, "%s.leafWeight: not available on this kernel", W);
   if ((r->has_blkio_weight || r->n_weight_dev) && !cg_exists (d, wfile))
-    return bad (ENOTSUP, "%s.weight: no %s on this host (no BFQ/CFQ scheduler?)", W, wfile);
+    return launch_failf (ENOTSUP, "%s.weight: no %s on this host (no BFQ/CFQ scheduler?)", W,
+                         wfile);
   if (r->has_blkio_weight)
     {
       snprintf (buf, sizeof buf, v2 ? "default %u" : "%u", r->blkio_weight);
@@ -1004,7 +971,8 @@ apply_blkio (const struct oci_resources *r, const struct oci_cgroups *cg)
     {
       const struct oci_weight_dev *w = &r->weight_dev[i];
       if (w->leaf_weight >= 0)
-        return bad (ENOTSUP, "%s.weightDevice[].leafWeight: not available on this kernel", W);
+        return launch_failf (ENOTSUP, "%s.weightDevice[].leafWeight: not available on this kernel",
+                             W);
       if (w->weight < 0)
         continue;
       snprintf (buf, sizeof buf, "%llu:%llu %d", (unsigned long long)w->major,
@@ -1040,15 +1008,17 @@ apply_hugetlb (const struct oci_resources *r, const struct oci_cgroups *cg)
   if (!d)
     d = cg->unified_dir;
   if (!d)
-    return bad (ENOTSUP, "linux.resources.hugepageLimits: the hugetlb controller is not available");
+    return launch_failf (ENOTSUP,
+                         "linux.resources.hugepageLimits: the hugetlb controller is not available");
   for (size_t i = 0; i < r->n_huge; i++)
     {
       char file[64], buf[32];
       snprintf (file, sizeof file, v2 ? "hugetlb.%s.max" : "hugetlb.%s.limit_in_bytes",
                 r->huge[i].size);
       if (!cg_exists (d, file))
-        return bad (EINVAL, "linux.resources.hugepageLimits: page size %s is not available here",
-                    r->huge[i].size);
+        return launch_failf (EINVAL,
+                             "linux.resources.hugepageLimits: page size %s is not available here",
+                             r->huge[i].size);
       snprintf (buf, sizeof buf, "%llu", (unsigned long long)r->huge[i].limit);
       int e = cg_write (d, file, buf, "linux.resources.hugepageLimits");
       if (e < 0)
@@ -1112,7 +1082,7 @@ apply_devices (const struct oci_resources *r, const struct oci_cgroups *cg)
     return apply_devices_bpf (r, cg->unified_dir);
   const char *d = oci_cgroups_dir (cg, "devices");
   if (!d)
-    return bad (ENOTSUP, "linux.resources.devices: the devices controller is not mounted");
+    return launch_failf (ENOTSUP, "linux.resources.devices: the devices controller is not mounted");
   char buf[64];
   for (size_t i = 0; i < r->n_dev + sizeof default_dev_allow / sizeof default_dev_allow[0]; i++)
     {
@@ -1133,15 +1103,16 @@ apply_unified (const struct oci_resources *r, const struct oci_cgroups *cg)
     return 0;
   const char *d = cg->mode == 2 ? cg->dir[0] : cg->unified_dir;
   if (!d)
-    return bad (ENOTSUP, "linux.resources.unified needs cgroup v2 (or a hybrid host's cgroup2 "
+    return launch_failf (ENOTSUP,
+                         "linux.resources.unified needs cgroup v2 (or a hybrid host's cgroup2 "
                          "mount), not available here");
   for (size_t i = 0; i < r->n_unified; i++)
     {
       if (!cg_exists (d, r->unified[i].key))
-        return bad (ENOENT,
-                    "linux.resources.unified: %s does not exist in the container's "
-                    "cgroup (controller not enabled?)",
-                    r->unified[i].key);
+        return launch_failf (ENOENT,
+                             "linux.resources.unified: %s does not exist in the container's "
+                             "cgroup (controller not enabled?)",
+                             r->unified[i].key);
       int e = cg_write (d, r->unified[i].key, r->unified[i].value, "linux.resources.unified");
       if (e < 0)
         return e;
@@ -1153,7 +1124,7 @@ int
 oci_cgroups_apply (const struct oci_resources *r, const struct oci_cgroups *cg)
 {
   if (cg->mode == 0 || cg->n == 0)
-    return bad (ENOTSUP, "linux.resources: the container has no cgroup");
+    return launch_failf (ENOTSUP, "linux.resources: the container has no cgroup");
   int e = 0;
   if (r->has_mem_limit || r->has_mem_reservation || r->has_mem_swap || r->has_mem_kernel
       || r->has_mem_kernel_tcp || r->has_swappiness || r->has_disable_oom || r->has_use_hierarchy)
@@ -1200,7 +1171,7 @@ oci_cgroups_pids (const struct oci_cgroups *cg, pid_t **out, size_t *out_n)
   snprintf (path, sizeof path, "%s/cgroup.procs", d);
   FILE *f = fopen (path, "re");
   if (!f)
-    return errno == ENOENT ? 0 : bad (errno, "reading %s", path);
+    return errno == ENOENT ? 0 : launch_failf (errno, "reading %s", path);
   long pid;
   while (fscanf (f, "%ld", &pid) == 1)
     {
@@ -1239,7 +1210,7 @@ oci_cgroups_freeze (const struct oci_cgroups *cg, bool freeze)
 {
   const char *d = cg->mode == 2 ? (cg->n ? cg->dir[0] : NULL) : oci_cgroups_dir (cg, "freezer");
   if (!d)
-    return bad (ENOTSUP, "the container has no freezer cgroup");
+    return launch_failf (ENOTSUP, "the container has no freezer cgroup");
   int e = cg->mode == 2 ? cg_write (d, "cgroup.freeze", freeze ? "1" : "0", "freezing")
                         : cg_write (d, "freezer.state", freeze ? "FROZEN" : "THAWED", "freezing");
   if (e < 0)
@@ -1253,7 +1224,7 @@ oci_cgroups_freeze (const struct oci_cgroups *cg, bool freeze)
         cg_write (d, "freezer.state", "FROZEN", "freezing");
       sleep_ms (i < 20 ? 1 : 5);
     }
-  return freeze ? bad (ETIMEDOUT, "the container's cgroup did not freeze in time") : 0;
+  return freeze ? launch_failf (ETIMEDOUT, "the container's cgroup did not freeze in time") : 0;
 }
 
 int
@@ -1282,7 +1253,7 @@ rm_cg (const char *dir)
       if (rmdir (dir) == 0 || errno == ENOENT)
         return 0;
       if (errno != EBUSY || tries >= 500)
-        return bad (errno, "removing the cgroup %s", dir);
+        return launch_failf (errno, "removing the cgroup %s", dir);
       char path[PATH_MAX], buf[4096];
       snprintf (path, sizeof path, "%s/cgroup.procs", dir);
       _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -1359,14 +1330,14 @@ oci_cgroups_from_json (const struct json *v, struct oci_cgroups *cg)
   const struct json *dirs = json_get (v, "dirs"), *u = json_get (v, "unified");
   int64_t mode;
   if (json_i64 (json_get (v, "mode"), &mode) < 0 || !json_is (dirs, JSON_ARR))
-    return bad (EINVAL, "state.json: invalid cgroups");
+    return launch_failf (EINVAL, "state.json: invalid cgroups");
   cg->mode = (int)mode;
   for (size_t i = 0; i < dirs->n && cg->n < OCI_CG_MAX; i++)
     {
       const struct json *p = dirs->kids[i];
       if (!json_is (p, JSON_ARR) || p->n != 2 || p->kids[0]->t != JSON_STR
           || p->kids[1]->t != JSON_STR)
-        return bad (EINVAL, "state.json: invalid cgroups");
+        return launch_failf (EINVAL, "state.json: invalid cgroups");
       cg->ctrl[cg->n] = xstrdup (p->kids[0]->s);
       cg->dir[cg->n] = xstrdup (p->kids[1]->s);
       cg->n++;

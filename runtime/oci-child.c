@@ -117,60 +117,13 @@ enter_cgroups (struct oci_plan *plan)
 }
 
 /* ---- hooks in the container ---------------------------------------------------------- */
-static void
-sleep_ms (int ms)
-{
-  struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-  nanosleep (&ts, NULL);
-}
-
-static int
-run_one_hook (struct oci_plan *plan, const struct oci_hook *h)
-{
-  int p[2];
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return launch_fail (errno, "pipe for a hook", h->path);
-  pid_t pid = (pid_t)syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0)
-    return launch_fail (errno, "fork of a hook", h->path);
-  if (pid == 0)
-    {
-      dup2 (p[0], 0);
-      execve (h->path, h->args, h->env);
-      _exit (127);
-    }
-  close (p[0]);
-  (void)!write (p[1], plan->state, strlen (plan->state));
-  close (p[1]);
-  int st = 0;
-  for (long waited = 0;; waited++)
-    {
-      pid_t w = waitpid (pid, &st, h->timeout ? WNOHANG : 0);
-      if (w == pid)
-        break;
-      if (w < 0 && errno != EINTR)
-        return launch_fail (errno, "waiting for a hook", h->path);
-      if (h->timeout && waited >= (long)h->timeout * 1000)
-        {
-          kill (pid, SIGKILL);
-          waitpid (pid, NULL, 0);
-          return launch_fail (ETIMEDOUT, "a hook timed out", h->path);
-        }
-      if (h->timeout)
-        sleep_ms (1);
-    }
-  if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
-    return launch_fail (ECANCELED, "a hook failed (non-zero exit status or a signal)", h->path);
-  return 0;
-}
-
 int
 oci_run_hooks_child (struct oci_plan *plan, enum oci_hook_kind kind)
 {
   const struct oci_spec *s = plan->spec;
   for (size_t i = 0; i < s->n_hooks[kind]; i++)
     {
-      int r = run_one_hook (plan, &s->hooks[kind][i]);
+      int r = oci_hook_run (&s->hooks[kind][i], plan->state, true);
       if (r < 0)
         return r;
     }
@@ -404,12 +357,8 @@ lsm_exec (struct oci_plan *plan)
 static int
 enter_cwd (const char *dir)
 {
-  char buf[PATH_MAX];
-  if (chdir (dir) < 0)
-    return launch_fail (errno, "process.cwd: cannot change to the directory", dir);
-  if (!getcwd (buf, sizeof buf) || buf[0] != '/')
-    return launch_fail (EXDEV, "process.cwd is outside the container", dir);
-  return 0;
+  return child_enter_cwd (dir, "process.cwd: cannot change to the directory",
+                          "process.cwd is outside the container");
 }
 
 /* linux.seccomp.listenerPath: the listener fd and the containerProcessState
@@ -418,21 +367,8 @@ enter_cwd (const char *dir)
 static int
 send_listener (struct oci_plan *plan, int fd)
 {
-  struct iovec iov = { plan->listener_msg, strlen (plan->listener_msg) };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  memset (&u, 0, sizeof u);
-  struct msghdr mh
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &fd, sizeof fd);
-  ssize_t n = sendmsg (plan->listener_sock, &mh, MSG_NOSIGNAL);
+  ssize_t n
+      = send_with_fd (plan->listener_sock, plan->listener_msg, strlen (plan->listener_msg), fd);
   int e = errno;
   close (fd);
   close (plan->listener_sock);
@@ -564,15 +500,47 @@ wait_fifo (struct oci_plan *plan)
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
-/* 'g' (or 'G': setgroups is denied): the id maps are written. */
+/* One byte from the parent and the fd it carries (-1: none). */
+static ssize_t
+recv_byte_fd (int sock, char *b, int *fd)
+{
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = { b, 1 };
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  ssize_t n;
+  *fd = -1;
+  do
+    n = recvmsg (sock, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR (&mh) : NULL;
+  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+    memcpy (fd, CMSG_DATA (c), sizeof (int));
+  return n;
+}
+
+/* 'i' with an fd, for each id-mapped mount in mount order (oci-create.c
+ * send_idmapped), then 'g' (or 'G': setgroups is denied): the id maps are
+ * written. */
 static void
 wait_maps (struct oci_plan *plan)
 {
   char g = 0;
   ssize_t n;
-  do
-    n = read (plan->sync_fd, &g, 1);
-  while (n < 0 && errno == EINTR);
+  size_t next = 0;
+  int fd;
+  while ((n = recv_byte_fd (plan->sync_fd, &g, &fd)) == 1 && g == 'i' && fd >= 0)
+    {
+      while (next < plan->spec->n_mounts && !plan->spec->mounts[next].idmap)
+        next++;
+      if (next == plan->spec->n_mounts)
+        _exit (EXIT_LAUNCH_ERROR);
+      plan->spec->mounts[next++].idmap_fd = fd;
+    }
   if (n != 1 || (g != 'g' && g != 'G'))
     _exit (EXIT_LAUNCH_ERROR);
   plan->setgroups_ok = g == 'g';

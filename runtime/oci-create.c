@@ -41,6 +41,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -51,17 +52,6 @@
 #include "runtime/json.h"
 #include "runtime/oci.h"
 #include "runtime/seccomp-policy.h"
-
-static char errbuf[512];
-
-static int __attribute__ ((format (printf, 2, 3))) bad (int err, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  vsnprintf (errbuf, sizeof errbuf, fmt, ap);
-  va_end (ap);
-  return launch_fail (err, errbuf, NULL);
-}
 
 struct create_opts
 {
@@ -92,12 +82,12 @@ oci_write_pid_file (const char *path, pid_t pid)
   snprintf (buf, sizeof buf, "%ld", (long)pid);
   _cleanup_close_ int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0 || write (fd, buf, strlen (buf)) != (ssize_t)strlen (buf))
-    return bad (errno ? errno : EIO, "writing the pid file %s", path);
+    return launch_failf (errno ? errno : EIO, "writing the pid file %s", path);
   if (rename (tmp, path) < 0)
     {
       int e = errno;
       unlink (tmp);
-      return bad (e, "writing the pid file %s", path);
+      return launch_failf (e, "writing the pid file %s", path);
     }
   return 0;
 }
@@ -108,27 +98,13 @@ oci_send_console (const char *sock_path, int master)
 {
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   if (str_lcpy (sa.sun_path, sock_path, sizeof sa.sun_path) >= sizeof sa.sun_path)
-    return bad (ENAMETOOLONG, "--console-socket path too long: %s", sock_path);
+    return launch_failf (ENAMETOOLONG, "--console-socket path too long: %s", sock_path);
   _cleanup_close_ int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0 || connect (s, (struct sockaddr *)&sa, sizeof sa) < 0)
-    return bad (errno, "connecting to the console socket %s", sock_path);
+    return launch_failf (errno, "connecting to the console socket %s", sock_path);
   char name[] = "/dev/ptmx";
-  struct iovec iov = { name, sizeof name - 1 };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  memset (&u, 0, sizeof u);
-  struct msghdr mh
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &master, sizeof master);
-  if (sendmsg (s, &mh, MSG_NOSIGNAL) < 0)
-    return bad (errno, "sending the terminal to the console socket %s", sock_path);
+  if (send_with_fd (s, name, sizeof name - 1, master) < 0)
+    return launch_failf (errno, "sending the terminal to the console socket %s", sock_path);
   return 0;
 }
 
@@ -139,13 +115,13 @@ copy_config (int bundlefd, int dirfd)
   _cleanup_close_ int out
       = openat (dirfd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (in < 0 || out < 0)
-    return bad (errno, "copying config.json into the state directory");
+    return launch_failf (errno, "copying config.json into the state directory");
   char buf[65536];
   ssize_t n;
   while ((n = read (in, buf, sizeof buf)) > 0)
     if (write (out, buf, (size_t)n) != n)
-      return bad (errno, "copying config.json into the state directory");
-  return n < 0 ? bad (errno, "reading config.json") : 0;
+      return launch_failf (errno, "copying config.json into the state directory");
+  return n < 0 ? launch_failf (errno, "reading config.json") : 0;
 }
 
 static int
@@ -155,7 +131,7 @@ move_high (int *fd, int min)
     return 0;
   int n = fcntl (*fd, F_DUPFD_CLOEXEC, min);
   if (n < 0)
-    return bad (errno, "fcntl");
+    return launch_failf (errno, "fcntl");
   close (*fd);
   *fd = n;
   return 0;
@@ -207,40 +183,55 @@ check_spec (struct oci_spec *s, bool rootless)
   for (size_t i = 0; i < s->n_sysctl; i++)
     if (!sysctl_ok (s, s->sysctl[i].key) || strstr (s->sysctl[i].key, "..")
         || strchr (s->sysctl[i].key, '/'))
-      return bad (EINVAL,
-                  "config: linux.sysctl: %s is not namespaced in this container (it "
-                  "would change the host)",
-                  s->sysctl[i].key);
+      return launch_failf (EINVAL,
+                           "config: linux.sysctl: %s is not namespaced in this container (it "
+                           "would change the host)",
+                           s->sysctl[i].key);
   /* a uts namespace joined by path is the container's own: the names are
    * set there, as runc and crun do; never in the runtime's own */
   if ((s->hostname || s->domainname) && !own_ns (s, CLONE_NEWUTS, "/proc/self/ns/uts"))
-    return bad (EINVAL, "config: hostname/domainname need a uts namespace of the container's "
-                        "own (new, or joined by a path that is not the runtime's)");
+    return launch_failf (EINVAL,
+                         "config: hostname/domainname need a uts namespace of the container's "
+                         "own (new, or joined by a path that is not the runtime's)");
   /* not root: only a new user namespace gives the capabilities to make the
    * others; root of a user namespace (podman's rootless mode runs the
    * runtime in its own) has them already */
   if (rootless && geteuid () != 0 && !(s->ns_new & CLONE_NEWUSER))
-    return bad (EINVAL, "config: rootless containers need a new user namespace "
-                        "(linux.namespaces: user)");
+    return launch_failf (EINVAL, "config: rootless containers need a new user namespace "
+                                 "(linux.namespaces: user)");
   for (size_t i = 0; i < s->n_ns; i++)
     {
       if (s->ns[i].type == CLONE_NEWUSER && s->ns[i].path)
-        return bad (ENOTSUP, "config: linux.namespaces: joining a user namespace by path is not "
+        return launch_failf (ENOTSUP,
+                             "config: linux.namespaces: joining a user namespace by path is not "
                              "supported by cairn-launch");
       /* they are joined before the new user namespace is made (two steps,
        * oci-child.c); a pid namespace entered so would belong to another
        * user namespace, where the container's root could not mount /proc */
       if (s->ns[i].path && s->ns[i].type == CLONE_NEWPID && (s->ns_new & CLONE_NEWUSER))
-        return bad (ENOTSUP,
-                    "config: linux.namespaces: joining a pid namespace by path (%s) together "
-                    "with a new user namespace is not supported by cairn-launch",
-                    s->ns[i].path);
+        return launch_failf (
+            ENOTSUP,
+            "config: linux.namespaces: joining a pid namespace by path (%s) together "
+            "with a new user namespace is not supported by cairn-launch",
+            s->ns[i].path);
     }
+  /* id-mapped mounts: the parent makes them (mount_setattr(2) wants
+   * CAP_SYS_ADMIN in the user namespace that owns the source's file
+   * system: the host's) with the container's new user namespace */
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (s->mounts[i].idmap
+        && (rootless || (!s->mounts[i].n_uidmap && !(s->ns_new & CLONE_NEWUSER))))
+      return launch_failf (ENOTSUP,
+                           "config: mounts: %s: an id-mapped mount (idmap, ridmap) needs its own "
+                           "uidMappings/gidMappings or a new user namespace (linux.namespaces: "
+                           "user), and a runtime running as root (not rootless)",
+                           s->mounts[i].dst);
   /* without a mount namespace of its own the container's "/" is the
    * runtime's: its propagation is not the container's to set */
   if (s->rootfs_prop && !own_ns (s, CLONE_NEWNS, "/proc/self/ns/mnt"))
-    return bad (EINVAL, "config: linux.rootfsPropagation needs a mount namespace of the "
-                        "container's own (new, or joined by a path that is not the runtime's)");
+    return launch_failf (EINVAL,
+                         "config: linux.rootfsPropagation needs a mount namespace of the "
+                         "container's own (new, or joined by a path that is not the runtime's)");
   return 0;
 }
 
@@ -254,12 +245,13 @@ open_ns_paths (struct oci_spec *s)
         continue;
       s->ns[i].fd = open (s->ns[i].path, O_RDONLY | O_CLOEXEC);
       if (s->ns[i].fd < 0)
-        return bad (errno, "linux.namespaces: cannot open %s", s->ns[i].path);
+        return launch_failf (errno, "linux.namespaces: cannot open %s", s->ns[i].path);
       if (s->ns[i].type == CLONE_NEWPID)
         {
           /* a pid namespace is entered by the next child: join it here */
           if (setns (s->ns[i].fd, CLONE_NEWPID) < 0)
-            return bad (errno, "linux.namespaces: joining the pid namespace %s", s->ns[i].path);
+            return launch_failf (errno, "linux.namespaces: joining the pid namespace %s",
+                                 s->ns[i].path);
           close (s->ns[i].fd);
           s->ns[i].fd = -1;
         }
@@ -331,10 +323,10 @@ make_fifo (struct ctx *c)
   /* writable by the init even when it is another uid (a user namespace
    * with mappings), whatever our umask */
   if (mkfifoat (c->dirfd, "exec.fifo", 0622) < 0 || fchmodat (c->dirfd, "exec.fifo", 0622, 0) < 0)
-    return bad (errno, "creating the exec fifo of %s", c->o->id);
+    return launch_failf (errno, "creating the exec fifo of %s", c->o->id);
   c->plan.fifo_fd = openat (c->dirfd, "exec.fifo", O_PATH | O_CLOEXEC);
   if (c->plan.fifo_fd < 0)
-    return bad (errno, "opening the exec fifo of %s", c->o->id);
+    return launch_failf (errno, "opening the exec fifo of %s", c->o->id);
   return 0;
 }
 
@@ -408,10 +400,10 @@ write_id_maps (struct ctx *c)
   if (r == -EPERM && s->n_uidmap)
     r = map_helper ("newuidmap", c->child, s->uidmap, s->n_uidmap);
   if (r < 0)
-    return bad (-r, "writing the uid map of the container (linux.uidMappings%s)",
-                oci_g.is_rootless ? "; rootless: only your own uid, unless newuidmap and "
-                                    "/etc/subuid allow more"
-                                  : "");
+    return launch_failf (-r, "writing the uid map of the container (linux.uidMappings%s)",
+                         oci_g.is_rootless ? "; rootless: only your own uid, unless newuidmap and "
+                                             "/etc/subuid allow more"
+                                           : "");
   int g = write_map_file (c->child, "gid_map", gm);
   if (g == -EPERM)
     {
@@ -425,16 +417,100 @@ write_id_maps (struct ctx *c)
         g = map_helper ("newgidmap", c->child, s->gidmap, s->n_gidmap);
     }
   if (g < 0)
-    return bad (-g, "writing the gid map of the container (linux.gidMappings)");
+    return launch_failf (-g, "writing the gid map of the container (linux.gidMappings)");
   return 0;
 }
 
 /* ---- talking to the child -------------------------------------------------------------- */
+/* A user namespace with M's own mappings, for its id-mapped mount: a child
+ * made in a new one (it waits on a pipe), its maps written, its namespace
+ * opened, the child ended.  The fd, or -errno. */
+static int
+mount_userns (const struct oci_mount *m)
+{
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return launch_failf (errno, "pipe");
+  pid_t pid = (pid_t)syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+  if (pid == 0)
+    {
+      char b;
+      close (p[1]);
+      (void)!read (p[0], &b, 1);
+      _exit (0);
+    }
+  close (p[0]);
+  int r = pid < 0 ? launch_failf (errno, "creating a user namespace for the mount %s", m->dst) : 0;
+  _cleanup_free_ char *um = r == 0 ? map_text (m->uidmap, m->n_uidmap, 0) : NULL;
+  _cleanup_free_ char *gm = r == 0 ? map_text (m->gidmap, m->n_gidmap, 0) : NULL;
+  if (r == 0
+      && ((r = write_map_file (pid, "uid_map", um)) < 0
+          || (r = write_map_file (pid, "gid_map", gm)) < 0))
+    r = launch_failf (-r, "config: mounts: %s: writing its uidMappings/gidMappings", m->dst);
+  int fd = -1;
+  if (r == 0)
+    {
+      char path[64];
+      snprintf (path, sizeof path, "/proc/%ld/ns/user", (long)pid);
+      if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+        r = launch_failf (errno, "opening the user namespace of the mount %s", m->dst);
+    }
+  close (p[1]);
+  if (pid > 0)
+    while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  return r < 0 ? r : fd;
+}
+
+/* The id-mapped binds, in mount order: each source cloned as a detached
+ * tree (open_tree(2), recursive for rbind), mapped with the container's
+ * user namespace (mount_setattr(2) MOUNT_ATTR_IDMAP; every mount of the
+ * tree for ridmap) and sent to the child, which attaches it in its own
+ * mount namespace (move_mount(2), oci-mounts.c). */
+static int
+send_idmapped (struct ctx *c)
+{
+  const struct oci_spec *s = &c->spec;
+  _cleanup_close_ int userns = -1;
+  for (size_t i = 0; i < s->n_mounts; i++)
+    {
+      const struct oci_mount *m = &s->mounts[i];
+      if (!m->idmap)
+        continue;
+      _cleanup_close_ int own = -1;
+      if (m->n_uidmap && (own = mount_userns (m)) < 0)
+        return own;
+      if (own < 0 && userns < 0)
+        {
+          char path[64];
+          snprintf (path, sizeof path, "/proc/%ld/ns/user", (long)c->child);
+          if ((userns = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+            return launch_failf (errno, "opening the container's user namespace");
+        }
+      _cleanup_close_ int t = open_tree (
+          AT_FDCWD, m->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m->rec ? AT_RECURSIVE : 0));
+      if (t < 0)
+        return launch_failf (errno, "config: mounts: %s: cloning %s for an id-mapped mount", m->dst,
+                             m->src);
+      struct mount_attr a
+          = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)(own >= 0 ? own : userns) };
+      if (mount_setattr (t, "", AT_EMPTY_PATH | (m->idmap_rec ? AT_RECURSIVE : 0), &a, sizeof a)
+          < 0)
+        return launch_failf (errno,
+                             "config: mounts: %s: id-mapping %s (does its file system support "
+                             "id-mapped mounts?)",
+                             m->dst, m->src);
+      if (send_with_fd (c->sync_fd, "i", 1, t) < 0)
+        return launch_failf (errno, "sending an id-mapped mount to the container");
+    }
+  return 0;
+}
+
 static int
 send_byte (struct ctx *c, char b)
 {
   if (send (c->sync_fd, &b, 1, MSG_NOSIGNAL) != 1 && errno != EPIPE)
-    return bad (errno, "waking the container's init");
+    return launch_failf (errno, "waking the container's init");
   return 0;
 }
 
@@ -442,8 +518,8 @@ static int
 send_failed (int err)
 {
   if (err == EPIPE || err == ECONNRESET)
-    return bad (EPIPE, "the container's init exited during its setup");
-  return bad (err, "sending the state to the container's init");
+    return launch_failf (EPIPE, "the container's init exited during its setup");
+  return launch_failf (err, "sending the state to the container's init");
 }
 
 /* The container's pid as the container sees it: the last NSpid field of
@@ -488,7 +564,7 @@ parent_hooks (struct ctx *c)
   jb_raw (&in, "h");
   oci_state_json (&inside, ST_CREATED, &in, false);
   if (r == 0 && in.len >= OCI_STATE_MAX)
-    r = bad (E2BIG, "the container's state is too large for its hooks");
+    r = launch_failf (E2BIG, "the container's state is too large for its hooks");
   if (r == 0 && send (c->sync_fd, in.p, in.len, MSG_NOSIGNAL) < 0)
     r = send_failed (errno);
   jb_free (&in);
@@ -506,36 +582,13 @@ parent_hooks (struct ctx *c)
       oci_state_json (&c->st, ST_CREATING, &l, false);
       jb_raw (&l, "}");
       if (l.len >= OCI_STATE_MAX)
-        r = bad (E2BIG, "the containerProcessState is too large");
+        r = launch_failf (E2BIG, "the containerProcessState is too large");
       else if (send (c->sync_fd, l.p, l.len, MSG_NOSIGNAL) < 0)
         r = send_failed (errno);
       jb_free (&l);
     }
   jb_free (&b);
   return r;
-}
-
-static int
-recv_child (int fd, struct launch_msg *m, int *out_fd)
-{
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct iovec iov = { m, sizeof *m };
-  struct msghdr mh
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  ssize_t n;
-  do
-    n = recvmsg (fd, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && (errno == EINTR || errno == ECONNRESET));
-  if (n <= 0)
-    return 0;
-  struct cmsghdr *cm = CMSG_FIRSTHDR (&mh);
-  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-    memcpy (out_fd, CMSG_DATA (cm), sizeof (int));
-  return (size_t)n == sizeof *m ? 1 : -1;
 }
 
 static int
@@ -553,7 +606,7 @@ on_pty (struct ctx *c, int master)
       return 0;
     }
   close (master);
-  return bad (EINVAL, "process.terminal is true: --console-socket is needed");
+  return launch_failf (EINVAL, "process.terminal is true: --console-socket is needed");
 }
 
 /* Until the child is ready ('R').  Errors from the child are reported as
@@ -565,14 +618,14 @@ converse (struct ctx *c)
     {
       struct launch_msg m;
       int fd = -1;
-      int got = recv_child (c->sync_fd, &m, &fd);
+      int got = launch_recv_msg (c->sync_fd, &m, &fd);
       if (got <= 0)
-        return bad (EPIPE, "the container's init exited during its setup");
+        return launch_failf (EPIPE, "the container's init exited during its setup");
       int r = 0;
       if (m.kind == MSG_ERROR)
         {
           m.text[sizeof m.text - 1] = '\0';
-          return bad (m.err ? m.err : EINVAL, "%s", m.text);
+          return launch_failf (m.err ? m.err : EINVAL, "%s", m.text);
         }
       if (m.kind == MSG_PTY && fd >= 0)
         r = on_pty (c, fd);
@@ -602,7 +655,7 @@ setup_cgroups (struct ctx *c)
   if (r < 0 && oci_g.is_rootless && !c->spec.has_resources)
     {
       /* rootless without limits: no cgroups rather than no container (crun) */
-      oci_log_warn ("%s: running without cgroups", errbuf);
+      oci_log_warn ("%s: running without cgroups", launch_errmsg ());
       oci_cgroups_destroy (&c->st.cg);
       oci_cgroups_clear (&c->st.cg);
       c->plan.self_attach = false;
@@ -619,16 +672,17 @@ static int
 expect (struct ctx *c, int kind, struct launch_msg *m)
 {
   int fd = -1;
-  if (recv_child (c->sync_fd, m, &fd) <= 0)
-    return bad (EPIPE, "the container's init exited during its setup");
+  if (launch_recv_msg (c->sync_fd, m, &fd) <= 0)
+    return launch_failf (EPIPE, "the container's init exited during its setup");
   if (fd >= 0)
     close (fd);
   if (m->kind == MSG_ERROR)
     {
       m->text[sizeof m->text - 1] = '\0';
-      return bad (m->err ? m->err : EINVAL, "%s", m->text);
+      return launch_failf (m->err ? m->err : EINVAL, "%s", m->text);
     }
-  return m->kind == kind ? 0 : bad (EPROTO, "unexpected message from the container's init");
+  return m->kind == kind ? 0
+                         : launch_failf (EPROTO, "unexpected message from the container's init");
 }
 
 /* The two-step start (oci-child.c two_step): maps for the first child,
@@ -640,6 +694,8 @@ first_step (struct ctx *c)
   int r = expect (c, OMSG_USERNS, &m);
   if (r == 0)
     r = write_id_maps (c);
+  if (r == 0)
+    r = send_idmapped (c);
   if (r == 0)
     r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
   if (r == 0)
@@ -661,7 +717,7 @@ spawn (struct ctx *c)
 {
   int sv[2];
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-    return bad (errno, "socketpair");
+    return launch_failf (errno, "socketpair");
   int min = 3 + c->o->preserve_fds + 16;
   if (move_high (&sv[0], min) < 0 || move_high (&sv[1], min) < 0
       || move_high (&c->plan.fifo_fd, min) < 0)
@@ -674,9 +730,9 @@ spawn (struct ctx *c)
   int flags = c->plan.two_step ? SIGCHLD : clone_flags (&c->spec);
   pid_t child = (pid_t)syscall (SYS_clone, flags, 0, 0, 0, 0);
   if (child < 0)
-    return bad (errno, "clone (%s)",
-                errno == EINVAL || errno == EPERM ? "are user namespaces allowed?"
-                                                  : "creating the namespaces");
+    return launch_failf (errno, "clone (%s)",
+                         errno == EINVAL || errno == EPERM ? "are user namespaces allowed?"
+                                                           : "creating the namespaces");
   if (child == 0)
     {
       oci_child_main (&c->plan);
@@ -688,6 +744,8 @@ spawn (struct ctx *c)
   oci_proc_start_time (c->child, &c->st.start_time);
   if (r == 0 && !c->plan.two_step && c->plan.userns)
     r = write_id_maps (c);
+  if (r == 0 && !c->plan.two_step)
+    r = send_idmapped (c);
   if (r == 0 && !c->plan.two_step)
     r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
   if (r == 0)
@@ -749,7 +807,7 @@ do_create (struct ctx *c)
     return r;
   init_state (c);
   _cleanup_close_ int bfd = open (c->spec.bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  r = bfd < 0 ? bad (errno, "bundle %s", c->spec.bundle) : copy_config (bfd, c->dirfd);
+  r = bfd < 0 ? launch_failf (errno, "bundle %s", c->spec.bundle) : copy_config (bfd, c->dirfd);
   if (r == 0)
     r = make_fifo (c);
   if (r == 0)
@@ -774,7 +832,7 @@ do_create (struct ctx *c)
       char keep[512];
       str_lcpy (keep, msg, sizeof keep);
       abort_create (c);
-      return bad (-saved, "%s", keep);
+      return launch_failf (-saved, "%s", keep);
     }
   return 0;
 }
@@ -785,7 +843,7 @@ release (int dirfd, const char *id, pid_t pid, unsigned long long start_time)
 {
   _cleanup_close_ int fd = openat (dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
-    return bad (errno, "opening the exec fifo of %s", id);
+    return launch_failf (errno, "opening the exec fifo of %s", id);
   char c = 0;
   for (int spins = 0;; spins++)
     {
@@ -793,9 +851,10 @@ release (int dirfd, const char *id, pid_t pid, unsigned long long start_time)
       if (n == 1)
         break;
       if (n < 0 && errno != EAGAIN && errno != EINTR)
-        return bad (errno, "reading the exec fifo of %s", id);
+        return launch_failf (errno, "reading the exec fifo of %s", id);
       if (!oci_pid_alive (pid, start_time))
-        return bad (ESRCH, "container %s is not running: its init exited before start", id);
+        return launch_failf (ESRCH, "container %s is not running: its init exited before start",
+                             id);
       struct pollfd p = { fd, POLLIN, 0 };
       if (poll (&p, 1, spins < 1000 ? 1 : 50) > 0 && !(p.revents & POLLIN))
         {
@@ -813,7 +872,7 @@ release (int dirfd, const char *id, pid_t pid, unsigned long long start_time)
   if (got > 0 && msg[0] == 'E')
     {
       msg[got] = '\0';
-      return bad (ENOEXEC, "container %s: %s", id, msg + 1);
+      return launch_failf (ENOEXEC, "container %s: %s", id, msg + 1);
     }
   return 0;
 }
@@ -837,8 +896,8 @@ start_locked (int dirfd, const char *id, struct oci_state *st)
 {
   enum oci_status s = oci_state_status (dirfd, st);
   if (s != ST_CREATED)
-    return bad (EINVAL, "cannot start container %s: it is %s, not created", id,
-                oci_status_name (s));
+    return launch_failf (EINVAL, "cannot start container %s: it is %s, not created", id,
+                         oci_status_name (s));
   int r = release (dirfd, id, st->pid, st->start_time);
   if (r == 0)
     {
@@ -855,13 +914,6 @@ start_locked (int dirfd, const char *id, struct oci_state *st)
 }
 
 /* ---- command lines ------------------------------------------------------------------------- */
-static int
-usage_err (const char *verb, const char *msg)
-{
-  oci_log_error ("%s: %s", verb, msg);
-  return 2;
-}
-
 static int
 parse_create (int argc, char **argv, struct create_opts *o, const char *verb)
 {
@@ -909,14 +961,14 @@ parse_create (int argc, char **argv, struct create_opts *o, const char *verb)
         case 'f':
           o->preserve_fds = (int)strtol (optarg, &end, 10);
           if (*end || o->preserve_fds < 0 || o->preserve_fds > 1024)
-            return usage_err (verb, "--preserve-fds needs a number");
+            return oci_usage_err (verb, "--preserve-fds needs a number");
           break;
         default:
-          return usage_err (verb, "unknown option or missing argument");
+          return oci_usage_err (verb, "unknown option or missing argument");
         }
     }
   if (optind != argc - 1)
-    return usage_err (verb, "exactly one container id is needed");
+    return oci_usage_err (verb, "exactly one container id is needed");
   o->id = argv[optind];
   return 0;
 }
@@ -939,7 +991,7 @@ int
 oci_cmd_start (int argc, char **argv)
 {
   if (argc != 2)
-    return usage_err ("start", "exactly one container id is needed");
+    return oci_usage_err ("start", "exactly one container id is needed");
   _cleanup_close_ int rootfd = oci_root_open (false);
   _cleanup_close_ int dfd = oci_state_lock (rootfd, argv[1], LOCK_EX);
   if (dfd < 0)
@@ -950,111 +1002,6 @@ oci_cmd_start (int argc, char **argv)
     r = start_locked (dfd, argv[1], &st);
   oci_state_clear (&st);
   return r < 0 ? oci_report (r) : 0;
-}
-
-/* ---- run in the foreground ---------------------------------------------------------------- */
-static int
-status_code (int st)
-{
-  return WIFEXITED (st) ? WEXITSTATUS (st) : WIFSIGNALED (st) ? 128 + WTERMSIG (st) : 255;
-}
-
-static void
-pump (int from, int to, bool *open_flag)
-{
-  char buf[8192];
-  ssize_t n = read (from, buf, sizeof buf);
-  if (n <= 0)
-    {
-      if (n == 0 || (errno != EINTR && errno != EAGAIN))
-        *open_flag = false;
-      return;
-    }
-  for (ssize_t off = 0; off < n;)
-    {
-      ssize_t w = write (to, buf + off, (size_t)(n - off));
-      if (w < 0 && errno != EINTR)
-        return;
-      off += w > 0 ? w : 0;
-    }
-}
-
-static int
-wait_container (struct ctx *c, int sfd)
-{
-  bool in_open = c->master >= 0, out_open = c->master >= 0;
-  for (;;)
-    {
-      struct pollfd p[3] = { { sfd, POLLIN, 0 },
-                             { in_open ? STDIN_FILENO : -1, POLLIN, 0 },
-                             { out_open ? c->master : -1, POLLIN, 0 } };
-      if (poll (p, 3, -1) < 0 && errno != EINTR)
-        return 255;
-      if (p[1].revents)
-        pump (STDIN_FILENO, c->master, &in_open);
-      if (p[2].revents)
-        pump (c->master, STDOUT_FILENO, &out_open);
-      if (!(p[0].revents & POLLIN))
-        continue;
-      struct signalfd_siginfo si;
-      if (read (sfd, &si, sizeof si) != sizeof si)
-        continue;
-      if (si.ssi_signo == SIGWINCH && c->master >= 0)
-        {
-          struct winsize ws;
-          if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
-            ioctl (c->master, TIOCSWINSZ, &ws);
-        }
-      else if (si.ssi_signo != SIGCHLD)
-        kill (c->child, (int)si.ssi_signo);
-      int st;
-      pid_t w;
-      while ((w = waitpid (-1, &st, WNOHANG)) > 0)
-        if (w == c->child)
-          {
-            while (out_open && c->master >= 0)
-              {
-                struct pollfd q = { c->master, POLLIN, 0 };
-                if (poll (&q, 1, 0) <= 0)
-                  break;
-                pump (c->master, STDOUT_FILENO, &out_open);
-              }
-            return status_code (st);
-          }
-    }
-}
-
-static int
-foreground (struct ctx *c)
-{
-  sigset_t set;
-  sigfillset (&set);
-  sigdelset (&set, SIGSEGV);
-  sigdelset (&set, SIGBUS);
-  sigdelset (&set, SIGILL);
-  sigdelset (&set, SIGFPE);
-  sigdelset (&set, SIGKILL);
-  sigdelset (&set, SIGSTOP);
-  sigdelset (&set, SIGTSTP);
-  sigdelset (&set, SIGTTIN);
-  sigdelset (&set, SIGTTOU);
-  sigprocmask (SIG_BLOCK, &set, NULL);
-  _cleanup_close_ int sfd = signalfd (-1, &set, SFD_CLOEXEC);
-  struct termios saved;
-  bool raw = false;
-  if (c->master >= 0 && isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved) == 0)
-    {
-      struct termios t = saved;
-      cfmakeraw (&t);
-      raw = tcsetattr (STDIN_FILENO, TCSANOW, &t) == 0;
-      struct winsize ws;
-      if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
-        ioctl (c->master, TIOCSWINSZ, &ws);
-    }
-  int code = sfd < 0 ? 255 : wait_container (c, sfd);
-  if (raw)
-    tcsetattr (STDIN_FILENO, TCSANOW, &saved);
-  return code;
 }
 
 int
@@ -1087,7 +1034,7 @@ oci_cmd_run (int argc, char **argv)
     return 0;
   /* the state directory stays locked by us only while we set up */
   flock (c.dirfd, LOCK_UN);
-  int code = foreground (&c);
+  int code = oci_foreground (c.child, c.master);
   if (!o.keep)
     {
       flock (c.dirfd, LOCK_EX);

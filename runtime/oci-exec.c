@@ -52,8 +52,7 @@ struct exec_opts
 static int
 usage_err (const char *msg)
 {
-  oci_log_error ("exec: %s", msg);
-  return 2;
+  return oci_usage_err ("exec", msg);
 }
 
 static int
@@ -309,30 +308,7 @@ helper (struct oci_plan *plan, const struct oci_cgroups *cg, int fds[7], int pid
   _exit (0);
 }
 
-/* ---- waiting ---------------------------------------------------------------------------- */
-static int
-recv_msg (int fd, struct launch_msg *m, int *out_fd)
-{
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } u;
-  struct iovec iov = { m, sizeof *m };
-  struct msghdr mh
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  ssize_t n;
-  do
-    n = recvmsg (fd, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && (errno == EINTR || errno == ECONNRESET));
-  if (n <= 0)
-    return 0;
-  struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
-  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-    memcpy (out_fd, CMSG_DATA (c), sizeof (int));
-  return 1;
-}
-
+/* ---- the foreground: `exec` without --detach, `run` without --detach -------------- */
 static void
 pump (int from, int to, bool *open_flag)
 {
@@ -353,8 +329,10 @@ pump (int from, int to, bool *open_flag)
     }
 }
 
+/* Relays the terminal (MASTER, or none: -1) and the signals of SFD to PID
+ * until PID, our child, exits; its exit code as a shell gives it. */
 static int
-wait_process (pid_t pid, int master, int sfd)
+relay_until_exit (pid_t pid, int master, int sfd)
 {
   bool in_open = master >= 0, out_open = master >= 0;
   for (;;)
@@ -398,8 +376,8 @@ wait_process (pid_t pid, int master, int sfd)
     }
 }
 
-static int
-foreground (pid_t pid, int master)
+int
+oci_foreground (pid_t pid, int master)
 {
   sigset_t set;
   sigfillset (&set);
@@ -408,7 +386,7 @@ foreground (pid_t pid, int master)
   for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
     sigdelset (&set, keep[i]);
   sigprocmask (SIG_BLOCK, &set, NULL);
-  int sfd = signalfd (-1, &set, SFD_CLOEXEC);
+  _cleanup_close_ int sfd = signalfd (-1, &set, SFD_CLOEXEC);
   struct termios saved;
   bool raw = false;
   if (master >= 0 && isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &saved) == 0)
@@ -420,7 +398,7 @@ foreground (pid_t pid, int master)
       if (ioctl (STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
         ioctl (master, TIOCSWINSZ, &ws);
     }
-  int code = sfd < 0 ? 255 : wait_process (pid, master, sfd);
+  int code = sfd < 0 ? 255 : relay_until_exit (pid, master, sfd);
   if (raw)
     tcsetattr (STDIN_FILENO, TCSANOW, &saved);
   return code;
@@ -510,7 +488,7 @@ spawn_exec (const struct exec_opts *o, struct oci_plan *plan, struct oci_state *
   struct launch_msg m;
   int fd = -1, got;
   *out_master = -1;
-  while ((got = recv_msg (sv[0], &m, &fd)) > 0)
+  while ((got = launch_recv_msg (sv[0], &m, &fd)) > 0)
     {
       if (m.kind == MSG_PTY && fd >= 0)
         {
@@ -529,9 +507,7 @@ spawn_exec (const struct exec_opts *o, struct oci_plan *plan, struct oci_state *
       if (m.kind == MSG_ERROR)
         {
           m.text[sizeof m.text - 1] = '\0';
-          static char msg[600];
-          snprintf (msg, sizeof msg, "exec failed: %s", m.text);
-          r = launch_fail (m.err ? m.err : EINVAL, msg, NULL);
+          r = launch_failf (m.err ? m.err : EINVAL, "exec failed: %s", m.text);
           break;
         }
     }
@@ -599,7 +575,7 @@ oci_cmd_exec (int argc, char **argv)
     r = oci_write_pid_file (o.pid_file, pid);
   int code = 0;
   if (r == 0 && !o.detach)
-    code = foreground (pid, master);
+    code = oci_foreground (pid, master);
   oci_state_clear (&st);
   json_free (pdoc);
   return r < 0 ? oci_report (r) : code;

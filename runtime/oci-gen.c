@@ -28,26 +28,10 @@
 #include "runtime/oci.h"
 
 static int
-usage_err (const char *verb, const char *msg)
-{
-  oci_log_error ("%s: %s", verb, msg);
-  return 2;
-}
-
-static int
 open_locked (const char *id, int how, struct oci_state *st)
 {
   _cleanup_close_ int rootfd = oci_root_open (false);
-  int dfd = oci_state_lock (rootfd, id, how);
-  if (dfd < 0)
-    return dfd;
-  int r = oci_state_read (dfd, id, st);
-  if (r < 0)
-    {
-      close (dfd);
-      return r;
-    }
-  return dfd;
+  return oci_state_open (rootfd, id, how, st);
 }
 
 /* ---- update -------------------------------------------------------------------------- */
@@ -230,7 +214,7 @@ oci_cmd_update (int argc, char **argv)
   while (r == 0 && (opt = getopt_long (argc, argv, "+r:", opts, NULL)) != -1)
     {
       if (opt == '?' || opt == ':')
-        return usage_err ("update", "unknown option or missing argument");
+        return oci_usage_err ("update", "unknown option or missing argument");
       if (opt == U_RES || opt == 'r')
         file = optarg;
       else
@@ -239,7 +223,7 @@ oci_cmd_update (int argc, char **argv)
   if (r < 0)
     return oci_report (r);
   if (optind != argc - 1)
-    return usage_err ("update", "usage: update [--resources FILE|-] [FLAGS] ID");
+    return oci_usage_err ("update", "usage: update [--resources FILE|-] [FLAGS] ID");
   if (file && (r = read_resources (file, &doc, &res)) < 0)
     return oci_report (r);
   struct oci_state st;
@@ -292,13 +276,13 @@ oci_cmd_events (int argc, char **argv)
           const char *v = argv[i][10] == '=' ? argv[i] + 11 : i + 1 < argc ? argv[++i] : "";
           interval = strtol (v, NULL, 10);
           if (interval <= 0)
-            return usage_err ("events", "--interval needs a positive number of seconds");
+            return oci_usage_err ("events", "--interval needs a positive number of seconds");
         }
       else if (!id)
         id = argv[i];
     }
   if (!id)
-    return usage_err ("events", "usage: events [--stats] [--interval N] ID");
+    return oci_usage_err ("events", "usage: events [--stats] [--interval N] ID");
   unsigned long long ooms = 0;
   for (bool first = true;; first = false)
     {
@@ -359,21 +343,22 @@ oci_cmd_features (int argc, char **argv)
 {
   (void)argv;
   if (argc != 1)
-    return usage_err ("features", "takes no argument");
+    return oci_usage_err ("features", "takes no argument");
   static const char *const hooks[] = { "prestart",       "createRuntime", "createContainer",
                                        "startContainer", "poststart",     "poststop" };
-  static const char *const mopts[] = {
-    "async",        "atime",        "bind",          "defaults",    "dev",         "diratime",
-    "dirsync",      "exec",         "iversion",      "lazytime",    "loud",        "mand",
-    "noatime",      "nodev",        "nodiratime",    "noexec",      "noiversion",  "nolazytime",
-    "nomand",       "norelatime",   "nostrictatime", "nosuid",      "nosymfollow", "notmpcopyup",
-    "private",      "rbind",        "rdev",          "rdiratime",   "relatime",    "remount",
-    "rexec",        "rnoatime",     "rnodev",        "rnodiratime", "rnoexec",     "rnosuid",
-    "rnosymfollow", "ro",           "rprivate",      "rro",         "rrw",         "rshared",
-    "rslave",       "rstrictatime", "rsuid",         "rsymfollow",  "runbindable", "rw",
-    "shared",       "silent",       "slave",         "strictatime", "suid",        "symfollow",
-    "sync",         "tmpcopyup",    "unbindable"
-  };
+  static const char *const mopts[]
+      = { "async",        "atime",         "bind",       "defaults",     "dev",
+          "diratime",     "dirsync",       "exec",       "idmap",        "iversion",
+          "lazytime",     "loud",          "mand",       "noatime",      "nodev",
+          "nodiratime",   "noexec",        "noiversion", "nolazytime",   "nomand",
+          "norelatime",   "nostrictatime", "nosuid",     "nosymfollow",  "notmpcopyup",
+          "private",      "rbind",         "rdev",       "rdiratime",    "relatime",
+          "remount",      "rexec",         "ridmap",     "rnoatime",     "rnodev",
+          "rnodiratime",  "rnoexec",       "rnosuid",    "rnosymfollow", "ro",
+          "rprivate",     "rro",           "rrw",        "rshared",      "rslave",
+          "rstrictatime", "rsuid",         "rsymfollow", "runbindable",  "rw",
+          "shared",       "silent",        "slave",      "strictatime",  "suid",
+          "symfollow",    "sync",          "tmpcopyup",  "unbindable" };
   static const char *const ns[] = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts" };
   static const char *const acts[]
       = { "SCMP_ACT_ALLOW",        "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
@@ -418,7 +403,7 @@ oci_cmd_features (int argc, char **argv)
       &b,
       "},\n    \"apparmor\": {\"enabled\": %s},\n    \"selinux\": {\"enabled\": false},\n"
       "    \"intelRdt\": {\"enabled\": false},\n    \"mountExtensions\": {\"idmap\": "
-      "{\"enabled\": false}}\n  },\n  \"annotations\": {\"org.cairn.launch.version\": \"%s\"}\n}\n",
+      "{\"enabled\": true}}\n  },\n  \"annotations\": {\"org.cairn.launch.version\": \"%s\"}\n}\n",
       stat ("/sys/kernel/security/apparmor", &st) == 0 ? "true" : "false", PACKAGE_VERSION);
   fputs (b.p, stdout);
   jb_free (&b);
@@ -496,7 +481,7 @@ oci_cmd_spec (int argc, char **argv)
       else if (!strncmp (argv[i], "--bundle=", 9))
         bundle = argv[i] + 9;
       else
-        return usage_err ("spec", "usage: spec [--rootless] [--bundle DIR]");
+        return oci_usage_err ("spec", "usage: spec [--rootless] [--bundle DIR]");
     }
   struct jbuf b = { 0 };
   jb_raw (&b, spec_head);

@@ -1,6 +1,6 @@
-/* cairn-launch: OCI hooks run by the runtime itself (prestart,
- * createRuntime, poststart, poststop; createContainer and startContainer run
- * inside the container, oci-child.c).
+/* cairn-launch: running OCI hooks, by the runtime itself (prestart,
+ * createRuntime, poststart, poststop) and by the container's init
+ * (createContainer and startContainer, inside the container: oci-child.c).
  *
  * Copyright (C) 2026 The cairn authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -24,8 +24,6 @@
 #include "runtime/json.h"
 #include "runtime/oci.h"
 
-static char errbuf[512];
-
 static int
 wait_hook (pid_t pid, int timeout, const char *path)
 {
@@ -44,8 +42,7 @@ wait_hook (pid_t pid, int timeout, const char *path)
         {
           kill (pid, SIGKILL);
           waitpid (pid, NULL, 0);
-          snprintf (errbuf, sizeof errbuf, "hook %s timed out after %d s", path, timeout);
-          return launch_fail (ETIMEDOUT, errbuf, NULL);
+          return launch_failf (ETIMEDOUT, "hook %s timed out after %d s", path, timeout);
         }
       if (timeout)
         poll (NULL, 0, 2);
@@ -53,20 +50,18 @@ wait_hook (pid_t pid, int timeout, const char *path)
   if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
     return 0;
   if (WIFEXITED (st))
-    snprintf (errbuf, sizeof errbuf, "hook %s failed with exit status %d", path, WEXITSTATUS (st));
-  else
-    snprintf (errbuf, sizeof errbuf, "hook %s was killed by signal %d", path,
-              WIFSIGNALED (st) ? WTERMSIG (st) : 0);
-  return launch_fail (ECANCELED, errbuf, NULL);
+    return launch_failf (ECANCELED, "hook %s failed with exit status %d", path, WEXITSTATUS (st));
+  return launch_failf (ECANCELED, "hook %s was killed by signal %d", path,
+                       WIFSIGNALED (st) ? WTERMSIG (st) : 0);
 }
 
-static int
-run_hook (const struct oci_hook *h, const char *state)
+int
+oci_hook_run (const struct oci_hook *h, const char *state, bool raw_clone)
 {
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
     return launch_fail (errno, "pipe for a hook", h->path);
-  pid_t pid = fork ();
+  pid_t pid = raw_clone ? (pid_t)syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0) : fork ();
   if (pid < 0)
     return launch_fail (errno, "fork of a hook", h->path);
   if (pid == 0)
@@ -88,7 +83,7 @@ oci_hooks_run (const struct oci_spec *s, enum oci_hook_kind kind, const char *st
 {
   for (size_t i = 0; i < s->n_hooks[kind]; i++)
     {
-      int r = run_hook (&s->hooks[kind][i], state_json);
+      int r = oci_hook_run (&s->hooks[kind][i], state_json, false);
       if (r < 0)
         return r;
     }
@@ -103,6 +98,6 @@ oci_hooks_run_warn (const struct oci_spec *s, enum oci_hook_kind kind, const cha
                     const char *what)
 {
   for (size_t i = 0; i < s->n_hooks[kind]; i++)
-    if (run_hook (&s->hooks[kind][i], state_json) < 0)
+    if (oci_hook_run (&s->hooks[kind][i], state_json, false) < 0)
       oci_log_warn ("%s: %s", what, launch_errmsg ());
 }

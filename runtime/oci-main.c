@@ -293,12 +293,24 @@ oci_main (int argc, char **argv)
         return 2;
       }
   resolve_globals ();
-  return verbs[v].fn (argc - i, argv + i);
+  if (oci_g.debug)
+    {
+      /* what the engine asked for and how it ended: the first thing to look
+       * at when an engine reports a runtime failure */
+      char cmd[1024];
+      size_t n = 0;
+      for (int k = i; k < argc && n < sizeof cmd - 1; k++)
+        n += (size_t)snprintf (cmd + n, sizeof cmd - n, "%s%s", k > i ? " " : "", argv[k]);
+      oci_log_debug ("%s (root %s%s)", cmd, oci_g.root, oci_g.is_rootless ? ", rootless" : "");
+    }
+  int rc = verbs[v].fn (argc - i, argv + i);
+  oci_log_debug ("%s: exit status %d", verbs[v].name, rc);
+  return rc;
 }
 
 /* ---- state, list ---------------------------------------------------------------------- */
-static int
-usage_err (const char *verb, const char *msg)
+int
+oci_usage_err (const char *verb, const char *msg)
 {
   oci_log_error ("%s: %s", verb, msg);
   return 2;
@@ -308,23 +320,14 @@ static int
 open_locked (const char *id, int how, int *rootfd, struct oci_state *st)
 {
   *rootfd = oci_root_open (false);
-  int dfd = oci_state_lock (*rootfd, id, how);
-  if (dfd < 0)
-    return dfd;
-  int r = oci_state_read (dfd, id, st);
-  if (r < 0)
-    {
-      close (dfd);
-      return r;
-    }
-  return dfd;
+  return oci_state_open (*rootfd, id, how, st);
 }
 
 int
 oci_cmd_state (int argc, char **argv)
 {
   if (argc != 2)
-    return usage_err ("state", "exactly one container id is needed");
+    return oci_usage_err ("state", "exactly one container id is needed");
   int rootfd;
   struct oci_state st;
   int dfd = open_locked (argv[1], LOCK_SH, &rootfd, &st);
@@ -382,7 +385,7 @@ oci_cmd_list (int argc, char **argv)
       else if (!strcmp (argv[i], "-q") || !strcmp (argv[i], "--quiet"))
         quiet = true;
       else if (strcmp (argv[i], "--format=table"))
-        return usage_err ("list", "usage: list [--format table|json] [--quiet]");
+        return oci_usage_err ("list", "usage: list [--format table|json] [--quiet]");
     }
   _cleanup_close_ int rootfd = oci_root_open (false);
   int count = 0;
@@ -481,9 +484,9 @@ oci_cmd_kill (int argc, char **argv)
     }
   int sig;
   if (!id)
-    return usage_err ("kill", "usage: kill [--all] ID [SIGNAL]");
+    return oci_usage_err ("kill", "usage: kill [--all] ID [SIGNAL]");
   if (oci_parse_signal (sigs, &sig) < 0)
-    return usage_err ("kill", "unknown signal");
+    return oci_usage_err ("kill", "unknown signal");
   int rootfd;
   struct oci_state st;
   int dfd = open_locked (id, LOCK_SH, &rootfd, &st);
@@ -579,10 +582,10 @@ oci_cmd_delete (int argc, char **argv)
       else if (!id && argv[i][0] != '-')
         id = argv[i];
       else
-        return usage_err ("delete", "usage: delete [--force] ID");
+        return oci_usage_err ("delete", "usage: delete [--force] ID");
     }
   if (!id)
-    return usage_err ("delete", "usage: delete [--force] ID");
+    return oci_usage_err ("delete", "usage: delete [--force] ID");
   int rootfd;
   struct oci_state st;
   int dfd = open_locked (id, LOCK_EX, &rootfd, &st);
@@ -617,7 +620,7 @@ oci_cmd_ps (int argc, char **argv)
         id = argv[i];
     }
   if (!id)
-    return usage_err ("ps", "usage: ps [--format table|json] ID [-- PS OPTIONS]");
+    return oci_usage_err ("ps", "usage: ps [--format table|json] ID [-- PS OPTIONS]");
   int rootfd;
   struct oci_state st;
   int dfd = open_locked (id, LOCK_SH, &rootfd, &st);
@@ -655,7 +658,7 @@ static int
 pause_resume (int argc, char **argv, bool freeze)
 {
   if (argc != 2)
-    return usage_err (freeze ? "pause" : "resume", "exactly one container id is needed");
+    return oci_usage_err (freeze ? "pause" : "resume", "exactly one container id is needed");
   int rootfd;
   struct oci_state st;
   int dfd = open_locked (argv[1], LOCK_EX, &rootfd, &st);

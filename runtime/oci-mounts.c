@@ -135,7 +135,16 @@ do_bind (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
     return launch_fail (errno, "stat", m->dst);
   if (S_ISDIR (ss.st_mode) != S_ISDIR (ds.st_mode))
     return launch_fail (ENOTDIR, "bind source and destination differ in type", m->dst);
-  int r = bind_fd_on_fd (src, dst, m->rec ? MS_REC : 0, m->dst);
+  int r = 0;
+  if (m->idmap_fd >= 0)
+    {
+      /* the id-mapped tree the parent made (oci-create.c send_idmapped) */
+      if (move_mount (m->idmap_fd, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+          < 0)
+        r = launch_fail (errno, "attaching an id-mapped mount", m->dst);
+    }
+  else
+    r = bind_fd_on_fd (src, dst, m->rec ? MS_REC : 0, m->dst);
   bool need = (m->flags
                & (MS_RDONLY | MNT_SAFE | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME
                   | MS_NOSYMFOLLOW))
@@ -497,26 +506,8 @@ dev_links (struct oci_plan *plan, int root_fd, int *out_master, int *out_slave)
   if (!plan->want_pty)
     return 0;
   /* a pty of the container's own devpts; the slave is also /dev/console */
-  int unlock = 0;
-  int m = openat (dfd, "pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (m < 0)
-    return launch_fail (errno, "opening /dev/pts/ptmx (process.terminal needs a devpts mount)",
-                        NULL);
-  *out_master = m;
-  if (ioctl (m, TIOCSPTLCK, &unlock) < 0)
-    return launch_fail (errno, "unlocking the pty", NULL);
-  int sl = ioctl (m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (sl < 0)
-    return launch_fail (errno, "opening the pty slave", NULL);
-  *out_slave = sl;
-  int c = openat (dfd, "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (c < 0)
-    return launch_fail (errno, "creating /dev/console", NULL);
-  close (c);
-  _cleanup_close_ int t = openat (dfd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (t < 0)
-    return launch_fail (errno, "opening /dev/console", NULL);
-  return bind_fd_on_fd (sl, t, 0, "/dev/console");
+  return dev_pty_console (dfd, "opening /dev/pts/ptmx (process.terminal needs a devpts mount)",
+                          O_NOFOLLOW, out_master, out_slave);
 }
 
 /* ---- sysctl, masked and read-only paths ------------------------------------------------ */

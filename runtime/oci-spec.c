@@ -7,7 +7,7 @@
  * an unknown or unsupported field is an error that names it
  * ("config.json: linux.intelRdt: not supported"), never silently ignored,
  * because a field the runtime skips is confinement the bundle's author
- * believes is there.  A JSON null counts as an absent field (Go's encoder
+ * believes is there.  A JSON null counts as an absent json_field (Go's encoder
  * writes them).  Strings in the result point into the parsed document, kept
  * in spec->doc, so the whole spec is freed at once and nothing is allocated
  * after clone().
@@ -33,32 +33,12 @@
 #define MS_NOSYMFOLLOW 256
 #endif
 
-static char errbuf[512];
-
-static int __attribute__ ((format (printf, 2, 3))) bad (int err, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  vsnprintf (errbuf, sizeof errbuf, fmt, ap);
-  va_end (ap);
-  return launch_fail (err, errbuf, NULL);
-}
-
-static const struct json *
-field (const struct json *o, const char *key)
-{
-  const struct json *v = json_get (o, key);
-  return v && v->t == JSON_NULL ? NULL : v;
-}
-
-/* Refuse keys of O (at WHERE) that are not in ALLOWED; those in REFUSED get
- * "not supported by cairn-launch" rather than "unknown". */
-static int
-check_keys (const struct json *o, const char *where, const char *const *allowed,
-            const char *const *refused)
+int
+oci_check_keys (const struct json *o, const char *where, const char *const *allowed,
+                const char *const *refused)
 {
   if (!json_is (o, JSON_OBJ))
-    return bad (EINVAL, "config: %s must be an object", where);
+    return launch_failf (EINVAL, "config: %s must be an object", where);
   for (size_t i = 0; i < o->n; i++)
     {
       if (o->kids[i]->t == JSON_NULL)
@@ -70,9 +50,10 @@ check_keys (const struct json *o, const char *where, const char *const *allowed,
         continue;
       for (size_t k = 0; refused && refused[k]; k++)
         if (strcmp (o->keys[i], refused[k]) == 0)
-          return bad (ENOTSUP, "config: %s%s%s is not supported by cairn-launch", where,
-                      *where ? "." : "", o->keys[i]);
-      return bad (EINVAL, "config: unknown field %s%s%s", where, *where ? "." : "", o->keys[i]);
+          return launch_failf (ENOTSUP, "config: %s%s%s is not supported by cairn-launch", where,
+                               *where ? "." : "", o->keys[i]);
+      return launch_failf (EINVAL, "config: unknown field %s%s%s", where, *where ? "." : "",
+                           o->keys[i]);
     }
   return 0;
 }
@@ -81,18 +62,18 @@ static int
 want (const struct json *v, enum json_type t, const char *where)
 {
   if (!json_is (v, t))
-    return bad (EINVAL, "config: %s must be %s", where, json_type_name (t));
+    return launch_failf (EINVAL, "config: %s must be %s", where, json_type_name (t));
   return 0;
 }
 
 static int
 get_str (const struct json *o, const char *key, const char *where, const char **out)
 {
-  const struct json *v = field (o, key);
+  const struct json *v = json_field (o, key);
   if (!v)
     return 0;
   if (v->t != JSON_STR)
-    return bad (EINVAL, "config: %s.%s must be a string", where, key);
+    return launch_failf (EINVAL, "config: %s.%s must be a string", where, key);
   *out = v->s;
   return 0;
 }
@@ -100,11 +81,11 @@ get_str (const struct json *o, const char *key, const char *where, const char **
 static int
 get_bool (const struct json *o, const char *key, const char *where, bool *out)
 {
-  const struct json *v = field (o, key);
+  const struct json *v = json_field (o, key);
   if (!v)
     return 0;
   if (v->t != JSON_BOOL)
-    return bad (EINVAL, "config: %s.%s must be a boolean", where, key);
+    return launch_failf (EINVAL, "config: %s.%s must be a boolean", where, key);
   *out = json_true (v);
   return 0;
 }
@@ -113,13 +94,13 @@ static int
 get_u64 (const struct json *o, const char *key, const char *where, uint64_t max, uint64_t *out,
          bool *has)
 {
-  const struct json *v = field (o, key);
+  const struct json *v = json_field (o, key);
   uint64_t x;
   if (!v)
     return 0;
   if (json_u64 (v, &x) < 0 || x > max)
-    return bad (EINVAL, "config: %s.%s must be an integer in 0..%llu", where, key,
-                (unsigned long long)max);
+    return launch_failf (EINVAL, "config: %s.%s must be an integer in 0..%llu", where, key,
+                         (unsigned long long)max);
   *out = x;
   if (has)
     *has = true;
@@ -129,11 +110,11 @@ get_u64 (const struct json *o, const char *key, const char *where, uint64_t max,
 static int
 get_i64 (const struct json *o, const char *key, const char *where, int64_t *out, bool *has)
 {
-  const struct json *v = field (o, key);
+  const struct json *v = json_field (o, key);
   if (!v)
     return 0;
   if (json_i64 (v, out) < 0)
-    return bad (EINVAL, "config: %s.%s must be an integer", where, key);
+    return launch_failf (EINVAL, "config: %s.%s must be an integer", where, key);
   if (has)
     *has = true;
   return 0;
@@ -152,14 +133,14 @@ str_array (const struct json *v, const char *where, char ***out, size_t *out_n)
       return 0;
     }
   if (v->t != JSON_ARR)
-    return bad (EINVAL, "config: %s must be an array of strings", where);
+    return launch_failf (EINVAL, "config: %s must be an array of strings", where);
   char **a = xrealloc (NULL, (v->n + 1) * sizeof (char *));
   for (size_t i = 0; i < v->n; i++)
     {
       if (v->kids[i]->t != JSON_STR)
         {
           free (a);
-          return bad (EINVAL, "config: %s[%zu] must be a string", where, i);
+          return launch_failf (EINVAL, "config: %s[%zu] must be a string", where, i);
         }
       a[i] = v->kids[i]->s;
     }
@@ -178,15 +159,15 @@ parse_cap_list (const struct json *v, const char *where, uint64_t *out)
   if (!v)
     return 0;
   if (v->t != JSON_ARR)
-    return bad (EINVAL, "config: %s must be an array", where);
+    return launch_failf (EINVAL, "config: %s must be an array", where);
   int last = caps_last_cap ();
   for (size_t i = 0; i < v->n; i++)
     {
       int c;
       const struct json *k = v->kids[i];
       if (k->t != JSON_STR || strncmp (k->s, "CAP_", 4) != 0 || caps_parse (k->s, &c) < 0)
-        return bad (EINVAL, "config: %s: unknown capability '%s'", where,
-                    k->t == JSON_STR ? k->s : "(not a string)");
+        return launch_failf (EINVAL, "config: %s: unknown capability '%s'", where,
+                             k->t == JSON_STR ? k->s : "(not a string)");
       if (c > last)
         {
           oci_log_warn ("%s: %s is not known to this kernel, not granted", where, k->s);
@@ -202,14 +183,14 @@ parse_caps (const struct json *c, struct oci_process *p)
 {
   static const char *const keys[]
       = { "bounding", "effective", "inheritable", "permitted", "ambient", NULL };
-  int r = check_keys (c, "process.capabilities", keys, NULL);
+  int r = oci_check_keys (c, "process.capabilities", keys, NULL);
   uint64_t *sets[] = { &p->caps.bounding, &p->caps.effective, &p->caps.inheritable,
                        &p->caps.permitted, &p->caps.ambient };
   char where[64];
   for (int i = 0; r == 0 && i < 5; i++)
     {
       snprintf (where, sizeof where, "process.capabilities.%s", keys[i]);
-      r = parse_cap_list (field (c, keys[i]), where, sets[i]);
+      r = parse_cap_list (json_field (c, keys[i]), where, sets[i]);
     }
   /* A capability is ambient only if it is permitted and inheritable too
    * (capabilities(7), "Ambient capability set"): the kernel refuses to raise
@@ -271,7 +252,7 @@ parse_rlimits (const struct json *v, struct oci_process *p)
       const struct json *l = v->kids[i];
       const char *type = NULL;
       uint64_t soft = 0, hard = 0;
-      int r = check_keys (l, "process.rlimits[]", keys, NULL);
+      int r = oci_check_keys (l, "process.rlimits[]", keys, NULL);
       if (r == 0)
         r = get_str (l, "type", "process.rlimits[]", &type);
       if (r == 0)
@@ -282,12 +263,14 @@ parse_rlimits (const struct json *v, struct oci_process *p)
         return r;
       int res = type ? oci_rlimit_resource (type) : -1;
       if (res < 0)
-        return bad (EINVAL, "config: process.rlimits: unknown type '%s'", type ? type : "");
+        return launch_failf (EINVAL, "config: process.rlimits: unknown type '%s'",
+                             type ? type : "");
       for (size_t k = 0; k < p->n_rlimits; k++)
         if (p->rlimits[k].resource == res)
-          return bad (EINVAL, "config: process.rlimits: '%s' is given twice", type);
+          return launch_failf (EINVAL, "config: process.rlimits: '%s' is given twice", type);
       if (soft > hard)
-        return bad (EINVAL, "config: process.rlimits: %s: soft limit above the hard limit", type);
+        return launch_failf (EINVAL, "config: process.rlimits: %s: soft limit above the hard limit",
+                             type);
       p->rlimits[p->n_rlimits].name = type;
       p->rlimits[p->n_rlimits].resource = res;
       p->rlimits[p->n_rlimits].lim.rlim_cur = soft;
@@ -305,7 +288,7 @@ parse_user (const struct json *u, const char *what, struct oci_process *p)
   char where[64];
   snprintf (where, sizeof where, "%s.user", what);
   uint64_t uid = 0, gid = 0, um = 0;
-  int r = check_keys (u, where, keys, refused);
+  int r = oci_check_keys (u, where, keys, refused);
   if (r == 0)
     r = get_u64 (u, "uid", where, UINT32_MAX - 1, &uid, NULL);
   if (r == 0)
@@ -317,17 +300,17 @@ parse_user (const struct json *u, const char *what, struct oci_process *p)
   p->user.uid = (uid_t)uid;
   p->user.gid = (gid_t)gid;
   p->user.umask = (mode_t)um;
-  const struct json *g = field (u, "additionalGids");
+  const struct json *g = json_field (u, "additionalGids");
   if (!g)
     return 0;
   if (g->t != JSON_ARR || g->n > 65536)
-    return bad (EINVAL, "config: %s.additionalGids must be an array of gids", what);
+    return launch_failf (EINVAL, "config: %s.additionalGids must be an array of gids", what);
   p->user.gids = xrealloc (NULL, (g->n + 1) * sizeof (gid_t));
   for (size_t i = 0; i < g->n; i++)
     {
       uint64_t x;
       if (json_u64 (g->kids[i], &x) < 0 || x >= UINT32_MAX)
-        return bad (EINVAL, "config: %s.additionalGids[%zu] is not a gid", what, i);
+        return launch_failf (EINVAL, "config: %s.additionalGids[%zu] is not a gid", what, i);
       p->user.gids[i] = (gid_t)x;
     }
   p->user.n_gids = g->n;
@@ -339,7 +322,7 @@ parse_console (const struct json *c, struct oci_process *p)
 {
   static const char *const keys[] = { "height", "width", NULL };
   uint64_t h = 0, w = 0;
-  int r = check_keys (c, "process.consoleSize", keys, NULL);
+  int r = oci_check_keys (c, "process.consoleSize", keys, NULL);
   if (r == 0)
     r = get_u64 (c, "height", "process.consoleSize", 65535, &h, NULL);
   if (r == 0)
@@ -360,7 +343,7 @@ parse_ioprio (const struct json *v, const char *what, struct oci_process *p)
   snprintf (where, sizeof where, "%s.ioPriority", what);
   const char *cls = NULL;
   uint64_t prio = 0;
-  int r = check_keys (v, where, keys, NULL);
+  int r = oci_check_keys (v, where, keys, NULL);
   if (r == 0)
     r = get_str (v, "class", where, &cls);
   if (r == 0)
@@ -374,7 +357,7 @@ parse_ioprio (const struct json *v, const char *what, struct oci_process *p)
         p->ioprio_set = true;
         return 0;
       }
-  return bad (EINVAL, "config: %s.class must be IOPRIO_CLASS_RT, _BE or _IDLE", where);
+  return launch_failf (EINVAL, "config: %s.class must be IOPRIO_CLASS_RT, _BE or _IDLE", where);
 }
 
 void
@@ -393,7 +376,7 @@ check_env (char **env, const char *what)
 {
   for (size_t i = 0; env[i]; i++)
     if (!strchr (env[i], '=') || env[i][0] == '=')
-      return bad (EINVAL, "config: %s.env[%zu] is not KEY=VALUE: '%s'", what, i, env[i]);
+      return launch_failf (EINVAL, "config: %s.env[%zu] is not KEY=VALUE: '%s'", what, i, env[i]);
   return 0;
 }
 
@@ -403,19 +386,19 @@ parse_process_fields (const struct json *p, const char *what, struct oci_process
   char where[64];
   int r = 0;
   snprintf (where, sizeof where, "%s.args", what);
-  if ((r = str_array (field (p, "args"), where, &out->args, NULL)) < 0)
+  if ((r = str_array (json_field (p, "args"), where, &out->args, NULL)) < 0)
     return r;
   snprintf (where, sizeof where, "%s.env", what);
-  if ((r = str_array (field (p, "env"), where, &out->env, &out->n_env)) < 0
+  if ((r = str_array (json_field (p, "env"), where, &out->env, &out->n_env)) < 0
       || (r = check_env (out->env, what)) < 0)
     return r;
   if (!out->args[0] || !out->args[0][0])
-    return bad (EINVAL, "config: %s.args must name a command", what);
+    return launch_failf (EINVAL, "config: %s.args must name a command", what);
   if ((r = get_str (p, "cwd", what, &out->cwd)) < 0)
     return r;
   if (!out->cwd || out->cwd[0] != '/')
-    return bad (EINVAL, "config: %s.cwd must be an absolute path", what);
-  if (field (p, "user") && (r = parse_user (field (p, "user"), what, out)) < 0)
+    return launch_failf (EINVAL, "config: %s.cwd must be an absolute path", what);
+  if (json_field (p, "user") && (r = parse_user (json_field (p, "user"), what, out)) < 0)
     return r;
   if ((r = get_bool (p, "terminal", what, &out->terminal)) < 0
       || (r = get_bool (p, "noNewPrivileges", what, &out->nnp)) < 0)
@@ -424,18 +407,19 @@ parse_process_fields (const struct json *p, const char *what, struct oci_process
   if ((r = get_i64 (p, "oomScoreAdj", what, &oom, &out->oom_set)) < 0)
     return r;
   if (oom < -1000 || oom > 1000)
-    return bad (EINVAL, "config: %s.oomScoreAdj must be in -1000..1000", what);
+    return launch_failf (EINVAL, "config: %s.oomScoreAdj must be in -1000..1000", what);
   out->oom_score_adj = (int)oom;
   if ((r = get_str (p, "apparmorProfile", what, &out->apparmor)) < 0
       || (r = get_str (p, "selinuxLabel", what, &out->selinux)) < 0)
     return r;
-  if (field (p, "consoleSize") && (r = parse_console (field (p, "consoleSize"), out)) < 0)
+  if (json_field (p, "consoleSize") && (r = parse_console (json_field (p, "consoleSize"), out)) < 0)
     return r;
-  if (field (p, "capabilities") && (r = parse_caps (field (p, "capabilities"), out)) < 0)
+  if (json_field (p, "capabilities") && (r = parse_caps (json_field (p, "capabilities"), out)) < 0)
     return r;
-  if (field (p, "rlimits") && (r = parse_rlimits (field (p, "rlimits"), out)) < 0)
+  if (json_field (p, "rlimits") && (r = parse_rlimits (json_field (p, "rlimits"), out)) < 0)
     return r;
-  if (field (p, "ioPriority") && (r = parse_ioprio (field (p, "ioPriority"), what, out)) < 0)
+  if (json_field (p, "ioPriority")
+      && (r = parse_ioprio (json_field (p, "ioPriority"), what, out)) < 0)
     return r;
   oci_process_finish_env (out);
   return 0;
@@ -460,7 +444,7 @@ oci_process_parse (const struct json *p, const char *what, struct oci_process *o
                                       NULL };
   static const char *const refused[] = { "commandLine", "scheduler", "execCPUAffinity", NULL };
   memset (out, 0, sizeof *out);
-  int r = check_keys (p, what, keys, refused);
+  int r = oci_check_keys (p, what, keys, refused);
   return r < 0 ? r : parse_process_fields (p, what, out);
 }
 
@@ -625,7 +609,7 @@ mount_option (struct oci_mount *m, const char *o, const char *dst)
     {
       m->tmpcopyup = o[0] == 't';
       if (m->tmpcopyup && m->type && strcmp (m->type, "tmpfs") != 0)
-        return bad (EINVAL, "config: mounts: %s: tmpcopyup needs a tmpfs", dst);
+        return launch_failf (EINVAL, "config: mounts: %s: tmpcopyup needs a tmpfs", dst);
       return 0;
     }
   if (strcmp (o, "idmap") == 0 || strcmp (o, "ridmap") == 0)
@@ -635,7 +619,7 @@ mount_option (struct oci_mount *m, const char *o, const char *dst)
       return 0;
     }
   if (strchr (o, ','))
-    return bad (EINVAL, "config: mounts: %s: option '%s' contains a comma", dst, o);
+    return launch_failf (EINVAL, "config: mounts: %s: option '%s' contains a comma", dst, o);
   add_data (m, o);
   return 0;
 }
@@ -649,14 +633,14 @@ mount_source (struct oci_spec *s, struct oci_mount *m, const char *src)
       return 0;
     }
   if (!src || !*src)
-    return bad (EINVAL, "config: mounts: %s: a bind mount needs a source", m->dst);
+    return launch_failf (EINVAL, "config: mounts: %s: a bind mount needs a source", m->dst);
   /* runc and crun take a relative bind source relative to the bundle. */
   char *abs = src[0] == '/' ? xstrdup (src) : xasprintf ("%s/%s", s->bundle, src);
   struct stat st;
   if (stat (abs, &st) < 0)
     {
       int e = errno;
-      bad (e, "config: mounts: %s: bind source %s", m->dst, abs);
+      launch_failf (e, "config: mounts: %s: bind source %s", m->dst, abs);
       free (abs);
       return -e;
     }
@@ -678,8 +662,8 @@ bind_data (struct oci_mount *m)
       size_t len = strcspn (p, ",");
       const char *eq = memchr (p, '=', len);
       if (!eq || eq == p)
-        return bad (EINVAL, "config: mounts: %s: unknown option for a bind mount: '%.*s'", m->dst,
-                    (int)len, p);
+        return launch_failf (EINVAL, "config: mounts: %s: unknown option for a bind mount: '%.*s'",
+                             m->dst, (int)len, p);
       p += len + (p[len] == ',');
     }
   oci_log_warn ("config: mounts: %s: file system options on a bind mount are ignored: '%s'", m->dst,
@@ -689,6 +673,8 @@ bind_data (struct oci_mount *m)
   return 0;
 }
 
+static int parse_idmaps (const struct json *v, const char *where, struct oci_idmap *out, size_t *n);
+
 static int
 parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
 {
@@ -696,8 +682,8 @@ parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
       = { "destination", "type", "source", "options", "uidMappings", "gidMappings", NULL };
   const char *src = NULL;
   memset (m, 0, sizeof *m);
-  m->idmap_userns_fd = -1;
-  int r = check_keys (j, "mounts[]", keys, NULL);
+  m->idmap_fd = -1;
+  int r = oci_check_keys (j, "mounts[]", keys, NULL);
   if (r == 0)
     r = get_str (j, "destination", "mounts[]", &m->dst);
   if (r == 0)
@@ -707,34 +693,54 @@ parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
   if (r < 0)
     return r;
   if (!m->dst || m->dst[0] != '/')
-    return bad (EINVAL, "config: mounts: destination must be an absolute path: '%s'",
-                m->dst ? m->dst : "");
+    return launch_failf (EINVAL, "config: mounts: destination must be an absolute path: '%s'",
+                         m->dst ? m->dst : "");
   if (m->type && strcmp (m->type, "bind") == 0)
     m->kind = OM_BIND;
-  const struct json *opts = field (j, "options");
+  const struct json *opts = json_field (j, "options");
   if (opts && want (opts, JSON_ARR, "mounts[].options") < 0)
     return -EINVAL;
   for (size_t i = 0; opts && i < opts->n; i++)
     {
       if (opts->kids[i]->t != JSON_STR)
-        return bad (EINVAL, "config: mounts: %s: options must be strings", m->dst);
+        return launch_failf (EINVAL, "config: mounts: %s: options must be strings", m->dst);
       if ((r = mount_option (m, opts->kids[i]->s, m->dst)) < 0)
         return r;
     }
   if (m->kind == OM_FS && !m->type)
-    return bad (EINVAL, "config: mounts: %s: a type is needed (or the bind option)", m->dst);
+    return launch_failf (EINVAL, "config: mounts: %s: a type is needed (or the bind option)",
+                         m->dst);
   if (m->kind == OM_BIND && m->data && (r = bind_data (m)) < 0)
     return r;
-  if (field (j, "uidMappings") || field (j, "gidMappings"))
-    return bad (ENOTSUP,
-                "config: mounts: %s: uidMappings/gidMappings on a mount (id-mapped "
-                "mounts with their own mapping) are not supported by cairn-launch",
-                m->dst);
-  if (m->idmap)
-    return bad (ENOTSUP,
-                "config: mounts: %s: id-mapped mounts (idmap, ridmap) are not "
-                "supported by cairn-launch",
-                m->dst);
+  if (json_field (j, "uidMappings") || json_field (j, "gidMappings"))
+    {
+      /* the runtime spec: a mount's mappings go with idmap or ridmap */
+      if (!m->idmap)
+        return launch_failf (EINVAL,
+                             "config: mounts: %s: uidMappings/gidMappings need the idmap or "
+                             "ridmap option",
+                             m->dst);
+      if (!json_field (j, "uidMappings") || !json_field (j, "gidMappings"))
+        return launch_failf (EINVAL,
+                             "config: mounts: %s: an id-mapped mount needs both uidMappings "
+                             "and gidMappings",
+                             m->dst);
+      m->uidmap = xrealloc (NULL, 340 * sizeof *m->uidmap);
+      m->gidmap = xrealloc (NULL, 340 * sizeof *m->gidmap);
+      if ((r = parse_idmaps (json_field (j, "uidMappings"), "mounts.uidMappings", m->uidmap,
+                             &m->n_uidmap))
+              < 0
+          || (r = parse_idmaps (json_field (j, "gidMappings"), "mounts.gidMappings", m->gidmap,
+                                &m->n_gidmap))
+                 < 0)
+        return r;
+      if (!m->n_uidmap || !m->n_gidmap)
+        return launch_failf (EINVAL, "config: mounts: %s: empty uidMappings or gidMappings",
+                             m->dst);
+    }
+  if (m->idmap && m->kind != OM_BIND)
+    return launch_failf (
+        ENOTSUP, "config: mounts: %s: idmap/ridmap is supported on bind mounts only", m->dst);
   m->cgroup = m->kind == OM_FS && (!strcmp (m->type, "cgroup") || !strcmp (m->type, "cgroup2"));
   return mount_source (s, m, src);
 }
@@ -770,7 +776,7 @@ parse_hook (const struct json *j, const char *kind, struct oci_hook *h)
   snprintf (where, sizeof where, "hooks.%s[]", kind);
   memset (h, 0, sizeof *h);
   int64_t timeout = 0;
-  int r = check_keys (j, where, keys, NULL);
+  int r = oci_check_keys (j, where, keys, NULL);
   if (r == 0)
     r = get_str (j, "path", where, &h->path);
   if (r == 0)
@@ -778,12 +784,12 @@ parse_hook (const struct json *j, const char *kind, struct oci_hook *h)
   if (r < 0)
     return r;
   if (!h->path || h->path[0] != '/')
-    return bad (EINVAL, "config: %s.path must be an absolute path", where);
-  if (field (j, "timeout") && (timeout <= 0 || timeout > INT_MAX))
-    return bad (EINVAL, "config: %s.timeout must be a positive number of seconds", where);
+    return launch_failf (EINVAL, "config: %s.path must be an absolute path", where);
+  if (json_field (j, "timeout") && (timeout <= 0 || timeout > INT_MAX))
+    return launch_failf (EINVAL, "config: %s.timeout must be a positive number of seconds", where);
   h->timeout = (int)timeout;
-  if ((r = str_array (field (j, "args"), where, &h->args, NULL)) < 0
-      || (r = str_array (field (j, "env"), where, &h->env, NULL)) < 0)
+  if ((r = str_array (json_field (j, "args"), where, &h->args, NULL)) < 0
+      || (r = str_array (json_field (j, "env"), where, &h->env, NULL)) < 0)
     return r;
   if (!h->args[0])
     {
@@ -800,14 +806,14 @@ parse_hooks (struct oci_spec *s, const struct json *v)
 {
   if (!v)
     return 0;
-  int r = check_keys (v, "hooks", hook_names, NULL);
+  int r = oci_check_keys (v, "hooks", hook_names, NULL);
   for (int k = 0; r == 0 && k < HOOK_KINDS; k++)
     {
-      const struct json *a = field (v, hook_names[k]);
+      const struct json *a = json_field (v, hook_names[k]);
       if (!a)
         continue;
       if (a->t != JSON_ARR)
-        return bad (EINVAL, "config: hooks.%s must be an array", hook_names[k]);
+        return launch_failf (EINVAL, "config: hooks.%s must be an array", hook_names[k]);
       s->hooks[k] = xrealloc (NULL, (a->n + 1) * sizeof (struct oci_hook));
       for (size_t i = 0; r == 0 && i < a->n; i++)
         if ((r = parse_hook (a->kids[i], hook_names[k], &s->hooks[k][i])) == 0)
@@ -846,7 +852,7 @@ parse_namespaces (struct oci_spec *s, const struct json *v)
   for (size_t i = 0; i < v->n; i++)
     {
       const char *type = NULL, *path = NULL;
-      int r = check_keys (v->kids[i], "linux.namespaces[]", keys, NULL);
+      int r = oci_check_keys (v->kids[i], "linux.namespaces[]", keys, NULL);
       if (r == 0)
         r = get_str (v->kids[i], "type", "linux.namespaces[]", &type);
       if (r == 0)
@@ -855,15 +861,17 @@ parse_namespaces (struct oci_spec *s, const struct json *v)
         return r;
       int t = type ? ns_type (type) : -1;
       if (t == -2)
-        return bad (ENOTSUP, "config: linux.namespaces: the time namespace is not supported by "
+        return launch_failf (ENOTSUP,
+                             "config: linux.namespaces: the time namespace is not supported by "
                              "cairn-launch");
       if (t < 0)
-        return bad (EINVAL, "config: linux.namespaces: unknown type '%s'", type ? type : "");
+        return launch_failf (EINVAL, "config: linux.namespaces: unknown type '%s'",
+                             type ? type : "");
       for (size_t k = 0; k < s->n_ns; k++)
         if (s->ns[k].type == t)
-          return bad (EINVAL, "config: linux.namespaces: '%s' is listed twice", type);
+          return launch_failf (EINVAL, "config: linux.namespaces: '%s' is listed twice", type);
       if (path && path[0] != '/')
-        return bad (EINVAL, "config: linux.namespaces: %s: path must be absolute", type);
+        return launch_failf (EINVAL, "config: linux.namespaces: %s: path must be absolute", type);
       s->ns[s->n_ns].type = t;
       s->ns[s->n_ns].path = path && *path ? path : NULL;
       s->ns[s->n_ns].fd = -1;
@@ -883,11 +891,11 @@ parse_idmaps (const struct json *v, const char *where, struct oci_idmap *out, si
   if (want (v, JSON_ARR, where) < 0)
     return -EINVAL;
   if (v->n > 340)
-    return bad (EINVAL, "config: %s: at most 340 ranges", where);
+    return launch_failf (EINVAL, "config: %s: at most 340 ranges", where);
   for (size_t i = 0; i < v->n; i++)
     {
       uint64_t c = 0, h = 0, z = 0;
-      int r = check_keys (v->kids[i], where, keys, NULL);
+      int r = oci_check_keys (v->kids[i], where, keys, NULL);
       if (r == 0)
         r = get_u64 (v->kids[i], "containerID", where, UINT32_MAX - 1, &c, NULL);
       if (r == 0)
@@ -897,7 +905,7 @@ parse_idmaps (const struct json *v, const char *where, struct oci_idmap *out, si
       if (r < 0)
         return r;
       if (z == 0)
-        return bad (EINVAL, "config: %s[%zu]: size must be positive", where, i);
+        return launch_failf (EINVAL, "config: %s[%zu]: size must be positive", where, i);
       out[i] = (struct oci_idmap){ (uint32_t)c, (uint32_t)h, (uint32_t)z };
     }
   *n = v->n;
@@ -913,7 +921,7 @@ parse_device (const struct json *j, struct oci_device *d)
   uint64_t maj = 0, min = 0, mode = 0, uid = 0, gid = 0;
   bool has_maj = false, has_min = false;
   memset (d, 0, sizeof *d);
-  int r = check_keys (j, "linux.devices[]", keys, NULL);
+  int r = oci_check_keys (j, "linux.devices[]", keys, NULL);
   if (r == 0)
     r = get_str (j, "type", "linux.devices[]", &type);
   if (r == 0)
@@ -931,12 +939,12 @@ parse_device (const struct json *j, struct oci_device *d)
   if (r < 0)
     return r;
   if (!d->path || d->path[0] != '/' || strncmp (d->path, "/dev/", 5) != 0)
-    return bad (EINVAL, "config: linux.devices: path must be under /dev: '%s'",
-                d->path ? d->path : "");
+    return launch_failf (EINVAL, "config: linux.devices: path must be under /dev: '%s'",
+                         d->path ? d->path : "");
   if (!type || strlen (type) != 1 || !strchr ("cbup", type[0]))
-    return bad (EINVAL, "config: linux.devices: %s: type must be c, b, u or p", d->path);
+    return launch_failf (EINVAL, "config: linux.devices: %s: type must be c, b, u or p", d->path);
   if (type[0] != 'p' && (!has_maj || !has_min))
-    return bad (EINVAL, "config: linux.devices: %s: major and minor are needed", d->path);
+    return launch_failf (EINVAL, "config: linux.devices: %s: major and minor are needed", d->path);
   d->type = type[0];
   d->major = (unsigned)maj;
   d->minor = (unsigned)min;
@@ -975,7 +983,7 @@ parse_kv_object (const struct json *v, const char *where, struct oci_kv **out, s
   for (size_t i = 0; i < v->n; i++)
     {
       if (v->kids[i]->t != JSON_STR)
-        return bad (EINVAL, "config: %s.%s must be a string", where, v->keys[i]);
+        return launch_failf (EINVAL, "config: %s.%s must be a string", where, v->keys[i]);
       (*out)[i].key = v->keys[i];
       (*out)[i].value = v->kids[i]->s;
     }
@@ -993,7 +1001,7 @@ parse_paths (const struct json *v, const char *where, const char ***out, size_t 
   for (size_t i = 0; i < *n; i++)
     if (a[i][0] != '/')
       {
-        int r2 = bad (EINVAL, "config: %s: '%s' is not an absolute path", where, a[i]);
+        int r2 = launch_failf (EINVAL, "config: %s: '%s' is not an absolute path", where, a[i]);
         free (a);
         return r2;
       }
@@ -1011,32 +1019,33 @@ parse_seccomp (struct oci_spec *s, const struct json *v)
   static const char *const arg_keys[] = { "index", "value", "valueTwo", "op", NULL };
   if (!v)
     return 0;
-  int r = check_keys (v, "linux.seccomp", keys, NULL);
-  const struct json *sys = field (v, "syscalls"), *flags = field (v, "flags");
+  int r = oci_check_keys (v, "linux.seccomp", keys, NULL);
+  const struct json *sys = json_field (v, "syscalls"), *flags = json_field (v, "flags");
   bool notify = false;
   if (r == 0)
     r = get_str (v, "listenerPath", "linux.seccomp", &s->seccomp_listener);
   if (r == 0)
     r = get_str (v, "listenerMetadata", "linux.seccomp", &s->seccomp_listener_meta);
   if (r == 0 && s->seccomp_listener && s->seccomp_listener[0] != '/')
-    r = bad (EINVAL, "config: linux.seccomp.listenerPath must be an absolute path");
+    r = launch_failf (EINVAL, "config: linux.seccomp.listenerPath must be an absolute path");
   for (size_t i = 0; r == 0 && sys && sys->t == JSON_ARR && i < sys->n; i++)
     {
-      const struct json *e = sys->kids[i], *args = field (e, "args");
-      r = check_keys (e, "linux.seccomp.syscalls[]", sys_keys, NULL);
+      const struct json *e = sys->kids[i], *args = json_field (e, "args");
+      r = oci_check_keys (e, "linux.seccomp.syscalls[]", sys_keys, NULL);
       for (size_t k = 0; r == 0 && json_is (args, JSON_ARR) && k < args->n; k++)
-        r = check_keys (args->kids[k], "linux.seccomp.syscalls[].args[]", arg_keys, NULL);
-      const struct json *a = field (e, "action");
+        r = oci_check_keys (args->kids[k], "linux.seccomp.syscalls[].args[]", arg_keys, NULL);
+      const struct json *a = json_field (e, "action");
       notify |= r == 0 && json_is (a, JSON_STR) && strcmp (a->s, "SCMP_ACT_NOTIFY") == 0;
     }
   if (r == 0 && notify != (s->seccomp_listener != NULL))
-    return bad (EINVAL, notify ? "config: linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath"
-                               : "config: linux.seccomp.listenerPath without any SCMP_ACT_NOTIFY");
+    return launch_failf (EINVAL,
+                         notify ? "config: linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath"
+                                : "config: linux.seccomp.listenerPath without any SCMP_ACT_NOTIFY");
   for (size_t i = 0; r == 0 && flags && i < flags->n; i++)
     {
       const struct json *f = flags->kids[i];
       if (!json_is (f, JSON_STR))
-        return bad (EINVAL, "config: linux.seccomp.flags must be strings");
+        return launch_failf (EINVAL, "config: linux.seccomp.flags must be strings");
       if (!strcmp (f->s, "SECCOMP_FILTER_FLAG_LOG"))
         s->seccomp_flags |= 2;
       else if (!strcmp (f->s, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"))
@@ -1044,7 +1053,7 @@ parse_seccomp (struct oci_spec *s, const struct json *v)
       else if (!strcmp (f->s, "SECCOMP_FILTER_FLAG_TSYNC"))
         s->seccomp_flags |= 1;
       else
-        return bad (EINVAL, "config: linux.seccomp.flags: unknown flag '%s'", f->s);
+        return launch_failf (EINVAL, "config: linux.seccomp.flags: unknown flag '%s'", f->s);
     }
   if (r < 0)
     return r;
@@ -1055,8 +1064,8 @@ parse_seccomp (struct oci_spec *s, const struct json *v)
   if (r < 0)
     {
       free (steal_ptr (&s->seccomp));
-      return bad (-r, "config: linux.seccomp: %s%s%s", launch_errmsg (),
-                  launch_errctx () ? ": " : "", launch_errctx () ? launch_errctx () : "");
+      return launch_failf (-r, "config: linux.seccomp: %s%s%s", launch_errmsg (),
+                           launch_errctx () ? ": " : "", launch_errctx () ? launch_errctx () : "");
     }
   /* cairn-launch's own default policy for the container's bounding set (as
    * --print-seccomp-profile and --print-oci-config write it) keeps what its
@@ -1073,21 +1082,21 @@ parse_personality (struct oci_spec *s, const struct json *v)
   const char *dom = NULL;
   if (!v)
     return 0;
-  int r = check_keys (v, "linux.personality", keys, NULL);
+  int r = oci_check_keys (v, "linux.personality", keys, NULL);
   if (r == 0)
     r = get_str (v, "domain", "linux.personality", &dom);
   if (r < 0)
     return r;
-  const struct json *f = field (v, "flags");
+  const struct json *f = json_field (v, "flags");
   if (f && (f->t != JSON_ARR || f->n))
-    return bad (ENOTSUP, "config: linux.personality.flags: no flag is supported (the spec "
-                         "defines none)");
+    return launch_failf (ENOTSUP, "config: linux.personality.flags: no flag is supported (the spec "
+                                  "defines none)");
   if (dom && strcmp (dom, "LINUX") == 0)
     s->personality.domain = PER_LINUX;
   else if (dom && strcmp (dom, "LINUX32") == 0)
     s->personality.domain = PER_LINUX32;
   else
-    return bad (EINVAL, "config: linux.personality.domain must be LINUX or LINUX32");
+    return launch_failf (EINVAL, "config: linux.personality.domain must be LINUX or LINUX32");
   s->personality.set = true;
   return 0;
 }
@@ -1099,7 +1108,7 @@ parse_propagation (struct oci_spec *s, const char *p)
     return 0;
   s->rootfs_prop = prop_flag (p);
   if (!s->rootfs_prop)
-    return bad (EINVAL, "config: linux.rootfsPropagation: unknown value '%s'", p);
+    return launch_failf (EINVAL, "config: linux.rootfsPropagation: unknown value '%s'", p);
   return 0;
 }
 
@@ -1107,23 +1116,23 @@ static int
 parse_linux_rest (struct oci_spec *s, const struct json *l)
 {
   const char *prop = NULL;
-  int r = parse_devices (s, field (l, "devices"));
+  int r = parse_devices (s, json_field (l, "devices"));
   if (r == 0)
     r = get_str (l, "cgroupsPath", "linux", &s->cgroups_path);
-  if (r == 0 && field (l, "resources"))
+  if (r == 0 && json_field (l, "resources"))
     {
-      r = oci_parse_resources (field (l, "resources"), &s->res);
+      r = oci_parse_resources (json_field (l, "resources"), &s->res);
       /* engines write "resources": {} when they ask for nothing */
       s->has_resources = r == 0 && oci_resources_any (&s->res);
     }
   if (r == 0)
-    r = parse_kv_object (field (l, "sysctl"), "linux.sysctl", &s->sysctl, &s->n_sysctl);
+    r = parse_kv_object (json_field (l, "sysctl"), "linux.sysctl", &s->sysctl, &s->n_sysctl);
   if (r == 0)
-    r = parse_seccomp (s, field (l, "seccomp"));
+    r = parse_seccomp (s, json_field (l, "seccomp"));
   if (r == 0)
-    r = parse_paths (field (l, "maskedPaths"), "linux.maskedPaths", &s->masked, &s->n_masked);
+    r = parse_paths (json_field (l, "maskedPaths"), "linux.maskedPaths", &s->masked, &s->n_masked);
   if (r == 0)
-    r = parse_paths (field (l, "readonlyPaths"), "linux.readonlyPaths", &s->readonly,
+    r = parse_paths (json_field (l, "readonlyPaths"), "linux.readonlyPaths", &s->readonly,
                      &s->n_readonly);
   if (r == 0)
     r = get_str (l, "rootfsPropagation", "linux", &prop);
@@ -1132,7 +1141,7 @@ parse_linux_rest (struct oci_spec *s, const struct json *l)
   if (r == 0)
     r = get_str (l, "mountLabel", "linux", &s->mount_label);
   if (r == 0)
-    r = parse_personality (s, field (l, "personality"));
+    r = parse_personality (s, json_field (l, "personality"));
   return r;
 }
 
@@ -1148,13 +1157,13 @@ parse_linux (struct oci_spec *s, const struct json *l)
       = { "intelRdt", "timeOffsets", "memoryPolicy", "netDevices", NULL };
   if (!l)
     return 0;
-  int r = check_keys (l, "linux", keys, refused);
+  int r = oci_check_keys (l, "linux", keys, refused);
   if (r == 0)
-    r = parse_namespaces (s, field (l, "namespaces"));
+    r = parse_namespaces (s, json_field (l, "namespaces"));
   if (r == 0)
-    r = parse_idmaps (field (l, "uidMappings"), "linux.uidMappings", s->uidmap, &s->n_uidmap);
+    r = parse_idmaps (json_field (l, "uidMappings"), "linux.uidMappings", s->uidmap, &s->n_uidmap);
   if (r == 0)
-    r = parse_idmaps (field (l, "gidMappings"), "linux.gidMappings", s->gidmap, &s->n_gidmap);
+    r = parse_idmaps (json_field (l, "gidMappings"), "linux.gidMappings", s->gidmap, &s->n_gidmap);
   return r < 0 ? r : parse_linux_rest (s, l);
 }
 
@@ -1164,7 +1173,8 @@ parse_root (struct oci_spec *s, const struct json *root)
 {
   static const char *const keys[] = { "path", "readonly", NULL };
   const char *path = NULL;
-  int r = root ? check_keys (root, "root", keys, NULL) : bad (EINVAL, "config: root is missing");
+  int r = root ? oci_check_keys (root, "root", keys, NULL)
+               : launch_failf (EINVAL, "config: root is missing");
   if (r == 0)
     r = get_str (root, "path", "root", &path);
   if (r == 0)
@@ -1172,13 +1182,14 @@ parse_root (struct oci_spec *s, const struct json *root)
   if (r < 0)
     return r;
   if (!path || !*path)
-    return bad (EINVAL, "config: root.path is missing");
+    return launch_failf (EINVAL, "config: root.path is missing");
   _cleanup_free_ char *joined
       = path[0] == '/' ? xstrdup (path) : xasprintf ("%s/%s", s->bundle, path);
   s->root = realpath (joined, NULL);
   struct stat st;
   if (!s->root || stat (s->root, &st) < 0 || !S_ISDIR (st.st_mode))
-    return bad (s->root ? ENOTDIR : errno, "config: root.path %s is not a directory", joined);
+    return launch_failf (s->root ? ENOTDIR : errno, "config: root.path %s is not a directory",
+                         joined);
   return 0;
 }
 
@@ -1191,7 +1202,7 @@ check_annotations (const struct json *a)
     return -EINVAL;
   for (size_t i = 0; i < a->n; i++)
     if (a->kids[i]->t != JSON_STR)
-      return bad (EINVAL, "config: annotations.%s must be a string", a->keys[i]);
+      return launch_failf (EINVAL, "config: annotations.%s must be a string", a->keys[i]);
   return 0;
 }
 
@@ -1202,30 +1213,30 @@ parse_doc (struct oci_spec *s, const struct json *d)
       = { "ociVersion", "process", "root",        "hostname", "domainname",
           "mounts",     "hooks",   "annotations", "linux",    NULL };
   static const char *const refused[] = { "solaris", "windows", "vm", "zos", NULL };
-  int r = check_keys (d, "", keys, refused);
+  int r = oci_check_keys (d, "", keys, refused);
   if (r == 0)
     r = get_str (d, "ociVersion", "config", &s->oci_version);
   if (r == 0 && (!s->oci_version || strncmp (s->oci_version, "1.", 2) != 0))
-    r = bad (EINVAL, "config: ociVersion must be 1.x (got '%s')",
-             s->oci_version ? s->oci_version : "");
+    r = launch_failf (EINVAL, "config: ociVersion must be 1.x (got '%s')",
+                      s->oci_version ? s->oci_version : "");
   if (r == 0)
-    r = parse_root (s, field (d, "root"));
-  if (r == 0 && !field (d, "process"))
-    r = bad (EINVAL, "config: process is missing");
+    r = parse_root (s, json_field (d, "root"));
+  if (r == 0 && !json_field (d, "process"))
+    r = launch_failf (EINVAL, "config: process is missing");
   if (r == 0)
-    r = oci_process_parse (field (d, "process"), "process", &s->proc);
+    r = oci_process_parse (json_field (d, "process"), "process", &s->proc);
   if (r == 0)
     r = get_str (d, "hostname", "config", &s->hostname);
   if (r == 0)
     r = get_str (d, "domainname", "config", &s->domainname);
   if (r == 0)
-    r = parse_mounts (s, field (d, "mounts"));
+    r = parse_mounts (s, json_field (d, "mounts"));
   if (r == 0)
-    r = parse_hooks (s, field (d, "hooks"));
-  if (r == 0 && (r = check_annotations (field (d, "annotations"))) == 0)
-    s->annotations = field (d, "annotations");
+    r = parse_hooks (s, json_field (d, "hooks"));
+  if (r == 0 && (r = check_annotations (json_field (d, "annotations"))) == 0)
+    s->annotations = json_field (d, "annotations");
   if (r == 0)
-    r = parse_linux (s, field (d, "linux"));
+    r = parse_linux (s, json_field (d, "linux"));
   return r;
 }
 
@@ -1235,13 +1246,13 @@ oci_spec_load (const char *bundle, struct oci_spec *s)
   memset (s, 0, sizeof *s);
   s->bundle = realpath (bundle, NULL);
   if (!s->bundle)
-    return bad (errno, "bundle %s", bundle);
+    return launch_failf (errno, "bundle %s", bundle);
   _cleanup_close_ int dfd = open (s->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
-    return bad (errno, "bundle %s", bundle);
+    return launch_failf (errno, "bundle %s", bundle);
   s->doc = json_parse_file (dfd, "config.json", 4 << 20);
   if (!s->doc)
-    return bad (errno ? errno : EINVAL, "%s/config.json: %s", s->bundle, launch_errmsg ());
+    return launch_failf (errno ? errno : EINVAL, "%s/config.json: %s", s->bundle, launch_errmsg ());
   return parse_doc (s, s->doc);
 }
 
@@ -1253,15 +1264,17 @@ oci_spec_check_host (struct oci_spec *s, bool rootless)
   bool apparmor = stat ("/sys/kernel/security/apparmor", &st) == 0;
   bool selinux = stat ("/sys/fs/selinux/enforce", &st) == 0;
   if (s->proc.apparmor && *s->proc.apparmor && !apparmor)
-    return bad (ENOTSUP,
-                "config: process.apparmorProfile '%s' is asked for but AppArmor is not "
-                "enabled on this host",
-                s->proc.apparmor);
+    return launch_failf (ENOTSUP,
+                         "config: process.apparmorProfile '%s' is asked for but AppArmor is not "
+                         "enabled on this host",
+                         s->proc.apparmor);
   if (s->proc.selinux && *s->proc.selinux && !selinux)
-    return bad (ENOTSUP, "config: process.selinuxLabel is asked for but SELinux is not enabled "
+    return launch_failf (ENOTSUP,
+                         "config: process.selinuxLabel is asked for but SELinux is not enabled "
                          "on this host");
   if (s->mount_label && *s->mount_label && !selinux)
-    return bad (ENOTSUP, "config: linux.mountLabel is asked for but SELinux is not enabled on "
+    return launch_failf (ENOTSUP,
+                         "config: linux.mountLabel is asked for but SELinux is not enabled on "
                          "this host");
   /* linux.mountLabel: the context= option of the file systems that take
    * one (the bind mounts keep their own labels) */
@@ -1273,14 +1286,14 @@ oci_spec_check_host (struct oci_spec *s, bool rootless)
               && strcmp (m->type, "mqueue")))
         continue;
       if (strchr (s->mount_label, '"') || strchr (s->mount_label, ','))
-        return bad (EINVAL, "config: linux.mountLabel: invalid label");
+        return launch_failf (EINVAL, "config: linux.mountLabel: invalid label");
       _cleanup_free_ char *ctx = xasprintf ("context=\"%s\"", s->mount_label);
       add_data (m, ctx);
     }
   if (rootless && (s->ns_new & CLONE_NEWUSER) == 0 && s->n_uidmap)
-    return bad (EINVAL, "config: linux.uidMappings without a user namespace");
+    return launch_failf (EINVAL, "config: linux.uidMappings without a user namespace");
   if ((s->n_uidmap || s->n_gidmap) && !(s->ns_new & CLONE_NEWUSER))
-    return bad (EINVAL, "config: linux.uidMappings/gidMappings need a new user namespace");
+    return launch_failf (EINVAL, "config: linux.uidMappings/gidMappings need a new user namespace");
   return 0;
 }
 
@@ -1294,6 +1307,8 @@ oci_spec_free (struct oci_spec *s)
   for (size_t i = 0; i < s->n_mounts; i++)
     {
       free (s->mounts[i].data);
+      free (s->mounts[i].uidmap);
+      free (s->mounts[i].gidmap);
       if (s->mounts[i].kind == OM_BIND)
         free ((char *)s->mounts[i].src);
     }
@@ -1382,7 +1397,8 @@ load_copy (int dirfd, struct oci_spec *s)
   memset (s, 0, sizeof *s);
   s->doc = json_parse_file (dirfd, "config.json", 4 << 20);
   if (!s->doc)
-    return bad (errno ? errno : EINVAL, "the container's config.json: %s", launch_errmsg ());
+    return launch_failf (errno ? errno : EINVAL, "the container's config.json: %s",
+                         launch_errmsg ());
   return 0;
 }
 
@@ -1390,7 +1406,7 @@ int
 oci_spec_load_hooks (int dirfd, struct oci_spec *s)
 {
   int r = load_copy (dirfd, s);
-  return r < 0 ? r : parse_hooks (s, field (s->doc, "hooks"));
+  return r < 0 ? r : parse_hooks (s, json_field (s->doc, "hooks"));
 }
 
 /* exec: the container's process (the template of runc exec) and seccomp. */
@@ -1398,12 +1414,12 @@ int
 oci_spec_load_exec (int dirfd, struct oci_spec *s)
 {
   int r = load_copy (dirfd, s);
-  const struct json *l = field (s->doc, "linux");
+  const struct json *l = json_field (s->doc, "linux");
   if (r == 0)
-    r = oci_process_parse (field (s->doc, "process"), "process", &s->proc);
+    r = oci_process_parse (json_field (s->doc, "process"), "process", &s->proc);
   if (r == 0 && l)
-    r = parse_seccomp (s, field (l, "seccomp"));
+    r = parse_seccomp (s, json_field (l, "seccomp"));
   if (r == 0 && l)
-    r = parse_namespaces (s, field (l, "namespaces"));
+    r = parse_namespaces (s, json_field (l, "namespaces"));
   return r;
 }

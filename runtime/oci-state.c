@@ -41,17 +41,6 @@
 #include "runtime/json.h"
 #include "runtime/oci.h"
 
-static char errbuf[512];
-
-static int __attribute__ ((format (printf, 2, 3))) bad (int err, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  vsnprintf (errbuf, sizeof errbuf, fmt, ap);
-  va_end (ap);
-  return launch_fail (err, errbuf, NULL);
-}
-
 const char *
 oci_status_name (enum oci_status s)
 {
@@ -65,7 +54,7 @@ oci_validate_id (const char *id)
   size_t n = strlen (id);
   if (n == 0 || n > 1024 || strcmp (id, ".") == 0 || strcmp (id, "..") == 0
       || strspn (id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.") != n)
-    return bad (EINVAL, "invalid container id '%s' (letters, digits, _ + - . only)", id);
+    return launch_failf (EINVAL, "invalid container id '%s' (letters, digits, _ + - . only)", id);
   return 0;
 }
 
@@ -73,17 +62,17 @@ int
 oci_root_open (bool create)
 {
   if (create && mkdir_p (oci_g.root, 0711) < 0)
-    return bad (errno, "cannot create the state directory %s", oci_g.root);
+    return launch_failf (errno, "cannot create the state directory %s", oci_g.root);
   int fd = open (oci_g.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0 && errno != ENOENT)
-    return bad (errno, "cannot open the state directory %s", oci_g.root);
+    return launch_failf (errno, "cannot open the state directory %s", oci_g.root);
   return fd < 0 ? -ENOENT : fd;
 }
 
 static int
 not_found (const char *id)
 {
-  return bad (ENOENT, "container %s does not exist", id);
+  return launch_failf (ENOENT, "container %s does not exist", id);
 }
 
 int
@@ -96,13 +85,13 @@ oci_state_lock (int rootfd, const char *id, int how)
     return not_found (id);
   int fd = openat (rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
-    return errno == ENOENT ? not_found (id) : bad (errno, "opening the state of %s", id);
+    return errno == ENOENT ? not_found (id) : launch_failf (errno, "opening the state of %s", id);
   while (flock (fd, how) < 0)
     if (errno != EINTR)
       {
         int e = errno;
         close (fd);
-        return bad (e, "locking the state of %s", id);
+        return launch_failf (e, "locking the state of %s", id);
       }
   struct stat st;
   if (fstat (fd, &st) < 0 || st.st_nlink == 0)
@@ -120,8 +109,8 @@ oci_state_create_dir (int rootfd, const char *id, int *out_dirfd)
   if (r < 0)
     return r;
   if (mkdirat (rootfd, id, 0711) < 0)
-    return errno == EEXIST ? bad (EEXIST, "container %s already exists", id)
-                           : bad (errno, "creating the state directory of %s", id);
+    return errno == EEXIST ? launch_failf (EEXIST, "container %s already exists", id)
+                           : launch_failf (errno, "creating the state directory of %s", id);
   int fd = openat (rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0 || flock (fd, LOCK_EX) < 0)
     {
@@ -129,7 +118,7 @@ oci_state_create_dir (int rootfd, const char *id, int *out_dirfd)
       if (fd >= 0)
         close (fd);
       unlinkat (rootfd, id, AT_REMOVEDIR);
-      return bad (e, "opening the state directory of %s", id);
+      return launch_failf (e, "opening the state directory of %s", id);
     }
   *out_dirfd = fd;
   return 0;
@@ -177,9 +166,9 @@ oci_state_write (int dirfd, const struct oci_state *st)
   _cleanup_close_ int fd
       = openat (dirfd, "state.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0 || write (fd, b.p, b.len) != (ssize_t)b.len)
-    r = bad (errno ? errno : EIO, "writing the state of %s", st->id);
+    r = launch_failf (errno ? errno : EIO, "writing the state of %s", st->id);
   if (r == 0 && renameat (dirfd, "state.json.tmp", dirfd, "state.json") < 0)
-    r = bad (errno, "writing the state of %s", st->id);
+    r = launch_failf (errno, "writing the state of %s", st->id);
   jb_free (&b);
   return r;
 }
@@ -200,7 +189,8 @@ oci_state_read (int dirfd, const char *id, struct oci_state *st)
   memset (st, 0, sizeof *st);
   struct json *d = json_parse_file (dirfd, "state.json", 1 << 20);
   if (!d)
-    return errno == ENOENT ? not_found (id) : bad (EINVAL, "the state of %s is unreadable", id);
+    return errno == ENOENT ? not_found (id)
+                           : launch_failf (EINVAL, "the state of %s is unreadable", id);
   int64_t pid = 0, cns = 0;
   uint64_t stt = 0, owner = 0;
   int r = str_field (d, "id", &st->id);
@@ -245,7 +235,7 @@ oci_state_read (int dirfd, const char *id, struct oci_state *st)
   if (r < 0)
     {
       oci_state_clear (st);
-      return bad (EINVAL, "the state of %s is invalid", id);
+      return launch_failf (EINVAL, "the state of %s is invalid", id);
     }
   return 0;
 }
@@ -364,7 +354,7 @@ oci_state_remove_dir (int rootfd, const char *id, int dirfd)
 {
   rm_files (dirfd);
   if (unlinkat (rootfd, id, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return bad (errno, "removing the state directory of %s", id);
+    return launch_failf (errno, "removing the state directory of %s", id);
   return 0;
 }
 
@@ -454,4 +444,19 @@ oci_unmount_shared (const struct oci_state *st)
       free (points[n]);
     }
   free (points);
+}
+
+int
+oci_state_open (int rootfd, const char *id, int how, struct oci_state *st)
+{
+  int dfd = oci_state_lock (rootfd, id, how);
+  if (dfd < 0)
+    return dfd;
+  int r = oci_state_read (dfd, id, st);
+  if (r < 0)
+    {
+      close (dfd);
+      return r;
+    }
+  return dfd;
 }

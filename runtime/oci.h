@@ -100,7 +100,11 @@ struct oci_mount
   bool cgroup;     /* type "cgroup" or "cgroup2": set up per hierarchy */
   bool idmap;      /* idmap/ridmap: an id-mapped bind */
   bool idmap_rec;
-  int idmap_userns_fd; /* prepared by the parent */
+  int idmap_fd; /* in the child: the detached id-mapped tree the parent made */
+  /* the mount's own uidMappings/gidMappings (else the container's user
+   * namespace is the mapping) */
+  struct oci_idmap *uidmap, *gidmap;
+  size_t n_uidmap, n_gidmap;
 };
 
 struct oci_ns
@@ -251,6 +255,11 @@ struct oci_spec
 
 /* oci-spec.c */
 int oci_spec_load (const char *bundle, struct oci_spec *out);
+/* Refuse keys of O (at WHERE, "" for the top) that are not in ALLOWED;
+ * those in REFUSED (may be NULL) get "not supported by cairn-launch"
+ * rather than "unknown field". */
+int oci_check_keys (const struct json *o, const char *where, const char *const *allowed,
+                    const char *const *refused);
 /* process.json for exec, or a process built from the command line. */
 int oci_process_parse (const struct json *p, const char *what, struct oci_process *out);
 void oci_process_finish_env (struct oci_process *p);
@@ -281,6 +290,12 @@ void oci_log_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2))
 void oci_log_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 void oci_log_debug (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 int oci_report (int r); /* launch_errmsg() -> oci_log_error; returns 1 */
+/* "VERB: MSG" as an error; returns 2, the exit code of a usage error. */
+int oci_usage_err (const char *verb, const char *msg);
+/* The foreground of `run` and `exec` (oci-exec.c): relays the terminal
+ * MASTER (-1: none) and the signals we get to PID, our child, until it
+ * exits; returns its exit code (128+N for signal N). */
+int oci_foreground (pid_t pid, int master);
 
 enum oci_status
 {
@@ -333,6 +348,8 @@ int oci_state_lock (int rootfd, const char *id, int how);
 int oci_state_create_dir (int rootfd, const char *id, int *out_dirfd);
 int oci_state_write (int dirfd, const struct oci_state *st);
 int oci_state_read (int dirfd, const char *id, struct oci_state *out);
+/* oci_state_lock then oci_state_read: the locked dirfd, or -errno. */
+int oci_state_open (int rootfd, const char *id, int how, struct oci_state *st);
 void oci_state_clear (struct oci_state *st);
 enum oci_status oci_state_status (int dirfd, const struct oci_state *st);
 bool oci_pid_alive (pid_t pid, unsigned long long start_time);
@@ -371,6 +388,11 @@ int oci_cgroups_from_json (const struct json *v, struct oci_cgroups *out);
 /* oci-hooks.c: run the hooks of KIND with STATE_JSON on stdin.  Fails on the
  * first hook that fails (exit status != 0, signal, timeout). */
 int oci_hooks_run (const struct oci_spec *s, enum oci_hook_kind kind, const char *state_json);
+/* One hook: STATE on its stdin, killed past its timeout; a failure is
+ * recorded with launch_fail.  RAW_CLONE: forked with the clone syscall
+ * (the container's init, which libc's fork() does not know as a process
+ * of its own). */
+int oci_hook_run (const struct oci_hook *h, const char *state, bool raw_clone);
 /* Every hook of KIND, each failure only logged as a warning naming WHAT. */
 void oci_hooks_run_warn (const struct oci_spec *s, enum oci_hook_kind kind, const char *state_json,
                          const char *what);

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -36,6 +37,20 @@ launch_fail (int err, const char *msg, const char *ctx)
       err_ctx = err_ctx_buf;
     }
   return err > 0 ? -err : (err < 0 ? err : -EINVAL);
+}
+
+int
+launch_failf (int err, const char *fmt, ...)
+{
+  /* formatted aside first: an argument may be launch_errmsg () itself */
+  static char buf[1024];
+  char tmp[sizeof buf];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (tmp, sizeof tmp, fmt, ap);
+  va_end (ap);
+  memcpy (buf, tmp, sizeof buf);
+  return launch_fail (err, buf, NULL);
 }
 
 const char *
@@ -248,4 +263,24 @@ fnv1a64 (const void *data, size_t len, uint64_t h)
       h *= 0x100000001b3ULL;
     }
   return h;
+}
+
+ssize_t
+send_with_fd (int sock, const void *data, size_t len, int fd)
+{
+  struct iovec iov = { (void *)data, len };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } u;
+  memset (&u, 0, sizeof u);
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &fd, sizeof fd);
+  return sendmsg (sock, &mh, MSG_NOSIGNAL);
 }

@@ -1,16 +1,19 @@
 #!/bin/bash
 # tests/test-oci-validation.sh — the OCI runtime-tools validation suite
 # (tests/oci-validation/: built from Debian packages, run in
-# tests/oci-sandbox.sh) against crun and against the build's cairn-launch.
+# tests/oci-sandbox.sh) against the build's cairn-launch.
 #
-# Each runtime must pass at least the programs listed in
-# tests/oci-validation/expected-<runtime>.txt (a program in the list that
+# cairn-launch must pass at least the programs listed in
+# tests/oci-validation/expected-cairn-launch.txt (a program in the list that
 # fails is run once more before it counts as failed: a few programs poll
-# the runtime's state with one-second steps). The crun list proves the
-# harness (what crun 1.8.1 passes in the sandbox); the cairn-launch list is
-# the floor that only goes up: the goal is every program crun passes, and
-# the case prints those that cairn-launch does not pass yet and those it
-# passes that are not in its list yet (add them).
+# the runtime's state with one-second steps). That list is the floor that
+# only goes up: the goal is every program of expected-crun.txt (what crun
+# 1.8.1 passes in the same harness, measured by
+# tests/oci-validation/compare.sh, which runs crun and runc side by side
+# with cairn-launch; not part of the suite, to keep its time down), and the
+# case prints those that cairn-launch does not pass yet and those it
+# passes that are not in its list yet (add them). All 58 programs run, 3
+# at once (OCI_VALIDATION_JOBS), each worker in a sandbox of its own.
 #
 # Copyright (C) 2026 The cairn authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -19,6 +22,7 @@
 
 VAL=$CAIRN_TOP_SRCDIR/tests/oci-validation
 export OCI_VALIDATION_CACHE=${OCI_VALIDATION_CACHE:-/var/tmp/cairn-oci-validation}
+export OCI_VALIDATION_JOBS=${OCI_VALIDATION_JOBS:-3}
 
 t_build() {
   require_root
@@ -47,7 +51,7 @@ t_runtime() {
     grep -q "^$want pass " "$T/out/results.txt" || again="$again $want"
   done
   if [ -n "$again" ]; then
-    echo "retrying once:$again"
+    echo "failed once, retried:$again" | tee -a "$_tap_tmproot/notes-$name"
     # shellcheck disable=SC2086
     RUNTIME=$rt OCI_VALIDATION_OUT=$T/again bash "$VAL/run.sh" $again > again.log 2>&1 || true
     for want in $again; do
@@ -58,11 +62,9 @@ t_runtime() {
   extra=$(awk '$2 == "pass" { print $1 }' "$T/out/results.txt" | grep -vxF -f <(grep -v '^#' "$list") || true)
   local notes=$_tap_tmproot/notes-$name
   [ -z "$extra" ] || echo "$name passes, not yet in $(basename "$list") (add them):" $extra | tee -a "$notes"
-  if [ "$name" != crun ]; then
-    local gap; gap=$(grep -v '^#' "$VAL/expected-crun.txt" | while read -r p; do
-      grep -q "^$p pass " "$T/out/results.txt" || echo "$p"; done)
-    [ -z "$gap" ] || echo "crun passes, $name does not yet:" $gap | tee -a "$notes"
-  fi
+  local gap; gap=$(grep -v '^#' "$VAL/expected-crun.txt" | while read -r p; do
+    grep -q "^$p pass " "$T/out/results.txt" || echo "$p"; done)
+  [ -z "$gap" ] || echo "crun passes, $name does not yet:" $gap | tee -a "$notes"
   grep -E ': [0-9]+ passed' run.log >> "$notes"
   [ -z "$failed" ] || { echo "assert: expected to pass, failed twice:$failed"; exit 1; }
 }
@@ -70,8 +72,6 @@ t_runtime() {
 run_test "runtime-tools validation programs build from Debian packages (58 + runtimetest)" t_build
 # The notes (counts, gaps) are printed as TAP comments whatever the result.
 notes() { [ ! -f "$_tap_tmproot/notes-$1" ] || sed 's/^/# /' "$_tap_tmproot/notes-$1"; }
-run_test "crun passes the validation programs of tests/oci-validation/expected-crun.txt" t_runtime crun "$(command -v crun || echo crun)"
-notes crun
 run_test "cairn-launch passes the validation programs of tests/oci-validation/expected-cairn-launch.txt" t_runtime cairn-launch "$CAIRN_LAUNCH"
 notes cairn-launch
 tests_done
