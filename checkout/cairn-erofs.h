@@ -65,9 +65,12 @@ gboolean cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd,
 gboolean cairn_export_erofs (CairnRepo *repo, const char *commit, const char *path,
                              CairnErofsStats *out_stats, GError **error);
 
-/* A squashfs image of @commit made by mksquashfs from the kernel mount of
- * the commit (root; the mount lives in a child's private mount namespace),
- * every mtime the commit's timestamp; renamed to @path complete. */
+/* A squashfs image of @commit made by mksquashfs (root) from the kernel
+ * mount of the commit or, for an archive repository (overlayfs cannot serve
+ * compressed objects), from the mounted EROFS export of the commit, written
+ * to an unnamed file beside @path; the mount lives in a child's private
+ * mount namespace. Every mtime is the commit's timestamp; renamed to @path
+ * complete. */
 gboolean cairn_export_squashfs (CairnRepo *repo, const char *commit, const char *path,
                                 GError **error);
 
@@ -87,6 +90,12 @@ typedef struct
   gboolean image_cached;  /* the image is in the cache (not when objects were missing) */
   guint n_missing;
 } CairnKmountStats;
+
+/* Mount the EROFS image @img_fd read-only (nodev) from the file itself
+ * (file-backed EROFS, Linux 6.12+: no loop device). Returns the mount as a
+ * detached mount fd (fsmount): attached nowhere until move_mount, gone
+ * when the fd closes. */
+int cairn_erofs_mount_image (int img_fd, GError **error);
 
 /* Whether the kernel path can serve @repo here: root, a bare, bare-user or
  * bare-user-only repository, a kernel with EROFS and overlayfs, and not

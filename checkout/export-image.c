@@ -8,10 +8,13 @@
  * written by mksquashfs (squashfs-tools) from the kernel mount of the
  * commit, which shows exactly the metadata a checkout does (owners, modes,
  * xattrs, one inode per object so hardlinks survive) without copying a
- * byte: the mount is made in a child process's own mount namespace, so it
- * vanishes with the child whatever happens. Both images get every mtime set
- * to the commit's timestamp (as the tar export does) and reach FILE by a
- * rename once complete.
+ * byte. An archive repository's objects are compressed, which overlayfs
+ * cannot serve: there mksquashfs reads the EROFS export instead (the same
+ * metadata, contents included), written to an unnamed file beside FILE and
+ * mounted from it. Either mount is made in a child process's own mount
+ * namespace, so it vanishes with the child whatever happens. Both images
+ * get every mtime set to the commit's timestamp (as the tar export does)
+ * and reach FILE by a rename once complete.
  */
 #include "config.h"
 #include "checkout/cairn-erofs.h"
@@ -53,6 +56,35 @@ cairn_export_erofs (CairnRepo *repo, const char *commit, const char *path,
          || cairn_prefix_error (error, "%s", path);
 }
 
+/* The tree mksquashfs reads, mounted at @dir: the kernel mount, or for an
+ * archive repository the EROFS export written to an unnamed file in the
+ * directory of @out (the output's file system has room for the contents;
+ * the mount holds the file, which goes with it). */
+static gboolean
+mount_tree (CairnRepo *repo, const char *commit, const char *dir, const char *out,
+            guint64 timestamp, GError **error)
+{
+  if (repo->mode != CAIRN_REPO_MODE_ARCHIVE)
+    {
+      CairnKmountOptions ko = { .suid = TRUE };
+      return cairn_kmount (repo, commit, dir, &ko, NULL, error);
+    }
+  g_autofree char *base = NULL;
+  cairn_autofd dfd = open_parent (out, &base, error);
+  g_auto (CairnTmpfile) tmp = { 0 };
+  if (dfd < 0 || !cairn_tmpfile_open (dfd, 0600, &tmp, error))
+    return FALSE;
+  CairnErofsOptions o = { .with_data = TRUE, .mtime = timestamp };
+  if (!cairn_erofs_write (repo, commit, tmp.fd, &o, NULL, error))
+    return FALSE;
+  cairn_autofd mnt = cairn_erofs_mount_image (tmp.fd, error);
+  if (mnt < 0)
+    return FALSE;
+  if (move_mount (mnt, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return cairn_throw_errno (error, "mount %s", dir);
+  return TRUE;
+}
+
 /* The child: a private mount namespace, the commit mounted at @dir, then
  * mksquashfs. Failures before the exec go to @errfd as text. */
 static void G_GNUC_NORETURN
@@ -64,14 +96,15 @@ squashfs_child (CairnRepo *repo, const char *commit, const char *dir, const char
     cairn_throw_errno (&error, "a private mount namespace");
   else
     {
-      CairnKmountOptions ko = { .suid = TRUE };
-      if (cairn_kmount (repo, commit, dir, &ko, NULL, &error))
+      if (mount_tree (repo, commit, dir, out, timestamp, &error))
         {
           g_autofree char *ts = g_strdup_printf ("%" G_GUINT64_FORMAT, timestamp);
           const char *argv[]
               = { "mksquashfs", dir, out,          "-noappend", "-quiet", "-no-progress",
                   "-all-time",  ts,  "-mkfs-time", ts,          NULL };
-          dup2 (errfd, 1); /* mksquashfs reports errors on stdout too */
+          /* mksquashfs reports errors on stdout and stderr */
+          dup2 (errfd, 1);
+          dup2 (errfd, 2);
           execvp (argv[0], (char **)argv);
           cairn_throw_errno (&error, "running mksquashfs (squashfs-tools)");
         }
@@ -123,8 +156,17 @@ cairn_export_squashfs (CairnRepo *repo, const char *commit, const char *path, GE
   g_auto (CairnCommit) c = { 0 };
   if (!cairn_repo_load_commit (repo, commit, &c, error))
     return FALSE;
-  if (!cairn_kmount_supported (repo, error))
+  /* An archive repository's tree is the mounted EROFS export: root only. */
+  if (repo->mode == CAIRN_REPO_MODE_ARCHIVE && geteuid () != 0)
+    return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
+                             "squashfs is made from a mount of the commit's EROFS image: "
+                             "it needs root");
+  if (repo->mode != CAIRN_REPO_MODE_ARCHIVE && !cairn_kmount_supported (repo, error))
     return cairn_prefix_error (error, "squashfs is made from the kernel mount of the commit");
+  g_autofree char *base = NULL;
+  cairn_autofd dfd = open_parent (path, &base, error);
+  if (dfd < 0)
+    return FALSE;
   g_autofree char *abs = g_canonicalize_filename (path, NULL);
   g_autofree char *tmpout = g_strdup_printf ("%s.cairn-tmp-%d", abs, (int)getpid ());
   g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "cairn-squashfs-XXXXXX", NULL);

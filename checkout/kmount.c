@@ -260,8 +260,8 @@ set_str (int fs, const char *key, const char *value, GError **error)
   return TRUE;
 }
 
-static int
-mount_erofs (int img_fd, GError **error)
+int
+cairn_erofs_mount_image (int img_fd, GError **error)
 {
   cairn_autofd fs = fsopen ("erofs", FSOPEN_CLOEXEC);
   if (fs < 0)
@@ -336,7 +336,7 @@ cairn_kmount (CairnRepo *repo, const char *commit, const char *mountpoint,
   cairn_autofd img = cairn_kmount_image_open (repo, commit, opts, out_stats, error);
   if (img < 0)
     return FALSE;
-  cairn_autofd erofs = mount_erofs (img, error);
+  cairn_autofd erofs = cairn_erofs_mount_image (img, error);
   if (erofs < 0)
     return kernel_refused (error, mountpoint);
   test_stop_at ("erofs");
