@@ -230,8 +230,20 @@ t_delta_flags() {
 
 # ---- cairn-made deltas ------------------------------------------------------
 
-# A cairn archive repo "src" with app at C1 then C2 and cairn's deltas.
+# A cairn archive repo "src" with app at C1 then C2 and cairn's deltas
+# (extra generate options in $@). Without options the repo is made once per
+# run of this file and copied.
 make_cairn_src() {
+  if [ $# -gt 0 ]; then build_cairn_src "$@"; return; fi
+  local fx=$_tap_tmproot/fixture-cairn
+  if [ ! -d "$fx/src" ]; then
+    mkdir -p "$fx.tmp" && (cd "$fx.tmp" && build_cairn_src && echo "$C1 $C2" > commits)
+    mv "$fx.tmp" "$fx"
+  fi
+  cp -a "$fx/src" "$fx/v1" "$fx/v2" .
+  read -r C1 C2 < "$fx/commits"
+}
+build_cairn_src() {
   make_trees
   $CAIRN --repo=src init --mode=archive >/dev/null
   $CAIRN --repo=src commit -b app -s one v1 >/dev/null
