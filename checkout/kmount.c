@@ -27,7 +27,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/loop.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -260,21 +262,82 @@ set_str (int fs, const char *key, const char *value, GError **error)
   return TRUE;
 }
 
-int
-cairn_erofs_mount_image (int img_fd, GError **error)
+/* A loop device reading @img_fd, for an image on a file system whose files
+ * file-backed EROFS does not take (tmpfs: the kernel refuses with ENOTBLK,
+ * shmem files have no read_folio). LO_FLAGS_AUTOCLEAR: the device detaches
+ * itself when its last user goes (our fd, then the mount), so a process
+ * killed at any point leaves no device bound (loop(4), LOOP_CONFIGURE). */
+static int
+attach_loop (int img_fd, char **out_dev, GError **error)
+{
+  cairn_autofd ctl = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (ctl < 0)
+    return cairn_throw_errno (error, "/dev/loop-control"), -1;
+  for (int tries = 0; tries < 32; tries++)
+    {
+      int n = ioctl (ctl, LOOP_CTL_GET_FREE);
+      if (n < 0)
+        return cairn_throw_errno (error, "finding a free loop device"), -1;
+      g_autofree char *dev = g_strdup_printf ("/dev/loop%d", n);
+      cairn_autofd fd = open (dev, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return cairn_throw_errno (error, "%s", dev), -1;
+      struct loop_config cfg = { .fd = img_fd };
+      cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+      if (ioctl (fd, LOOP_CONFIGURE, &cfg) == 0)
+        {
+          *out_dev = g_steal_pointer (&dev);
+          return cairn_steal_fd (&fd);
+        }
+      if (errno != EBUSY) /* EBUSY: another process took it meanwhile */
+        return cairn_throw_errno (error, "attaching the image to %s", dev), -1;
+    }
+  return cairn_throw (error, "no free loop device"), -1;
+}
+
+/* *out_errno: why the kernel refused the image (ENOTBLK: not a file it
+ * mounts directly). */
+static int
+mount_erofs_from (const char *source, int *out_errno, GError **error)
 {
   cairn_autofd fs = fsopen ("erofs", FSOPEN_CLOEXEC);
   if (fs < 0)
     return cairn_throw_errno (error, "erofs"), -1;
-  g_autofree char *src = g_strdup_printf ("/proc/self/fd/%d", img_fd);
-  if (!set_str (fs, "source", src, error))
+  if (!set_str (fs, "source", source, error))
     return -1;
+  /* A read-only superblock: a block device (the loop device, read-only)
+   * is then opened for reading only. */
+  if (fsconfig (fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
+    return fs_fail (fs, error, "ro"), -1;
   if (fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-    return fs_fail (fs, error, "mounting the EROFS image"), -1;
+    {
+      *out_errno = errno;
+      return fs_fail (fs, error, "mounting the EROFS image"), -1;
+    }
   int mnt = fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
   if (mnt < 0)
     return fs_fail (fs, error, "mounting the EROFS image"), -1;
   return mnt;
+}
+
+int
+cairn_erofs_mount_image (int img_fd, GError **error)
+{
+  g_autofree char *src = g_strdup_printf ("/proc/self/fd/%d", img_fd);
+  g_autoptr (GError) local = NULL;
+  int why = 0;
+  int mnt = mount_erofs_from (src, &why, &local);
+  if (mnt >= 0 || why != ENOTBLK)
+    {
+      if (local)
+        g_propagate_error (error, g_steal_pointer (&local));
+      return mnt;
+    }
+  g_autofree char *dev = NULL;
+  cairn_autofd loop = attach_loop (img_fd, &dev, error);
+  if (loop < 0)
+    return cairn_prefix_error (error, "%s; on a loop device", local->message), -1;
+  return mount_erofs_from (dev, &why, error);
 }
 
 static int

@@ -516,6 +516,35 @@ t_delta_resume() {
   done
 }
 
+# A full disk under the pulling repository while a delta part is applied:
+# one clear error, no ref, both fscks clean; with space again the pull
+# completes.
+t_delta_enospc() {
+  need_tools; require_root
+  skip_unless "mount namespaces" unshare -m true
+  make_ostree_src
+  start_httpd src
+  cat > run.sh <<EOF
+set -e
+mkdir mnt; mount -t tmpfs -o size=256k none mnt
+$CAIRN --repo=mnt/c init --mode=bare-user >/dev/null
+$CAIRN --repo=mnt/c remote add --no-gpg-verify origin http://127.0.0.1:$PORT/ >/dev/null
+rc=0; $CAIRN --repo=mnt/c pull origin app 2>err || rc=\$?
+cat err
+test \$rc = 1
+grep -q '^cairn: pull: .*static delta $C1 part 0.*No space left on device' err
+test ! -e mnt/c/refs/remotes/origin/app
+$CAIRN --repo=mnt/c fsck >/dev/null
+ostree --repo=mnt/c fsck >/dev/null 2>&1
+mount -o remount,size=64m mnt
+$CAIRN --repo=mnt/c pull origin app
+test "\$(cat mnt/c/refs/remotes/origin/app)" = $C1
+$CAIRN --repo=mnt/c fsck >/dev/null
+ostree --repo=mnt/c fsck >/dev/null 2>&1
+EOF
+  unshare -m --propagation private bash run.sh
+}
+
 # ---- Flatpak ----------------------------------------------------------------
 
 # A trivial app exported by Debian's flatpak (no runtime needed to export),
@@ -577,5 +606,6 @@ run_test "hostile delta: content that does not match its name" t_forged_wrong_co
 run_test "hostile delta: a part that makes a commit" t_forged_commit_in_part
 run_test "hostile delta: a corrupt part, a superblock not matching the summary" t_corrupt_part_and_superblock
 run_test "a delta pull cut at a missing part, resumed; kill -9, resumed" t_delta_resume
+run_test "a full disk in the middle of a delta: a clear error, nothing moved; then it completes" t_delta_enospc
 run_test "flatpak build-export + build-update-repo deltas, pulled and checked out" t_flatpak_repo
 tests_done

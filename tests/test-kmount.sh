@@ -239,6 +239,48 @@ t_bad_input() {
   umount t
 }
 
+# The image cache on a full file system: a clear error naming the commit,
+# nothing mounted, no partial file; with space again the mount works.
+t_full_disk() {
+  require_kmount
+  make_varied_tree src
+  $CAIRN --repo=r init --mode=bare >/dev/null; $CAIRN --repo=r commit -b main src >/dev/null
+  local c; c=$($CAIRN --repo=r rev-parse main)
+  mkdir -p mnt r/extensions/cairn/erofs
+  mount -t tmpfs -o size=4k none r/extensions/cairn/erofs
+  head -c 4096 /dev/zero > r/extensions/cairn/erofs/fill 2>/dev/null || :
+  assert_exit 1 $CAIRN --repo=r mount --kernel main mnt
+  assert_file_has_content "$T/err" "EROFS image of $c: writing the image: No space left on device"
+  if kmounted mnt; then echo "mounted anyway"; exit 1; fi
+  assert_streq "$(ls -A r/extensions/cairn/erofs)" fill
+  umount r/extensions/cairn/erofs
+  mount_k r main mnt
+  assert_streq "$(cat mnt/hello.txt)" hello
+  $CAIRN umount mnt
+}
+
+# A repository on tmpfs: file-backed EROFS refuses shmem files (ENOTBLK),
+# so the image is mounted from a loop device that detaches itself with the
+# unmount. The mount equals the checkout all the same.
+t_tmpfs_repo() {
+  require_kmount
+  [ -e /dev/loop-control ] || modprobe loop 2>/dev/null || :
+  [ -e /dev/loop-control ] || skip "needs loop devices (CONFIG_BLK_DEV_LOOP)"
+  mkdir tm; mount -t tmpfs none tm
+  make_varied_tree tm/src
+  $CAIRN --repo=tm/r init --mode=bare-user >/dev/null; $CAIRN --repo=tm/r commit -b main tm/src >/dev/null
+  $CAIRN --repo=tm/r checkout main co
+  mount_k tm/r main mnt
+  check_equal co mnt "repository on tmpfs"
+  losetup -a | grep -F "$T/tm/r/extensions/cairn/erofs/" > loops || { losetup -a; exit 1; }
+  assert_streq "$(wc -l < loops)" 1
+  $CAIRN umount mnt
+  local i
+  for i in $(seq 1 50); do losetup -a | grep -qF "$T/tm/" || break; sleep 0.1; done
+  if losetup -a | grep -F "$T/tm/"; then echo "a loop device is left"; exit 1; fi
+  umount tm
+}
+
 t_umount_busy() {
   require_kmount
   make_varied_tree src
@@ -484,6 +526,8 @@ run_test "image cache: checksum beside it, deterministic, corrupt/truncated imag
 run_test "missing object: a log line naming it, EIO on its entry, image not cached" t_missing_object
 run_test "bad input: non-empty dir, unknown ref, not a dir, non-cairn umount" t_bad_input
 run_test "the kernel mount runs in cairn-core; the FUSE view is handed to cairn-full" t_core_routing
+run_test "full disk under the image cache: a clear error, nothing mounted or left" t_full_disk
+run_test "repository on tmpfs: the image goes through a loop device, gone with the unmount" t_tmpfs_repo
 run_test "umount with an open file: detached lazily, the file keeps reading" t_umount_busy
 run_test "mounting process killed half-way: nothing mounted, no partial image" t_kill_halfway
 run_test "fs-verity: fsck --verity, digests recorded and enforced (as far as the kernel allows)" t_verity
