@@ -9,16 +9,21 @@
 
 #define CACHE_DIR "checkouts"
 
+int
+cairn_checkout_state_dir_open (CairnRepo *repo, const char *name, GError **error)
+{
+  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
+  int fd = -1;
+  if (ext < 0 || !cairn_mkdirat (ext, name, 0700, TRUE, error)
+      || !cairn_opendirat (ext, name, FALSE, &fd, error))
+    return -1;
+  return fd;
+}
+
 static int
 open_cache_dir (CairnRepo *repo, GError **error)
 {
-  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
-  if (ext < 0 || !cairn_mkdirat (ext, CACHE_DIR, 0700, TRUE, error))
-    return -1;
-  int fd = -1;
-  if (!cairn_opendirat (ext, CACHE_DIR, FALSE, &fd, error))
-    return -1;
-  return fd;
+  return cairn_checkout_state_dir_open (repo, CACHE_DIR, error);
 }
 
 /* Lock <commit>.lock shared; retry when prune unlinked the file meanwhile. */

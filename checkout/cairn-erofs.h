@@ -119,6 +119,11 @@ int cairn_kmount_image_open (CairnRepo *repo, const char *commit, const CairnKmo
 gboolean cairn_kmount (CairnRepo *repo, const char *commit, const char *mountpoint,
                        const CairnKmountOptions *opts, CairnKmountStats *out_stats, GError **error);
 
+/* The file system type and source of the mount on top at @path (as
+ * /proc/self/mountinfo shows them, unescaped); FALSE when nothing is
+ * mounted there. */
+gboolean cairn_mount_top_at (const char *path, char **out_fstype, char **out_source);
+
 /* The commit checksum of the cairn kernel mount at @path, or NULL when
  * @path is not the root of one (per /proc/self/mountinfo). */
 char *cairn_kmount_commit_at (const char *path);

@@ -23,6 +23,7 @@
  */
 #include "config.h"
 #include "checkout/cairn-erofs.h"
+#include "checkout/cairn-checkout.h"
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -89,12 +90,7 @@ cairn_kmount_supported (CairnRepo *repo, GError **error)
 static int
 open_cache_dir (CairnRepo *repo, GError **error)
 {
-  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
-  int fd = -1;
-  if (ext < 0 || !cairn_mkdirat (ext, CACHE_DIR, 0700, TRUE, error)
-      || !cairn_opendirat (ext, CACHE_DIR, FALSE, &fd, error))
-    return -1;
-  return fd;
+  return cairn_checkout_state_dir_open (repo, CACHE_DIR, error);
 }
 
 static gboolean
@@ -432,17 +428,19 @@ unescape (const char *s)
   return g_string_free (out, FALSE);
 }
 
-char *
-cairn_kmount_commit_at (const char *path)
+gboolean
+cairn_mount_top_at (const char *path, char **out_fstype, char **out_source)
 {
   g_autofree char *real = realpath (path, NULL);
   g_autofree char *info = NULL;
   if (!real || !g_file_get_contents ("/proc/self/mountinfo", &info, NULL, NULL))
-    return NULL;
-  char *commit = NULL;
+    return FALSE;
+  g_autofree char *fstype = NULL, *source = NULL;
   g_auto (GStrv) lines = g_strsplit (info, "\n", -1);
   for (char **l = lines; *l; l++)
     {
+      /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER
+       * (proc_pid_mountinfo(5)) */
       g_auto (GStrv) f = g_strsplit (*l, " ", -1);
       guint n = g_strv_length (f), sep = 0;
       for (guint i = 6; i < n && !sep; i++)
@@ -453,12 +451,28 @@ cairn_kmount_commit_at (const char *path)
       g_autofree char *mp = unescape (f[4]);
       if (strcmp (mp, real) != 0)
         continue;
-      g_clear_pointer (&commit, g_free); /* the last one is on top */
-      if (strcmp (f[sep + 1], "overlay") == 0 && g_str_has_prefix (f[sep + 2], SOURCE_PREFIX)
-          && cairn_is_checksum_string (f[sep + 2] + strlen (SOURCE_PREFIX)))
-        commit = g_strdup (f[sep + 2] + strlen (SOURCE_PREFIX));
+      /* the last one is on top */
+      g_free (fstype);
+      g_free (source);
+      fstype = g_strdup (f[sep + 1]);
+      source = unescape (f[sep + 2]);
     }
-  return commit;
+  if (!fstype)
+    return FALSE;
+  *out_fstype = g_steal_pointer (&fstype);
+  *out_source = g_steal_pointer (&source);
+  return TRUE;
+}
+
+char *
+cairn_kmount_commit_at (const char *path)
+{
+  g_autofree char *fstype = NULL, *source = NULL;
+  if (!cairn_mount_top_at (path, &fstype, &source) || strcmp (fstype, "overlay") != 0
+      || !g_str_has_prefix (source, SOURCE_PREFIX)
+      || !cairn_is_checksum_string (source + strlen (SOURCE_PREFIX)))
+    return NULL;
+  return g_strdup (source + strlen (SOURCE_PREFIX));
 }
 
 gboolean
@@ -535,12 +549,7 @@ cairn_erofs_cache_prune (CairnRepo *repo, guint *out_removed, GError **error)
 static int
 open_mounts_dir (CairnRepo *repo, GError **error)
 {
-  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
-  int fd = -1;
-  if (ext < 0 || !cairn_mkdirat (ext, MOUNTS_DIR, 0700, TRUE, error)
-      || !cairn_opendirat (ext, MOUNTS_DIR, FALSE, &fd, error))
-    return -1;
-  return fd;
+  return cairn_checkout_state_dir_open (repo, MOUNTS_DIR, error);
 }
 
 static int
