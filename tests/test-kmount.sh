@@ -483,6 +483,32 @@ t_run_mount() {
   assert_exit 2 $CAIRN --repo=r run --mount=nfs bb -- /bin/true
 }
 
+# A `cairn run --mount` killed with SIGKILL leaves the shared mount; the
+# next run of the commit reuses it and, being the last user, removes it.
+t_run_mount_killed() {
+  require_kmount
+  [ -x "$CAIRN_LAUNCH" ] || skip "needs cairn-launch"
+  make_busybox_tree bb
+  $CAIRN --repo=r init --mode=bare-user >/dev/null; $CAIRN --repo=r commit -b bb bb >/dev/null
+  local c; c=$($CAIRN --repo=r rev-parse bb)
+  $CAIRN --repo=r run --mount bb -- /bin/sleep 60 & local pid=$!
+  local i kids=
+  for i in $(seq 1 100); do
+    kids=$(pgrep -P $pid || :)
+    [ -n "$kids" ] && grep -q " - overlay cairn:$c" /proc/self/mountinfo && break
+    sleep 0.1
+  done
+  [ -n "$kids" ] || { echo "the container did not start"; exit 1; }
+  kill -9 $pid; wait $pid 2>/dev/null || :
+  kill -9 $kids 2>/dev/null || : # the launcher, by its pid
+  for i in $(seq 1 50); do kill -0 $kids 2>/dev/null || break; sleep 0.1; done
+  assert_streq "$(grep -c " - overlay cairn:$c" /proc/self/mountinfo || :)" 1
+  $CAIRN -v --repo=r run --mount bb -- /bin/cat /etc/motd > out
+  assert_file_has_content out 'from the mount'
+  assert_streq "$(grep -c " - overlay cairn:$c" /proc/self/mountinfo || :)" 0
+  [ ! -e "r/extensions/cairn/mounts/$c" ] || { ls -la r/extensions/cairn/mounts; exit 1; }
+}
+
 t_export_images() {
   require_kmount
   require_cmd mksquashfs unsquashfs
@@ -533,5 +559,6 @@ run_test "mounting process killed half-way: nothing mounted, no partial image" t
 run_test "fs-verity: fsck --verity, digests recorded and enforced (as far as the kernel allows)" t_verity
 run_test "prune removes a pruned commit's image; its mount keeps working" t_prune
 run_test "cairn run --mount: one kernel mount shared by the containers of a commit" t_run_mount
+run_test "cairn run --mount killed: the next run reuses the mount and removes it" t_run_mount_killed
 run_test "export --format=erofs|squashfs: fsck.erofs/unsquashfs accept, mounts equal checkout" t_export_images
 tests_done
