@@ -196,6 +196,17 @@ t_delta_flags() {
   assert_streq "$(json_field out.json deltas)" 0
   assert_streq "$(count_req '^deltas/')" 0
   assert_not_streq "$(count_req '\.dirtree$')" 0
+  # A delta the remote lists but does not serve: loose objects, as ostree.
+  mv src/deltas deltas.away
+  client g bare-user
+  mark_log
+  $CAIRN --repo=g pull --json origin app > out.json
+  assert_streq "$(json_field out.json deltas)" 0
+  assert_streq "$(count_req '^deltas/.*/superblock$')" 1
+  assert_not_streq "$(count_req '\.dirtree$')" 0
+  assert_streq "$(cat g/refs/remotes/origin/app)" "$C1"
+  both_fsck g
+  mv deltas.away src/deltas
   # --require-static-deltas against a remote without a delta to the commit.
   rm -rf src/deltas src/delta-indexes; ostree --repo=src summary -u
   client d bare-user
@@ -594,7 +605,7 @@ run_test "http: ostree-made deltas into bare-user" t_ostree_deltas_bare_user
 run_test "http: ostree-made deltas into bare-user-only" t_ostree_deltas_bare_user_only
 run_test "http: ostree-made deltas into archive" t_ostree_deltas_archive
 run_test "http: inline, big-endian, several parts, fallbacks, no summary" t_ostree_delta_variants
-run_test "--disable-static-deltas, --require-static-deltas, local and ssh pulls" t_delta_flags
+run_test "--disable-static-deltas, --require-static-deltas, a listed delta not served, local and ssh pulls" t_delta_flags
 run_test "ostree pull of cairn-made deltas into bare-user; ostree fsck" t_ostree_pulls_cairn_bare_user
 run_test "ostree pull of cairn-made inline deltas into bare; ostree fsck" t_ostree_pulls_cairn_bare
 run_test "static-delta list/show/delete; summary -u and delta-indexes as ostree's" t_static_delta_command
