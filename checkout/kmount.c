@@ -24,7 +24,6 @@
 #include "config.h"
 #include "checkout/cairn-erofs.h"
 #include "checkout/cairn-checkout.h"
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -504,33 +503,31 @@ cairn_erofs_cache_prune (CairnRepo *repo, guint *out_removed, GError **error)
   cairn_autofd dfd = open_cache_dir (repo, error);
   if (dfd < 0)
     return FALSE;
-  int dup = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
-  DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
-  if (!d)
-    return cairn_throw_errno (error, "reading the image cache");
-  g_autoptr (GPtrArray) remove = g_ptr_array_new_with_free_func (g_free);
-  struct dirent *de;
+  g_autoptr (GPtrArray) names = cairn_dir_list_names (dfd, error);
+  if (!names)
+    return cairn_prefix_error (error, "image cache");
+  g_autoptr (GPtrArray) remove = g_ptr_array_new ();
   time_t now = time (NULL);
-  while ((de = readdir (d)))
+  for (guint i = 0; i < names->len; i++)
     {
-      const char *dot = strchr (de->d_name, '.');
+      char *name = names->pdata[i];
+      const char *dot = strchr (name, '.');
       struct stat st;
       /* A named temporary file (no O_TMPFILE) a killed build left. */
-      if (g_str_has_prefix (de->d_name, ".tmp-"))
+      if (g_str_has_prefix (name, ".tmp-"))
         {
-          if (fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > 3600)
-            g_ptr_array_add (remove, g_strdup (de->d_name));
+          if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > 3600)
+            g_ptr_array_add (remove, name);
           continue;
         }
       if (!dot || !(g_str_has_suffix (dot, ".img") || g_str_has_suffix (dot, ".img.sha256")))
         continue;
-      g_autofree char *commit = g_strndup (de->d_name, dot - de->d_name);
+      g_autofree char *commit = g_strndup (name, dot - name);
       gboolean have = FALSE;
       if (!cairn_is_checksum_string (commit)
           || (cairn_repo_has_object (repo, CAIRN_OBJECT_COMMIT, commit, &have, NULL) && !have))
-        g_ptr_array_add (remove, g_strdup (de->d_name));
+        g_ptr_array_add (remove, name);
     }
-  closedir (d);
   for (guint i = 0; i < remove->len; i++)
     {
       /* A mounted image stays readable: the mount holds the file open. */
