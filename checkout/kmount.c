@@ -373,15 +373,33 @@ mount_overlay (CairnRepo *repo, const char *commit, int lower_mnt, const CairnKm
  * does not take as a layer): G_IO_ERROR_NOT_SUPPORTED, nothing is mounted,
  * the caller may serve the view another way. */
 static gboolean
-kernel_refused (GError **error, const char *mountpoint)
+kernel_refused (GError **error, const char *what)
 {
-  cairn_prefix_error (error, "mount %s", mountpoint);
+  cairn_prefix_error (error, "%s", what);
   if (error && *error)
     {
       (*error)->domain = G_IO_ERROR;
       (*error)->code = G_IO_ERROR_NOT_SUPPORTED;
     }
   return FALSE;
+}
+
+int
+cairn_kmount_detached (CairnRepo *repo, const char *commit, const char *what,
+                       const CairnKmountOptions *opts, CairnKmountStats *out_stats, GError **error)
+{
+  cairn_autofd img = cairn_kmount_image_open (repo, commit, opts, out_stats, error);
+  if (img < 0)
+    return -1;
+  cairn_autofd erofs = cairn_erofs_mount_image (img, error);
+  if (erofs < 0)
+    return kernel_refused (error, what), -1;
+  test_stop_at ("erofs");
+  cairn_autofd ovl = mount_overlay (repo, commit, erofs, opts, error);
+  if (ovl < 0)
+    return kernel_refused (error, what), -1;
+  test_stop_at ("overlay");
+  return cairn_steal_fd (&ovl);
 }
 
 gboolean
@@ -391,17 +409,10 @@ cairn_kmount (CairnRepo *repo, const char *commit, const char *mountpoint,
   cairn_autofd target = open (mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (target < 0)
     return cairn_throw_errno (error, "mount point %s", mountpoint);
-  cairn_autofd img = cairn_kmount_image_open (repo, commit, opts, out_stats, error);
-  if (img < 0)
-    return FALSE;
-  cairn_autofd erofs = cairn_erofs_mount_image (img, error);
-  if (erofs < 0)
-    return kernel_refused (error, mountpoint);
-  test_stop_at ("erofs");
-  cairn_autofd ovl = mount_overlay (repo, commit, erofs, opts, error);
+  g_autofree char *what = g_strdup_printf ("mount %s", mountpoint);
+  cairn_autofd ovl = cairn_kmount_detached (repo, commit, what, opts, out_stats, error);
   if (ovl < 0)
-    return kernel_refused (error, mountpoint);
-  test_stop_at ("overlay");
+    return FALSE;
   if (move_mount (ovl, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     return cairn_throw_errno (error, "mount %s", mountpoint);
   return TRUE;
