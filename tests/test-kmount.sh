@@ -332,6 +332,20 @@ t_kill_halfway() {
   fsck.erofs "$(img_of r "$c")" > /dev/null
   $CAIRN umount mnt
   $CAIRN --repo=r fsck > /dev/null
+  # a squashfs export killed with its mount made: no file, nothing mounted
+  if have mksquashfs; then
+    mkdir out
+    CAIRN_TEST_KMOUNT_STOP=overlay $CAIRN --repo=r export main --format=squashfs out/img.sqfs & pid=$!
+    for i in $(seq 1 200); do
+      state=$(awk '{print $3}' /proc/$pid/stat 2>/dev/null || :)
+      [ "$state" = T ] && break
+      sleep 0.05
+    done
+    assert_streq "$state" T
+    kill -9 $pid; wait $pid 2>/dev/null || :
+    assert_streq "$(grep -c . /proc/self/mountinfo)" "$before"
+    [ -z "$(ls -A out)" ] || { ls -la out; exit 1; }
+  fi
 }
 
 t_prune() {
@@ -555,7 +569,7 @@ run_test "the kernel mount runs in cairn-core; the FUSE view is handed to cairn-
 run_test "full disk under the image cache: a clear error, nothing mounted or left" t_full_disk
 run_test "repository on tmpfs: the image goes through a loop device, gone with the unmount" t_tmpfs_repo
 run_test "umount with an open file: detached lazily, the file keeps reading" t_umount_busy
-run_test "mounting process killed half-way: nothing mounted, no partial image" t_kill_halfway
+run_test "mounting (and exporting) process killed half-way: nothing mounted, no partial image or file" t_kill_halfway
 run_test "fs-verity: fsck --verity, digests recorded and enforced (as far as the kernel allows)" t_verity
 run_test "prune removes a pruned commit's image; its mount keeps working" t_prune
 run_test "cairn run --mount: one kernel mount shared by the containers of a commit" t_run_mount
