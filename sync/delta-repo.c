@@ -196,9 +196,27 @@ cairn_repo_static_delta_digests (CairnRepo *repo, GError **error)
   return digest_map (repo, names, NULL, error);
 }
 
-static gboolean
-write_index (CairnRepo *repo, GPtrArray *names, const char *to, GError **error)
+/* ostree inserts a target's deltas into the index's dictionary with the
+ * from-scratch one first (its FROM is NULL, which sorts first); the
+ * dictionary is a hash table, whose order follows insertion when two
+ * names fall into the same bucket. Inserting in the same order makes the
+ * index byte for byte ostree's whatever the checksums. */
+static int
+scratch_first (gconstpointer a, gconstpointer b)
 {
+  const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+  gboolean sx = strchr (x, '-') == NULL, sy = strchr (y, '-') == NULL;
+  if (sx != sy)
+    return sx ? -1 : 1;
+  return strcmp (x, y);
+}
+
+static gboolean
+write_index (CairnRepo *repo, GPtrArray *all, const char *to, GError **error)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_copy (all, NULL, NULL);
+  g_ptr_array_set_free_func (names, NULL); /* the strings stay @all's */
+  g_ptr_array_sort (names, scratch_first);
   g_autoptr (GVariant) map = digest_map (repo, names, to, error);
   if (!map)
     return FALSE;

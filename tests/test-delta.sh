@@ -354,6 +354,43 @@ PY
   assert_exit 2 $CAIRN --repo=src static-delta frobnicate
 }
 
+# delta-indexes/ byte for byte as ostree writes them whatever the names:
+# deltas to targets whose from-scratch and from-parent names fall into the
+# same bucket of the index's hash table (GLib's g_str_hash times 11 modulo
+# 7, the prime of an 8-slot table), where the order of insertion shows. The
+# superblocks are stand-ins: indexing only hashes them.
+t_delta_index_order() {
+  need_tools
+  ostree --repo=src init --mode=archive
+  $PYGI - src <<'PY'
+import base64, os, sys
+def h(s): # g_str_hash, then GHashTable's bucket in an 8-slot table
+    v = 5381
+    for c in s.encode():
+        v = (v * 33 + c) & 0xFFFFFFFF
+    return ((v * 11) & 0xFFFFFFFF) % 7
+def b64(x):
+    return base64.b64encode(bytes.fromhex(x)).decode().rstrip("=").replace("/", "_")
+made = 0
+while made < 6:
+    to, frm = os.urandom(32).hex(), os.urandom(32).hex()
+    if h(to) != h(frm + "-" + to):
+        continue
+    for d in (b64(to), b64(frm) + "-" + b64(to)):
+        p = os.path.join(sys.argv[1], "deltas", d[:2], d[2:])
+        os.makedirs(p)
+        open(os.path.join(p, "superblock"), "wb").write(os.urandom(64))
+    made += 1
+PY
+  cp -a src src2
+  $CAIRN --repo=src static-delta reindex
+  ostree --repo=src2 static-delta reindex
+  (cd src && find delta-indexes -type f | sort | xargs sha256sum) > i1
+  (cd src2 && find delta-indexes -type f | sort | xargs sha256sum) > i2
+  assert_streq "$(wc -l < i1)" 6
+  diff i1 i2
+}
+
 # ed25519-signed superblocks: cairn signs and verifies; the signature is
 # the one libcrypto (openssl pkeyutl) verifies over the superblock bytes;
 # a remote with sign-verify takes only deltas its keys signed.
@@ -609,6 +646,7 @@ run_test "--disable-static-deltas, --require-static-deltas, a listed delta not s
 run_test "ostree pull of cairn-made deltas into bare-user; ostree fsck" t_ostree_pulls_cairn_bare_user
 run_test "ostree pull of cairn-made inline deltas into bare; ostree fsck" t_ostree_pulls_cairn_bare
 run_test "static-delta list/show/delete; summary -u and delta-indexes as ostree's" t_static_delta_command
+run_test "delta-indexes/ as ostree's when a target's two delta names share a hash bucket" t_delta_index_order
 run_test "ed25519-signed superblocks: verify, openssl agrees, sign-verify on pull" t_signed_superblock
 run_test "hostile delta: a part lists an object it does not make" t_forged_extra_object
 run_test "hostile delta: an operation out of bounds" t_forged_out_of_bounds
