@@ -196,11 +196,11 @@ cairn_repo_static_delta_digests (CairnRepo *repo, GError **error)
   return digest_map (repo, names, NULL, error);
 }
 
-/* ostree inserts a target's deltas into the index's dictionary with the
- * from-scratch one first (its FROM is NULL, which sorts first); the
- * dictionary is a hash table, whose order follows insertion when two
- * names fall into the same bucket. Inserting in the same order makes the
- * index byte for byte ostree's whatever the checksums. */
+/* ostree sorts a target's deltas by FROM before inserting them into the
+ * index's dictionary, the from-scratch one (FROM NULL) first. The
+ * dictionary is a hash table whose serialized order follows insertion
+ * when two names share a bucket, so inserting in that order gives
+ * ostree's bytes in most such cases (docs/format.md §11.4: not all). */
 static int
 scratch_first (gconstpointer a, gconstpointer b)
 {
