@@ -20,7 +20,7 @@ TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client
  golang-github-opencontainers-runtime-tools-dev golang-github-google-uuid-dev golang-github-blang-semver-dev
  golang-github-hashicorp-go-multierror-dev golang-github-mrunalp-fileutils-dev golang-github-sirupsen-logrus-dev
  golang-gocapability-dev golang-github-urfave-cli-dev golang-github-xeipuuv-gojsonschema-dev
- golang-golang-x-sys-dev golang-github-stretchr-testify-dev erofs-utils fsverity"
+ golang-golang-x-sys-dev golang-github-stretchr-testify-dev erofs-utils fsverity kmod"
 BENCH_DEPS="debootstrap hyperfine time nginx-light"
 
 install_deps() {

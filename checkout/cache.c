@@ -2,23 +2,27 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "checkout/cairn-checkout.h"
-#include <dirent.h>
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
 
 #define CACHE_DIR "checkouts"
 
+int
+cairn_checkout_state_dir_open (CairnRepo *repo, const char *name, GError **error)
+{
+  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
+  int fd = -1;
+  if (ext < 0 || !cairn_mkdirat (ext, name, 0700, TRUE, error)
+      || !cairn_opendirat (ext, name, FALSE, &fd, error))
+    return -1;
+  return fd;
+}
+
 static int
 open_cache_dir (CairnRepo *repo, GError **error)
 {
-  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
-  if (ext < 0 || !cairn_mkdirat (ext, CACHE_DIR, 0700, TRUE, error))
-    return -1;
-  int fd = -1;
-  if (!cairn_opendirat (ext, CACHE_DIR, FALSE, &fd, error))
-    return -1;
-  return fd;
+  return cairn_checkout_state_dir_open (repo, CACHE_DIR, error);
 }
 
 /* Lock <commit>.lock shared; retry when prune unlinked the file meanwhile. */
@@ -115,22 +119,16 @@ cairn_checkout_cache_prune (CairnRepo *repo, GHashTable *keep, guint *out_remove
   cairn_autofd dfd = open_cache_dir (repo, error);
   if (dfd < 0)
     return FALSE;
-  int dup = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
-  DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
-  if (!d)
-    return cairn_throw_errno (error, "reading the checkout cache");
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  struct dirent *de;
-  while ((de = readdir (d)))
-    if (de->d_name[0] != '.' || g_str_has_prefix (de->d_name, ".cairn-checkout-"))
-      g_ptr_array_add (names, g_strdup (de->d_name));
-  closedir (d);
+  g_autoptr (GPtrArray) names = cairn_dir_list_names (dfd, error);
+  if (!names)
+    return cairn_prefix_error (error, "checkout cache");
   time_t now = time (NULL);
   for (guint i = 0; i < names->len; i++)
     {
       const char *n = names->pdata[i];
       struct stat st;
-      if (fstatat (dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR (st.st_mode))
+      if ((n[0] == '.' && !g_str_has_prefix (n, ".cairn-checkout-"))
+          || fstatat (dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR (st.st_mode))
         continue;
       if (n[0] == '.')
         {

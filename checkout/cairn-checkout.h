@@ -66,6 +66,11 @@ G_BEGIN_DECLS
  * shared flock on checkouts/<commit>.lock; prune removes a cached checkout
  * only under an exclusive (non-blocking) flock on it. */
 
+/* Open cairn's state directory extensions/cairn/@name of @repo (the
+ * checkout cache, the EROFS image cache, the shared mounts), creating it
+ * 0700 when missing. Returns an O_CLOEXEC directory fd. */
+int cairn_checkout_state_dir_open (CairnRepo *repo, const char *name, GError **error);
+
 /* Take a shared lock on @commit's cached checkout, creating the checkout
  * when missing (two racing callers produce one checkout; both succeed).
  * *out_lock_fd is O_CLOEXEC; clear the flag to keep the lock across exec. */

@@ -61,13 +61,17 @@ gboolean cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd,
 /* ---- raw images for `cairn export` (export-image.c) ------------------------ */
 
 /* A standalone EROFS image of @commit with the contents, every mtime the
- * commit's timestamp, written beside @path and renamed over it complete. */
+ * commit's timestamp, written to an unnamed file beside @path and linked
+ * over it complete. */
 gboolean cairn_export_erofs (CairnRepo *repo, const char *commit, const char *path,
                              CairnErofsStats *out_stats, GError **error);
 
-/* A squashfs image of @commit made by mksquashfs from the kernel mount of
- * the commit (root; the mount lives in a child's private mount namespace),
- * every mtime the commit's timestamp; renamed to @path complete. */
+/* A squashfs image of @commit made by mksquashfs (root) from the kernel
+ * mount of the commit or, for an archive repository (overlayfs cannot serve
+ * compressed objects), from the mounted EROFS export of the commit, written
+ * to an unnamed file beside @path; the mount is detached (attached
+ * nowhere). Every mtime is the commit's timestamp; linked to @path
+ * complete. */
 gboolean cairn_export_squashfs (CairnRepo *repo, const char *commit, const char *path,
                                 GError **error);
 
@@ -87,6 +91,12 @@ typedef struct
   gboolean image_cached;  /* the image is in the cache (not when objects were missing) */
   guint n_missing;
 } CairnKmountStats;
+
+/* Mount the EROFS image @img_fd read-only (nodev) from the file itself
+ * (file-backed EROFS, Linux 6.12+: no loop device). Returns the mount as a
+ * detached mount fd (fsmount): attached nowhere until move_mount, gone
+ * when the fd closes. */
+int cairn_erofs_mount_image (int img_fd, GError **error);
 
 /* Whether the kernel path can serve @repo here: root, a bare, bare-user or
  * bare-user-only repository, a kernel with EROFS and overlayfs, and not
@@ -109,6 +119,19 @@ int cairn_kmount_image_open (CairnRepo *repo, const char *commit, const CairnKmo
  * refuses one of the mounts the error is G_IO_ERROR_NOT_SUPPORTED. */
 gboolean cairn_kmount (CairnRepo *repo, const char *commit, const char *mountpoint,
                        const CairnKmountOptions *opts, CairnKmountStats *out_stats, GError **error);
+
+/* The kernel mount of @commit as cairn_kmount() makes it, but detached: an
+ * fsmount fd attached nowhere (reachable as /proc/self/fd/N by this process
+ * and by children that inherit it), gone when the last fd closes. @what
+ * names the mount in errors. */
+int cairn_kmount_detached (CairnRepo *repo, const char *commit, const char *what,
+                           const CairnKmountOptions *opts, CairnKmountStats *out_stats,
+                           GError **error);
+
+/* The file system type and source of the mount on top at @path (as
+ * /proc/self/mountinfo shows them, unescaped); FALSE when nothing is
+ * mounted there. */
+gboolean cairn_mount_top_at (const char *path, char **out_fstype, char **out_source);
 
 /* The commit checksum of the cairn kernel mount at @path, or NULL when
  * @path is not the root of one (per /proc/self/mountinfo). */

@@ -8,14 +8,18 @@
  * written by mksquashfs (squashfs-tools) from the kernel mount of the
  * commit, which shows exactly the metadata a checkout does (owners, modes,
  * xattrs, one inode per object so hardlinks survive) without copying a
- * byte: the mount is made in a child process's own mount namespace, so it
- * vanishes with the child whatever happens. Both images get every mtime set
- * to the commit's timestamp (as the tar export does) and reach FILE by a
- * rename once complete.
+ * byte. An archive repository's objects are compressed, which overlayfs
+ * cannot serve: there mksquashfs reads the EROFS export instead (the same
+ * metadata, contents included), written to an unnamed file beside FILE and
+ * mounted from it. Either mount stays detached (an fsmount fd, attached
+ * nowhere: mksquashfs reads it as /proc/self/fd/N), so it goes with the
+ * last process holding it whatever happens. Both images
+ * get every mtime set to the commit's timestamp (as the tar export does)
+ * and reach FILE complete: written to an unnamed file in its directory, then
+ * linked into place.
  */
 #include "config.h"
 #include "checkout/cairn-erofs.h"
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -53,40 +57,40 @@ cairn_export_erofs (CairnRepo *repo, const char *commit, const char *path,
          || cairn_prefix_error (error, "%s", path);
 }
 
-/* The child: a private mount namespace, the commit mounted at @dir, then
- * mksquashfs. Failures before the exec go to @errfd as text. */
-static void G_GNUC_NORETURN
-squashfs_child (CairnRepo *repo, const char *commit, const char *dir, const char *out,
-                guint64 timestamp, int errfd)
+/* The tree mksquashfs reads, as a detached mount (attached nowhere: gone
+ * with the last fd, whatever happens to this process): the kernel mount,
+ * or for an archive repository the EROFS export written to an unnamed file
+ * in @out_dfd, the output's directory (its file system has room for the
+ * contents; the mount holds the file, which goes with it). */
+static int
+mount_tree (CairnRepo *repo, const char *commit, int out_dfd, guint64 timestamp, GError **error)
 {
-  g_autoptr (GError) error = NULL;
-  if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    cairn_throw_errno (&error, "a private mount namespace");
-  else
+  if (repo->mode != CAIRN_REPO_MODE_ARCHIVE)
     {
       CairnKmountOptions ko = { .suid = TRUE };
-      if (cairn_kmount (repo, commit, dir, &ko, NULL, &error))
-        {
-          g_autofree char *ts = g_strdup_printf ("%" G_GUINT64_FORMAT, timestamp);
-          const char *argv[]
-              = { "mksquashfs", dir, out,          "-noappend", "-quiet", "-no-progress",
-                  "-all-time",  ts,  "-mkfs-time", ts,          NULL };
-          dup2 (errfd, 1); /* mksquashfs reports errors on stdout too */
-          execvp (argv[0], (char **)argv);
-          cairn_throw_errno (&error, "running mksquashfs (squashfs-tools)");
-        }
+      return cairn_kmount_detached (repo, commit, "the commit's kernel mount", &ko, NULL, error);
     }
-  /* Name no temporary path: the mount point is ours, not the user's. */
-  g_auto (GStrv) parts = g_strsplit (error->message, dir, -1);
-  g_autofree char *msg = g_strjoinv ("the commit's mount", parts);
-  (void)!write (errfd, msg, strlen (msg));
-  _exit (125);
+  g_auto (CairnTmpfile) tmp = { 0 };
+  if (!cairn_tmpfile_open (out_dfd, 0600, &tmp, error))
+    return -1;
+  CairnErofsOptions o = { .with_data = TRUE, .mtime = timestamp };
+  if (!cairn_erofs_write (repo, commit, tmp.fd, &o, NULL, error))
+    return -1;
+  return cairn_erofs_mount_image (tmp.fd, error);
 }
 
+/* mksquashfs reads the mount @tree_fd and writes @out_fd, both by their
+ * /proc/self/fd names (it takes paths). Only async-signal-safe calls after
+ * the fork: the argument strings are made before it. */
 static gboolean
-run_squashfs (CairnRepo *repo, const char *commit, const char *dir, const char *out,
-              guint64 timestamp, GError **error)
+run_mksquashfs (int tree_fd, int out_fd, guint64 timestamp, GError **error)
 {
+  /* "/.": the directory itself, not the fd link (mksquashfs uses lstat) */
+  g_autofree char *src = g_strdup_printf ("/proc/self/fd/%d/.", tree_fd);
+  g_autofree char *out = g_strdup_printf ("/proc/self/fd/%d", out_fd);
+  g_autofree char *ts = g_strdup_printf ("%" G_GUINT64_FORMAT, timestamp);
+  const char *argv[] = { "mksquashfs", src, out,          "-noappend", "-quiet", "-no-progress",
+                         "-all-time",  ts,  "-mkfs-time", ts,          NULL };
   int pfd[2];
   if (pipe2 (pfd, O_CLOEXEC) < 0)
     return cairn_throw_errno (error, "pipe");
@@ -96,9 +100,14 @@ run_squashfs (CairnRepo *repo, const char *commit, const char *dir, const char *
     return cairn_throw_errno (error, "fork");
   if (pid == 0)
     {
-      close (pfd[0]);
-      fcntl (pfd[1], F_SETFD, 0);
-      squashfs_child (repo, commit, dir, out, timestamp, pfd[1]);
+      /* mksquashfs reports errors on stdout and stderr */
+      if (fcntl (tree_fd, F_SETFD, 0) < 0 || fcntl (out_fd, F_SETFD, 0) < 0 || dup2 (pfd[1], 1) < 0
+          || dup2 (pfd[1], 2) < 0)
+        _exit (126);
+      execvp (argv[0], (char **)argv);
+      static const char msg[] = "running mksquashfs (squashfs-tools): not found";
+      (void)!write (pfd[1], msg, sizeof msg - 1);
+      _exit (127);
     }
   close (pfd[1]);
   GString *msg = g_string_new (NULL);
@@ -123,18 +132,23 @@ cairn_export_squashfs (CairnRepo *repo, const char *commit, const char *path, GE
   g_auto (CairnCommit) c = { 0 };
   if (!cairn_repo_load_commit (repo, commit, &c, error))
     return FALSE;
-  if (!cairn_kmount_supported (repo, error))
+  /* An archive repository's tree is the mounted EROFS export: root only. */
+  if (repo->mode == CAIRN_REPO_MODE_ARCHIVE && geteuid () != 0)
+    return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
+                             "squashfs is made from a mount of the commit's EROFS image: "
+                             "it needs root");
+  if (repo->mode != CAIRN_REPO_MODE_ARCHIVE && !cairn_kmount_supported (repo, error))
     return cairn_prefix_error (error, "squashfs is made from the kernel mount of the commit");
-  g_autofree char *abs = g_canonicalize_filename (path, NULL);
-  g_autofree char *tmpout = g_strdup_printf ("%s.cairn-tmp-%d", abs, (int)getpid ());
-  g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "cairn-squashfs-XXXXXX", NULL);
-  if (!g_mkdtemp_full (tmpl, 0700))
-    return cairn_throw_errno (error, "creating a mount point");
-  gboolean ok = run_squashfs (repo, commit, tmpl, tmpout, c.timestamp, error);
-  (void)rmdir (tmpl);
-  if (ok && rename (tmpout, abs) < 0)
-    ok = cairn_throw_errno (error, "%s", path);
-  if (!ok)
-    (void)unlink (tmpout);
-  return ok;
+  /* The image is an unnamed file until complete: a failed or killed export
+   * leaves nothing beside FILE. */
+  g_autofree char *base = NULL;
+  cairn_autofd dfd = open_parent (path, &base, error);
+  g_auto (CairnTmpfile) tmp = { 0 };
+  if (dfd < 0 || !cairn_tmpfile_open (dfd, 0644, &tmp, error))
+    return FALSE;
+  cairn_autofd tree = mount_tree (repo, commit, dfd, c.timestamp, error);
+  if (tree < 0 || !run_mksquashfs (tree, tmp.fd, c.timestamp, error))
+    return FALSE;
+  return cairn_tmpfile_link_at (&tmp, CAIRN_LINK_REPLACE, dfd, base, CAIRN_FSYNC_FILE, error)
+         || cairn_prefix_error (error, "%s", path);
 }

@@ -23,11 +23,13 @@
  */
 #include "config.h"
 #include "checkout/cairn-erofs.h"
-#include <dirent.h>
+#include "checkout/cairn-checkout.h"
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/loop.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -87,12 +89,7 @@ cairn_kmount_supported (CairnRepo *repo, GError **error)
 static int
 open_cache_dir (CairnRepo *repo, GError **error)
 {
-  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
-  int fd = -1;
-  if (ext < 0 || !cairn_mkdirat (ext, CACHE_DIR, 0700, TRUE, error)
-      || !cairn_opendirat (ext, CACHE_DIR, FALSE, &fd, error))
-    return -1;
-  return fd;
+  return cairn_checkout_state_dir_open (repo, CACHE_DIR, error);
 }
 
 static gboolean
@@ -260,21 +257,82 @@ set_str (int fs, const char *key, const char *value, GError **error)
   return TRUE;
 }
 
+/* A loop device reading @img_fd, for an image on a file system whose files
+ * file-backed EROFS does not take (tmpfs: the kernel refuses with ENOTBLK,
+ * shmem files have no read_folio). LO_FLAGS_AUTOCLEAR: the device detaches
+ * itself when its last user goes (our fd, then the mount), so a process
+ * killed at any point leaves no device bound (loop(4), LOOP_CONFIGURE). */
 static int
-mount_erofs (int img_fd, GError **error)
+attach_loop (int img_fd, char **out_dev, GError **error)
+{
+  cairn_autofd ctl = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (ctl < 0)
+    return cairn_throw_errno (error, "/dev/loop-control"), -1;
+  for (int tries = 0; tries < 32; tries++)
+    {
+      int n = ioctl (ctl, LOOP_CTL_GET_FREE);
+      if (n < 0)
+        return cairn_throw_errno (error, "finding a free loop device"), -1;
+      g_autofree char *dev = g_strdup_printf ("/dev/loop%d", n);
+      cairn_autofd fd = open (dev, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return cairn_throw_errno (error, "%s", dev), -1;
+      struct loop_config cfg = { .fd = img_fd };
+      cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+      if (ioctl (fd, LOOP_CONFIGURE, &cfg) == 0)
+        {
+          *out_dev = g_steal_pointer (&dev);
+          return cairn_steal_fd (&fd);
+        }
+      if (errno != EBUSY) /* EBUSY: another process took it meanwhile */
+        return cairn_throw_errno (error, "attaching the image to %s", dev), -1;
+    }
+  return cairn_throw (error, "no free loop device"), -1;
+}
+
+/* *out_errno: why the kernel refused the image (ENOTBLK: not a file it
+ * mounts directly). */
+static int
+mount_erofs_from (const char *source, int *out_errno, GError **error)
 {
   cairn_autofd fs = fsopen ("erofs", FSOPEN_CLOEXEC);
   if (fs < 0)
     return cairn_throw_errno (error, "erofs"), -1;
-  g_autofree char *src = g_strdup_printf ("/proc/self/fd/%d", img_fd);
-  if (!set_str (fs, "source", src, error))
+  if (!set_str (fs, "source", source, error))
     return -1;
+  /* A read-only superblock: a block device (the loop device, read-only)
+   * is then opened for reading only. */
+  if (fsconfig (fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
+    return fs_fail (fs, error, "ro"), -1;
   if (fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-    return fs_fail (fs, error, "mounting the EROFS image"), -1;
+    {
+      *out_errno = errno;
+      return fs_fail (fs, error, "mounting the EROFS image"), -1;
+    }
   int mnt = fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
   if (mnt < 0)
     return fs_fail (fs, error, "mounting the EROFS image"), -1;
   return mnt;
+}
+
+int
+cairn_erofs_mount_image (int img_fd, GError **error)
+{
+  g_autofree char *src = g_strdup_printf ("/proc/self/fd/%d", img_fd);
+  g_autoptr (GError) local = NULL;
+  int why = 0;
+  int mnt = mount_erofs_from (src, &why, &local);
+  if (mnt >= 0 || why != ENOTBLK)
+    {
+      if (local)
+        g_propagate_error (error, g_steal_pointer (&local));
+      return mnt;
+    }
+  g_autofree char *dev = NULL;
+  cairn_autofd loop = attach_loop (img_fd, &dev, error);
+  if (loop < 0)
+    return cairn_prefix_error (error, "%s; on a loop device", local->message), -1;
+  return mount_erofs_from (dev, &why, error);
 }
 
 static int
@@ -315,15 +373,33 @@ mount_overlay (CairnRepo *repo, const char *commit, int lower_mnt, const CairnKm
  * does not take as a layer): G_IO_ERROR_NOT_SUPPORTED, nothing is mounted,
  * the caller may serve the view another way. */
 static gboolean
-kernel_refused (GError **error, const char *mountpoint)
+kernel_refused (GError **error, const char *what)
 {
-  cairn_prefix_error (error, "mount %s", mountpoint);
+  cairn_prefix_error (error, "%s", what);
   if (error && *error)
     {
       (*error)->domain = G_IO_ERROR;
       (*error)->code = G_IO_ERROR_NOT_SUPPORTED;
     }
   return FALSE;
+}
+
+int
+cairn_kmount_detached (CairnRepo *repo, const char *commit, const char *what,
+                       const CairnKmountOptions *opts, CairnKmountStats *out_stats, GError **error)
+{
+  cairn_autofd img = cairn_kmount_image_open (repo, commit, opts, out_stats, error);
+  if (img < 0)
+    return -1;
+  cairn_autofd erofs = cairn_erofs_mount_image (img, error);
+  if (erofs < 0)
+    return kernel_refused (error, what), -1;
+  test_stop_at ("erofs");
+  cairn_autofd ovl = mount_overlay (repo, commit, erofs, opts, error);
+  if (ovl < 0)
+    return kernel_refused (error, what), -1;
+  test_stop_at ("overlay");
+  return cairn_steal_fd (&ovl);
 }
 
 gboolean
@@ -333,17 +409,10 @@ cairn_kmount (CairnRepo *repo, const char *commit, const char *mountpoint,
   cairn_autofd target = open (mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (target < 0)
     return cairn_throw_errno (error, "mount point %s", mountpoint);
-  cairn_autofd img = cairn_kmount_image_open (repo, commit, opts, out_stats, error);
-  if (img < 0)
-    return FALSE;
-  cairn_autofd erofs = mount_erofs (img, error);
-  if (erofs < 0)
-    return kernel_refused (error, mountpoint);
-  test_stop_at ("erofs");
-  cairn_autofd ovl = mount_overlay (repo, commit, erofs, opts, error);
+  g_autofree char *what = g_strdup_printf ("mount %s", mountpoint);
+  cairn_autofd ovl = cairn_kmount_detached (repo, commit, what, opts, out_stats, error);
   if (ovl < 0)
-    return kernel_refused (error, mountpoint);
-  test_stop_at ("overlay");
+    return FALSE;
   if (move_mount (ovl, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     return cairn_throw_errno (error, "mount %s", mountpoint);
   return TRUE;
@@ -369,17 +438,19 @@ unescape (const char *s)
   return g_string_free (out, FALSE);
 }
 
-char *
-cairn_kmount_commit_at (const char *path)
+gboolean
+cairn_mount_top_at (const char *path, char **out_fstype, char **out_source)
 {
   g_autofree char *real = realpath (path, NULL);
   g_autofree char *info = NULL;
   if (!real || !g_file_get_contents ("/proc/self/mountinfo", &info, NULL, NULL))
-    return NULL;
-  char *commit = NULL;
+    return FALSE;
+  g_autofree char *fstype = NULL, *source = NULL;
   g_auto (GStrv) lines = g_strsplit (info, "\n", -1);
   for (char **l = lines; *l; l++)
     {
+      /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER
+       * (proc_pid_mountinfo(5)) */
       g_auto (GStrv) f = g_strsplit (*l, " ", -1);
       guint n = g_strv_length (f), sep = 0;
       for (guint i = 6; i < n && !sep; i++)
@@ -390,12 +461,28 @@ cairn_kmount_commit_at (const char *path)
       g_autofree char *mp = unescape (f[4]);
       if (strcmp (mp, real) != 0)
         continue;
-      g_clear_pointer (&commit, g_free); /* the last one is on top */
-      if (strcmp (f[sep + 1], "overlay") == 0 && g_str_has_prefix (f[sep + 2], SOURCE_PREFIX)
-          && cairn_is_checksum_string (f[sep + 2] + strlen (SOURCE_PREFIX)))
-        commit = g_strdup (f[sep + 2] + strlen (SOURCE_PREFIX));
+      /* the last one is on top */
+      g_free (fstype);
+      g_free (source);
+      fstype = g_strdup (f[sep + 1]);
+      source = unescape (f[sep + 2]);
     }
-  return commit;
+  if (!fstype)
+    return FALSE;
+  *out_fstype = g_steal_pointer (&fstype);
+  *out_source = g_steal_pointer (&source);
+  return TRUE;
+}
+
+char *
+cairn_kmount_commit_at (const char *path)
+{
+  g_autofree char *fstype = NULL, *source = NULL;
+  if (!cairn_mount_top_at (path, &fstype, &source) || strcmp (fstype, "overlay") != 0
+      || !g_str_has_prefix (source, SOURCE_PREFIX)
+      || !cairn_is_checksum_string (source + strlen (SOURCE_PREFIX)))
+    return NULL;
+  return g_strdup (source + strlen (SOURCE_PREFIX));
 }
 
 gboolean
@@ -427,33 +514,31 @@ cairn_erofs_cache_prune (CairnRepo *repo, guint *out_removed, GError **error)
   cairn_autofd dfd = open_cache_dir (repo, error);
   if (dfd < 0)
     return FALSE;
-  int dup = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
-  DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
-  if (!d)
-    return cairn_throw_errno (error, "reading the image cache");
-  g_autoptr (GPtrArray) remove = g_ptr_array_new_with_free_func (g_free);
-  struct dirent *de;
+  g_autoptr (GPtrArray) names = cairn_dir_list_names (dfd, error);
+  if (!names)
+    return cairn_prefix_error (error, "image cache");
+  g_autoptr (GPtrArray) remove = g_ptr_array_new ();
   time_t now = time (NULL);
-  while ((de = readdir (d)))
+  for (guint i = 0; i < names->len; i++)
     {
-      const char *dot = strchr (de->d_name, '.');
+      char *name = names->pdata[i];
+      const char *dot = strchr (name, '.');
       struct stat st;
       /* A named temporary file (no O_TMPFILE) a killed build left. */
-      if (g_str_has_prefix (de->d_name, ".tmp-"))
+      if (g_str_has_prefix (name, ".tmp-"))
         {
-          if (fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > 3600)
-            g_ptr_array_add (remove, g_strdup (de->d_name));
+          if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > 3600)
+            g_ptr_array_add (remove, name);
           continue;
         }
       if (!dot || !(g_str_has_suffix (dot, ".img") || g_str_has_suffix (dot, ".img.sha256")))
         continue;
-      g_autofree char *commit = g_strndup (de->d_name, dot - de->d_name);
+      g_autofree char *commit = g_strndup (name, dot - name);
       gboolean have = FALSE;
       if (!cairn_is_checksum_string (commit)
           || (cairn_repo_has_object (repo, CAIRN_OBJECT_COMMIT, commit, &have, NULL) && !have))
-        g_ptr_array_add (remove, g_strdup (de->d_name));
+        g_ptr_array_add (remove, name);
     }
-  closedir (d);
   for (guint i = 0; i < remove->len; i++)
     {
       /* A mounted image stays readable: the mount holds the file open. */
@@ -472,12 +557,7 @@ cairn_erofs_cache_prune (CairnRepo *repo, guint *out_removed, GError **error)
 static int
 open_mounts_dir (CairnRepo *repo, GError **error)
 {
-  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
-  int fd = -1;
-  if (ext < 0 || !cairn_mkdirat (ext, MOUNTS_DIR, 0700, TRUE, error)
-      || !cairn_opendirat (ext, MOUNTS_DIR, FALSE, &fd, error))
-    return -1;
-  return fd;
+  return cairn_checkout_state_dir_open (repo, MOUNTS_DIR, error);
 }
 
 static int

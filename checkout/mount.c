@@ -43,6 +43,7 @@
  */
 #include "config.h"
 #include "checkout/mount-fs.h"
+#include "checkout/cairn-erofs.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -473,52 +474,16 @@ cairn_mount_free (CairnMount *m)
 
 /* ---- unmounting -------------------------------------------------------------------- */
 
-/* Undo mountinfo's octal escapes (\040 for space, ...). */
-static char *
-unescape_mountinfo (const char *s)
-{
-  GString *out = g_string_new (NULL);
-  for (; *s; s++)
-    {
-      if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0'
-          && s[3] <= '7')
-        {
-          g_string_append_c (out, (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0')));
-          s += 3;
-        }
-      else
-        g_string_append_c (out, *s);
-    }
-  return g_string_free (out, FALSE);
-}
-
 gboolean
 cairn_mount_is_cairn (const char *path)
 {
-  g_autofree char *real = realpath (path, NULL);
-  g_autofree char *info = NULL;
-  if (!real || !g_file_get_contents ("/proc/self/mountinfo", &info, NULL, NULL))
+  g_autofree char *fstype = NULL, *source = NULL;
+  if (!cairn_mount_top_at (path, &fstype, &source))
     return FALSE;
-  gboolean is_cairn = FALSE;
-  g_auto (GStrv) lines = g_strsplit (info, "\n", -1);
-  for (char **l = lines; *l; l++)
-    {
-      g_auto (GStrv) f = g_strsplit (*l, " ", -1);
-      guint n = g_strv_length (f), sep = 0;
-      for (guint i = 6; i < n && !sep; i++)
-        if (strcmp (f[i], "-") == 0)
-          sep = i;
-      if (n < 5 || !sep || sep + 2 >= n)
-        continue;
-      g_autofree char *mp = unescape_mountinfo (f[4]);
-      /* The last one is on top. A kernel mount (checkout/kmount.c) is an
-       * overlay whose source names the commit. */
-      if (strcmp (mp, real) == 0)
-        is_cairn
-            = strcmp (f[sep + 1], "fuse.cairn") == 0
-              || (strcmp (f[sep + 1], "overlay") == 0 && g_str_has_prefix (f[sep + 2], "cairn:"));
-    }
-  return is_cairn;
+  /* A kernel mount (checkout/kmount.c) is an overlay whose source names
+   * the commit. */
+  return strcmp (fstype, "fuse.cairn") == 0
+         || (strcmp (fstype, "overlay") == 0 && g_str_has_prefix (source, "cairn:"));
 }
 
 static gboolean

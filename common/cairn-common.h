@@ -119,6 +119,10 @@ gboolean cairn_unlinkat (int dfd, const char *name, int flags, gboolean allow_no
 /* Remove a tree below @dfd without following symlinks. Missing is success. */
 gboolean cairn_rm_rf_at (int dfd, const char *name, GError **error);
 
+/* The names in directory @dfd (not "." and ".."), in readdir order; @dfd
+ * is left open and its position untouched. NULL with @error on failure. */
+GPtrArray *cairn_dir_list_names (int dfd, GError **error);
+
 /* Read/write loops that retry EINTR and short transfers. */
 gboolean cairn_write_all (int fd, const void *buf, gsize len, GError **error);
 /* The same at @offset (pwrite), the file position untouched. */

@@ -163,6 +163,28 @@ cairn_unlinkat (int dfd, const char *name, int flags, gboolean allow_noent, GErr
   return cairn_throw_errno (error, "unlink(%s)", name);
 }
 
+GPtrArray *
+cairn_dir_list_names (int dfd, GError **error)
+{
+  int dup = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
+  DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
+  if (!d)
+    {
+      cairn_throw_errno (error, "reading a directory");
+      if (dup >= 0)
+        close (dup);
+      return NULL;
+    }
+  rewinddir (d); /* the duplicate shares the position of @dfd */
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *de;
+  while ((de = readdir (d)))
+    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
+      g_ptr_array_add (names, g_strdup (de->d_name));
+  closedir (d);
+  return names;
+}
+
 static gboolean
 rm_rf_children (int dfd, GError **error)
 {

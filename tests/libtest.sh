@@ -132,6 +132,20 @@ mode_possible() { [ "$1" != bare ] || [ "$(id -u)" = 0 ]; }
 # user xattrs are needed for bare-user
 have_user_xattrs() { local f; f=$(mktemp -p "${1:-$T}"); setfattr -n user.cairn-test -v 1 "$f" 2>/dev/null; local rc=$?; rm -f "$f"; return $rc; }
 
+# make_busybox_tree DIR: a small rootfs for containers (static busybox and
+# its applets, /etc/motd "from the mount", a root-only /etc/secret).
+make_busybox_tree() {
+  local d=$1 bb
+  bb=$(command -v busybox) || skip "needs busybox"
+  mkdir -p "$d/bin" "$d/proc" "$d/dev" "$d/sys" "$d/tmp" "$d/etc"
+  cp "$bb" "$d/bin/busybox"
+  for a in $("$d/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$d/bin/$a"; done
+  echo 'from the mount' > "$d/etc/motd"
+  echo 'root:x:0:0:root:/:/bin/sh' > "$d/etc/passwd"
+  echo 'root:x:0:' > "$d/etc/group"
+  printf 'mode 0600\n' > "$d/etc/secret"; chmod 0600 "$d/etc/secret"
+}
+
 # make_varied_tree DIR: the interop tree (nested/empty dirs, empty files,
 # symlinks dangling/absolute, setuid and 0700 modes, xattrs, hardlinks,
 # long and UTF-8 names).

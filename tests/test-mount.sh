@@ -305,23 +305,10 @@ t_prune_while_mounted() {
   assert_file_has_content log 'is missing'
 }
 
-# A busybox rootfs: the bench cache's if it is sound, else our own copy.
-busybox_tree() {
-  local d=$1 bb
-  bb=$(command -v busybox) || skip "needs busybox"
-  mkdir -p "$d/bin" "$d/proc" "$d/dev" "$d/sys" "$d/tmp" "$d/etc"
-  cp "$bb" "$d/bin/busybox"
-  for a in $("$d/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$d/bin/$a"; done
-  echo 'from the mount' > "$d/etc/motd"
-  echo 'root:x:0:0:root:/:/bin/sh' > "$d/etc/passwd"
-  echo 'root:x:0:' > "$d/etc/group"
-  printf 'mode 0600\n' > "$d/etc/secret"; chmod 0600 "$d/etc/secret"
-}
-
 t_run_mount() {
   require_fuse; require_root
   [ -x "$CAIRN_LAUNCH" ] || skip "needs cairn-launch"
-  busybox_tree bb
+  make_busybox_tree bb
   $CAIRN --repo=r init --mode=bare-user >/dev/null; $CAIRN --repo=r commit -b bb bb >/dev/null
   $CAIRN --repo=r run --mount=fuse bb -- /bin/sh -c 'cat /etc/motd' > out 2> err || { cat err; exit 1; }
   assert_file_has_content out 'from the mount'

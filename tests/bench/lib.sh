@@ -126,3 +126,8 @@ bench_fresh_repos_prepare() {
   local mode=$1
   echo "n=\$(( \$(cat $BENCH_WORK/.n 2>/dev/null || echo 0) + 1 )); echo \$n > $BENCH_WORK/.n; d=$BENCH_WORK/run-\$n; mkdir -p \$d; $CAIRN --repo=\$d/c init --mode=$mode >/dev/null && ostree --repo=\$d/o init --mode=$mode && ln -sfn run-\$n $BENCH_WORK/cur && sync"
 }
+# The same, each repository with the remote origin at URL (no GPG).
+bench_fresh_remotes_prepare() {
+  local mode=$1 url=$2 w=$BENCH_WORK
+  echo "$(bench_fresh_repos_prepare "$mode"); $CAIRN --repo=$w/cur/c remote add --no-gpg-verify origin $url; ostree --repo=$w/cur/o remote add --no-gpg-verify origin $url"
+}

@@ -67,9 +67,7 @@ scenario_delta() {
   printf '{"label": "delta: update pull, bytes fetched", "delta": %s, "loose": %s}\n' "$db" "$lb" >> "$BENCH_RESULTS"
   bench_compare "delta: first pull from ostree's --empty delta over HTTP, Debian minbase ($PULL_SERVER)" \
     --target 'ostree<=0.7' \
-    --prepare "$(bench_fresh_repos_prepare bare-user); \
-$CAIRN --repo=$W/cur/c remote add --no-gpg-verify origin $url; \
-ostree --repo=$W/cur/o remote add --no-gpg-verify origin $url" \
+    --prepare "$(bench_fresh_remotes_prepare bare-user "$url")" \
     cairn="$CAIRN --repo=$W/cur/c pull origin app" \
     ostree="ostree --repo=$W/cur/o pull origin app >/dev/null"
   kill "$PULL_SRV_PID"; wait "$PULL_SRV_PID" 2>/dev/null || true

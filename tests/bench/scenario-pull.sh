@@ -56,9 +56,7 @@ _pull_http_and_local() {
   local url="http://127.0.0.1:$PULL_PORT/"
   bench_compare "pull: first pull over HTTP into bare-user, Debian minbase ($PULL_SERVER)" \
     --target 'ostree<=0.6' \
-    --prepare "$(bench_fresh_repos_prepare bare-user); \
-$CAIRN --repo=$W/cur/c remote add --no-gpg-verify origin $url; \
-ostree --repo=$W/cur/o remote add --no-gpg-verify origin $url" \
+    --prepare "$(bench_fresh_remotes_prepare bare-user "$url")" \
     cairn="$CAIRN --repo=$W/cur/c pull origin app" \
     ostree="ostree --repo=$W/cur/o pull origin app >/dev/null"
   kill "$PULL_SRV_PID"; wait "$PULL_SRV_PID" 2>/dev/null || true
