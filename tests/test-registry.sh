@@ -99,7 +99,7 @@ t_pull_http() {
   "$CAIRN" --repo r pull --tls-verify=false --json "docker://$REG/test/other:1" > other.json
   assert_streq "$(json_field layers_cached < other.json)" 0
   size=$(stat -c %s "$(command -v busybox)")
-  find r/objects -name '*.file' -size "${size}c" > big
+  find r/objects -name '*.file' -size +$(( size - 1 ))c > big
   assert_streq "$(wc -l < big)" 1
   "$CAIRN" --repo r fsck >/dev/null
   ostree --repo=r fsck >/dev/null
@@ -410,7 +410,9 @@ t_bad_input() {
   CAIRN_REGISTRY_TIMEOUT=2 assert_fails pull hang "$PROXY/test/img:t1"
   took=$(( $(date +%s) - start ))
   info "stalled registry refused in $took s"
-  [ $took -lt 20 ] || { echo "assert: took $took s"; exit 1; }
+  # two attempts at the config blob, each ended 2 s (+ up to 1 s) after its
+  # last byte, not after libcurl's averaged low-speed window (16 s here)
+  [ $took -lt 12 ] || { echo "assert: took $took s"; exit 1; }
   assert_file_has_content "$T/err" "stalled: no data for 2 s"
   assert_repo_clean $R hang
   stop_proxy
