@@ -59,6 +59,11 @@ t_pull_http() {
   digest=$(skopeo inspect --tls-verify=false "docker://$REG/test/img:t1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"])')
   assert_file_has_content show "cairn.oci.source: docker://$REG/test/img:t1"
   assert_file_has_content show "cairn.oci.manifest-digest: $digest"
+  # pinned by digest: the default branch is NAME/sha256_HEX, the source the digest
+  "$CAIRN" --repo r pull --tls-verify=false "docker://$REG/test/img@$digest" >/dev/null
+  assert_streq "$(root_tree r "test/img/sha256_${digest#sha256:}")" "$(root_tree r test/img/t1)"
+  "$CAIRN" --repo r show "test/img/sha256_${digest#sha256:}" > show-digest
+  assert_file_has_content show-digest "cairn.oci.source: docker://$REG/test/img@$digest"
   assert_file_has_content show "cairn.oci.cmd: \['/bin/sh', '-c', 'cat /etc/motd /etc/v'\]"
   assert_file_has_content show "cairn.oci.labels: {'org.example.role': 'test'}"
   # and it runs, with the image's command
