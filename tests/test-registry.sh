@@ -200,6 +200,29 @@ PY
   assert_streq "$(root_tree r test/dlist/latest)" "$(root_tree r amd)"
   "$CAIRN" --repo r pull --tls-verify=false --platform=linux/arm64 -b dl-arm "docker://$REG/test/dlist" >/dev/null
   assert_streq "$(root_tree r dl-arm)" "$(root_tree r arm)"
+  # linux/amd64 and linux/amd64/v3 in one index (as some images publish):
+  # the one without a variant by default, the v3 one when asked for
+  python3 - <<'PY'
+import json, hashlib
+idx = json.load(open("img/index.json"))
+pick = {m["annotations"]["org.opencontainers.image.ref.name"]: m for m in idx["manifests"]}
+def plat(m, **p):
+    d = dict(m); d.pop("annotations", None); d["platform"] = dict(os="linux", architecture="amd64", **p); return d
+multi = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+         "manifests": [plat(pick["t2"], variant="v3"), plat(pick["t1"])]}
+b = json.dumps(multi).encode(); h = hashlib.sha256(b).hexdigest()
+open("img/blobs/sha256/" + h, "wb").write(b)
+idx["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "sha256:" + h,
+                         "size": len(b), "annotations": {"org.opencontainers.image.ref.name": "variants"}})
+json.dump(idx, open("img/index.json", "w"))
+PY
+  # shellcheck disable=SC2046
+  skopeo copy -q --all $(skopeo_dest_opts) oci:img:variants "docker://$REG/test/variants:latest"
+  "$CAIRN" --repo r import oci img:t2 -b t2 >/dev/null
+  "$CAIRN" --repo r pull --tls-verify=false -b v-default "docker://$REG/test/variants" >/dev/null
+  assert_streq "$(root_tree r v-default)" "$(root_tree r amd)"
+  "$CAIRN" --repo r pull --tls-verify=false --platform=linux/amd64/v3 -b v3 "docker://$REG/test/variants" >/dev/null
+  assert_streq "$(root_tree r v3)" "$(root_tree r t2)"
 }
 
 t_pull_push_https() {
@@ -547,7 +570,7 @@ t_usage() {
 
 run_test "pull over http: equals import and umoci unpack, config recorded, runs signed; schema 2; file dedup" t_pull_http
 run_test "pull again: unchanged manifest fetches nothing else; shared layers are not fetched" t_pull_update
-run_test "pull of an image index: host platform, --platform, unknown platform" t_pull_index
+run_test "pull of an image index: host platform, --platform, unknown platform, variants, Docker list" t_pull_index
 run_test "https with a test CA: refused without it, --cert-dir, --tls-verify=false, push" t_pull_push_https
 run_test "htpasswd: 401 without credentials, --creds, auth.json (podman, docker), --authfile" t_htpasswd
 run_test "token auth (Python token server): anonymous refused, pull, push, mount scopes" t_token
