@@ -383,6 +383,26 @@ t_push_roundtrip() {
   "$CAIRN" --repo r push --tls-verify=false --json app3 "docker://$REG/cairn/mono:m" > again.json
   assert_streq "$(json_field blobs_present < again.json)" 2
   assert_streq "$(json_field blobs_uploaded < again.json)" 0
+  # kill -9 at any moment of a push (building the layer, uploading chunks,
+  # the manifest): the store stays fsck-clean and the next push completes
+  # with the same digest
+  s=$(date +%s%N)
+  rm -rf r/extensions/cairn/oci-built
+  "$CAIRN" --repo r push --tls-verify=false --chunk-size=4K app "docker://$REG/cairn/killed:w" >/dev/null
+  whole=$(( ($(date +%s%N) - s) / 1000000 ))
+  info "a whole chunked push: $whole ms"
+  for i in 1 2 3 4 5 6 7 8 9; do
+    rm -rf r/extensions/cairn/oci-built
+    "$CAIRN" --repo r push --tls-verify=false --chunk-size=4K app "docker://$REG/cairn/killed:k$i" >/dev/null 2>&1 &
+    pid=$!
+    ms=$(( whole * i / 10 ))
+    sleep "$(( ms / 1000 )).$(printf %03d $(( ms % 1000 )))"
+    kill -9 $pid 2>/dev/null || true
+    wait $pid 2>/dev/null || true
+    "$CAIRN" --repo r fsck >/dev/null
+  done
+  d=$("$CAIRN" --repo r push --tls-verify=false app "docker://$REG/cairn/killed:k")
+  assert_streq "$d" "$(json_field digest < single.json)"
   # the image's defaults travel: run what we pushed, after pulling it back
   "$CAIRN" --repo r run back-single -- /bin/cat /data/old > out.txt
   assert_streq "$(cat out.txt)" now-a-file
@@ -574,7 +594,7 @@ run_test "pull of an image index: host platform, --platform, unknown platform, v
 run_test "https with a test CA: refused without it, --cert-dir, --tls-verify=false, push" t_pull_push_https
 run_test "htpasswd: 401 without credentials, --creds, auth.json (podman, docker), --authfile" t_htpasswd
 run_test "token auth (Python token server): anonymous refused, pull, push, mount scopes" t_token
-run_test "push: skopeo and umoci read it, --layers=parents, reproducible, chunked, monolithic" t_push_roundtrip
+run_test "push: skopeo and umoci read it, --layers=parents, reproducible, chunked, monolithic, kill -9" t_push_roundtrip
 run_test "bad input: unknown tag, ../ and absolute layers, tampered blob, huge manifest, hang, cut" t_bad_input
 run_test "resume: cut connections continue with Range; a killed pull keeps its partial layer" t_resume
 run_test "references and options: clear usage errors" t_usage
