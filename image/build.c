@@ -217,11 +217,17 @@ cache_evict (int dfd, const char *keep)
   if (dir)
     closedir (dir);
   g_ptr_array_sort (stats, cmp_mtime_desc);
-  for (guint i = CACHE_KEEP; i < stats->len; i++)
+  guint kept = 1; /* @keep */
+  for (guint i = 0; i < stats->len; i++)
     {
       const char *key = (const char *)((struct stat *)stats->pdata[i] + 1);
       if (strcmp (key, keep) == 0)
         continue;
+      if (kept < CACHE_KEEP)
+        {
+          kept++;
+          continue;
+        }
       g_autofree char *desc = g_strconcat (key, ".desc", NULL);
       g_autofree char *file = g_strconcat (key, ".blob", NULL);
       (void)unlinkat (dfd, desc, 0);
