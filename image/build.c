@@ -192,9 +192,10 @@ cmp_mtime_desc (gconstpointer a, gconstpointer b)
 }
 
 /* Keep the CACHE_KEEP most recently used layers (best effort: a reader
- * that opened a file keeps it). */
+ * that opened a file keeps it), and always @keep, the one just built:
+ * timestamps of the same clock tick sort in any order. */
 static void
-cache_evict (int dfd)
+cache_evict (int dfd, const char *keep)
 {
   g_autoptr (GPtrArray) stats = g_ptr_array_new_with_free_func (g_free);
   cairn_autofd it_fd = openat (dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -216,9 +217,17 @@ cache_evict (int dfd)
   if (dir)
     closedir (dir);
   g_ptr_array_sort (stats, cmp_mtime_desc);
-  for (guint i = CACHE_KEEP; i < stats->len; i++)
+  guint kept = 1; /* @keep */
+  for (guint i = 0; i < stats->len; i++)
     {
       const char *key = (const char *)((struct stat *)stats->pdata[i] + 1);
+      if (strcmp (key, keep) == 0)
+        continue;
+      if (kept < CACHE_KEEP)
+        {
+          kept++;
+          continue;
+        }
       g_autofree char *desc = g_strconcat (key, ".desc", NULL);
       g_autofree char *file = g_strconcat (key, ".blob", NULL);
       (void)unlinkat (dfd, desc, 0);
@@ -259,7 +268,7 @@ build_layer (CairnRepo *repo, int dfd, const char *commit, const char *base,
   if (!cairn_file_replace_contents_at (dfd, desc, line, strlen (line), 0644, CAIRN_FSYNC_NONE,
                                        error))
     return blob_free (b), NULL;
-  cache_evict (dfd);
+  cache_evict (dfd, key);
   return b;
 }
 

@@ -52,14 +52,15 @@ open_layout (const char *dir, int *out_dfd, int *out_blobs_dfd, GError **error)
 }
 
 /* A layer from the built-layer cache into blobs/sha256/: a hardlink when
- * both are on one filesystem, else a copy. */
+ * both are on one filesystem, else a copy from the open file (also when
+ * another export evicted the cache's name meanwhile: ENOENT). */
 static gboolean
 store_layer (CairnImage *img, CairnImageBlob *b, int blobs_dfd, GError **error)
 {
   const char *hex = _cairn_digest_hex (b->digest, NULL);
   if (linkat (img->blob_dfd, b->file, blobs_dfd, hex, 0) == 0 || errno == EEXIST)
     return TRUE;
-  if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+  if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOENT)
     return cairn_throw_errno (error, "blob %s", b->digest);
   g_auto (CairnTmpfile) tmp = { 0 };
   if (lseek (b->fd, 0, SEEK_SET) < 0 || !cairn_tmpfile_open (blobs_dfd, 0644, &tmp, error)
@@ -171,16 +172,6 @@ cairn_repo_export_oci (CairnRepo *repo, const char *rev, const char *dir, const 
 /* ---- docker-archive ---------------------------------------------------------------- */
 
 static gboolean
-throw_archive (struct archive *a, GError **error)
-{
-  const char *msg = archive_error_string (a);
-  int e = archive_errno (a);
-  if (e > 0 && (!msg || strcmp (msg, "Write error") == 0))
-    return cairn_throw_errno_value (error, e, "write");
-  return cairn_throw (error, "%s", msg ? msg : "archive error");
-}
-
-static gboolean
 add_member (struct archive *a, const char *name, guint64 size, guint64 mtime, int fd, GBytes *data,
             GError **error)
 {
@@ -191,13 +182,13 @@ add_member (struct archive *a, const char *name, guint64 size, guint64 mtime, in
   archive_entry_set_size (e, (la_int64_t)size);
   archive_entry_set_mtime (e, (time_t)mtime, 0);
   if (archive_write_header (a, e) < ARCHIVE_WARN)
-    return throw_archive (a, error);
+    return _cairn_archive_write_error (a, error);
   if (data)
     {
       gsize len;
       const void *p = g_bytes_get_data (data, &len);
       if (len && archive_write_data (a, p, len) < 0)
-        return throw_archive (a, error);
+        return _cairn_archive_write_error (a, error);
       return TRUE;
     }
   g_autofree guint8 *buf = g_malloc (COPY_BUF);
@@ -210,7 +201,7 @@ add_member (struct archive *a, const char *name, guint64 size, guint64 mtime, in
         return r < 0 ? cairn_throw_errno (error, "reading layer %s", name)
                      : cairn_throw (error, "layer %s: short read", name);
       if (archive_write_data (a, buf, r) < 0)
-        return throw_archive (a, error);
+        return _cairn_archive_write_error (a, error);
       off += r;
     }
   return TRUE;
@@ -253,7 +244,7 @@ docker_writer (struct archive *a, int fd, GError **error)
     r = archive_write_set_bytes_in_last_block (a, 1);
   if (r == ARCHIVE_OK)
     r = archive_write_open_fd (a, fd);
-  return r == ARCHIVE_OK || throw_archive (a, error);
+  return r == ARCHIVE_OK || _cairn_archive_write_error (a, error);
 }
 
 gboolean
@@ -290,6 +281,6 @@ cairn_repo_export_docker_archive (CairnRepo *repo, const char *rev, int fd, cons
                       error))
     return FALSE;
   if (archive_write_close (a) != ARCHIVE_OK)
-    return throw_archive (a, error);
+    return _cairn_archive_write_error (a, error);
   return TRUE;
 }

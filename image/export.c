@@ -70,52 +70,57 @@ item_new (const char *path, const char *checksum, gboolean is_dir)
   return it;
 }
 
-/* Flatten the tree into items in output order. */
+static char *
+join_path (const char *path, const char *name)
+{
+  return g_strconcat (path, strcmp (path, "./") == 0 ? "" : "/", name, NULL);
+}
+
+/* A regular file: a hardlink to the first path of the same content object
+ * when @first_paths (checksum -> path) is given and has it. */
+static void
+add_file_item (Export *ex, const char *path, const char *checksum, GHashTable *first_paths)
+{
+  Item *it = item_new (path, checksum, FALSE);
+  const char *first = first_paths ? g_hash_table_lookup (first_paths, checksum) : NULL;
+  if (first)
+    it->link_to = first;
+  else if (first_paths)
+    g_hash_table_insert (first_paths, it->checksum, it->path);
+  g_ptr_array_add (ex->items, it);
+}
+
+static gboolean collect (Export *ex, const char *path, const char *dirtree, const char *dirmeta,
+                         GHashTable *first_paths, GError **error);
+
+typedef struct
+{
+  Export *ex;
+  const char *path;
+  GHashTable *first_paths;
+} Collect;
+
+static gboolean
+collect_entry (const char *name, const char *checksum, const char *meta, gpointer data,
+               GError **error)
+{
+  Collect *c = data;
+  g_autofree char *p = join_path (c->path, name);
+  if (meta)
+    return collect (c->ex, p, checksum, meta, c->first_paths, error);
+  add_file_item (c->ex, p, checksum, c->first_paths);
+  return TRUE;
+}
+
+/* Flatten the tree into items in output order: a directory, its files,
+ * then its subdirectories, depth first. */
 static gboolean
 collect (Export *ex, const char *path, const char *dirtree, const char *dirmeta,
          GHashTable *first_paths, GError **error)
 {
-  g_autoptr (GVariant) tree
-      = cairn_repo_load_variant (ex->repo, CAIRN_OBJECT_DIR_TREE, dirtree, error);
-  if (!tree)
-    return FALSE;
   g_ptr_array_add (ex->items, item_new (path, dirmeta, TRUE));
-  g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
-  g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
-  for (gsize i = 0; i < g_variant_n_children (files); i++)
-    {
-      const char *name;
-      g_autoptr (GVariant) c = NULL;
-      g_variant_get_child (files, i, "(&s@ay)", &name, &c);
-      g_autofree char *hex = cairn_checksum_from_variant (c);
-      if (!hex || !cairn_validate_filename (name, -1, error))
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
-      g_autofree char *p = g_strconcat (path, strcmp (path, "./") == 0 ? "" : "/", name, NULL);
-      Item *it = item_new (p, hex, FALSE);
-      if (first_paths)
-        {
-          const char *first = g_hash_table_lookup (first_paths, hex);
-          if (first)
-            it->link_to = first;
-          else
-            g_hash_table_insert (first_paths, it->checksum, it->path);
-        }
-      g_ptr_array_add (ex->items, it);
-    }
-  for (gsize i = 0; i < g_variant_n_children (dirs); i++)
-    {
-      const char *name;
-      g_autoptr (GVariant) c1 = NULL, c2 = NULL;
-      g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &c1, &c2);
-      g_autofree char *h1 = cairn_checksum_from_variant (c1);
-      g_autofree char *h2 = cairn_checksum_from_variant (c2);
-      if (!h1 || !h2 || !cairn_validate_filename (name, -1, error))
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
-      g_autofree char *p = g_strconcat (path, strcmp (path, "./") == 0 ? "" : "/", name, NULL);
-      if (!collect (ex, p, h1, h2, first_paths, error))
-        return FALSE;
-    }
-  return TRUE;
+  Collect c = { .ex = ex, .path = path, .first_paths = first_paths };
+  return _cairn_dirtree_foreach (ex->repo, dirtree, collect_entry, &c, error);
 }
 
 /* Load one item's metadata (and small content). Runs in the pool. */
@@ -176,8 +181,8 @@ add_xattrs (struct archive_entry *e, GVariant *xattrs)
 
 /* libarchive reports a failed write(2) as just "Write error", with the
  * errno in archive_errno(): say what failed ("no space left", ...). */
-static gboolean
-throw_archive (struct archive *a, GError **error)
+gboolean
+_cairn_archive_write_error (struct archive *a, GError **error)
 {
   const char *msg = archive_error_string (a);
   int e = archive_errno (a);
@@ -194,7 +199,7 @@ write_data (struct archive *a, Item *it, GError **error)
       gsize len;
       const void *p = g_bytes_get_data (it->data, &len);
       if (len && archive_write_data (a, p, len) < 0)
-        return throw_archive (a, error);
+        return _cairn_archive_write_error (a, error);
       return TRUE;
     }
   g_autofree guint8 *buf = g_malloc (COPY_BUF);
@@ -210,7 +215,7 @@ write_data (struct archive *a, Item *it, GError **error)
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "object %s is truncated",
                                  it->checksum);
       if (archive_write_data (a, buf, r) < 0)
-        return throw_archive (a, error);
+        return _cairn_archive_write_error (a, error);
       left -= r;
     }
   return TRUE;
@@ -238,7 +243,7 @@ write_item (Export *ex, struct archive *a, struct archive_entry *e, Item *it, GE
       archive_entry_set_size (e, S_ISREG (it->fi.mode) ? (la_int64_t)it->fi.size : 0);
     }
   if (archive_write_header (a, e) < ARCHIVE_WARN)
-    return throw_archive (a, error);
+    return _cairn_archive_write_error (a, error);
   if (!it->is_dir && !it->link_to && S_ISREG (it->fi.mode) && !write_data (a, it, error))
     return FALSE;
   return TRUE;
@@ -292,7 +297,7 @@ setup_writer (struct archive *a, const CairnExportOptions *opts, int fd, LayerSi
     r = ls ? archive_write_open2 (a, ls, NULL, layer_sink_write, NULL, NULL)
            : archive_write_open_fd (a, fd);
   if (r != ARCHIVE_OK)
-    return throw_archive (a, error);
+    return _cairn_archive_write_error (a, error);
   return TRUE;
 }
 
@@ -374,7 +379,7 @@ cairn_repo_export (CairnRepo *repo, const char *rev, int out_fd, const CairnExpo
   gboolean ok = export_root (repo, &c, opts->subpath, commit, &ex, first_paths, error)
                 && setup_writer (a, opts, out_fd, NULL, error) && write_all (&ex, a, opts, error);
   if (ok && archive_write_close (a) != ARCHIVE_OK)
-    ok = throw_archive (a, error);
+    ok = _cairn_archive_write_error (a, error);
   g_ptr_array_unref (ex.items);
   g_mutex_clear (&ex.lock);
   g_cond_clear (&ex.cond);
@@ -385,10 +390,22 @@ cairn_repo_export (CairnRepo *repo, const char *rev, int out_fd, const CairnExpo
 
 /* ---- image layers ------------------------------------------------------------------ */
 
-static char *
-join_path (const char *path, const char *name)
+typedef struct
 {
-  return g_strconcat (path, strcmp (path, "./") == 0 ? "" : "/", name, NULL);
+  GHashTable *files; /* name -> content checksum */
+  GHashTable *dirs;  /* name -> "dirtree dirmeta" */
+} Entries;
+
+static gboolean
+entries_add (const char *name, const char *checksum, const char *meta, gpointer data,
+             GError **error)
+{
+  Entries *e = data;
+  if (meta)
+    g_hash_table_insert (e->dirs, g_strdup (name), g_strconcat (checksum, " ", meta, NULL));
+  else
+    g_hash_table_insert (e->files, g_strdup (name), g_strdup (checksum));
+  return TRUE;
 }
 
 /* A dirtree's entries: name -> checksum (files) and name -> "tree meta" (dirs). */
@@ -396,56 +413,14 @@ static gboolean
 tree_entries (CairnRepo *repo, const char *dirtree, GHashTable **out_files, GHashTable **out_dirs,
               GError **error)
 {
-  g_autoptr (GVariant) tree = cairn_repo_load_variant (repo, CAIRN_OBJECT_DIR_TREE, dirtree, error);
-  if (!tree)
-    return FALSE;
   g_autoptr (GHashTable) files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr (GHashTable) dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr (GVariant) fv = g_variant_get_child_value (tree, 0);
-  g_autoptr (GVariant) dv = g_variant_get_child_value (tree, 1);
-  for (gsize i = 0; i < g_variant_n_children (fv); i++)
-    {
-      const char *name;
-      g_autoptr (GVariant) c = NULL;
-      g_variant_get_child (fv, i, "(&s@ay)", &name, &c);
-      char *hex = cairn_checksum_from_variant (c);
-      if (!hex)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
-      g_hash_table_insert (files, g_strdup (name), hex);
-    }
-  for (gsize i = 0; i < g_variant_n_children (dv); i++)
-    {
-      const char *name;
-      g_autoptr (GVariant) c1 = NULL, c2 = NULL;
-      g_variant_get_child (dv, i, "(&s@ay@ay)", &name, &c1, &c2);
-      g_autofree char *h1 = cairn_checksum_from_variant (c1);
-      g_autofree char *h2 = cairn_checksum_from_variant (c2);
-      if (!h1 || !h2)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
-      g_hash_table_insert (dirs, g_strdup (name), g_strconcat (h1, " ", h2, NULL));
-    }
+  Entries e = { .files = files, .dirs = dirs };
+  if (!_cairn_dirtree_foreach (repo, dirtree, entries_add, &e, error))
+    return FALSE;
   *out_files = g_steal_pointer (&files);
   *out_dirs = g_steal_pointer (&dirs);
   return TRUE;
-}
-
-static int
-cmp_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *)a, *(const char *const *)b);
-}
-
-static GPtrArray *
-sorted_names (GHashTable *h)
-{
-  GPtrArray *a = g_ptr_array_new ();
-  GHashTableIter it;
-  gpointer k;
-  g_hash_table_iter_init (&it, h);
-  while (g_hash_table_iter_next (&it, &k, NULL))
-    g_ptr_array_add (a, k);
-  g_ptr_array_sort (a, cmp_names);
-  return a;
 }
 
 /* The whiteouts of a directory that changed: every name of the base that
@@ -468,7 +443,7 @@ add_whiteouts (Export *ex, const char *path, GHashTable *bf, GHashTable *bd, GHa
   while (g_hash_table_iter_next (&it, &k, NULL))
     if (!g_hash_table_contains (nd, k))
       g_hash_table_add (gone, k);
-  g_autoptr (GPtrArray) names = sorted_names (gone);
+  g_autoptr (GPtrArray) names = _cairn_sorted_keys (gone);
   for (guint i = 0; i < names->len; i++)
     {
       g_autofree char *wh = g_strconcat (".wh.", (char *)names->pdata[i], NULL);
@@ -492,7 +467,7 @@ collect_diff (Export *ex, const char *path, const char *base_tree, const char *d
     return FALSE;
   g_ptr_array_add (ex->items, item_new (path, dirmeta, TRUE));
   add_whiteouts (ex, path, bf, bd, nf, nd);
-  g_autoptr (GPtrArray) files = sorted_names (nf);
+  g_autoptr (GPtrArray) files = _cairn_sorted_keys (nf);
   for (guint i = 0; i < files->len; i++)
     {
       const char *name = files->pdata[i];
@@ -500,15 +475,9 @@ collect_diff (Export *ex, const char *path, const char *base_tree, const char *d
       if (g_strcmp0 (g_hash_table_lookup (bf, name), csum) == 0)
         continue;
       g_autofree char *p = join_path (path, name);
-      Item *it = item_new (p, csum, FALSE);
-      const char *first = first_paths ? g_hash_table_lookup (first_paths, csum) : NULL;
-      if (first)
-        it->link_to = first;
-      else if (first_paths)
-        g_hash_table_insert (first_paths, it->checksum, it->path);
-      g_ptr_array_add (ex->items, it);
+      add_file_item (ex, p, csum, first_paths);
     }
-  g_autoptr (GPtrArray) dirs = sorted_names (nd);
+  g_autoptr (GPtrArray) dirs = _cairn_sorted_keys (nd);
   for (guint i = 0; i < dirs->len; i++)
     {
       const char *name = dirs->pdata[i];
@@ -546,7 +515,7 @@ _cairn_export_layer (CairnRepo *repo, const char *commit, const char *base, Cair
              : collect (&ex, "./", c.root_tree, c.root_meta, first_paths, error);
   ok = ok && setup_writer (a, &opts, -1, &ls, error) && write_all (&ex, a, &opts, error);
   if (ok && archive_write_close (a) != ARCHIVE_OK)
-    ok = throw_archive (a, error);
+    ok = _cairn_archive_write_error (a, error);
   if (!ok && ls.error && error && *error)
     {
       /* the compressor's own error says more than libarchive's copy */

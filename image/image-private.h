@@ -56,6 +56,11 @@ void _cairn_jw_variant (CairnJsonWriter *w, GVariant *v);
 /* The document; the writer is reset. */
 GBytes *_cairn_jw_finish (CairnJsonWriter *w);
 
+/* The start of every import (import-tar.c): the branch name checked and the
+ * parent commit resolved (opts->parent, else the branch's commit). */
+gboolean _cairn_import_resolve_parent (CairnRepo *repo, const CairnCommitOptions *opts,
+                                       char **out_parent, GError **error);
+
 /* ---- OCI helpers (oci-meta.c) ----------------------------------------------- */
 
 #define CAIRN_OCI_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
@@ -128,6 +133,18 @@ gboolean _cairn_layer_import (CairnTxn *txn, struct archive *a, const char *dige
 gboolean _cairn_layers_merge (CairnTxn *txn, GPtrArray *layer_commits, char **out_tree,
                               char **out_meta, GError **error);
 
+/* Each entry of the stored dirtree @dirtree, in its order (files, then
+ * directories, each sorted): @fn gets the name and, for a file, its content
+ * checksum and NULL, for a directory its dirtree and dirmeta checksums. The
+ * names are validated; a malformed entry fails with "corrupted dirtree HEX".
+ * @fn returning FALSE ends the walk with its error (layer.c). */
+typedef gboolean (*CairnDirtreeFunc) (const char *name, const char *checksum, const char *meta,
+                                      gpointer data, GError **error);
+gboolean _cairn_dirtree_foreach (CairnRepo *repo, const char *dirtree, CairnDirtreeFunc fn,
+                                 gpointer data, GError **error);
+/* The keys of @h, sorted by strcmp (layer.c; they point into @h). */
+GPtrArray *_cairn_sorted_keys (GHashTable *h);
+
 /* ---- compression of built layers (compress.c) ------------------------------- */
 
 /* A stream written through SHA-256 twice: the bytes given (the tar: its
@@ -149,6 +166,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnCompressor, _cairn_compressor_free)
  * between file and directory. Written through @out. */
 gboolean _cairn_export_layer (CairnRepo *repo, const char *commit, const char *base,
                               CairnCompressor *out, GError **error);
+/* FALSE with the error of a failed libarchive write: the errno when the
+ * message is only "Write error" (export.c). */
+gboolean _cairn_archive_write_error (struct archive *a, GError **error);
 /* The layer media type for @method (OCI; docker-archive layers are plain). */
 const char *_cairn_compress_layer_media_type (CairnExportCompress method);
 

@@ -245,10 +245,8 @@ cairn_repo_import_oci (CairnRepo *repo, const char *dir, const char *tag,
                        const CairnCommitOptions *opts, char **out_checksum,
                        CairnImportStats *out_stats, GError **error)
 {
-  if (opts->branch && !cairn_validate_ref_name (opts->branch, error))
-    return FALSE;
   g_autofree char *parent = NULL;
-  if (!cairn_commit_options_resolve_parent (repo, opts, &parent, error))
+  if (!_cairn_import_resolve_parent (repo, opts, &parent, error))
     return FALSE;
   cairn_autofd dfd = -1;
   if (!cairn_opendirat (AT_FDCWD, dir, TRUE, &dfd, error))
@@ -541,10 +539,8 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
                                   const CairnCommitOptions *opts, char **out_checksum,
                                   CairnImportStats *out_stats, GError **error)
 {
-  if (opts->branch && !cairn_validate_ref_name (opts->branch, error))
-    return FALSE;
   g_autofree char *parent = NULL;
-  if (!cairn_commit_options_resolve_parent (repo, opts, &parent, error))
+  if (!_cairn_import_resolve_parent (repo, opts, &parent, error))
     return FALSE;
   cairn_autofd fd = -1;
   if (!cairn_openat_rdonly (AT_FDCWD, file, TRUE, &fd, error))

@@ -1078,14 +1078,21 @@ open_source (const char *file, int *out_fd, GError **error)
 }
 
 gboolean
+_cairn_import_resolve_parent (CairnRepo *repo, const CairnCommitOptions *opts, char **out_parent,
+                              GError **error)
+{
+  if (opts->branch && !cairn_validate_ref_name (opts->branch, error))
+    return FALSE;
+  return cairn_commit_options_resolve_parent (repo, opts, out_parent, error);
+}
+
+gboolean
 cairn_repo_import_tar (CairnRepo *repo, const char *file, const CairnCommitOptions *opts,
                        char **out_checksum, CairnTxnStats *out_txn_stats,
                        CairnImportStats *out_stats, GError **error)
 {
-  if (opts->branch && !cairn_validate_ref_name (opts->branch, error))
-    return FALSE;
   g_autofree char *parent = NULL;
-  if (!cairn_commit_options_resolve_parent (repo, opts, &parent, error))
+  if (!_cairn_import_resolve_parent (repo, opts, &parent, error))
     return FALSE;
   g_auto (TarSource) src = { .fd = -1 };
   if (!open_source (file, &src.fd, error))

@@ -172,11 +172,11 @@ level_remove (Level *l, const char *name)
   g_hash_table_remove (l->dirs, name);
 }
 
-/* Read a dirtree's entries into @l (later entries replace). */
-static gboolean
-level_load (Merge *m, Level *l, const char *tree, GError **error)
+gboolean
+_cairn_dirtree_foreach (CairnRepo *repo, const char *dirtree, CairnDirtreeFunc fn, gpointer data,
+                        GError **error)
 {
-  g_autoptr (GVariant) v = cairn_repo_load_variant (m->repo, CAIRN_OBJECT_DIR_TREE, tree, error);
+  g_autoptr (GVariant) v = cairn_repo_load_variant (repo, CAIRN_OBJECT_DIR_TREE, dirtree, error);
   if (!v)
     return FALSE;
   g_autoptr (GVariant) files = g_variant_get_child_value (v, 0);
@@ -186,11 +186,11 @@ level_load (Merge *m, Level *l, const char *tree, GError **error)
       const char *name;
       g_autoptr (GVariant) c = NULL;
       g_variant_get_child (files, i, "(&s@ay)", &name, &c);
-      char *hex = cairn_checksum_from_variant (c);
-      if (!hex)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", tree);
-      level_remove (l, name);
-      g_hash_table_insert (l->files, g_strdup (name), hex);
+      g_autofree char *hex = cairn_checksum_from_variant (c);
+      if (!hex || !cairn_validate_filename (name, -1, NULL))
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
+      if (!fn (name, hex, NULL, data, error))
+        return FALSE;
     }
   for (gsize i = 0; i < g_variant_n_children (dirs); i++)
     {
@@ -199,12 +199,31 @@ level_load (Merge *m, Level *l, const char *tree, GError **error)
       g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &t, &mm);
       g_autofree char *th = cairn_checksum_from_variant (t);
       g_autofree char *mh = cairn_checksum_from_variant (mm);
-      if (!th || !mh)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", tree);
-      level_remove (l, name);
-      g_hash_table_insert (l->dirs, g_strdup (name), dirref_new (th, mh));
+      if (!th || !mh || !cairn_validate_filename (name, -1, NULL))
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
+      if (!fn (name, th, mh, data, error))
+        return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+level_add (const char *name, const char *checksum, const char *meta, gpointer data, GError **error)
+{
+  Level *l = data;
+  level_remove (l, name);
+  if (meta)
+    g_hash_table_insert (l->dirs, g_strdup (name), dirref_new (checksum, meta));
+  else
+    g_hash_table_insert (l->files, g_strdup (name), g_strdup (checksum));
+  return TRUE;
+}
+
+/* Read a dirtree's entries into @l (later entries replace). */
+static gboolean
+level_load (Merge *m, Level *l, const char *tree, GError **error)
+{
+  return _cairn_dirtree_foreach (m->repo, tree, level_add, l, error);
 }
 
 static int
@@ -213,8 +232,8 @@ cmp_str (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
-static GPtrArray *
-sorted_keys (GHashTable *h)
+GPtrArray *
+_cairn_sorted_keys (GHashTable *h)
 {
   GPtrArray *keys = g_ptr_array_new ();
   GHashTableIter it;
@@ -232,8 +251,8 @@ level_write (Merge *m, Level *l, char **out_tree, GError **error)
   GVariantBuilder fb, db;
   g_variant_builder_init (&fb, G_VARIANT_TYPE ("a(say)"));
   g_variant_builder_init (&db, G_VARIANT_TYPE ("a(sayay)"));
-  g_autoptr (GPtrArray) files = sorted_keys (l->files);
-  g_autoptr (GPtrArray) dirs = sorted_keys (l->dirs);
+  g_autoptr (GPtrArray) files = _cairn_sorted_keys (l->files);
+  g_autoptr (GPtrArray) dirs = _cairn_sorted_keys (l->dirs);
   for (guint i = 0; i < files->len; i++)
     g_variant_builder_add (
         &fb, "(s@ay)", (char *)files->pdata[i],
@@ -306,7 +325,7 @@ apply_whiteouts (Merge *m, Level *res, Level *up, const DirRef *lower, GError **
 static gboolean
 merge_subdirs (Merge *m, Level *res, Level *up, const char *path, GError **error)
 {
-  g_autoptr (GPtrArray) names = sorted_keys (up->dirs);
+  g_autoptr (GPtrArray) names = _cairn_sorted_keys (up->dirs);
   for (guint i = 0; i < names->len; i++)
     {
       const char *name = names->pdata[i];

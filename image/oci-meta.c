@@ -73,6 +73,29 @@ platform_matches (GVariant *d, const char *platform)
   return !want_variant || !variant || strcmp (variant, want_variant) == 0;
 }
 
+/* Several descriptors of one os/arch (linux/amd64 and linux/amd64/v3, as
+ * some images publish): the one of the variant asked for, else the one that
+ * names no variant, which every runtime of that architecture runs (as
+ * containerd's default matcher prefers); NULL when that does not decide. */
+static GVariant *
+pick_variant (GPtrArray *plat, const char *platform)
+{
+  g_auto (GStrv) want = platform ? g_strsplit (platform, "/", 3) : NULL;
+  const char *want_variant = want && want[1] ? want[2] : NULL;
+  GVariant *found = NULL;
+  for (guint i = 0; i < plat->len; i++)
+    {
+      g_autoptr (GVariant) p = _cairn_jget (plat->pdata[i], "platform", G_VARIANT_TYPE_VARDICT);
+      g_autofree char *variant = _cairn_jstr (p, "variant");
+      if (g_strcmp0 (variant, want_variant) != 0)
+        continue;
+      if (found)
+        return NULL;
+      found = plat->pdata[i];
+    }
+  return found;
+}
+
 static GVariant *
 no_choice (GPtrArray *all, GPtrArray *cand, const char *tag, const char *platform, GError **error)
 {
@@ -118,8 +141,9 @@ _cairn_oci_select_descriptor (GVariant *index, const char *tag, const char *plat
       for (guint i = 0; i < cand->len; i++)
         if (platform_matches (cand->pdata[i], platform))
           g_ptr_array_add (plat, cand->pdata[i]);
-      if (plat->len == 1)
-        return g_variant_ref (plat->pdata[0]);
+      GVariant *one = plat->len == 1 ? plat->pdata[0] : pick_variant (plat, platform);
+      if (one)
+        return g_variant_ref (one);
       if (platform || plat->len > 1)
         return no_choice (all, plat, tag, platform, error);
     }

@@ -138,6 +138,9 @@ typedef struct
   CairnRegistryRequest *req;
   CURL *easy;
   guint64 sent;
+  curl_off_t seen_down, seen_up; /* bytes moved at the last progress call */
+  gint64 moved_at;               /* when bytes last moved (monotonic µs) */
+  gboolean stalled;
 } Transfer;
 
 static size_t
@@ -214,7 +217,26 @@ static int
 on_progress (void *data, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
   Transfer *t = data;
-  return t->req->cancel && g_atomic_int_get (t->req->cancel) ? 1 : 0;
+  if (t->req->cancel && g_atomic_int_get (t->req->cancel))
+    return 1;
+  /* The stall timer: libcurl's LOW_SPEED_TIME compares an average over a
+   * window of several seconds, so a server that sends a burst and then
+   * nothing was only noticed 6 s or more after the timeout. Here the
+   * timeout runs from the last byte that moved either way (libcurl calls
+   * this at least once a second while idle). */
+  gint64 now = g_get_monotonic_time ();
+  if (dn != t->seen_down || un != t->seen_up)
+    {
+      t->seen_down = dn;
+      t->seen_up = un;
+      t->moved_at = now;
+    }
+  else if (now - t->moved_at >= (gint64)t->r->timeout * G_USEC_PER_SEC)
+    {
+      t->stalled = TRUE;
+      return 1;
+    }
+  return 0;
 }
 
 static void
@@ -240,6 +262,7 @@ new_easy (CairnRegistry *r, Transfer *t)
 {
   CURL *e = curl_easy_init ();
   t->easy = e;
+  t->moved_at = g_get_monotonic_time ();
   curl_easy_setopt (e, CURLOPT_SHARE, r->share);
   curl_easy_setopt (e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (e, CURLOPT_USERAGENT, "cairn/" PACKAGE_VERSION);
@@ -328,7 +351,7 @@ perform_once (CairnRegistry *r, CairnRegistryRequest *req, GError **error)
                              r->desc, req->url, req->max_body);
   if (req->curl_result == CURLE_OK)
     return TRUE;
-  if (req->curl_result == CURLE_OPERATION_TIMEDOUT)
+  if (req->curl_result == CURLE_OPERATION_TIMEDOUT || t.stalled)
     return cairn_throw_code (error, G_IO_ERROR_TIMED_OUT,
                              "%s: %s stalled: no data for %ld s (CAIRN_REGISTRY_TIMEOUT)", r->desc,
                              url, r->timeout);
@@ -394,6 +417,11 @@ fetch_token (CairnRegistry *r, CairnAuthChallenge *c, GError **error)
     }
   CURLcode rc = curl_easy_perform (e);
   curl_easy_getinfo (e, CURLINFO_RESPONSE_CODE, &req.status);
+  if (t.stalled)
+    return cairn_throw_code (error, G_IO_ERROR_TIMED_OUT,
+                             "%s: token server %s stalled: no data for %ld s "
+                             "(CAIRN_REGISTRY_TIMEOUT)",
+                             r->desc, realm, r->timeout);
   if (rc != CURLE_OK)
     return cairn_throw_code (error, G_IO_ERROR_FAILED, "%s: token server %s: %s", r->desc, realm,
                              req.curl_error[0] ? req.curl_error : curl_easy_strerror (rc));

@@ -143,6 +143,14 @@ gboolean cairn_repo_remote_delete (CairnRepo *repo, const char *name, gboolean i
 /* Names of the configured remotes, sorted (NULL-terminated). */
 char **cairn_repo_remote_list (CairnRepo *repo);
 
+/* Whether @source names a configured remote rather than a path or URL:
+ * a valid remote name (no '/' or ':') with a [remote "NAME"] group. */
+gboolean cairn_repo_is_remote_name (CairnRepo *repo, const char *source);
+
+/* The string value of @key in @remote's group; NULL when @remote is NULL or
+ * has no such key. Points into @remote. */
+const char *cairn_remote_get_option (CairnRemote *remote, const char *key);
+
 /* One remote's configuration; G_IO_ERROR_NOT_FOUND when not configured. */
 CairnRemote *cairn_repo_remote_get (CairnRepo *repo, const char *name, GError **error);
 

@@ -110,31 +110,23 @@ on_write (char *ptr, size_t size, size_t nmemb, void *data)
   return n;
 }
 
-static const char *
-remote_option (Http *h, const char *key)
-{
-  const char *v = NULL;
-  if (h->remote && h->remote->options)
-    g_variant_lookup (h->remote->options, key, "&s", &v);
-  return v;
-}
-
 static void
 setup_tls (Http *h, CURL *e)
 {
   const char *v;
-  if ((v = remote_option (h, "tls-permissive")) && g_ascii_strcasecmp (v, "true") == 0)
+  if ((v = cairn_remote_get_option (h->remote, "tls-permissive"))
+      && g_ascii_strcasecmp (v, "true") == 0)
     {
       curl_easy_setopt (e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt (e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-  if ((v = remote_option (h, "tls-ca-path")))
+  if ((v = cairn_remote_get_option (h->remote, "tls-ca-path")))
     curl_easy_setopt (e, CURLOPT_CAINFO, v);
-  if ((v = remote_option (h, "tls-client-cert-path")))
+  if ((v = cairn_remote_get_option (h->remote, "tls-client-cert-path")))
     curl_easy_setopt (e, CURLOPT_SSLCERT, v);
-  if ((v = remote_option (h, "tls-client-key-path")))
+  if ((v = cairn_remote_get_option (h->remote, "tls-client-key-path")))
     curl_easy_setopt (e, CURLOPT_SSLKEY, v);
-  if ((v = remote_option (h, "proxy")))
+  if ((v = cairn_remote_get_option (h->remote, "proxy")))
     curl_easy_setopt (e, CURLOPT_PROXY, v);
 }
 
@@ -476,7 +468,7 @@ _cairn_pull_transport_http_new (const char *url, CairnRemote *remote, GError **e
   h->timeout = v ? MAX (atol (v), 1) : 30;
   v = g_getenv ("CAIRN_PULL_HTTP_RETRIES");
   h->retries = v ? (guint)atoi (v) : DEFAULT_RETRIES;
-  const char *h2 = remote_option (h, "http2");
+  const char *h2 = cairn_remote_get_option (h->remote, "http2");
   h->http2 = !(h2 && g_ascii_strcasecmp (h2, "false") == 0);
   h->multi = curl_multi_init ();
   if (!h->multi)

@@ -27,33 +27,29 @@ typedef struct
 /* ---- process --------------------------------------------------------------------------- */
 
 static const char *
-remote_option (CairnRemote *remote, const char *key)
-{
-  const char *v = NULL;
-  if (remote && remote->options)
-    g_variant_lookup (remote->options, key, "&s", &v);
-  return v;
-}
-
-static const char *
 pick (const char *a, const char *env, const char *b, const char *dflt)
 {
   const char *e = g_getenv (env);
   return a ? a : e && *e ? e : b ? b : dflt;
 }
 
-static GPtrArray *
-build_argv (GUri *uri, CairnRemote *remote, const CairnPullOptions *opts, GError **error)
+GPtrArray *
+_cairn_ssh_argv (const char *url, CairnRemote *remote, const char *ssh_command,
+                 const char *remote_cairn, const char *serve_options, const char *const *refs,
+                 GError **error)
 {
-  const char *ssh
-      = pick (opts->ssh_command, "CAIRN_SSH", remote_option (remote, "cairn-ssh-command"), "ssh");
-  const char *cairn = pick (opts->remote_cairn, "CAIRN_SSH_REMOTE_CAIRN",
-                            remote_option (remote, "cairn-remote-path"), "cairn");
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, error);
+  if (!uri)
+    return NULL;
+  const char *ssh = pick (ssh_command, "CAIRN_SSH",
+                          cairn_remote_get_option (remote, "cairn-ssh-command"), "ssh");
+  const char *cairn = pick (remote_cairn, "CAIRN_SSH_REMOTE_CAIRN",
+                            cairn_remote_get_option (remote, "cairn-remote-path"), "cairn");
   const char *host = g_uri_get_host (uri), *user = g_uri_get_user (uri);
   /* An option smuggled in as a host or user name ("-oProxyCommand=…"). */
   if (!host || !*host || host[0] == '-' || (user && user[0] == '-'))
     {
-      cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "invalid ssh host in URL");
+      cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "invalid ssh host in %s", url);
       return NULL;
     }
   g_auto (GStrv) sshv = NULL;
@@ -68,8 +64,18 @@ build_argv (GUri *uri, CairnRemote *remote, const CairnPullOptions *opts, GError
       g_ptr_array_add (argv, g_strdup_printf ("%d", g_uri_get_port (uri)));
     }
   g_ptr_array_add (argv, user ? g_strdup_printf ("%s@%s", user, host) : g_strdup (host));
+  /* ssh hands the far side one command line for its shell: quote what
+   * comes from the user (the path, the refs). */
+  g_autoptr (GString) cmd = g_string_new (cairn);
   g_autofree char *qpath = g_shell_quote (g_uri_get_path (uri));
-  g_ptr_array_add (argv, g_strdup_printf ("%s serve --stdio %s", cairn, qpath));
+  g_string_append_printf (cmd, " serve --stdio%s%s %s", serve_options ? " " : "",
+                          serve_options ? serve_options : "", qpath);
+  for (const char *const *r = refs; r && *r; r++)
+    {
+      g_autofree char *q = g_shell_quote (*r);
+      g_string_append_printf (cmd, " %s", q);
+    }
+  g_ptr_array_add (argv, g_string_free (g_steal_pointer (&cmd), FALSE));
   g_ptr_array_add (argv, NULL);
   return argv;
 }
@@ -495,24 +501,30 @@ ssh_free (CairnPullTransport *t)
   g_free (s);
 }
 
-CairnPullTransport *
-_cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote, const CairnPullOptions *opts,
-                               GError **error)
+static Ssh *
+ssh_alloc (const char *desc, int to_fd, int from_fd)
 {
-  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, error);
-  if (!uri)
-    return NULL;
-  g_autoptr (GPtrArray) argv = build_argv (uri, remote, opts, error);
-  if (!argv)
-    return NULL;
   Ssh *s = g_new0 (Ssh, 1);
   s->base.name = "ssh";
   s->base.fetch_file = ssh_fetch_file;
   s->base.list_refs = ssh_list_refs;
   s->base.fetch_trees = ssh_fetch_trees;
   s->base.free = ssh_free;
-  s->desc = g_strdup (url);
-  s->to_fd = s->from_fd = -1;
+  s->desc = g_strdup (desc);
+  s->to_fd = to_fd;
+  s->from_fd = from_fd;
+  return s;
+}
+
+CairnPullTransport *
+_cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote, const CairnPullOptions *opts,
+                               GError **error)
+{
+  g_autoptr (GPtrArray) argv
+      = _cairn_ssh_argv (url, remote, opts->ssh_command, opts->remote_cairn, NULL, NULL, error);
+  if (!argv)
+    return NULL;
+  Ssh *s = ssh_alloc (url, -1, -1);
   if (!g_spawn_async_with_pipes (NULL, (char **)argv->pdata, NULL,
                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
                                  &s->pid, &s->to_fd, &s->from_fd, NULL, error)
@@ -530,15 +542,7 @@ _cairn_pull_transport_ssh_new (const char *url, CairnRemote *remote, const Cairn
 CairnPullTransport *
 _cairn_pull_transport_ssh_new_fds (const char *desc, int to_fd, int from_fd, GError **error)
 {
-  Ssh *s = g_new0 (Ssh, 1);
-  s->base.name = "ssh";
-  s->base.fetch_file = ssh_fetch_file;
-  s->base.list_refs = ssh_list_refs;
-  s->base.fetch_trees = ssh_fetch_trees;
-  s->base.free = ssh_free;
-  s->desc = g_strdup (desc);
-  s->to_fd = to_fd;
-  s->from_fd = from_fd;
+  Ssh *s = ssh_alloc (desc, to_fd, from_fd);
   if (!handshake (s, error))
     {
       ssh_free (&s->base);

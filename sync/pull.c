@@ -71,30 +71,12 @@ pull_clear (Pull *p)
 
 /* ---- source ------------------------------------------------------------------- */
 
-static gboolean
-is_remote_name (CairnRepo *repo, const char *source)
-{
-  if (strchr (source, '/') || strchr (source, ':') || !cairn_validate_remote_name (source, NULL))
-    return FALSE;
-  g_autofree char *group = g_strdup_printf ("remote \"%s\"", source);
-  return g_key_file_has_group (repo->config, group);
-}
-
-static const char *
-remote_option (CairnRemote *remote, const char *key)
-{
-  const char *v = NULL;
-  if (remote && remote->options)
-    g_variant_lookup (remote->options, key, "&s", &v);
-  return v;
-}
-
 CairnPullTransport *(*_cairn_pull_http_new) (const char *url, CairnRemote *remote, GError **error);
 
 static gboolean
 resolve_source (Pull *p, const char *source, GError **error)
 {
-  if (is_remote_name (p->repo, source))
+  if (cairn_repo_is_remote_name (p->repo, source))
     {
       p->remote = cairn_repo_remote_get (p->repo, source, error);
       if (!p->remote)
@@ -103,7 +85,7 @@ resolve_source (Pull *p, const char *source, GError **error)
       p->source_desc = g_strdup_printf ("remote '%s' (%s)", source, p->url);
       p->gpg_verify = p->remote->gpg_verify;
       p->session.remote = p->remote->name;
-      const char *unconf = remote_option (p->remote, "unconfigured-state");
+      const char *unconf = cairn_remote_get_option (p->remote, "unconfigured-state");
       if (unconf)
         return cairn_throw (error, "remote '%s': %s", source, unconf);
     }
@@ -466,7 +448,7 @@ finish_delta (Pull *p, const char *commit, const CairnDelta *d, GError **error)
 static char **
 delta_sign_keys (Pull *p, GError **error)
 {
-  const char *sv = remote_option (p->remote, "sign-verify");
+  const char *sv = cairn_remote_get_option (p->remote, "sign-verify");
   if (!sv || g_ascii_strcasecmp (sv, "false") == 0 || strcmp (sv, "0") == 0)
     return NULL;
   gboolean all = g_ascii_strcasecmp (sv, "true") == 0 || strcmp (sv, "1") == 0;
@@ -474,10 +456,10 @@ delta_sign_keys (Pull *p, GError **error)
   if (!all && !g_strv_contains ((const char *const *)names, "ed25519"))
     return NULL;
   g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
-  const char *k = remote_option (p->remote, "verification-ed25519-key");
+  const char *k = cairn_remote_get_option (p->remote, "verification-ed25519-key");
   if (k)
     g_ptr_array_add (keys, g_strdup (k));
-  const char *f = remote_option (p->remote, "verification-ed25519-file");
+  const char *f = cairn_remote_get_option (p->remote, "verification-ed25519-file");
   if (f)
     {
       g_autofree char *text = NULL;

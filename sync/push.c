@@ -82,63 +82,13 @@ push_local (CairnRepo *repo, const char *path, const char *const *refs,
 
 /* ---- over ssh ------------------------------------------------------------------------ */
 
-static const char *
-pick (const char *a, const char *env, const char *b, const char *dflt)
-{
-  const char *e = g_getenv (env);
-  return a ? a : e && *e ? e : b ? b : dflt;
-}
-
-static GPtrArray *
-ssh_argv (const char *url, CairnRemote *remote, const char *const *refs,
-          const CairnPushOptions *opts, GError **error)
-{
-  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, error);
-  if (!uri)
-    return NULL;
-  const char *ropt_ssh = NULL, *ropt_cairn = NULL;
-  if (remote && remote->options)
-    {
-      g_variant_lookup (remote->options, "cairn-ssh-command", "&s", &ropt_ssh);
-      g_variant_lookup (remote->options, "cairn-remote-path", "&s", &ropt_cairn);
-    }
-  const char *ssh = pick (opts->ssh_command, "CAIRN_SSH", ropt_ssh, "ssh");
-  const char *cairn = pick (opts->remote_cairn, "CAIRN_SSH_REMOTE_CAIRN", ropt_cairn, "cairn");
-  const char *host = g_uri_get_host (uri), *user = g_uri_get_user (uri);
-  /* an option smuggled in as a host or user name ("-oProxyCommand=…") */
-  if (!host || !*host || host[0] == '-' || (user && user[0] == '-'))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "invalid ssh host in %s", url),
-           NULL;
-  g_auto (GStrv) sshv = NULL;
-  if (!g_shell_parse_argv (ssh, NULL, &sshv, error))
-    return NULL;
-  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
-  for (char **a = sshv; *a; a++)
-    g_ptr_array_add (argv, g_strdup (*a));
-  if (g_uri_get_port (uri) > 0)
-    {
-      g_ptr_array_add (argv, g_strdup ("-p"));
-      g_ptr_array_add (argv, g_strdup_printf ("%d", g_uri_get_port (uri)));
-    }
-  g_ptr_array_add (argv, user ? g_strdup_printf ("%s@%s", user, host) : g_strdup (host));
-  g_autoptr (GString) cmd = g_string_new (cairn);
-  g_autofree char *qpath = g_shell_quote (g_uri_get_path (uri));
-  g_string_append_printf (cmd, " serve --stdio --receive --depth=%d %s", opts->depth, qpath);
-  for (const char *const *r = refs; *r; r++)
-    {
-      g_autofree char *q = g_shell_quote (*r);
-      g_string_append_printf (cmd, " %s", q);
-    }
-  g_ptr_array_add (argv, g_string_free (g_steal_pointer (&cmd), FALSE));
-  g_ptr_array_add (argv, NULL);
-  return argv;
-}
-
 static gboolean
 push_ssh (CairnRepo *repo, const char *url, CairnRemote *remote, const char *const *refs,
           const CairnPushOptions *opts, CairnPushStats *st, GError **error)
 {
-  g_autoptr (GPtrArray) argv = ssh_argv (url, remote, refs, opts, error);
+  g_autofree char *serve_options = g_strdup_printf ("--receive --depth=%d", opts->depth);
+  g_autoptr (GPtrArray) argv = _cairn_ssh_argv (url, remote, opts->ssh_command, opts->remote_cairn,
+                                                serve_options, refs, error);
   if (!argv)
     return FALSE;
   GPid pid = 0;
@@ -174,8 +124,7 @@ cairn_repo_push (CairnRepo *repo, const char *dest, const char *const *refs,
   const char *const *r = (const char *const *)names->pdata;
   g_autoptr (CairnRemote) remote = NULL;
   g_autofree char *url = NULL;
-  g_autofree char *group = g_strdup_printf ("remote \"%s\"", dest);
-  if (!strchr (dest, '/') && !strchr (dest, ':') && g_key_file_has_group (repo->config, group))
+  if (cairn_repo_is_remote_name (repo, dest))
     {
       remote = cairn_repo_remote_get (repo, dest, error);
       if (!remote)

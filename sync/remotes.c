@@ -206,6 +206,24 @@ cairn_repo_remote_list (CairnRepo *repo)
   return (char **)g_ptr_array_free (out, FALSE);
 }
 
+gboolean
+cairn_repo_is_remote_name (CairnRepo *repo, const char *source)
+{
+  if (strchr (source, '/') || strchr (source, ':') || !cairn_validate_remote_name (source, NULL))
+    return FALSE;
+  g_autofree char *group = g_strdup_printf ("remote \"%s\"", source);
+  return g_key_file_has_group (repo->config, group);
+}
+
+const char *
+cairn_remote_get_option (CairnRemote *remote, const char *key)
+{
+  const char *v = NULL;
+  if (remote && remote->options)
+    g_variant_lookup (remote->options, key, "&s", &v);
+  return v;
+}
+
 void
 cairn_remote_free (CairnRemote *r)
 {

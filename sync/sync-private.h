@@ -116,6 +116,16 @@ struct CairnPullTransport
 };
 
 CairnPullTransport *_cairn_pull_transport_local_new (const char *path, GError **error);
+
+/* The command that runs `cairn serve --stdio [SERVE_OPTIONS] PATH [REF...]`
+ * at the far side of an ssh:// URL (pull and push, pull-ssh.c): the ssh
+ * command (@ssh_command, $CAIRN_SSH, the remote's cairn-ssh-command, ssh),
+ * [-p PORT], [USER@]HOST, and the far side's cairn (@remote_cairn,
+ * $CAIRN_SSH_REMOTE_CAIRN, the remote's cairn-remote-path, cairn). A host
+ * or user that starts with '-' is refused. NULL-terminated. */
+GPtrArray *_cairn_ssh_argv (const char *url, CairnRemote *remote, const char *ssh_command,
+                            const char *remote_cairn, const char *serve_options,
+                            const char *const *refs, GError **error);
 CairnPullTransport *_cairn_pull_transport_http_new (const char *url, CairnRemote *remote,
                                                     GError **error);
 /* pull.c's HTTP constructor: NULL until cairn_pull_enable_http() (pull-http.c). */

@@ -29,14 +29,21 @@ _tap_tmproot=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
 chmod 0755 "$_tap_tmproot"
 # cairn run's approved launches (cli/run-record.h) stay in the test's tree
 export CAIRN_RUN_RECORDS="$_tap_tmproot/run-records"
-# Cleanup hooks registered by tests (run at exit, newest first).
+# Cleanup hooks registered by tests (run at exit, newest first). A case
+# runs in a subshell, which does not inherit the EXIT trap and whose
+# variables the script never sees: run_test gives it its own list and trap,
+# so that what a case starts (a server, a registry) ends with the case.
 _tap_cleanups=""
 add_cleanup() { _tap_cleanups="$*
 $_tap_cleanups"; }
-_tap_exit() {
+_tap_run_cleanups() {
   local IFS='
 '
   for c in $_tap_cleanups; do [ -n "$c" ] && eval "$c" >/dev/null 2>&1 || true; done
+  _tap_cleanups=""
+}
+_tap_exit() {
+  _tap_run_cleanups
   # Unmount anything still mounted below our temp root (only ours), then remove it.
   if [ -d "$_tap_tmproot" ]; then
     grep -o " $_tap_tmproot[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
@@ -83,6 +90,7 @@ run_test() {
   # at the test's own level: a command substitution has set -e off, and a
   # failure inside one ends nothing).
   ( cd "$T" || exit 1; set -eE; _tap_lvl=$BASH_SUBSHELL
+    _tap_cleanups=""; trap "_tap_run_cleanups 2>/dev/null" EXIT
     trap '_tap_rc=$?; [ $BASH_SUBSHELL != $_tap_lvl ] ||
       echo "failed (status $_tap_rc): $BASH_COMMAND (${BASH_SOURCE[0]##*/}:$LINENO)" >&2' ERR
     "$@" ) > "$_tap_tmproot/out$_tap_n" 2>&1

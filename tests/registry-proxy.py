@@ -10,6 +10,11 @@ the client sees of blob downloads (GET …/blobs/sha256:…) and manifests:
   hang=N        send N bytes of a blob, then nothing, holding the connection
   slow=BPS      send blobs at about BPS bytes per second
   bigmanifest=TAG  GET manifests/TAG answers a 5 MiB manifest
+  liedigest=1   every Docker-Content-Digest header of a manifest answer (GET,
+                HEAD or PUT) names another digest
+  padmanifest=1 manifest answers (GET) get a space more than the registry's
+  longblob=N    blob answers carry N bytes more than the blob (Content-Length
+                says so too)
 It listens on 127.0.0.1 at a port the kernel picks and writes it to PORTFILE.
 """
 import http.client
@@ -57,15 +62,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=headers)
         resp = conn.getresponse()
         is_blob = self.command == "GET" and "/blobs/sha256:" in self.path and resp.status in (200, 206)
+        data = resp.read()
+        if is_blob and "longblob" in RULES:
+            data += b"\0" * int(RULES["longblob"])
+        if "padmanifest" in RULES and self.command == "GET" and "/manifests/" in self.path:
+            data += b" "
         self.send_response(resp.status)
         for k, v in resp.getheaders():
-            if k.lower() not in ("connection", "transfer-encoding"):
-                self.send_header(k, v)
+            if k.lower() in ("connection", "transfer-encoding"):
+                continue
+            if k.lower() == "content-length" and self.command != "HEAD":
+                v = str(len(data))
+            if k.lower() == "docker-content-digest" and "liedigest" in RULES and "/manifests/" in self.path:
+                v = "sha256:" + "0" * 64
+            self.send_header(k, v)
         self.send_header("Connection", "close")
         self.end_headers()
         if self.command == "HEAD":
             return
-        data = resp.read()
         if is_blob:
             self.blob(data)
         else:
