@@ -349,6 +349,8 @@ main (int argc, char **argv)
     prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (argc > 1 && strcmp (argv[1], "--print-oci-config") == 0)
     return oci_print_config (argc - 1, argv + 1);
+  if (argc > 1 && strcmp (argv[1], "--oci-run") == 0)
+    return oci_client_run (argc - 1, argv + 1);
   if (argc > 1 && strcmp (argv[1], "--pasta-hook") == 0)
     return oci_pasta_hook (argc - 2, argv + 2);
   if (argc > 2 && strcmp (argv[1], "--container-init") == 0)

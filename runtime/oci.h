@@ -395,6 +395,9 @@ int oci_config_generate (struct launch_config *cfg, const char *overlay_dir, str
  * the end of a container's pasta (its pid file and netns binding in BUNDLE). */
 int oci_pasta_hook (int argc, char **argv);
 void oci_pasta_stop (const char *bundle);
+/* client.c: --oci-run, cairn run's way into this runtime (ARGV[0] is
+ * "--oci-run"). */
+int oci_client_run (int argc, char **argv);
 #define OCI_OVERLAY_ANNOTATION "org.cairn.rootfs.overlay"
 
 /* oci-main.c: dispatch; returns -1 when ARGV is not the OCI form. */
