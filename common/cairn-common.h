@@ -221,4 +221,16 @@ gboolean cairn_is_checksum_string (const char *sha);
 /* A printable, escaped copy of possibly hostile bytes for error messages. */
 char *cairn_escape_name (const char *name, gssize len);
 
+/* ---- JSON (common/json.c) ---- */
+/* Parse @bytes (UTF-8 JSON, one value) into a GVariant; errors are
+ * G_IO_ERROR_INVALID_DATA prefixed with @what. */
+GVariant *cairn_json_parse (GBytes *bytes, const char *what, GError **error);
+/* The member @key of JSON object @obj if it has @type (NULL otherwise). */
+GVariant *cairn_json_get (GVariant *obj, const char *key, const GVariantType *type);
+char *cairn_json_dup_string (GVariant *obj, const char *key);
+/* A JSON array of strings as "as" (non-strings skipped; NULL if absent). */
+GVariant *cairn_json_strv (GVariant *obj, const char *key);
+/* The objects of JSON array @arr, as GVariant a{sv}s. */
+GPtrArray *cairn_json_objects (GVariant *arr);
+
 G_END_DECLS

@@ -13,8 +13,7 @@
  * per layer; nothing is unpacked) and checked against the config's
  * rootfs.diff_ids.
  *
- * JSON is parsed by a small strict parser into GVariants (objects a{sv},
- * arrays av, strings s, numbers d, booleans b, null as an empty maybe).
+ * JSON is parsed by common/json.c into GVariants.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
@@ -25,251 +24,7 @@
 #include <sys/utsname.h>
 
 #define JSON_MAX (16u << 20)
-#define JSON_DEPTH 64
 #define READ_BUF (1u << 20)
-
-/* ---- JSON -------------------------------------------------------------------- */
-
-typedef struct
-{
-  const char *p, *end;
-  int depth;
-} Json;
-
-static void
-ws (Json *j)
-{
-  while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-    j->p++;
-}
-
-static GVariant *json_value (Json *j, GError **error);
-
-static int
-hexval (char c)
-{
-  return g_ascii_xdigit_value (c);
-}
-
-static char *
-json_string (Json *j, GError **error)
-{
-  GString *s = g_string_new (NULL);
-  j->p++; /* opening quote */
-  while (j->p < j->end && *j->p != '"')
-    {
-      char c = *j->p++;
-      if ((guchar)c < 0x20)
-        break;
-      if (c != '\\')
-        {
-          g_string_append_c (s, c);
-          continue;
-        }
-      if (j->p >= j->end)
-        break;
-      c = *j->p++;
-      const char *simple = strchr ("\"\\/bfnrt", c);
-      if (simple && c)
-        {
-          g_string_append_c (s, "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"]);
-          continue;
-        }
-      if (c != 'u' || j->end - j->p < 4)
-        break;
-      gunichar u = 0;
-      for (int i = 0; i < 4; i++)
-        u = u * 16 + MAX (hexval (j->p[i]), 0);
-      j->p += 4;
-      if (u >= 0xd800 && u < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u')
-        {
-          gunichar lo = 0;
-          for (int i = 2; i < 6; i++)
-            lo = lo * 16 + MAX (hexval (j->p[i]), 0);
-          if (lo >= 0xdc00 && lo < 0xe000)
-            {
-              u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-              j->p += 6;
-            }
-        }
-      if (u == 0 || !g_unichar_validate (u))
-        break;
-      g_string_append_unichar (s, u);
-    }
-  if (j->p >= j->end || *j->p != '"')
-    {
-      g_string_free (s, TRUE);
-      cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid JSON string");
-      return NULL;
-    }
-  j->p++;
-  return g_string_free (s, FALSE);
-}
-
-static GVariant *
-json_container (Json *j, gboolean object, GError **error)
-{
-  if (++j->depth > JSON_DEPTH)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "JSON nested too deeply"), NULL;
-  GVariantBuilder b;
-  g_variant_builder_init (&b, object ? G_VARIANT_TYPE_VARDICT : G_VARIANT_TYPE ("av"));
-  j->p++;
-  ws (j);
-  gboolean first = TRUE;
-  while (j->p < j->end && *j->p != (object ? '}' : ']'))
-    {
-      if (!first)
-        {
-          if (*j->p != ',')
-            goto bad;
-          j->p++;
-          ws (j);
-        }
-      first = FALSE;
-      g_autofree char *key = NULL;
-      if (object)
-        {
-          if (j->p >= j->end || *j->p != '"' || !(key = json_string (j, error)))
-            goto bad;
-          ws (j);
-          if (j->p >= j->end || *j->p++ != ':')
-            goto bad;
-        }
-      GVariant *v = json_value (j, error);
-      if (!v)
-        goto bad;
-      if (object)
-        g_variant_builder_add (&b, "{sv}", key, v);
-      else
-        g_variant_builder_add (&b, "v", v);
-      ws (j);
-    }
-  if (j->p >= j->end)
-    goto bad;
-  j->p++;
-  j->depth--;
-  return g_variant_builder_end (&b);
-bad:
-  g_variant_builder_clear (&b);
-  if (error && !*error)
-    cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid JSON");
-  return NULL;
-}
-
-static GVariant *
-json_value (Json *j, GError **error)
-{
-  ws (j);
-  if (j->p >= j->end)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "truncated JSON"), NULL;
-  char c = *j->p;
-  if (c == '{' || c == '[')
-    return json_container (j, c == '{', error);
-  if (c == '"')
-    {
-      char *s = json_string (j, error);
-      return s ? g_variant_new_take_string (s) : NULL;
-    }
-  static const char *const words[] = { "true", "false", "null" };
-  for (int i = 0; i < 3; i++)
-    if ((gsize)(j->end - j->p) >= strlen (words[i])
-        && strncmp (j->p, words[i], strlen (words[i])) == 0)
-      {
-        j->p += strlen (words[i]);
-        return i < 2 ? g_variant_new_boolean (i == 0)
-                     : g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
-      }
-  char buf[64];
-  gsize n = 0;
-  while (j->p + n < j->end && n < sizeof buf - 1 && strchr ("+-0123456789.eE", j->p[n]))
-    n++;
-  memcpy (buf, j->p, n);
-  buf[n] = '\0';
-  char *endp;
-  double d = g_ascii_strtod (buf, &endp);
-  if (n == 0 || *endp)
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "invalid JSON value"), NULL;
-  j->p += n;
-  return g_variant_new_double (d);
-}
-
-static GVariant *
-json_parse (GBytes *bytes, const char *what, GError **error)
-{
-  gsize len;
-  const char *data = g_bytes_get_data (bytes, &len);
-  if (!g_utf8_validate (data, len, NULL))
-    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: not UTF-8 JSON", what), NULL;
-  Json j = { data, data + len, 0 };
-  g_autoptr (GVariant) v = json_value (&j, error);
-  if (v)
-    g_variant_ref_sink (v);
-  ws (&j);
-  if (v && j.p != j.end)
-    {
-      g_clear_pointer (&v, g_variant_unref);
-      cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "trailing data");
-    }
-  if (!v)
-    return cairn_prefix_error (error, "%s", what), NULL;
-  return g_steal_pointer (&v);
-}
-
-/* Typed lookups in a JSON object (NULL when absent or of another type). */
-static GVariant *
-jget (GVariant *obj, const char *key, const GVariantType *type)
-{
-  if (!obj || !g_variant_is_of_type (obj, G_VARIANT_TYPE_VARDICT))
-    return NULL;
-  /* For a{sv}, lookup_value gives the value already unboxed. */
-  GVariant *v = g_variant_lookup_value (obj, key, NULL);
-  if (v && !g_variant_is_of_type (v, type))
-    g_clear_pointer (&v, g_variant_unref);
-  return v;
-}
-
-static char *
-jstr (GVariant *obj, const char *key)
-{
-  g_autoptr (GVariant) v = jget (obj, key, G_VARIANT_TYPE_STRING);
-  return v ? g_variant_dup_string (v, NULL) : NULL;
-}
-
-/* A JSON array of strings as "as" (NULL if absent/null; non-strings fail). */
-static GVariant *
-jstrv (GVariant *obj, const char *key)
-{
-  g_autoptr (GVariant) arr = jget (obj, key, G_VARIANT_TYPE ("av"));
-  if (!arr)
-    return NULL;
-  GVariantBuilder b;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_STRING_ARRAY);
-  for (gsize i = 0; i < g_variant_n_children (arr); i++)
-    {
-      g_autoptr (GVariant) box = g_variant_get_child_value (arr, i);
-      g_autoptr (GVariant) s = g_variant_get_variant (box);
-      if (g_variant_is_of_type (s, G_VARIANT_TYPE_STRING))
-        g_variant_builder_add (&b, "s", g_variant_get_string (s, NULL));
-    }
-  return g_variant_ref_sink (g_variant_builder_end (&b));
-}
-
-/* The objects of a JSON array (av of a{sv}), as a GPtrArray of GVariant*. */
-static GPtrArray *
-jobjects (GVariant *arr)
-{
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)g_variant_unref);
-  for (gsize i = 0; arr && i < g_variant_n_children (arr); i++)
-    {
-      g_autoptr (GVariant) box = g_variant_get_child_value (arr, i);
-      GVariant *o = g_variant_get_variant (box);
-      if (g_variant_is_of_type (o, G_VARIANT_TYPE_VARDICT))
-        g_ptr_array_add (out, o);
-      else
-        g_variant_unref (o);
-    }
-  return out;
-}
 
 /* ---- digests ------------------------------------------------------------------- */
 
@@ -404,7 +159,7 @@ config_metadata (const CairnCommitOptions *opts, GVariant *config, const char *m
   GVariantBuilder b;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   cairn_commit_options_add_metadata (opts, &b);
-  g_autoptr (GVariant) c = jget (config, "config", G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) c = cairn_json_get (config, "config", G_VARIANT_TYPE_VARDICT);
   static const struct
   {
     const char *json, *key;
@@ -415,7 +170,7 @@ config_metadata (const CairnCommitOptions *opts, GVariant *config, const char *m
   };
   for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
     {
-      g_autoptr (GVariant) v = jstrv (c, lists[i].json);
+      g_autoptr (GVariant) v = cairn_json_strv (c, lists[i].json);
       if (v)
         g_variant_builder_add (&b, "{sv}", lists[i].key, v);
     }
@@ -428,11 +183,11 @@ config_metadata (const CairnCommitOptions *opts, GVariant *config, const char *m
   };
   for (guint i = 0; i < G_N_ELEMENTS (strs); i++)
     {
-      g_autofree char *v = jstr (c, strs[i].json);
+      g_autofree char *v = cairn_json_dup_string (c, strs[i].json);
       if (v && *v)
         g_variant_builder_add (&b, "{sv}", strs[i].key, g_variant_new_string (v));
     }
-  g_autofree char *arch = jstr (config, "architecture");
+  g_autofree char *arch = cairn_json_dup_string (config, "architecture");
   if (arch)
     g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_ARCH, g_variant_new_string (arch));
   if (manifest_digest)
@@ -503,11 +258,12 @@ host_arch (void)
 static char *
 describe (GVariant *d)
 {
-  g_autoptr (GVariant) ann = jget (d, "annotations", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *name = jstr (ann, "org.opencontainers.image.ref.name");
-  g_autofree char *digest = jstr (d, "digest");
-  g_autoptr (GVariant) plat = jget (d, "platform", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *os = jstr (plat, "os"), *arch = jstr (plat, "architecture");
+  g_autoptr (GVariant) ann = cairn_json_get (d, "annotations", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *name = cairn_json_dup_string (ann, "org.opencontainers.image.ref.name");
+  g_autofree char *digest = cairn_json_dup_string (d, "digest");
+  g_autoptr (GVariant) plat = cairn_json_get (d, "platform", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *os = cairn_json_dup_string (plat, "os"),
+                  *arch = cairn_json_dup_string (plat, "architecture");
   return g_strdup_printf ("%s%s%s%s%s%s", name ? name : (digest ? digest : "?"), plat ? " (" : "",
                           os ? os : "", plat ? "/" : "", arch ? arch : "", plat ? ")" : "");
 }
@@ -515,8 +271,9 @@ describe (GVariant *d)
 static gboolean
 platform_matches (GVariant *d)
 {
-  g_autoptr (GVariant) plat = jget (d, "platform", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *os = jstr (plat, "os"), *arch = jstr (plat, "architecture");
+  g_autoptr (GVariant) plat = cairn_json_get (d, "platform", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *os = cairn_json_dup_string (plat, "os"),
+                  *arch = cairn_json_dup_string (plat, "architecture");
   return os && arch && strcmp (os, "linux") == 0 && strcmp (arch, host_arch ()) == 0;
 }
 
@@ -524,13 +281,14 @@ platform_matches (GVariant *d)
 static GVariant *
 select_descriptor (GVariant *index, const char *tag, GError **error)
 {
-  g_autoptr (GVariant) arr = jget (index, "manifests", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) all = jobjects (arr);
+  g_autoptr (GVariant) arr = cairn_json_get (index, "manifests", G_VARIANT_TYPE ("av"));
+  g_autoptr (GPtrArray) all = cairn_json_objects (arr);
   g_autoptr (GPtrArray) cand = g_ptr_array_new ();
   for (guint i = 0; i < all->len; i++)
     {
-      g_autoptr (GVariant) ann = jget (all->pdata[i], "annotations", G_VARIANT_TYPE_VARDICT);
-      g_autofree char *name = jstr (ann, "org.opencontainers.image.ref.name");
+      g_autoptr (GVariant) ann
+          = cairn_json_get (all->pdata[i], "annotations", G_VARIANT_TYPE_VARDICT);
+      g_autofree char *name = cairn_json_dup_string (ann, "org.opencontainers.image.ref.name");
       if (!tag || g_strcmp0 (name, tag) == 0)
         g_ptr_array_add (cand, all->pdata[i]);
     }
@@ -571,15 +329,15 @@ resolve_manifest (int dfd, GVariant *index, const char *tag, char **out_digest, 
   g_autoptr (GVariant) desc = select_descriptor (index, tag, error);
   for (int depth = 0; desc && depth < 4; depth++)
     {
-      g_autofree char *digest = jstr (desc, "digest");
+      g_autofree char *digest = cairn_json_dup_string (desc, "digest");
       g_autoptr (GBytes) blob = read_blob (dfd, digest, error);
       if (!blob)
         return NULL;
-      g_autoptr (GVariant) obj = json_parse (blob, digest, error);
+      g_autoptr (GVariant) obj = cairn_json_parse (blob, digest, error);
       if (!obj)
         return NULL;
-      g_autofree char *mt = jstr (obj, "mediaType");
-      g_autoptr (GVariant) manifests = jget (obj, "manifests", G_VARIANT_TYPE ("av"));
+      g_autofree char *mt = cairn_json_dup_string (obj, "mediaType");
+      g_autoptr (GVariant) manifests = cairn_json_get (obj, "manifests", G_VARIANT_TYPE ("av"));
       if (!manifests || g_strcmp0 (mt, "application/vnd.oci.image.manifest.v1+json") == 0)
         {
           *out_digest = g_steal_pointer (&digest);
@@ -596,11 +354,11 @@ resolve_manifest (int dfd, GVariant *index, const char *tag, char **out_digest, 
 static gboolean
 apply_oci_layers (CairnTarImporter *imp, int dfd, GVariant *manifest, GError **error)
 {
-  g_autoptr (GVariant) arr = jget (manifest, "layers", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) layers = jobjects (arr);
+  g_autoptr (GVariant) arr = cairn_json_get (manifest, "layers", G_VARIANT_TYPE ("av"));
+  g_autoptr (GPtrArray) layers = cairn_json_objects (arr);
   for (guint i = 0; i < layers->len; i++)
     {
-      g_autofree char *digest = jstr (layers->pdata[i], "digest");
+      g_autofree char *digest = cairn_json_dup_string (layers->pdata[i], "digest");
       const char *hex = digest_hex (digest, error);
       if (!hex)
         return FALSE;
@@ -632,17 +390,17 @@ cairn_repo_import_oci (CairnRepo *repo, const char *dir, const char *tag,
   g_autoptr (GBytes) index_bytes = cairn_file_get_contents_at (dfd, "index.json", JSON_MAX, error);
   if (!index_bytes)
     return cairn_prefix_error (error, "%s: not an OCI image layout", dir);
-  g_autoptr (GVariant) index = json_parse (index_bytes, "index.json", error);
+  g_autoptr (GVariant) index = cairn_json_parse (index_bytes, "index.json", error);
   g_autofree char *manifest_digest = NULL;
   g_autoptr (GVariant) manifest
       = index ? resolve_manifest (dfd, index, tag, &manifest_digest, error) : NULL;
   if (!manifest)
     return cairn_prefix_error (error, "%s", dir);
-  g_autoptr (GVariant) cdesc = jget (manifest, "config", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *config_digest = jstr (cdesc, "digest");
+  g_autoptr (GVariant) cdesc = cairn_json_get (manifest, "config", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *config_digest = cairn_json_dup_string (cdesc, "digest");
   g_autoptr (GBytes) config_bytes = read_blob (dfd, config_digest, error);
   g_autoptr (GVariant) config
-      = config_bytes ? json_parse (config_bytes, "image config", error) : NULL;
+      = config_bytes ? cairn_json_parse (config_bytes, "image config", error) : NULL;
   if (!config)
     return cairn_prefix_error (error, "%s: config", dir);
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);
@@ -782,8 +540,9 @@ normalize_reference (const char *ref)
 static GVariant *
 select_docker_image (GVariant *manifest, const char *tag, GError **error)
 {
-  g_autoptr (GPtrArray) imgs
-      = g_variant_is_of_type (manifest, G_VARIANT_TYPE ("av")) ? jobjects (manifest) : NULL;
+  g_autoptr (GPtrArray) imgs = g_variant_is_of_type (manifest, G_VARIANT_TYPE ("av"))
+                                   ? cairn_json_objects (manifest)
+                                   : NULL;
   if (!imgs || imgs->len == 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "manifest.json lists no images"), NULL;
   GString *names = g_string_new (NULL);
@@ -791,7 +550,7 @@ select_docker_image (GVariant *manifest, const char *tag, GError **error)
   g_autofree char *want = tag ? normalize_reference (tag) : NULL;
   for (guint i = 0; i < imgs->len && !found; i++)
     {
-      g_autoptr (GVariant) tags = jstrv (imgs->pdata[i], "RepoTags");
+      g_autoptr (GVariant) tags = cairn_json_strv (imgs->pdata[i], "RepoTags");
       for (gsize k = 0; tags && k < g_variant_n_children (tags); k++)
         {
           const char *t;
@@ -840,9 +599,9 @@ static gboolean
 apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *image,
                      GVariant *config, GError **error)
 {
-  g_autoptr (GVariant) layers = jstrv (image, "Layers");
-  g_autoptr (GVariant) rootfs = jget (config, "rootfs", G_VARIANT_TYPE_VARDICT);
-  g_autoptr (GVariant) diff_ids = jstrv (rootfs, "diff_ids");
+  g_autoptr (GVariant) layers = cairn_json_strv (image, "Layers");
+  g_autoptr (GVariant) rootfs = cairn_json_get (config, "rootfs", G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) diff_ids = cairn_json_strv (rootfs, "diff_ids");
   gsize n = layers ? g_variant_n_children (layers) : 0;
   if (!diff_ids || g_variant_n_children (diff_ids) != n)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
@@ -890,11 +649,11 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
   if (!mbytes)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "%s: no manifest.json (not a docker-archive)", file);
-  g_autoptr (GVariant) manifest = json_parse (mbytes, "manifest.json", error);
+  g_autoptr (GVariant) manifest = cairn_json_parse (mbytes, "manifest.json", error);
   g_autoptr (GVariant) image = manifest ? select_docker_image (manifest, tag, error) : NULL;
   if (!image)
     return cairn_prefix_error (error, "%s", file);
-  g_autofree char *config_name = jstr (image, "Config");
+  g_autofree char *config_name = cairn_json_dup_string (image, "Config");
   GBytes *cbytes = config_name ? g_hash_table_lookup (jsons, config_name) : NULL;
   if (!cbytes)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: image config missing", file);
@@ -906,7 +665,7 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "%s: config %s: digest mismatch (content hashes to sha256:%s)", file,
                              config_name, cgot);
-  g_autoptr (GVariant) config = json_parse (cbytes, config_name, error);
+  g_autoptr (GVariant) config = cairn_json_parse (cbytes, config_name, error);
   if (!config)
     return cairn_prefix_error (error, "%s", file);
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);
