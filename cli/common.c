@@ -17,27 +17,63 @@ cairn_cli_usage_error (GError **error, const char *fmt, ...)
   return FALSE;
 }
 
+CairnCliOptionDump *cairn_cli_option_dump;
+
+static void
+dump_entries (CairnCliOptionDump *d, const GOptionEntry *entries, const char *params)
+{
+  g_free (d->params);
+  d->params = g_strdup (params ? params : "");
+  for (const GOptionEntry *e = entries; e && e->long_name; e++)
+    {
+      if (e->flags & G_OPTION_FLAG_HIDDEN)
+        continue;
+      CairnCliOption *o = g_new0 (CairnCliOption, 1);
+      o->long_name = g_strdup (e->long_name);
+      o->short_name = e->short_name;
+      o->takes_value = e->arg != G_OPTION_ARG_NONE && !(e->flags & G_OPTION_FLAG_NO_ARG);
+      o->arg_description = g_strdup (e->arg_description);
+      o->description = g_strdup (e->description);
+      g_ptr_array_add (d->options, o);
+    }
+}
+
+gboolean
+cairn_cli_parse_full (CairnCli *cli, GOptionEntry *entries, gpointer user_data,
+                      gboolean stop_at_first_argument, const char *param_string,
+                      const char *description, int *argc, char ***argv, GError **error)
+{
+  if (cairn_cli_option_dump)
+    {
+      dump_entries (cairn_cli_option_dump, entries, param_string);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "options dumped");
+      return FALSE;
+    }
+  g_autofree char *params = g_strdup_printf ("%s%s%s", cli->name, param_string ? " " : "",
+                                             param_string ? param_string : "");
+  g_autoptr (GOptionContext) ctx = g_option_context_new (params);
+  if (entries)
+    {
+      GOptionGroup *g = g_option_group_new (NULL, NULL, NULL, user_data, NULL);
+      g_option_group_add_entries (g, entries);
+      g_option_context_set_main_group (ctx, g);
+    }
+  if (description)
+    g_option_context_set_summary (ctx, description);
+  g_option_context_set_help_enabled (ctx, TRUE);
+  /* run: options end at REF, whatever follows is the container's command */
+  g_option_context_set_strict_posix (ctx, stop_at_first_argument);
+  /* Shift so that argv[0] is "cairn COMMAND" in --help output. */
+  g_set_prgname ("cairn");
+  return g_option_context_parse (ctx, argc, argv, error);
+}
+
 gboolean
 cairn_cli_parse (CairnCli *cli, GOptionEntry *entries, const char *param_string,
                  const char *description, int *argc, char ***argv, GError **error)
 {
-  g_autofree char *params = g_strdup_printf ("%s%s%s", cli->name, param_string ? " " : "",
-                                             param_string ? param_string : "");
-  g_autoptr (GOptionContext) ctx = g_option_context_new (params);
-  g_autofree char *summary = NULL;
-  if (entries)
-    g_option_context_add_main_entries (ctx, entries, NULL);
-  if (description)
-    g_option_context_set_summary (ctx, description);
-  g_option_context_set_help_enabled (ctx, TRUE);
-  g_option_context_set_strict_posix (ctx, FALSE);
-  /* Shift so that argv[0] is "cairn COMMAND" in --help output. */
-  g_autofree char *prg = g_strdup_printf ("cairn");
-  g_set_prgname (prg);
-  if (!g_option_context_parse (ctx, argc, argv, error))
-    return FALSE;
-  (void)summary;
-  return TRUE;
+  return cairn_cli_parse_full (cli, entries, NULL, FALSE, param_string, description, argc, argv,
+                               error);
 }
 
 char *

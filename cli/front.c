@@ -81,9 +81,9 @@ static int
 needs_full (const char *repo_arg, int argc, char **argv, int i)
 {
   static const char *const core[]
-      = { "init",   "commit",  "checkout", "run",   "refs", "rev-parse", "log",
-          "show",   "ls",      "cat",      "diff",  "fsck", "prune",     "sign",
-          "verify", "summary", "remote",   "serve", NULL };
+      = { "init", "commit", "checkout", "run",   "refs", "rev-parse", "log",     "show",   "ls",
+          "cat",  "diff",   "fsck",     "prune", "sign", "verify",    "summary", "remote", "serve",
+          "ps",   "exec",   "logs",     "stop",  "kill", "rm",        "stats",   NULL };
   if (i < argc && strcmp (argv[i], "pull") == 0)
     return pull_needs_full (repo_arg, argc, argv, i);
   if (i >= argc || !in_list (core, argv[i], strlen (argv[i])))
