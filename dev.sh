@@ -11,16 +11,16 @@ cd "$top"
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config libglib2.0-dev libarchive-dev
  libgpgme-dev libgpg-error-dev libfuse3-dev libseccomp-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
- libdeflate-dev"
-RUN_DEPS="fuse3 gnupg busybox-static"
-TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client umoci skopeo zstd xz-utils bzip2
+ libdeflate-dev libzstd-dev liblzma-dev"
+RUN_DEPS="fuse3 gnupg busybox-static squashfs-tools"
+TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client umoci skopeo podman docker-registry zstd xz-utils bzip2 python3-gi flatpak openssl git
  bubblewrap crun rsync procps psmisc curl clang clang-format libclang-rt-14-dev
  runc podman conmon catatonit containernetworking-plugins fuse-overlayfs slirp4netns uidmap containerd
  golang-go golang-github-opencontainers-specs-dev golang-github-opencontainers-selinux-dev
  golang-github-opencontainers-runtime-tools-dev golang-github-google-uuid-dev golang-github-blang-semver-dev
  golang-github-hashicorp-go-multierror-dev golang-github-mrunalp-fileutils-dev golang-github-sirupsen-logrus-dev
  golang-gocapability-dev golang-github-urfave-cli-dev golang-github-xeipuuv-gojsonschema-dev
- golang-golang-x-sys-dev golang-github-stretchr-testify-dev"
+ golang-golang-x-sys-dev golang-github-stretchr-testify-dev erofs-utils fsverity"
 BENCH_DEPS="debootstrap hyperfine time nginx-light"
 
 install_deps() {

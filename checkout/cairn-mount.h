@@ -62,13 +62,14 @@ gboolean cairn_mount_stop (CairnMount *m, guint timeout_ms);
 void cairn_mount_free (CairnMount *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnMount, cairn_mount_free)
 
-/* Unmount a cairn FUSE mount at @mountpoint. Refuses anything that is not a
+/* Unmount a cairn mount (FUSE or kernel) at @mountpoint. Refuses anything that is not a
  * cairn mount. When files are still open the mount is detached lazily
  * (*out_lazy TRUE): it disappears from the tree now and the server exits
  * when the last file is closed. */
 gboolean cairn_umount (const char *mountpoint, gboolean *out_lazy, GError **error);
 
-/* Whether @path is the root of a cairn FUSE mount (per /proc/self/mountinfo). */
+/* Whether @path is the root of a cairn mount, FUSE or kernel (per
+ * /proc/self/mountinfo). */
 gboolean cairn_mount_is_cairn (const char *path);
 
 G_END_DECLS

@@ -508,11 +508,15 @@ cairn_mount_is_cairn (const char *path)
       for (guint i = 6; i < n && !sep; i++)
         if (strcmp (f[i], "-") == 0)
           sep = i;
-      if (n < 5 || !sep || sep + 1 >= n)
+      if (n < 5 || !sep || sep + 2 >= n)
         continue;
       g_autofree char *mp = unescape_mountinfo (f[4]);
+      /* The last one is on top. A kernel mount (checkout/kmount.c) is an
+       * overlay whose source names the commit. */
       if (strcmp (mp, real) == 0)
-        is_cairn = strcmp (f[sep + 1], "fuse.cairn") == 0; /* the last one is on top */
+        is_cairn
+            = strcmp (f[sep + 1], "fuse.cairn") == 0
+              || (strcmp (f[sep + 1], "overlay") == 0 && g_str_has_prefix (f[sep + 2], "cairn:"));
     }
   return is_cairn;
 }

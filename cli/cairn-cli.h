@@ -64,6 +64,11 @@ typedef struct
 
 extern CairnCliOptionDump *cairn_cli_option_dump;
 
+/* The same, with @data handed to G_OPTION_ARG_CALLBACK entries. */
+gboolean cairn_cli_parse_with_data (CairnCli *cli, GOptionEntry *entries, gpointer data,
+                                    const char *param_string, const char *description, int *argc,
+                                    char ***argv, GError **error);
+
 /* Set a usage error (exit status 2). Returns FALSE. */
 gboolean cairn_cli_usage_error (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "cli/cairn-cli.h"
+#include "cli/cairn-run-mount.h"
 
 G_BEGIN_DECLS
 
@@ -16,6 +17,7 @@ typedef struct
       *seccomp, *overlay_upper, *keyring;
   gboolean env_host, tty, interactive, detach, rm, init, read_only, writable, rootless,
       require_signed, mount;
+  CairnRunMountKind mount_kind; /* with --mount */
   char *ref;
   GPtrArray *cmd;        /* the command after REF (may be empty) */
   gboolean cmd_after_dd; /* it followed a "--" */

@@ -47,11 +47,15 @@ print_json (const CairnFsckReport *r)
 int
 cairn_cmd_fsck (CairnCli *cli, int argc, char **argv, GError **error)
 {
-  gboolean json = FALSE, del = FALSE;
+  gboolean json = FALSE, del = FALSE, verity = FALSE;
   GOptionEntry entries[] = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Output JSON", NULL },
                              { "delete", 0, 0, G_OPTION_ARG_NONE, &del,
                                "Delete corrupt objects and mark the commits that need them partial "
                                "(a later pull repairs them)",
+                               NULL },
+                             { "verity", 0, 0, G_OPTION_ARG_NONE, &verity,
+                               "Then enable fs-verity on every file object, so that the kernel "
+                               "mount refuses an object changed behind the store's back",
                                NULL },
                              { NULL } };
   if (!cairn_cli_parse (cli, entries, NULL,
@@ -91,5 +95,15 @@ cairn_cmd_fsck (CairnCli *cli, int argc, char **argv, GError **error)
         printf ("fsck found %u problems in %u objects and %u commits.\n", r.problems->len,
                 r.n_objects, r.n_commits);
     }
-  return r.problems->len ? 1 : 0;
+  if (r.problems->len)
+    return 1;
+  if (verity)
+    {
+      guint n = 0;
+      if (!cairn_repo_enable_verity (repo, &n, error))
+        return 1;
+      if (!json)
+        printf ("fs-verity enabled on %u file objects\n", n);
+    }
+  return 0;
 }

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "cli/cairn-commands.h"
 #include "checkout/cairn-checkout.h"
+#include "checkout/cairn-erofs.h"
 #include <stdio.h>
 
 int
@@ -43,7 +44,7 @@ cairn_cmd_prune (CairnCli *cli, int argc, char **argv, GError **error)
     return 1;
   /* Cached checkouts of `cairn run`: those no ref points to and no running
    * container holds. */
-  guint removed = 0;
+  guint removed = 0, images = 0;
   if (!o.dry_run)
     {
       g_autoptr (GHashTable) refs = cairn_repo_list_refs (repo, NULL, TRUE, error);
@@ -57,6 +58,9 @@ cairn_cmd_prune (CairnCli *cli, int argc, char **argv, GError **error)
         g_hash_table_add (keep, v);
       if (!cairn_checkout_cache_prune (repo, keep, &removed, error))
         return 1;
+      /* EROFS images of the kernel mount: those of pruned commits. */
+      if (!cairn_erofs_cache_prune (repo, &images, error))
+        return 1;
     }
   printf ("Total objects: %u\n", st.n_total);
   if (st.n_deleted == 0)
@@ -67,6 +71,8 @@ cairn_cmd_prune (CairnCli *cli, int argc, char **argv, GError **error)
             o.dry_run ? "would be freed" : "freed");
   if (removed)
     printf ("Removed %u cached checkouts\n", removed);
+  if (images)
+    printf ("Removed %u cached EROFS images\n", images);
   if (st.n_stale_staging)
     printf ("Removed %u staging directories of interrupted transactions\n", st.n_stale_staging);
   return 0;

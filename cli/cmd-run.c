@@ -227,7 +227,7 @@ prepare (CairnCli *cli, const CairnRunArgs *a, RunState *s, GError **error)
     return FALSE;
   if (a->mount)
     {
-      if (!(s->rm = cairn_run_mount_begin (s->repo, s->commit, error)))
+      if (!(s->rm = cairn_run_mount_begin (s->repo, s->commit, a->mount_kind, error)))
         return FALSE;
       s->root = g_strdup (cairn_run_mount_root (s->rm));
       return TRUE;

@@ -69,11 +69,20 @@ cairn_cli_parse_full (CairnCli *cli, GOptionEntry *entries, gpointer user_data,
 }
 
 gboolean
+cairn_cli_parse_with_data (CairnCli *cli, GOptionEntry *entries, gpointer data,
+                           const char *param_string, const char *description, int *argc,
+                           char ***argv, GError **error)
+{
+  return cairn_cli_parse_full (cli, entries, data, FALSE, param_string, description, argc, argv,
+                               error);
+}
+
+gboolean
 cairn_cli_parse (CairnCli *cli, GOptionEntry *entries, const char *param_string,
                  const char *description, int *argc, char ***argv, GError **error)
 {
-  return cairn_cli_parse_full (cli, entries, NULL, FALSE, param_string, description, argc, argv,
-                               error);
+  return cairn_cli_parse_with_data (cli, entries, NULL, param_string, description, argc, argv,
+                                    error);
 }
 
 char *

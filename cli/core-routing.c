@@ -28,7 +28,7 @@ cairn_import_stats_clear (CairnImportStats *stats)
 }
 
 CairnRunMount *
-cairn_run_mount_begin (CairnRepo *repo, const char *commit, GError **error)
+cairn_run_mount_begin (CairnRepo *repo, const char *commit, CairnRunMountKind kind, GError **error)
 {
   needs_full (error, "run --mount");
   return NULL;

@@ -81,12 +81,17 @@ static int
 needs_full (const char *repo_arg, int argc, char **argv, int i)
 {
   static const char *const core[]
-      = { "init", "commit", "checkout", "run",   "refs", "rev-parse", "log",     "show",   "ls",
-          "cat",  "diff",   "fsck",     "prune", "sign", "verify",    "summary", "remote", "serve",
-          "ps",   "exec",   "logs",     "stop",  "kill", "rm",        "stats",   NULL };
+      = { "init",  "commit", "checkout",     "run",     "refs",   "rev-parse",
+          "log",   "show",   "ls",           "cat",     "diff",   "fsck",
+          "prune", "sign",   "verify",       "summary", "remote", "serve",
+          "mount", "umount", "static-delta", "ps",      "exec",   "logs",
+          "stop",  "kill",   "rm",           "stats",   NULL };
   if (i < argc && strcmp (argv[i], "pull") == 0)
     return pull_needs_full (repo_arg, argc, argv, i);
   if (i >= argc || !in_list (core, argv[i], strlen (argv[i])))
+    return 1;
+  /* Non-root users always get the FUSE view. */
+  if ((strcmp (argv[i], "mount") == 0 || strcmp (argv[i], "umount") == 0) && geteuid () != 0)
     return 1;
   for (int j = i + 1; j < argc && strcmp (argv[j], "--") != 0; j++)
     {
@@ -95,7 +100,19 @@ needs_full (const char *repo_arg, int argc, char **argv, int i)
               || (strcmp (argv[j], "--tree") == 0 && j + 1 < argc
                   && strncmp (argv[j + 1], "tar=", 4) == 0)))
         return 1;
-      if (strcmp (argv[i], "run") == 0 && strcmp (argv[j], "--mount") == 0)
+      if (strcmp (argv[i], "run") == 0
+          && (strcmp (argv[j], "--mount") == 0 || strncmp (argv[j], "--mount=", 8) == 0))
+        return 1;
+      /* The FUSE view (options only it takes) is cairn-full's; cairn-core
+       * also hands it over when it finds the kernel mount cannot serve. */
+      if (strcmp (argv[i], "mount") == 0 && argv[j][0] == '-' && argv[j][1] != '-'
+          && strpbrk (argv[j], "fd"))
+        return 1;
+      if (strcmp (argv[i], "mount") == 0
+          && (strcmp (argv[j], "--fuse") == 0 || strcmp (argv[j], "--foreground") == 0
+              || strcmp (argv[j], "--debug") == 0 || strcmp (argv[j], "--verify") == 0
+              || strncmp (argv[j], "--cache-size", 12) == 0
+              || strncmp (argv[j], "--threads", 9) == 0))
         return 1;
     }
   return 0;
@@ -173,13 +190,18 @@ config_remote_url (const char *config, const char *name, char *out, size_t size)
 }
 
 /* pull: a path, file:// or ssh:// source is handled by cairn-core (the
- * local and ssh transports need no libcurl); http(s) by cairn-full. A
+ * local and ssh transports need no libcurl); http(s) and docker:// (the
+ * registry client) by cairn-full. A
  * remote name is looked up in the repo's config; whatever is unclear (no
  * source, an unknown remote) goes to cairn-full, which handles every form. */
 static int
 pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
 {
   static char config[64 * 1024];
+  /* options that take the next argument as their value */
+  static const char *const value_opts[]
+      = { "--depth", "--keyring",  "-b",         "--branch", "--platform",
+          "--creds", "--authfile", "--cert-dir", "--jobs",   NULL };
   const char *src = NULL;
   for (int j = i + 1; j < argc && !src; j++)
     {
@@ -187,12 +209,13 @@ pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
         src = j + 1 < argc ? argv[j + 1] : NULL;
       else if (argv[j][0] != '-')
         src = argv[j];
-      else if (strcmp (argv[j], "--depth") == 0 || strcmp (argv[j], "--keyring") == 0)
+      else if (in_list (value_opts, argv[j], strlen (argv[j])))
         j++;
       else if (strcmp (argv[j], "-h") == 0 || strcmp (argv[j], "--help") == 0)
         return 1;
     }
-  if (!src || strncmp (src, "http://", 7) == 0 || strncmp (src, "https://", 8) == 0)
+  if (!src || strncmp (src, "http://", 7) == 0 || strncmp (src, "https://", 8) == 0
+      || strncmp (src, "docker://", 9) == 0)
     return 1;
   if (strncmp (src, "file://", 7) == 0 || strncmp (src, "ssh://", 6) == 0 || strchr (src, '/'))
     return 0;

@@ -1,11 +1,14 @@
 /* `cairn run --mount`: mount, run cairn-launch as a child, unmount.
  *
- * The FUSE server runs in threads of this process, so cairn cannot exec the
- * launcher as the checkout path does: it forks it, forwards the signals a
- * terminal or a supervisor sends, and returns its status once it is gone.
+ * The FUSE server runs in threads of this process, and the kernel mount is
+ * shared by every container of the commit and unmounted by the last one to
+ * end, so cairn cannot exec the launcher as the checkout path does: it forks
+ * it, forwards the signals a terminal or a supervisor sends, and returns its
+ * status once it is gone.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-run-mount.h"
+#include "checkout/cairn-erofs.h"
 #include "checkout/cairn-mount.h"
 #include <signal.h>
 #include <stdio.h>
@@ -15,9 +18,12 @@
 
 struct CairnRunMount
 {
-  CairnMount *mount;
+  CairnMount *mount; /* FUSE */
   char *dir;
   gboolean mounted;
+  CairnRepo *repo; /* kernel: the shared mount */
+  char *commit;
+  int users_fd;
 };
 
 static volatile sig_atomic_t child_pid;
@@ -37,11 +43,43 @@ log_stderr (const char *msg, gpointer data)
   fprintf (stderr, "cairn: run: mount: %s\n", msg);
 }
 
-CairnRunMount *
-cairn_run_mount_begin (CairnRepo *repo, const char *commit, GError **error)
+static CairnRunMount *
+begin_kernel (CairnRepo *repo, const char *commit, GError **error)
 {
+  CairnKmountOptions ko = { .suid = TRUE, .log = log_stderr };
+  g_autoptr (CairnRunMount) rm = g_new0 (CairnRunMount, 1);
+  rm->users_fd = -1;
+  if (!cairn_kmount_shared_acquire (repo, commit, &ko, &rm->dir, &rm->users_fd, NULL, error))
+    return NULL;
+  rm->repo = repo;
+  rm->commit = g_strdup (commit);
+  return g_steal_pointer (&rm);
+}
+
+CairnRunMount *
+cairn_run_mount_begin (CairnRepo *repo, const char *commit, CairnRunMountKind kind, GError **error)
+{
+  if (kind != CAIRN_RUN_MOUNT_FUSE)
+    {
+      g_autoptr (GError) why = NULL;
+      if (cairn_kmount_supported (repo, &why))
+        {
+          CairnRunMount *rm = begin_kernel (repo, commit, &why);
+          if (rm)
+            return rm;
+          /* A kernel that refuses the mounts: the FUSE view, unless the
+           * kernel mount was asked for. */
+          if (kind == CAIRN_RUN_MOUNT_KERNEL
+              || !g_error_matches (why, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+            return g_propagate_error (error, g_steal_pointer (&why)), NULL;
+          fprintf (stderr, "cairn: run: %s; using FUSE instead\n", why->message);
+        }
+      else if (kind == CAIRN_RUN_MOUNT_KERNEL)
+        return g_propagate_error (error, g_steal_pointer (&why)), NULL;
+    }
   CairnMountOptions o = { .allow_other = TRUE, .suid = geteuid () == 0, .log = log_stderr };
   g_autoptr (CairnRunMount) rm = g_new0 (CairnRunMount, 1);
+  rm->users_fd = -1;
   if (cairn_repo_extensions_dfd (repo, error) < 0)
     return NULL;
   g_autofree char *base = g_build_filename (repo->path, "extensions", "cairn", "mounts", NULL);
@@ -146,6 +184,15 @@ cairn_run_mount_free (CairnRunMount *rm)
 {
   if (!rm)
     return;
+  if (rm->repo)
+    {
+      if (rm->users_fd >= 0)
+        cairn_kmount_shared_release (rm->repo, rm->commit, rm->users_fd);
+      g_free (rm->commit);
+      g_free (rm->dir);
+      g_free (rm);
+      return;
+    }
   if (rm->mount)
     {
       /* The container is gone: detach and wait briefly for the server

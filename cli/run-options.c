@@ -86,7 +86,6 @@ static const Field fields[] = {
   F ("rootless", rootless, 'b'),
   F ("require-signed", require_signed, 'b'),
   F ("keyring", keyring, 's'),
-  F ("mount", mount, 'b'),
 };
 #undef F
 
@@ -114,6 +113,21 @@ security_opt (CairnRunArgs *a, const char *value, GError **error)
 }
 
 static gboolean
+mount_kind (CairnRunArgs *a, const char *value, GError **error)
+{
+  a->mount = TRUE;
+  if (!value)
+    a->mount_kind = CAIRN_RUN_MOUNT_AUTO;
+  else if (!strcmp (value, "kernel"))
+    a->mount_kind = CAIRN_RUN_MOUNT_KERNEL;
+  else if (!strcmp (value, "fuse"))
+    a->mount_kind = CAIRN_RUN_MOUNT_FUSE;
+  else
+    return cairn_cli_usage_error (error, "--mount takes kernel or fuse, not '%s'", value);
+  return TRUE;
+}
+
+static gboolean
 on_option (const char *option_name, const char *value, gpointer data, GError **error)
 {
   CairnRunArgs *a = data;
@@ -123,6 +137,8 @@ on_option (const char *option_name, const char *value, gpointer data, GError **e
       name = short_names[i][1];
   if (!strcmp (name, "security-opt"))
     return security_opt (a, value, error);
+  if (!strcmp (name, "mount"))
+    return mount_kind (a, value, error);
   if (!strcmp (name, "clear-env") || !strcmp (name, "no-init"))
     return TRUE; /* today's defaults, accepted for the scripts that said so */
   for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
@@ -205,7 +221,10 @@ static GOptionEntry entries[] = {
   B ("rootless", 0, "Run in a user namespace even as root"),
   B ("require-signed", 0, "The commit must carry a good signature from a trusted key"),
   V ("keyring", 0, "Trust only the keys in FILE", "FILE"),
-  B ("mount", 0, "Run on a read-only FUSE view of the commit (cairn mount), no checkout"),
+  { "mount", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer)on_option,
+    "Run on a read-only mount of the commit (cairn mount), no checkout: the kernel mount shared "
+    "by every container of the commit as root, else a FUSE view",
+    "kernel|fuse" },
   HIDDEN_V ("pids"),
   HIDDEN_B ("clear-env"),
   HIDDEN_B ("no-init"),
@@ -244,8 +263,7 @@ cairn_run_parse (CairnCli *cli, int argc, char **in_argv, CairnRunArgs *a, GErro
   if (a->read_only && a->writable)
     return cairn_cli_usage_error (error, "--read-only and --writable exclude each other");
   if (a->detach && a->mount)
-    return cairn_cli_usage_error (error,
-                                  "--mount cannot be --detach'ed: the FUSE view is served by "
-                                  "the cairn process, which would exit");
+    return cairn_cli_usage_error (error, "--mount cannot be --detach'ed: the mount is held by the "
+                                         "cairn process, which would exit");
   return TRUE;
 }

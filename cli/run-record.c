@@ -237,21 +237,33 @@ open_record_dir (const char *dir)
   return fd;
 }
 
-/* Whether the whole content of @path is @want (@n bytes). Symlinks are
- * followed (/etc/resolv.conf often is one): the content is what counts. */
+#define MAX_INPUT_FILE 65536
+
+/* Read the file at @path into @buf (symlinks followed: /etc/resolv.conf
+ * often is one, and its content is what counts); its length,
+ * MAX_INPUT_FILE when it is that long or longer, -1 when it cannot be
+ * opened. */
+static ssize_t
+read_input (const char *path, char buf[MAX_INPUT_FILE])
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  size_t len = 0;
+  ssize_t r;
+  while (len < MAX_INPUT_FILE && (r = read (fd, buf + len, MAX_INPUT_FILE - len)) > 0)
+    len += (size_t)r;
+  close (fd);
+  return (ssize_t)len;
+}
+
+/* Whether the whole content of @path is @want (@n bytes). */
 static int
 same_content (const char *path, const char *want, size_t n)
 {
-  char buf[65536];
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  size_t len = 0;
-  ssize_t r;
-  while (len < sizeof buf && (r = read (fd, buf + len, sizeof buf - len)) > 0)
-    len += (size_t)r;
-  close (fd);
-  return len == n && len < sizeof buf && memcmp (buf, want, n) == 0;
+  char buf[MAX_INPUT_FILE];
+  ssize_t len = read_input (path, buf);
+  return len >= 0 && (size_t)len == n && n < MAX_INPUT_FILE && memcmp (buf, want, n) == 0;
 }
 
 /* A shared lock on @lock, which must still be linked at its path, and @dir
@@ -411,28 +423,23 @@ cairn_run_record_new (int argc, char **argv, int split)
 int
 cairn_run_record_add_file (CairnRunRecord *r, const char *path)
 {
-  char buf[65536];
+  char buf[MAX_INPUT_FILE];
   if (!r || path[0] != '/')
     return 0;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  ssize_t len = read_input (path, buf);
+  if (len < 0)
     {
       r->body.failed = 1; /* the decision read its absence: no record */
       return 0;
     }
-  size_t len = 0;
-  ssize_t n;
-  while (len < sizeof buf && (n = read (fd, buf + len, sizeof buf - len)) > 0)
-    len += (size_t)n;
-  close (fd);
-  if (len >= sizeof buf)
+  if (len >= MAX_INPUT_FILE)
     {
       r->body.failed = 1; /* too big to compare: no record */
       return 0;
     }
   buf_str (&r->body, "file");
   buf_str (&r->body, path);
-  buf_bytes (&r->body, buf, len);
+  buf_bytes (&r->body, buf, (size_t)len);
   return 1;
 }
 

@@ -211,13 +211,14 @@ cairn_rm_rf_at (int dfd, const char *name, GError **error)
   return TRUE;
 }
 
-gboolean
-cairn_write_all (int fd, const void *buf, gsize len, GError **error)
+/* write() (@offset < 0) or pwrite() at @offset until @len bytes are out. */
+static gboolean
+write_all_at (int fd, const void *buf, gsize len, gint64 offset, GError **error)
 {
   const guint8 *p = buf;
   while (len > 0)
     {
-      ssize_t n = write (fd, p, len);
+      ssize_t n = offset < 0 ? write (fd, p, len) : pwrite (fd, p, len, (off_t)offset);
       if (n < 0)
         {
           if (errno == EINTR)
@@ -228,30 +229,22 @@ cairn_write_all (int fd, const void *buf, gsize len, GError **error)
         return cairn_throw_errno_value (error, ENOSPC, "write");
       p += n;
       len -= n;
+      if (offset >= 0)
+        offset += n;
     }
   return TRUE;
 }
 
 gboolean
+cairn_write_all (int fd, const void *buf, gsize len, GError **error)
+{
+  return write_all_at (fd, buf, len, -1, error);
+}
+
+gboolean
 cairn_pwrite_all (int fd, const void *buf, gsize len, guint64 offset, GError **error)
 {
-  const guint8 *p = buf;
-  while (len > 0)
-    {
-      ssize_t n = pwrite (fd, p, len, (off_t)offset);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return cairn_throw_errno (error, "write");
-        }
-      if (n == 0)
-        return cairn_throw_errno_value (error, ENOSPC, "write");
-      p += n;
-      len -= n;
-      offset += n;
-    }
-  return TRUE;
+  return write_all_at (fd, buf, len, (gint64)offset, error);
 }
 
 GBytes *

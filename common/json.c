@@ -1,7 +1,14 @@
-/* A small strict JSON reader into GVariants: objects become a{sv}, arrays
- * av, strings s, numbers d, booleans b, null an empty maybe (mv).  Used for
- * OCI image configs and manifests (image/) and for the OCI runtime's state
- * and statistics (cli/).  Bounded depth; the input must be UTF-8.
+/* A strict JSON reader into GVariants, and a writer with fixed formatting,
+ * for image/ (manifests, configs, indexes) and cli/ (the OCI runtime's
+ * state and statistics).
+ *
+ * The reader takes hostile input (image manifests, configs and indexes from
+ * archives and registries): UTF-8 only, bounded nesting, no trailing data;
+ * objects become a{sv}, arrays av, strings s, numbers d, booleans b, null an
+ * empty maybe. The writer emits no whitespace and members in the order they
+ * are written, so that a manifest or config built twice from the same
+ * commit is the same bytes (the same digest).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "common/cairn-common.h"
@@ -194,6 +201,7 @@ cairn_json_parse (GBytes *bytes, const char *what, GError **error)
   return g_steal_pointer (&v);
 }
 
+/* Typed lookups in a JSON object (NULL when absent or of another type). */
 GVariant *
 cairn_json_get (GVariant *obj, const char *key, const GVariantType *type)
 {
@@ -213,6 +221,7 @@ cairn_json_dup_string (GVariant *obj, const char *key)
   return v ? g_variant_dup_string (v, NULL) : NULL;
 }
 
+/* A JSON array of strings as "as" (NULL if absent/null; non-strings fail). */
 GVariant *
 cairn_json_strv (GVariant *obj, const char *key)
 {
@@ -231,6 +240,7 @@ cairn_json_strv (GVariant *obj, const char *key)
   return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
+/* The objects of a JSON array (av of a{sv}), as a GPtrArray of GVariant*. */
 GPtrArray *
 cairn_json_objects (GVariant *arr)
 {
@@ -245,4 +255,207 @@ cairn_json_objects (GVariant *arr)
         g_variant_unref (o);
     }
   return out;
+}
+
+gboolean
+cairn_json_get_uint (GVariant *obj, const char *key, guint64 *out)
+{
+  g_autoptr (GVariant) v = cairn_json_get (obj, key, G_VARIANT_TYPE_DOUBLE);
+  if (!v)
+    return FALSE;
+  double d = g_variant_get_double (v);
+  /* 2^53: beyond it a double no longer holds every integer */
+  if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(guint64)d)
+    return FALSE;
+  *out = (guint64)d;
+  return TRUE;
+}
+
+/* ---- writer ---------------------------------------------------------------------- */
+
+void
+cairn_jw_init (CairnJsonWriter *w)
+{
+  w->s = g_string_new (NULL);
+  w->depth = 0;
+  w->need_comma = 0;
+}
+
+static void
+separate (CairnJsonWriter *w)
+{
+  guint64 bit = G_GUINT64_CONSTANT (1) << w->depth;
+  if (w->need_comma & bit)
+    g_string_append_c (w->s, ',');
+  w->need_comma |= bit;
+}
+
+static void
+open_container (CairnJsonWriter *w, char c)
+{
+  separate (w);
+  g_string_append_c (w->s, c);
+  g_assert (w->depth < 63);
+  w->depth++;
+  w->need_comma &= ~(G_GUINT64_CONSTANT (1) << w->depth);
+}
+
+static void
+close_container (CairnJsonWriter *w, char c)
+{
+  g_assert (w->depth > 0);
+  w->depth--;
+  g_string_append_c (w->s, c);
+}
+
+void
+cairn_jw_begin_object (CairnJsonWriter *w)
+{
+  open_container (w, '{');
+}
+
+void
+cairn_jw_end_object (CairnJsonWriter *w)
+{
+  close_container (w, '}');
+}
+
+void
+cairn_jw_begin_array (CairnJsonWriter *w)
+{
+  open_container (w, '[');
+}
+
+void
+cairn_jw_end_array (CairnJsonWriter *w)
+{
+  close_container (w, ']');
+}
+
+static void
+append_quoted (GString *s, const char *str)
+{
+  g_string_append_c (s, '"');
+  for (const guchar *p = (const guchar *)str; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        {
+          g_string_append_c (s, '\\');
+          g_string_append_c (s, *p);
+        }
+      else if (*p < 0x20)
+        g_string_append_printf (s, "\\u%04x", *p);
+      else
+        g_string_append_c (s, *p);
+    }
+  g_string_append_c (s, '"');
+}
+
+void
+cairn_jw_key (CairnJsonWriter *w, const char *key)
+{
+  separate (w);
+  append_quoted (w->s, key);
+  g_string_append_c (w->s, ':');
+  /* the value that follows takes no comma of its own */
+  w->need_comma &= ~(G_GUINT64_CONSTANT (1) << w->depth);
+}
+
+void
+cairn_jw_string (CairnJsonWriter *w, const char *value)
+{
+  separate (w);
+  append_quoted (w->s, value);
+}
+
+void
+cairn_jw_int (CairnJsonWriter *w, gint64 value)
+{
+  separate (w);
+  g_string_append_printf (w->s, "%" G_GINT64_FORMAT, value);
+}
+
+void
+cairn_jw_bool (CairnJsonWriter *w, gboolean value)
+{
+  separate (w);
+  g_string_append (w->s, value ? "true" : "false");
+}
+
+void
+cairn_jw_member_string (CairnJsonWriter *w, const char *key, const char *value)
+{
+  cairn_jw_key (w, key);
+  cairn_jw_string (w, value);
+}
+
+void
+cairn_jw_member_int (CairnJsonWriter *w, const char *key, gint64 value)
+{
+  cairn_jw_key (w, key);
+  cairn_jw_int (w, value);
+}
+
+GBytes *
+cairn_jw_finish (CairnJsonWriter *w)
+{
+  g_assert (w->depth == 0);
+  GBytes *b = g_string_free_to_bytes (w->s);
+  w->s = NULL;
+  return b;
+}
+
+void
+cairn_jw_variant (CairnJsonWriter *w, GVariant *v)
+{
+  if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr (GVariant) inner = g_variant_get_variant (v);
+      cairn_jw_variant (w, inner);
+    }
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARDICT))
+    {
+      cairn_jw_begin_object (w);
+      GVariantIter it;
+      const char *k;
+      GVariant *val;
+      g_variant_iter_init (&it, v);
+      while (g_variant_iter_loop (&it, "{&sv}", &k, &val))
+        {
+          cairn_jw_key (w, k);
+          cairn_jw_variant (w, val);
+        }
+      cairn_jw_end_object (w);
+    }
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE ("av")))
+    {
+      cairn_jw_begin_array (w);
+      for (gsize i = 0; i < g_variant_n_children (v); i++)
+        {
+          g_autoptr (GVariant) c = g_variant_get_child_value (v, i);
+          cairn_jw_variant (w, c);
+        }
+      cairn_jw_end_array (w);
+    }
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_STRING))
+    cairn_jw_string (w, g_variant_get_string (v, NULL));
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_BOOLEAN))
+    cairn_jw_bool (w, g_variant_get_boolean (v));
+  else if (g_variant_is_of_type (v, G_VARIANT_TYPE_DOUBLE))
+    {
+      double d = g_variant_get_double (v);
+      separate (w);
+      if (d == (double)(gint64)d && d > -9007199254740992.0 && d < 9007199254740992.0)
+        g_string_append_printf (w->s, "%" G_GINT64_FORMAT, (gint64)d);
+      else
+        {
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+          g_string_append (w->s, g_ascii_dtostr (buf, sizeof buf, d));
+        }
+    }
+  else
+    {
+      separate (w);
+      g_string_append (w->s, "null");
+    }
 }

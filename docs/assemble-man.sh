@@ -3,7 +3,7 @@
 cd "$(dirname "$0")"
 {
   cat cairn.1.head.in
-  for part in sign import pull mount; do
+  for part in sign import pull registry mount; do
     [ -f cairn.1.$part.in ] || continue
     # a part made only of subsections gets its section heading here
     if [ $part = sign ] && ! grep -q '^\.SH' cairn.1.$part.in; then echo '.SH SIGNING AND REMOTES'; fi

@@ -21,6 +21,8 @@ cairn_archive_free (CairnArchive *a)
   (void)archive_free (a);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnArchive, cairn_archive_free)
+typedef struct archive_entry CairnArchiveEntry;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnArchiveEntry, archive_entry_free)
 
 /* What an import saw (besides the transaction's object counts). */
 typedef struct
@@ -99,6 +101,10 @@ gboolean cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, co
 #define CAIRN_META_OCI_MANIFEST "cairn.oci.manifest-digest" /* s, "sha256:…" */
 #define CAIRN_META_OCI_CONFIG "cairn.oci.config-digest"     /* s, "sha256:…" */
 #define CAIRN_META_OCI_ARCH "cairn.oci.architecture"        /* s */
+#define CAIRN_META_OCI_LABELS "cairn.oci.labels"            /* a{ss} */
+/* Written by `cairn pull docker://`: */
+#define CAIRN_META_OCI_SOURCE "cairn.oci.source" /* s: "docker://HOST/NAME:TAG" */
+#define CAIRN_META_OCI_LAYERS "cairn.oci.layers" /* as: layer digests, bottom first */
 
 /* Commit a tarball (FILE or "-" for stdin; compression detected) to a branch
  * without extracting it: entries stream into objects and an in-memory tree
@@ -113,6 +119,7 @@ typedef enum
   CAIRN_EXPORT_COMPRESS_NONE,
   CAIRN_EXPORT_COMPRESS_GZIP,
   CAIRN_EXPORT_COMPRESS_ZSTD,
+  CAIRN_EXPORT_COMPRESS_XZ,
 } CairnExportCompress;
 
 typedef struct
@@ -131,5 +138,64 @@ typedef struct
  * hardlinks to it. Re-importing the tar gives the same root tree. */
 gboolean cairn_repo_export (CairnRepo *repo, const char *rev, int out_fd,
                             const CairnExportOptions *opts, GError **error);
+
+/* ---- OCI images built from commits (build.c, export-oci.c) ------------------- */
+
+typedef struct
+{
+  CairnExportCompress compress; /* of the layers: none, gzip or zstd */
+  gboolean layers_parents;      /* one layer per commit of the history, else one */
+  gboolean any_compression;     /* xz too (docker-archive: readers decompress any layer) */
+} CairnImageBuildOptions;
+
+/* One blob of a built image. */
+typedef struct
+{
+  char *media_type;
+  char *digest; /* "sha256:…" */
+  guint64 size;
+  char *diff_id; /* layers: digest of the uncompressed tar */
+  int fd;        /* layers: the blob (read with pread), -1 otherwise */
+  char *file;    /* layers: its name in the image's blob_dfd */
+  GBytes *data;  /* config and manifest: the bytes */
+} CairnImageBlob;
+
+typedef struct
+{
+  char *commit;
+  GPtrArray *layers; /* CairnImageBlob*, bottom first */
+  CairnImageBlob *config;
+  CairnImageBlob *manifest; /* an OCI image manifest */
+  int blob_dfd;             /* where the layer files are (the built-layer cache) */
+} CairnImage;
+
+void cairn_image_free (CairnImage *img);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CairnImage, cairn_image_free)
+
+/* Build the OCI image of @rev (docs/import-export.md, "Building images"):
+ * the layer tar(s) from the tree (with --layers=parents one per commit,
+ * oldest first, each holding what changed, with whiteouts), the config from
+ * the commit's cairn.oci.* metadata, an OCI manifest. The same commit and
+ * options always give the same digests. Layer blobs are kept in the
+ * built-layer cache (extensions/cairn/oci-built/, the newest few), so that
+ * building the same layer again costs nothing. */
+CairnImage *cairn_image_build (CairnRepo *repo, const char *rev, const CairnImageBuildOptions *opts,
+                               GError **error);
+
+/* `cairn export --format=oci DIR[:TAG]`: add the image to the OCI layout
+ * DIR (created when missing; an index.json entry with the same tag is
+ * replaced, others are kept). @tag may be NULL. */
+gboolean cairn_repo_export_oci (CairnRepo *repo, const char *rev, const char *dir, const char *tag,
+                                const CairnImageBuildOptions *opts, char **out_manifest_digest,
+                                GError **error);
+
+/* `cairn export --format=docker-archive FILE[:NAME:TAG]`: the `docker save`
+ * format (manifest.json, the config as HEX.json, each layer as DIFFID.tar)
+ * written to @fd. Layers are plain tars as docker save writes them, or
+ * compressed with @compress (docker load and containers/image decompress
+ * them). @name_tag may be NULL. */
+gboolean cairn_repo_export_docker_archive (CairnRepo *repo, const char *rev, int fd,
+                                           const char *name_tag, gboolean layers_parents,
+                                           CairnExportCompress compress, GError **error);
 
 G_END_DECLS

@@ -16,7 +16,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/cairn-store-lowlevel.h"
-#include "image/cairn-image.h"
+#include "image/image-private.h"
 #include <string.h>
 
 #define WINDOW 256             /* entries loaded ahead at most */
@@ -28,7 +28,8 @@ typedef struct
   char *path;     /* "./a/b" */
   char *checksum; /* content or dirmeta checksum */
   gboolean is_dir;
-  const char *link_to; /* hardlink target path (borrowed from an earlier item) */
+  gboolean is_whiteout; /* an OCI whiteout (image layers): an empty file */
+  const char *link_to;  /* hardlink target path (borrowed from an earlier item) */
   /* Filled by a loader: */
   CairnFileInfo fi;
   GBytes *data; /* preloaded content (small files) */
@@ -124,7 +125,12 @@ load_item (gpointer data, gpointer user_data)
   Item *it = data;
   Export *ex = user_data;
   GError *error = NULL;
-  if (it->is_dir)
+  if (it->is_whiteout)
+    {
+      it->fi.mode = S_IFREG | 0644;
+      it->data = g_bytes_new_static ("", 0);
+    }
+  else if (it->is_dir)
     {
       g_autoptr (GVariant) meta
           = cairn_repo_load_variant (ex->repo, CAIRN_OBJECT_DIR_META, it->checksum, &error);
@@ -238,8 +244,31 @@ write_item (Export *ex, struct archive *a, struct archive_entry *e, Item *it, GE
   return TRUE;
 }
 
+/* Where the tar goes when it is an image layer: through a compressor that
+ * also computes the digests. */
+typedef struct
+{
+  CairnCompressor *out;
+  GError *error;
+} LayerSink;
+
+static la_ssize_t
+layer_sink_write (struct archive *a, void *data, const void *buf, size_t len)
+{
+  LayerSink *ls = data;
+  if (ls->error)
+    return -1;
+  if (!_cairn_compressor_write (ls->out, buf, len, &ls->error))
+    {
+      archive_set_error (a, EIO, "%s", ls->error->message);
+      return -1;
+    }
+  return len;
+}
+
 static gboolean
-setup_writer (struct archive *a, const CairnExportOptions *opts, int fd, GError **error)
+setup_writer (struct archive *a, const CairnExportOptions *opts, int fd, LayerSink *ls,
+              GError **error)
 {
   int r = archive_write_set_format_pax_restricted (a);
   if (r == ARCHIVE_OK)
@@ -248,6 +277,8 @@ setup_writer (struct archive *a, const CairnExportOptions *opts, int fd, GError 
         r = archive_write_add_filter_gzip (a);
       else if (opts->compress == CAIRN_EXPORT_COMPRESS_ZSTD)
         r = archive_write_add_filter_zstd (a);
+      else if (opts->compress == CAIRN_EXPORT_COMPRESS_XZ)
+        r = archive_write_add_filter_xz (a);
     }
   /* One xattr record kind only (GNU tar's): with both SCHILY and LIBARCHIVE
    * records, libarchive-based readers (ostree) see every xattr twice. */
@@ -258,7 +289,8 @@ setup_writer (struct archive *a, const CairnExportOptions *opts, int fd, GError 
   if (r == ARCHIVE_OK)
     r = archive_write_set_bytes_in_last_block (a, 1);
   if (r == ARCHIVE_OK)
-    r = archive_write_open_fd (a, fd);
+    r = ls ? archive_write_open2 (a, ls, NULL, layer_sink_write, NULL, NULL)
+           : archive_write_open_fd (a, fd);
   if (r != ARCHIVE_OK)
     return throw_archive (a, error);
   return TRUE;
@@ -340,7 +372,7 @@ cairn_repo_export (CairnRepo *repo, const char *rev, int out_fd, const CairnExpo
       = opts->no_hardlinks ? NULL : g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (CairnArchive) a = archive_write_new ();
   gboolean ok = export_root (repo, &c, opts->subpath, commit, &ex, first_paths, error)
-                && setup_writer (a, opts, out_fd, error) && write_all (&ex, a, opts, error);
+                && setup_writer (a, opts, out_fd, NULL, error) && write_all (&ex, a, opts, error);
   if (ok && archive_write_close (a) != ARCHIVE_OK)
     ok = throw_archive (a, error);
   g_ptr_array_unref (ex.items);
@@ -348,5 +380,184 @@ cairn_repo_export (CairnRepo *repo, const char *rev, int out_fd, const CairnExpo
   g_cond_clear (&ex.cond);
   if (!ok)
     return cairn_prefix_error (error, "exporting %s", rev);
+  return TRUE;
+}
+
+/* ---- image layers ------------------------------------------------------------------ */
+
+static char *
+join_path (const char *path, const char *name)
+{
+  return g_strconcat (path, strcmp (path, "./") == 0 ? "" : "/", name, NULL);
+}
+
+/* A dirtree's entries: name -> checksum (files) and name -> "tree meta" (dirs). */
+static gboolean
+tree_entries (CairnRepo *repo, const char *dirtree, GHashTable **out_files, GHashTable **out_dirs,
+              GError **error)
+{
+  g_autoptr (GVariant) tree = cairn_repo_load_variant (repo, CAIRN_OBJECT_DIR_TREE, dirtree, error);
+  if (!tree)
+    return FALSE;
+  g_autoptr (GHashTable) files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GHashTable) dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GVariant) fv = g_variant_get_child_value (tree, 0);
+  g_autoptr (GVariant) dv = g_variant_get_child_value (tree, 1);
+  for (gsize i = 0; i < g_variant_n_children (fv); i++)
+    {
+      const char *name;
+      g_autoptr (GVariant) c = NULL;
+      g_variant_get_child (fv, i, "(&s@ay)", &name, &c);
+      char *hex = cairn_checksum_from_variant (c);
+      if (!hex)
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
+      g_hash_table_insert (files, g_strdup (name), hex);
+    }
+  for (gsize i = 0; i < g_variant_n_children (dv); i++)
+    {
+      const char *name;
+      g_autoptr (GVariant) c1 = NULL, c2 = NULL;
+      g_variant_get_child (dv, i, "(&s@ay@ay)", &name, &c1, &c2);
+      g_autofree char *h1 = cairn_checksum_from_variant (c1);
+      g_autofree char *h2 = cairn_checksum_from_variant (c2);
+      if (!h1 || !h2)
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted dirtree %s", dirtree);
+      g_hash_table_insert (dirs, g_strdup (name), g_strconcat (h1, " ", h2, NULL));
+    }
+  *out_files = g_steal_pointer (&files);
+  *out_dirs = g_steal_pointer (&dirs);
+  return TRUE;
+}
+
+static int
+cmp_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
+}
+
+static GPtrArray *
+sorted_names (GHashTable *h)
+{
+  GPtrArray *a = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer k;
+  g_hash_table_iter_init (&it, h);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    g_ptr_array_add (a, k);
+  g_ptr_array_sort (a, cmp_names);
+  return a;
+}
+
+/* The whiteouts of a directory that changed: every name of the base that
+ * is gone or changed between file and directory. They come right after
+ * the directory's own entry and before anything of the same name, so that
+ * a reader applying entries in order (not only OCI's "whiteouts hide the
+ * lower layers" rule) ends with the new entry. */
+static void
+add_whiteouts (Export *ex, const char *path, GHashTable *bf, GHashTable *bd, GHashTable *nf,
+               GHashTable *nd)
+{
+  g_autoptr (GHashTable) gone = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter it;
+  gpointer k;
+  g_hash_table_iter_init (&it, bf);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    if (!g_hash_table_contains (nf, k))
+      g_hash_table_add (gone, k);
+  g_hash_table_iter_init (&it, bd);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    if (!g_hash_table_contains (nd, k))
+      g_hash_table_add (gone, k);
+  g_autoptr (GPtrArray) names = sorted_names (gone);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *wh = g_strconcat (".wh.", (char *)names->pdata[i], NULL);
+      g_autofree char *p = join_path (path, wh);
+      Item *item = item_new (p, NULL, FALSE);
+      item->is_whiteout = TRUE;
+      g_ptr_array_add (ex->items, item);
+    }
+}
+
+/* The entries that take @base's directory to @dirtree's: the directory
+ * itself, whiteouts, new or changed files, and the subdirectories that
+ * differ (walked the same way, or whole when they are new). */
+static gboolean
+collect_diff (Export *ex, const char *path, const char *base_tree, const char *dirtree,
+              const char *dirmeta, GHashTable *first_paths, GError **error)
+{
+  g_autoptr (GHashTable) bf = NULL, bd = NULL, nf = NULL, nd = NULL;
+  if (!tree_entries (ex->repo, base_tree, &bf, &bd, error)
+      || !tree_entries (ex->repo, dirtree, &nf, &nd, error))
+    return FALSE;
+  g_ptr_array_add (ex->items, item_new (path, dirmeta, TRUE));
+  add_whiteouts (ex, path, bf, bd, nf, nd);
+  g_autoptr (GPtrArray) files = sorted_names (nf);
+  for (guint i = 0; i < files->len; i++)
+    {
+      const char *name = files->pdata[i];
+      const char *csum = g_hash_table_lookup (nf, name);
+      if (g_strcmp0 (g_hash_table_lookup (bf, name), csum) == 0)
+        continue;
+      g_autofree char *p = join_path (path, name);
+      Item *it = item_new (p, csum, FALSE);
+      const char *first = first_paths ? g_hash_table_lookup (first_paths, csum) : NULL;
+      if (first)
+        it->link_to = first;
+      else if (first_paths)
+        g_hash_table_insert (first_paths, it->checksum, it->path);
+      g_ptr_array_add (ex->items, it);
+    }
+  g_autoptr (GPtrArray) dirs = sorted_names (nd);
+  for (guint i = 0; i < dirs->len; i++)
+    {
+      const char *name = dirs->pdata[i];
+      const char *now = g_hash_table_lookup (nd, name), *before = g_hash_table_lookup (bd, name);
+      if (g_strcmp0 (now, before) == 0)
+        continue;
+      g_autofree char *p = join_path (path, name);
+      g_auto (GStrv) n = g_strsplit (now, " ", 2);
+      g_auto (GStrv) b = before ? g_strsplit (before, " ", 2) : NULL;
+      if (!(b ? collect_diff (ex, p, b[0], n[0], n[1], first_paths, error)
+              : collect (ex, p, n[0], n[1], first_paths, error)))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_cairn_export_layer (CairnRepo *repo, const char *commit, const char *base, CairnCompressor *out,
+                     GError **error)
+{
+  g_auto (CairnCommit) c = { 0 }, bc = { 0 };
+  if (!cairn_repo_load_commit (repo, commit, &c, error)
+      || (base && !cairn_repo_load_commit (repo, base, &bc, error)))
+    return FALSE;
+  Export ex = { .repo = repo, .timestamp = c.timestamp };
+  ex.items = g_ptr_array_new_with_free_func ((GDestroyNotify)item_free);
+  g_mutex_init (&ex.lock);
+  g_cond_init (&ex.cond);
+  g_autoptr (GHashTable) first_paths = g_hash_table_new (g_str_hash, g_str_equal);
+  CairnExportOptions opts = { .compress = CAIRN_EXPORT_COMPRESS_NONE };
+  LayerSink ls = { .out = out };
+  g_autoptr (CairnArchive) a = archive_write_new ();
+  gboolean ok
+      = base ? collect_diff (&ex, "./", bc.root_tree, c.root_tree, c.root_meta, first_paths, error)
+             : collect (&ex, "./", c.root_tree, c.root_meta, first_paths, error);
+  ok = ok && setup_writer (a, &opts, -1, &ls, error) && write_all (&ex, a, &opts, error);
+  if (ok && archive_write_close (a) != ARCHIVE_OK)
+    ok = throw_archive (a, error);
+  if (!ok && ls.error && error && *error)
+    {
+      /* the compressor's own error says more than libarchive's copy */
+      g_clear_error (error);
+      g_propagate_error (error, g_steal_pointer (&ls.error));
+    }
+  g_clear_error (&ls.error);
+  g_ptr_array_unref (ex.items);
+  g_mutex_clear (&ex.lock);
+  g_cond_clear (&ex.cond);
+  if (!ok)
+    return cairn_prefix_error (error, "layer of commit %s", commit);
   return TRUE;
 }

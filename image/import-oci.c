@@ -13,35 +13,20 @@
  * per layer; nothing is unpacked) and checked against the config's
  * rootfs.diff_ids.
  *
- * JSON is parsed by common/json.c into GVariants.
+ * JSON is parsed by a small strict parser into GVariants (objects a{sv},
+ * arrays av, strings s, numbers d, booleans b, null as an empty maybe).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/cairn-store-lowlevel.h"
-#include "image/cairn-image.h"
+#include "image/image-private.h"
 #include <openssl/evp.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #define JSON_MAX (16u << 20)
 #define READ_BUF (1u << 20)
 
 /* ---- digests ------------------------------------------------------------------- */
-
-/* "sha256:<64 hex>" -> the hex (borrowed). Anything else is refused: the hex
- * becomes a file name under blobs/sha256/. */
-static const char *
-digest_hex (const char *digest, GError **error)
-{
-  if (!digest || !g_str_has_prefix (digest, "sha256:") || !cairn_is_checksum_string (digest + 7))
-    {
-      g_autofree char *esc = cairn_escape_name (digest ? digest : "(none)", -1);
-      cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "unsupported or malformed digest '%s'",
-                        esc);
-      return NULL;
-    }
-  return digest + 7;
-}
 
 typedef struct
 {
@@ -78,6 +63,9 @@ typedef struct
   struct archive *outer; /* or the current member of an outer tar */
   guint8 *buf;
   gboolean io_error;
+  /* docker-archive: the layer was compressed, so its diff_id (the digest of
+   * the tar) must be checked on the decompressed bytes (second pass) */
+  gboolean check_decompressed;
 } Source;
 
 static la_ssize_t
@@ -144,6 +132,12 @@ apply_layer (CairnTarImporter *imp, Source *src, const char *label, const char *
   g_clear_pointer (&src->buf, g_free);
   if (!ok)
     return FALSE;
+  gboolean compressed = archive_filter_count (a) > 1 || archive_filter_code (a, 0) != 0;
+  if (src->outer && compressed && strcmp (hex, want_hex) != 0)
+    {
+      src->check_decompressed = TRUE;
+      return TRUE;
+    }
   if (strcmp (hex, want_hex) != 0 && (!alt_hex || strcmp (hex, alt_hex) != 0))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "layer %s: digest mismatch (content hashes to sha256:%s)", label, hex);
@@ -151,52 +145,6 @@ apply_layer (CairnTarImporter *imp, Source *src, const char *label, const char *
 }
 
 /* ---- image config -> commit metadata ------------------------------------------------ */
-
-static GVariant *
-config_metadata (const CairnCommitOptions *opts, GVariant *config, const char *manifest_digest,
-                 const char *config_digest)
-{
-  GVariantBuilder b;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  cairn_commit_options_add_metadata (opts, &b);
-  g_autoptr (GVariant) c = cairn_json_get (config, "config", G_VARIANT_TYPE_VARDICT);
-  static const struct
-  {
-    const char *json, *key;
-  } lists[] = {
-    { "Entrypoint", CAIRN_META_OCI_ENTRYPOINT },
-    { "Cmd", CAIRN_META_OCI_CMD },
-    { "Env", CAIRN_META_OCI_ENV },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
-    {
-      g_autoptr (GVariant) v = cairn_json_strv (c, lists[i].json);
-      if (v)
-        g_variant_builder_add (&b, "{sv}", lists[i].key, v);
-    }
-  static const struct
-  {
-    const char *json, *key;
-  } strs[] = {
-    { "WorkingDir", CAIRN_META_OCI_WORKDIR },
-    { "User", CAIRN_META_OCI_USER },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (strs); i++)
-    {
-      g_autofree char *v = cairn_json_dup_string (c, strs[i].json);
-      if (v && *v)
-        g_variant_builder_add (&b, "{sv}", strs[i].key, g_variant_new_string (v));
-    }
-  g_autofree char *arch = cairn_json_dup_string (config, "architecture");
-  if (arch)
-    g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_ARCH, g_variant_new_string (arch));
-  if (manifest_digest)
-    g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_MANIFEST,
-                           g_variant_new_string (manifest_digest));
-  if (config_digest)
-    g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_CONFIG, g_variant_new_string (config_digest));
-  return g_variant_ref_sink (g_variant_builder_end (&b));
-}
 
 /* Shared tail: finish the tree, commit with the config metadata. */
 static gboolean
@@ -207,7 +155,8 @@ commit_image (CairnRepo *repo, CairnTxn *txn, CairnTarImporter *imp, CairnMTree 
 {
   if (!cairn_tar_importer_finish (imp, error))
     return FALSE;
-  g_autoptr (GVariant) meta = config_metadata (opts, config, manifest_digest, config_digest);
+  g_autoptr (GVariant) meta
+      = _cairn_oci_config_metadata (opts, config, manifest_digest, config_digest, NULL);
   CairnCommitOptions o = *opts;
   o.extra_metadata = meta;
   if (!cairn_txn_finish_commit (txn, &o, parent, tree, out_checksum, error))
@@ -222,7 +171,7 @@ commit_image (CairnRepo *repo, CairnTxn *txn, CairnTarImporter *imp, CairnMTree 
 static GBytes *
 read_blob (int dfd, const char *digest, GError **error)
 {
-  const char *hex = digest_hex (digest, error);
+  const char *hex = _cairn_digest_hex (digest, error);
   if (!hex)
     return NULL;
   g_autofree char *path = g_strconcat ("blobs/sha256/", hex, NULL);
@@ -239,94 +188,11 @@ read_blob (int dfd, const char *digest, GError **error)
   return g_steal_pointer (&b);
 }
 
-static const char *
-host_arch (void)
-{
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#elif defined(__i386__)
-  return "386";
-#else
-  static struct utsname u;
-  uname (&u);
-  return u.machine;
-#endif
-}
-
-static char *
-describe (GVariant *d)
-{
-  g_autoptr (GVariant) ann = cairn_json_get (d, "annotations", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *name = cairn_json_dup_string (ann, "org.opencontainers.image.ref.name");
-  g_autofree char *digest = cairn_json_dup_string (d, "digest");
-  g_autoptr (GVariant) plat = cairn_json_get (d, "platform", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *os = cairn_json_dup_string (plat, "os"),
-                  *arch = cairn_json_dup_string (plat, "architecture");
-  return g_strdup_printf ("%s%s%s%s%s%s", name ? name : (digest ? digest : "?"), plat ? " (" : "",
-                          os ? os : "", plat ? "/" : "", arch ? arch : "", plat ? ")" : "");
-}
-
-static gboolean
-platform_matches (GVariant *d)
-{
-  g_autoptr (GVariant) plat = cairn_json_get (d, "platform", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *os = cairn_json_dup_string (plat, "os"),
-                  *arch = cairn_json_dup_string (plat, "architecture");
-  return os && arch && strcmp (os, "linux") == 0 && strcmp (arch, host_arch ()) == 0;
-}
-
-/* Pick one descriptor from an index's manifests. */
-static GVariant *
-select_descriptor (GVariant *index, const char *tag, GError **error)
-{
-  g_autoptr (GVariant) arr = cairn_json_get (index, "manifests", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) all = cairn_json_objects (arr);
-  g_autoptr (GPtrArray) cand = g_ptr_array_new ();
-  for (guint i = 0; i < all->len; i++)
-    {
-      g_autoptr (GVariant) ann
-          = cairn_json_get (all->pdata[i], "annotations", G_VARIANT_TYPE_VARDICT);
-      g_autofree char *name = cairn_json_dup_string (ann, "org.opencontainers.image.ref.name");
-      if (!tag || g_strcmp0 (name, tag) == 0)
-        g_ptr_array_add (cand, all->pdata[i]);
-    }
-  if (cand->len > 1)
-    {
-      g_autoptr (GPtrArray) plat = g_ptr_array_new ();
-      for (guint i = 0; i < cand->len; i++)
-        if (platform_matches (cand->pdata[i]))
-          g_ptr_array_add (plat, cand->pdata[i]);
-      if (plat->len == 1)
-        return g_variant_ref (plat->pdata[0]);
-    }
-  if (cand->len == 1)
-    return g_variant_ref (cand->pdata[0]);
-  GString *s = g_string_new (NULL);
-  for (guint i = 0; i < all->len; i++)
-    {
-      g_autofree char *d = describe (all->pdata[i]);
-      g_string_append_printf (s, "%s%s", i ? ", " : "", d);
-    }
-  if (cand->len == 0 && tag)
-    cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "no manifest tagged '%s' (available: %s)", tag,
-                      all->len ? s->str : "none");
-  else if (cand->len == 0)
-    cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "the index lists no manifests");
-  else
-    cairn_throw_code (error, G_IO_ERROR_FAILED,
-                      "%u manifests and none chosen; name one as DIR:TAG (available: %s)",
-                      cand->len, s->str);
-  g_string_free (s, TRUE);
-  return NULL;
-}
-
 /* Follow nested indexes down to an image manifest; returns it and its digest. */
 static GVariant *
 resolve_manifest (int dfd, GVariant *index, const char *tag, char **out_digest, GError **error)
 {
-  g_autoptr (GVariant) desc = select_descriptor (index, tag, error);
+  g_autoptr (GVariant) desc = _cairn_oci_select_descriptor (index, tag, NULL, error);
   for (int depth = 0; desc && depth < 4; depth++)
     {
       g_autofree char *digest = cairn_json_dup_string (desc, "digest");
@@ -344,7 +210,7 @@ resolve_manifest (int dfd, GVariant *index, const char *tag, char **out_digest, 
           return g_steal_pointer (&obj);
         }
       g_clear_pointer (&desc, g_variant_unref);
-      desc = select_descriptor (obj, NULL, error);
+      desc = _cairn_oci_select_descriptor (obj, NULL, NULL, error);
     }
   if (desc)
     cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "image indexes nested too deeply");
@@ -359,7 +225,7 @@ apply_oci_layers (CairnTarImporter *imp, int dfd, GVariant *manifest, GError **e
   for (guint i = 0; i < layers->len; i++)
     {
       g_autofree char *digest = cairn_json_dup_string (layers->pdata[i], "digest");
-      const char *hex = digest_hex (digest, error);
+      const char *hex = _cairn_digest_hex (digest, error);
       if (!hex)
         return FALSE;
       g_autofree char *path = g_strconcat ("blobs/sha256/", hex, NULL);
@@ -595,6 +461,39 @@ name_hex (const char *name)
   return NULL;
 }
 
+/* The SHA-256 of a compressed layer member once decompressed (libarchive's
+ * "raw" format reads the filtered stream as one entry). */
+static gboolean
+decompressed_digest (int fd, const char *file, const char *name, char out_hex[65], GError **error)
+{
+  g_autoptr (CairnArchive) outer = outer_open (fd, file, name, NULL, error);
+  if (!outer)
+    return FALSE;
+  Source src = { .fd = -1, .outer = outer };
+  src.buf = g_malloc (READ_BUF);
+  hash_init (&src.hash);
+  g_autoptr (CairnArchive) raw = archive_read_new ();
+  archive_read_support_filter_all (raw);
+  archive_read_support_format_raw (raw);
+  struct archive_entry *e;
+  gboolean ok = archive_read_open (raw, &src, NULL, source_read, NULL) == ARCHIVE_OK
+                && archive_read_next_header (raw, &e) == ARCHIVE_OK;
+  Hash plain;
+  hash_init (&plain);
+  g_autofree guint8 *buf = g_malloc (READ_BUF);
+  la_ssize_t r = 0;
+  while (ok && (r = archive_read_data (raw, buf, READ_BUF)) > 0)
+    EVP_DigestUpdate (plain.md, buf, r);
+  hash_end (&plain, out_hex);
+  char ignored[65];
+  hash_end (&src.hash, ignored);
+  g_free (src.buf);
+  if (!ok || r < 0)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: %s", name,
+                             archive_error_string (raw));
+  return TRUE;
+}
+
 static gboolean
 apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *image,
                      GVariant *config, GError **error)
@@ -612,7 +511,7 @@ apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *
       const char *name, *diff_id;
       g_variant_get_child (layers, i, "&s", &name);
       g_variant_get_child (diff_ids, i, "&s", &diff_id);
-      const char *want = digest_hex (diff_id, error);
+      const char *want = _cairn_digest_hex (diff_id, error);
       if (!want)
         return FALSE;
       g_autoptr (CairnArchive) outer = outer_open (fd, file, name, NULL, error);
@@ -623,6 +522,17 @@ apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *
       g_autofree char *label = cairn_escape_name (name, -1);
       if (!apply_layer (imp, &src, label, want, alt, error))
         return FALSE;
+      char hex[65];
+      if (src.check_decompressed
+          && (!decompressed_digest (fd, file, name, hex, error) || strcmp (hex, want) != 0))
+        {
+          if (error && *error)
+            return FALSE;
+          return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                   "layer %s: digest mismatch (decompressed content hashes to "
+                                   "sha256:%s, rootfs.diff_ids says sha256:%s)",
+                                   label, hex, want);
+        }
     }
   return TRUE;
 }

@@ -20,7 +20,7 @@
 #include "config.h"
 #include "store/cairn-store-lowlevel.h"
 #include <limits.h>
-#include "image/cairn-image.h"
+#include "image/image-private.h"
 #include <string.h>
 #include <sys/xattr.h>
 #include <zlib.h>
@@ -46,6 +46,11 @@ struct CairnTarImporter
   GPtrArray *results;   /* Result*, index = placeholder number */
   GHashTable *dirmetas; /* serialized dirmeta (GBytes) -> checksum */
   GHashTable *touched;  /* paths added by the current layer (OCI) */
+  /* Layer mode (image/layer.c): whiteouts are kept as empty marker files
+   * named as in the layer, and the directories no entry named are listed. */
+  gboolean layer_mode;
+  GHashTable *implicit; /* paths of directories created for their children */
+  char *marker;         /* content checksum of a whiteout marker */
   GMutex lock;
   GCond cond;
   guint64 inflight; /* bytes queued */
@@ -184,11 +189,42 @@ cairn_tar_importer_free (CairnTarImporter *imp)
   g_ptr_array_unref (imp->results);
   g_hash_table_unref (imp->dirmetas);
   g_clear_pointer (&imp->touched, g_hash_table_unref);
+  g_clear_pointer (&imp->implicit, g_hash_table_unref);
+  g_free (imp->marker);
   g_clear_error (&imp->error);
   cairn_import_stats_clear (&imp->stats);
   g_mutex_clear (&imp->lock);
   g_cond_clear (&imp->cond);
   g_free (imp);
+}
+
+static int cmp_names (gconstpointer a, gconstpointer b);
+
+void
+_cairn_tar_importer_set_layer_mode (CairnTarImporter *imp)
+{
+  imp->layer_mode = TRUE;
+  if (!imp->implicit)
+    imp->implicit = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+GVariant *
+_cairn_tar_importer_implicit_dirs (CairnTarImporter *imp)
+{
+  g_autoptr (GPtrArray) paths = g_ptr_array_new ();
+  if (imp->implicit)
+    {
+      GHashTableIter it;
+      gpointer k;
+      g_hash_table_iter_init (&it, imp->implicit);
+      while (g_hash_table_iter_next (&it, &k, NULL))
+        g_ptr_array_add (paths, k);
+    }
+  if (!imp->root_meta_set)
+    g_ptr_array_add (paths, (char *)"");
+  g_ptr_array_sort (paths, cmp_names);
+  return g_variant_ref_sink (
+      g_variant_new_strv ((const char *const *)paths->pdata, (gssize)paths->len));
 }
 
 void
@@ -369,6 +405,8 @@ walk (CairnTarImporter *imp, GPtrArray *parts, guint n, gboolean create, GError 
           if (!set_default_dirmeta (imp, sub, error))
             return NULL;
           touch (imp, parts, i + 1);
+          if (imp->implicit)
+            g_hash_table_add (imp->implicit, join_parts (parts, i + 1));
         }
       cur = sub;
     }
@@ -692,12 +730,39 @@ hide_lower (CairnTarImporter *imp, CairnMTree *dir, const char *path)
     cairn_mtree_remove (dir, doomed->pdata[i]);
 }
 
+/* Layer mode: the whiteout stays in the layer's tree as an empty file
+ * (root-owned, 0644, whatever the entry was) for image/layer.c to apply
+ * when layers are merged. */
+static gboolean
+keep_whiteout (CairnTarImporter *imp, CairnMTree *dir, const char *base, GError **error)
+{
+  if (!imp->marker)
+    {
+      g_auto (CairnFileInfo) fi = { .mode = S_IFREG | 0644 };
+      gboolean skip = FALSE;
+      cairn_commit_options_filter (imp->opts, imp->repo->mode, &fi.uid, &fi.gid, &fi.mode, &skip);
+      fi.xattrs = cairn_xattrs_empty ();
+      if (!cairn_txn_write_content_bytes (imp->txn, &fi, "", 0, NULL, &imp->marker, error))
+        return FALSE;
+    }
+  cairn_mtree_replace_file (dir, base, imp->marker);
+  return TRUE;
+}
+
 static gboolean
 apply_whiteout (CairnTarImporter *imp, GPtrArray *parts, const char *base, GError **error)
 {
   CairnMTree *dir = walk (imp, parts, parts->len - 1, TRUE, error);
   if (!dir)
     return FALSE;
+  if (imp->layer_mode)
+    {
+      imp->stats.whiteouts++;
+      if (strcmp (base, ".wh..wh..opq") != 0
+          && !cairn_validate_filename (base + strlen (".wh."), -1, error))
+        return FALSE;
+      return keep_whiteout (imp, dir, base, error);
+    }
   g_autofree char *dpath = join_parts (parts, parts->len - 1);
   imp->stats.whiteouts++;
   if (strcmp (base, ".wh..wh..opq") == 0)
@@ -728,6 +793,11 @@ add_directory (CairnTarImporter *imp, struct archive_entry *e, GPtrArray *parts,
       if (!parent)
         return FALSE;
       dir = cairn_mtree_ensure_dir (parent, parts->pdata[parts->len - 1]);
+      if (imp->implicit)
+        {
+          g_autofree char *p = join_parts (parts, parts->len);
+          g_hash_table_remove (imp->implicit, p);
+        }
     }
   else
     imp->root_meta_set = TRUE;

@@ -390,17 +390,17 @@ json_parse_file (int dirfd, const char *path, size_t max)
   struct stat st;
   if (fd < 0 || fstat (fd, &st) < 0)
     {
-      launch_fail (errno, "cannot open", path);
+      errno = -launch_fail (errno, "cannot open", path);
       return NULL;
     }
   if (!S_ISREG (st.st_mode))
     {
-      launch_fail (EINVAL, "not a regular file", path);
+      errno = -launch_fail (EINVAL, "not a regular file", path);
       return NULL;
     }
   if ((size_t)st.st_size > max)
     {
-      launch_fail (EFBIG, "file too large", path);
+      errno = -launch_fail (EFBIG, "file too large", path);
       return NULL;
     }
   _cleanup_free_ char *buf = xrealloc (NULL, (size_t)st.st_size + 1);
@@ -412,7 +412,7 @@ json_parse_file (int dirfd, const char *path, size_t max)
         continue;
       if (n <= 0)
         {
-          launch_fail (n < 0 ? errno : EIO, "cannot read", path);
+          errno = -launch_fail (n < 0 ? errno : EIO, "cannot read", path);
           return NULL;
         }
       got += (size_t)n;
@@ -424,7 +424,7 @@ json_parse_file (int dirfd, const char *path, size_t max)
     {
       static char msg[160];
       snprintf (msg, sizeof msg, "invalid JSON (%s at byte %zu)", err, off);
-      launch_fail (EINVAL, msg, path);
+      errno = -launch_fail (EINVAL, msg, path);
     }
   return v;
 }

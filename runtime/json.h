@@ -41,7 +41,7 @@ struct json
  * message and *OUT_OFFSET to the byte where it was noticed. */
 struct json *json_parse (const char *buf, size_t len, const char **out_err, size_t *out_offset);
 /* Read and parse a whole file (at most MAX bytes).  Returns NULL with
- * launch_fail() recorded (context: PATH). */
+ * launch_fail() recorded (context: PATH) and errno set. */
 struct json *json_parse_file (int dirfd, const char *path, size_t max);
 void json_free (struct json *v);
 

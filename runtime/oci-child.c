@@ -715,8 +715,7 @@ oci_child_main (struct oci_plan *plan)
   if ((r = early_steps (plan)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   umask (0);
-  bool own_mnt = (plan->spec->ns_new & CLONE_NEWNS) != 0;
-  if (own_mnt && (r = oci_setup_rootfs (plan, &root_fd, &master, &slave, false)) < 0)
+  if ((r = oci_setup_rootfs (plan, &root_fd, &master, &slave, false)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
   if ((r = oci_child_cgroups (plan)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
@@ -732,11 +731,8 @@ oci_child_main (struct oci_plan *plan)
     die (plan, launch_fail (errno, "opening /proc/self/fd", NULL), EXIT_LAUNCH_ERROR);
   if ((r = open_lsm_attr (plan)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
-  if (own_mnt && (r = oci_finish_rootfs (plan, root_fd)) < 0)
+  if ((r = oci_finish_rootfs (plan, root_fd)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
-  if (!own_mnt && (chroot (plan->spec->root) < 0 || chdir ("/") < 0))
-    die (plan, launch_fail (errno, "chroot into the rootfs (no mount namespace)", NULL),
-         EXIT_LAUNCH_ERROR);
   if (root_fd >= 0)
     close (root_fd);
   if ((plan->spec->ns_new & CLONE_NEWUTS) || plan->spec->hostname)
@@ -770,6 +766,11 @@ oci_exec_child (struct oci_plan *plan)
          EXIT_LAUNCH_ERROR);
   if (plan->exec_mnt_fd >= 0)
     close (plan->exec_mnt_fd);
+  else if (plan->exec_root_fd >= 0
+           && (fchdir (plan->exec_root_fd) < 0 || chroot (".") < 0 || chdir ("/") < 0))
+    die (plan, launch_fail (errno, "entering the container's root", NULL), EXIT_LAUNCH_ERROR);
+  if (plan->exec_root_fd >= 0)
+    close (plan->exec_root_fd);
   if (plan->want_pty)
     {
       int unlock = 0;

@@ -211,8 +211,11 @@ check_spec (struct oci_spec *s, bool rootless)
                   "config: linux.sysctl: %s is not namespaced in this container (it "
                   "would change the host)",
                   s->sysctl[i].key);
-  if ((s->hostname || s->domainname) && !(s->ns_new & CLONE_NEWUTS))
-    return bad (EINVAL, "config: hostname/domainname need a new uts namespace");
+  /* a uts namespace joined by path is the container's own: the names are
+   * set there, as runc and crun do; never in the runtime's own */
+  if ((s->hostname || s->domainname) && !own_ns (s, CLONE_NEWUTS, "/proc/self/ns/uts"))
+    return bad (EINVAL, "config: hostname/domainname need a uts namespace of the container's "
+                        "own (new, or joined by a path that is not the runtime's)");
   /* not root: only a new user namespace gives the capabilities to make the
    * others; root of a user namespace (podman's rootless mode runs the
    * runtime in its own) has them already */
@@ -233,8 +236,11 @@ check_spec (struct oci_spec *s, bool rootless)
                     "with a new user namespace is not supported by cairn-launch",
                     s->ns[i].path);
     }
-  if (!(s->ns_new & CLONE_NEWNS) && s->n_mounts)
-    return bad (EINVAL, "config: mounts need a new mount namespace");
+  /* without a mount namespace of its own the container's "/" is the
+   * runtime's: its propagation is not the container's to set */
+  if (s->rootfs_prop && !own_ns (s, CLONE_NEWNS, "/proc/self/ns/mnt"))
+    return bad (EINVAL, "config: linux.rootfsPropagation needs a mount namespace of the "
+                        "container's own (new, or joined by a path that is not the runtime's)");
   return 0;
 }
 
@@ -276,6 +282,15 @@ prepare_plan (struct ctx *c)
   p->rootless = oci_g.is_rootless;
   p->unpriv = p->userns || p->rootless;
   p->no_pivot = c->o->no_pivot;
+  p->own_mnt = own_ns (s, CLONE_NEWNS, "/proc/self/ns/mnt");
+  if (!p->own_mnt)
+    {
+      /* the mounts go to the runtime's own namespace: delete takes them
+       * away again (oci_unmount_shared) */
+      struct stat ns;
+      c->st.shared_root = xstrdup (s->root);
+      c->st.shared_mntns = stat ("/proc/self/ns/mnt", &ns) == 0 ? (unsigned long long)ns.st_ino : 0;
+    }
   p->want_pty = s->proc.terminal;
   p->has_hooks_parent = s->n_hooks[HOOK_PRESTART] || s->n_hooks[HOOK_CREATE_RUNTIME];
   /* in a user namespace whose setgroups is denied (unshare -r, podman's
@@ -423,25 +438,60 @@ send_byte (struct ctx *c, char b)
   return 0;
 }
 
-static void
-state_for_hooks (struct ctx *c, enum oci_status s, struct jbuf *b)
+static int
+send_failed (int err)
 {
-  oci_state_json (&c->st, s, b, false);
+  if (err == EPIPE || err == ECONNRESET)
+    return bad (EPIPE, "the container's init exited during its setup");
+  return bad (err, "sending the state to the container's init");
 }
 
+/* The container's pid as the container sees it: the last NSpid field of
+ * /proc/PID/status (1 in a new pid namespace). */
+static pid_t
+pid_inside (pid_t pid)
+{
+  char path[64], buf[2048];
+  snprintf (path, sizeof path, "/proc/%ld/status", (long)pid);
+  _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return pid;
+  buf[n] = '\0';
+  char *line = strstr (buf, "\nNSpid:");
+  if (!line)
+    return pid;
+  char *end = strchr (line + 1, '\n');
+  if (end)
+    *end = '\0';
+  char *last = strrchr (line, '\t');
+  long v = last ? strtol (last + 1, NULL, 10) : 0;
+  return v > 0 ? (pid_t)v : pid;
+}
+
+/* prestart, createRuntime (in the runtime's namespaces) and then
+ * createContainer and startContainer (in the container's, sent to the
+ * init).  They run after the environment is created, step 2 of the runtime
+ * spec's lifecycle, so the status they get is "created" (runtime-spec
+ * runtime.md, "State"); the pid is the one the hook's namespace sees
+ * ("pid" in the same section). */
 static int
 parent_hooks (struct ctx *c)
 {
-  struct jbuf b = { 0 };
-  jb_raw (&b, "h");
-  state_for_hooks (c, ST_CREATING, &b);
-  int r = oci_hooks_run (&c->spec, HOOK_PRESTART, b.p + 1);
+  struct jbuf b = { 0 }, in = { 0 };
+  oci_state_json (&c->st, ST_CREATED, &b, false);
+  int r = oci_hooks_run (&c->spec, HOOK_PRESTART, b.p);
   if (r == 0)
-    r = oci_hooks_run (&c->spec, HOOK_CREATE_RUNTIME, b.p + 1);
-  if (r == 0 && b.len >= OCI_STATE_MAX)
+    r = oci_hooks_run (&c->spec, HOOK_CREATE_RUNTIME, b.p);
+  struct oci_state inside = c->st;
+  inside.pid = pid_inside (c->child);
+  jb_raw (&in, "h");
+  oci_state_json (&inside, ST_CREATED, &in, false);
+  if (r == 0 && in.len >= OCI_STATE_MAX)
     r = bad (E2BIG, "the container's state is too large for its hooks");
-  if (r == 0 && send (c->sync_fd, b.p, b.len, MSG_NOSIGNAL) < 0)
-    r = bad (errno, "sending the state to the container's init");
+  if (r == 0 && send (c->sync_fd, in.p, in.len, MSG_NOSIGNAL) < 0)
+    r = send_failed (errno);
+  jb_free (&in);
   if (r == 0 && c->spec.seccomp_listener)
     {
       /* the runtime-spec's containerProcessState, for the listener */
@@ -450,13 +500,15 @@ parent_hooks (struct ctx *c)
                  (long)c->child);
       jb_raw (&l, "\"metadata\":");
       jb_str (&l, c->spec.seccomp_listener_meta ? c->spec.seccomp_listener_meta : "");
+      /* the process is not started yet: the listener sees "creating", as
+         under runc, while the hooks above see "created" */
       jb_raw (&l, ",\"state\":");
-      jb_raw (&l, b.p + 1);
+      oci_state_json (&c->st, ST_CREATING, &l, false);
       jb_raw (&l, "}");
       if (l.len >= OCI_STATE_MAX)
         r = bad (E2BIG, "the containerProcessState is too large");
       else if (send (c->sync_fd, l.p, l.len, MSG_NOSIGNAL) < 0)
-        r = bad (errno, "sending the state to the container's init");
+        r = send_failed (errno);
       jb_free (&l);
     }
   jb_free (&b);
@@ -675,6 +727,7 @@ abort_create (struct ctx *c)
         ;
     }
   oci_cgroups_destroy (&c->st.cg);
+  oci_unmount_shared (&c->st);
   if (c->dirfd >= 0)
     oci_state_remove_dir (c->rootfd, c->o->id, c->dirfd);
 }
@@ -773,8 +826,7 @@ run_poststart (int dirfd, const struct oci_state *st)
     {
       struct jbuf b = { 0 };
       oci_state_json (st, ST_RUNNING, &b, false);
-      if (oci_hooks_run (&s, HOOK_POSTSTART, b.p) < 0)
-        oci_log_warn ("poststart: %s", launch_errmsg ());
+      oci_hooks_run_warn (&s, HOOK_POSTSTART, b.p, "poststart");
       jb_free (&b);
     }
   oci_spec_free (&s);
@@ -789,7 +841,16 @@ start_locked (int dirfd, const char *id, struct oci_state *st)
                 oci_status_name (s));
   int r = release (dirfd, id, st->pid, st->start_time);
   if (r == 0)
-    run_poststart (dirfd, st);
+    {
+      /* kill holds a signal for a program that has just started
+       * (oci_cmd_kill): it needs to know when */
+      struct timespec ts;
+      clock_gettime (CLOCK_MONOTONIC, &ts);
+      st->started_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+      if (oci_state_write (dirfd, st) < 0)
+        oci_log_warn ("%s", launch_errmsg ());
+      run_poststart (dirfd, st);
+    }
   return r;
 }
 

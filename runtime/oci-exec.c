@@ -465,6 +465,17 @@ spawn_exec (const struct exec_opts *o, struct oci_plan *plan, struct oci_state *
   int r = open_ns (st->pid, fds);
   if (r < 0)
     return r;
+  /* a container in the runtime's mount namespace is chrooted: its root is
+   * entered by the process instead (oci_exec_child) */
+  plan->exec_root_fd = -1;
+  if (fds[6] < 0)
+    {
+      char p[64];
+      snprintf (p, sizeof p, "/proc/%ld/root", (long)st->pid);
+      plan->exec_root_fd = open (p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (plan->exec_root_fd < 0)
+        return launch_fail (errno, "opening the container's root", p);
+    }
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2 (pp, O_CLOEXEC) < 0)
     return launch_fail (errno, "socketpair", NULL);
   for (int *f = sv; f < sv + 2; f++)
@@ -490,6 +501,8 @@ spawn_exec (const struct exec_opts *o, struct oci_plan *plan, struct oci_state *
   for (int i = 0; i < 7; i++)
     if (fds[i] >= 0)
       close (fds[i]);
+  if (plan->exec_root_fd >= 0)
+    close (plan->exec_root_fd);
   pid_t pid = -1;
   ssize_t n = read (pp[0], &pid, sizeof pid);
   close (pp[0]);

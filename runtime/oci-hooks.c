@@ -94,3 +94,15 @@ oci_hooks_run (const struct oci_spec *s, enum oci_hook_kind kind, const char *st
     }
   return 0;
 }
+
+/* poststart and poststop: a failure is a warning and the remaining hooks
+ * still run, "as if the hook had succeeded" (runtime-spec runtime.md,
+ * "Lifecycle", steps 9 and 12). */
+void
+oci_hooks_run_warn (const struct oci_spec *s, enum oci_hook_kind kind, const char *state_json,
+                    const char *what)
+{
+  for (size_t i = 0; i < s->n_hooks[kind]; i++)
+    if (run_hook (&s->hooks[kind][i], state_json) < 0)
+      oci_log_warn ("%s: %s", what, launch_errmsg ());
+}

@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/file.h>
@@ -401,6 +402,69 @@ oci_cmd_list (int argc, char **argv)
 }
 
 /* ---- kill, delete --------------------------------------------------------------------- */
+/* /proc/PID/status: the state letter, the signal masks and whether PID is
+ * pid 1 of its pid namespace (the last NSpid field). */
+static bool
+sig_masks (pid_t pid, char *state, uint64_t *blk, uint64_t *ign, uint64_t *cgt, bool *ns_init)
+{
+  char path[64], buf[4096];
+  snprintf (path, sizeof path, "/proc/%ld/status", (long)pid);
+  _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  const char *p;
+  if (!(p = strstr (buf, "\nState:")) || sscanf (p + 7, " %c", state) != 1
+      || !(p = strstr (buf, "\nSigBlk:")) || sscanf (p + 8, "%" SCNx64, blk) != 1
+      || !(p = strstr (buf, "\nSigIgn:")) || sscanf (p + 8, "%" SCNx64, ign) != 1
+      || !(p = strstr (buf, "\nSigCgt:")) || sscanf (p + 8, "%" SCNx64, cgt) != 1)
+    return false;
+  *ns_init = false;
+  if ((p = strstr (buf, "\nNSpid:")))
+    {
+      const char *end = strchr (p + 1, '\n');
+      const char *last = p + 7;
+      for (const char *q = last; q && (!end || q < end); q = strchr (q + 1, '\t'))
+        last = q;
+      *ns_init = strtol (last, NULL, 10) == 1;
+    }
+  return true;
+}
+
+/* pid 1 of a pid namespace gets no signal it has no handler for
+ * (pid_namespaces(7)): the kernel drops it at once.  A program that is
+ * only starting (a shell about to run its `trap`) would lose a signal sent
+ * right after `start`, which an engine or a user may well do.  So in the
+ * first second after start, a signal is held until the program handles,
+ * ignores or blocks it and has gone to sleep waiting for something (a
+ * shell's `wait` after its `trap`: a trap run before `wait` starts does not
+ * end the wait, sh(1p)), polled every 2 ms; it is sent anyway when the
+ * second is over. */
+#define KILL_GRACE_NS 1000000000LL
+static void
+hold_for_handler (const struct oci_state *st, int sig)
+{
+  if (!st->started_ns || sig == SIGKILL || sig == SIGSTOP || sig == SIGCONT || sig >= 64)
+    return;
+  uint64_t bit = 1ULL << (sig - 1);
+  for (;;)
+    {
+      uint64_t blk, ign, cgt;
+      bool ns_init;
+      char state;
+      if (!sig_masks (st->pid, &state, &blk, &ign, &cgt, &ns_init) || !ns_init
+          || (((blk | ign | cgt) & bit) && state != 'R' && state != 'D'))
+        return;
+      struct timespec ts;
+      clock_gettime (CLOCK_MONOTONIC, &ts);
+      if ((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec - st->started_ns >= KILL_GRACE_NS)
+        return;
+      struct timespec d = { 0, 2000000 };
+      nanosleep (&d, NULL);
+    }
+}
+
 int
 oci_cmd_kill (int argc, char **argv)
 {
@@ -431,8 +495,15 @@ oci_cmd_kill (int argc, char **argv)
     r = launch_fail (ESRCH, "container is not running", id);
   else if (all && st.cg.n)
     r = oci_cgroups_kill_all (&st.cg, sig);
-  else if (s != ST_STOPPED && kill (st.pid, sig) < 0)
-    r = launch_fail (errno, "cannot signal the container", id);
+  else if (s != ST_STOPPED)
+    {
+      if (s == ST_RUNNING)
+        hold_for_handler (&st, sig);
+      if (s == ST_RUNNING && !oci_pid_alive (st.pid, st.start_time))
+        r = launch_fail (ESRCH, "container is not running", id);
+      else if (kill (st.pid, sig) < 0)
+        r = launch_fail (errno, "cannot signal the container", id);
+    }
   oci_state_clear (&st);
   close (dfd);
   if (rootfd >= 0)
@@ -459,8 +530,7 @@ run_poststop (int dirfd, struct oci_state *st)
     {
       struct jbuf b = { 0 };
       oci_state_json (st, ST_STOPPED, &b, false);
-      if (oci_hooks_run (&s, HOOK_POSTSTOP, b.p) < 0)
-        oci_log_warn ("poststop: %s", launch_errmsg ());
+      oci_hooks_run_warn (&s, HOOK_POSTSTOP, b.p, "poststop");
       jb_free (&b);
     }
   oci_spec_free (&s);
@@ -491,6 +561,7 @@ oci_delete_container (int rootfd, const char *id, int dirfd, struct oci_state *s
       free (pids);
     }
   int r = oci_cgroups_destroy (&st->cg);
+  oci_unmount_shared (st);
   run_poststop (dirfd, st);
   int r2 = oci_state_remove_dir (rootfd, id, dirfd);
   return r < 0 ? r : r2;

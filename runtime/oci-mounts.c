@@ -647,11 +647,40 @@ make_cwd (struct oci_plan *plan, int root_fd)
   return 0;
 }
 
+/* No mount namespace of the container's own (linux.namespaces has no
+ * "mount": it inherits the runtime's, runtime-spec config-linux.md,
+ * "Namespaces"): the mounts are made there, below the rootfs, and the
+ * container is chrooted, as crun does.  "/" keeps its propagation, nothing
+ * is pivoted; delete unmounts what is left below the rootfs
+ * (oci_unmount_shared). */
+static int
+setup_root_shared (struct oci_plan *plan, int *out_root_fd)
+{
+  const struct oci_spec *s = plan->spec;
+  /* root.readonly: a bind of the rootfs onto itself, made read-only once
+   * the mounts below it are in place */
+  if (s->root_ro && mount (s->root, s->root, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return launch_fail (errno, "bind-mounting the rootfs", s->root);
+  str_lcpy (plan->root_path, s->root, sizeof plan->root_path);
+  *out_root_fd = open (s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*out_root_fd < 0)
+    return launch_fail (errno, "opening the rootfs", s->root);
+  return 0;
+}
+
 static int
 setup_root (struct oci_plan *plan, int *out_root_fd)
 {
   const struct oci_spec *s = plan->spec;
+  if (!plan->own_mnt)
+    return setup_root_shared (plan, out_root_fd);
   unsigned long prop = s->rootfs_prop ? s->rootfs_prop : MS_PRIVATE | MS_REC;
+  /* (r)unbindable: private for now, since the rootfs and the bind mounts
+   * of config.json must still be bound; an unbindable mount is private as
+   * well (mount_namespaces(7)), so nothing propagates meanwhile.  The
+   * container's "/" gets it after pivot_root (oci_finish_rootfs). */
+  if (prop & MS_UNBINDABLE)
+    prop = MS_PRIVATE;
   if (mount (NULL, "/", NULL, prop | MS_REC, NULL) < 0)
     return launch_fail (errno, "setting the propagation of /", NULL);
   if ((prop & MS_SHARED) && parent_private (s->root) < 0)
@@ -712,6 +741,14 @@ oci_setup_rootfs (struct oci_plan *plan, int *out_root_fd, int *out_master, int 
 }
 
 static int
+enter_chroot (int root_fd)
+{
+  if (fchdir (root_fd) < 0 || chroot (".") < 0 || chdir ("/") < 0)
+    return launch_fail (errno, "chroot into the rootfs (no mount namespace of its own)", NULL);
+  return 0;
+}
+
+static int
 no_pivot (int root_fd)
 {
   if (fchdir (root_fd) < 0)
@@ -733,9 +770,12 @@ oci_finish_rootfs (struct oci_plan *plan, int root_fd)
     r = readonly_one (root_fd, s->readonly[i]);
   for (size_t i = 0; r == 0 && i < s->n_masked; i++)
     r = mask_one (plan, root_fd, s->masked[i]);
-  if (r == 0)
+  if (r == 0 && !plan->own_mnt)
+    r = enter_chroot (root_fd);
+  else if (r == 0)
     r = plan->no_pivot ? no_pivot (root_fd) : do_pivot (root_fd);
-  if (r == 0 && s->rootfs_prop && mount (NULL, "/", NULL, s->rootfs_prop, NULL) < 0)
+  if (r == 0 && plan->own_mnt && s->rootfs_prop
+      && mount (NULL, "/", NULL, s->rootfs_prop, NULL) < 0)
     r = launch_fail (errno, "setting the propagation of the container's /", NULL);
   if (r == 0 && s->root_ro)
     {

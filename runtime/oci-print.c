@@ -55,10 +55,14 @@
  * Differences that remain: without --init an OCI container's pid 1 is its
  * command, as with runc (the launcher's own form adds a reaper unless the
  * command looks like an init); --writable/--overlay-ro need a directory for
- * the overlay's layers (--overlay-upper, or the bundle under --oci-run).  The
- * default profile's ENOSYS answer for system calls newer than libseccomp is
- * not expressible in the profile's JSON: under the OCI path they get the
- * default action (EPERM).
+ * the overlay's layers (--overlay-upper, or the bundle under --oci-run).
+ * /sys/fs/cgroup shows every v1 hierarchy the OCI container is in (it has a
+ * cgroup of its own in each, as with runc), the launcher's form only those
+ * of its limits (in the others it is in the launcher's cgroup, whose
+ * subtree it must not see); all read-only.  The default profile's ENOSYS
+ * answer for system calls newer than libseccomp has no JSON form: the OCI
+ * path recognises the default profile instead (seccomp_policy_is_default)
+ * and compiles it as the launcher does.
  */
 #include "config.h"
 

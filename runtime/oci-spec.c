@@ -211,6 +211,19 @@ parse_caps (const struct json *c, struct oci_process *p)
       snprintf (where, sizeof where, "process.capabilities.%s", keys[i]);
       r = parse_cap_list (field (c, keys[i]), where, sets[i]);
     }
+  /* A capability is ambient only if it is permitted and inheritable too
+   * (capabilities(7), "Ambient capability set"): the kernel refuses to raise
+   * any other.  `runc spec` and `crun spec` list ambient capabilities with
+   * no inheritable set, and both runtimes skip the ones that cannot be
+   * raised; so does cairn-launch (cairn-launch(1), "OCI RUNTIME"). */
+  uint64_t skipped = p->caps.ambient & ~(p->caps.permitted & p->caps.inheritable);
+  if (r == 0 && skipped)
+    {
+      oci_log_debug ("process.capabilities.ambient: %d capabilities that are not both permitted "
+                     "and inheritable are not raised",
+                     __builtin_popcountll (skipped));
+      p->caps.ambient &= ~skipped;
+    }
   p->caps_set = true;
   return r;
 }
@@ -652,6 +665,30 @@ mount_source (struct oci_spec *s, struct oci_mount *m, const char *src)
   return 0;
 }
 
+/* File system options (key=value: "mode=755", "size=1k") on a bind mount:
+ * the kernel ignores a bind's data (mount(2), MS_BIND), runc and crun pass
+ * them on and so accept them; they are dropped here with a warning.  A bare
+ * word that is no mount flag is still refused: it is more likely a
+ * misspelt flag ("rdonly") than something meant for a file system. */
+static int
+bind_data (struct oci_mount *m)
+{
+  for (const char *p = m->data; *p;)
+    {
+      size_t len = strcspn (p, ",");
+      const char *eq = memchr (p, '=', len);
+      if (!eq || eq == p)
+        return bad (EINVAL, "config: mounts: %s: unknown option for a bind mount: '%.*s'", m->dst,
+                    (int)len, p);
+      p += len + (p[len] == ',');
+    }
+  oci_log_warn ("config: mounts: %s: file system options on a bind mount are ignored: '%s'", m->dst,
+                m->data);
+  free (m->data);
+  m->data = NULL;
+  return 0;
+}
+
 static int
 parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
 {
@@ -686,9 +723,8 @@ parse_mount (struct oci_spec *s, const struct json *j, struct oci_mount *m)
     }
   if (m->kind == OM_FS && !m->type)
     return bad (EINVAL, "config: mounts: %s: a type is needed (or the bind option)", m->dst);
-  if (m->kind == OM_BIND && m->data)
-    return bad (EINVAL, "config: mounts: %s: unknown option for a bind mount: '%s'", m->dst,
-                m->data);
+  if (m->kind == OM_BIND && m->data && (r = bind_data (m)) < 0)
+    return r;
   if (field (j, "uidMappings") || field (j, "gidMappings"))
     return bad (ENOTSUP,
                 "config: mounts: %s: uidMappings/gidMappings on a mount (id-mapped "
@@ -1022,6 +1058,11 @@ parse_seccomp (struct oci_spec *s, const struct json *v)
       return bad (-r, "config: linux.seccomp: %s%s%s", launch_errmsg (),
                   launch_errctx () ? ": " : "", launch_errctx () ? launch_errctx () : "");
     }
+  /* cairn-launch's own default policy for the container's bounding set (as
+   * --print-seccomp-profile and --print-oci-config write it) keeps what its
+   * JSON form cannot say: ENOSYS for system calls newer than libseccomp, so
+   * that it acts as in the launcher's form (cairn-launch(1), SECCOMP POLICY) */
+  s->seccomp->enosys_beyond_known = seccomp_policy_is_default (s->seccomp, s->proc.caps.bounding);
   return 0;
 }
 
@@ -1057,7 +1098,7 @@ parse_propagation (struct oci_spec *s, const char *p)
   if (!p)
     return 0;
   s->rootfs_prop = prop_flag (p);
-  if (!s->rootfs_prop || (s->rootfs_prop & MS_UNBINDABLE && !(s->rootfs_prop & MS_REC)))
+  if (!s->rootfs_prop)
     return bad (EINVAL, "config: linux.rootfsPropagation: unknown value '%s'", p);
   return 0;
 }

@@ -32,7 +32,9 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -155,15 +157,21 @@ oci_state_write (int dirfd, const struct oci_state *st)
   jb_str (&b, st->id);
   jb_printf (&b, ",\"pid\":%ld,\"startTime\":%llu,\"createdNs\":%lld,\"created\":\"%s\"",
              (long)st->pid, st->start_time, st->created_ns, created);
-  jb_printf (&b, ",\"rootless\":%s,\"createdDone\":%s,\"owner\":%lu",
+  jb_printf (&b, ",\"rootless\":%s,\"createdDone\":%s,\"owner\":%lu,\"startedNs\":%lld",
              st->rootless ? "true" : "false", st->created_done ? "true" : "false",
-             (unsigned long)st->owner);
+             (unsigned long)st->owner, st->started_ns);
   jb_raw (&b, ",\"bundle\":");
   jb_str (&b, st->bundle);
   jb_raw (&b, ",\"annotations\":");
   jb_raw (&b, st->annotations_json ? st->annotations_json : "{}");
   jb_raw (&b, ",\"cgroups\":");
   oci_cgroups_to_json (&st->cg, &b);
+  if (st->shared_root)
+    {
+      jb_raw (&b, ",\"sharedRoot\":");
+      jb_str (&b, st->shared_root);
+      jb_printf (&b, ",\"sharedMntns\":%llu", st->shared_mntns);
+    }
   jb_raw (&b, "}\n");
   int r = 0;
   _cleanup_close_ int fd
@@ -221,8 +229,18 @@ oci_state_read (int dirfd, const char *id, struct oci_state *st)
   st->start_time = stt;
   st->created_ns = cns;
   st->owner = (uid_t)owner;
+  const struct json *sr = json_get (d, "sharedRoot");
+  uint64_t mntns = 0;
+  if (r == 0 && json_is (sr, JSON_STR) && json_u64 (json_get (d, "sharedMntns"), &mntns) == 0)
+    {
+      st->shared_root = xstrdup (sr->s);
+      st->shared_mntns = mntns;
+    }
   st->rootless = json_true (json_get (d, "rootless"));
   st->created_done = json_true (json_get (d, "createdDone"));
+  int64_t started = 0;
+  if (json_i64 (json_get (d, "startedNs"), &started) == 0)
+    st->started_ns = started;
   json_free (d);
   if (r < 0)
     {
@@ -239,6 +257,7 @@ oci_state_clear (struct oci_state *st)
   free (st->bundle);
   free (st->oci_version);
   free (st->annotations_json);
+  free (st->shared_root);
   oci_cgroups_clear (&st->cg);
   memset (st, 0, sizeof *st);
 }
@@ -347,4 +366,92 @@ oci_state_remove_dir (int rootfd, const char *id, int dirfd)
   if (unlinkat (rootfd, id, AT_REMOVEDIR) < 0 && errno != ENOENT)
     return bad (errno, "removing the state directory of %s", id);
   return 0;
+}
+
+/* A mountinfo field with the kernel's octal escapes (\040 for a space)
+ * decoded in place. */
+static void
+unescape (char *f)
+{
+  char *w = f;
+  for (char *p = f; *p; p++)
+    {
+      if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0'
+          && p[3] <= '7')
+        {
+          *w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+          p += 3;
+        }
+      else
+        *w++ = *p;
+    }
+  *w = '\0';
+}
+
+/* The mount at ROOT/REL, reached from ROOT without following any symlink:
+ * the container had the rootfs to itself and may have replaced a directory
+ * on the way with a link to a host path; such a path is left alone. */
+static int
+unmount_below (const char *root, const char *rel)
+{
+  _cleanup_close_ int rfd = open (root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (rfd < 0)
+    return -errno;
+  _cleanup_close_ int fd = *rel ? resolve_in_root (rfd, rel, RES_NO_SYMLINKS, false) : -1;
+  if (*rel && fd < 0)
+    return fd;
+  char p[32];
+  fmt_fd_path (p, *rel ? fd : rfd);
+  if (umount2 (p, MNT_DETACH) < 0 && errno != EINVAL)
+    return -errno;
+  return 0;
+}
+
+void
+oci_unmount_shared (const struct oci_state *st)
+{
+  if (!st->shared_root)
+    return;
+  struct stat ns;
+  if (stat ("/proc/self/ns/mnt", &ns) < 0 || (unsigned long long)ns.st_ino != st->shared_mntns)
+    {
+      oci_log_warn ("container %s had no mount namespace of its own: its mounts below %s are in "
+                    "another mount namespace than this one and stay",
+                    st->id, st->shared_root);
+      return;
+    }
+  FILE *f = fopen ("/proc/self/mountinfo", "re");
+  if (!f)
+    return;
+  size_t rlen = strlen (st->shared_root), n = 0;
+  char **points = NULL;
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline (&line, &cap, f) > 0)
+    {
+      /* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... (proc_pid_mountinfo(5)) */
+      char *save = NULL, *mp = strtok_r (line, " ", &save);
+      for (int i = 0; mp && i < 4; i++)
+        mp = strtok_r (NULL, " ", &save);
+      if (!mp)
+        continue;
+      unescape (mp);
+      if (strncmp (mp, st->shared_root, rlen) == 0 && (mp[rlen] == '\0' || mp[rlen] == '/'))
+        {
+          points = xrealloc (points, (n + 1) * sizeof *points);
+          points[n++] = xstrdup (mp);
+        }
+    }
+  free (line);
+  fclose (f);
+  /* the last mounted first: children before their parents */
+  while (n > 0)
+    {
+      n--;
+      int r = unmount_below (st->shared_root, points[n] + rlen);
+      if (r < 0)
+        oci_log_warn ("container %s: unmounting %s: %s", st->id, points[n], strerror (-r));
+      free (points[n]);
+    }
+  free (points);
 }

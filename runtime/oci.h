@@ -312,12 +312,16 @@ struct oci_state
   unsigned long long start_time; /* /proc/PID/stat field 22 */
   long long created_ns;          /* CLOCK_REALTIME */
   bool rootless;
-  bool created_done; /* create finished (no longer "creating") */
+  bool created_done;    /* create finished (no longer "creating") */
+  long long started_ns; /* CLOCK_MONOTONIC when start released it, 0 before */
   struct oci_cgroups cg;
   struct json *annotations_doc;
   char *annotations_json; /* serialized annotations, "{}" if none */
   char *oci_version;
   uid_t owner;
+  char *shared_root;               /* no mount namespace of its own: the rootfs below which the
+                                    * container's mounts live in the runtime's namespace */
+  unsigned long long shared_mntns; /* that namespace's inode */
 };
 
 /* The state directory of ID (created by create, locked by every verb).
@@ -338,6 +342,10 @@ int oci_proc_start_time (pid_t pid, unsigned long long *out);
  * annotations). */
 void oci_state_json (const struct oci_state *st, enum oci_status s, struct jbuf *b, bool pretty);
 int oci_state_remove_dir (int rootfd, const char *id, int dirfd);
+/* Unmount what a container without a mount namespace of its own left below
+ * its rootfs (nothing when it had one, or when called from another mount
+ * namespace than create's: a warning then). */
+void oci_unmount_shared (const struct oci_state *st);
 
 /* oci-cgroup.c */
 int oci_cgroups_plan (const struct oci_spec *s, const char *id, bool rootless,
@@ -364,6 +372,9 @@ int oci_cgroups_from_json (const struct json *v, struct oci_cgroups *out);
 /* oci-hooks.c: run the hooks of KIND with STATE_JSON on stdin.  Fails on the
  * first hook that fails (exit status != 0, signal, timeout). */
 int oci_hooks_run (const struct oci_spec *s, enum oci_hook_kind kind, const char *state_json);
+/* Every hook of KIND, each failure only logged as a warning naming WHAT. */
+void oci_hooks_run_warn (const struct oci_spec *s, enum oci_hook_kind kind, const char *state_json,
+                         const char *what);
 
 /* verbs */
 int oci_cmd_create (int argc, char **argv);
@@ -437,13 +448,16 @@ struct oci_plan
   bool setgroups_ok;
   bool rootless;
   bool no_pivot;
+  bool own_mnt;     /* a mount namespace of the container's own (new or joined by path);
+                     * else the mounts are made in the runtime's, below the rootfs */
   bool self_attach; /* v1: the child writes itself into "tasks" */
   bool want_pty;
-  bool dev_ro;
-  bool cg_ready;   /* in its cgroups (and cgroup namespace) already */
-  int exec_mnt_fd; /* exec: the container's mount namespace, joined last by the process */
-  int lsm_fd;           /* /proc/thread-self/attr/.../exec of the host's procfs, opened
-                         * before pivot_root (CVE-2019-16884), or -1 */           /* /dev was asked read-only: remounted so once populated */
+  bool dev_ro;           /* /dev was asked read-only: remounted so once populated */
+  bool cg_ready;         /* in its cgroups (and cgroup namespace) already */
+  int exec_mnt_fd;       /* exec: the container's mount namespace, joined last by the process */
+  int exec_root_fd;      /* exec, the container in the runtime's mount namespace: its root */
+  int lsm_fd;            /* /proc/thread-self/attr/.../exec of the host's procfs, opened
+                          * before pivot_root (CVE-2019-16884), or -1 */
   bool has_hooks_parent; /* prestart or createRuntime hooks */
   int host_null_fd;
   int host_dev_fds[6];

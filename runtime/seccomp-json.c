@@ -230,8 +230,13 @@ sc_policy_load_json (const char *path, struct sc_policy *out)
   memset (out, 0, sizeof *out);
   struct json *root = json_parse_file (AT_FDCWD, path, 16 << 20);
   if (!root)
-    return launch_fail (errno ? errno : EINVAL, "seccomp profile: cannot read it or invalid JSON",
-                        path);
+    {
+      /* keep what json_parse_file found, said of the profile */
+      static char msg[200];
+      int err = errno ? errno : EINVAL;
+      snprintf (msg, sizeof msg, "seccomp profile: %s", launch_errmsg ());
+      return launch_fail (err, msg, path);
+    }
   int r = sc_policy_from_json (root, out);
   json_free (root);
   return r;

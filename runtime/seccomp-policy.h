@@ -49,6 +49,9 @@ struct json;
 /* Build a policy from a parsed linux.seccomp object (unknown keys ignored). */
 int sc_policy_from_json (const struct json *root, struct sc_policy *out);
 void sc_policy_allow_notify (bool ok);
+/* seccomp.c: is P the default policy for the capabilities CAPS (the same
+ * rules, architectures and default action, in any order)? */
+bool seccomp_policy_is_default (const struct sc_policy *p, uint64_t caps);
 /* seccomp.c: compile P (through the BPF cache in CACHE_DIR, "none" for no
  * cache, NULL for the default directory). */
 int seccomp_compile_policy (const struct sc_policy *p, const char *cache_dir,

@@ -657,6 +657,66 @@ build_default (uint64_t caps, struct sc_policy *p)
   add_personality_rules (p);
 }
 
+/* Rules in a canonical order, for comparing two policies. */
+static int
+rule_cmp (const void *a, const void *b)
+{
+  const struct sc_rule *x = *(const struct sc_rule *const *)a,
+                       *y = *(const struct sc_rule *const *)b;
+  int c = strcmp (x->name, y->name);
+  if (c)
+    return c;
+  if (x->action != y->action)
+    return x->action < y->action ? -1 : 1;
+  if (x->nargs != y->nargs)
+    return x->nargs < y->nargs ? -1 : 1;
+  return memcmp (x->args, y->args, x->nargs * sizeof x->args[0]);
+}
+
+static const struct sc_rule **
+sorted_rules (const struct sc_policy *p)
+{
+  const struct sc_rule **v = xrealloc (NULL, (p->n + 1) * sizeof *v);
+  for (size_t i = 0; i < p->n; i++)
+    v[i] = &p->rules[i];
+  qsort (v, p->n, sizeof *v, rule_cmp);
+  return v;
+}
+
+static bool
+same_arches (const struct sc_policy *a, const struct sc_policy *b)
+{
+  if (a->n_arches != b->n_arches)
+    return false;
+  for (size_t i = 0; i < a->n_arches; i++)
+    {
+      size_t j = 0;
+      while (j < b->n_arches && b->arches[j] != a->arches[i])
+        j++;
+      if (j == b->n_arches)
+        return false;
+    }
+  return true;
+}
+
+bool
+seccomp_policy_is_default (const struct sc_policy *p, uint64_t caps)
+{
+  if (p->default_action != SCMP_ACT_ERRNO (EPERM))
+    return false;
+  struct sc_policy d;
+  build_default (caps, &d);
+  bool same = d.n == p->n && same_arches (&d, p);
+  if (same)
+    {
+      _cleanup_free_ const struct sc_rule **x = sorted_rules (&d), **y = sorted_rules (p);
+      for (size_t i = 0; same && i < d.n; i++)
+        same = rule_cmp (&x[i], &y[i]) == 0;
+    }
+  sc_policy_clear (&d);
+  return same;
+}
+
 static int
 load_policy (const struct launch_config *cfg, struct sc_policy *p)
 {

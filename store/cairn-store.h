@@ -439,6 +439,12 @@ gboolean cairn_repo_traverse_commit_collect (CairnRepo *repo, const char *commit
                                              GHashTable *reachable, GHashTable *missing,
                                              GError **error);
 
+/* Enable fs-verity on every regular-file object (verity.c), then record
+ * `[cairn] verity=true` in the config: the kernel mount then records the
+ * objects' digests and overlayfs checks them. Fails, changing nothing in the
+ * config, where the kernel or the file system has no fs-verity. */
+gboolean cairn_repo_enable_verity (CairnRepo *repo, guint *out_enabled, GError **error);
+
 /* Every object in objects/: name -> GUINT_TO_POINTER(1). */
 GHashTable *cairn_repo_list_objects (CairnRepo *repo, GError **error);
 

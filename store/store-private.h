@@ -12,11 +12,15 @@ struct CairnTxn
   int lock_fd;        /* staging-…-lock */
   gboolean committed;
   gboolean locked_repo;
-  GMutex lock;      /* protects refs, stats */
-  int sub_fds[256]; /* staging/XX dirfds (atomic: set once from -1) */
-  GPtrArray *refs;  /* (remote, ref, checksum) triples as char*[3] */
+  GMutex lock;          /* protects refs, stats */
+  int sub_fds[256];     /* staging/XX dirfds (atomic: set once from -1) */
+  GPtrArray *refs;      /* (remote, ref, checksum) triples as char*[3] */
+  GPtrArray *deflaters; /* idle CairnDeflater (under lock), store/write.c */
   CairnTxnStats stats;
 };
+
+typedef struct CairnDeflater CairnDeflater;
+void _cairn_deflater_free (gpointer d);
 
 /* The descriptor of directory XX (@checksum's first two digits) in
  * @parent_dfd, cached in *@slot (-1: not yet; set once, atomically, so

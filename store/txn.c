@@ -121,6 +121,7 @@ cairn_txn_begin (CairnRepo *repo, GError **error)
     txn->sub_fds[i] = -1;
   g_mutex_init (&txn->lock);
   txn->refs = g_ptr_array_new_with_free_func ((GDestroyNotify)g_strfreev);
+  txn->deflaters = g_ptr_array_new_with_free_func (_cairn_deflater_free);
   if (repo->staging_dfd >= 0)
     {
       cairn_throw (error, "a transaction is already in progress on this repository handle");
@@ -341,6 +342,7 @@ cairn_txn_free (CairnTxn *txn)
   if (txn->locked_repo)
     cairn_repo_lock_pop (repo, CAIRN_REPO_LOCK_SHARED);
   g_ptr_array_unref (txn->refs);
+  g_ptr_array_unref (txn->deflaters);
   g_mutex_clear (&txn->lock);
   g_free (txn->staging_name);
   g_free (txn);

@@ -245,35 +245,52 @@ deflate_chunk (z_stream *zs, const void *data, gsize len, gboolean finish, int f
  * libdeflate: the same raw deflate format, measured 2.3x faster than zlib at
  * level 1 on the Debian minbase files, with slightly smaller output. Larger
  * files are streamed through zlib (libdeflate has no streaming API, and
- * buffering them would cost memory). One compressor per thread and level. */
-typedef struct
+ * buffering them would cost memory). The compressors are kept on the
+ * transaction, one per writer at a time (taken and given back under its lock)
+ * and freed with it: not per thread, so none outlives the transaction in a
+ * thread pool's idle threads. */
+struct CairnDeflater
 {
   struct libdeflate_compressor *c;
   int level;
   guint8 *out;
   gsize out_cap;
-} Deflater;
+};
 
-static void
-deflater_free (gpointer p)
+void
+_cairn_deflater_free (gpointer p)
 {
-  Deflater *d = p;
+  CairnDeflater *d = p;
   if (d->c)
     libdeflate_free_compressor (d->c);
   g_free (d->out);
   g_free (d);
 }
 
-static GPrivate deflater_key = G_PRIVATE_INIT (deflater_free);
+static CairnDeflater *
+deflater_take (CairnTxn *txn)
+{
+  CairnDeflater *d = NULL;
+  g_mutex_lock (&txn->lock);
+  if (txn->deflaters->len > 0)
+    d = g_ptr_array_steal_index_fast (txn->deflaters, txn->deflaters->len - 1);
+  g_mutex_unlock (&txn->lock);
+  return d ? d : g_new0 (CairnDeflater, 1);
+}
 
-/* Raw deflate of @data into a per-thread buffer; NULL if libdeflate cannot
+static void
+deflater_give (CairnTxn *txn, CairnDeflater *d)
+{
+  g_mutex_lock (&txn->lock);
+  g_ptr_array_add (txn->deflaters, d);
+  g_mutex_unlock (&txn->lock);
+}
+
+/* Raw deflate of @data into @d's buffer; NULL if libdeflate cannot
  * (allocation failure): the caller streams through zlib instead. */
 static const guint8 *
-deflate_oneshot (int level, const void *data, gsize len, gsize *out_len)
+deflate_oneshot (CairnDeflater *d, int level, const void *data, gsize len, gsize *out_len)
 {
-  Deflater *d = g_private_get (&deflater_key);
-  if (!d)
-    g_private_set (&deflater_key, d = g_new0 (Deflater, 1));
   if (!d->c || d->level != level)
     {
       if (d->c)
@@ -378,7 +395,8 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
   if (ok && archive && src_fd < 0 && len <= DEFLATE_ONESHOT_MAX && txn->repo->zlib_level > 0)
     {
       gsize clen = 0;
-      const guint8 *c = deflate_oneshot (txn->repo->zlib_level, data, len, &clen);
+      CairnDeflater *d = deflater_take (txn);
+      const guint8 *c = deflate_oneshot (d, txn->repo->zlib_level, data, len, &clen);
       if (c)
         {
           if (h.md)
@@ -387,8 +405,12 @@ stage_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
               hasher_finish (&h, out_hex);
             }
           *out_size = len;
-          return write_zheader (tmpf->fd, fi, error) && cairn_write_all (tmpf->fd, c, clen, error);
+          gboolean r
+              = write_zheader (tmpf->fd, fi, error) && cairn_write_all (tmpf->fd, c, clen, error);
+          deflater_give (txn, d);
+          return r;
         }
+      deflater_give (txn, d);
     }
   if (ok && archive)
     {

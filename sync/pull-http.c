@@ -467,6 +467,7 @@ _cairn_pull_transport_http_new (const char *url, CairnRemote *remote, GError **e
   h->base.list_refs = NULL;
   h->base.fetch_trees = http_fetch_trees;
   h->base.free = http_free;
+  h->base.deltas_by_default = TRUE;
   h->base_url = g_str_has_suffix (url, "/") ? g_strdup (url) : g_strconcat (url, "/", NULL);
   h->remote = remote;
   g_queue_init (&h->waiting);

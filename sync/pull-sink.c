@@ -149,6 +149,15 @@ _cairn_pull_sink_drain (CairnPullSink *sink, GError **error)
   return TRUE;
 }
 
+void
+_cairn_pull_sink_wait_pending_below (CairnPullSink *sink, guint n)
+{
+  g_mutex_lock (&sink->mu);
+  while (sink->pending >= n && !sink->job_error)
+    g_cond_wait (&sink->cond, &sink->mu);
+  g_mutex_unlock (&sink->mu);
+}
+
 gboolean
 _cairn_pull_sink_failed (CairnPullSink *sink)
 {

@@ -48,6 +48,7 @@ typedef struct
   GHashTable *pulled;   /* commits handled */
   CairnPullSession session;
   CairnPullStats stats;
+  int peer_fd; /* receive: the pushing side, told why a pull failed (-1: none) */
 } Pull;
 
 static void
@@ -162,6 +163,8 @@ static gboolean
 load_summary (Pull *p, GError **error)
 {
   CairnPullTransport *t = p->transport;
+  if (p->opts->ignore_summary)
+    return TRUE;
   if (!t->fetch_file (t, "summary.sig", CAIRN_MAX_METADATA_SIZE, &p->summary_sig, error)
       || !t->fetch_file (t, "summary", CAIRN_MAX_METADATA_SIZE, &p->summary_bytes, error))
     return FALSE;
@@ -354,18 +357,13 @@ check_ref_binding (Pull *p, const char *ref, const char *commit, GVariant *metad
                            p->source_desc, ref);
 }
 
-/* Fetch, verify and stage one commit; *out_parent is its parent. */
+/* Verify commit @data (its checksum, form, signatures against @detached,
+ * ref binding) and stage it, marked partial, unless @present.
+ * *out_needs_trees: the commit's tree is still to be fetched. */
 static gboolean
-pull_commit (Pull *p, const char *ref, const char *commit, guint64 max_size, char **out_parent,
-             GError **error)
+store_commit (Pull *p, const char *ref, const char *commit, GBytes *data, GVariant *detached,
+              gboolean present, gboolean *out_needs_trees, char **out_parent, GError **error)
 {
-  g_autoptr (GVariant) detached = NULL;
-  gboolean present = FALSE;
-  if (!fetch_detached (p, commit, &detached, error))
-    return FALSE;
-  g_autoptr (GBytes) data = fetch_commit_bytes (p, commit, max_size, &present, error);
-  if (!data)
-    return FALSE;
   g_autofree char *actual
       = cairn_checksum_bytes (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
   if (strcmp (actual, commit) != 0)
@@ -392,10 +390,164 @@ pull_commit (Pull *p, const char *ref, const char *commit, guint64 max_size, cha
   else
     _cairn_pull_sink_count_present (p->session.sink, 1);
   if (detached)
-    g_hash_table_insert (p->detached, g_strdup (commit), g_steal_pointer (&detached));
-  if (!present || cairn_repo_commit_is_partial (p->repo, commit))
-    g_ptr_array_add (p->session.commits, g_strdup (commit));
+    g_hash_table_insert (p->detached, g_strdup (commit), g_variant_ref (detached));
+  *out_needs_trees = !present || cairn_repo_commit_is_partial (p->repo, commit);
   *out_parent = g_strdup (c.parent);
+  return TRUE;
+}
+
+/* Fetch, verify and stage one commit; *out_parent is its parent. */
+static gboolean
+pull_commit (Pull *p, const char *ref, const char *commit, guint64 max_size, char **out_parent,
+             GError **error)
+{
+  g_autoptr (GVariant) detached = NULL;
+  gboolean present = FALSE, needs_trees = FALSE;
+  if (!fetch_detached (p, commit, &detached, error))
+    return FALSE;
+  g_autoptr (GBytes) data = fetch_commit_bytes (p, commit, max_size, &present, error);
+  if (!data
+      || !store_commit (p, ref, commit, data, detached, present, &needs_trees, out_parent, error))
+    return FALSE;
+  if (needs_trees)
+    g_ptr_array_add (p->session.commits, g_strdup (commit));
+  return TRUE;
+}
+
+/* ---- static deltas ------------------------------------------------------------------ */
+
+static gboolean usable_base (Pull *p, const char *base, const char *commit);
+
+static gboolean
+want_delta (Pull *p, const Target *t)
+{
+  if (p->opts->disable_static_deltas || p->opts->commit_metadata_only)
+    return FALSE;
+  if (!p->opts->require_static_deltas && !p->transport->deltas_by_default)
+    return FALSE;
+  return !cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, t->commit)
+         || cairn_repo_commit_is_partial (p->repo, t->commit);
+}
+
+/* The commit the target's ref points at here, when it is complete. */
+static char *
+have_commit (Pull *p, const Target *t)
+{
+  if (!t->ref)
+    return NULL;
+  const char *remote = p->opts->mirror || !p->remote ? NULL : p->remote->name;
+  g_autofree char *old = cairn_repo_read_ref (p->repo, remote, t->ref, TRUE, NULL);
+  return usable_base (p, old, t->commit) ? g_steal_pointer (&old) : NULL;
+}
+
+/* After a delta: complete (marked so now), or left to the transport's walk
+ * for what the delta did not carry (its fallbacks). Against the delta's
+ * complete FROM commit only the subtrees that differ are walked. */
+static gboolean
+finish_delta (Pull *p, const char *commit, const CairnDelta *d, GError **error)
+{
+  g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (!cairn_repo_find_missing (p->repo, commit, d->from, missing, error))
+    return FALSE;
+  if (g_hash_table_size (missing) > 0)
+    {
+      g_ptr_array_add (p->session.commits, g_strdup (commit));
+      return TRUE;
+    }
+  if (!cairn_repo_mark_commit_partial (p->repo, commit, FALSE, NULL, error))
+    return FALSE;
+  p->stats.n_commits++;
+  return TRUE;
+}
+
+/* The ed25519 keys a remote with sign-verify trusts (ostree's
+ * verification-ed25519-key and -file, docs/format.md §8.4); NULL with no
+ * error when the remote does not ask for ed25519 verification. */
+static char **
+delta_sign_keys (Pull *p, GError **error)
+{
+  const char *sv = remote_option (p->remote, "sign-verify");
+  if (!sv || g_ascii_strcasecmp (sv, "false") == 0 || strcmp (sv, "0") == 0)
+    return NULL;
+  gboolean all = g_ascii_strcasecmp (sv, "true") == 0 || strcmp (sv, "1") == 0;
+  g_auto (GStrv) names = g_strsplit_set (sv, ",;", -1);
+  if (!all && !g_strv_contains ((const char *const *)names, "ed25519"))
+    return NULL;
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  const char *k = remote_option (p->remote, "verification-ed25519-key");
+  if (k)
+    g_ptr_array_add (keys, g_strdup (k));
+  const char *f = remote_option (p->remote, "verification-ed25519-file");
+  if (f)
+    {
+      g_autofree char *text = NULL;
+      if (!g_file_get_contents (f, &text, NULL, error))
+        return cairn_prefix_error (error, "remote '%s': verification-ed25519-file",
+                                   p->remote->name),
+               NULL;
+      g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+      for (char **l = lines; *l; l++)
+        if (*g_strstrip (*l))
+          g_ptr_array_add (keys, g_strdup (*l));
+    }
+  if (keys->len == 0)
+    return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
+                             "remote '%s': sign-verify is set but no ed25519 key is configured "
+                             "(verification-ed25519-key or verification-ed25519-file)",
+                             p->remote->name),
+           NULL;
+  g_ptr_array_add (keys, NULL);
+  return (char **)g_ptr_array_free (g_steal_pointer (&keys), FALSE);
+}
+
+/* Pull target @t's commit through a static delta when one fits:
+ * *out_applied then, with its parent in *out_parent. */
+static gboolean
+pull_by_delta (Pull *p, const Target *t, gboolean *out_applied, char **out_parent, GError **error)
+{
+  *out_applied = FALSE;
+  g_autofree char *have = have_commit (p, t);
+  g_autoptr (CairnDelta) d = NULL;
+  if (!_cairn_pull_delta_find (&p->session, p->transport, p->summary, p->source_desc, have,
+                               t->commit, &d, error))
+    return FALSE;
+  if (!d)
+    {
+      if (p->opts->require_static_deltas)
+        return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND,
+                                 "%s: static deltas required, but none found for %s (%s)",
+                                 p->source_desc, t->ref ? t->ref : t->commit, t->commit);
+      return TRUE;
+    }
+  /* A remote that asks for ostree.sign verification takes only deltas
+   * whose superblock one of its keys signed (docs/format.md §11.7). */
+  g_autoptr (GError) local = NULL;
+  g_auto (GStrv) keys = delta_sign_keys (p, &local);
+  if (local)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (keys && !cairn_delta_verify_signature (d, (const char *const *)keys, error))
+    return cairn_prefix_error (error, "%s", p->source_desc);
+  g_autoptr (GVariant) detached = NULL;
+  if (!fetch_detached (p, t->commit, &detached, error))
+    return FALSE;
+  if (!detached)
+    detached = cairn_delta_commitmeta (d);
+  gboolean present = cairn_repo_object_exists (p->repo, CAIRN_OBJECT_COMMIT, t->commit);
+  gboolean needs_trees = FALSE;
+  if (!store_commit (p, t->ref, t->commit, d->commit, detached, present, &needs_trees, out_parent,
+                     error))
+    return FALSE;
+  p->stats.n_deltas++;
+  /* The commit is published (partial) before any object of its tree. */
+  if (!_cairn_pull_sink_checkpoint (p->session.sink, error)
+      || !_cairn_pull_delta_apply (&p->session, p->transport, p->source_desc, d, error)
+      || !_cairn_pull_sink_checkpoint (p->session.sink, error)
+      || !finish_delta (p, t->commit, d, error))
+    return FALSE;
+  *out_applied = TRUE;
   return TRUE;
 }
 
@@ -413,7 +565,11 @@ pull_commit_chain (Pull *p, const Target *t, GError **error)
         return TRUE;
       g_autofree char *parent = NULL;
       g_autoptr (GError) local = NULL;
-      if (!pull_commit (p, first ? t->ref : NULL, cur, first ? t->max_size : 0, &parent, &local))
+      gboolean by_delta = FALSE;
+      if (first && want_delta (p, t) && !pull_by_delta (p, t, &by_delta, &parent, error))
+        return FALSE;
+      if (!by_delta
+          && !pull_commit (p, first ? t->ref : NULL, cur, first ? t->max_size : 0, &parent, &local))
         {
           if (!first && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
             return TRUE;
@@ -634,6 +790,50 @@ pull_run (Pull *p, const char *const *refs, GError **error)
   return finish_commits (p, error) && write_refs (p, !(refs && refs[0]), error);
 }
 
+/* Set up @p; @source may be NULL when the caller sets the transport. */
+static void
+pull_init (Pull *p, CairnRepo *repo, const CairnPullOptions *opts)
+{
+  memset (p, 0, sizeof *p);
+  p->peer_fd = -1;
+  p->repo = repo;
+  p->opts = opts;
+  p->targets = g_ptr_array_new_with_free_func ((GDestroyNotify)target_free);
+  p->detached
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
+  p->pulled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  p->session.repo = repo;
+  p->session.opts = opts;
+  p->session.stats = &p->stats;
+  p->session.commits = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* Run a pull whose transport is set up. */
+static gboolean
+pull_with_transport (Pull *p, const char *const *refs, gint64 start, CairnPullStats *out_stats,
+                     GError **error)
+{
+  if (p->opts->require_signatures)
+    p->gpg_verify = TRUE;
+  p->session.sink = _cairn_pull_sink_new (p->repo, &p->stats, p->opts, error);
+  gboolean ok = p->session.sink != NULL && pull_run (p, refs, error);
+  if (p->session.sink)
+    {
+      /* Publish whatever was verified, also on failure (resume). */
+      g_autoptr (GError) local = NULL;
+      gboolean cp = _cairn_pull_sink_checkpoint (p->session.sink, ok ? error : &local);
+      ok = ok && cp;
+    }
+  p->stats.elapsed_us = g_get_monotonic_time () - start;
+  if (ok && out_stats)
+    *out_stats = p->stats;
+  if (!ok && p->peer_fd >= 0 && error && *error)
+    (void)_cairn_sync_write_frame (p->peer_fd, CAIRN_SYNC_ERROR, (*error)->message,
+                                   strlen ((*error)->message), NULL);
+  pull_clear (p);
+  return ok;
+}
+
 gboolean
 cairn_repo_pull (CairnRepo *repo, const char *source, const char *const *refs,
                  const CairnPullOptions *opts, CairnPullStats *out_stats, GError **error)
@@ -645,31 +845,43 @@ cairn_repo_pull (CairnRepo *repo, const char *source, const char *const *refs,
       opts = &dflt;
     }
   gint64 start = g_get_monotonic_time ();
-  Pull p = { .repo = repo, .opts = opts };
-  p.targets = g_ptr_array_new_with_free_func ((GDestroyNotify)target_free);
-  p.detached
-      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
-  p.pulled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  p.session.repo = repo;
-  p.session.opts = opts;
-  p.session.stats = &p.stats;
-  p.session.commits = g_ptr_array_new_with_free_func (g_free);
-  gboolean ok = resolve_source (&p, source, error);
-  if (ok)
+  Pull p;
+  pull_init (&p, repo, opts);
+  if (!resolve_source (&p, source, error))
     {
-      p.session.sink = _cairn_pull_sink_new (repo, &p.stats, opts, error);
-      ok = p.session.sink != NULL && pull_run (&p, refs, error);
+      pull_clear (&p);
+      return FALSE;
     }
-  if (p.session.sink)
+  return pull_with_transport (&p, refs, start, out_stats, error);
+}
+
+gboolean
+cairn_repo_receive_requires_signatures (CairnRepo *repo)
+{
+  return g_key_file_get_boolean (repo->config, "receive", "gpg-verify", NULL);
+}
+
+gboolean
+cairn_repo_receive (CairnRepo *repo, int in_fd, int out_fd, const char *const *refs,
+                    const CairnPullOptions *opts, CairnPullStats *out_stats, GError **error)
+{
+  if (!refs || !refs[0])
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "receive: no refs to receive");
+  CairnPullOptions o = *opts;
+  o.mirror = TRUE;
+  o.ignore_summary = TRUE;
+  o.require_signatures = o.require_signatures || cairn_repo_receive_requires_signatures (repo);
+  gint64 start = g_get_monotonic_time ();
+  Pull p;
+  pull_init (&p, repo, &o);
+  p.source_desc = g_strdup ("the pushing side");
+  p.url = g_strdup ("push");
+  p.transport = _cairn_pull_transport_ssh_new_fds (p.source_desc, out_fd, in_fd, error);
+  if (!p.transport)
     {
-      /* Publish whatever was verified, also on failure (resume). */
-      g_autoptr (GError) local = NULL;
-      gboolean cp = _cairn_pull_sink_checkpoint (p.session.sink, ok ? error : &local);
-      ok = ok && cp;
+      pull_clear (&p);
+      return FALSE;
     }
-  p.stats.elapsed_us = g_get_monotonic_time () - start;
-  if (ok && out_stats)
-    *out_stats = p.stats;
-  pull_clear (&p);
-  return ok;
+  p.peer_fd = out_fd;
+  return pull_with_transport (&p, refs, start, out_stats, error);
 }

@@ -17,6 +17,11 @@ typedef struct
   CairnRepo *repo;
   int in_fd;
   int out_fd;
+  /* push: only these refs are served by name, no summary; the counters
+   * say what was sent */
+  const char *const *push_refs;
+  guint64 records_sent;
+  guint64 pack_bytes;
 } Server;
 
 /* ---- requests by name --------------------------------------------------------------- */
@@ -30,21 +35,62 @@ is_hex (const char *s, gsize n)
   return TRUE;
 }
 
-/* Only what a pull reads by name: the summary, the config, a ref, a commit
- * or its detached metadata. Everything else is refused. */
+/* A name of modified base64 characters (docs/format.md §2), with at most
+ * one '-' (FROM-TO delta directories). */
 static gboolean
-path_allowed (const char *p)
+is_mb64_name (const char *s, gsize len)
+{
+  int dashes = 0;
+  for (gsize i = 0; i < len; i++)
+    if (s[i] == '-')
+      dashes++;
+    else if (!g_ascii_isalnum (s[i]) && s[i] != '+' && s[i] != '_')
+      return FALSE;
+  return len > 0 && dashes <= 1;
+}
+
+/* The files of static deltas (docs/format.md §11.1), read by a pull with
+ * --require-static-deltas: deltas/XX/NAME/superblock or a numbered part,
+ * delta-indexes/XX/NAME.index. */
+static gboolean
+delta_path_allowed (const char *p)
+{
+  g_auto (GStrv) c = g_strsplit (p, "/", -1);
+  guint n = g_strv_length (c);
+  if (n == 3 && strcmp (c[0], "delta-indexes") == 0 && strlen (c[1]) == 2 && is_mb64_name (c[1], 2)
+      && g_str_has_suffix (c[2], ".index"))
+    return is_mb64_name (c[2], strlen (c[2]) - strlen (".index"));
+  if (n != 4 || strcmp (c[0], "deltas") != 0 || strlen (c[1]) != 2 || !is_mb64_name (c[1], 2)
+      || !is_mb64_name (c[2], strlen (c[2])))
+    return FALSE;
+  if (strcmp (c[3], "superblock") == 0)
+    return TRUE;
+  guint64 part;
+  return g_ascii_string_to_unsigned (c[3], 10, 0, G_MAXUINT32, &part, NULL);
+}
+
+/* Only what a pull reads by name: the summary, the config, a ref, a commit
+ * or its detached metadata, the files of static deltas and (archive form)
+ * their fallback objects. Everything else is refused. */
+static gboolean
+path_allowed (Server *sv, const char *p)
 {
   if (strcmp (p, "summary") == 0 || strcmp (p, "summary.sig") == 0 || strcmp (p, "config") == 0)
-    return TRUE;
+    return !sv->push_refs || strcmp (p, "config") == 0;
+  /* a push shows the receiver only the pushed refs' objects: no deltas */
+  if (g_str_has_prefix (p, "deltas/") || g_str_has_prefix (p, "delta-indexes/"))
+    return !sv->push_refs && delta_path_allowed (p);
   if (g_str_has_prefix (p, "refs/heads/"))
-    return cairn_validate_ref_name (p + strlen ("refs/heads/"), NULL);
+    return cairn_validate_ref_name (p + strlen ("refs/heads/"), NULL)
+           && (!sv->push_refs || g_strv_contains (sv->push_refs, p + strlen ("refs/heads/")));
   if (!g_str_has_prefix (p, "objects/") || strlen (p) < 8 + 2 + 1 + 62 + 1)
     return FALSE;
   const char *o = p + strlen ("objects/");
   if (!is_hex (o, 2) || o[2] != '/' || !is_hex (o + 3, 62) || o[65] != '.')
     return FALSE;
-  return strcmp (o + 66, "commit") == 0 || strcmp (o + 66, "commitmeta") == 0;
+  /* .filez: the fallbacks of a static delta, fetched by name. */
+  return strcmp (o + 66, "commit") == 0 || strcmp (o + 66, "commitmeta") == 0
+         || strcmp (o + 66, "filez") == 0;
 }
 
 static gboolean
@@ -62,7 +108,7 @@ static gboolean
 handle_get (Server *sv, GBytes *payload, GError **error)
 {
   g_autofree char *path = g_strndup (g_bytes_get_data (payload, NULL), g_bytes_get_size (payload));
-  if (strlen (path) != g_bytes_get_size (payload) || !path_allowed (path))
+  if (strlen (path) != g_bytes_get_size (payload) || !path_allowed (sv, path))
     return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED, "serve: refusing to send '%s'",
                              path);
   g_autoptr (GError) local = NULL;
@@ -277,6 +323,7 @@ typedef struct
   int fd;
   z_stream zs;
   guint8 *out;
+  guint64 *bytes; /* counter of the bytes sent */
 } PackWriter;
 
 static gboolean
@@ -292,6 +339,7 @@ pack_flush (PackWriter *pw, int flush, GError **error)
       gsize have = PACK_CHUNK - pw->zs.avail_out;
       if (have && !_cairn_sync_write_frame (pw->fd, CAIRN_SYNC_PACK, pw->out, have, error))
         return FALSE;
+      *pw->bytes += have;
     }
   while (pw->zs.avail_out == 0);
   return TRUE;
@@ -311,6 +359,7 @@ pack_write (PackWriter *pw, const void *data, gsize len, GError **error)
       gsize have = PACK_CHUNK - pw->zs.avail_out;
       if (have && !_cairn_sync_write_frame (pw->fd, CAIRN_SYNC_PACK, pw->out, have, error))
         return FALSE;
+      *pw->bytes += have;
     }
   return TRUE;
 }
@@ -385,7 +434,7 @@ send_pack (Server *sv, GArray *cands, GBytes *lack, GError **error)
   const guint8 *bits = g_bytes_get_data (lack, NULL);
   if (g_bytes_get_size (lack) != (cands->len + 7) / 8)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "serve: bad LACK message");
-  PackWriter pw = { .fd = sv->out_fd };
+  PackWriter pw = { .fd = sv->out_fd, .bytes = &sv->pack_bytes };
   if (deflateInit2 (&pw.zs, zlib_level (), Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return cairn_throw (error, "deflateInit failed");
   pw.out = g_malloc (PACK_CHUNK);
@@ -408,6 +457,7 @@ send_pack (Server *sv, GArray *cands, GBytes *lack, GError **error)
   deflateEnd (&pw.zs);
   g_free (pw.out);
   guint64 be = GUINT64_TO_BE (n);
+  sv->records_sent += n;
   return ok && _cairn_sync_write_frame (sv->out_fd, CAIRN_SYNC_PACK_END, &be, 8, error);
 }
 
@@ -463,36 +513,70 @@ serve_one (Server *sv, guint8 type, GBytes *payload, gboolean *out_bye, GError *
     case CAIRN_SYNC_BYE:
       *out_bye = TRUE;
       return TRUE;
+    case CAIRN_SYNC_ERROR:
+      if (sv->push_refs)
+        {
+          /* the receiver's pull failed: its reason is ours */
+          g_autofree char *msg
+              = g_strndup (g_bytes_get_data (payload, NULL), g_bytes_get_size (payload));
+          g_autofree char *esc = cairn_escape_name (msg, -1);
+          *out_bye = TRUE;
+          return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED, "the far side: %s", esc);
+        }
+      return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "serve: unknown message '%c'", type);
     default:
       return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "serve: unknown message '%c'", type);
     }
 }
 
-gboolean
-cairn_repo_serve (CairnRepo *repo, int in_fd, int out_fd, GError **error)
+static gboolean
+serve_loop (Server *sv, GError **error)
 {
-  Server sv = { repo, in_fd, out_fd };
-  gboolean ok = handshake (&sv, error);
+  gboolean ok = handshake (sv, error);
   while (ok)
     {
       guint8 type;
       g_autoptr (GBytes) payload = NULL;
       g_autoptr (GError) local = NULL;
       gboolean bye = FALSE;
-      if (!_cairn_sync_read_frame (in_fd, &type, &payload, &local))
+      if (!_cairn_sync_read_frame (sv->in_fd, &type, &payload, &local))
         {
-          if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+          if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) && !sv->push_refs)
             return TRUE; /* the client went away between requests */
+          if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+            return cairn_throw_code (error, G_IO_ERROR_CONNECTION_CLOSED,
+                                     "the far side closed the connection before it was done");
           g_propagate_error (error, g_steal_pointer (&local));
           return FALSE;
         }
-      ok = serve_one (&sv, type, payload, &bye, error);
+      ok = serve_one (sv, type, payload, &bye, error);
       if (bye)
-        return TRUE;
+        return ok;
     }
   /* Tell the client why (best effort), then fail. */
   if (error && *error)
-    (void)_cairn_sync_write_frame (out_fd, CAIRN_SYNC_ERROR, (*error)->message,
+    (void)_cairn_sync_write_frame (sv->out_fd, CAIRN_SYNC_ERROR, (*error)->message,
                                    strlen ((*error)->message), NULL);
   return FALSE;
+}
+
+gboolean
+cairn_repo_serve (CairnRepo *repo, int in_fd, int out_fd, GError **error)
+{
+  Server sv = { .repo = repo, .in_fd = in_fd, .out_fd = out_fd };
+  return serve_loop (&sv, error);
+}
+
+gboolean
+cairn_repo_serve_push (CairnRepo *repo, int in_fd, int out_fd, const char *const *refs,
+                       CairnPushStats *out_stats, GError **error)
+{
+  Server sv = { .repo = repo, .in_fd = in_fd, .out_fd = out_fd, .push_refs = refs };
+  gboolean ok = serve_loop (&sv, error);
+  if (out_stats)
+    {
+      out_stats->objects_sent = sv.records_sent;
+      out_stats->bytes_sent = sv.pack_bytes;
+    }
+  return ok;
 }

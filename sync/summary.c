@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "sync/cairn-remote.h"
+#include "sync/cairn-delta.h"
 #include "store/cairn-store-lowlevel.h"
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #define KEY_MODE "ostree.summary.mode"
 #define KEY_TOMBSTONES "ostree.summary.tombstone-commits"
 #define KEY_INDEXED_DELTAS "ostree.summary.indexed-deltas"
+#define KEY_STATIC_DELTAS "ostree.static-deltas"
 #define KEY_COLLECTION_ID "ostree.summary.collection-id"
 #define KEY_COMMIT_TIMESTAMP "ostree.commit.timestamp"
 #define KEY_COMMIT_VERSION "ostree.commit.version"
@@ -88,6 +90,16 @@ build_summary (CairnRepo *repo, GVariant *extra, GError **error)
     return NULL;
   g_auto (GVariantDict) md;
   g_variant_dict_init (&md, extra);
+  /* The deltas first, as ostree inserts them (docs/format.md §11.4). */
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GVariant) deltas = cairn_repo_static_delta_digests (repo, &local);
+  if (local)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  if (deltas)
+    g_variant_dict_insert_value (&md, KEY_STATIC_DELTAS, deltas);
   guint64 now = (guint64)(g_get_real_time () / G_USEC_PER_SEC);
   g_variant_dict_insert_value (&md, KEY_LAST_MODIFIED, g_variant_new_uint64 (GUINT64_TO_BE (now)));
   g_autofree char *mode = g_key_file_get_string (repo->config, "core", "mode", NULL);
@@ -184,11 +196,14 @@ write_unsigned (CairnRepo *repo, GBytes *summary, GError **error)
   return cairn_unlinkat (repo->repo_dfd, "summary.sig", 0, TRUE, error);
 }
 
-/* ostree's delta reindex, run by every summary update, records that deltas
- * are indexed (none are, here: cairn writes no static deltas). */
+/* ostree's delta reindex, run by every summary update: delta-indexes/ is
+ * rewritten from the deltas present and the config records that deltas are
+ * indexed. */
 static gboolean
 ensure_indexed_deltas (CairnRepo *repo, GError **error)
 {
+  if (!cairn_repo_static_delta_reindex (repo, error))
+    return FALSE;
   g_autofree char *v = g_key_file_get_value (repo->config, "core", "indexed-deltas", NULL);
   if (g_strcmp0 (v, "true") == 0)
     return TRUE;

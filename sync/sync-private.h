@@ -3,6 +3,7 @@
 #pragma once
 #include "sync/cairn-pull.h"
 #include "sync/cairn-remote.h"
+#include "sync/cairn-delta.h"
 #include "store/cairn-store-lowlevel.h"
 
 G_BEGIN_DECLS
@@ -35,6 +36,8 @@ CairnRepo *_cairn_pull_sink_repo (CairnPullSink *sink);
 gboolean _cairn_pull_sink_failed (CairnPullSink *sink);
 /* Jobs queued but not finished (for back-pressure). */
 guint _cairn_pull_sink_pending (CairnPullSink *sink);
+/* Wait until fewer than @n jobs are queued or running (or one failed). */
+void _cairn_pull_sink_wait_pending_below (CairnPullSink *sink, guint n);
 
 /* Account wire bytes / fetched objects / already present objects. */
 /* TRUE when queued content holds too many jobs or bytes: fetch no more
@@ -107,6 +110,9 @@ struct CairnPullTransport
   /* Fetch every missing object of the trees of s->commits. */
   gboolean (*fetch_trees) (CairnPullTransport *t, CairnPullSession *s, GError **error);
   void (*free) (CairnPullTransport *t);
+  /* Static deltas are worth it here without --require-static-deltas (a
+   * dumb server: one request for a packed delta instead of thousands). */
+  gboolean deltas_by_default;
 };
 
 CairnPullTransport *_cairn_pull_transport_local_new (const char *path, GError **error);
@@ -130,6 +136,60 @@ gboolean _cairn_pull_scan_dirtree (CairnPullSession *s, GHashTable *scanned, con
 /* Queue what is missing below a commit (root dirtree and dirmeta). */
 gboolean _cairn_pull_scan_commit (CairnPullSession *s, GHashTable *scanned, const char *commit,
                                   CairnPullWantFunc want, gpointer data, GError **error);
+
+/* ---- static deltas (delta.c, bsdiff.c, pull-delta.c; docs/format.md §11) ------- */
+
+/* Where a part's objects go. Each callback returns FALSE with an error to
+ * stop the part; an object must be verified against @checksum by it. */
+typedef struct
+{
+  gboolean (*metadata) (gpointer data, CairnObjectType type, const char *checksum, GBytes *bytes,
+                        GError **error);
+  /* A content object; @fi is taken (cleared) by the callee when it keeps it. */
+  gboolean (*content) (gpointer data, const char *checksum, CairnFileInfo *fi, GBytes *content,
+                       GError **error);
+  /* The whole (uncompressed) content of an object the delta reads from. */
+  GBytes *(*source) (gpointer data, const char *checksum, GError **error);
+  gpointer data;
+} CairnDeltaSink;
+
+/* Check a part file against its header's checksum, decompress it (type 0
+ * or 'x'), parse the payload (a(uuu)aa(ayay)ayay) in normal form. @what
+ * names the part in errors. */
+GVariant *_cairn_delta_part_open (GBytes *part_file, const CairnDeltaPart *header, const char *what,
+                                  GError **error);
+/* Run the operations of @payload, making the objects @header lists, in
+ * order, into @sink. Any operation out of bounds, any object the list does
+ * not name or that the operations do not make is an error naming it. */
+gboolean _cairn_delta_part_execute (GVariant *payload, const CairnDeltaPart *header,
+                                    const CairnDeltaSink *sink, const char *what, GError **error);
+/* Every object of the part is in @repo already. */
+gboolean _cairn_delta_part_have_all (CairnRepo *repo, const CairnDeltaPart *header);
+
+/* The delta to pull @to with (pull-delta.c), when the remote lists one that
+ * fits: from @have (the commit the ref points at here, complete; may be
+ * NULL) or another complete local commit, or from scratch when @have is
+ * NULL. *out_delta NULL: none (loose objects then). The superblock is
+ * checked against the digest the remote lists and parsed. */
+gboolean _cairn_pull_delta_find (CairnPullSession *s, CairnPullTransport *t,
+                                 const CairnSummary *summary, const char *source_desc,
+                                 const char *have, const char *to, CairnDelta **out_delta,
+                                 GError **error);
+/* Fetch the parts of @d that make something missing here and run them into
+ * the session's sink; returns once every part ran (drained). */
+gboolean _cairn_pull_delta_apply (CairnPullSession *s, CairnPullTransport *t,
+                                  const char *source_desc, const CairnDelta *d, GError **error);
+
+/* The signed superblock container (docs/format.md §11.7) of @superblock,
+ * signed with each ed25519 secret key (base64) of @secret_keys. */
+GBytes *_cairn_delta_sign (GBytes *superblock, const char *const *secret_keys, GError **error);
+
+/* Percival's bspatch, stream form (bsdiff.c): make exactly @newsize bytes
+ * at @out from @old and @patch. */
+gboolean _cairn_bspatch (const guint8 *old, gsize oldsize, guint8 *out, gsize newsize,
+                         const guint8 *patch, gsize patchlen, GError **error);
+/* The patch that makes @nw from @old (sizes below 2 GiB). */
+GBytes *_cairn_bsdiff (const guint8 *old, gsize oldsize, const guint8 *nw, gsize newsize);
 
 /* ---- the ssh protocol framing (proto.c) --------------------------------------- */
 

@@ -79,7 +79,7 @@ run_test() {
   # Not `( ... ) || rc=$?`: bash ignores set -e in a subshell whose status
   # is tested, and a failing command in the middle of a test would go
   # unnoticed. The subshell runs unchecked, its status is read afterwards.
-  local rc had_e=0
+  local rc had_e=0 t0=$SECONDS
   case $- in *e*) had_e=1; set +e ;; esac
   # The ERR trap names the command that ended the test under set -e (only
   # at the test's own level: a command substitution has set -e off, and a
@@ -103,9 +103,12 @@ run_test() {
     _tap_failed=$((_tap_failed + 1))
   fi
   if [ "${CAIRN_TEST_VERBOSE:-0}" = 1 ]; then sed 's/^/# | /' "$_tap_tmproot/out$_tap_n"; fi
+  # slow cases are named in the log (tests/run-suite.sh lists the slowest)
+  [ $((SECONDS - t0)) -lt 5 ] || echo "# time: $((SECONDS - t0)) s: $name"
 }
 
 tests_done() {
+  echo "# time: $SECONDS s in all"
   echo "1..$_tap_n"
   [ $_tap_failed = 0 ]
 }

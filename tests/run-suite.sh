@@ -16,6 +16,12 @@ pass=${pass:-0}; fail=$(( ${fail:-0} + ${err:-0} + ${xpass:-0} )); skip=${skip:-
 if [ $rc != 0 ] && [ $fail = 0 ]; then
   tail -40 "$b/check-output.log"; fail=1   # the build or harness itself failed
 fi
+# where the time goes (tests/libtest.sh writes "# time:" lines)
+echo "slowest tests and cases:"
+grep -H '^# time: [0-9]* s in all' "$b"/tests/*.log 2>/dev/null |
+  sed -E 's|^.*/tests/(.*)\.log:# time: ([0-9]+) s in all|\2 s \1|' | sort -rn | head -8 | sed 's/^/  /'
+grep -h '^# time: [0-9]* s: ' "$b"/tests/*.log 2>/dev/null |
+  sed 's/^# time: //' | sort -rn | head -8 | sed 's/^/  /'
 if [ $fail != 0 ] && [ -f "$log" ]; then
   echo "---- failures (from $log) ----"
   awk '/^(FAIL|ERROR): /,0' "$log" | grep -E '^(not ok|#|FAIL|ERROR)' | head -200
@@ -28,6 +34,7 @@ fi
 stage() {
   local name=$1; shift
   local out="$b/stage-$name.log" src=rc line p f
+  local t0=$(date +%s)
   "$@" >"$out" 2>&1
   src=$?
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
@@ -37,10 +44,12 @@ stage() {
   elif [ $src = 0 ]; then p=1 f=0
   else p=0 f=1; fi
   if [ $src != 0 ] && [ "$f" = 0 ]; then f=1; fi
-  echo "stage $name: $p passed, $f failed"
+  echo "stage $name: $p passed, $f failed ($(( $(date +%s) - t0 )) s)"
   if [ "$f" != 0 ]; then echo "FAIL: stage $name (log $out):"; tail -30 "$out"; fi
   pass=$((pass + p)); fail=$((fail + f))
 }
+check_end=$(date +%s)
+echo "make check took $((check_end - start)) s"
 stage check-format make -C "$b" -s check-format
 stage sanitizers bash "$top/tests/run-sanitizers.sh"
 stage fuzz bash "$top/tests/fuzz/run-ci.sh"

@@ -64,13 +64,13 @@ t_rootfs() {
 t_seccomp_profiles() {
   require_root
   make_rootfs r
-  refused "opening the seccomp profile (.*missing.json)" "$L" --seccomp="$T/missing.json" r /bin/true
+  refused "seccomp profile: cannot open (.*missing.json): No such file" "$L" --seccomp="$T/missing.json" r /bin/true
   echo '{ "defaultAction": ' > bad.json
-  refused "invalid JSON (.*bad.json)" "$L" --seccomp="$T/bad.json" r /bin/true
+  refused "seccomp profile: invalid JSON (.* at byte [0-9]*) (.*bad.json)" "$L" --seccomp="$T/bad.json" r /bin/true
   echo '{ "defaultAction": "SCMP_ACT_EXPLODE" }' > act.json
   refused "unsupported action (SCMP_ACT_EXPLODE)" "$L" --seccomp="$T/act.json" r /bin/true
   head -c 20000000 /dev/zero | tr '\0' ' ' > big.json
-  refused "too large (.*big.json)" "$L" --seccomp="$T/big.json" r /bin/true
+  refused "seccomp profile: file too large (.*big.json)" "$L" --seccomp="$T/big.json" r /bin/true
 }
 
 t_binds() {

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Mount: the read-only FUSE view equals `cairn checkout` of the same commit in
+# Mount: the read-only FUSE view (cairn mount --fuse; the kernel mount, root's
+# default, is tests/test-kmount.sh) equals `cairn checkout` of the same commit in
 # every repo mode (commits by cairn and by the real ostree); concurrent
 # readers; unmount with open files; corrupt/missing objects give EIO and a log
 # line naming the object; prune while mounted; `cairn run --mount`.
@@ -18,7 +19,7 @@ MOUNTS=""
 mount_at() {
   local repo=$1 ref=$2 dir=$3; shift 3
   mkdir -p "$dir"
-  $CAIRN --repo="$repo" mount "$@" "$ref" "$dir"
+  $CAIRN --repo="$repo" mount --fuse "$@" "$ref" "$dir"
   MOUNTS="$MOUNTS $dir"
   add_cleanup "fusermount3 -u -z $dir"
   trap 'for m in $MOUNTS; do fusermount3 -u -z "$m" 2>/dev/null || :; done' EXIT
@@ -45,7 +46,7 @@ wait_exit() {
 mount_fg() {
   local repo=$1 ref=$2 dir=$3 log=$4; shift 4
   mkdir -p "$dir"
-  $CAIRN --repo="$repo" mount -f "$@" "$ref" "$dir" 2> "$log" & pid=$!
+  $CAIRN --repo="$repo" mount --fuse -f "$@" "$ref" "$dir" 2> "$log" & pid=$!
   MOUNTS="$MOUNTS $dir"
   add_cleanup "fusermount3 -u -z $dir"
   trap 'for m in $MOUNTS; do fusermount3 -u -z "$m" 2>/dev/null || :; done' EXIT
@@ -171,7 +172,7 @@ t_passthrough() {
   $CAIRN umount mnt; wait_exit $pid
   assert_file_has_content log 'passthrough off: --verify'
   # -v names the path of file data, without -d's line per request
-  mkdir -p mnt; $CAIRN -v --repo=r mount -f main mnt 2> vlog & pid=$!
+  mkdir -p mnt; $CAIRN -v --repo=r mount --fuse -f main mnt 2> vlog & pid=$!
   MOUNTS="$MOUNTS mnt"; wait_mounted mnt
   cat mnt/hello.txt > /dev/null
   $CAIRN umount mnt; wait_exit $pid
@@ -322,19 +323,19 @@ t_run_mount() {
   [ -x "$CAIRN_LAUNCH" ] || skip "needs cairn-launch"
   busybox_tree bb
   $CAIRN --repo=r init --mode=bare-user >/dev/null; $CAIRN --repo=r commit -b bb bb >/dev/null
-  $CAIRN --repo=r run --mount bb -- /bin/sh -c 'cat /etc/motd' > out 2> err || { cat err; exit 1; }
+  $CAIRN --repo=r run --mount=fuse bb -- /bin/sh -c 'cat /etc/motd' > out 2> err || { cat err; exit 1; }
   assert_file_has_content out 'from the mount'
   # the container's root is the FUSE view, not a checkout
-  $CAIRN --repo=r run --mount bb -- /bin/sh -c 'grep " / " /proc/self/mountinfo' > out
+  $CAIRN --repo=r run --mount=fuse bb -- /bin/sh -c 'grep " / " /proc/self/mountinfo' > out
   assert_file_has_content out 'fuse.cairn'
   [ ! -d r/extensions/cairn/checkouts ] || [ -z "$(ls -A r/extensions/cairn/checkouts | grep -v lock)" ]
-  assert_exit 7 $CAIRN --repo=r run --mount bb -- /bin/sh -c 'exit 7'
+  assert_exit 7 $CAIRN --repo=r run --mount=fuse bb -- /bin/sh -c 'exit 7'
   # with a cached checkout present (the front end's fast path), --mount still mounts
   $CAIRN --repo=r run bb -- /bin/true
-  $CAIRN --repo=r run --mount bb -- /bin/sh -c 'grep " / " /proc/self/mountinfo' > out
+  $CAIRN --repo=r run --mount=fuse bb -- /bin/sh -c 'grep " / " /proc/self/mountinfo' > out
   assert_file_has_content out 'fuse.cairn'
   # a mapped, unprivileged container user reads world-readable files only
-  $CAIRN --repo=r run --mount --user=1000:1000 bb -- /bin/sh -c 'cat /etc/motd; cat /etc/secret || echo denied' > out
+  $CAIRN --repo=r run --mount=fuse --user=1000:1000 bb -- /bin/sh -c 'cat /etc/motd; cat /etc/secret || echo denied' > out
   assert_file_has_content out 'from the mount'
   assert_file_has_content out 'denied'
   # nothing left mounted, no mount point left behind

@@ -176,6 +176,29 @@ t_kill() {
   L kill $ID TERM
   wait_status $ID stopped
   L delete $ID
+  # a signal sent right after start, before the program has installed its
+  # handler, is not lost (pid 1 of a namespace gets no signal it has no
+  # handler for): kill holds it until the handler is there; then state and
+  # delete agree that the container stopped
+  args "$B" /bin/sh -c 'sleep 0.3; trap "echo got; exit 0" USR1; echo armed; sleep 5 & wait $!'
+  for i in 1 2 3; do
+    L create --bundle "$B" $ID > out
+    L start $ID
+    L kill $ID USR1
+    wait_status $ID stopped
+    L delete $ID
+    assert_file_has_content out '^got$'
+  done
+  # a signal the program never handles is held for at most a second after
+  # start, then dropped by the kernel as for runc and crun
+  args "$B" /bin/sleep 100
+  L create --bundle "$B" $ID
+  L start $ID
+  local t0=$(date +%s%N)
+  L kill $ID TERM
+  [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ]
+  assert_streq "$(status_of $ID)" running
+  L delete --force $ID
 }
 
 # ---- races ---------------------------------------------------------------------------------
@@ -321,7 +344,7 @@ t_hooks() {
 #!/bin/sh
 # \$1: the hook's name; the state arrives on stdin
 read -r state
-echo "\$1 \$(readlink /proc/self/ns/uts) \$(echo "\$state" | sed -n 's/.*"status": *"\\([a-z]*\\)".*/\\1/p')" >> $T/hooks.log
+echo "\$1 \$(readlink /proc/self/ns/uts) \$(echo "\$state" | sed -n 's/.*"status": *"\\([a-z]*\\)".*/\\1/p') \$(echo "\$state" | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')" >> $T/hooks.log
 exit \${FAIL:-0}
 EOF
   chmod 0755 "$T/hook"
@@ -341,17 +364,20 @@ c['hooks'] = {'prestart': [h('prestart')], 'createRuntime': [h('createRuntime')]
               'poststart': [h('poststart')], 'poststop': [h('poststop')]}
 c['process']['args'] = ['/bin/sh', '-c', 'cat /tmp/inhook.out; sleep 100']"
   L create --bundle "$B" $ID > out
+  pid=$(L state $ID | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
   L start $ID
   wait_for out startContainer
   L kill $ID KILL
   wait_status $ID stopped
   L delete $ID
-  # the runtime's hooks run in its namespaces, createContainer in the container's
+  # the runtime's hooks run in its namespaces, createContainer in the
+  # container's; those before start see "created" (the environment exists:
+  # runtime-spec runtime.md, "State"), each the pid its namespace sees
   me=$(readlink /proc/self/ns/uts)
   them=$(sed -n 's/^createContainer \([^ ]*\) .*/\1/p' "$T/hooks.log")
   assert_not_streq "$them" "$me"
-  printf '%s\n' "prestart $me creating" "createRuntime $me creating" "createContainer $them creating" \
-    "poststart $me running" "poststop $me stopped" > want
+  printf '%s\n' "prestart $me created $pid" "createRuntime $me created $pid" \
+    "createContainer $them created 1" "poststart $me running $pid" "poststop $me stopped 0" > want
   diff -u want "$T/hooks.log"
   assert_file_has_content out '^startContainer cairn$'
   # a failing prestart hook: create fails, nothing is left
@@ -366,6 +392,22 @@ c['process']['args'] = ['/bin/sh', '-c', 'cat /tmp/inhook.out; sleep 100']"
   assert_file_has_content "$T/err" "a hook failed.*$T/hook"
   assert_not_has_file "$T/state/$ID"
   assert_streq "$(cgdirs $ID)" ""
+  # the init dying during its setup without a word (a prestart hook kills
+  # it): create fails, nothing is left
+  printf '#!/bin/sh\nread -r s\nkill -9 $(echo "$s" | sed -n "s/.*\\"pid\\": *\\([0-9]*\\).*/\\1/p")\n' > "$T/killer"
+  chmod 0755 "$T/killer"
+  cfg "$B" "c['hooks'] = {'prestart': [dict(path='$T/killer')]}"
+  assert_fails L create --bundle "$B" $ID
+  assert_file_has_content "$T/err" "the container's init exited during its setup"
+  assert_not_has_file "$T/state/$ID"
+  assert_streq "$(cgdirs $ID)" ""
+  # or failing a step of its setup (a mount): create fails with its reason
+  cfg "$B" "c['hooks'] = {}; c['mounts'].append(dict(destination='/nosuch', type='nosuchfs', source='none'))"
+  assert_fails L create --bundle "$B" $ID
+  assert_file_has_content "$T/err" '/nosuch.*No such device'
+  assert_not_has_file "$T/state/$ID"
+  assert_streq "$(cgdirs $ID)" ""
+  cfg "$B" "c['mounts'].pop()"
   # a hook past its timeout is killed and fails create
   printf '#!/bin/sh\nsleep 10\n' > "$T/slow"; chmod 0755 "$T/slow"
   cfg "$B" "c['hooks'] = {'createRuntime': [dict(path='$T/slow', timeout=1)]}"
@@ -380,16 +422,21 @@ c['process']['args'] = ['/bin/sh', '-c', 'cat /tmp/inhook.out; sleep 100']"
   assert_file_has_content "$T/err" 'hook failed'
   wait_status $ID stopped
   L delete $ID
-  # failing poststart and poststop are warnings: the lifecycle goes on
+  # failing poststart and poststop are warnings (in --log): the lifecycle
+  # and the remaining hooks go on
   : > "$T/hooks.log"
-  cfg "$B" "c['hooks'] = {'poststart': [dict(path='$T/hook', args=['hook', 'ps'], env=['FAIL=1'])],
-                          'poststop': [dict(path='$T/hook', args=['hook', 'pst'], env=['FAIL=1'])]}"
+  cfg "$B" "c['hooks'] = {'poststart': [dict(path='$T/hook', args=['hook', 'ps'], env=['FAIL=1']),
+                                        dict(path='$T/hook', args=['hook', 'ps2'])],
+                          'poststop': [dict(path='$T/hook', args=['hook', 'pst'], env=['FAIL=1']),
+                                       dict(path='$T/hook', args=['hook', 'pst2'])]}"
   L create --bundle "$B" $ID
-  L start $ID
+  L --log "$T/hooks-warn.log" start $ID
   L kill $ID KILL
   wait_status $ID stopped
-  L delete $ID
-  assert_streq "$(cut -d' ' -f1 "$T/hooks.log" | tr '\n' ' ')" "ps pst "
+  L --log "$T/hooks-warn.log" delete $ID
+  assert_streq "$(cut -d' ' -f1 "$T/hooks.log" | tr '\n' ' ')" "ps ps2 pst pst2 "
+  assert_file_has_content "$T/hooks-warn.log" "level=warning msg=\"poststart: hook $T/hook failed with exit status 1"
+  assert_file_has_content "$T/hooks-warn.log" "level=warning msg=\"poststop: hook $T/hook failed with exit status 1"
 }
 
 # ---- process fields ----------------------------------------------------------------------------
@@ -449,6 +496,21 @@ c["process"]["args"] = ["/bin/sh", "-c", "ionice -p $$"]'
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" "unknown capability 'CAP_NOPE'"
   assert_not_has_file "$T/state/$ID"
+  # a config.json straight from `runc spec` or `crun spec` runs unchanged:
+  # they list ambient capabilities without inheritable ones, which the
+  # kernel cannot raise; skipped, as runc and crun skip them
+  local rt
+  for rt in runc crun; do
+    mkdir -p "$T/$rt"
+    (cd "$T/$rt" && $rt spec)
+    [ "$(jget "$T/$rt/config.json" 'len(j["process"]["capabilities"].get("ambient", []))')" -gt 0 ]
+    [ "$(jget "$T/$rt/config.json" 'len(j["process"]["capabilities"].get("inheritable", []))')" = 0 ]
+    cfg "$T/$rt" "c['root']['path'] = '$B/rootfs'; c['process']['terminal'] = False
+c['process']['args'] = ['/bin/probe', 'status']"
+    L run --bundle "$T/$rt" $ID > out
+    assert_kv out CapAmb 0000000000000000
+    assert_kv out CapEff 0000000020000420
+  done
 }
 
 # ---- terminal, console socket, preserve-fds ---------------------------------------------------
@@ -571,8 +633,24 @@ c['process']['args'] = ['/bin/true']"
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" 'real directory here.*/proc'
   rm "$B/rootfs/proc"; mkdir "$B/rootfs/proc"
+  # (r)unbindable: the container's / cannot be bound; made so after the
+  # rootfs and the binds of config.json are in place
+  printf '#!/bin/sh\nawk '"'"'$5 == "/" { print "root:", $0 }'"'"' /proc/self/mountinfo\n' > "$B/rootfs/bin/rootprop"
+  chmod 0755 "$B/rootfs/bin/rootprop"
+  for p in unbindable runbindable; do
+    cfg "$B" "c['linux']['rootfsPropagation'] = '$p'; c['process']['args'] = ['/bin/rootprop']"
+    L run --bundle "$B" $ID > out
+    assert_file_has_content out '^root: .* unbindable '
+  done
+  # file system options on a bind mean nothing to the kernel (runc and crun
+  # pass them on): ignored with a warning
+  cfg "$B" "c['mounts'].append(dict(destination='/vol2', type='bind', source='$T/vol', options=['bind', 'mode=755', 'size=1k']))
+c['process']['args'] = ['/bin/cat', '/vol2/f']"
+  L --log "$T/m.log" run --bundle "$B" $ID > out
+  assert_file_has_content out '^hostdata$'
+  assert_file_has_content "$T/m.log" "level=warning msg=\"config: mounts: /vol2: file system options on a bind mount are ignored: 'mode=755,size=1k'"
   # unknown options of a bind mount are refused
-  cfg "$B" "c['mounts'].append(dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'frobnicate']))"
+  cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'frobnicate'])"
   assert_fails L run --bundle "$B" $ID
   assert_file_has_content "$T/err" "unknown option for a bind mount: 'frobnicate'"
   cfg "$B" "c['mounts'][-1] = dict(destination='/data', type='bind', source='$T/vol', options=['bind', 'idmap'])"
@@ -647,6 +725,84 @@ del c['linux']['uidMappings']; del c['linux']['gidMappings']"
   assert_fails L run --bundle "$T/c" $ID-b
   assert_file_has_content "$T/err" 'time namespace is not supported'
   L delete --force $ID-a
+  ns_joined_mnt_uts
+  ns_no_mount_ns
+}
+
+# Mount and uts namespaces joined by path (another process's, made by
+# unshare): the rootfs is set up and the hostname set in them, as runc and
+# crun do; never in the runtime's own.
+ns_joined_mnt_uts() {
+  mkbundle "$T/j"
+  unshare -m -u --propagation private sleep 100 &
+  local holder=$!
+  add_cleanup "kill $holder 2>/dev/null"
+  local i=0
+  while [ "$(stat -L -c %i /proc/$holder/ns/mnt)" = "$(stat -L -c %i /proc/self/ns/mnt)" ]; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "unshare did not start"; exit 1; }; sleep 0.05
+  done
+  cfg "$T/j" "
+for n in c['linux']['namespaces']:
+    if n['type'] in ('mount', 'uts'): n['path'] = '/proc/$holder/ns/' + ('mnt' if n['type'] == 'mount' else 'uts')
+c['hostname'] = 'joined'
+c['process']['args'] = ['/bin/sh', '-c', '/bin/probe ns; hostname; test -e /proc/self/ns && echo proc=yes']"
+  L run --bundle "$T/j" $ID-j > out
+  assert_streq "$(kv out ns_mnt)" "$(stat -L -c %i /proc/$holder/ns/mnt)"
+  assert_streq "$(kv out ns_uts)" "$(stat -L -c %i /proc/$holder/ns/uts)"
+  assert_file_has_content out '^joined$'
+  assert_kv out proc yes
+  # the mounts are in the joined namespace, not in ours; our name is ours
+  assert_not_file_has_content /proc/self/mountinfo " $T/j/rootfs"
+  assert_not_streq "$(hostname)" joined
+  kill $holder
+  # the runtime's own namespaces are not the container's to change
+  cfg "$T/j" "
+for n in c['linux']['namespaces']:
+    if n['type'] == 'uts': n['path'] = '/proc/self/ns/uts'"
+  assert_fails L run --bundle "$T/j" $ID-j
+  assert_file_has_content "$T/err" "hostname/domainname need a uts namespace of the container's own"
+}
+
+# No mount namespace at all: the container inherits the runtime's (runtime-
+# spec config-linux.md, "Namespaces"); its mounts are made there below the
+# rootfs, it is chrooted, and delete takes the mounts away.  Run in a mount
+# namespace of the test's own.
+ns_no_mount_ns() {
+  mkbundle "$T/n"
+  cfg "$T/n" "
+c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'mount']
+c['root']['readonly'] = True
+c['process']['args'] = ['/bin/sh', '-c', '/bin/probe ns; ls /proc/self/ns >/dev/null && echo proc=yes; ls /dev/null; exec sleep 100']"
+  cat > "$T/nomnt.sh" <<EOF
+set -e
+me=\$(stat -L -c %i /proc/self/ns/mnt)
+L() { "$CAIRN_LAUNCH" --root "$T/state" --seccomp-cache="$SC_CACHE" "\$@"; }
+L create --bundle "$T/n" $ID-n > "$T/n.out"
+L start $ID-n
+i=0; until grep -q ^proc= "$T/n.out"; do i=\$((i + 1)); [ \$i -lt 100 ]; sleep 0.05; done
+pid=\$(L state $ID-n | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+echo inherited=\$([ "\$(stat -L -c %i /proc/\$pid/ns/mnt)" = "\$me" ] && echo yes)
+echo during=\$(grep -c " $T/n/rootfs" /proc/self/mountinfo)
+echo exec=\$(L exec $ID-n /bin/ls /bin/probe)
+L kill $ID-n KILL
+i=0; until L state $ID-n | grep -q '"stopped"'; do i=\$((i + 1)); [ \$i -lt 100 ]; sleep 0.05; done
+L delete $ID-n
+echo after=\$(grep -c " $T/n/rootfs" /proc/self/mountinfo || true)
+EOF
+  unshare -m --propagation private sh "$T/nomnt.sh" > out
+  cat "$T/n.out" out
+  assert_kv out inherited yes
+  assert_kv "$T/n.out" proc yes
+  assert_file_has_content "$T/n.out" '^/dev/null$'
+  [ "$(kv out during)" -ge 4 ]
+  assert_kv out after 0
+  # exec enters its root too (/bin/probe is only in the bundle's rootfs)
+  assert_kv out exec /bin/probe
+  assert_not_has_file "$T/state/$ID-n"
+  # its "/" is the runtime's: no propagation to set there
+  cfg "$T/n" "c['linux']['rootfsPropagation'] = 'rshared'"
+  assert_fails L run --bundle "$T/n" $ID-n
+  assert_file_has_content "$T/err" 'rootfsPropagation needs a mount namespace of the container'
 }
 
 # ---- cgroups and resources ----------------------------------------------------------------------
@@ -881,11 +1037,20 @@ t_print_config() {
   "$CAIRN_LAUNCH" --print-oci-config $opts "$B/rootfs" /bin/sh -c "$check" > "$T/pc/config.json"
   "$CAIRN_LAUNCH" --seccomp-cache="$SC_CACHE" $opts "$B/rootfs" /bin/sh -c "$check" > direct
   L run --bundle "$T/pc" $ID > oci
-  # the default profile's ENOSYS for calls newer than libseccomp has no JSON form
-  # and the OCI path mounts every hierarchy the container joins (read-only)
-  grep -v -e '^newer_syscall=' -e '^/sys/fs/cgroup/' direct > direct.f
-  grep -v -e '^newer_syscall=' -e '^/sys/fs/cgroup/' oci > oci.f
+  # the OCI path mounts every hierarchy the container joins (read-only,
+  # each rooted at its own cgroup), the launcher's form those of its limits
+  # only (the container has cgroups of its own in those only)
+  grep -v -e '^/sys/fs/cgroup/' direct > direct.f
+  grep -v -e '^/sys/fs/cgroup/' oci > oci.f
   diff -u direct.f oci.f
+  # the default profile keeps its ENOSYS for calls newer than libseccomp,
+  # which its JSON form cannot say: recognised as the default policy
+  assert_kv oci newer_syscall ENOSYS
+  grep '^/sys/fs/cgroup/memory ro,' oci
+  # a profile that differs from it in one rule is a profile like any other
+  cfg "$T/pc" "c['linux']['seccomp']['syscalls'][0]['names'].append('acct')"
+  L run --bundle "$T/pc" $ID > oci2
+  assert_kv oci2 newer_syscall EPERM
   assert_kv oci CapEff 0000000000000000
   assert_kv oci CapBnd 00000000a00c25fb
   assert_kv oci Seccomp 2
@@ -935,7 +1100,7 @@ oci_test "hooks: order, state on stdin, namespaces, failure semantics, timeout" 
 oci_test "process: user, groups, umask, caps (5 sets), rlimits, nnp, oom, hostname, refusals" t_process
 oci_test "terminal: console socket, consoleSize, run -t, --preserve-fds" t_terminal
 oci_test "mounts, devices, masked/readonly paths, propagation, symlinks in the image" t_mounts
-oci_test "namespaces by path, id mappings, sysctl, personality" t_namespaces
+oci_test "namespaces by path (mount and uts too), none, id mappings, sysctl, personality" t_namespaces
 oci_test "cgroupsPath and resources (memory, cpu, cpuset, pids, devices, hugetlb)" t_resources
 oci_test "seccomp in the runtime-spec form, also for exec; refusals" t_seccomp
 oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log json" t_bad_config

@@ -3,6 +3,8 @@
 # both ways) and ssh (a real sshd in a private network namespace) transports;
 # signatures enforced; tampered, truncated, missing and hanging servers
 # refused with nothing corrupt stored; kill -9 of the puller then resume.
+# cairn push to a path and over ssh: only what is missing, the receiver's
+# checks and signature policy.
 # Servers listen on 127.0.0.1 only (or inside a network namespace made here).
 #
 # Copyright (C) 2026 The cairn authors
@@ -389,6 +391,84 @@ t_kill9_then_resume() {
   both_fsck c
 }
 
+# ---- push between stores -----------------------------------------------------
+
+# A corrupted content object in a repository (the largest).
+corrupt_one_file() {
+  local f
+  f=$(ls -S "$1"/objects/*/*.file | head -n1)
+  chmod u+w "$f"; flip_byte "$f" 0
+}
+
+t_push_local() {
+  need_ostree
+  make_src bare-user
+  $CAIRN --repo=dst init --mode=archive >/dev/null
+  $CAIRN --repo=src push --json dst app > p1.json
+  assert_streq "$(cat dst/refs/heads/app)" "$(commit_of src app)"
+  same_tree src app dst app
+  both_fsck dst
+  # an update sends what changed, nothing else
+  echo change > tree/a/new1
+  $CAIRN --repo=src commit -b app tree >/dev/null
+  $CAIRN --repo=src push --json dst app > p2.json
+  n1=$(json_field p1.json objects_sent) n2=$(json_field p2.json objects_sent)
+  info "first push $n1 objects, update $n2"
+  [ "$n2" -le 4 ] && [ "$n1" -gt 10 ] || { echo "assert: update sent $n2 (first $n1)"; exit 1; }
+  assert_streq "$(cat dst/refs/heads/app)" "$(commit_of src app)"
+  # every local ref when none is named; a missing one is named
+  $CAIRN --repo=src commit -b other tree >/dev/null
+  $CAIRN --repo=src push dst
+  assert_streq "$(cat dst/refs/heads/other)" "$(commit_of src other)"
+  assert_exit 1 $CAIRN --repo=src push dst nope
+  assert_file_has_content err "no local ref 'nope' to push"
+  # a configured remote by name (file://), with the history
+  $CAIRN --repo=src remote add --no-gpg-verify backup "file://$T/dst2" >/dev/null
+  $CAIRN --repo=dst2 init --mode=bare-user >/dev/null
+  $CAIRN --repo=src push --depth=-1 backup app
+  $CAIRN --repo=dst2 log app | grep -c '^commit' > n
+  assert_streq "$(cat n)" 2
+  both_fsck dst2
+  # an http remote is read-only
+  assert_exit 1 $CAIRN --repo=src push http://127.0.0.1:1/repo app
+  assert_file_has_content err "http(s) remote is read-only"
+}
+
+t_push_receiver_checks() {
+  need_ostree; need_keys
+  make_src bare-user
+  $CAIRN --repo=dst init --mode=archive >/dev/null
+  $CAIRN --repo=src push dst app
+  # the receiving repository requires signatures: unsigned refused
+  printf '\n[receive]\ngpg-verify=true\n' >> dst/config
+  echo change > tree/a/new1
+  $CAIRN --repo=src commit -b app tree >/dev/null
+  old=$(cat dst/refs/heads/app)
+  assert_exit 1 $CAIRN --repo=src push dst app
+  assert_file_has_content err "GPG verification enabled, but no signatures found"
+  assert_streq "$(cat dst/refs/heads/app)" "$old"
+  both_fsck dst
+  # signed by a key the receiver does not trust: refused; by one of its
+  # trusted.gpg.d: accepted
+  mkdir -p dst/trusted.gpg.d; cp "$FX/trusted.gpg" dst/trusted.gpg.d/keys.gpg
+  $CAIRN --repo=src sign --gpg-homedir="$H" --key-id="$UNTRUSTED" app >/dev/null
+  assert_exit 1 $CAIRN --repo=src push dst app
+  assert_streq "$(cat dst/refs/heads/app)" "$old"
+  $CAIRN --repo=src sign --gpg-homedir="$H" --key-id="$GOOD" app >/dev/null
+  $CAIRN --repo=src push dst app
+  assert_streq "$(cat dst/refs/heads/app)" "$(commit_of src app)"
+  # a corrupted object of the pushed commit: refused, nothing moves
+  sed -i 's/gpg-verify=true/gpg-verify=false/' dst/config
+  echo more > tree/a/new2; head -c 400000 /dev/urandom > tree/a/big2  # the largest object
+  $CAIRN --repo=src commit -b app tree >/dev/null
+  corrupt_one_file src
+  old=$(cat dst/refs/heads/app)
+  assert_exit 1 $CAIRN --repo=src push dst app
+  assert_file_has_content err "corrupted\|hashes to\|checksum"
+  assert_streq "$(cat dst/refs/heads/app)" "$old"
+  both_fsck dst
+}
+
 # ---- ssh -------------------------------------------------------------------
 
 # Run FUNC inside a private network namespace with a real sshd on
@@ -524,6 +604,49 @@ PY
 EOF
 }
 
+ssh_push_bodies() {
+  cat >> "$T/funcs.sh" <<'EOF'
+ssh_push_update_and_refusal() {
+  export CAIRN_SSH="$SSH_CMD" CAIRN_SSH_REMOTE_CAIRN="$CAIRN"
+  $CAIRN --repo=dst init --mode=archive >/dev/null
+  url="ssh://root@127.0.0.1:2222$T/dst"
+  $CAIRN --repo=src push --json "$url" app > p1.json
+  [ "$(cat dst/refs/heads/app)" = "$($CAIRN --repo=src rev-parse app)" ]
+  $CAIRN --repo=dst fsck >/dev/null; ostree --repo=dst fsck >/dev/null
+  # an update: one negotiation, only the changed objects in the pack
+  for i in 1 2 3; do echo "change $i" > tree/a/new$i; done
+  $CAIRN --repo=src commit -b app tree >/dev/null
+  $CAIRN --repo=src remote add --no-gpg-verify far "$url" >/dev/null
+  $CAIRN --repo=src push --json far app > p2.json
+  n1=$(json_field p1.json objects_sent) n2=$(json_field p2.json objects_sent)
+  echo "# ssh push: first $n1 objects, update $n2"
+  [ "$n2" -le 6 ] && [ "$n1" -gt 10 ] || { echo "update sent $n2 (first $n1)"; exit 1; }
+  [ "$(cat dst/refs/heads/app)" = "$($CAIRN --repo=src rev-parse app)" ]
+  $CAIRN --repo=dst fsck >/dev/null; ostree --repo=dst fsck >/dev/null
+  # the receiver's policy, reported back through the protocol
+  printf '\n[receive]\ngpg-verify=true\n' >> dst/config
+  echo again > tree/a/new4
+  $CAIRN --repo=src commit -b app tree >/dev/null
+  old=$(cat dst/refs/heads/app)
+  ! $CAIRN --repo=src push far app 2> err
+  grep -q "push to $url: the far side: .*GPG verification enabled, but no signatures found" err || { cat err; exit 1; }
+  [ "$(cat dst/refs/heads/app)" = "$old" ]
+  $CAIRN --repo=dst fsck >/dev/null; ostree --repo=dst fsck >/dev/null
+  # a repository that is not there
+  ! $CAIRN --repo=src push "ssh://root@127.0.0.1:2222$T/nonexistent" app 2> err
+  grep -q "nonexistent" err || { cat err; exit 1; }
+}
+EOF
+}
+
+t_ssh_push() {
+  need_ostree
+  make_src bare-user
+  ssh_bodies
+  ssh_push_bodies
+  in_sshd_netns ssh_push_update_and_refusal
+}
+
 t_ssh_real_sshd() {
   need_ostree; have_user_xattrs || skip "needs user xattrs"
   make_src bare-user
@@ -602,4 +725,7 @@ run_test "kill -9 of the puller, then resume fetches only the rest" t_kill9_then
 run_test "ssh: real sshd in a netns: pull, update, server cut mid-pack, resume" t_ssh_real_sshd
 run_test "serve: refuses paths a pull never reads" t_serve_refuses_paths
 run_test "a full disk under the puller (local, http): one line, partial kept, then completes" t_enospc
+run_test "push to a path: only what is missing, every ref, a remote, --depth" t_push_local
+run_test "push: the receiver's signature policy and object checks; nothing moves on refusal" t_push_receiver_checks
+run_test "push over ssh (real sshd in a netns): update sends only the change; refusal reported" t_ssh_push
 tests_done

@@ -20,14 +20,14 @@ if [ ! -f "$bld/Makefile" ] || [ configure -nt "$bld/config.status" ]; then
 fi
 make -C "$bld" -s -j"$(nproc)" WARN_CFLAGS=-Wno-unused-parameter libcairn-common.la libcairn-sign.la libcairn-store.la libcairn-sync.la libcairn-sync-http.la libcairn-image.la >/dev/null
 
-PKGS="glib-2.0 gio-2.0 gio-unix-2.0 libarchive gpgme libcrypto zlib libdeflate libcurl"
+PKGS="glib-2.0 gio-2.0 gio-unix-2.0 libarchive gpgme libcrypto zlib libdeflate libcurl liblzma"
 GLIBFLAGS=$(pkg-config --cflags $PKGS)
 LIBS="$bld/.libs/libcairn-image.a $bld/.libs/libcairn-sync-http.a $bld/.libs/libcairn-sync.a $bld/.libs/libcairn-store.a $bld/.libs/libcairn-sign.a $bld/.libs/libcairn-common.a $(pkg-config --libs $PKGS)"
 TCFLAGS="-g -O1 $SAN -fsanitize=fuzzer -I$top -I$bld -Wall -Wno-unused-parameter"
 out="$bld/tests/fuzz"
 mkdir -p "$out"
 
-store_targets="fuzz-tar fuzz-metadata fuzz-summary fuzz-sync-serve fuzz-sync-pull"
+store_targets="fuzz-tar fuzz-metadata fuzz-summary fuzz-sync-serve fuzz-sync-pull fuzz-delta"
 for t in $store_targets; do
   $CC $TCFLAGS $GLIBFLAGS -o "$out/$t" "$top/tests/fuzz/$t.c" "$top/tests/fuzz/fuzz-store.c" $LIBS -lpthread
 done

@@ -14,7 +14,7 @@ secs=${1:-60}
 shift || true
 bld=${FUZZ_BUILDDIR:-$top/build-fuzz}
 jobs=${FUZZ_JOBS:-1}
-all="tar metadata summary sync-serve sync-pull seccomp-json launch-options oci-config"
+all="tar metadata summary sync-serve sync-pull delta seccomp-json launch-options oci-config"
 targets=${*:-$all}
 
 if [ "${FUZZ_NO_BUILD:-0}" != 1 ]; then

@@ -1,0 +1,1068 @@
+/* An EROFS image of a commit, written directly from the store
+ * (checkout/cairn-erofs.h, docs/cairn-mount.md "How the image is written").
+ *
+ * Copyright (C) 2026 The cairn authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The on-disk format is the kernel's (Documentation/filesystems/erofs.rst
+ * and fs/erofs/erofs_fs.h in Linux); only what erofs-utils 1.5 (Debian 12)
+ * also reads is used, so that its fsck.erofs checks our images: 4 KiB
+ * blocks, no compression, compact (32-byte) inodes unless a field does not
+ * fit (then extended, 64 bytes), inline xattrs only, uncompressed flat
+ * layouts and chunk-based files whose chunks are holes.
+ *
+ * Layout: block 0 holds the superblock (at 1024) and the first inodes; the
+ * metadata area (meta_blkaddr 0, so a nid is a byte offset / 32) holds
+ * every inode followed by its xattrs and its inline tail (the last partial
+ * block of a directory, a symlink target, a chunk map); then come the full
+ * data blocks (directories larger than a block, long symlink targets and,
+ * with contents, every file). An inode whose inline part would cross a
+ * block boundary starts at the next block, as the kernel requires of
+ * inline data. Inodes are placed directory by directory (a directory's
+ * entries' inodes follow one another), the root first: its nid must fit
+ * the superblock's 16 bits.
+ *
+ * Metadata images (the kernel mount): a regular file of size > 0 is a
+ * chunk-based inode whose single chunk is a hole, with
+ * trusted.overlay.metacopy (empty, or an fs-verity digest) and
+ * trusted.overlay.redirect ("/xx/rest.file", the object relative to the
+ * objects directory, overlayfs's data-only layer). The commit's own
+ * trusted.overlay.* xattrs are escaped as trusted.overlay.overlay.* so the
+ * overlay shows them unchanged instead of obeying them. An entry whose
+ * object is missing gets a one-byte trusted.overlay.metacopy, which
+ * overlayfs refuses with EIO on lookup ("too small xattr"): the FUSE view
+ * fails such an entry the same way.
+ *
+ * Nothing read from the store is trusted: dirtrees and dirmetas are
+ * re-hashed, names validated, dirtrees must be sorted with no name twice.
+ * The image is deterministic: the same commit and objects give the same
+ * bytes (the uuid is derived from the commit).
+ */
+#include "config.h"
+#include "checkout/cairn-erofs.h"
+#include <linux/fsverity.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define BLKBITS 12
+#define BLKSZ (1u << BLKBITS)
+#define SB_OFFSET 1024
+#define SB_SIZE 128
+#define EROFS_MAGIC 0xE0F5E1E2u
+#define INCOMPAT_CHUNKED_FILE 0x4u
+#define LAYOUT_FLAT_PLAIN 0
+#define LAYOUT_FLAT_INLINE 2
+#define LAYOUT_CHUNK_BASED 4
+#define FT_REG 1
+#define FT_DIR 2
+#define FT_SYMLINK 7
+#define NULL_ADDR 0xffffffffu
+#define XATTR_USER 1
+#define XATTR_ACL_ACCESS 2
+#define XATTR_ACL_DEFAULT 3
+#define XATTR_TRUSTED 4
+#define XATTR_SECURITY 6
+#define DIRENT_SIZE 12
+
+typedef struct Inode Inode;
+
+typedef struct
+{
+  const char *name; /* into its dirtree (Writer.trees keeps them), or "." / ".." */
+  Inode *inode;
+} Dent;
+
+struct Inode
+{
+  guint32 mode, uid, gid, nlink;
+  guint64 size;
+  guint64 ino;        /* 1-based, in creation order */
+  GByteArray *xattrs; /* the inline xattr area, NULL when there is none */
+  char *target;       /* symlinks */
+  char csum[65];      /* regular files: the content object */
+  GArray *dents;      /* directories: Dent, sorted, with "." and ".." */
+  /* layout */
+  guint64 off;   /* byte offset of the inode (nid * 32) */
+  guint8 layout; /* LAYOUT_* */
+  gboolean extended;
+  guint32 chunkbits;    /* chunk-based files */
+  guint32 tail;         /* bytes after the xattrs: inline data or chunk map */
+  guint64 nblocks;      /* full blocks in the data area */
+  guint64 blkaddr;      /* first of them */
+  gboolean has_content; /* data blocks are a file's content (export) */
+  char *missing;        /* why the object could not be loaded (metadata images) */
+  gboolean has_digest;  /* an fs-verity digest is recorded */
+};
+
+typedef struct
+{
+  guint32 uid, gid, mode;
+  GVariant *xattrs;
+} DirMeta;
+
+typedef struct
+{
+  CairnRepo *repo;
+  const CairnErofsOptions *opts;
+  GPtrArray *inodes;    /* Inode*, in placement order, root first */
+  GHashTable *files;    /* content checksum -> Inode* */
+  GPtrArray *pending;   /* file Inodes whose metadata load_files loads */
+  GHashTable *trees;    /* dirtree checksum -> checked GVariant (prefetch_trees) */
+  GHashTable *dirmetas; /* dirmeta checksum -> DirMeta* */
+  CairnErofsStats stats;
+} Writer;
+
+static void
+inode_free (gpointer p)
+{
+  Inode *n = p;
+  if (n->xattrs)
+    g_byte_array_unref (n->xattrs);
+  if (n->dents)
+    g_array_unref (n->dents);
+  g_free (n->target);
+  g_free (n->missing);
+  g_free (n);
+}
+
+static void
+dirmeta_free (gpointer p)
+{
+  DirMeta *d = p;
+  g_clear_pointer (&d->xattrs, g_variant_unref);
+  g_free (d);
+}
+
+static void
+variant_unref0 (gpointer p)
+{
+  if (p)
+    g_variant_unref (p);
+}
+
+static Inode *
+inode_new (Writer *w, guint32 mode)
+{
+  Inode *n = g_new0 (Inode, 1);
+  n->mode = mode;
+  n->ino = w->inodes->len + 1;
+  g_ptr_array_add (w->inodes, n);
+  return n;
+}
+
+/* ---- xattrs ----------------------------------------------------------------------- */
+
+/* EROFS stores a name as a prefix index and the rest; names with another
+ * prefix have no encoding in the format erofs-utils 1.5 reads. */
+static gboolean
+xattr_index (const char *name, guint8 *out_index, const char **out_suffix)
+{
+  static const struct
+  {
+    const char *prefix;
+    guint8 index;
+    gboolean exact;
+  } map[] = { { "user.", XATTR_USER, FALSE },
+              { "system.posix_acl_access", XATTR_ACL_ACCESS, TRUE },
+              { "system.posix_acl_default", XATTR_ACL_DEFAULT, TRUE },
+              { "trusted.", XATTR_TRUSTED, FALSE },
+              { "security.", XATTR_SECURITY, FALSE } };
+  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
+    {
+      gsize l = strlen (map[i].prefix);
+      if (map[i].exact ? strcmp (name, map[i].prefix) == 0
+                       : strncmp (name, map[i].prefix, l) == 0 && name[l])
+        {
+          *out_index = map[i].index;
+          *out_suffix = name + l;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static gboolean
+xattr_add (GByteArray *a, const char *name, const void *value, gsize vlen, GError **error)
+{
+  guint8 index;
+  const char *suffix;
+  if (!xattr_index (name, &index, &suffix))
+    return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
+                             "extended attribute '%s' has no EROFS encoding", name);
+  gsize nlen = strlen (suffix);
+  if (nlen > 255 || vlen > 65535)
+    return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
+                             "extended attribute '%s' is too large for EROFS", name);
+  if (a->len == 0)
+    {
+      static const guint8 header[12] = { 0 }; /* no name filter, no shared xattrs */
+      g_byte_array_append (a, header, sizeof header);
+    }
+  guint8 e[4] = { (guint8)nlen, index, (guint8)(vlen & 0xff), (guint8)(vlen >> 8) };
+  g_byte_array_append (a, e, 4);
+  g_byte_array_append (a, (const guint8 *)suffix, nlen);
+  if (vlen)
+    g_byte_array_append (a, value, vlen);
+  static const guint8 zero[4] = { 0 };
+  gsize pad = (4 - (4 + nlen + vlen) % 4) % 4;
+  g_byte_array_append (a, zero, pad);
+  return TRUE;
+}
+
+/* The commit's xattrs (a(ayay)); in metadata images trusted.overlay.* are
+ * escaped (overlayfs.rst, "Nesting overlayfs mounts"). */
+static gboolean
+xattrs_add_variant (Writer *w, GByteArray *a, GVariant *xattrs, GError **error)
+{
+  gsize n = xattrs ? g_variant_n_children (xattrs) : 0;
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) name_v = NULL, value_v = NULL;
+      g_variant_get_child (xattrs, i, "(@ay@ay)", &name_v, &value_v);
+      const char *name = g_variant_get_bytestring (name_v);
+      gsize vlen = 0;
+      const guint8 *value = g_variant_get_fixed_array (value_v, &vlen, 1);
+      g_autofree char *escaped = NULL;
+      if (!w->opts->with_data && g_str_has_prefix (name, "trusted.overlay."))
+        name = escaped = g_strconcat ("trusted.overlay.overlay.", name + 16, NULL);
+      if (!xattr_add (a, name, value, vlen, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- loading the tree ------------------------------------------------------------- */
+
+static GVariant *
+load_checked (Writer *w, CairnObjectType type, const char *hex, GError **error)
+{
+  g_autoptr (GVariant) v = cairn_repo_load_variant (w->repo, type, hex, error);
+  if (!v)
+    return NULL;
+  g_autofree char *actual = cairn_checksum_bytes (g_variant_get_data (v), g_variant_get_size (v));
+  if (strcmp (actual, hex) != 0)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "corrupted object %s.%s: content hashes to %s", hex,
+                             cairn_object_type_to_string (type), actual),
+           NULL;
+  return g_steal_pointer (&v);
+}
+
+static DirMeta *
+get_dirmeta (Writer *w, const char *hex, GError **error)
+{
+  DirMeta *d = g_hash_table_lookup (w->dirmetas, hex);
+  if (d)
+    return d;
+  g_autoptr (GVariant) v = load_checked (w, CAIRN_OBJECT_DIR_META, hex, error);
+  DirMeta tmp = { 0 };
+  if (!v || !cairn_dirmeta_parse (v, &tmp.uid, &tmp.gid, &tmp.mode, &tmp.xattrs, error))
+    return NULL;
+  /* As `cairn checkout` (docs/format.md §13.2): no world-write or setuid
+   * directories from a bare-user-only repository. */
+  if (w->repo->mode == CAIRN_REPO_MODE_BARE_USER_ONLY)
+    tmp.mode &= ~(guint32)07002;
+  d = g_memdup2 (&tmp, sizeof tmp);
+  g_hash_table_insert (w->dirmetas, g_strdup (hex), d);
+  return d;
+}
+
+/* bare and bare-user-only: the object file's own stat (and, bare, xattrs)
+ * without opening it; everything else through the store. */
+static gboolean
+load_file_info (Writer *w, const char *hex, CairnFileInfo *fi, GError **error)
+{
+  CairnRepoMode mode = w->repo->mode;
+  if (mode != CAIRN_REPO_MODE_BARE && mode != CAIRN_REPO_MODE_BARE_USER_ONLY)
+    {
+      struct stat st;
+      return cairn_repo_load_file_info (w->repo, hex, &st, fi, error);
+    }
+  int dfd = cairn_repo_objdir_fd (w->repo, hex, FALSE, NULL);
+  g_autofree char *leaf = cairn_object_leaf (hex, CAIRN_OBJECT_FILE, mode);
+  struct stat st;
+  if (dfd < 0 || fstatat (dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "object %s.file is missing", hex);
+  if (!S_ISREG (st.st_mode) && !S_ISLNK (st.st_mode))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "corrupted object %s.file: not a regular file or symlink", hex);
+  fi->mode = st.st_mode;
+  fi->size = S_ISREG (st.st_mode) ? (guint64)st.st_size : 0;
+  if (S_ISLNK (st.st_mode) && !(fi->symlink_target = cairn_readlinkat (dfd, leaf, error)))
+    return FALSE;
+  if (mode == CAIRN_REPO_MODE_BARE)
+    {
+      fi->uid = st.st_uid;
+      fi->gid = st.st_gid;
+      ssize_t r = w->repo->disable_xattrs ? 0 : cairn_listxattrat (dfd, leaf, NULL, 0);
+      if (r == 0 || (r < 0 && errno == EOPNOTSUPP))
+        fi->xattrs = cairn_xattrs_empty ();
+      else if (!(fi->xattrs = cairn_xattrs_read_at (dfd, leaf, error)))
+        return cairn_prefix_error (error, "object %s.file", hex);
+    }
+  return TRUE;
+}
+
+static void
+sha256 (const void *data, gsize len, guint8 out[32])
+{
+  g_autofree char *hex = cairn_checksum_bytes (data, len);
+  cairn_checksum_from_hex (hex, out);
+}
+
+/* The fs-verity digest of @fd's content computed here, as the kernel would
+ * (fsverity.rst, "File digest computation": SHA-256 Merkle tree of 4 KiB
+ * blocks, no salt, then the hash of the fsverity_descriptor). Used only
+ * under CAIRN_TEST_VERITY_COMPUTE=1, so that tests on a kernel without
+ * fs-verity can still check the digests an image records and that
+ * overlayfs enforces them (every such file then fails to read). */
+static gboolean
+compute_verity (int fd, guint8 out_digest[32])
+{
+  g_autoptr (GByteArray) level = g_byte_array_new ();
+  guint8 block[BLKSZ], hash[32];
+  guint64 size = 0;
+  for (;;)
+    {
+      memset (block, 0, sizeof block);
+      gsize got = 0;
+      while (got < BLKSZ)
+        {
+          ssize_t n = pread (fd, block + got, BLKSZ - got, size + got);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n < 0)
+            return FALSE;
+          if (n == 0)
+            break;
+          got += n;
+        }
+      if (got == 0)
+        break;
+      sha256 (block, BLKSZ, hash);
+      g_byte_array_append (level, hash, 32);
+      size += got;
+    }
+  /* Each level's hashes, packed into zero-padded blocks, are hashed into
+   * the next, until one hash is left: the root (that of the only data
+   * block for a file of one block; zeros for an empty file). */
+  guint8 root[64] = { 0 };
+  while (level->len > 32)
+    {
+      gsize used = level->len, padded = (used + BLKSZ - 1) / BLKSZ * BLKSZ;
+      g_byte_array_set_size (level, padded);
+      memset (level->data + used, 0, padded - used);
+      g_autoptr (GByteArray) next = g_byte_array_new ();
+      for (gsize off = 0; off < padded; off += BLKSZ)
+        {
+          sha256 (level->data + off, BLKSZ, hash);
+          g_byte_array_append (next, hash, 32);
+        }
+      g_byte_array_unref (level);
+      level = g_steal_pointer (&next);
+    }
+  if (level->len == 32)
+    memcpy (root, level->data, 32);
+  guint8 desc[256] = { 1, 1, BLKBITS, 0 };
+  for (int i = 0; i < 8; i++)
+    desc[8 + i] = (size >> (8 * i)) & 0xff;
+  memcpy (desc + 16, root, 64);
+  sha256 (desc, sizeof desc, out_digest);
+  return TRUE;
+}
+
+/* The fs-verity digest of an object that has fs-verity enabled
+ * (Documentation/filesystems/fsverity.rst, FS_IOC_MEASURE_VERITY). */
+static gboolean
+measure_verity (Writer *w, const char *hex, guint8 out_digest[32])
+{
+  int dfd = cairn_repo_objdir_fd (w->repo, hex, FALSE, NULL);
+  g_autofree char *leaf = cairn_object_leaf (hex, CAIRN_OBJECT_FILE, w->repo->mode);
+  cairn_autofd fd = dfd < 0 ? -1 : openat (dfd, leaf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct
+  {
+    struct fsverity_digest d;
+    guint8 buf[64];
+  } m = { .d.digest_size = 64 };
+  if (fd < 0)
+    return FALSE;
+  if (g_strcmp0 (g_getenv ("CAIRN_TEST_VERITY_COMPUTE"), "1") == 0)
+    return compute_verity (fd, out_digest);
+  if (ioctl (fd, FS_IOC_MEASURE_VERITY, &m) < 0 || m.d.digest_algorithm != FS_VERITY_HASH_ALG_SHA256
+      || m.d.digest_size != 32)
+    return FALSE;
+  memcpy (out_digest, m.d.digest, 32);
+  return TRUE;
+}
+
+/* overlayfs's struct ovl_metacopy: version 0, length, flags 0, algorithm
+ * (1 = SHA-256, as fs-verity numbers them), digest. */
+static gboolean
+add_overlay_xattrs (Writer *w, Inode *n, GError **error)
+{
+  guint8 mc[4 + 32] = { 0, sizeof mc, 0, 1 };
+  gsize mclen = 0;
+  if (w->opts->verity && measure_verity (w, n->csum, mc + 4))
+    {
+      mclen = sizeof mc;
+      n->has_digest = TRUE;
+    }
+  g_autofree char *rel = cairn_object_relpath (n->csum, CAIRN_OBJECT_FILE, w->repo->mode);
+  g_autofree char *redirect = g_strconcat ("/", rel, NULL);
+  return xattr_add (n->xattrs, "trusted.overlay.metacopy", mc, mclen, error)
+         && xattr_add (n->xattrs, "trusted.overlay.redirect", redirect, strlen (redirect), error);
+}
+
+/* Phase 2, in worker threads: one file's metadata and xattr area. Writes
+ * only @n (and reads what phase 1 left). */
+static gboolean
+load_inode (Writer *w, Inode *n, GError **error)
+{
+  g_auto (CairnFileInfo) fi = { 0 };
+  g_autoptr (GError) local = NULL;
+  n->xattrs = g_byte_array_sized_new (128);
+  if (!load_file_info (w, n->csum, &fi, &local))
+    {
+      if (w->opts->with_data || !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
+      /* Shown as an entry that fails with EIO, as in the FUSE view. */
+      static const guint8 bad = 0;
+      n->mode = S_IFREG;
+      n->missing = g_strdup (local->message);
+      return xattr_add (n->xattrs, "trusted.overlay.metacopy", &bad, 1, error);
+    }
+  if (!(S_ISREG (fi.mode) || S_ISLNK (fi.mode)) || (fi.mode & ~(S_IFMT | 07777))
+      || (S_ISLNK (fi.mode) && !fi.symlink_target))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted object %s.file: mode 0%o",
+                             n->csum, fi.mode);
+  n->mode = fi.mode;
+  n->uid = fi.uid;
+  n->gid = fi.gid;
+  n->target = g_steal_pointer (&fi.symlink_target);
+  n->size = n->target ? strlen (n->target) : fi.size;
+  if (S_ISREG (n->mode) && n->size > 0 && !w->opts->with_data && !add_overlay_xattrs (w, n, error))
+    return FALSE;
+  if (!xattrs_add_variant (w, n->xattrs, fi.xattrs, error))
+    return cairn_prefix_error (error, "object %s.file", n->csum);
+  return TRUE;
+}
+
+typedef struct
+{
+  Writer *w;
+  guint first, step;
+  CairnFirstError *fe;
+} LoadJob;
+
+static gpointer
+load_worker (gpointer data)
+{
+  LoadJob *j = data;
+  for (guint i = j->first; i < j->w->pending->len && !cairn_first_error_failed (j->fe);
+       i += j->step)
+    {
+      GError *local = NULL;
+      if (!load_inode (j->w, j->w->pending->pdata[i], &local))
+        cairn_first_error_set (j->fe, local);
+    }
+  return NULL;
+}
+
+/* Phase 2: every distinct file object's metadata, one thread per CPU
+ * (a stat, and for bare repos a listxattr, per object: the build's
+ * largest cost). Then the counts and the log, in tree order. */
+static gboolean
+load_files (Writer *w, GError **error)
+{
+  guint n = MIN (MAX (g_get_num_processors (), 1), 8);
+  if (w->pending->len < 256)
+    n = 1;
+  CairnFirstError fe;
+  cairn_first_error_init (&fe);
+  LoadJob jobs[8];
+  GThread *threads[8] = { NULL };
+  for (guint t = 0; t < n; t++)
+    {
+      jobs[t] = (LoadJob){ w, t, n, &fe };
+      if (t > 0)
+        threads[t] = g_thread_new ("cairn-erofs", load_worker, &jobs[t]);
+    }
+  load_worker (&jobs[0]);
+  for (guint t = 1; t < n; t++)
+    g_thread_join (threads[t]);
+  if (!cairn_first_error_propagate (&fe, error))
+    return FALSE;
+  for (guint i = 0; i < w->pending->len; i++)
+    {
+      Inode *f = w->pending->pdata[i];
+      if (f->missing)
+        {
+          w->stats.n_missing++;
+          if (w->opts->log)
+            {
+              g_autofree char *msg = g_strdup_printf ("object %s.file: %s", f->csum, f->missing);
+              w->opts->log (msg, w->opts->log_data);
+            }
+        }
+      else if (S_ISREG (f->mode))
+        w->stats.files++;
+      else
+        w->stats.symlinks++;
+      w->stats.n_digests += f->has_digest;
+    }
+  return TRUE;
+}
+
+/* Phase 1: the inode of a content object, created on its first path; its
+ * metadata is loaded by load_files. */
+static Inode *
+file_inode (Writer *w, const char *hex)
+{
+  Inode *n = g_hash_table_lookup (w->files, hex);
+  if (n)
+    return n;
+  n = inode_new (w, S_IFREG);
+  g_strlcpy (n->csum, hex, sizeof n->csum);
+  g_hash_table_insert (w->files, n->csum, n);
+  g_ptr_array_add (w->pending, n);
+  return n;
+}
+
+static int
+dent_cmp (gconstpointer a, gconstpointer b)
+{
+  return strcmp (((const Dent *)a)->name, ((const Dent *)b)->name);
+}
+
+static void
+dent_add (Inode *dir, const char *name, Inode *child)
+{
+  Dent d = { name, child };
+  g_array_append_val (dir->dents, d);
+}
+
+static Inode *
+dir_inode (Writer *w, Inode *parent, const char *meta_hex, GError **error)
+{
+  DirMeta *dm = get_dirmeta (w, meta_hex, error);
+  if (!dm)
+    return cairn_prefix_error (error, "%s.dirmeta", meta_hex), NULL;
+  Inode *n = inode_new (w, S_IFDIR | (dm->mode & 07777));
+  n->uid = dm->uid;
+  n->gid = dm->gid;
+  n->nlink = 2;
+  n->dents = g_array_new (FALSE, FALSE, sizeof (Dent));
+  dent_add (n, ".", n);
+  dent_add (n, "..", parent ? parent : n);
+  n->xattrs = g_byte_array_new ();
+  if (!xattrs_add_variant (w, n->xattrs, dm->xattrs, error))
+    return cairn_prefix_error (error, "%s.dirmeta", meta_hex), NULL;
+  w->stats.dirs++;
+  return n;
+}
+
+/* A dirtree list's entries: valid names, strictly sorted (format.md §7.2). */
+static gboolean
+check_list (GVariant *list, gboolean dirs, GError **error)
+{
+  const char *prev = NULL;
+  gsize n = g_variant_n_children (list);
+  for (gsize i = 0; i < n; i++)
+    {
+      const char *name;
+      g_autoptr (GVariant) c = NULL, m = NULL;
+      if (dirs)
+        g_variant_get_child (list, i, "(&s@ay@ay)", &name, &c, &m);
+      else
+        g_variant_get_child (list, i, "(&s@ay)", &name, &c);
+      if (!cairn_validate_filename (name, -1, error))
+        return cairn_prefix_error (error, "dirtree entry");
+      if (g_variant_n_children (c) != 32 || (m && g_variant_n_children (m) != 32))
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "entry '%s' has a bad checksum",
+                                 name);
+      if (prev && strcmp (prev, name) >= 0)
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "dirtree not sorted at '%s'",
+                                 name);
+      prev = name;
+    }
+  return TRUE;
+}
+
+static char *
+child_hex (GVariant *ay)
+{
+  return cairn_checksum_from_variant (ay);
+}
+
+/* ---- loading every dirtree first, in parallel ------------------------------------- */
+
+typedef struct
+{
+  Writer *w;
+  GThreadPool *pool;
+  GMutex lock;
+  GCond cond;
+  guint pending;
+  CairnFirstError fe;
+} Prefetch;
+
+static void prefetch_push (Prefetch *p, char *hex);
+
+/* Load, re-hash and check one dirtree (valid names, sorted lists), then
+ * queue its subdirectories' trees. */
+static gboolean
+prefetch_one (Prefetch *p, const char *hex, GError **error)
+{
+  g_autoptr (GVariant) tree = load_checked (p->w, CAIRN_OBJECT_DIR_TREE, hex, error);
+  if (!tree)
+    return FALSE;
+  g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
+  g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
+  if (!check_list (files, FALSE, error) || !check_list (dirs, TRUE, error))
+    return cairn_prefix_error (error, "%s.dirtree", hex);
+  gsize nd = g_variant_n_children (dirs);
+  for (gsize i = 0; i < nd; i++)
+    {
+      g_autoptr (GVariant) e = g_variant_get_child_value (dirs, i);
+      g_autoptr (GVariant) c = g_variant_get_child_value (e, 1);
+      prefetch_push (p, child_hex (c));
+    }
+  g_mutex_lock (&p->lock);
+  g_hash_table_insert (p->w->trees, g_strdup (hex), g_steal_pointer (&tree));
+  g_mutex_unlock (&p->lock);
+  return TRUE;
+}
+
+static void
+prefetch_job (gpointer data, gpointer user_data)
+{
+  Prefetch *p = user_data;
+  g_autofree char *hex = data;
+  GError *local = NULL;
+  if (!cairn_first_error_failed (&p->fe) && !prefetch_one (p, hex, &local))
+    cairn_first_error_set (&p->fe, local);
+  g_mutex_lock (&p->lock);
+  if (--p->pending == 0)
+    g_cond_signal (&p->cond);
+  g_mutex_unlock (&p->lock);
+}
+
+/* A tree met twice (identical subdirectories) is loaded once. */
+static void
+prefetch_push (Prefetch *p, char *hex)
+{
+  g_mutex_lock (&p->lock);
+  gboolean seen = g_hash_table_contains (p->w->trees, hex);
+  if (!seen)
+    {
+      g_hash_table_insert (p->w->trees, g_strdup (hex), NULL);
+      p->pending++;
+    }
+  g_mutex_unlock (&p->lock);
+  if (seen)
+    g_free (hex);
+  else
+    g_thread_pool_push (p->pool, hex, NULL);
+}
+
+/* Every dirtree of the commit, read and checked by one thread per CPU
+ * before the (sequential, deterministic) placement walk uses them. */
+static gboolean
+prefetch_trees (Writer *w, const char *root_tree, GError **error)
+{
+  Prefetch p = { .w = w };
+  g_mutex_init (&p.lock);
+  g_cond_init (&p.cond);
+  cairn_first_error_init (&p.fe);
+  p.pool = g_thread_pool_new (prefetch_job, &p, MIN (MAX (g_get_num_processors (), 1), 8), FALSE,
+                              NULL);
+  prefetch_push (&p, g_strdup (root_tree));
+  g_mutex_lock (&p.lock);
+  while (p.pending)
+    g_cond_wait (&p.cond, &p.lock);
+  g_mutex_unlock (&p.lock);
+  g_thread_pool_free (p.pool, FALSE, TRUE);
+  g_mutex_clear (&p.lock);
+  g_cond_clear (&p.cond);
+  return cairn_first_error_propagate (&p.fe, error);
+}
+
+/* Fill @dir from its dirtree: file entries, then subdirectories (their
+ * inodes created here, so a directory's entries are placed together),
+ * then each subdirectory's own tree. */
+static gboolean
+fill_dir (Writer *w, Inode *dir, const char *tree_hex, GError **error)
+{
+  GVariant *tree = g_hash_table_lookup (w->trees, tree_hex);
+  if (!tree)
+    return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "%s.dirtree was not loaded", tree_hex);
+  g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
+  g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
+  gsize nf = g_variant_n_children (files), nd = g_variant_n_children (dirs);
+  for (gsize i = 0; i < nf; i++)
+    {
+      const char *name;
+      g_autoptr (GVariant) c = NULL;
+      g_variant_get_child (files, i, "(&s@ay)", &name, &c);
+      g_autofree char *hex = child_hex (c);
+      Inode *f = file_inode (w, hex);
+      f->nlink++;
+      dent_add (dir, name, f);
+    }
+  g_autoptr (GPtrArray) subtrees = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) subs = g_ptr_array_new ();
+  for (gsize i = 0; i < nd; i++)
+    {
+      const char *name;
+      g_autoptr (GVariant) c = NULL, m = NULL;
+      g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &c, &m);
+      g_autofree char *meta_hex = child_hex (m);
+      Inode *sub = dir_inode (w, dir, meta_hex, error);
+      if (!sub)
+        return FALSE;
+      dir->nlink++;
+      dent_add (dir, name, sub);
+      g_ptr_array_add (subs, sub);
+      g_ptr_array_add (subtrees, child_hex (c));
+    }
+  g_array_sort (dir->dents, dent_cmp);
+  for (guint i = 1; i < dir->dents->len; i++)
+    if (dent_cmp (&g_array_index (dir->dents, Dent, i - 1), &g_array_index (dir->dents, Dent, i))
+        == 0)
+      return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s.dirtree names '%s' twice",
+                               tree_hex, g_array_index (dir->dents, Dent, i).name);
+  for (guint i = 0; i < subs->len; i++)
+    if (!fill_dir (w, subs->pdata[i], subtrees->pdata[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/* ---- layout ---------------------------------------------------------------------- */
+
+/* A directory's bytes: blocks of dirents (12 bytes each) followed by their
+ * names, no name crossing a block; the last name of a block ends at the
+ * next dirent's name or at the block's (zero-padded) end. With @out NULL
+ * only the size is computed. */
+static guint64
+dir_bytes (Inode *dir, guint8 *out)
+{
+  guint64 base = 0;
+  guint i = 0, n = dir->dents->len;
+  while (i < n)
+    {
+      guint j = i, used = 0;
+      while (j < n)
+        {
+          guint need = DIRENT_SIZE + strlen (g_array_index (dir->dents, Dent, j).name);
+          if (used + need > BLKSZ)
+            break;
+          used += need;
+          j++;
+        }
+      if (out)
+        {
+          guint nameoff = (j - i) * DIRENT_SIZE;
+          for (guint k = i; k < j; k++)
+            {
+              Dent *d = &g_array_index (dir->dents, Dent, k);
+              guint8 *e = out + base + (k - i) * DIRENT_SIZE;
+              guint64 nid = d->inode->off / 32;
+              gsize len = strlen (d->name);
+              guint8 ft = S_ISDIR (d->inode->mode)   ? FT_DIR
+                          : S_ISLNK (d->inode->mode) ? FT_SYMLINK
+                                                     : FT_REG;
+              for (int b = 0; b < 8; b++)
+                e[b] = (guint8)(nid >> (8 * b));
+              e[8] = (guint8)(nameoff & 0xff);
+              e[9] = (guint8)(nameoff >> 8);
+              e[10] = ft;
+              e[11] = 0;
+              memcpy (out + base + nameoff, d->name, len);
+              nameoff += len;
+            }
+        }
+      base += j < n ? BLKSZ : used;
+      i = j;
+    }
+  return base;
+}
+
+static guint32
+ceil_log2 (guint64 v)
+{
+  guint32 b = 0;
+  while (b < 63 && (1ull << b) < v)
+    b++;
+  return b;
+}
+
+/* Sizes and layout of one inode before it is placed. */
+static void
+plan_inode (Writer *w, Inode *n)
+{
+  if (S_ISDIR (n->mode))
+    n->size = dir_bytes (n, NULL);
+  n->extended = n->uid > 0xffff || n->gid > 0xffff || n->nlink > 0xffff || n->size > 0xffffffffu;
+  n->layout = LAYOUT_FLAT_PLAIN;
+  n->tail = 0;
+  n->nblocks = 0;
+  if (S_ISREG (n->mode) && !w->opts->with_data)
+    {
+      if (n->size == 0)
+        return;
+      /* One hole chunk covers the file (at most 2^31 blocks a chunk). */
+      n->layout = LAYOUT_CHUNK_BASED;
+      n->chunkbits = MIN (MAX (ceil_log2 (n->size), BLKBITS), BLKBITS + 31);
+      n->tail = 4 * (guint32)((n->size + (1ull << n->chunkbits) - 1) >> n->chunkbits);
+      return;
+    }
+  if (S_ISREG (n->mode))
+    {
+      n->nblocks = (n->size + BLKSZ - 1) / BLKSZ;
+      n->has_content = n->size > 0;
+      return;
+    }
+  /* Directories and symlinks: the last partial block inline when it fits
+   * in one block with the inode and its xattrs. */
+  guint32 meta = (n->extended ? 64 : 32) + (n->xattrs ? n->xattrs->len : 0);
+  guint32 tail = n->size % BLKSZ;
+  if (tail && meta + tail <= BLKSZ)
+    {
+      n->layout = LAYOUT_FLAT_INLINE;
+      n->tail = tail;
+      n->nblocks = n->size / BLKSZ;
+    }
+  else
+    n->nblocks = (n->size + BLKSZ - 1) / BLKSZ;
+}
+
+/* Place every inode; returns the end of the metadata area. */
+static guint64
+place_inodes (Writer *w)
+{
+  guint64 cur = SB_OFFSET + SB_SIZE;
+  for (guint i = 0; i < w->inodes->len; i++)
+    {
+      Inode *n = w->inodes->pdata[i];
+      plan_inode (w, n);
+      guint32 isize = n->extended ? 64 : 32;
+      guint64 total = isize + (n->xattrs ? n->xattrs->len : 0) + n->tail;
+      guint64 in_block = cur % BLKSZ;
+      /* Inline data must not cross a block; nor may the inode itself. */
+      if ((n->layout == LAYOUT_FLAT_INLINE && in_block + total > BLKSZ) || in_block + isize > BLKSZ)
+        cur += BLKSZ - in_block;
+      n->off = cur;
+      cur += (total + 31) & ~31ull;
+    }
+  return cur;
+}
+
+/* ---- writing --------------------------------------------------------------------- */
+
+static void
+put16 (guint8 *p, guint32 v)
+{
+  p[0] = v & 0xff;
+  p[1] = (v >> 8) & 0xff;
+}
+
+static void
+put32 (guint8 *p, guint32 v)
+{
+  for (int i = 0; i < 4; i++)
+    p[i] = (v >> (8 * i)) & 0xff;
+}
+
+static void
+put64 (guint8 *p, guint64 v)
+{
+  for (int i = 0; i < 8; i++)
+    p[i] = (v >> (8 * i)) & 0xff;
+}
+
+static void
+write_inode (Writer *w, Inode *n, guint8 *p)
+{
+  guint32 xlen = n->xattrs ? n->xattrs->len : 0;
+  guint32 icount = xlen ? (xlen - 12) / 4 + 1 : 0;
+  guint32 iu;
+  if (n->layout == LAYOUT_CHUNK_BASED)
+    iu = n->chunkbits - BLKBITS; /* chunk format: a 4-byte block map */
+  else
+    iu = n->nblocks ? (guint32)n->blkaddr : 0;
+  put16 (p, (n->extended ? 1 : 0) | (n->layout << 1));
+  put16 (p + 2, icount);
+  put16 (p + 4, n->mode);
+  if (n->extended)
+    {
+      put64 (p + 8, n->size);
+      put32 (p + 16, iu);
+      put32 (p + 20, (guint32)n->ino);
+      put32 (p + 24, n->uid);
+      put32 (p + 28, n->gid);
+      put64 (p + 32, w->opts->mtime);
+      put32 (p + 44, n->nlink);
+    }
+  else
+    {
+      put16 (p + 6, n->nlink);
+      put32 (p + 8, (guint32)n->size);
+      put32 (p + 16, iu);
+      put32 (p + 20, (guint32)n->ino);
+      put16 (p + 24, n->uid);
+      put16 (p + 26, n->gid);
+    }
+  guint8 *q = p + (n->extended ? 64 : 32);
+  if (xlen)
+    memcpy (q, n->xattrs->data, xlen);
+  q += xlen;
+  if (n->layout == LAYOUT_CHUNK_BASED)
+    memset (q, 0xff, n->tail); /* every chunk a hole (EROFS_NULL_ADDR) */
+}
+
+static void
+write_superblock (Writer *w, const char *commit, guint8 *img, guint64 blocks, guint32 incompat)
+{
+  guint8 *sb = img + SB_OFFSET;
+  Inode *root = w->inodes->pdata[0];
+  put32 (sb, EROFS_MAGIC);
+  sb[12] = BLKBITS;
+  put16 (sb + 14, (guint32)(root->off / 32));
+  put64 (sb + 16, w->inodes->len);
+  put64 (sb + 24, w->opts->mtime);
+  put32 (sb + 36, (guint32)blocks);
+  /* meta_blkaddr and xattr_blkaddr: 0 */
+  guint8 csum[32];
+  cairn_checksum_from_hex (commit, csum);
+  memcpy (sb + 48, csum, 16); /* uuid: from the commit, so images are reproducible */
+  memcpy (sb + 64, "cairn", 5);
+  put32 (sb + 80, incompat);
+}
+
+/* The bytes of a directory or symlink (data area blocks, then the tail). */
+static guint8 *
+inode_data (Inode *n)
+{
+  if (S_ISDIR (n->mode))
+    {
+      guint8 *b = g_malloc0 (((n->size + BLKSZ - 1) / BLKSZ) * BLKSZ);
+      dir_bytes (n, b);
+      return b;
+    }
+  guint8 *b = g_malloc0 (((n->size + BLKSZ - 1) / BLKSZ) * BLKSZ + 1);
+  memcpy (b, n->target, n->size);
+  return b;
+}
+
+static gboolean
+write_contents (Writer *w, int fd, GError **error)
+{
+  for (guint i = 0; i < w->inodes->len; i++)
+    {
+      Inode *n = w->inodes->pdata[i];
+      if (!n->has_content)
+        continue;
+      if (lseek (fd, (off_t)(n->blkaddr * BLKSZ), SEEK_SET) < 0)
+        return cairn_throw_errno (error, "seeking in the image");
+      if (!cairn_repo_copy_file_content (w->repo, n->csum, fd, error))
+        return FALSE;
+      off_t end = lseek (fd, 0, SEEK_CUR);
+      if (end != (off_t)(n->blkaddr * BLKSZ + n->size))
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                                 "object %s.file: content is not of its recorded size", n->csum);
+    }
+  return TRUE;
+}
+
+static gboolean
+emit (Writer *w, const char *commit, int fd, GError **error)
+{
+  guint64 meta_end = place_inodes (w);
+  guint64 blk = (meta_end + BLKSZ - 1) / BLKSZ, inmem_blocks;
+  guint32 incompat = 0;
+  /* Directory and symlink blocks first (built in memory), file contents after. */
+  for (int pass = 0; pass < 2; pass++)
+    {
+      for (guint i = 0; i < w->inodes->len; i++)
+        {
+          Inode *n = w->inodes->pdata[i];
+          if (n->nblocks && n->has_content == (pass == 1))
+            {
+              n->blkaddr = blk;
+              blk += n->nblocks;
+            }
+          if (pass == 0 && n->layout == LAYOUT_CHUNK_BASED)
+            incompat |= INCOMPAT_CHUNKED_FILE;
+        }
+      if (pass == 0)
+        inmem_blocks = blk;
+    }
+  if (blk > G_MAXUINT32)
+    return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "the image would exceed 16 TiB");
+  gsize len = inmem_blocks * BLKSZ;
+  g_autofree guint8 *img = g_try_malloc0 (len);
+  if (!img)
+    return cairn_throw_code (error, G_IO_ERROR_NO_SPACE, "no memory for a %zu-byte image", len);
+  write_superblock (w, commit, img, blk, incompat);
+  for (guint i = 0; i < w->inodes->len; i++)
+    {
+      Inode *n = w->inodes->pdata[i];
+      write_inode (w, n, img + n->off);
+      if (!S_ISDIR (n->mode) && !S_ISLNK (n->mode))
+        continue;
+      g_autofree guint8 *data = inode_data (n);
+      if (n->nblocks)
+        memcpy (img + n->blkaddr * BLKSZ, data, MIN (n->size, n->nblocks * BLKSZ));
+      if (n->layout == LAYOUT_FLAT_INLINE)
+        memcpy (img + n->off + (n->extended ? 64 : 32) + (n->xattrs ? n->xattrs->len : 0),
+                data + n->nblocks * BLKSZ, n->tail);
+    }
+  if (pwrite (fd, img, len, 0) != (ssize_t)len)
+    return cairn_throw_errno (error, "writing the image");
+  if (!w->opts->with_data)
+    {
+      g_autofree char *sum = cairn_checksum_bytes (img, len);
+      g_strlcpy (w->stats.sha256, sum, sizeof w->stats.sha256);
+    }
+  if (!write_contents (w, fd, error))
+    return FALSE;
+  if (ftruncate (fd, (off_t)(blk * BLKSZ)) < 0)
+    return cairn_throw_errno (error, "writing the image");
+  w->stats.inodes = w->inodes->len;
+  w->stats.bytes = blk * BLKSZ;
+  return TRUE;
+}
+
+gboolean
+cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd, const CairnErofsOptions *opts,
+                   CairnErofsStats *out_stats, GError **error)
+{
+  g_auto (CairnCommit) c = { 0 };
+  if (!cairn_validate_checksum_string (commit, error)
+      || !cairn_repo_load_commit (repo, commit, &c, error))
+    return FALSE;
+  if (!opts->with_data && repo->mode == CAIRN_REPO_MODE_ARCHIVE)
+    return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
+                             "an archive repository's objects are compressed: overlayfs cannot "
+                             "serve them as file data");
+  Writer w = { .repo = repo, .opts = opts };
+  w.inodes = g_ptr_array_new_with_free_func (inode_free);
+  w.files = g_hash_table_new (g_str_hash, g_str_equal);
+  w.pending = g_ptr_array_new ();
+  w.trees = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, variant_unref0);
+  w.dirmetas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, dirmeta_free);
+  Inode *root = dir_inode (&w, NULL, c.root_meta, error);
+  gboolean ok = root && prefetch_trees (&w, c.root_tree, error)
+                && fill_dir (&w, root, c.root_tree, error) && load_files (&w, error)
+                && emit (&w, commit, out_fd, error);
+  if (ok && out_stats)
+    *out_stats = w.stats;
+  g_hash_table_unref (w.files);
+  g_ptr_array_unref (w.pending);
+  g_hash_table_unref (w.trees);
+  g_hash_table_unref (w.dirmetas);
+  g_ptr_array_unref (w.inodes);
+  if (!ok)
+    return cairn_prefix_error (error, "EROFS image of %s", commit);
+  return TRUE;
+}

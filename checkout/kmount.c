@@ -1,0 +1,540 @@
+/* The kernel mount of a commit: its EROFS metadata image (erofs.c) mounted
+ * from the file as overlayfs's lower layer, the repository's objects
+ * directory as the overlay's data-only layer (docs/cairn-mount.md).
+ *
+ * Copyright (C) 2026 The cairn authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Images are cached under extensions/cairn/erofs/<commit>.img with their
+ * SHA-256 in <commit>.img.sha256, checked on every use: a torn or altered
+ * image is rebuilt, which is also why the cache needs no fsync. An image
+ * is written to an unnamed temporary file and linked into place complete;
+ * its checksum file is replaced before the link, so a reader sees either
+ * no image, or an image and the checksum of a complete one.
+ *
+ * The mount uses the new mount API (fsopen/fsconfig/fsmount/move_mount,
+ * Linux 5.2; overlayfs "lowerdir+"/"datadir+" 6.8; detached mounts as
+ * overlay layers 6.15; file-backed EROFS 6.12): the EROFS mount is never
+ * attached anywhere, the overlay holds it, and the overlay is attached at
+ * the mount point by one move_mount at the very end. A process that dies
+ * before that leaves nothing mounted (its mount fds close with it) and no
+ * half-written image (the unnamed file goes too); after it, the mount is
+ * complete. Unmounting the overlay releases the EROFS mount.
+ */
+#include "config.h"
+#include "checkout/cairn-erofs.h"
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CACHE_DIR "erofs"
+#define SOURCE_PREFIX "cairn:"
+
+/* Tests stop the process at a named step (then kill it) to show that no
+ * step leaves a mount or a partial image behind. */
+static void
+test_stop_at (const char *step)
+{
+  const char *s = g_getenv ("CAIRN_TEST_KMOUNT_STOP");
+  if (s && strcmp (s, step) == 0)
+    raise (SIGSTOP);
+}
+
+static void klog (const CairnKmountOptions *o, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static void
+klog (const CairnKmountOptions *o, const char *fmt, ...)
+{
+  if (!o || !o->log)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  o->log (msg, o->log_data);
+}
+
+gboolean
+cairn_kmount_supported (CairnRepo *repo, GError **error)
+{
+  if (g_strcmp0 (g_getenv ("CAIRN_NO_KMOUNT"), "1") == 0)
+    return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "disabled by CAIRN_NO_KMOUNT=1");
+  if (geteuid () != 0)
+    return cairn_throw_code (error, G_IO_ERROR_PERMISSION_DENIED,
+                             "the kernel mount needs root (mounting EROFS and overlayfs)");
+  if (repo->mode == CAIRN_REPO_MODE_ARCHIVE)
+    return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
+                             "archive repository: its objects are compressed and overlayfs "
+                             "cannot serve them as file data (use --fuse, which decompresses)");
+  static const char *const types[] = { "erofs", "overlay" };
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    {
+      cairn_autofd fs = fsopen (types[i], FSOPEN_CLOEXEC);
+      if (fs < 0)
+        return cairn_throw_errno (error, "the kernel cannot mount %s", types[i]);
+    }
+  return TRUE;
+}
+
+/* ---- the image cache ------------------------------------------------------------ */
+
+static int
+open_cache_dir (CairnRepo *repo, GError **error)
+{
+  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
+  int fd = -1;
+  if (ext < 0 || !cairn_mkdirat (ext, CACHE_DIR, 0700, TRUE, error)
+      || !cairn_opendirat (ext, CACHE_DIR, FALSE, &fd, error))
+    return -1;
+  return fd;
+}
+
+static gboolean
+repo_verity (CairnRepo *repo)
+{
+  return g_key_file_get_boolean (repo->config, "cairn", "verity", NULL);
+}
+
+/* <commit>.img, or <commit>.verity.img when the image records fs-verity
+ * digests (`cairn fsck --verity`): an image built before is not reused. */
+static char *
+image_name (CairnRepo *repo, const char *commit, const char *suffix)
+{
+  return g_strconcat (commit, repo_verity (repo) ? ".verity" : "", ".img", suffix, NULL);
+}
+
+/* SHA-256 of the whole file, read through a mapping (no copy, no buffer:
+ * this runs on every mount). */
+static char *
+hash_fd (int fd, GError **error)
+{
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return cairn_throw_errno (error, "image"), NULL;
+  if (st.st_size == 0)
+    return cairn_checksum_bytes ("", 0);
+  void *p = mmap (NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  if (p == MAP_FAILED)
+    return cairn_throw_errno (error, "reading the image"), NULL;
+  char *sum = cairn_checksum_bytes (p, st.st_size);
+  munmap (p, st.st_size);
+  return sum;
+}
+
+/* The cached image if it is there and matches its recorded checksum. */
+static int
+open_cached (CairnRepo *repo, int dfd, const char *commit, gboolean *out_corrupt)
+{
+  g_autofree char *name = image_name (repo, commit, "");
+  g_autofree char *sumname = image_name (repo, commit, ".sha256");
+  *out_corrupt = FALSE;
+  cairn_autofd fd = openat (dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return -1;
+  g_autoptr (GBytes) sum = cairn_file_get_contents_at (dfd, sumname, 128, NULL);
+  g_autofree char *actual = hash_fd (fd, NULL);
+  gsize len = 0;
+  const char *recorded = sum ? g_bytes_get_data (sum, &len) : NULL;
+  if (!actual || !recorded || len < 64 || memcmp (recorded, actual, 64) != 0)
+    {
+      *out_corrupt = TRUE;
+      return -1;
+    }
+  return cairn_steal_fd (&fd);
+}
+
+static void
+log_missing (const char *msg, gpointer data)
+{
+  const CairnKmountOptions *o = data;
+  if (o && o->log)
+    o->log (msg, o->log_data);
+}
+
+static int
+build_image (CairnRepo *repo, int dfd, const char *commit, const CairnKmountOptions *opts,
+             CairnKmountStats *stats, GError **error)
+{
+  g_auto (CairnTmpfile) tmp = { 0 };
+  if (!cairn_tmpfile_open (dfd, 0644, &tmp, error))
+    return -1;
+  CairnErofsOptions eo
+      = { .verity = repo_verity (repo), .log = log_missing, .log_data = (gpointer)opts };
+  CairnErofsStats es = { 0 };
+  if (!cairn_erofs_write (repo, commit, tmp.fd, &eo, &es, error))
+    return -1;
+  stats->image_built = TRUE;
+  stats->n_missing = es.n_missing;
+  test_stop_at ("image");
+  int fd = fcntl (tmp.fd, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0)
+    return cairn_throw_errno (error, "image"), -1;
+  cairn_autofd owned = fd;
+  /* An image with missing objects is used once, never cached: the objects
+   * may come back (a pull) and the next mount should show them. */
+  if (es.n_missing)
+    return cairn_steal_fd (&owned);
+  g_autofree char *sum = g_strdup (es.sha256);
+  g_autofree char *name = image_name (repo, commit, "");
+  g_autofree char *sumname = image_name (repo, commit, ".sha256");
+  g_autofree char *line = g_strconcat (sum ? sum : "", "\n", NULL);
+  if (!sum
+      || !cairn_file_replace_contents_at (dfd, sumname, line, strlen (line), 0644, CAIRN_FSYNC_NONE,
+                                          error)
+      || !cairn_tmpfile_link_at (&tmp, CAIRN_LINK_REPLACE, dfd, name, CAIRN_FSYNC_NONE, error))
+    return cairn_prefix_error (error, "caching the image of %s", commit), -1;
+  stats->image_cached = TRUE;
+  return cairn_steal_fd (&owned);
+}
+
+int
+cairn_kmount_image_open (CairnRepo *repo, const char *commit, const CairnKmountOptions *opts,
+                         CairnKmountStats *out_stats, GError **error)
+{
+  CairnKmountStats stats = { 0 };
+  if (!cairn_validate_checksum_string (commit, error))
+    return -1;
+  cairn_autofd dfd = open_cache_dir (repo, error);
+  if (dfd < 0)
+    return cairn_prefix_error (error, "image cache"), -1;
+  gboolean corrupt = FALSE;
+  cairn_autofd fd = open_cached (repo, dfd, commit, &corrupt);
+  if (fd >= 0)
+    stats.image_cached = TRUE;
+  else
+    {
+      if (corrupt)
+        {
+          stats.image_corrupt = TRUE;
+          klog (opts, "cached image of %s does not match its checksum: rebuilding it", commit);
+        }
+      fd = build_image (repo, dfd, commit, opts, &stats, error);
+      if (fd < 0)
+        return -1;
+    }
+  if (out_stats)
+    *out_stats = stats;
+  return cairn_steal_fd (&fd);
+}
+
+/* ---- mounting ----------------------------------------------------------------------- */
+
+/* The kernel's messages for a failed fsconfig/fsmount, read from the fs
+ * context fd ("e overlay: ..."). */
+static char *
+fs_messages (int fs)
+{
+  GString *s = g_string_new (NULL);
+  char buf[512];
+  ssize_t n;
+  while ((n = read (fs, buf, sizeof buf - 1)) > 0)
+    {
+      buf[n] = 0;
+      g_strchomp (buf);
+      g_string_append_printf (s, "%s%s", s->len ? "; " : "",
+                              buf[0] && buf[1] == ' ' ? buf + 2 : buf);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+fs_fail (int fs, GError **error, const char *what)
+{
+  int e = errno;
+  g_autofree char *msgs = fs_messages (fs);
+  return cairn_throw_errno_value (error, e, "%s%s%s%s", what, *msgs ? " (" : "", msgs,
+                                  *msgs ? ")" : "");
+}
+
+static gboolean
+set_str (int fs, const char *key, const char *value, GError **error)
+{
+  if (fsconfig (fs, FSCONFIG_SET_STRING, key, value, 0) < 0)
+    return fs_fail (fs, error, key);
+  return TRUE;
+}
+
+static int
+mount_erofs (int img_fd, GError **error)
+{
+  cairn_autofd fs = fsopen ("erofs", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return cairn_throw_errno (error, "erofs"), -1;
+  g_autofree char *src = g_strdup_printf ("/proc/self/fd/%d", img_fd);
+  if (!set_str (fs, "source", src, error))
+    return -1;
+  if (fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return fs_fail (fs, error, "mounting the EROFS image"), -1;
+  int mnt = fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
+  if (mnt < 0)
+    return fs_fail (fs, error, "mounting the EROFS image"), -1;
+  return mnt;
+}
+
+static int
+mount_overlay (CairnRepo *repo, const char *commit, int lower_mnt, const CairnKmountOptions *opts,
+               GError **error)
+{
+  cairn_autofd fs = fsopen ("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return cairn_throw_errno (error, "overlay"), -1;
+  g_autofree char *source = g_strconcat (SOURCE_PREFIX, commit, NULL);
+  g_autofree char *lower = g_strdup_printf ("/proc/self/fd/%d", lower_mnt);
+  /* By path, not through repo->objects_dfd: the caller may have entered a
+   * new mount namespace since the repository was opened, and overlayfs
+   * takes no layer from another namespace. */
+  g_autofree char *repo_abs = realpath (repo->path, NULL);
+  if (!repo_abs)
+    return cairn_throw_errno (error, "%s", repo->path), -1;
+  g_autofree char *data = g_build_filename (repo_abs, "objects", NULL);
+  gboolean verity = repo_verity (repo);
+  /* metacopy: file data comes from the redirect target; redirect_dir=follow:
+   * follow redirects without ever creating any (the overlay has no upper
+   * layer). verity=on: a digest in the metadata must match the object. */
+  if (!set_str (fs, "source", source, error) || !set_str (fs, "lowerdir+", lower, error)
+      || !set_str (fs, "datadir+", data, error) || !set_str (fs, "metacopy", "on", error)
+      || !set_str (fs, "redirect_dir", "follow", error)
+      || (verity && !set_str (fs, "verity", "on", error)))
+    return -1;
+  if (fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return fs_fail (fs, error, "creating the overlay"), -1;
+  guint attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | (opts && opts->suid ? 0 : MOUNT_ATTR_NOSUID);
+  int mnt = fsmount (fs, FSMOUNT_CLOEXEC, attrs);
+  if (mnt < 0)
+    return fs_fail (fs, error, "mounting the overlay"), -1;
+  return mnt;
+}
+
+/* The kernel refused a mount (an older kernel, a file system overlayfs
+ * does not take as a layer): G_IO_ERROR_NOT_SUPPORTED, nothing is mounted,
+ * the caller may serve the view another way. */
+static gboolean
+kernel_refused (GError **error, const char *mountpoint)
+{
+  cairn_prefix_error (error, "mount %s", mountpoint);
+  if (error && *error)
+    {
+      (*error)->domain = G_IO_ERROR;
+      (*error)->code = G_IO_ERROR_NOT_SUPPORTED;
+    }
+  return FALSE;
+}
+
+gboolean
+cairn_kmount (CairnRepo *repo, const char *commit, const char *mountpoint,
+              const CairnKmountOptions *opts, CairnKmountStats *out_stats, GError **error)
+{
+  cairn_autofd target = open (mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (target < 0)
+    return cairn_throw_errno (error, "mount point %s", mountpoint);
+  cairn_autofd img = cairn_kmount_image_open (repo, commit, opts, out_stats, error);
+  if (img < 0)
+    return FALSE;
+  cairn_autofd erofs = mount_erofs (img, error);
+  if (erofs < 0)
+    return kernel_refused (error, mountpoint);
+  test_stop_at ("erofs");
+  cairn_autofd ovl = mount_overlay (repo, commit, erofs, opts, error);
+  if (ovl < 0)
+    return kernel_refused (error, mountpoint);
+  test_stop_at ("overlay");
+  if (move_mount (ovl, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return cairn_throw_errno (error, "mount %s", mountpoint);
+  return TRUE;
+}
+
+/* ---- finding our mounts ------------------------------------------------------------ */
+
+static char *
+unescape (const char *s)
+{
+  GString *out = g_string_new (NULL);
+  for (; *s; s++)
+    {
+      if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0'
+          && s[3] <= '7')
+        {
+          g_string_append_c (out, (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0')));
+          s += 3;
+        }
+      else
+        g_string_append_c (out, *s);
+    }
+  return g_string_free (out, FALSE);
+}
+
+char *
+cairn_kmount_commit_at (const char *path)
+{
+  g_autofree char *real = realpath (path, NULL);
+  g_autofree char *info = NULL;
+  if (!real || !g_file_get_contents ("/proc/self/mountinfo", &info, NULL, NULL))
+    return NULL;
+  char *commit = NULL;
+  g_auto (GStrv) lines = g_strsplit (info, "\n", -1);
+  for (char **l = lines; *l; l++)
+    {
+      g_auto (GStrv) f = g_strsplit (*l, " ", -1);
+      guint n = g_strv_length (f), sep = 0;
+      for (guint i = 6; i < n && !sep; i++)
+        if (strcmp (f[i], "-") == 0)
+          sep = i;
+      if (n < 5 || !sep || sep + 2 >= n)
+        continue;
+      g_autofree char *mp = unescape (f[4]);
+      if (strcmp (mp, real) != 0)
+        continue;
+      g_clear_pointer (&commit, g_free); /* the last one is on top */
+      if (strcmp (f[sep + 1], "overlay") == 0 && g_str_has_prefix (f[sep + 2], SOURCE_PREFIX)
+          && cairn_is_checksum_string (f[sep + 2] + strlen (SOURCE_PREFIX)))
+        commit = g_strdup (f[sep + 2] + strlen (SOURCE_PREFIX));
+    }
+  return commit;
+}
+
+gboolean
+cairn_kmount_umount (const char *mountpoint, gboolean *out_lazy, GError **error)
+{
+  g_autofree char *commit = cairn_kmount_commit_at (mountpoint);
+  if (!commit)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_ARGUMENT, "%s is not a cairn mount",
+                             mountpoint);
+  gboolean lazy = FALSE;
+  /* Unmounting the overlay releases the EROFS mount it holds. */
+  if (umount2 (mountpoint, UMOUNT_NOFOLLOW) < 0)
+    {
+      if (errno != EBUSY || umount2 (mountpoint, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
+        return cairn_throw_errno (error, "umount %s", mountpoint);
+      lazy = TRUE;
+    }
+  if (out_lazy)
+    *out_lazy = lazy;
+  return TRUE;
+}
+
+/* ---- prune ------------------------------------------------------------------------ */
+
+gboolean
+cairn_erofs_cache_prune (CairnRepo *repo, guint *out_removed, GError **error)
+{
+  *out_removed = 0;
+  cairn_autofd dfd = open_cache_dir (repo, error);
+  if (dfd < 0)
+    return FALSE;
+  int dup = fcntl (dfd, F_DUPFD_CLOEXEC, 3);
+  DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
+  if (!d)
+    return cairn_throw_errno (error, "reading the image cache");
+  g_autoptr (GPtrArray) remove = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *de;
+  time_t now = time (NULL);
+  while ((de = readdir (d)))
+    {
+      const char *dot = strchr (de->d_name, '.');
+      struct stat st;
+      /* A named temporary file (no O_TMPFILE) a killed build left. */
+      if (g_str_has_prefix (de->d_name, ".tmp-"))
+        {
+          if (fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > 3600)
+            g_ptr_array_add (remove, g_strdup (de->d_name));
+          continue;
+        }
+      if (!dot || !(g_str_has_suffix (dot, ".img") || g_str_has_suffix (dot, ".img.sha256")))
+        continue;
+      g_autofree char *commit = g_strndup (de->d_name, dot - de->d_name);
+      gboolean have = FALSE;
+      if (!cairn_is_checksum_string (commit)
+          || (cairn_repo_has_object (repo, CAIRN_OBJECT_COMMIT, commit, &have, NULL) && !have))
+        g_ptr_array_add (remove, g_strdup (de->d_name));
+    }
+  closedir (d);
+  for (guint i = 0; i < remove->len; i++)
+    {
+      /* A mounted image stays readable: the mount holds the file open. */
+      if (!cairn_unlinkat (dfd, remove->pdata[i], 0, TRUE, error))
+        return FALSE;
+      if (g_str_has_suffix (remove->pdata[i], ".img"))
+        (*out_removed)++;
+    }
+  return TRUE;
+}
+
+/* ---- the mount shared by `cairn run --mount` ------------------------------------ */
+
+#define MOUNTS_DIR "mounts"
+
+static int
+open_mounts_dir (CairnRepo *repo, GError **error)
+{
+  cairn_autofd ext = cairn_repo_extensions_dfd (repo, error);
+  int fd = -1;
+  if (ext < 0 || !cairn_mkdirat (ext, MOUNTS_DIR, 0700, TRUE, error)
+      || !cairn_opendirat (ext, MOUNTS_DIR, FALSE, &fd, error))
+    return -1;
+  return fd;
+}
+
+static int
+lock_file (int dfd, const char *commit, const char *suffix, int how, GError **error)
+{
+  g_autofree char *name = g_strconcat (commit, suffix, NULL);
+  cairn_autofd fd = openat (dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return cairn_throw_errno (error, "opening %s", name), -1;
+  while (flock (fd, how) < 0)
+    if (errno != EINTR)
+      return cairn_throw_errno (error, "locking %s", name), -1;
+  return cairn_steal_fd (&fd);
+}
+
+gboolean
+cairn_kmount_shared_acquire (CairnRepo *repo, const char *commit, const CairnKmountOptions *opts,
+                             char **out_path, int *out_users_fd, CairnKmountStats *out_stats,
+                             GError **error)
+{
+  if (!cairn_validate_checksum_string (commit, error))
+    return FALSE;
+  cairn_autofd dfd = open_mounts_dir (repo, error);
+  if (dfd < 0)
+    return FALSE;
+  cairn_autofd mutex = lock_file (dfd, commit, ".lock", LOCK_EX, error);
+  cairn_autofd users = mutex < 0 ? -1 : lock_file (dfd, commit, ".users", LOCK_SH, error);
+  if (users < 0 || !cairn_mkdirat (dfd, commit, 0755, TRUE, error))
+    return FALSE;
+  g_autofree char *base
+      = g_build_filename (repo->path, "extensions", "cairn", MOUNTS_DIR, commit, NULL);
+  g_autofree char *path = g_canonicalize_filename (base, NULL);
+  g_autofree char *mounted = cairn_kmount_commit_at (path);
+  if (g_strcmp0 (mounted, commit) != 0
+      && !cairn_kmount (repo, commit, path, opts, out_stats, error))
+    return FALSE;
+  *out_path = g_steal_pointer (&path);
+  *out_users_fd = cairn_steal_fd (&users);
+  return TRUE;
+}
+
+void
+cairn_kmount_shared_release (CairnRepo *repo, const char *commit, int users_fd)
+{
+  cairn_autofd dfd = open_mounts_dir (repo, NULL);
+  cairn_autofd mutex = dfd < 0 ? -1 : lock_file (dfd, commit, ".lock", LOCK_EX, NULL);
+  close (users_fd);
+  if (mutex < 0)
+    return;
+  cairn_autofd users = lock_file (dfd, commit, ".users", LOCK_EX | LOCK_NB, NULL);
+  if (users < 0)
+    return; /* another container still uses it */
+  g_autofree char *base
+      = g_build_filename (repo->path, "extensions", "cairn", MOUNTS_DIR, commit, NULL);
+  g_autofree char *path = g_canonicalize_filename (base, NULL);
+  g_autofree char *mounted = cairn_kmount_commit_at (path);
+  if (g_strcmp0 (mounted, commit) == 0 && umount2 (path, UMOUNT_NOFOLLOW) < 0 && errno == EBUSY)
+    (void)umount2 (path, UMOUNT_NOFOLLOW | MNT_DETACH);
+  (void)unlinkat (dfd, commit, AT_REMOVEDIR);
+}
