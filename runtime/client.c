@@ -618,6 +618,17 @@ oci_client_run (int argc, char **argv)
   int r = parse (argc, argv, &c);
   if (r != 0)
     return r > 0 ? 0 : EXIT_LAUNCH_ERROR;
+  /* A stop asked for while the container is being made (its bundle, its
+   * network) stays pending until the runtime's run forwards it to the
+   * container: dying here would leave the pasta and its namespace behind. */
+  sigset_t stop;
+  sigemptyset (&stop);
+  sigaddset (&stop, SIGINT);
+  sigaddset (&stop, SIGTERM);
+  sigaddset (&stop, SIGHUP);
+  sigaddset (&stop, SIGQUIT);
+  if (!c.detach)
+    sigprocmask (SIG_BLOCK, &stop, NULL);
   r = make_bundle (&c);
   if (r == 0 && (r = write_config (&c)) < 0)
     remove_bundle (&c);
