@@ -15,7 +15,7 @@ typedef struct
   GPtrArray *env, *env_files, *volumes, *tmpfs, *publish, *dns, *add_hosts, *cap_add, *cap_drop;
   char *net, *name, *hostname, *workdir, *user, *entrypoint, *memory, *pids, *cpus, *cpu_weight,
       *seccomp, *overlay_upper, *keyring;
-  gboolean env_host, tty, interactive, detach, rm, init, read_only, writable, rootless,
+  gboolean env_host, tty, interactive, detach, rm, init, no_init, read_only, writable, rootless,
       require_signed, mount;
   CairnRunMountKind mount_kind; /* with --mount */
   char *ref;

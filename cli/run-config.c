@@ -8,7 +8,8 @@
  *   comes from the host unless --env-host (the launcher's own environment,
  *   below everything else) or -e NAME (the host's value of NAME, read by
  *   the launcher when it starts, so that a replayed launch reads it again).
- * - Network: pasta (Debian's passt) by default when it is installed, else a
+ * - Network: pasta (Debian's passt) by default when it is installed (and,
+ *   rootless, /dev/net/tun is open to the user), else a
  *   namespace with loopback only; -p as podman gives it to pasta (-t/-u
  *   [IP/]HOSTPORT:PORT, and otherwise none; nothing forwarded from the
  *   container to the host's ports, no gateway mapped to the host, unless
@@ -498,7 +499,10 @@ network (const CairnRunArgs *a, const char *hostname, const char *containers, Ca
          GPtrArray *binds, GError **error)
 {
   g_autofree char *pasta = g_find_program_in_path ("pasta");
-  const char *given = a->net ? a->net : pasta ? "pasta" : "private";
+  /* pasta needs /dev/net/tun: rootless, a machine (or container) that keeps
+   * it to root gets the loopback-only default instead of a failing one */
+  gboolean pasta_usable = pasta && (geteuid () == 0 || access ("/dev/net/tun", R_OK | W_OK) == 0);
+  const char *given = a->net ? a->net : pasta_usable ? "pasta" : "private";
   g_autofree char *mode = g_strndup (given, strcspn (given, ":"));
   const char *opts = given[strlen (mode)] == ':' ? given + strlen (mode) + 1 : NULL;
   if (strcmp (mode, "none") && strcmp (mode, "private") && strcmp (mode, "host")
@@ -701,6 +705,26 @@ command (const CairnRunArgs *a, const CairnImageDefaults *img, const char *commi
 }
 
 /* ---- everything -------------------------------------------------------------------------- */
+
+/* The launcher's own default (cairn-launch(1), --init): an init as pid 1
+ * unless the command is one, so that a container's pid 1 dies of TERM and
+ * INT (the kernel ignores unhandled signals sent to a namespace's init) and
+ * zombies are reaped. The OCI form runs the command as pid 1 without
+ * --init, as runc does: cairn run asks for the init itself. */
+static gboolean
+wants_init (const CairnRunArgs *a, const CairnRunConfig *c)
+{
+  static const char *const inits[]
+      = { "init",  "systemd",    "tini",        "dumb-init",   "catatonit", "s6-svscan",
+          "runit", "runit-init", "openrc-init", "docker-init", "sinit",     NULL };
+  if (a->init || a->no_init)
+    return a->init;
+  if (!c->command->len)
+    return TRUE;
+  g_autofree char *base = g_path_get_basename (c->command->pdata[0]);
+  return !g_strv_contains (inits, base);
+}
+
 static void
 limits_and_privileges (const CairnRunArgs *a, CairnRunConfig *c)
 {
@@ -718,7 +742,7 @@ limits_and_privileges (const CairnRunArgs *a, CairnRunConfig *c)
     add (c, "cap-drop", a->cap_drop->pdata[i]);
   if (a->rootless)
     add (c, "rootless", NULL);
-  if (a->init)
+  if (wants_init (a, c))
     add (c, "init", NULL);
   if (a->tty)
     add (c, "tty", NULL);

@@ -80,6 +80,7 @@ static const Field fields[] = {
   F ("cap-drop", cap_drop, 'a'),
   F ("seccomp", seccomp, 's'),
   F ("init", init, 'b'),
+  F ("no-init", no_init, 'b'),
   F ("read-only", read_only, 'b'),
   F ("writable", writable, 'b'),
   F ("overlay-upper", overlay_upper, 's'),
@@ -139,7 +140,7 @@ on_option (const char *option_name, const char *value, gpointer data, GError **e
     return security_opt (a, value, error);
   if (!strcmp (name, "mount"))
     return mount_kind (a, value, error);
-  if (!strcmp (name, "clear-env") || !strcmp (name, "no-init"))
+  if (!strcmp (name, "clear-env"))
     return TRUE; /* today's defaults, accepted for the scripts that said so */
   for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
     {
@@ -214,7 +215,10 @@ static GOptionEntry entries[] = {
   V ("cap-drop", 0, "Drop a capability (or ALL)", "CAP"),
   V ("security-opt", 0, "seccomp=FILE|unconfined, no-new-privileges", "OPT"),
   V ("seccomp", 0, "Seccomp policy: default, unconfined or a FILE", "POLICY"),
-  B ("init", 0, "Run a minimal init as pid 1 (forwards signals, reaps zombies)"),
+  B ("init", 0,
+     "Run a minimal init as pid 1 (forwards signals, reaps zombies; the default unless CMD is an "
+     "init)"),
+  B ("no-init", 0, "Run CMD itself as pid 1, as podman does without --init"),
   B ("read-only", 0, "Strict read-only root: no tmpfs on /tmp, /run, /var/tmp"),
   B ("writable", 0, "Writable root: an overlay whose changes stay with the container"),
   V ("overlay-upper", 0, "Keep the --writable overlay's changes in DIR", "DIR"),
@@ -227,7 +231,6 @@ static GOptionEntry entries[] = {
     "kernel|fuse" },
   HIDDEN_V ("pids"),
   HIDDEN_B ("clear-env"),
-  HIDDEN_B ("no-init"),
   { NULL },
 };
 
@@ -260,6 +263,8 @@ cairn_run_parse (CairnCli *cli, int argc, char **in_argv, CairnRunArgs *a, GErro
     }
   for (; i < argc; i++)
     g_ptr_array_add (a->cmd, g_strdup (argv[i]));
+  if (a->init && a->no_init)
+    return cairn_cli_usage_error (error, "--init and --no-init exclude each other");
   if (a->read_only && a->writable)
     return cairn_cli_usage_error (error, "--read-only and --writable exclude each other");
   if (a->detach && a->mount)
