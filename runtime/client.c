@@ -505,6 +505,10 @@ await_container (struct mon *m)
         master_open = false;
       struct signalfd_siginfo si;
       reap = (p[2].revents & POLLIN) && read (m->sfd, &si, sizeof si) > 0;
+      /* the monitor asked to end: the container is, so that the exit
+       * status, the log and the pasta are seen to as usual */
+      if (reap && si.ssi_signo != SIGCHLD && status < 0 && m->init > 0)
+        kill (m->init, (int)si.ssi_signo);
     }
   return status < 0 ? EXIT_LAUNCH_ERROR : status;
 }
@@ -522,6 +526,8 @@ static void __attribute__ ((noreturn)) monitor (struct client *c, int report_fd)
   sigset_t set;
   sigemptyset (&set);
   sigaddset (&set, SIGCHLD);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGINT);
   sigprocmask (SIG_BLOCK, &set, NULL);
   m.sfd = signalfd (-1, &set, SFD_CLOEXEC);
   int pipefd[2];
