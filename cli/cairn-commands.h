@@ -12,3 +12,4 @@
 
 /* remote's verbs (add, gpg-import, ...), for the completion; NULL past the last. */
 const char *cairn_cmd_remote_verb (guint i);
+const char *cairn_cmd_static_delta_verb (guint i);
