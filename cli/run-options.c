@@ -249,7 +249,18 @@ cairn_run_parse (CairnCli *cli, int argc, char **in_argv, CairnRunArgs *a, GErro
                              "Entrypoint + Cmd recorded by `cairn import`. Exit status: the "
                              "container's.",
                              &argc, &argv, error))
-    return FALSE;
+    {
+      /* GOption says "Unknown option -Z": name it as run's own errors do */
+      const char *prefix = "Unknown option ";
+      if (error && *error && g_error_matches (*error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION)
+          && g_str_has_prefix ((*error)->message, prefix))
+        {
+          g_autofree char *opt = g_strdup ((*error)->message + strlen (prefix));
+          g_clear_error (error);
+          cairn_cli_usage_error (error, "unknown option '%s'", opt);
+        }
+      return FALSE;
+    }
   if (argc < 2)
     return cairn_cli_usage_error (error, "need a REF or COMMIT to run");
   if (argv[1][0] == '-' && strcmp (argv[1], "-"))
