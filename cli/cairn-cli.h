@@ -79,11 +79,17 @@ char *cairn_cli_default_repo_path (void);
 /* The repository path this invocation works on (--repo or the default). */
 const char *cairn_cli_repo_path (CairnCli *cli);
 
-/* Whether stderr is a terminal (progress output is shown only then). */
+/* Whether progress is shown: --progress=bar|json, or with auto (the
+ * default) when stderr is a terminal. commit, import, pull and push take
+ * --progress (cli/common.c adds it to their option tables). */
 gboolean cairn_cli_progress_enabled (void);
 
 /* Print a progress line on stderr (\r-terminated) when enabled. */
 void cairn_cli_progress (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+/* Files and bytes so far: the bar shows them with the rate; json an event
+ * {"command","elapsed","files","bytes","bytes_per_second"}. */
+void cairn_cli_progress_counts (guint64 files, guint64 bytes);
+/* Clear the bar; json: a last event with "done":true. */
 void cairn_cli_progress_end (void);
 
 /* Append a JSON string literal (quoted, escaped) to @s. */
