@@ -27,7 +27,7 @@ scenario_run() {
 # `cairn run -d` then `cairn exec NAME /bin/true` vs `podman exec` on the
 # same busybox image (target <= 0.5x), and cairn's pasta against podman's
 # (reported), in the sandbox of the OCI scenario (tests/oci-sandbox.sh: its
-# own cgroups, mounts and network namespace, where a dummy interface with a
+# own cgroups, mounts and network namespace, where a veth pair with a
 # default route gives pasta a host side to copy).
 scenario_run_podman() {
   local B=$1 W=$BENCH_WORK
@@ -51,8 +51,9 @@ bench_compare "exec: cairn run -d, then cairn exec NAME /bin/true" --warmup 3 --
 $c rm -f bx >/dev/null
 $pm rm -f -t 0 px >/dev/null 2>&1 || true
 if command -v pasta >/dev/null; then
-  ip link add bench0 type dummy
+  ip link add bench0 type veth peer name bench1
   ip addr add 192.0.2.1/24 dev bench0
+  ip link set bench1 up
   ip link set bench0 up
   ip route add default via 192.0.2.254 dev bench0
   bench_compare "pasta: cairn run --rm --net=pasta vs podman run --rm --network=pasta" --warmup 2 \\
