@@ -17,9 +17,10 @@ scenario_run() {
   scenario_run_podman "$B"
   $CAIRN --repo=$W/r commit -b debian $R >/dev/null
   ostree --repo=$W/r refs >/dev/null
+  # --net=private: loopback only, as bwrap --unshare-all gives
   bench_compare "cold start on Debian minbase (no cached checkout)" \
     --prepare "rm -rf $W/r/extensions/cairn/checkouts $W/oco" --target "ostree+bwrap<=0.7" \
-    cairn="$CAIRN --repo=$W/r run debian -- /bin/true" \
+    cairn="$CAIRN --repo=$W/r run --rm --net=private debian /bin/true" \
     ostree+bwrap="ostree --repo=$W/r checkout debian $W/oco && bwrap --unshare-all --die-with-parent --ro-bind $W/oco / --proc /proc --dev /dev /bin/true"
   rm -rf $W/r $W/oco $W/containers $W/run-records
 }
