@@ -29,10 +29,40 @@ typedef struct
   const char *summary;
 } CairnCommand;
 
+/* The dispatch table (cli/main.c), ended by a NULL name. */
+const CairnCommand *cairn_cli_commands (void);
+
 /* Parse @entries for subcommand @cli->name with @param_string ("REF PATH").
  * --help prints and exits 0. Returns FALSE with a G_OPTION_ERROR on bad usage. */
 gboolean cairn_cli_parse (CairnCli *cli, GOptionEntry *entries, const char *param_string,
                           const char *description, int *argc, char ***argv, GError **error);
+
+/* The same with @user_data for G_OPTION_ARG_CALLBACK entries and, with
+ * @stop_at_first_argument, options only before the first argument (the
+ * rest, options included, is left in argv: run's container command). */
+gboolean cairn_cli_parse_full (CairnCli *cli, GOptionEntry *entries, gpointer user_data,
+                               gboolean stop_at_first_argument, const char *param_string,
+                               const char *description, int *argc, char ***argv, GError **error);
+
+/* Shell completion (cli/cmd-completion.c) asks each command for its option
+ * table: while cairn_cli_option_dump is set, cairn_cli_parse() records the
+ * entries it was given (the ones --help prints) instead of parsing, and
+ * fails with G_IO_ERROR_CANCELLED. */
+typedef struct
+{
+  char *long_name;
+  char short_name;
+  gboolean takes_value;
+  char *arg_description, *description;
+} CairnCliOption;
+
+typedef struct
+{
+  GPtrArray *options; /* of CairnCliOption */
+  char *params;
+} CairnCliOptionDump;
+
+extern CairnCliOptionDump *cairn_cli_option_dump;
 
 /* The same, with @data handed to G_OPTION_ARG_CALLBACK entries. */
 gboolean cairn_cli_parse_with_data (CairnCli *cli, GOptionEntry *entries, gpointer data,
@@ -49,11 +79,17 @@ char *cairn_cli_default_repo_path (void);
 /* The repository path this invocation works on (--repo or the default). */
 const char *cairn_cli_repo_path (CairnCli *cli);
 
-/* Whether stderr is a terminal (progress output is shown only then). */
+/* Whether progress is shown: --progress=bar|json, or with auto (the
+ * default) when stderr is a terminal. commit, import, pull and push take
+ * --progress (cli/common.c adds it to their option tables). */
 gboolean cairn_cli_progress_enabled (void);
 
 /* Print a progress line on stderr (\r-terminated) when enabled. */
 void cairn_cli_progress (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+/* Files and bytes so far: the bar shows them with the rate; json an event
+ * {"command","elapsed","files","bytes","bytes_per_second"}. */
+void cairn_cli_progress_counts (guint64 files, guint64 bytes);
+/* Clear the bar; json: a last event with "done":true. */
 void cairn_cli_progress_end (void);
 
 /* Append a JSON string literal (quoted, escaped) to @s. */

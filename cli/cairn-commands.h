@@ -9,3 +9,7 @@
 #include "cli/cairn-commands.def"
 #undef CAIRN_COMMAND_IO
 #undef CAIRN_COMMAND
+
+/* remote's verbs (add, gpg-import, ...), for the completion; NULL past the last. */
+const char *cairn_cmd_remote_verb (guint i);
+const char *cairn_cmd_static_delta_verb (guint i);

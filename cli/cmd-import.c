@@ -9,7 +9,7 @@
 static void
 progress (guint64 files, guint64 bytes, gpointer data)
 {
-  cairn_cli_progress ("import: %" G_GUINT64_FORMAT " files, %.1f MiB", files, bytes / 1048576.0);
+  cairn_cli_progress_counts (files, bytes);
 }
 
 /* "PATH[:REFERENCE]", as skopeo writes its oci: and docker-archive:

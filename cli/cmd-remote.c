@@ -299,6 +299,12 @@ static const struct
   { "show", cmd_show }, { "delete", cmd_delete },
 };
 
+const char *
+cairn_cmd_remote_verb (guint i)
+{
+  return i < G_N_ELEMENTS (verbs) ? verbs[i].name : NULL;
+}
+
 int
 cairn_cmd_remote (CairnCli *cli, int argc, char **argv, GError **error)
 {

@@ -348,6 +348,12 @@ static const struct
   { "delete", cmd_delete },     { "reindex", cmd_reindex }, { "verify", cmd_verify },
 };
 
+const char *
+cairn_cmd_static_delta_verb (guint i)
+{
+  return i < G_N_ELEMENTS (verbs) ? verbs[i].name : NULL;
+}
+
 int
 cairn_cmd_static_delta (CairnCli *cli, int argc, char **argv, GError **error)
 {

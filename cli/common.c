@@ -17,29 +17,126 @@ cairn_cli_usage_error (GError **error, const char *fmt, ...)
   return FALSE;
 }
 
-gboolean
-cairn_cli_parse_with_data (CairnCli *cli, GOptionEntry *entries, gpointer data,
-                           const char *param_string, const char *description, int *argc,
-                           char ***argv, GError **error)
+/* --progress=auto|bar|json|none, for the commands whose work can be long.
+ * auto: the bar when stderr is a terminal, nothing otherwise (scripts that
+ * read stderr get what they had; they ask for json). */
+typedef enum
 {
+  PROGRESS_AUTO,
+  PROGRESS_BAR,
+  PROGRESS_JSON,
+  PROGRESS_NONE,
+} ProgressMode;
+
+static ProgressMode progress_mode;
+static const char *progress_command;
+static gint64 progress_start;
+static gboolean progress_shown, progress_have_counts;
+static guint64 progress_items, progress_bytes;
+
+static const char *const progress_commands[] = { "commit", "import", "pull", "push", NULL };
+
+static gboolean
+on_progress (const char *name, const char *value, gpointer data, GError **error)
+{
+  static const char *const modes[] = { "auto", "bar", "json", "none", NULL };
+  for (int i = 0; modes[i]; i++)
+    if (!strcmp (value, modes[i]))
+      {
+        progress_mode = (ProgressMode)i;
+        return TRUE;
+      }
+  return cairn_cli_usage_error (error, "--progress takes auto, bar, json or none, not '%s'", value);
+}
+
+static const GOptionEntry progress_entry
+    = { "progress",
+        0,
+        0,
+        G_OPTION_ARG_CALLBACK,
+        (gpointer)on_progress,
+        "Progress on stderr: a bar with totals and rate, JSON events (one object a line) or none "
+        "(auto: the bar on a terminal)",
+        "auto|bar|json|none" };
+
+/* @entries with --progress added for the commands that report it. */
+static GOptionEntry *
+with_progress (CairnCli *cli, const GOptionEntry *entries)
+{
+  if (!cli->name || !g_strv_contains (progress_commands, cli->name))
+    return NULL;
+  progress_command = cli->name;
+  gsize n = 0;
+  while (entries && entries[n].long_name)
+    n++;
+  GOptionEntry *all = g_new0 (GOptionEntry, n + 2);
+  if (n)
+    memcpy (all, entries, n * sizeof *all);
+  all[n] = progress_entry;
+  return all;
+}
+
+CairnCliOptionDump *cairn_cli_option_dump;
+
+static void
+dump_entries (CairnCliOptionDump *d, const GOptionEntry *entries, const char *params)
+{
+  g_free (d->params);
+  d->params = g_strdup (params ? params : "");
+  for (const GOptionEntry *e = entries; e && e->long_name; e++)
+    {
+      if (e->flags & G_OPTION_FLAG_HIDDEN)
+        continue;
+      CairnCliOption *o = g_new0 (CairnCliOption, 1);
+      o->long_name = g_strdup (e->long_name);
+      o->short_name = e->short_name;
+      o->takes_value = e->arg != G_OPTION_ARG_NONE && !(e->flags & G_OPTION_FLAG_NO_ARG);
+      o->arg_description = g_strdup (e->arg_description);
+      o->description = g_strdup (e->description);
+      g_ptr_array_add (d->options, o);
+    }
+}
+
+gboolean
+cairn_cli_parse_full (CairnCli *cli, GOptionEntry *entries, gpointer user_data,
+                      gboolean stop_at_first_argument, const char *param_string,
+                      const char *description, int *argc, char ***argv, GError **error)
+{
+  g_autofree GOptionEntry *all = with_progress (cli, entries);
+  if (all)
+    entries = all;
+  if (cairn_cli_option_dump)
+    {
+      dump_entries (cairn_cli_option_dump, entries, param_string);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "options dumped");
+      return FALSE;
+    }
   g_autofree char *params = g_strdup_printf ("%s%s%s", cli->name, param_string ? " " : "",
                                              param_string ? param_string : "");
   g_autoptr (GOptionContext) ctx = g_option_context_new (params);
   if (entries)
     {
-      /* the main group carries @data for G_OPTION_ARG_CALLBACK entries */
-      GOptionGroup *main_group = g_option_group_new (NULL, NULL, NULL, data, NULL);
-      g_option_group_add_entries (main_group, entries);
-      g_option_context_set_main_group (ctx, main_group);
+      GOptionGroup *g = g_option_group_new (NULL, NULL, NULL, user_data, NULL);
+      g_option_group_add_entries (g, entries);
+      g_option_context_set_main_group (ctx, g);
     }
   if (description)
     g_option_context_set_summary (ctx, description);
   g_option_context_set_help_enabled (ctx, TRUE);
-  g_option_context_set_strict_posix (ctx, FALSE);
+  /* run: options end at REF, whatever follows is the container's command */
+  g_option_context_set_strict_posix (ctx, stop_at_first_argument);
   /* Shift so that argv[0] is "cairn COMMAND" in --help output. */
-  g_autofree char *prg = g_strdup_printf ("cairn");
-  g_set_prgname (prg);
+  g_set_prgname ("cairn");
   return g_option_context_parse (ctx, argc, argv, error);
+}
+
+gboolean
+cairn_cli_parse_with_data (CairnCli *cli, GOptionEntry *entries, gpointer data,
+                           const char *param_string, const char *description, int *argc,
+                           char ***argv, GError **error)
+{
+  return cairn_cli_parse_full (cli, entries, data, FALSE, param_string, description, argc, argv,
+                               error);
 }
 
 gboolean
@@ -72,13 +169,28 @@ cairn_cli_repo_path (CairnCli *cli)
 gboolean
 cairn_cli_progress_enabled (void)
 {
-  static int enabled = -1;
-  if (enabled < 0)
-    enabled = isatty (STDERR_FILENO) && g_getenv ("CAIRN_NO_PROGRESS") == NULL;
-  return enabled;
+  if (progress_mode == PROGRESS_AUTO)
+    return isatty (STDERR_FILENO) && g_getenv ("CAIRN_NO_PROGRESS") == NULL;
+  return progress_mode != PROGRESS_NONE;
 }
 
-static gboolean progress_shown;
+static double
+progress_elapsed (void)
+{
+  if (!progress_start)
+    progress_start = g_get_monotonic_time ();
+  return (double)(g_get_monotonic_time () - progress_start) / G_USEC_PER_SEC;
+}
+
+static void
+progress_json (const char *fields)
+{
+  g_autoptr (GString) s = g_string_new ("{\"command\":");
+  cairn_json_append_string (s, progress_command ? progress_command : "cairn");
+  g_string_append_printf (s, ",\"elapsed\":%.3f%s}\n", progress_elapsed (), fields);
+  fputs (s->str, stderr);
+  fflush (stderr);
+}
 
 void
 cairn_cli_progress (const char *fmt, ...)
@@ -89,20 +201,64 @@ cairn_cli_progress (const char *fmt, ...)
   va_start (ap, fmt);
   g_autofree char *msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
+  progress_shown = TRUE;
+  if (progress_mode == PROGRESS_JSON)
+    {
+      g_autoptr (GString) f = g_string_new (",\"message\":");
+      cairn_json_append_string (f, msg);
+      progress_json (f->str);
+      return;
+    }
   fprintf (stderr, "\r\033[K%s", msg);
   fflush (stderr);
+}
+
+static char *
+counts_fields (void)
+{
+  double t = progress_elapsed ();
+  return g_strdup_printf (",\"files\":%" G_GUINT64_FORMAT ",\"bytes\":%" G_GUINT64_FORMAT
+                          ",\"bytes_per_second\":%.0f",
+                          progress_items, progress_bytes, t > 0 ? progress_bytes / t : 0.0);
+}
+
+void
+cairn_cli_progress_counts (guint64 files, guint64 bytes)
+{
+  if (!cairn_cli_progress_enabled ())
+    return;
+  progress_items = files;
+  progress_bytes = bytes;
+  progress_have_counts = TRUE;
   progress_shown = TRUE;
+  if (progress_mode == PROGRESS_JSON)
+    {
+      g_autofree char *f = counts_fields ();
+      progress_json (f);
+      return;
+    }
+  double t = progress_elapsed ();
+  fprintf (stderr, "\r\033[K%s: %" G_GUINT64_FORMAT " files, %.1f MiB, %.1f MiB/s",
+           progress_command ? progress_command : "cairn", files, bytes / 1048576.0,
+           t > 0 ? bytes / 1048576.0 / t : 0.0);
+  fflush (stderr);
 }
 
 void
 cairn_cli_progress_end (void)
 {
-  if (progress_shown)
+  if (!progress_shown)
+    return;
+  progress_shown = FALSE;
+  if (progress_mode == PROGRESS_JSON)
     {
-      fprintf (stderr, "\r\033[K");
-      fflush (stderr);
-      progress_shown = FALSE;
+      g_autofree char *f = progress_have_counts ? counts_fields () : g_strdup ("");
+      g_autofree char *done = g_strconcat (f, ",\"done\":true", NULL);
+      progress_json (done);
+      return;
     }
+  fprintf (stderr, "\r\033[K");
+  fflush (stderr);
 }
 
 void

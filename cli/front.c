@@ -84,7 +84,8 @@ needs_full (const char *repo_arg, int argc, char **argv, int i)
       = { "init",  "commit", "checkout",     "run",     "refs",   "rev-parse",
           "log",   "show",   "ls",           "cat",     "diff",   "fsck",
           "prune", "sign",   "verify",       "summary", "remote", "serve",
-          "mount", "umount", "static-delta", NULL };
+          "mount", "umount", "static-delta", "ps",      "exec",   "logs",
+          "stop",  "kill",   "rm",           "stats",   NULL };
   if (i < argc && strcmp (argv[i], "pull") == 0)
     return pull_needs_full (repo_arg, argc, argv, i);
   if (i >= argc || !in_list (core, argv[i], strlen (argv[i])))

@@ -23,6 +23,12 @@ static const CairnCommand commands[] = {
   { NULL, NULL, NULL }
 };
 
+const CairnCommand *
+cairn_cli_commands (void)
+{
+  return commands;
+}
+
 static const CairnCommand *
 find_command (const char *name)
 {

@@ -6,7 +6,7 @@
  *
  *   "cairn-run-record 2"
  *   KEYLEN KEY
- *   ("file" PATH LEN BYTES)*
+ *   ("file" PATH LEN BYTES | "prog" PATH)*   (a program that must stay executable)
  *   "lock" LOCKPATH DIRPATH
  *   "exec" N ARG*N
  *   "tail" ALLOWED N ARG*N
@@ -34,16 +34,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAGIC "cairn-run-record 2"
+#define MAGIC "cairn-run-record 3"
 #define MAX_RECORD (1024 * 1024)
 #define MAX_ARGS 4096
 #define KEEP_RECORDS 256
 
 /* Environment variables that change what a run means: which repository,
- * which launcher, which records. (Which binary decided does not.) */
-static const char *const key_env[]
-    = { "CAIRN_REPO",      "CAIRN_LAUNCH",      "HOME", "XDG_DATA_HOME",
-        "XDG_RUNTIME_DIR", "CAIRN_RUN_RECORDS", NULL };
+ * which launcher, which records, where containers live, which programs
+ * (pasta) are found. (Which binary decided does not.) */
+static const char *const key_env[] = { "CAIRN_REPO",
+                                       "CAIRN_LAUNCH",
+                                       "HOME",
+                                       "XDG_DATA_HOME",
+                                       "XDG_RUNTIME_DIR",
+                                       "CAIRN_RUN_RECORDS",
+                                       "CAIRN_CONTAINERS",
+                                       "PATH",
+                                       NULL };
 
 int
 cairn_run_record_split (int argc, char **argv)
@@ -232,13 +239,14 @@ open_record_dir (const char *dir)
 
 #define MAX_INPUT_FILE 65536
 
-/* Read the file at @path (not through a symlink) into @buf; its length,
+/* Read the file at @path into @buf (symlinks followed: /etc/resolv.conf
+ * often is one, and its content is what counts); its length,
  * MAX_INPUT_FILE when it is that long or longer, -1 when it cannot be
  * opened. */
 static ssize_t
 read_input (const char *path, char buf[MAX_INPUT_FILE])
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -1;
   size_t len = 0;
@@ -303,8 +311,15 @@ check_record (Cur *c, const char *key, size_t keylen, int argc, char **argv, int
   if (!s || strcmp (s, MAGIC) != 0 || !k || n != keylen || memcmp (k, key, n) != 0)
     return -1;
   const char *lock = NULL, *dir = NULL;
-  while ((s = next_str (c)) && strcmp (s, "file") == 0)
+  while ((s = next_str (c)) && (strcmp (s, "file") == 0 || strcmp (s, "prog") == 0))
     {
+      if (strcmp (s, "prog") == 0)
+        {
+          const char *path = next_str (c);
+          if (!path || access (path, X_OK) != 0)
+            return -1;
+          continue;
+        }
       const char *path = next_str (c), *data = next_bytes (c, &n);
       if (!path || !data || !same_content (path, data, n))
         return -1;
@@ -413,7 +428,10 @@ cairn_run_record_add_file (CairnRunRecord *r, const char *path)
     return 0;
   ssize_t len = read_input (path, buf);
   if (len < 0)
-    return 0;
+    {
+      r->body.failed = 1; /* the decision read its absence: no record */
+      return 0;
+    }
   if (len >= MAX_INPUT_FILE)
     {
       r->body.failed = 1; /* too big to compare: no record */
@@ -422,6 +440,16 @@ cairn_run_record_add_file (CairnRunRecord *r, const char *path)
   buf_str (&r->body, "file");
   buf_str (&r->body, path);
   buf_bytes (&r->body, buf, (size_t)len);
+  return 1;
+}
+
+int
+cairn_run_record_add_program (CairnRunRecord *r, const char *path)
+{
+  if (!r || path[0] != '/')
+    return 0;
+  buf_str (&r->body, "prog");
+  buf_str (&r->body, path);
   return 1;
 }
 

@@ -45,6 +45,8 @@ typedef struct CairnRunRecord CairnRunRecord;
 CairnRunRecord *cairn_run_record_new (int argc, char **argv, int split);
 /* The whole content of @path is an input of the decision. */
 int cairn_run_record_add_file (CairnRunRecord *r, const char *path);
+/* @path is a program the launch runs (pasta): it must stay executable. */
+int cairn_run_record_add_program (CairnRunRecord *r, const char *path);
 /* The checkout to hold a shared lock on (@lock), which must still be
  * linked, and the directory that must exist. */
 void cairn_run_record_set_lock (CairnRunRecord *r, const char *lock, const char *dir);

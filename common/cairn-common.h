@@ -225,4 +225,49 @@ gboolean cairn_is_checksum_string (const char *sha);
 /* A printable, escaped copy of possibly hostile bytes for error messages. */
 char *cairn_escape_name (const char *name, gssize len);
 
+/* ---- JSON (common/json.c) ---------------------------------------------------- */
+
+/* Parse JSON into GVariants: objects a{sv}, arrays av, strings s, numbers
+ * d, booleans b, null an empty maybe. Strict: UTF-8 only, no trailing
+ * data, depth <= 64. @what names the document in errors. */
+GVariant *cairn_json_parse (GBytes *bytes, const char *what, GError **error);
+/* A member of a JSON object of @type (NULL when absent, of another type, or
+ * @obj is not an object). */
+GVariant *cairn_json_get (GVariant *obj, const char *key, const GVariantType *type);
+/* A string member, copied (NULL when absent or not a string). */
+char *cairn_json_dup_string (GVariant *obj, const char *key);
+/* A number member as an integer; FALSE when absent, not a number, negative
+ * or not integral. */
+gboolean cairn_json_get_uint (GVariant *obj, const char *key, guint64 *out);
+/* An array of strings as "as" (NULL when absent; non-strings dropped). */
+GVariant *cairn_json_strv (GVariant *obj, const char *key);
+/* The objects of a JSON array value (av), as GVariant* a{sv}. */
+GPtrArray *cairn_json_objects (GVariant *arr);
+
+/* A JSON writer with fixed formatting (no whitespace, members in the order
+ * written): the same calls give the same bytes, which is what makes image
+ * digests reproducible. */
+typedef struct
+{
+  GString *s;
+  guint depth;
+  guint64 need_comma; /* bit per depth */
+} CairnJsonWriter;
+void cairn_jw_init (CairnJsonWriter *w);
+void cairn_jw_begin_object (CairnJsonWriter *w);
+void cairn_jw_end_object (CairnJsonWriter *w);
+void cairn_jw_begin_array (CairnJsonWriter *w);
+void cairn_jw_end_array (CairnJsonWriter *w);
+void cairn_jw_key (CairnJsonWriter *w, const char *key);
+void cairn_jw_string (CairnJsonWriter *w, const char *value);
+void cairn_jw_int (CairnJsonWriter *w, gint64 value);
+void cairn_jw_bool (CairnJsonWriter *w, gboolean value);
+/* Key and value in one call. */
+void cairn_jw_member_string (CairnJsonWriter *w, const char *key, const char *value);
+void cairn_jw_member_int (CairnJsonWriter *w, const char *key, gint64 value);
+/* A value parsed by cairn_json_parse, written back. */
+void cairn_jw_variant (CairnJsonWriter *w, GVariant *v);
+/* The document; the writer is reset. */
+GBytes *cairn_jw_finish (CairnJsonWriter *w);
+
 G_END_DECLS

@@ -285,11 +285,11 @@ write_strv_member (CairnJsonWriter *w, GVariant *meta, const char *key, const ch
   g_autofree const char **v = NULL;
   if (!g_variant_lookup (meta, key, "^a&s", &v))
     return;
-  _cairn_jw_key (w, json);
-  _cairn_jw_begin_array (w);
+  cairn_jw_key (w, json);
+  cairn_jw_begin_array (w);
   for (const char **p = v; *p; p++)
-    _cairn_jw_string (w, *p);
-  _cairn_jw_end_array (w);
+    cairn_jw_string (w, *p);
+  cairn_jw_end_array (w);
 }
 
 static void
@@ -297,7 +297,7 @@ write_str_member (CairnJsonWriter *w, GVariant *meta, const char *key, const cha
 {
   const char *v = NULL;
   if (g_variant_lookup (meta, key, "&s", &v))
-    _cairn_jw_member_string (w, json, v);
+    cairn_jw_member_string (w, json, v);
 }
 
 /* The runtime part of the config: what `cairn import` and `cairn pull`
@@ -305,8 +305,8 @@ write_str_member (CairnJsonWriter *w, GVariant *meta, const char *key, const cha
 static void
 write_run_config (CairnJsonWriter *w, GVariant *meta)
 {
-  _cairn_jw_key (w, "config");
-  _cairn_jw_begin_object (w);
+  cairn_jw_key (w, "config");
+  cairn_jw_begin_object (w);
   write_str_member (w, meta, CAIRN_META_OCI_USER, "User");
   write_strv_member (w, meta, CAIRN_META_OCI_ENV, "Env");
   write_strv_member (w, meta, CAIRN_META_OCI_ENTRYPOINT, "Entrypoint");
@@ -324,24 +324,24 @@ write_run_config (CairnJsonWriter *w, GVariant *meta)
           g_ptr_array_add (keys, (char *)k);
         }
       g_ptr_array_sort (keys, (GCompareFunc)g_strcmp0);
-      _cairn_jw_key (w, "Labels");
-      _cairn_jw_begin_object (w);
+      cairn_jw_key (w, "Labels");
+      cairn_jw_begin_object (w);
       for (guint i = 0; i < keys->len; i++)
         {
           const char *v = NULL;
           g_variant_lookup (labels, keys->pdata[i], "&s", &v);
-          _cairn_jw_member_string (w, keys->pdata[i], v);
+          cairn_jw_member_string (w, keys->pdata[i], v);
         }
-      _cairn_jw_end_object (w);
+      cairn_jw_end_object (w);
     }
-  _cairn_jw_end_object (w);
+  cairn_jw_end_object (w);
 }
 
 static gboolean
 write_history (CairnJsonWriter *w, CairnRepo *repo, GPtrArray *commits, GError **error)
 {
-  _cairn_jw_key (w, "history");
-  _cairn_jw_begin_array (w);
+  cairn_jw_key (w, "history");
+  cairn_jw_begin_array (w);
   for (guint i = 0; i < commits->len; i++)
     {
       g_auto (CairnCommit) c = { 0 };
@@ -349,14 +349,14 @@ write_history (CairnJsonWriter *w, CairnRepo *repo, GPtrArray *commits, GError *
         return FALSE;
       g_autofree char *created = rfc3339 (c.timestamp);
       g_autofree char *by = g_strconcat ("cairn commit ", (char *)commits->pdata[i], NULL);
-      _cairn_jw_begin_object (w);
-      _cairn_jw_member_string (w, "created", created);
-      _cairn_jw_member_string (w, "created_by", by);
+      cairn_jw_begin_object (w);
+      cairn_jw_member_string (w, "created", created);
+      cairn_jw_member_string (w, "created_by", by);
       if (c.subject && *c.subject)
-        _cairn_jw_member_string (w, "comment", c.subject);
-      _cairn_jw_end_object (w);
+        cairn_jw_member_string (w, "comment", c.subject);
+      cairn_jw_end_object (w);
     }
-  _cairn_jw_end_array (w);
+  cairn_jw_end_array (w);
   return TRUE;
 }
 
@@ -401,59 +401,59 @@ config_json (CairnRepo *repo, const CairnCommit *top, GPtrArray *commits, GPtrAr
              GError **error)
 {
   CairnJsonWriter w;
-  _cairn_jw_init (&w);
+  cairn_jw_init (&w);
   g_autofree char *created = rfc3339 (top->timestamp);
   g_autoptr (GVariant) meta = image_metadata (repo, top);
   const char *arch = NULL;
   if (!g_variant_lookup (meta, CAIRN_META_OCI_ARCH, "&s", &arch))
     arch = _cairn_oci_host_arch ();
-  _cairn_jw_begin_object (&w);
-  _cairn_jw_member_string (&w, "created", created);
-  _cairn_jw_member_string (&w, "architecture", arch);
-  _cairn_jw_member_string (&w, "os", "linux");
+  cairn_jw_begin_object (&w);
+  cairn_jw_member_string (&w, "created", created);
+  cairn_jw_member_string (&w, "architecture", arch);
+  cairn_jw_member_string (&w, "os", "linux");
   write_run_config (&w, meta);
-  _cairn_jw_key (&w, "rootfs");
-  _cairn_jw_begin_object (&w);
-  _cairn_jw_member_string (&w, "type", "layers");
-  _cairn_jw_key (&w, "diff_ids");
-  _cairn_jw_begin_array (&w);
+  cairn_jw_key (&w, "rootfs");
+  cairn_jw_begin_object (&w);
+  cairn_jw_member_string (&w, "type", "layers");
+  cairn_jw_key (&w, "diff_ids");
+  cairn_jw_begin_array (&w);
   for (guint i = 0; i < layers->len; i++)
-    _cairn_jw_string (&w, ((CairnImageBlob *)layers->pdata[i])->diff_id);
-  _cairn_jw_end_array (&w);
-  _cairn_jw_end_object (&w);
+    cairn_jw_string (&w, ((CairnImageBlob *)layers->pdata[i])->diff_id);
+  cairn_jw_end_array (&w);
+  cairn_jw_end_object (&w);
   gboolean ok = write_history (&w, repo, commits, error);
-  _cairn_jw_end_object (&w);
-  g_autoptr (GBytes) b = _cairn_jw_finish (&w);
+  cairn_jw_end_object (&w);
+  g_autoptr (GBytes) b = cairn_jw_finish (&w);
   return ok ? g_steal_pointer (&b) : NULL;
 }
 
 static void
 write_descriptor (CairnJsonWriter *w, const CairnImageBlob *b)
 {
-  _cairn_jw_begin_object (w);
-  _cairn_jw_member_string (w, "mediaType", b->media_type);
-  _cairn_jw_member_string (w, "digest", b->digest);
-  _cairn_jw_member_int (w, "size", (gint64)b->size);
-  _cairn_jw_end_object (w);
+  cairn_jw_begin_object (w);
+  cairn_jw_member_string (w, "mediaType", b->media_type);
+  cairn_jw_member_string (w, "digest", b->digest);
+  cairn_jw_member_int (w, "size", (gint64)b->size);
+  cairn_jw_end_object (w);
 }
 
 static GBytes *
 manifest_json (const CairnImage *img)
 {
   CairnJsonWriter w;
-  _cairn_jw_init (&w);
-  _cairn_jw_begin_object (&w);
-  _cairn_jw_member_int (&w, "schemaVersion", 2);
-  _cairn_jw_member_string (&w, "mediaType", CAIRN_OCI_MANIFEST_TYPE);
-  _cairn_jw_key (&w, "config");
+  cairn_jw_init (&w);
+  cairn_jw_begin_object (&w);
+  cairn_jw_member_int (&w, "schemaVersion", 2);
+  cairn_jw_member_string (&w, "mediaType", CAIRN_OCI_MANIFEST_TYPE);
+  cairn_jw_key (&w, "config");
   write_descriptor (&w, img->config);
-  _cairn_jw_key (&w, "layers");
-  _cairn_jw_begin_array (&w);
+  cairn_jw_key (&w, "layers");
+  cairn_jw_begin_array (&w);
   for (guint i = 0; i < img->layers->len; i++)
     write_descriptor (&w, img->layers->pdata[i]);
-  _cairn_jw_end_array (&w);
-  _cairn_jw_end_object (&w);
-  return _cairn_jw_finish (&w);
+  cairn_jw_end_array (&w);
+  cairn_jw_end_object (&w);
+  return cairn_jw_finish (&w);
 }
 
 static int

@@ -98,16 +98,17 @@ kept_manifests (int dfd, const char *tag, const char *digest, GPtrArray **out, G
   g_autoptr (GBytes) bytes = cairn_file_get_contents_at (dfd, "index.json", INDEX_MAX, &local);
   if (!bytes && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
     return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
-  g_autoptr (GVariant) index = bytes ? _cairn_json_parse (bytes, "index.json", error) : NULL;
+  g_autoptr (GVariant) index = bytes ? cairn_json_parse (bytes, "index.json", error) : NULL;
   if (bytes && !index)
     return FALSE;
-  g_autoptr (GVariant) arr = _cairn_jget (index, "manifests", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) all = _cairn_jobjects (arr);
+  g_autoptr (GVariant) arr = cairn_json_get (index, "manifests", G_VARIANT_TYPE ("av"));
+  g_autoptr (GPtrArray) all = cairn_json_objects (arr);
   for (guint i = 0; i < all->len; i++)
     {
-      g_autoptr (GVariant) ann = _cairn_jget (all->pdata[i], "annotations", G_VARIANT_TYPE_VARDICT);
-      g_autofree char *name = _cairn_jstr (ann, REF_NAME);
-      g_autofree char *d = _cairn_jstr (all->pdata[i], "digest");
+      g_autoptr (GVariant) ann
+          = cairn_json_get (all->pdata[i], "annotations", G_VARIANT_TYPE_VARDICT);
+      g_autofree char *name = cairn_json_dup_string (ann, REF_NAME);
+      g_autofree char *d = cairn_json_dup_string (all->pdata[i], "digest");
       if (tag ? g_strcmp0 (name, tag) == 0 : (!name && g_strcmp0 (d, digest) == 0))
         continue;
       g_ptr_array_add (kept, g_variant_ref (all->pdata[i]));
@@ -123,29 +124,29 @@ write_index (int dfd, CairnImage *img, const char *tag, GError **error)
   if (!kept_manifests (dfd, tag, img->manifest->digest, &kept, error))
     return FALSE;
   CairnJsonWriter w;
-  _cairn_jw_init (&w);
-  _cairn_jw_begin_object (&w);
-  _cairn_jw_member_int (&w, "schemaVersion", 2);
-  _cairn_jw_member_string (&w, "mediaType", CAIRN_OCI_INDEX_TYPE);
-  _cairn_jw_key (&w, "manifests");
-  _cairn_jw_begin_array (&w);
+  cairn_jw_init (&w);
+  cairn_jw_begin_object (&w);
+  cairn_jw_member_int (&w, "schemaVersion", 2);
+  cairn_jw_member_string (&w, "mediaType", CAIRN_OCI_INDEX_TYPE);
+  cairn_jw_key (&w, "manifests");
+  cairn_jw_begin_array (&w);
   for (guint i = 0; i < kept->len; i++)
-    _cairn_jw_variant (&w, kept->pdata[i]);
-  _cairn_jw_begin_object (&w);
-  _cairn_jw_member_string (&w, "mediaType", img->manifest->media_type);
-  _cairn_jw_member_string (&w, "digest", img->manifest->digest);
-  _cairn_jw_member_int (&w, "size", (gint64)img->manifest->size);
+    cairn_jw_variant (&w, kept->pdata[i]);
+  cairn_jw_begin_object (&w);
+  cairn_jw_member_string (&w, "mediaType", img->manifest->media_type);
+  cairn_jw_member_string (&w, "digest", img->manifest->digest);
+  cairn_jw_member_int (&w, "size", (gint64)img->manifest->size);
   if (tag)
     {
-      _cairn_jw_key (&w, "annotations");
-      _cairn_jw_begin_object (&w);
-      _cairn_jw_member_string (&w, REF_NAME, tag);
-      _cairn_jw_end_object (&w);
+      cairn_jw_key (&w, "annotations");
+      cairn_jw_begin_object (&w);
+      cairn_jw_member_string (&w, REF_NAME, tag);
+      cairn_jw_end_object (&w);
     }
-  _cairn_jw_end_object (&w);
-  _cairn_jw_end_array (&w);
-  _cairn_jw_end_object (&w);
-  g_autoptr (GBytes) b = _cairn_jw_finish (&w);
+  cairn_jw_end_object (&w);
+  cairn_jw_end_array (&w);
+  cairn_jw_end_object (&w);
+  g_autoptr (GBytes) b = cairn_jw_finish (&w);
   gsize len;
   const void *p = g_bytes_get_data (b, &len);
   return cairn_file_replace_contents_at (dfd, "index.json", p, len, 0644, CAIRN_FSYNC_NONE, error);
@@ -211,29 +212,29 @@ static GBytes *
 docker_manifest (CairnImage *img, const char *name_tag)
 {
   CairnJsonWriter w;
-  _cairn_jw_init (&w);
-  _cairn_jw_begin_array (&w);
-  _cairn_jw_begin_object (&w);
+  cairn_jw_init (&w);
+  cairn_jw_begin_array (&w);
+  cairn_jw_begin_object (&w);
   g_autofree char *config
       = g_strconcat (_cairn_digest_hex (img->config->digest, NULL), ".json", NULL);
-  _cairn_jw_member_string (&w, "Config", config);
-  _cairn_jw_key (&w, "RepoTags");
-  _cairn_jw_begin_array (&w);
+  cairn_jw_member_string (&w, "Config", config);
+  cairn_jw_key (&w, "RepoTags");
+  cairn_jw_begin_array (&w);
   if (name_tag)
-    _cairn_jw_string (&w, name_tag);
-  _cairn_jw_end_array (&w);
-  _cairn_jw_key (&w, "Layers");
-  _cairn_jw_begin_array (&w);
+    cairn_jw_string (&w, name_tag);
+  cairn_jw_end_array (&w);
+  cairn_jw_key (&w, "Layers");
+  cairn_jw_begin_array (&w);
   for (guint i = 0; i < img->layers->len; i++)
     {
       CairnImageBlob *b = img->layers->pdata[i];
       g_autofree char *n = g_strconcat (_cairn_digest_hex (b->diff_id, NULL), ".tar", NULL);
-      _cairn_jw_string (&w, n);
+      cairn_jw_string (&w, n);
     }
-  _cairn_jw_end_array (&w);
-  _cairn_jw_end_object (&w);
-  _cairn_jw_end_array (&w);
-  return _cairn_jw_finish (&w);
+  cairn_jw_end_array (&w);
+  cairn_jw_end_object (&w);
+  cairn_jw_end_array (&w);
+  return cairn_jw_finish (&w);
 }
 
 static gboolean

@@ -1,6 +1,6 @@
-/* What image/'s files share and no other module includes: the strict JSON
- * reader and a small deterministic JSON writer (json.c), OCI descriptor and
- * digest helpers, the image config -> commit metadata mapping and platform
+/* What image/'s files share and no other module includes: the
+ * OCI descriptor and digest helpers (the JSON reader and writer are
+ * common/json.c), the image config -> commit metadata mapping and platform
  * selection (oci-meta.c), the per-layer import and the merge of layer trees
  * (layer.c), and the layer compressors (compress.c).
  *
@@ -10,51 +10,6 @@
 #include "store/cairn-store-lowlevel.h"
 
 G_BEGIN_DECLS
-
-/* ---- JSON (json.c) ---------------------------------------------------------- */
-
-/* Parse JSON into GVariants: objects a{sv}, arrays av, strings s, numbers
- * d, booleans b, null an empty maybe. Strict: UTF-8 only, no trailing
- * data, depth <= 64. @what names the document in errors. */
-GVariant *_cairn_json_parse (GBytes *bytes, const char *what, GError **error);
-/* A member of a JSON object of @type (NULL when absent, of another type, or
- * @obj is not an object). */
-GVariant *_cairn_jget (GVariant *obj, const char *key, const GVariantType *type);
-/* A string member, copied (NULL when absent or not a string). */
-char *_cairn_jstr (GVariant *obj, const char *key);
-/* A number member as an integer; FALSE when absent, not a number, negative
- * or not integral. */
-gboolean _cairn_jint (GVariant *obj, const char *key, guint64 *out);
-/* An array of strings as "as" (NULL when absent; non-strings dropped). */
-GVariant *_cairn_jstrv (GVariant *obj, const char *key);
-/* The objects of a JSON array value (av), as GVariant* a{sv}. */
-GPtrArray *_cairn_jobjects (GVariant *arr);
-
-/* A JSON writer with fixed formatting (no whitespace, members in the order
- * written): the same calls give the same bytes, which is what makes image
- * digests reproducible. */
-typedef struct
-{
-  GString *s;
-  guint depth;
-  guint64 need_comma; /* bit per depth */
-} CairnJsonWriter;
-void _cairn_jw_init (CairnJsonWriter *w);
-void _cairn_jw_begin_object (CairnJsonWriter *w);
-void _cairn_jw_end_object (CairnJsonWriter *w);
-void _cairn_jw_begin_array (CairnJsonWriter *w);
-void _cairn_jw_end_array (CairnJsonWriter *w);
-void _cairn_jw_key (CairnJsonWriter *w, const char *key);
-void _cairn_jw_string (CairnJsonWriter *w, const char *value);
-void _cairn_jw_int (CairnJsonWriter *w, gint64 value);
-void _cairn_jw_bool (CairnJsonWriter *w, gboolean value);
-/* Key and value in one call. */
-void _cairn_jw_member_string (CairnJsonWriter *w, const char *key, const char *value);
-void _cairn_jw_member_int (CairnJsonWriter *w, const char *key, gint64 value);
-/* A value parsed by _cairn_json_parse, written back. */
-void _cairn_jw_variant (CairnJsonWriter *w, GVariant *v);
-/* The document; the writer is reset. */
-GBytes *_cairn_jw_finish (CairnJsonWriter *w);
 
 /* The start of every import (import-tar.c): the branch name checked and the
  * parent commit resolved (opts->parent, else the branch's commit). */

@@ -195,15 +195,15 @@ resolve_manifest (int dfd, GVariant *index, const char *tag, char **out_digest, 
   g_autoptr (GVariant) desc = _cairn_oci_select_descriptor (index, tag, NULL, error);
   for (int depth = 0; desc && depth < 4; depth++)
     {
-      g_autofree char *digest = _cairn_jstr (desc, "digest");
+      g_autofree char *digest = cairn_json_dup_string (desc, "digest");
       g_autoptr (GBytes) blob = read_blob (dfd, digest, error);
       if (!blob)
         return NULL;
-      g_autoptr (GVariant) obj = _cairn_json_parse (blob, digest, error);
+      g_autoptr (GVariant) obj = cairn_json_parse (blob, digest, error);
       if (!obj)
         return NULL;
-      g_autofree char *mt = _cairn_jstr (obj, "mediaType");
-      g_autoptr (GVariant) manifests = _cairn_jget (obj, "manifests", G_VARIANT_TYPE ("av"));
+      g_autofree char *mt = cairn_json_dup_string (obj, "mediaType");
+      g_autoptr (GVariant) manifests = cairn_json_get (obj, "manifests", G_VARIANT_TYPE ("av"));
       if (!manifests || g_strcmp0 (mt, "application/vnd.oci.image.manifest.v1+json") == 0)
         {
           *out_digest = g_steal_pointer (&digest);
@@ -220,11 +220,11 @@ resolve_manifest (int dfd, GVariant *index, const char *tag, char **out_digest, 
 static gboolean
 apply_oci_layers (CairnTarImporter *imp, int dfd, GVariant *manifest, GError **error)
 {
-  g_autoptr (GVariant) arr = _cairn_jget (manifest, "layers", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) layers = _cairn_jobjects (arr);
+  g_autoptr (GVariant) arr = cairn_json_get (manifest, "layers", G_VARIANT_TYPE ("av"));
+  g_autoptr (GPtrArray) layers = cairn_json_objects (arr);
   for (guint i = 0; i < layers->len; i++)
     {
-      g_autofree char *digest = _cairn_jstr (layers->pdata[i], "digest");
+      g_autofree char *digest = cairn_json_dup_string (layers->pdata[i], "digest");
       const char *hex = _cairn_digest_hex (digest, error);
       if (!hex)
         return FALSE;
@@ -254,17 +254,17 @@ cairn_repo_import_oci (CairnRepo *repo, const char *dir, const char *tag,
   g_autoptr (GBytes) index_bytes = cairn_file_get_contents_at (dfd, "index.json", JSON_MAX, error);
   if (!index_bytes)
     return cairn_prefix_error (error, "%s: not an OCI image layout", dir);
-  g_autoptr (GVariant) index = _cairn_json_parse (index_bytes, "index.json", error);
+  g_autoptr (GVariant) index = cairn_json_parse (index_bytes, "index.json", error);
   g_autofree char *manifest_digest = NULL;
   g_autoptr (GVariant) manifest
       = index ? resolve_manifest (dfd, index, tag, &manifest_digest, error) : NULL;
   if (!manifest)
     return cairn_prefix_error (error, "%s", dir);
-  g_autoptr (GVariant) cdesc = _cairn_jget (manifest, "config", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *config_digest = _cairn_jstr (cdesc, "digest");
+  g_autoptr (GVariant) cdesc = cairn_json_get (manifest, "config", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *config_digest = cairn_json_dup_string (cdesc, "digest");
   g_autoptr (GBytes) config_bytes = read_blob (dfd, config_digest, error);
   g_autoptr (GVariant) config
-      = config_bytes ? _cairn_json_parse (config_bytes, "image config", error) : NULL;
+      = config_bytes ? cairn_json_parse (config_bytes, "image config", error) : NULL;
   if (!config)
     return cairn_prefix_error (error, "%s: config", dir);
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);
@@ -404,8 +404,9 @@ normalize_reference (const char *ref)
 static GVariant *
 select_docker_image (GVariant *manifest, const char *tag, GError **error)
 {
-  g_autoptr (GPtrArray) imgs
-      = g_variant_is_of_type (manifest, G_VARIANT_TYPE ("av")) ? _cairn_jobjects (manifest) : NULL;
+  g_autoptr (GPtrArray) imgs = g_variant_is_of_type (manifest, G_VARIANT_TYPE ("av"))
+                                   ? cairn_json_objects (manifest)
+                                   : NULL;
   if (!imgs || imgs->len == 0)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "manifest.json lists no images"), NULL;
   GString *names = g_string_new (NULL);
@@ -413,7 +414,7 @@ select_docker_image (GVariant *manifest, const char *tag, GError **error)
   g_autofree char *want = tag ? normalize_reference (tag) : NULL;
   for (guint i = 0; i < imgs->len && !found; i++)
     {
-      g_autoptr (GVariant) tags = _cairn_jstrv (imgs->pdata[i], "RepoTags");
+      g_autoptr (GVariant) tags = cairn_json_strv (imgs->pdata[i], "RepoTags");
       for (gsize k = 0; tags && k < g_variant_n_children (tags); k++)
         {
           const char *t;
@@ -495,9 +496,9 @@ static gboolean
 apply_docker_layers (CairnTarImporter *imp, int fd, const char *file, GVariant *image,
                      GVariant *config, GError **error)
 {
-  g_autoptr (GVariant) layers = _cairn_jstrv (image, "Layers");
-  g_autoptr (GVariant) rootfs = _cairn_jget (config, "rootfs", G_VARIANT_TYPE_VARDICT);
-  g_autoptr (GVariant) diff_ids = _cairn_jstrv (rootfs, "diff_ids");
+  g_autoptr (GVariant) layers = cairn_json_strv (image, "Layers");
+  g_autoptr (GVariant) rootfs = cairn_json_get (config, "rootfs", G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) diff_ids = cairn_json_strv (rootfs, "diff_ids");
   gsize n = layers ? g_variant_n_children (layers) : 0;
   if (!diff_ids || g_variant_n_children (diff_ids) != n)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
@@ -554,11 +555,11 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
   if (!mbytes)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "%s: no manifest.json (not a docker-archive)", file);
-  g_autoptr (GVariant) manifest = _cairn_json_parse (mbytes, "manifest.json", error);
+  g_autoptr (GVariant) manifest = cairn_json_parse (mbytes, "manifest.json", error);
   g_autoptr (GVariant) image = manifest ? select_docker_image (manifest, tag, error) : NULL;
   if (!image)
     return cairn_prefix_error (error, "%s", file);
-  g_autofree char *config_name = _cairn_jstr (image, "Config");
+  g_autofree char *config_name = cairn_json_dup_string (image, "Config");
   GBytes *cbytes = config_name ? g_hash_table_lookup (jsons, config_name) : NULL;
   if (!cbytes)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: image config missing", file);
@@ -570,7 +571,7 @@ cairn_repo_import_docker_archive (CairnRepo *repo, const char *file, const char 
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
                              "%s: config %s: digest mismatch (content hashes to sha256:%s)", file,
                              config_name, cgot);
-  g_autoptr (GVariant) config = _cairn_json_parse (cbytes, config_name, error);
+  g_autoptr (GVariant) config = cairn_json_parse (cbytes, config_name, error);
   if (!config)
     return cairn_prefix_error (error, "%s", file);
   g_autoptr (CairnTxn) txn = cairn_txn_begin (repo, error);

@@ -41,12 +41,13 @@ _cairn_oci_host_arch (void)
 static char *
 describe (GVariant *d)
 {
-  g_autoptr (GVariant) ann = _cairn_jget (d, "annotations", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *name = _cairn_jstr (ann, "org.opencontainers.image.ref.name");
-  g_autofree char *digest = _cairn_jstr (d, "digest");
-  g_autoptr (GVariant) plat = _cairn_jget (d, "platform", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *os = _cairn_jstr (plat, "os"), *arch = _cairn_jstr (plat, "architecture");
-  g_autofree char *variant = _cairn_jstr (plat, "variant");
+  g_autoptr (GVariant) ann = cairn_json_get (d, "annotations", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *name = cairn_json_dup_string (ann, "org.opencontainers.image.ref.name");
+  g_autofree char *digest = cairn_json_dup_string (d, "digest");
+  g_autoptr (GVariant) plat = cairn_json_get (d, "platform", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *os = cairn_json_dup_string (plat, "os"),
+                  *arch = cairn_json_dup_string (plat, "architecture");
+  g_autofree char *variant = cairn_json_dup_string (plat, "variant");
   g_autofree char *raw
       = g_strdup_printf ("%s%s%s%s%s%s%s%s", name ? name : (digest ? digest : "?"),
                          plat ? " (" : "", os ? os : "", plat ? "/" : "", arch ? arch : "",
@@ -61,9 +62,10 @@ describe (GVariant *d)
 static gboolean
 platform_matches (GVariant *d, const char *platform)
 {
-  g_autoptr (GVariant) plat = _cairn_jget (d, "platform", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *os = _cairn_jstr (plat, "os"), *arch = _cairn_jstr (plat, "architecture");
-  g_autofree char *variant = _cairn_jstr (plat, "variant");
+  g_autoptr (GVariant) plat = cairn_json_get (d, "platform", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *os = cairn_json_dup_string (plat, "os"),
+                  *arch = cairn_json_dup_string (plat, "architecture");
+  g_autofree char *variant = cairn_json_dup_string (plat, "variant");
   g_auto (GStrv) want = platform ? g_strsplit (platform, "/", 3) : NULL;
   const char *want_os = want ? want[0] : "linux";
   const char *want_arch = want && want[1] ? want[1] : _cairn_oci_host_arch ();
@@ -85,8 +87,8 @@ pick_variant (GPtrArray *plat, const char *platform)
   GVariant *found = NULL;
   for (guint i = 0; i < plat->len; i++)
     {
-      g_autoptr (GVariant) p = _cairn_jget (plat->pdata[i], "platform", G_VARIANT_TYPE_VARDICT);
-      g_autofree char *variant = _cairn_jstr (p, "variant");
+      g_autoptr (GVariant) p = cairn_json_get (plat->pdata[i], "platform", G_VARIANT_TYPE_VARDICT);
+      g_autofree char *variant = cairn_json_dup_string (p, "variant");
       if (g_strcmp0 (variant, want_variant) != 0)
         continue;
       if (found)
@@ -125,13 +127,14 @@ GVariant *
 _cairn_oci_select_descriptor (GVariant *index, const char *tag, const char *platform,
                               GError **error)
 {
-  g_autoptr (GVariant) arr = _cairn_jget (index, "manifests", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) all = _cairn_jobjects (arr);
+  g_autoptr (GVariant) arr = cairn_json_get (index, "manifests", G_VARIANT_TYPE ("av"));
+  g_autoptr (GPtrArray) all = cairn_json_objects (arr);
   g_autoptr (GPtrArray) cand = g_ptr_array_new ();
   for (guint i = 0; i < all->len; i++)
     {
-      g_autoptr (GVariant) ann = _cairn_jget (all->pdata[i], "annotations", G_VARIANT_TYPE_VARDICT);
-      g_autofree char *name = _cairn_jstr (ann, "org.opencontainers.image.ref.name");
+      g_autoptr (GVariant) ann
+          = cairn_json_get (all->pdata[i], "annotations", G_VARIANT_TYPE_VARDICT);
+      g_autofree char *name = cairn_json_dup_string (ann, "org.opencontainers.image.ref.name");
       if (!tag || g_strcmp0 (name, tag) == 0)
         g_ptr_array_add (cand, all->pdata[i]);
     }
@@ -155,7 +158,7 @@ _cairn_oci_select_descriptor (GVariant *index, const char *tag, const char *plat
 static void
 add_labels (GVariantBuilder *b, GVariant *c)
 {
-  g_autoptr (GVariant) labels = _cairn_jget (c, "Labels", G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) labels = cairn_json_get (c, "Labels", G_VARIANT_TYPE_VARDICT);
   if (!labels)
     return;
   GVariantBuilder lb;
@@ -177,7 +180,7 @@ _cairn_oci_config_metadata (const CairnCommitOptions *opts, GVariant *config,
   GVariantBuilder b;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   cairn_commit_options_add_metadata (opts, &b);
-  g_autoptr (GVariant) c = _cairn_jget (config, "config", G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) c = cairn_json_get (config, "config", G_VARIANT_TYPE_VARDICT);
   static const struct
   {
     const char *json, *key;
@@ -188,7 +191,7 @@ _cairn_oci_config_metadata (const CairnCommitOptions *opts, GVariant *config,
   };
   for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
     {
-      g_autoptr (GVariant) v = _cairn_jstrv (c, lists[i].json);
+      g_autoptr (GVariant) v = cairn_json_strv (c, lists[i].json);
       if (v)
         g_variant_builder_add (&b, "{sv}", lists[i].key, v);
     }
@@ -201,12 +204,12 @@ _cairn_oci_config_metadata (const CairnCommitOptions *opts, GVariant *config,
   };
   for (guint i = 0; i < G_N_ELEMENTS (strs); i++)
     {
-      g_autofree char *v = _cairn_jstr (c, strs[i].json);
+      g_autofree char *v = cairn_json_dup_string (c, strs[i].json);
       if (v && *v)
         g_variant_builder_add (&b, "{sv}", strs[i].key, g_variant_new_string (v));
     }
   add_labels (&b, c);
-  g_autofree char *arch = _cairn_jstr (config, "architecture");
+  g_autofree char *arch = cairn_json_dup_string (config, "architecture");
   if (arch)
     g_variant_builder_add (&b, "{sv}", CAIRN_META_OCI_ARCH, g_variant_new_string (arch));
   if (manifest_digest)

@@ -44,7 +44,7 @@ static gboolean
 decode_entry (GVariant *entry, const char *file, const char *key, char **out_user, char **out_pass,
               GError **error)
 {
-  g_autofree char *auth = _cairn_jstr (entry, "auth");
+  g_autofree char *auth = cairn_json_dup_string (entry, "auth");
   if (auth && *auth)
     {
       gsize len = 0;
@@ -59,8 +59,8 @@ decode_entry (GVariant *entry, const char *file, const char *key, char **out_use
       *out_pass = g_strdup (colon + 1);
       return TRUE;
     }
-  g_autofree char *user = _cairn_jstr (entry, "username");
-  g_autofree char *pass = _cairn_jstr (entry, "password");
+  g_autofree char *user = cairn_json_dup_string (entry, "username");
+  g_autofree char *pass = cairn_json_dup_string (entry, "password");
   if (user && pass)
     {
       *out_user = g_steal_pointer (&user);
@@ -83,10 +83,10 @@ lookup_file (const char *file, const char *host, const char *name, char **out_us
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
-  g_autoptr (GVariant) doc = _cairn_json_parse (bytes, file, error);
+  g_autoptr (GVariant) doc = cairn_json_parse (bytes, file, error);
   if (!doc)
     return FALSE;
-  g_autoptr (GVariant) auths = _cairn_jget (doc, "auths", G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) auths = cairn_json_get (doc, "auths", G_VARIANT_TYPE_VARDICT);
   if (!auths)
     return TRUE;
   g_autofree char *want = g_strconcat (host, "/", name, NULL);

@@ -434,14 +434,14 @@ fetch_token (CairnRegistry *r, CairnAuthChallenge *c, GError **error)
     return cairn_throw_code (error, G_IO_ERROR_FAILED, "%s: token server %s answered %ld", r->desc,
                              realm, req.status);
   g_autoptr (GBytes) body = g_bytes_new (req.resp->data, req.resp->len);
-  g_autoptr (GVariant) doc = _cairn_json_parse (body, "token server answer", error);
+  g_autoptr (GVariant) doc = cairn_json_parse (body, "token server answer", error);
   if (!doc)
     return cairn_prefix_error (error, "%s", r->desc);
-  g_autofree char *tok = _cairn_jstr (doc, "token");
+  g_autofree char *tok = cairn_json_dup_string (doc, "token");
   if (!tok || !*tok)
     {
       g_free (tok);
-      tok = _cairn_jstr (doc, "access_token");
+      tok = cairn_json_dup_string (doc, "access_token");
     }
   if (!tok || !*tok || strpbrk (tok, "\r\n"))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
@@ -511,13 +511,13 @@ _cairn_registry_throw_status (CairnRegistry *r, CairnRegistryRequest *req, const
 {
   g_autoptr (GString) s = g_string_new (NULL);
   g_autoptr (GBytes) body = g_bytes_new (req->resp->data, req->resp->len);
-  g_autoptr (GVariant) doc = req->resp->len ? _cairn_json_parse (body, "error", NULL) : NULL;
-  g_autoptr (GVariant) errs = _cairn_jget (doc, "errors", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) list = _cairn_jobjects (errs);
+  g_autoptr (GVariant) doc = req->resp->len ? cairn_json_parse (body, "error", NULL) : NULL;
+  g_autoptr (GVariant) errs = cairn_json_get (doc, "errors", G_VARIANT_TYPE ("av"));
+  g_autoptr (GPtrArray) list = cairn_json_objects (errs);
   for (guint i = 0; i < list->len; i++)
     {
-      g_autofree char *code = _cairn_jstr (list->pdata[i], "code");
-      g_autofree char *msg = _cairn_jstr (list->pdata[i], "message");
+      g_autofree char *code = cairn_json_dup_string (list->pdata[i], "code");
+      g_autofree char *msg = cairn_json_dup_string (list->pdata[i], "message");
       g_autofree char *esc = cairn_escape_name (msg ? msg : "", -1);
       g_string_append_printf (s, "%s%s%s%s%s", s->len ? "; " : "", esc, code ? " (" : "",
                               code ? code : "", code ? ")" : "");

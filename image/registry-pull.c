@@ -521,8 +521,8 @@ is_index (const char *media_type, GVariant *doc)
       && (strcmp (media_type, CAIRN_OCI_INDEX_TYPE) == 0
           || strcmp (media_type, CAIRN_DOCKER_LIST_TYPE) == 0))
     return TRUE;
-  g_autoptr (GVariant) m = _cairn_jget (doc, "manifests", G_VARIANT_TYPE ("av"));
-  g_autoptr (GVariant) l = _cairn_jget (doc, "layers", G_VARIANT_TYPE ("av"));
+  g_autoptr (GVariant) m = cairn_json_get (doc, "manifests", G_VARIANT_TYPE ("av"));
+  g_autoptr (GVariant) l = cairn_json_get (doc, "layers", G_VARIANT_TYPE ("av"));
   return m && !l;
 }
 
@@ -537,11 +537,11 @@ resolve_manifest (Pull *p, char **out_digest, GError **error)
       g_autofree char *mt = NULL, *digest = NULL;
       if (!_cairn_registry_get_manifest (p->reg, want, &data, &mt, &digest, error))
         return NULL;
-      g_autoptr (GVariant) doc = _cairn_json_parse (data, "manifest", error);
+      g_autoptr (GVariant) doc = cairn_json_parse (data, "manifest", error);
       if (!doc)
         return cairn_prefix_error (error, "%s", _cairn_registry_describe (p->reg)), NULL;
       guint64 schema = 0;
-      if (!_cairn_jint (doc, "schemaVersion", &schema) || schema != 2)
+      if (!cairn_json_get_uint (doc, "schemaVersion", &schema) || schema != 2)
         return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
                                  "%s: manifest %s: schema version %" G_GUINT64_FORMAT
                                  " is not supported (only OCI and Docker schema 2)",
@@ -554,7 +554,7 @@ resolve_manifest (Pull *p, char **out_digest, GError **error)
         }
       g_autoptr (GVariant) desc
           = _cairn_oci_select_descriptor (doc, NULL, p->opts->platform, error);
-      g_autofree char *next = desc ? _cairn_jstr (desc, "digest") : NULL;
+      g_autofree char *next = desc ? cairn_json_dup_string (desc, "digest") : NULL;
       if (!desc)
         return cairn_prefix_error (error, "%s", _cairn_registry_describe (p->reg)), NULL;
       if (!_cairn_digest_hex (next, error))
@@ -579,10 +579,10 @@ layer_type_ok (const char *mt)
 static gboolean
 plan_layers (Pull *p, GVariant *manifest, GVariant *config, GError **error)
 {
-  g_autoptr (GVariant) arr = _cairn_jget (manifest, "layers", G_VARIANT_TYPE ("av"));
-  g_autoptr (GPtrArray) layers = _cairn_jobjects (arr);
-  g_autoptr (GVariant) rootfs = _cairn_jget (config, "rootfs", G_VARIANT_TYPE_VARDICT);
-  g_autoptr (GVariant) diff_ids = _cairn_jstrv (rootfs, "diff_ids");
+  g_autoptr (GVariant) arr = cairn_json_get (manifest, "layers", G_VARIANT_TYPE ("av"));
+  g_autoptr (GPtrArray) layers = cairn_json_objects (arr);
+  g_autoptr (GVariant) rootfs = cairn_json_get (config, "rootfs", G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) diff_ids = cairn_json_strv (rootfs, "diff_ids");
   if (layers->len == 0 || layers->len > MAX_LAYERS)
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "%s: the manifest has %u layers",
                              _cairn_registry_describe (p->reg), layers->len);
@@ -598,10 +598,10 @@ plan_layers (Pull *p, GVariant *manifest, GVariant *config, GError **error)
       j->partial_dfd = j->partial_fd = -1;
       j->index = i;
       g_ptr_array_add (p->jobs, j);
-      j->digest = _cairn_jstr (layers->pdata[i], "digest");
-      g_autofree char *mt = _cairn_jstr (layers->pdata[i], "mediaType");
+      j->digest = cairn_json_dup_string (layers->pdata[i], "digest");
+      g_autofree char *mt = cairn_json_dup_string (layers->pdata[i], "mediaType");
       if (!_cairn_digest_hex (j->digest, error)
-          || !_cairn_jint (layers->pdata[i], "size", &j->size))
+          || !cairn_json_get_uint (layers->pdata[i], "size", &j->size))
         return cairn_prefix_error (error, "%s: layer %u", _cairn_registry_describe (p->reg), i + 1);
       if (!layer_type_ok (mt))
         return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED,
@@ -616,16 +616,16 @@ plan_layers (Pull *p, GVariant *manifest, GVariant *config, GError **error)
 static GVariant *
 fetch_config (Pull *p, GVariant *manifest, char **out_digest, GError **error)
 {
-  g_autoptr (GVariant) desc = _cairn_jget (manifest, "config", G_VARIANT_TYPE_VARDICT);
-  g_autofree char *digest = _cairn_jstr (desc, "digest");
+  g_autoptr (GVariant) desc = cairn_json_get (manifest, "config", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *digest = cairn_json_dup_string (desc, "digest");
   guint64 size = 0;
-  if (!_cairn_digest_hex (digest, error) || !_cairn_jint (desc, "size", &size))
+  if (!_cairn_digest_hex (digest, error) || !cairn_json_get_uint (desc, "size", &size))
     return cairn_prefix_error (error, "%s: config", _cairn_registry_describe (p->reg)), NULL;
   g_autoptr (GBytes) bytes
       = _cairn_registry_get_small_blob (p->reg, digest, size, CAIRN_REGISTRY_CONFIG_MAX, error);
   if (!bytes)
     return NULL;
-  g_autoptr (GVariant) config = _cairn_json_parse (bytes, "image config", error);
+  g_autoptr (GVariant) config = cairn_json_parse (bytes, "image config", error);
   if (!config || !g_variant_is_of_type (config, G_VARIANT_TYPE_VARDICT))
     return cairn_prefix_error (error, "%s", _cairn_registry_describe (p->reg)), NULL;
   *out_digest = g_steal_pointer (&digest);

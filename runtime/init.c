@@ -29,8 +29,12 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "runtime/launch.h"
 
@@ -155,6 +159,72 @@ init_run_reaper (struct launch_plan *plan, int pty_slave)
       _exit (EXIT_LAUNCH_ERROR);
     }
   close (plan->sync_fd);
+  for (;;)
+    {
+      siginfo_t si;
+      int sig = sigwaitinfo (&set, &si);
+      if (sig < 0)
+        continue;
+      if (sig != SIGCHLD)
+        {
+          kill (cmd, sig);
+          continue;
+        }
+      int st;
+      pid_t p;
+      while ((p = waitpid (-1, &st, WNOHANG)) > 0)
+        if (p == cmd && (WIFEXITED (st) || WIFSIGNALED (st)))
+          _exit (wait_status_code (st));
+    }
+}
+
+/* --container-init CMD [ARG...]: pid 1 of an OCI container started with
+ * --init (oci-print.c binds this binary read-only at /dev/init).  The same
+ * loop as the reaper above, for a process that the runtime has already
+ * confined (identity, capabilities, seccomp, no_new_privs): it only forks
+ * the command, forwards signals, reaps orphans and exits with the command's
+ * status.  Non-dumpable first, so that no container process can open
+ * /proc/1/mem or /proc/1/exe for writing (CVE-2019-5736); the binary itself
+ * is a read-only bind, busy while this runs. */
+void
+init_container_main (char **argv)
+{
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  sigset_t set;
+  reaper_signals (&set);
+  pid_t cmd = fork ();
+  if (cmd == 0)
+    {
+      sigset_t none;
+      sigemptyset (&none);
+      signal (SIGCHLD, SIG_DFL);
+      for (size_t i = 0; i < launch_n_forward_signals; i++)
+        signal (launch_forward_signals[i], SIG_DFL);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      /* its own process group, in the foreground of the terminal if there
+       * is one, so that it gets the terminal's signals and may read it */
+      setpgid (0, 0);
+      signal (SIGTTOU, SIG_IGN);
+      if (isatty (STDIN_FILENO))
+        (void)!tcsetpgrp (STDIN_FILENO, getpid ());
+      signal (SIGTTOU, SIG_DFL);
+      execvp (argv[0], argv);
+      int e = errno;
+      fprintf (stderr, "cairn-launch: init: cannot execute %s: %s\n", argv[0], strerror (e));
+      _exit (e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+    }
+  if (cmd < 0)
+    {
+      fprintf (stderr, "cairn-launch: init: fork: %s\n", strerror (errno));
+      _exit (EXIT_LAUNCH_ERROR);
+    }
+  close_fds_except (NULL, 0);
+  reaper_detach_stdio ();
+  if (reaper_filter () < 0)
+    {
+      kill (cmd, SIGKILL);
+      _exit (EXIT_LAUNCH_ERROR);
+    }
   for (;;)
     {
       siginfo_t si;

@@ -97,6 +97,15 @@ struct launch_config
   char **argv;        /* the command */
   const char *hostname;
   bool net_host;
+  /* Only under the OCI path (--print-oci-config, --oci-run): pasta(1) as a
+   * createRuntime hook with these arguments, or a network namespace joined
+   * by path. */
+  bool net_pasta;
+  const char *net_ns_path;
+  char **pasta_args;
+  size_t n_pasta_args;
+  char **annotations; /* --annotation K=V, in order */
+  size_t n_annotations;
   bool user_set;
   uid_t uid;
   gid_t gid;
@@ -111,6 +120,7 @@ struct launch_config
   bool tty;
   int init; /* enum launch_init */
   bool writable;
+  bool overlay_ro; /* --overlay-ro: an overlay root for new mount points, read-only */
   const char *overlay_upper;
   long long memory;    /* bytes, 0 = unset */
   long long pids;      /* 0 = unset */
@@ -249,6 +259,8 @@ int child_enter_cwd (const char *dir, const char *e_chdir, const char *e_outside
 
 /* init.c */
 __attribute__ ((noreturn)) void init_run_reaper (struct launch_plan *plan, int pty_slave);
+/* pid 1 of an OCI container under --init: "/dev/init --container-init CMD..." */
+__attribute__ ((noreturn)) void init_container_main (char **argv);
 extern const int launch_forward_signals[];
 extern const size_t launch_n_forward_signals;
 

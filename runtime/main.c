@@ -349,6 +349,12 @@ main (int argc, char **argv)
     prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (argc > 1 && strcmp (argv[1], "--print-oci-config") == 0)
     return oci_print_config (argc - 1, argv + 1);
+  if (argc > 1 && strcmp (argv[1], "--oci-run") == 0)
+    return oci_client_run (argc - 1, argv + 1);
+  if (argc > 1 && strcmp (argv[1], "--pasta-hook") == 0)
+    return oci_pasta_hook (argc - 2, argv + 2);
+  if (argc > 2 && strcmp (argv[1], "--container-init") == 0)
+    init_container_main (argv + 2);
   /* runc's command line (oci-main.c); -1: the launcher's own form */
   int r = oci_main (argc, argv);
   if (r >= 0)
@@ -363,6 +369,12 @@ main (int argc, char **argv)
     }
   if (cfg.print_bpf)
     return print_bpf (&cfg);
+  if (cfg.net_pasta || cfg.net_ns_path || cfg.n_annotations || cfg.n_pasta_args || cfg.overlay_ro)
+    return report (
+        launch_fail (EINVAL,
+                     "--net=pasta, --net=ns:, --pasta-arg, --annotation and --overlay-ro "
+                     "exist only under the OCI path (--oci-run, --print-oci-config)",
+                     NULL));
   fflush (NULL);
   r = prepare (&cfg, &plan);
   /* The janitor is forked before clone(): a fork while the child sets up

@@ -546,7 +546,12 @@ wait_maps (struct oci_plan *plan)
   plan->setgroups_ok = g == 'g';
   if (plan->userns)
     {
-      prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+      /* Rootless, the one who could look into this process is the user who
+       * owns its namespace anyway; the createRuntime hooks, as that user,
+       * must open its /proc/PID/ns (pasta joins its user namespace, as
+       * pasta(1) explains for a PID target). As root, nobody. */
+      if (!oci_g.is_rootless)
+        prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
       /* become the namespace's root (when mapped) before anything is created */
       if (setresgid (0, 0, 0) == 0)
         (void)!setresuid (0, 0, 0);

@@ -646,13 +646,24 @@ clone_flags (const struct oci_spec *s)
          | SIGCHLD;
 }
 
+/* Limits other than device rules: a user without a delegated cgroup has
+ * no device controller either, and its devices are bind mounts of the
+ * host's, which it may open or not as itself (runc ignores them rootless). */
+static bool
+limits_besides_devices (const struct oci_spec *s)
+{
+  struct oci_resources r = s->res;
+  r.n_dev = 0;
+  return s->has_resources && oci_resources_any (&r);
+}
+
 static int
 setup_cgroups (struct ctx *c)
 {
   if (!c->st.cg.mode)
     return 0;
   int r = oci_cgroups_create (&c->spec, &c->st.cg, oci_g.is_rootless);
-  if (r < 0 && oci_g.is_rootless && !c->spec.has_resources)
+  if (r < 0 && oci_g.is_rootless && !limits_besides_devices (&c->spec))
     {
       /* rootless without limits: no cgroups rather than no container (crun) */
       oci_log_warn ("%s: running without cgroups", launch_errmsg ());

@@ -66,6 +66,11 @@ oci_hook_run (const struct oci_hook *h, const char *state, bool raw_clone)
     return launch_fail (errno, "fork of a hook", h->path);
   if (pid == 0)
     {
+      /* a hook starts with no signal blocked, whatever the runtime holds
+       * back for itself (a pasta must die of the TERM that stops it) */
+      sigset_t none;
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
       dup2 (p[0], 0);
       execve (h->path, h->args, h->env);
       _exit (127);

@@ -623,6 +623,21 @@ parent_private (const char *root)
   return 0;
 }
 
+/* A missing process.cwd is created, as runc does; on a read-only root the
+ * chdir reports it later.  (Under the overlay annotation it is made in the
+ * upper layer.) */
+static int
+make_cwd (struct oci_plan *plan, int root_fd)
+{
+  const char *cwd = plan->spec->proc.cwd;
+  if (!cwd || cwd[0] != '/' || !cwd[1])
+    return 0;
+  int fd = ensure_in_root (plan, root_fd, cwd, true, RES_DIRECTORY);
+  if (fd >= 0)
+    close (fd);
+  return 0;
+}
+
 /* No mount namespace of the container's own (linux.namespaces has no
  * "mount": it inherits the runtime's, runtime-spec config-linux.md,
  * "Namespaces"): the mounts are made there, below the rootfs, and the
@@ -663,6 +678,19 @@ setup_root (struct oci_plan *plan, int *out_root_fd)
     return -EINVAL;
   if (mount (s->root, s->root, NULL, MS_BIND | MS_REC, NULL) < 0)
     return launch_fail (errno, "bind-mounting the rootfs", s->root);
+  if (s->root_overlay)
+    {
+      /* over the bind, at the same place: everything below sees the overlay */
+      char opts[3 * PATH_MAX + 64];
+      int n
+          = snprintf (opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work%s", s->root,
+                      s->root_overlay, s->root_overlay, plan->unpriv ? ",userxattr" : "");
+      if (n < 0 || (size_t)n >= sizeof opts)
+        return launch_fail (ENAMETOOLONG, "the root overlay's options", s->root_overlay);
+      if (mount ("overlay", s->root, "overlay", 0, opts) < 0)
+        return launch_fail (errno, "mounting the root overlay (" OCI_OVERLAY_ANNOTATION ")",
+                            s->root_overlay);
+    }
   str_lcpy (plan->root_path, s->root, sizeof plan->root_path);
   *out_root_fd = open (s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (*out_root_fd < 0)
@@ -687,6 +715,8 @@ oci_setup_rootfs (struct oci_plan *plan, int *out_root_fd, int *out_master, int 
       r = s->mounts[i].kind == OM_BIND ? do_bind (plan, *out_root_fd, &s->mounts[i])
                                        : do_fs (plan, *out_root_fd, &s->mounts[i]);
     }
+  if (r == 0)
+    r = make_cwd (plan, *out_root_fd);
   if (r == 0)
     r = setup_devices (plan, *out_root_fd);
   if (r == 0)

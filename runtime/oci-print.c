@@ -20,7 +20,12 @@
  *   --user UID[:GID]   process.user; a non-root uid gets empty effective and
  *                      permitted sets, as the launcher does
  *   --hostname NAME    hostname
- *   --net none|host    a network namespace, or none
+ *   --net none|private a network namespace (loopback only)
+ *   --net host         none
+ *   --net ns:PATH      the network namespace at PATH, joined
+ *   --net pasta        a network namespace, and a createRuntime hook that
+ *   --pasta-arg ARG    runs pasta(1) --config-net -q ARG... PID on it
+ *                      through this binary (--pasta-hook, main.c)
  *   --tty              process.terminal
  *   --bind S:D[:ro]    mounts: bind, rbind, nosuid, nodev (+ ro)
  *   --tmpfs D          mounts: tmpfs, nosuid, nodev, mode=1777
@@ -34,22 +39,30 @@
  *                      capabilities (--print-seccomp-profile); FILE: that
  *                      profile; unconfined: none
  *   --rootless         a user namespace mapping the caller to UID (or 0)
+ *   --init             this binary bound read-only at /dev/init, pid 1 as
+ *                      "/dev/init --container-init CMD..." (init.c)
+ *   --writable         annotation org.cairn.rootfs.overlay: the root is an
+ *   --overlay-ro       overlay of root.path whose upper and work layers are
+ *   --overlay-upper D  in D (--oci-run: the bundle's "overlay"), so that
+ *                      missing mount points are made in the upper layer,
+ *                      never in ROOTFS; root.readonly unless --writable
+ *   --annotation K=V   annotations
  *   (always)           new pid, mount, ipc, uts and cgroup namespaces; /proc,
  *                      /dev (tmpfs, devpts, shm, mqueue), /sys read-only,
  *                      /sys/fs/cgroup read-only; the launcher's masked and
  *                      read-only /proc paths and /sys/firmware
  *
- * Differences that remain, and are refused rather than dropped: --writable
- * and --overlay-upper (config.json has no overlay root; cairn run would
- * prepare the overlay itself) and --init (an OCI container's pid 1 is its
- * command, as with runc; the caller adds an init to the command).  One
- * that stays: /sys/fs/cgroup shows every v1 hierarchy the OCI container is
- * in (it has a cgroup of its own in each, as with runc), the launcher's
- * form only those of its limits (in the others it is in the launcher's
- * cgroup, whose subtree it must not see); all read-only.  The default
- * profile's ENOSYS answer for system calls newer than libseccomp has no
- * JSON form: the OCI path recognises the default profile instead
- * (seccomp_policy_is_default) and compiles it as the launcher does.
+ * Differences that remain: without --init an OCI container's pid 1 is its
+ * command, as with runc (the launcher's own form adds a reaper unless the
+ * command looks like an init); --writable/--overlay-ro need a directory for
+ * the overlay's layers (--overlay-upper, or the bundle under --oci-run).
+ * /sys/fs/cgroup shows every v1 hierarchy the OCI container is in (it has a
+ * cgroup of its own in each, as with runc), the launcher's form only those
+ * of its limits (in the others it is in the launcher's cgroup, whose
+ * subtree it must not see); all read-only.  The default profile's ENOSYS
+ * answer for system calls newer than libseccomp has no JSON form: the OCI
+ * path recognises the default profile instead (seccomp_policy_is_default)
+ * and compiles it as the launcher does.
  */
 #include "config.h"
 
@@ -57,23 +70,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/statfs.h>
+#include <sys/stat.h>
 
 #include "runtime/json.h"
 #include "runtime/oci.h"
 
 extern char **environ;
-
-static void
-list (struct jbuf *b, const char *const *v, size_t n)
-{
-  jb_raw (b, "[");
-  for (size_t i = 0; i < n; i++)
-    {
-      jb_raw (b, i ? ", " : "");
-      jb_str (b, v[i]);
-    }
-  jb_raw (b, "]");
-}
 
 static void
 caps_list (struct jbuf *b, uint64_t set)
@@ -136,7 +138,13 @@ process (struct jbuf *b, const struct launch_config *cfg)
   size_t n = 0;
   while (cfg->argv[n])
     n++;
-  list (b, (const char *const *)cfg->argv, n);
+  jb_raw (b, cfg->init == INIT_YES ? "[\"" OCI_INIT_PATH "\", \"--container-init\"" : "[");
+  for (size_t i = 0; i < n; i++)
+    {
+      jb_raw (b, i || cfg->init == INIT_YES ? ", " : "");
+      jb_str (b, cfg->argv[i]);
+    }
+  jb_raw (b, "]");
   jb_raw (b, ",\n    \"env\": ");
   env_list (b, cfg);
   jb_raw (b, ",\n    \"cwd\": ");
@@ -152,7 +160,7 @@ process (struct jbuf *b, const struct launch_config *cfg)
 }
 
 static void
-mounts (struct jbuf *b, const struct launch_config *cfg)
+mounts (struct jbuf *b, const struct launch_config *cfg, const char *self)
 {
   jb_raw (b, "  \"mounts\": [\n"
              "    {\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\", "
@@ -168,6 +176,14 @@ mounts (struct jbuf *b, const struct launch_config *cfg)
              "\"options\": [\"nosuid\", \"nodev\", \"noexec\", \"mode=1777\", \"size=65536k\"]},\n"
              "    {\"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\", "
              "\"options\": [\"nosuid\", \"nodev\", \"noexec\"]},\n");
+  if (cfg->init == INIT_YES)
+    {
+      /* read-only and busy while it runs: the container cannot replace the
+       * binary through /proc/1/exe (CVE-2019-5736) */
+      jb_raw (b, "    {\"destination\": \"" OCI_INIT_PATH "\", \"type\": \"bind\", \"source\": ");
+      jb_str (b, self);
+      jb_raw (b, ", \"options\": [\"bind\", \"ro\", \"nosuid\", \"nodev\"]},\n");
+    }
   if (cfg->rootless && cfg->net_host)
     jb_raw (b, "    {\"destination\": \"/sys\", \"type\": \"bind\", \"source\": \"/sys\", "
                "\"options\": [\"rbind\", \"nosuid\", \"nodev\", \"noexec\", \"ro\"]}");
@@ -264,7 +280,13 @@ namespaces (struct jbuf *b, const struct launch_config *cfg)
   jb_raw (b,
           "    \"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"ipc\"}, "
           "{\"type\": \"uts\"}, {\"type\": \"cgroup\"}");
-  if (!cfg->net_host)
+  if (cfg->net_ns_path)
+    {
+      jb_raw (b, ", {\"type\": \"network\", \"path\": ");
+      jb_str (b, cfg->net_ns_path);
+      jb_raw (b, "}");
+    }
+  else if (!cfg->net_host)
     jb_raw (b, ", {\"type\": \"network\"}");
   if (cfg->rootless)
     jb_raw (b, ", {\"type\": \"user\"}");
@@ -277,6 +299,160 @@ namespaces (struct jbuf *b, const struct launch_config *cfg)
                (unsigned long)(cfg->user_set ? cfg->gid : 0), (unsigned long)getegid ());
 }
 
+/* The absolute path of PROG in $PATH, as execvp would find it, or NULL.
+ * Not resolved further: pasta is a link to passt, which looks at its name. */
+static char *
+find_in_path (const char *prog)
+{
+  const char *path = getenv ("PATH");
+  for (const char *p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *p;)
+    {
+      size_t n = strcspn (p, ":");
+      char *cand = xasprintf ("%.*s/%s", (int)n, p, prog);
+      if (cand[0] == '/' && access (cand, X_OK) == 0)
+        return cand;
+      free (cand);
+      p += n + (p[n] == ':');
+    }
+  return NULL;
+}
+
+/* pasta joins the container's network (and user) namespace once it exists:
+ * a createRuntime hook, which gets the state (with the pid) on stdin and
+ * which this binary turns into "pasta ARGS... PID" (--pasta-hook, pasta.c);
+ * the poststop hook ends it. */
+static int
+hooks (struct jbuf *b, const struct launch_config *cfg, const char *self)
+{
+  if (!cfg->net_pasta)
+    return 0;
+  _cleanup_free_ char *pasta = find_in_path ("pasta");
+  if (!pasta)
+    return launch_fail (ENOENT, "--net=pasta: pasta is not installed (Debian's passt package)",
+                        NULL);
+  jb_raw (b, "  \"hooks\": {\"createRuntime\": [{\"path\": ");
+  jb_str (b, self);
+  jb_raw (b, ", \"args\": [");
+  jb_str (b, self);
+  jb_raw (b, ", \"--pasta-hook\", ");
+  jb_str (b, pasta);
+  jb_raw (b, ", \"--config-net\", \"--quiet\"");
+  for (size_t i = 0; i < cfg->n_pasta_args; i++)
+    {
+      jb_raw (b, ", ");
+      jb_str (b, cfg->pasta_args[i]);
+    }
+  jb_raw (b, "]}], \"poststop\": [{\"path\": ");
+  jb_str (b, self);
+  jb_raw (b, ", \"args\": [");
+  jb_str (b, self);
+  jb_raw (b, ", \"--pasta-hook\", \"--stop\"]}]},\n");
+  return 0;
+}
+
+static void
+annotations (struct jbuf *b, const struct launch_config *cfg, const char *overlay)
+{
+  if (!overlay && !cfg->n_annotations)
+    return;
+  jb_raw (b, "  \"annotations\": {");
+  bool first = true;
+  if (overlay)
+    {
+      jb_raw (b, "\"" OCI_OVERLAY_ANNOTATION "\": ");
+      jb_str (b, overlay);
+      first = false;
+    }
+  for (size_t i = 0; i < cfg->n_annotations; i++)
+    {
+      const char *a = cfg->annotations[i];
+      size_t kl = (size_t)(strchr (a, '=') - a) + 1;
+      bool later = overlay && strncmp (a, OCI_OVERLAY_ANNOTATION "=", kl) == 0;
+      for (size_t k = i + 1; k < cfg->n_annotations; k++)
+        later |= strncmp (cfg->annotations[k], a, kl) == 0;
+      if (later)
+        continue;
+      char *key = xasprintf ("%.*s", (int)kl - 1, a);
+      jb_raw (b, first ? "" : ", ");
+      jb_str (b, key);
+      jb_raw (b, ": ");
+      jb_str (b, a + kl);
+      free (key);
+      first = false;
+    }
+  jb_raw (b, "},\n");
+}
+
+/* Absolute paths: the rootfs, the bind sources, the overlay's directory. */
+static int
+resolve_paths (struct launch_config *cfg, const char *overlay_dir, char **out_root,
+               char **out_overlay)
+{
+  *out_root = realpath (cfg->rootfs, NULL);
+  if (!*out_root)
+    return launch_fail (errno, "ROOTFS is not a directory", cfg->rootfs);
+  for (size_t i = 0; i < cfg->n_binds; i++)
+    {
+      char *s = realpath (cfg->binds[i].src, NULL);
+      if (!s)
+        return launch_fail (errno, "bind source not found", cfg->binds[i].src);
+      cfg->binds[i].src = s;
+    }
+  *out_overlay = NULL;
+  if (!cfg->writable && !cfg->overlay_ro)
+    return 0;
+  const char *dir = cfg->overlay_upper ? cfg->overlay_upper : overlay_dir;
+  if (!dir)
+    return launch_fail (
+        EINVAL, "--writable/--overlay-ro need --overlay-upper=DIR for the overlay's layers", NULL);
+  *out_overlay = realpath (dir, NULL);
+  if (!*out_overlay)
+    return launch_fail (errno, "the overlay's directory", dir);
+  return 0;
+}
+
+int
+oci_config_generate (struct launch_config *cfg, const char *overlay_dir, struct jbuf *b)
+{
+  _cleanup_free_ char *root = NULL, *overlay = NULL;
+  _cleanup_free_ char *self = realpath ("/proc/self/exe", NULL);
+  if (!self)
+    return launch_fail (errno, "finding this binary (/proc/self/exe)", NULL);
+  if (cfg->writable && cfg->overlay_ro)
+    return launch_fail (EINVAL, "--writable and --overlay-ro exclude each other", NULL);
+  int r = resolve_paths (cfg, overlay_dir, &root, &overlay);
+  if (r < 0)
+    return r;
+  cfg->caps &= caps_available (cfg->rootless, caps_last_cap ());
+  jb_raw (b, "{\n  \"ociVersion\": \"1.1.0\",\n");
+  process (b, cfg);
+  jb_raw (b, "  \"root\": {\"path\": ");
+  jb_str (b, root);
+  jb_raw (b, cfg->writable ? ", \"readonly\": false},\n" : ", \"readonly\": true},\n");
+  if (cfg->hostname)
+    {
+      jb_raw (b, "  \"hostname\": ");
+      jb_str (b, cfg->hostname);
+      jb_raw (b, ",\n");
+    }
+  mounts (b, cfg, self);
+  if ((r = hooks (b, cfg, self)) < 0)
+    return r;
+  annotations (b, cfg, overlay);
+  jb_raw (b, "  \"linux\": {\n");
+  namespaces (b, cfg);
+  resources (b, cfg);
+  if ((r = seccomp_json (b, cfg)) < 0)
+    return r;
+  jb_raw (b, "    \"maskedPaths\": [\"/proc/kcore\", \"/proc/keys\", \"/proc/timer_list\", "
+             "\"/proc/sched_debug\", \"/proc/latency_stats\", \"/proc/timer_stats\", "
+             "\"/proc/acpi\", \"/proc/scsi\", \"/proc/asound\", \"/proc/key-users\", "
+             "\"/sys/firmware\"],\n"
+             "    \"readonlyPaths\": [\"/proc/sys\", \"/proc/sysrq-trigger\", \"/proc/irq\", "
+             "\"/proc/bus\", \"/proc/fs\"]\n  }\n}\n");
+  return 0;
+}
+
 int
 oci_print_config (int argc, char **argv)
 {
@@ -284,41 +460,8 @@ oci_print_config (int argc, char **argv)
   int r = launch_parse_options (argc, argv, &cfg);
   if (r != 0)
     return r > 0 ? 0 : 2;
-  if (cfg.writable || cfg.overlay_upper)
-    r = launch_fail (ENOTSUP, "--writable/--overlay-upper have no config.json equivalent", NULL);
-  else if (cfg.init == INIT_YES)
-    r = launch_fail (ENOTSUP, "--init has no config.json equivalent (the command is pid 1)", NULL);
-  _cleanup_free_ char *root = r == 0 ? realpath (cfg.rootfs, NULL) : NULL;
-  if (r == 0 && !root)
-    r = launch_fail (errno, "ROOTFS is not a directory", cfg.rootfs);
-  for (size_t i = 0; r == 0 && i < cfg.n_binds; i++)
-    {
-      char *s = realpath (cfg.binds[i].src, NULL);
-      if (!s)
-        r = launch_fail (errno, "bind source not found", cfg.binds[i].src);
-      cfg.binds[i].src = s;
-    }
-  cfg.caps &= caps_available (cfg.rootless, caps_last_cap ());
   struct jbuf b = { 0 };
-  jb_raw (&b, "{\n  \"ociVersion\": \"1.1.0\",\n");
-  if (r == 0)
-    {
-      process (&b, &cfg);
-      jb_raw (&b, "  \"root\": {\"path\": ");
-      jb_str (&b, root);
-      jb_raw (&b, ", \"readonly\": true},\n");
-      if (cfg.hostname)
-        {
-          jb_raw (&b, "  \"hostname\": ");
-          jb_str (&b, cfg.hostname);
-          jb_raw (&b, ",\n");
-        }
-      mounts (&b, &cfg);
-      jb_raw (&b, "  \"linux\": {\n");
-      namespaces (&b, &cfg);
-      resources (&b, &cfg);
-      r = seccomp_json (&b, &cfg);
-    }
+  r = oci_config_generate (&cfg, NULL, &b);
   if (r < 0)
     {
       jb_free (&b);
@@ -327,12 +470,6 @@ oci_print_config (int argc, char **argv)
                ctx ? ctx : "", ctx ? ")" : "", strerror (-r));
       return EXIT_LAUNCH_ERROR;
     }
-  jb_raw (&b, "    \"maskedPaths\": [\"/proc/kcore\", \"/proc/keys\", \"/proc/timer_list\", "
-              "\"/proc/sched_debug\", \"/proc/latency_stats\", \"/proc/timer_stats\", "
-              "\"/proc/acpi\", \"/proc/scsi\", \"/proc/asound\", \"/proc/key-users\", "
-              "\"/sys/firmware\"],\n"
-              "    \"readonlyPaths\": [\"/proc/sys\", \"/proc/sysrq-trigger\", \"/proc/irq\", "
-              "\"/proc/bus\", \"/proc/fs\"]\n  }\n}\n");
   fputs (b.p, stdout);
   jb_free (&b);
   return fflush (stdout) == 0 ? 0 : EXIT_LAUNCH_ERROR;

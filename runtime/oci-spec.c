@@ -1206,6 +1206,29 @@ check_annotations (const struct json *a)
   return 0;
 }
 
+/* cairn's annotation org.cairn.rootfs.overlay = DIR: the root is an
+ * overlay of root.path with its upper and work layers in DIR (oci-print.c),
+ * so that what the set-up creates (missing mount points, process.cwd) goes
+ * there and never into root.path.  Both paths go into the overlay's mount
+ * options, whose separators they may not contain. */
+static int
+parse_root_overlay (struct oci_spec *s)
+{
+  const struct json *v = s->annotations ? json_get (s->annotations, OCI_OVERLAY_ANNOTATION) : NULL;
+  if (!v)
+    return 0;
+  s->root_overlay = v->s;
+  if (s->root_overlay[0] != '/' || strpbrk (s->root_overlay, ",:\\"))
+    return launch_failf (EINVAL,
+                         "config: annotations." OCI_OVERLAY_ANNOTATION
+                         " must be an absolute path without , : or \\ (got '%s')",
+                         s->root_overlay);
+  if (strpbrk (s->root, ",:\\"))
+    return launch_failf (
+        EINVAL, "config: root.path may not contain , : or \\ under an overlay (%s)", s->root);
+  return 0;
+}
+
 static int
 parse_doc (struct oci_spec *s, const struct json *d)
 {
@@ -1235,6 +1258,8 @@ parse_doc (struct oci_spec *s, const struct json *d)
     r = parse_hooks (s, json_field (d, "hooks"));
   if (r == 0 && (r = check_annotations (json_field (d, "annotations"))) == 0)
     s->annotations = json_field (d, "annotations");
+  if (r == 0)
+    r = parse_root_overlay (s);
   if (r == 0)
     r = parse_linux (s, json_field (d, "linux"));
   return r;

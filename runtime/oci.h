@@ -221,6 +221,7 @@ struct oci_spec
   struct oci_process proc;
   char *root; /* absolute rootfs path */
   bool root_ro;
+  const char *root_overlay; /* annotation OCI_OVERLAY_ANNOTATION: the overlay's layers */
   const char *hostname, *domainname;
   struct oci_mount *mounts;
   size_t n_mounts;
@@ -414,6 +415,23 @@ int oci_cmd_events (int argc, char **argv);
 int oci_cmd_features (int argc, char **argv);
 int oci_cmd_spec (int argc, char **argv);
 int oci_print_config (int argc, char **argv);
+
+/* oci-print.c: the config.json that the launcher's options CFG mean (bind
+ * sources and ROOTFS made absolute in CFG).  OVERLAY_DIR holds the root
+ * overlay's layers when --writable/--overlay-ro come without
+ * --overlay-upper (NULL: refused). */
+int oci_config_generate (struct launch_config *cfg, const char *overlay_dir, struct jbuf *b);
+/* Where --init puts this binary in the container, and the annotation that
+ * makes the root an overlay (oci-spec.c, oci-mounts.c). */
+#define OCI_INIT_PATH "/dev/init"
+/* pasta.c: --pasta-hook PASTA ARG... | --stop (hooks of --net=pasta), and
+ * the end of a container's pasta (its pid file and netns binding in BUNDLE). */
+int oci_pasta_hook (int argc, char **argv);
+void oci_pasta_stop (const char *bundle);
+/* client.c: --oci-run, cairn run's way into this runtime (ARGV[0] is
+ * "--oci-run"). */
+int oci_client_run (int argc, char **argv);
+#define OCI_OVERLAY_ANNOTATION "org.cairn.rootfs.overlay"
 
 /* oci-main.c: dispatch; returns -1 when ARGV is not the OCI form. */
 int oci_main (int argc, char **argv);

@@ -39,6 +39,9 @@ enum
   OPT_PRINT_SECCOMP,
   OPT_PRINT_BPF,
   OPT_SECCOMP_CACHE,
+  OPT_PASTA_ARG,
+  OPT_ANNOTATION,
+  OPT_OVERLAY_RO,
   OPT_HELP,
   OPT_VERSION,
 };
@@ -66,6 +69,9 @@ static const struct option long_opts[] = {
   { "cap-add", required_argument, NULL, OPT_CAP_ADD },
   { "cap-drop", required_argument, NULL, OPT_CAP_DROP },
   { "rootless", no_argument, NULL, OPT_ROOTLESS },
+  { "pasta-arg", required_argument, NULL, OPT_PASTA_ARG },
+  { "annotation", required_argument, NULL, OPT_ANNOTATION },
+  { "overlay-ro", no_argument, NULL, OPT_OVERLAY_RO },
   { "print-seccomp-profile", no_argument, NULL, OPT_PRINT_SECCOMP },
   { "print-seccomp-bpf", no_argument, NULL, OPT_PRINT_BPF },
   { "help", no_argument, NULL, OPT_HELP },
@@ -80,10 +86,12 @@ launch_usage (FILE *f)
          "       cairn-launch [--seccomp=...] [--cap-add/--cap-drop=...] --print-seccomp-profile\n"
          "       cairn-launch [--seccomp=...] [--cap-add/--cap-drop=...] --print-seccomp-bpf\n"
          "Run CMD in a new confined container whose root is the directory ROOTFS.\n\n"
-         "  --hostname=NAME        --net=none|host        --user=UID[:GID]\n"
-         "  --env=K=V (repeatable) --clear-env            --workdir=DIR\n"
+         "  --hostname=NAME        --net=none|private|host --user=UID[:GID]\n"
+         "  --env=K=V|K (repeat)   --clear-env            --workdir=DIR\n"
          "  --bind=SRC:DST[:ro]    --tmpfs=DST            --tty\n"
          "  --init / --no-init     --writable             --overlay-upper=DIR\n"
+         "  OCI path only (--print-oci-config, --oci-run): --net=pasta|ns:PATH,\n"
+         "  --pasta-arg=ARG, --annotation=K=V, --overlay-ro\n"
          "  --memory=SIZE          --pids=N               --cpus=FLOAT   --cpu-weight=N\n"
          "  --seccomp=default|unconfined|FILE             --seccomp-cache=DIR|none\n"
          "  --cap-add=CAP          --cap-drop=CAP|ALL     --rootless\n"
@@ -162,6 +170,43 @@ parse_bind (struct launch_config *cfg, const char *arg)
   return 0;
 }
 
+/* none and private are the same: an own network namespace with loopback
+ * only; pasta and ns:PATH are carried out by the OCI path (oci-print.c). */
+static int
+parse_net (struct launch_config *cfg, const char *arg)
+{
+  cfg->net_host = cfg->net_pasta = false;
+  cfg->net_ns_path = NULL;
+  if (!strcmp (arg, "host"))
+    cfg->net_host = true;
+  else if (!strcmp (arg, "pasta"))
+    cfg->net_pasta = true;
+  else if (!strncmp (arg, "ns:", 3) && arg[3] == '/')
+    cfg->net_ns_path = arg + 3;
+  else if (strcmp (arg, "none") && strcmp (arg, "private"))
+    return bad ("--net must be none, private, host, pasta or ns:/PATH", arg);
+  return 0;
+}
+
+/* K=V sets K; a bare K passes the launcher's own value of K, if it has one
+ * (read now, so that the command line can be replayed: cli/run-record.h). */
+static int
+parse_env (struct launch_config *cfg, const char *arg)
+{
+  if (*arg == '=' || !*arg)
+    return bad ("--env needs K=V or K", arg);
+  if (!strchr (arg, '='))
+    {
+      const char *v = getenv (arg);
+      if (!v)
+        return 0;
+      arg = xasprintf ("%s=%s", arg, v);
+    }
+  cfg->env_add = xrealloc (cfg->env_add, (cfg->n_env_add + 1) * sizeof (char *));
+  cfg->env_add[cfg->n_env_add++] = (char *)arg;
+  return 0;
+}
+
 static int
 parse_cap (struct launch_config *cfg, const char *arg, bool add)
 {
@@ -225,17 +270,23 @@ handle_opt (struct launch_config *cfg, int opt, const char *arg)
       cfg->hostname = arg;
       return 0;
     case OPT_NET:
-      if (strcmp (arg, "none") && strcmp (arg, "host"))
-        return bad ("--net must be none or host", arg);
-      cfg->net_host = strcmp (arg, "host") == 0;
-      return 0;
+      return parse_net (cfg, arg);
     case OPT_USER:
       return parse_user (cfg, arg);
     case OPT_ENV:
+      return parse_env (cfg, arg);
+    case OPT_PASTA_ARG:
+      cfg->pasta_args = xrealloc (cfg->pasta_args, (cfg->n_pasta_args + 1) * sizeof (char *));
+      cfg->pasta_args[cfg->n_pasta_args++] = (char *)arg;
+      return 0;
+    case OPT_ANNOTATION:
       if (!strchr (arg, '=') || *arg == '=')
-        return bad ("--env needs K=V", arg);
-      cfg->env_add = xrealloc (cfg->env_add, (cfg->n_env_add + 1) * sizeof (char *));
-      cfg->env_add[cfg->n_env_add++] = (char *)arg;
+        return bad ("--annotation needs K=V", arg);
+      cfg->annotations = xrealloc (cfg->annotations, (cfg->n_annotations + 1) * sizeof (char *));
+      cfg->annotations[cfg->n_annotations++] = (char *)arg;
+      return 0;
+    case OPT_OVERLAY_RO:
+      cfg->overlay_ro = true;
       return 0;
     case OPT_CLEAR_ENV:
       cfg->clear_env = true;

@@ -348,6 +348,9 @@ build_tree (Ctx *ctx, int root_fd, CairnMTree *tree, GError **error)
   /* Every failure sets an error; never report a stopped walk as success. */
   if (!ok || cairn_first_error_failed (&ctx->fe))
     return cairn_throw (error, "the tree walk stopped without an error");
+  /* the totals, once every worker is done */
+  if (ctx->opts->progress)
+    ctx->opts->progress (ctx->files_done, ctx->bytes_done, ctx->opts->progress_data);
   return TRUE;
 }
 

@@ -29,6 +29,8 @@ _tap_tmproot=$(mktemp -d "${TMPDIR:-/tmp}/cairn-test.XXXXXX")
 chmod 0755 "$_tap_tmproot"
 # cairn run's approved launches (cli/run-record.h) stay in the test's tree
 export CAIRN_RUN_RECORDS="$_tap_tmproot/run-records"
+# ... and the containers it starts (bundles, the OCI runtime's state, logs)
+export CAIRN_CONTAINERS="$_tap_tmproot/containers"
 # Cleanup hooks registered by tests (run at exit, newest first). A case
 # runs in a subshell, which does not inherit the EXIT trap and whose
 # variables the script never sees: run_test gives it its own list and trap,

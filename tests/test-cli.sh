@@ -20,9 +20,10 @@ t_usage_errors() {
   assert_file_has_content "$T/err" "Did you mean 'cairn checkout'?"
   assert_exit 2 $CAIRN --no-such-global
   assert_streq "$(wc -l < "$T/err")" 2
-  # run: options it does not know are usage errors, never a ref
+  # run: options it does not know are usage errors, never a ref (-e, -v, -p,
+  # -t, -d are podman's, tests/test-run-like.sh)
   $CAIRN --repo=$T/r init >/dev/null
-  for o in -e -v -p -t -d --frobnicate; do
+  for o in -Z -q --frobnicate; do
     assert_exit 2 $CAIRN --repo=$T/r run $o X=1 main
     assert_file_has_content "$T/err" "unknown option '$o'"
     assert_file_has_content "$T/err" "Try 'cairn run --help' for more information"
@@ -122,6 +123,48 @@ t_fd_table_reserved() {
   [ "${size:-0}" -ge $want ] || { echo "FDSize of cairn serve: ${size:-none}, want >= $want"; return 1; }
 }
 
+# --progress=auto|bar|json|none (commit, import, pull, push): JSON events one
+# object a line, the bar with totals and rate on a terminal, nothing else.
+t_progress() {
+  require_cmd python3 script
+  export CAIRN_REPO=$T/repo
+  $CAIRN init >/dev/null
+  mkdir tree; for i in $(seq 1 300); do echo $i > tree/f$i; done
+  $CAIRN commit --progress=json -b a tree 2>err >/dev/null
+  python3 - err <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+assert ev and all(e["command"] == "commit" for e in ev), ev
+last = ev[-1]
+assert last.get("done") is True and last["files"] == 300 and last["bytes"] > 0, last
+assert all(a["elapsed"] <= b["elapsed"] for a, b in zip(ev, ev[1:])), ev
+PY
+  tar -C tree -cf t.tar .
+  $CAIRN commit --progress=json -b t --tree=tar=t.tar 2>err >/dev/null
+  tail -1 err | grep -q '"files":30[01],.*"done":true'
+  # pull: its messages as events
+  CAIRN_REPO=$T/r2 $CAIRN init >/dev/null
+  CAIRN_REPO=$T/r2 $CAIRN pull --progress=json $T/repo a 2>err >/dev/null
+  grep -q '^{"command":"pull",.*"message":"pull: ' err
+  grep -q '^{"command":"pull",.*"done":true}$' err
+  # bar: totals and rate, on request or on a terminal (auto)
+  echo x >> tree/f1
+  $CAIRN commit --progress=bar -b a tree 2>err >/dev/null
+  grep -q 'commit: 300 files, .* MiB/s' err
+  echo y >> tree/f1
+  out=$(script -qec "$CAIRN commit -b a $T/tree" /dev/null)
+  echo "$out" | grep -q 'commit: 300 files, .* MiB/s'
+  # auto without a terminal, and none: nothing on stderr
+  echo z >> tree/f1
+  $CAIRN commit -b a tree 2>err >/dev/null
+  [ ! -s err ] || { cat err; exit 1; }
+  echo w >> tree/f1
+  script -qec "$CAIRN commit --progress=none -b a $T/tree" /dev/null > out
+  assert_not_file_has_content out 'MiB/s'
+  assert_exit 2 $CAIRN commit --progress=loud -b a tree
+  assert_file_has_content "$T/err" "auto, bar, json or none, not 'loud'"
+}
+
 run_test "version" t_version
 run_test "help" t_help
 run_test "usage errors exit 2" t_usage_errors
@@ -130,4 +173,5 @@ run_test "--repo" t_repo_flag
 run_test "error messages: one line, lower-case, no temporary path; checkout refuses DEST first" t_error_form
 run_test "refs of a fresh default repository (unprivileged user)" t_refs_fresh_default_repo
 run_test "descriptor table reserved before threads start" t_fd_table_reserved
+run_test "--progress: json events, the bar with totals and rate, none" t_progress
 tests_done

@@ -1103,11 +1103,18 @@ t_print_config() {
   assert_kv oci hostname box
   assert_kv oci mkdir:/x EROFS
   assert_file_has_content oci '^A=1$'
-  # what has no config.json equivalent is refused, not dropped
+  # an overlay root needs a place for its layers; without one it is refused
   assert_fails "$CAIRN_LAUNCH" --print-oci-config --writable "$B/rootfs" /bin/true
-  assert_file_has_content "$T/err" 'no config.json equivalent'
-  assert_fails "$CAIRN_LAUNCH" --print-oci-config --init "$B/rootfs" /bin/true
-  assert_file_has_content "$T/err" 'the command is pid 1'
+  assert_file_has_content "$T/err" 'need --overlay-upper=DIR'
+  # --init: this binary, read-only at /dev/init, as pid 1 in front of the command
+  "$CAIRN_LAUNCH" --print-oci-config --init "$B/rootfs" /bin/true > init.json
+  python3 - init.json "$(realpath "$CAIRN_LAUNCH")" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["process"]["args"] == ["/dev/init", "--container-init", "/bin/true"], c["process"]["args"]
+m = [m for m in c["mounts"] if m["destination"] == "/dev/init"]
+assert m and m[0]["source"] == sys.argv[2] and "ro" in m[0]["options"], m
+PY
 }
 
 # ---- the launcher's own form is untouched --------------------------------------------------------------

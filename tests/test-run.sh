@@ -96,7 +96,11 @@ t_confinement_and_limits() {
   assert_exit 137 $CAIRN run --memory=32M app -- /bin/sh -c 'x=$(head -c 200000000 /dev/zero | tr "\0" a); echo ${#x}'
   # exit status and signals
   assert_exit 7 $CAIRN run app -- /bin/sh -c 'exit 7'
+  # pid 1 is an init unless the command is one (as cairn-launch's own
+  # default): the TERM kills the shell; --no-init runs it as pid 1, as
+  # podman does, and the kernel ignores the unhandled signal
   assert_exit 143 $CAIRN run app -- /bin/sh -c 'kill -TERM $$'
+  assert_exit 0 $CAIRN run --no-init app -- /bin/sh -c 'kill -TERM $$; [ $$ = 1 ]'
   $CAIRN fsck >/dev/null
   ostree --repo=repo fsck >/dev/null
 }
@@ -118,9 +122,10 @@ t_prune_cached_checkouts() {
   a=$($CAIRN commit -b a rootfs); echo b > rootfs/etc/b; b=$($CAIRN commit -b b rootfs)
   $CAIRN run a -- /bin/true; $CAIRN run b -- /bin/true
   # b is in use by a running container while its ref is deleted
-  $CAIRN run b -- /bin/sleep 30 & pid=$!
+  $CAIRN run --name=busy b -- /bin/sleep 30 & pid=$!
   add_cleanup "kill $pid"
-  for i in $(seq 1 50); do [ -n "$(pgrep -f 'sleep 30' || true)" ] && break; sleep 0.1; done
+  # running: its launcher holds the checkout's lock
+  for i in $(seq 1 100); do $CAIRN ps | grep -q '^busy .* Up ' && break; sleep 0.1; done
   $CAIRN refs --delete a b
   $CAIRN prune --refs-only > out
   assert_file_has_content out 'Removed 1 cached checkouts'
@@ -159,18 +164,18 @@ t_rootless() {
   add_cleanup "userdel cairn-rootless"
   mkdir u; make_busybox_rootfs u/rootfs
   chown -R cairn-rootless u; chmod 0755 $T
-  out=$(cd u && runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN commit -b app rootfs 2>&1 && \
-        runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN run app -- /bin/sh -c 'echo rootless $(id -u)' 2>&1) \
+  out=$(cd u && runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN commit -b app rootfs 2>&1 && \
+        runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN run app -- /bin/sh -c 'echo rootless $(id -u)' 2>&1) \
     || { echo "$out"; exit 1; }
   echo "$out" | grep -q '^rootless '
   # limits without a delegated cgroup: an error that says why, never ignored
-  if runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN run --memory=64M app -- /bin/true 2> err; then
+  if runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN run --memory=64M app -- /bin/true 2> err; then
     [ -w /sys/fs/cgroup/memory ] || { echo "limit silently ignored"; exit 1; }
   else
     grep -q 'cgroup' err
   fi
   grep -q 'mode=bare-user$' u/repo/config
-  runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo $CAIRN fsck >/dev/null
+  runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN fsck >/dev/null
 }
 
 # The front end's warm path (cli/front.c) replays a launch that cairn-core

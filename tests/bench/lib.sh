@@ -131,3 +131,17 @@ bench_fresh_remotes_prepare() {
   local mode=$1 url=$2 w=$BENCH_WORK
   echo "$(bench_fresh_repos_prepare "$mode"); $CAIRN --repo=$w/cur/c remote add --no-gpg-verify origin $url; ostree --repo=$w/cur/o remote add --no-gpg-verify origin $url"
 }
+
+# bench_podman DIR: podman with its own storage and configuration under DIR
+# (as tests/test-oci-engines.sh), no network unless asked; prints the
+# command line to use (run it inside tests/oci-sandbox.sh).
+bench_podman() {
+  local P=$1 nproc
+  nproc=$(ulimit -Hu); [ "$nproc" != unlimited ] && [ "$nproc" -le 32768 ] || nproc=32768
+  mkdir -p "$P/tmp" "$P/home/.config/containers"
+  printf '[containers]\nnetns = "none"\nlog_driver = "k8s-file"\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s/events.log"\n' \
+    "$(ulimit -Hn)" "$(ulimit -Hn)" "$nproc" "$nproc" "$P" > "$P/containers.conf"
+  printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/storage"\nrunroot = "%s/run"\n' "$P" "$P" > "$P/storage.conf"
+  echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$P/home/.config/containers/policy.json"
+  echo "env HOME=$P/home CONTAINERS_CONF=$P/containers.conf CONTAINERS_STORAGE_CONF=$P/storage.conf podman --root $P/storage --runroot $P/run --tmpdir $P/tmp --cgroup-manager=cgroupfs --events-backend=file"
+}

@@ -65,16 +65,8 @@ while read -r _ _ st _ < "/proc/\$pid/stat" && [ "\$st" != Z ]; do :; done 2>/de
 \$rt --root "\$root" delete "\$id" || exit 1
 rm -f "$W/pid-\$id"
 EOF
-  # Podman with its own storage and configuration (as tests/test-oci-engines.sh).
-  local P=$W/podman nproc
-  nproc=$(ulimit -Hu); [ "$nproc" != unlimited ] && [ "$nproc" -le 32768 ] || nproc=32768
-  mkdir -p "$P/tmp" "$P/home/.config/containers"
-  printf '[containers]\nnetns = "none"\nlog_driver = "k8s-file"\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s/events.log"\n' \
-    "$(ulimit -Hn)" "$(ulimit -Hn)" "$nproc" "$nproc" "$P" > "$P/containers.conf"
-  printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/storage"\nrunroot = "%s/run"\n' "$P" "$P" > "$P/storage.conf"
-  echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$P/home/.config/containers/policy.json"
   python3 "$CAIRN_TOP_SRCDIR/tests/make-docker-archive.py" "$R" localhost/bench-busybox:1 "$W/image.tar"
-  local pm="env HOME=$P/home CONTAINERS_CONF=$P/containers.conf CONTAINERS_STORAGE_CONF=$P/storage.conf podman --root $P/storage --runroot $P/run --tmpdir $P/tmp --cgroup-manager=cgroupfs --events-backend=file"
+  local pm; pm=$(bench_podman "$W/podman")
 
   cat > "$W/in-sandbox.sh" <<EOF
 set -e

@@ -1,4 +1,6 @@
-/* A strict JSON reader into GVariants, and a writer with fixed formatting.
+/* A strict JSON reader into GVariants, and a writer with fixed formatting,
+ * for image/ (manifests, configs, indexes) and cli/ (the OCI runtime's
+ * state and statistics).
  *
  * The reader takes hostile input (image manifests, configs and indexes from
  * archives and registries): UTF-8 only, bounded nesting, no trailing data;
@@ -9,7 +11,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
-#include "image/image-private.h"
+#include "common/cairn-common.h"
 #include <string.h>
 
 #define JSON_DEPTH 64
@@ -178,7 +180,7 @@ json_value (Json *j, GError **error)
 }
 
 GVariant *
-_cairn_json_parse (GBytes *bytes, const char *what, GError **error)
+cairn_json_parse (GBytes *bytes, const char *what, GError **error)
 {
   gsize len;
   const char *data = g_bytes_get_data (bytes, &len);
@@ -201,7 +203,7 @@ _cairn_json_parse (GBytes *bytes, const char *what, GError **error)
 
 /* Typed lookups in a JSON object (NULL when absent or of another type). */
 GVariant *
-_cairn_jget (GVariant *obj, const char *key, const GVariantType *type)
+cairn_json_get (GVariant *obj, const char *key, const GVariantType *type)
 {
   if (!obj || !g_variant_is_of_type (obj, G_VARIANT_TYPE_VARDICT))
     return NULL;
@@ -213,17 +215,17 @@ _cairn_jget (GVariant *obj, const char *key, const GVariantType *type)
 }
 
 char *
-_cairn_jstr (GVariant *obj, const char *key)
+cairn_json_dup_string (GVariant *obj, const char *key)
 {
-  g_autoptr (GVariant) v = _cairn_jget (obj, key, G_VARIANT_TYPE_STRING);
+  g_autoptr (GVariant) v = cairn_json_get (obj, key, G_VARIANT_TYPE_STRING);
   return v ? g_variant_dup_string (v, NULL) : NULL;
 }
 
 /* A JSON array of strings as "as" (NULL if absent/null; non-strings fail). */
 GVariant *
-_cairn_jstrv (GVariant *obj, const char *key)
+cairn_json_strv (GVariant *obj, const char *key)
 {
-  g_autoptr (GVariant) arr = _cairn_jget (obj, key, G_VARIANT_TYPE ("av"));
+  g_autoptr (GVariant) arr = cairn_json_get (obj, key, G_VARIANT_TYPE ("av"));
   if (!arr)
     return NULL;
   GVariantBuilder b;
@@ -240,7 +242,7 @@ _cairn_jstrv (GVariant *obj, const char *key)
 
 /* The objects of a JSON array (av of a{sv}), as a GPtrArray of GVariant*. */
 GPtrArray *
-_cairn_jobjects (GVariant *arr)
+cairn_json_objects (GVariant *arr)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)g_variant_unref);
   for (gsize i = 0; arr && i < g_variant_n_children (arr); i++)
@@ -256,9 +258,9 @@ _cairn_jobjects (GVariant *arr)
 }
 
 gboolean
-_cairn_jint (GVariant *obj, const char *key, guint64 *out)
+cairn_json_get_uint (GVariant *obj, const char *key, guint64 *out)
 {
-  g_autoptr (GVariant) v = _cairn_jget (obj, key, G_VARIANT_TYPE_DOUBLE);
+  g_autoptr (GVariant) v = cairn_json_get (obj, key, G_VARIANT_TYPE_DOUBLE);
   if (!v)
     return FALSE;
   double d = g_variant_get_double (v);
@@ -272,7 +274,7 @@ _cairn_jint (GVariant *obj, const char *key, guint64 *out)
 /* ---- writer ---------------------------------------------------------------------- */
 
 void
-_cairn_jw_init (CairnJsonWriter *w)
+cairn_jw_init (CairnJsonWriter *w)
 {
   w->s = g_string_new (NULL);
   w->depth = 0;
@@ -307,25 +309,25 @@ close_container (CairnJsonWriter *w, char c)
 }
 
 void
-_cairn_jw_begin_object (CairnJsonWriter *w)
+cairn_jw_begin_object (CairnJsonWriter *w)
 {
   open_container (w, '{');
 }
 
 void
-_cairn_jw_end_object (CairnJsonWriter *w)
+cairn_jw_end_object (CairnJsonWriter *w)
 {
   close_container (w, '}');
 }
 
 void
-_cairn_jw_begin_array (CairnJsonWriter *w)
+cairn_jw_begin_array (CairnJsonWriter *w)
 {
   open_container (w, '[');
 }
 
 void
-_cairn_jw_end_array (CairnJsonWriter *w)
+cairn_jw_end_array (CairnJsonWriter *w)
 {
   close_container (w, ']');
 }
@@ -350,7 +352,7 @@ append_quoted (GString *s, const char *str)
 }
 
 void
-_cairn_jw_key (CairnJsonWriter *w, const char *key)
+cairn_jw_key (CairnJsonWriter *w, const char *key)
 {
   separate (w);
   append_quoted (w->s, key);
@@ -360,42 +362,42 @@ _cairn_jw_key (CairnJsonWriter *w, const char *key)
 }
 
 void
-_cairn_jw_string (CairnJsonWriter *w, const char *value)
+cairn_jw_string (CairnJsonWriter *w, const char *value)
 {
   separate (w);
   append_quoted (w->s, value);
 }
 
 void
-_cairn_jw_int (CairnJsonWriter *w, gint64 value)
+cairn_jw_int (CairnJsonWriter *w, gint64 value)
 {
   separate (w);
   g_string_append_printf (w->s, "%" G_GINT64_FORMAT, value);
 }
 
 void
-_cairn_jw_bool (CairnJsonWriter *w, gboolean value)
+cairn_jw_bool (CairnJsonWriter *w, gboolean value)
 {
   separate (w);
   g_string_append (w->s, value ? "true" : "false");
 }
 
 void
-_cairn_jw_member_string (CairnJsonWriter *w, const char *key, const char *value)
+cairn_jw_member_string (CairnJsonWriter *w, const char *key, const char *value)
 {
-  _cairn_jw_key (w, key);
-  _cairn_jw_string (w, value);
+  cairn_jw_key (w, key);
+  cairn_jw_string (w, value);
 }
 
 void
-_cairn_jw_member_int (CairnJsonWriter *w, const char *key, gint64 value)
+cairn_jw_member_int (CairnJsonWriter *w, const char *key, gint64 value)
 {
-  _cairn_jw_key (w, key);
-  _cairn_jw_int (w, value);
+  cairn_jw_key (w, key);
+  cairn_jw_int (w, value);
 }
 
 GBytes *
-_cairn_jw_finish (CairnJsonWriter *w)
+cairn_jw_finish (CairnJsonWriter *w)
 {
   g_assert (w->depth == 0);
   GBytes *b = g_string_free_to_bytes (w->s);
@@ -404,41 +406,41 @@ _cairn_jw_finish (CairnJsonWriter *w)
 }
 
 void
-_cairn_jw_variant (CairnJsonWriter *w, GVariant *v)
+cairn_jw_variant (CairnJsonWriter *w, GVariant *v)
 {
   if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARIANT))
     {
       g_autoptr (GVariant) inner = g_variant_get_variant (v);
-      _cairn_jw_variant (w, inner);
+      cairn_jw_variant (w, inner);
     }
   else if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARDICT))
     {
-      _cairn_jw_begin_object (w);
+      cairn_jw_begin_object (w);
       GVariantIter it;
       const char *k;
       GVariant *val;
       g_variant_iter_init (&it, v);
       while (g_variant_iter_loop (&it, "{&sv}", &k, &val))
         {
-          _cairn_jw_key (w, k);
-          _cairn_jw_variant (w, val);
+          cairn_jw_key (w, k);
+          cairn_jw_variant (w, val);
         }
-      _cairn_jw_end_object (w);
+      cairn_jw_end_object (w);
     }
   else if (g_variant_is_of_type (v, G_VARIANT_TYPE ("av")))
     {
-      _cairn_jw_begin_array (w);
+      cairn_jw_begin_array (w);
       for (gsize i = 0; i < g_variant_n_children (v); i++)
         {
           g_autoptr (GVariant) c = g_variant_get_child_value (v, i);
-          _cairn_jw_variant (w, c);
+          cairn_jw_variant (w, c);
         }
-      _cairn_jw_end_array (w);
+      cairn_jw_end_array (w);
     }
   else if (g_variant_is_of_type (v, G_VARIANT_TYPE_STRING))
-    _cairn_jw_string (w, g_variant_get_string (v, NULL));
+    cairn_jw_string (w, g_variant_get_string (v, NULL));
   else if (g_variant_is_of_type (v, G_VARIANT_TYPE_BOOLEAN))
-    _cairn_jw_bool (w, g_variant_get_boolean (v));
+    cairn_jw_bool (w, g_variant_get_boolean (v));
   else if (g_variant_is_of_type (v, G_VARIANT_TYPE_DOUBLE))
     {
       double d = g_variant_get_double (v);
