@@ -18,7 +18,7 @@ pb_fuzz=$!
 # running alone at the end; the rest keep the Makefile's order.
 slow="tests/test-oci-validation.sh tests/test-oci.sh tests/test-sign.sh tests/test-run.sh
  tests/test-store.sh tests/test-checkout.sh tests/test-registry.sh tests/test-oci-engines.sh
- tests/test-pull.sh tests/test-import.sh tests/test-delta.sh tests/test-launch.sh"
+ tests/test-pull.sh tests/test-import.sh tests/test-run-like.sh tests/test-delta.sh tests/test-launch.sh"
 all_tests=$(printf 'print-tests:\n\t@echo $(TESTS)\n' |
   make -C "$b" -s --no-print-directory -f Makefile -f - print-tests)
 order=""
