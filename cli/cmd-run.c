@@ -203,12 +203,13 @@ typedef struct
 static void
 run_state_clear (RunState *s)
 {
+  /* the mount first: its release reads the repository */
+  if (s->rm)
+    cairn_run_mount_free (s->rm);
   g_clear_pointer (&s->repo, cairn_repo_free);
   g_free (s->commit);
   g_free (s->root);
   g_free (s->containers);
-  if (s->rm)
-    cairn_run_mount_free (s->rm);
   if (s->lock_fd >= 0)
     close (s->lock_fd);
 }

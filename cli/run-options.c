@@ -117,14 +117,14 @@ static gboolean
 mount_kind (CairnRunArgs *a, const char *value, GError **error)
 {
   a->mount = TRUE;
-  if (!value)
+  if (!value || !strcmp (value, "auto"))
     a->mount_kind = CAIRN_RUN_MOUNT_AUTO;
   else if (!strcmp (value, "kernel"))
     a->mount_kind = CAIRN_RUN_MOUNT_KERNEL;
   else if (!strcmp (value, "fuse"))
     a->mount_kind = CAIRN_RUN_MOUNT_FUSE;
   else
-    return cairn_cli_usage_error (error, "--mount takes kernel or fuse, not '%s'", value);
+    return cairn_cli_usage_error (error, "--mount takes kernel, fuse or auto, not '%s'", value);
   return TRUE;
 }
 
@@ -241,6 +241,11 @@ cairn_run_parse (CairnCli *cli, int argc, char **in_argv, CairnRunArgs *a, GErro
    * launch (cmd-run.c) needs the command line as it was given */
   g_autofree char **copy = g_memdup2 (in_argv, sizeof (char *) * (gsize)(argc + 1));
   char **argv = copy;
+  /* A bare --mount is the automatic choice: GOption would take the next
+   * argument (the REF) as its optional value */
+  for (int i = 1; i < argc && strcmp (argv[i], "--"); i++)
+    if (!strcmp (argv[i], "--mount"))
+      argv[i] = (char *)"--mount=auto";
   if (!cairn_cli_parse_full (cli, entries, a, TRUE, "[OPTIONS] REF|COMMIT [--] [CMD [ARG...]]",
                              "Start a confined container on a stored commit, as podman run "
                              "does.\n\nSignatures are required with --require-signed, for a "

@@ -147,7 +147,10 @@ have_user_xattrs() { local f; f=$(mktemp -p "${1:-$T}"); setfattr -n user.cairn-
 make_busybox_tree() {
   local d=$1 bb
   bb=$(command -v busybox) || skip "needs busybox"
-  mkdir -p "$d/bin" "$d/proc" "$d/dev" "$d/sys" "$d/tmp" "$d/etc"
+  # every mount point cairn run uses is in the tree, so that its root is
+  # the stored tree itself, not an overlay that makes the missing ones
+  mkdir -p "$d/bin" "$d/proc" "$d/dev" "$d/sys" "$d/tmp" "$d/run" "$d/var/tmp" "$d/etc"
+  : > "$d/etc/hosts"; : > "$d/etc/hostname"; : > "$d/etc/resolv.conf"
   cp "$bb" "$d/bin/busybox"
   for a in $("$d/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$d/bin/$a"; done
   echo 'from the mount' > "$d/etc/motd"
