@@ -24,7 +24,9 @@ make -C "$b" -j"$(nproc)" -s >/dev/null || { echo "0 passed, 1 failed"; exit 1; 
 
 tests="tests/test-common-fdio tests/test-common-validate tests/test-checkout-hostile
  tests/test-sign-verify tests/test-launch-errors.sh tests/test-store.sh tests/test-import.sh"
-make -C "$b" -j"$(nproc)" -s check TESTS="$(echo $tests)" > "$b/sanitizers-check.log" 2>&1
+# the 10 GiB sparse claim of test-import.sh hashes 11 GiB of zeros: run
+# once by the suite's ordinary build, not again under ASan
+CAIRN_TEST_EXCLUDE='sparse claim' make -C "$b" -j"$(nproc)" -s check TESTS="$(echo $tests)" > "$b/sanitizers-check.log" 2>&1
 rc=$?
 grep -E '^(FAIL|ERROR|XPASS):' "$b/sanitizers-check.log" || true
 get() { sed -n "s/^# $1: *\([0-9]*\).*/\1/p" "$b/sanitizers-check.log" | tail -1; }
