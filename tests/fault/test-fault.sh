@@ -93,7 +93,9 @@ kill_loop() {
   i=0
   while [ $i -lt "$KILLS" ]; do
     $setup
-    $runf > /dev/null 2>&1 &
+    # RUN_EXEC=exec: the background job becomes cairn itself, so that the
+    # kill hits cairn, not a subshell that would leave it running
+    RUN_EXEC=exec $runf > /dev/null 2>&1 &
     pid=$!
     random_sleep "$dur"
     if ! kill -9 $pid 2>/dev/null; then
@@ -135,7 +137,7 @@ commit_setup() {
   for d in 1 2; do for f in $(seq 1 100); do echo "$salt $d/$f" > "$T/tree/d$d/f$f"; done; done
 }
 commit_settle() { OLD=$(cat "$T/r/refs/heads/main"); }
-commit_run() { $CAIRN --repo="$T/r" commit -b main "$T/tree"; }
+commit_run() { ${RUN_EXEC:-} $CAIRN --repo="$T/r" commit -b main "$T/tree"; }
 # The ref is the old commit, or a new one whose parent is the old one.
 commit_check() {
   fsck_both "$T/r" || return 1
@@ -171,8 +173,8 @@ pull_check() {
     [ ! -e "$T/dst/state/$NEW.commitpartial" ] || { echo "ref moved to a partial commit" >> "$T/fsck.log"; return 1; }
   fi
 }
-http_run() { $CAIRN --repo="$T/dst" pull "http://127.0.0.1:$PORT/" app; }
-local_run() { $CAIRN --repo="$T/dst" pull "$T/src" app; }
+http_run() { ${RUN_EXEC:-} $CAIRN --repo="$T/dst" pull "http://127.0.0.1:$PORT/" app; }
+local_run() { ${RUN_EXEC:-} $CAIRN --repo="$T/dst" pull "$T/src" app; }
 
 t_kill_http_pull() {
   need_ostree
