@@ -252,12 +252,85 @@ publish_all (CairnTxn *txn, GError **error)
   return TRUE;
 }
 
+/* Commit objects are published last: the objects/XX directories move in
+ * any order (and in parallel), and a commit that reached objects/ before its
+ * dirtree would be a broken commit after a kill between the two renames.
+ * The staged commits wait in staging/commits-last/ as XXrest.commit. */
+static gboolean
+hold_back_commits (CairnTxn *txn, GPtrArray *held, GError **error)
+{
+  for (int idx = 0; idx < 256; idx++)
+    {
+      if (txn->sub_fds[idx] < 0)
+        continue;
+      /* a description of its own: a dup would share the directory offset,
+       * and publish_subdir would then read from the end */
+      int dup = openat (txn->sub_fds[idx], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
+      if (!d)
+        {
+          cairn_close_fdp (&dup);
+          return cairn_throw_errno (error, "reading staging %02x", idx);
+        }
+      struct dirent *de;
+      gboolean ok = TRUE;
+      while (ok && (de = readdir (d)) != NULL)
+        {
+          if (de->d_name[0] == '.' || !g_str_has_suffix (de->d_name, ".commit"))
+            continue;
+          if (held->len == 0 && mkdirat (txn->staging_dfd, "commits-last", 0755) < 0
+              && errno != EEXIST)
+            ok = cairn_throw_errno (error, "creating staging commits-last");
+          g_autofree char *name = g_strdup_printf ("%02x%s", idx, de->d_name);
+          g_autofree char *dst = g_strconcat ("commits-last/", name, NULL);
+          if (ok && renameat (txn->sub_fds[idx], de->d_name, txn->staging_dfd, dst) < 0)
+            ok = cairn_throw_errno (error, "holding back commit object %s", name);
+          if (ok)
+            g_ptr_array_add (held, g_steal_pointer (&name));
+        }
+      closedir (d);
+      if (!ok)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+publish_commits (CairnTxn *txn, GPtrArray *held, GError **error)
+{
+  for (guint i = 0; i < held->len; i++)
+    {
+      const char *name = held->pdata[i];
+      char sub[3] = { name[0], name[1], 0 };
+      g_autofree char *src = g_strconcat ("commits-last/", name, NULL);
+      int dstfd = cairn_repo_objdir_fd (txn->repo, sub, TRUE, error);
+      if (dstfd < 0)
+        return FALSE;
+      if (renameat2 (txn->staging_dfd, src, dstfd, name + 2, RENAME_NOREPLACE) == 0)
+        continue;
+      if (errno == EEXIST)
+        (void)unlinkat (txn->staging_dfd, src, 0);
+      else if (errno == EINVAL || errno == ENOSYS)
+        {
+          if (linkat (txn->staging_dfd, src, dstfd, name + 2, 0) < 0 && errno != EEXIST)
+            return cairn_throw_errno (error, "moving commit object %s into place", name);
+          (void)unlinkat (txn->staging_dfd, src, 0);
+        }
+      else
+        return cairn_throw_errno (error, "moving commit object %s into place", name);
+    }
+  return TRUE;
+}
+
 gboolean
 cairn_txn_commit (CairnTxn *txn, GError **error)
 {
   CairnRepo *repo = txn->repo;
   if (!txn->direct)
     {
+      g_autoptr (GPtrArray) held = g_ptr_array_new_with_free_func (g_free);
+      if (!hold_back_commits (txn, held, error))
+        return FALSE;
       if (repo->fsync && syncfs (txn->staging_dfd) < 0)
         return cairn_throw_errno (error, "syncfs");
       if (!publish_all (txn, error))
@@ -266,6 +339,13 @@ cairn_txn_commit (CairnTxn *txn, GError **error)
        * durable: one journal commit instead of one fsync per directory. */
       if (repo->fsync && syncfs (repo->objects_dfd) < 0)
         return cairn_throw_errno (error, "syncfs after publishing objects");
+      if (held->len > 0)
+        {
+          if (!publish_commits (txn, held, error))
+            return FALSE;
+          if (repo->fsync && syncfs (repo->objects_dfd) < 0)
+            return cairn_throw_errno (error, "syncfs after publishing commits");
+        }
     }
   repo->staging_dfd = -1;
   txn->committed = TRUE;
