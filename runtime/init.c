@@ -110,6 +110,29 @@ reaper_detach_stdio (void)
     close (null);
 }
 
+/* pid 1's loop: forward every signal but SIGCHLD to @cmd, reap every child,
+ * and exit with @cmd's status when it ends. */
+static void __attribute__ ((noreturn)) reap_until (pid_t cmd, const sigset_t *set)
+{
+  for (;;)
+    {
+      siginfo_t si;
+      int sig = sigwaitinfo (set, &si);
+      if (sig < 0)
+        continue;
+      if (sig != SIGCHLD)
+        {
+          kill (cmd, sig);
+          continue;
+        }
+      int st;
+      pid_t p;
+      while ((p = waitpid (-1, &st, WNOHANG)) > 0)
+        if (p == cmd && (WIFEXITED (st) || WIFSIGNALED (st)))
+          _exit (wait_status_code (st));
+    }
+}
+
 /* Signals stay blocked and are taken with sigwaitinfo(); the handlers only
  * make sure nothing is discarded as "default action for an init". */
 static void
@@ -159,23 +182,7 @@ init_run_reaper (struct launch_plan *plan, int pty_slave)
       _exit (EXIT_LAUNCH_ERROR);
     }
   close (plan->sync_fd);
-  for (;;)
-    {
-      siginfo_t si;
-      int sig = sigwaitinfo (&set, &si);
-      if (sig < 0)
-        continue;
-      if (sig != SIGCHLD)
-        {
-          kill (cmd, sig);
-          continue;
-        }
-      int st;
-      pid_t p;
-      while ((p = waitpid (-1, &st, WNOHANG)) > 0)
-        if (p == cmd && (WIFEXITED (st) || WIFSIGNALED (st)))
-          _exit (wait_status_code (st));
-    }
+  reap_until (cmd, &set);
 }
 
 /* --container-init CMD [ARG...]: pid 1 of an OCI container started with
@@ -225,21 +232,5 @@ init_container_main (char **argv)
       kill (cmd, SIGKILL);
       _exit (EXIT_LAUNCH_ERROR);
     }
-  for (;;)
-    {
-      siginfo_t si;
-      int sig = sigwaitinfo (&set, &si);
-      if (sig < 0)
-        continue;
-      if (sig != SIGCHLD)
-        {
-          kill (cmd, sig);
-          continue;
-        }
-      int st;
-      pid_t p;
-      while ((p = waitpid (-1, &st, WNOHANG)) > 0)
-        if (p == cmd && (WIFEXITED (st) || WIFSIGNALED (st)))
-          _exit (wait_status_code (st));
-    }
+  reap_until (cmd, &set);
 }
