@@ -72,6 +72,11 @@ oci_hook_run (const struct oci_hook *h, const char *state, bool raw_clone)
       sigemptyset (&none);
       sigprocmask (SIG_SETMASK, &none, NULL);
       dup2 (p[0], 0);
+      /* and with stdin, stdout and stderr only, as runc's and crun's hooks:
+       * what the runtime's caller left open (cairn run's lock on its
+       * checkout, checkout/cache.c) must not live on in a hook that stays,
+       * as pasta does (pasta.c) */
+      close_fds_except (NULL, 0);
       execve (h->path, h->args, h->env);
       _exit (127);
     }

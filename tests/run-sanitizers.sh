@@ -29,6 +29,13 @@ tests="tests/test-common-fdio tests/test-common-validate tests/test-checkout-hos
 CAIRN_TEST_EXCLUDE='sparse claim' make -C "$b" -j"$(nproc)" -s check TESTS="$(echo $tests)" > "$b/sanitizers-check.log" 2>&1
 rc=$?
 grep -E '^(FAIL|ERROR|XPASS):' "$b/sanitizers-check.log" || true
+# what each failed case printed (its assertions and the end of its trace):
+# CI keeps only this output, not the build directory
+for log in "$b"/tests/*.log; do
+  grep -q '^not ok' "$log" 2>/dev/null || continue
+  echo "---- ${log##*/}"
+  awk '/^not ok/ { n = 45 } n > 0 { print; n-- }' "$log"
+done
 get() { sed -n "s/^# $1: *\([0-9]*\).*/\1/p" "$b/sanitizers-check.log" | tail -1; }
 pass=$(get PASS); fail=$(( $(get FAIL) + $(get ERROR) + $(get XPASS) ))
 pass=${pass:-0}

@@ -63,7 +63,7 @@ stage() {
   else p=0 f=1; fi
   if [ $src != 0 ] && [ "$f" = 0 ]; then f=1; fi
   echo "stage $name: $p passed, $f failed ($(( $(date +%s) - t0 )) s)"
-  if [ "$f" != 0 ]; then echo "FAIL: stage $name (log $out):"; tail -30 "$out"; fi
+  if [ "$f" != 0 ]; then echo "FAIL: stage $name (log $out):"; tail -80 "$out"; fi
   pass=$((pass + p)); fail=$((fail + f))
 }
 echo "make check took $(( $(date +%s) - start )) s"

@@ -350,6 +350,8 @@ t_hooks() {
 #!/bin/sh
 # \$1: the hook's name; the state arrives on stdin
 read -r state
+# only stdin, stdout and stderr: not the fd 7 the runtime's caller has open
+[ -e /proc/\$\$/fd/7 ] && echo "\$1 has fd 7" >> $T/hooks.log
 echo "\$1 \$(readlink /proc/self/ns/uts) \$(echo "\$state" | sed -n 's/.*"status": *"\\([a-z]*\\)".*/\\1/p') \$(echo "\$state" | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')" >> $T/hooks.log
 exit \${FAIL:-0}
 EOF
@@ -369,7 +371,7 @@ c['hooks'] = {'prestart': [h('prestart')], 'createRuntime': [h('createRuntime')]
               'startContainer': [dict(path='/bin/inhook')],
               'poststart': [h('poststart')], 'poststop': [h('poststop')]}
 c['process']['args'] = ['/bin/sh', '-c', 'cat /tmp/inhook.out; sleep 100']"
-  L create --bundle "$B" $ID > out
+  L create --bundle "$B" $ID > out 7< "$T/hook"
   pid=$(L state $ID | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
   L start $ID
   wait_for out startContainer
