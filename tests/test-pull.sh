@@ -107,12 +107,20 @@ t_local_object_cut_while_hashed() {
   $CAIRN --repo=src commit -b app tree >/dev/null
   obj=$(ls -S src/objects/*/*.file | head -n1)
   cp --sparse=always "$obj" big.orig
+  # the cut must land while the object is hashed: the delays are fractions
+  # of an uncut pull's time here, so that a loaded machine moves them too
+  local t0 ms d
+  t0=$(date +%s%N)
+  $CAIRN --repo=timed init --mode=bare-user >/dev/null
+  $CAIRN --repo=timed pull "$T/src" app >/dev/null
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   cut_seen=0
-  for i in 1 2 3 4 5 6 7 8; do
+  for i in 2 4 6 8 3 5 7 9 1 10 11 12; do
     rm -rf dst; $CAIRN --repo=dst init --mode=bare-user >/dev/null
     cp --sparse=always big.orig "$obj"
     rc=0
-    ( sleep 0.0$i; truncate -s 4096 "$obj" ) & tp=$!
+    d=$(( ms * i / 13 ))
+    ( sleep "$(( d / 1000 )).$(printf %03d $(( d % 1000 )))"; truncate -s 4096 "$obj" ) & tp=$!
     $CAIRN --repo=dst pull "$T/src" app 2> err || rc=$?
     wait $tp
     case $rc in
@@ -126,7 +134,7 @@ t_local_object_cut_while_hashed() {
     both_fsck dst
     [ $cut_seen = 1 ] && break
   done
-  [ $cut_seen = 1 ] || { echo "never caught the object shrinking under the mapping"; exit 1; }
+  [ $cut_seen = 1 ] || { echo "never caught the object shrinking under the mapping (an uncut pull: $ms ms)"; exit 1; }
 }
 
 t_local_remote_depth_mirror() {
