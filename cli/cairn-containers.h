@@ -52,6 +52,9 @@ GPtrArray *cairn_containers_list (const char *dir, GError **error);
 /* One container; a clear "no such container" error otherwise. */
 CairnContainer *cairn_containers_get (const char *dir, const char *name, GError **error);
 gboolean cairn_container_is_running (const CairnContainer *c);
+/* Check that container @name exists and runs (one clear error otherwise):
+ * the verbs that act on a live container (kill, stats). */
+gboolean cairn_containers_check_running (const char *dir, const char *name, GError **error);
 
 /* The runtime's kill NAME SIGNAL (with @all: every process of its cgroup). */
 gboolean cairn_containers_signal (const char *dir, const char *name, const char *signal,

@@ -23,11 +23,8 @@ cairn_cmd_kill (CairnCli *cli, int argc, char **argv, GError **error)
     return 1;
   for (int i = 1; i < argc; i++)
     {
-      g_autoptr (CairnContainer) c = cairn_containers_get (dir, argv[i], error);
-      if (!c)
+      if (!cairn_containers_check_running (dir, argv[i], error))
         return 1;
-      if (!cairn_container_is_running (c))
-        return cairn_throw (error, "container %s is not running", argv[i]), 1;
       if (!cairn_containers_signal (dir, argv[i], sig ? sig : "KILL", FALSE, error))
         return 1;
       printf ("%s\n", argv[i]);

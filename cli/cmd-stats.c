@@ -106,11 +106,8 @@ cairn_cmd_stats (CairnCli *cli, int argc, char **argv, GError **error)
   g_autofree Sample *first = g_new0 (Sample, argc);
   for (int i = 1; i < argc; i++)
     {
-      g_autoptr (CairnContainer) c = cairn_containers_get (dir, argv[i], error);
-      if (!c)
+      if (!cairn_containers_check_running (dir, argv[i], error))
         return 1;
-      if (!cairn_container_is_running (c))
-        return cairn_throw (error, "container %s is not running", argv[i]), 1;
       if (!sample (dir, argv[i], &first[i], error))
         return 1;
     }

@@ -222,6 +222,17 @@ cairn_containers_get (const char *dir, const char *name, GError **error)
 }
 
 gboolean
+cairn_containers_check_running (const char *dir, const char *name, GError **error)
+{
+  g_autoptr (CairnContainer) c = cairn_containers_get (dir, name, error);
+  if (!c)
+    return FALSE;
+  if (!cairn_container_is_running (c))
+    return cairn_throw (error, "container %s is not running", name);
+  return TRUE;
+}
+
+gboolean
 cairn_containers_remove_bundle (const char *dir, const char *name, GError **error)
 {
   g_autofree char *bundles = g_build_filename (dir, "bundles", NULL);
