@@ -318,7 +318,7 @@ t_rootless() {
   mkdir u; (cd u && make_rootfs rootfs); mkdir -p u/host; echo hostfile > u/host/f
   chown -R cairn-rootless u; chmod 0755 $T
   as_user() {
-    (cd $T/u && runuser -u cairn-rootless -- env -i PATH="$PATH" SECRET_TOKEN=hunter2 \
+    (cd $T/u && ${tun:+with_tun $tun} runuser -u cairn-rootless -- env -i PATH="$PATH" SECRET_TOKEN=hunter2 \
       CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records "$@")
   }
   as_user $CAIRN init >/dev/null
@@ -338,17 +338,46 @@ t_rootless() {
   as_user $CAIRN stats rl | grep -q '^rl '
   as_user $CAIRN stop -t 2 rl >/dev/null
   as_user $CAIRN rm rl
-  # pasta, rootless, where the user may open /dev/net/tun
-  if command -v pasta >/dev/null && runuser -u cairn-rootless -- test -r /dev/net/tun -a -w /dev/net/tun; then
-    hp=$(free_port)
-    as_user $CAIRN run -d --name=web -p 127.0.0.1:$hp:8080 app -- /bin/sh -c 'echo rl-ok > /tmp/i; httpd -f -p 8080 -h /tmp' >/dev/null
-    got=; for i in $(seq 1 50); do got=$(curl -s --max-time 2 http://127.0.0.1:$hp/i || true); [ -n "$got" ] && break; sleep 0.1; done
-    as_user $CAIRN rm -f web
-    assert_streq "$got" rl-ok
-  else
-    echo "# rootless pasta not tried: /dev/net/tun is not open to an unprivileged user here"
-  fi
+  rootless_pasta
   as_user $CAIRN fsck >/dev/null
+}
+
+# pasta, rootless, both ways, TCP and UDP. pasta opens /dev/net/tun as the
+# user; Debian makes it 0666, this host may keep it to root: the user is
+# given a node of its own (10:200 on a tmpfs, bound over /dev/net/tun in a
+# mount namespace of the run's), the host's device is left as it is.
+rootless_pasta() {
+  require_cmd pasta curl unshare $PY
+  [ -c /dev/net/tun ] || skip "no /dev/net/tun here (the tun module), which pasta needs"
+  mkdir $T/tun
+  with_tun() {
+    unshare -m --propagation private sh -ec 'mount -t tmpfs -o size=4k,mode=0755 tun "$1"
+      mknod -m "$2" "$1/tun" c 10 200; mount --bind "$1/tun" /dev/net/tun; shift 2; exec "$@"' \
+      sh $T/tun "$@"
+  }
+  tun=0666 as_user sh -c 'exec 3<>/dev/net/tun' 2>tun.err ||
+    skip "an unprivileged user cannot open a 0666 10:200 node: $(cat tun.err) (a device cgroup or LSM denies tun)"
+  udp_tool; cp $T/udp.py $T/u/; chmod 0644 $T/u/udp.py
+  read -r hp up sp us <<< "$(free_port tcp udp tcp udp)"
+  # host servers on 127.0.0.1, TCP and UDP, for "out" below
+  echo host-ok > hostpage
+  $PY -m http.server --bind 127.0.0.1 $sp --directory $T >/dev/null 2>&1 & spid=$!
+  $PY udp.py serve 127.0.0.1 $us >/dev/null & add_cleanup "kill $spid $!"
+  # in: TCP and UDP servers inside, through -p
+  add_cleanup "as_user $CAIRN rm -f web"
+  tun=0666 as_user $CAIRN run -d --name=web -p 127.0.0.1:$hp:8080 -p 127.0.0.1:$up:$up/udp \
+    -v $T/u/udp.py:/udp.py:ro -v /usr:/usr:ro app -- \
+    /bin/sh -c "echo rl-ok > /tmp/i; httpd -p 8080 -h /tmp; exec $PY /udp.py serve 0.0.0.0 $up" >/dev/null
+  got=$($PY udp.py ask 127.0.0.1 $up rl-in || true)
+  got="$got $(curl -s --max-time 2 http://127.0.0.1:$hp/i || true)"
+  as_user $CAIRN rm -f web
+  assert_streq "$got" "web:rl-in rl-ok"
+  # out: the host servers through -T and -U
+  for i in $(seq 1 50); do curl -s --max-time 1 http://127.0.0.1:$sp/hostpage >/dev/null && break; sleep 0.1; done
+  out=$(tun=0666 as_user $CAIRN run --network=pasta:-T,$sp,-U,$us -v $T/u/udp.py:/udp.py:ro -v /usr:/usr:ro \
+    app -- /bin/sh -c "wget -q -O - http://127.0.0.1:$sp/hostpage; $PY /udp.py ask 127.0.0.1 $us rl-out")
+  assert_streq "$out" "host-ok
+$(hostname):rl-out"
 }
 
 # Every command and every option --help lists is offered by the bash
@@ -394,6 +423,6 @@ run_test "filesystem defaults: tmpfs /tmp /run /var/tmp, --read-only, --writable
 run_test "resolv.conf, hosts, hostname given without writing the store; --dns, --add-host" t_etc_files
 run_test "pasta: -p TCP and UDP to servers inside, host servers on 127.0.0.1 from inside" t_pasta_publish
 run_test "named containers: -d --name, ps, exec, logs -f, stats, stop, kill, rm" t_named_containers
-run_test "rootless: env, /tmp, binds, named containers, pasta where /dev/net/tun allows" t_rootless
+run_test "rootless: env, /tmp, binds, named containers, pasta both ways (TCP, UDP)" t_rootless
 run_test "completion: every command and option of --help is offered" t_completion
 tests_done
