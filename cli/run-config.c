@@ -494,14 +494,31 @@ write_etc_files (const char *containers, const char *const names[3], const char 
   return dir;
 }
 
+/* pasta opens /dev/net/tun in the caller's mount namespace, as the caller
+ * (pasta(1): it joins the container's network and user namespaces only).
+ * Opened here the same way: a host that keeps the device to root (Debian
+ * makes it 0666), a device cgroup or a container without the node fail
+ * before anything starts, in one line, not in pasta's output after the
+ * container's namespaces exist. Returns 0 or the errno. */
+static int
+tun_errno (void)
+{
+  int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return errno;
+  close (fd);
+  return 0;
+}
+
 static gboolean
 network (const CairnRunArgs *a, const char *hostname, const char *containers, CairnRunConfig *c,
          GPtrArray *binds, GError **error)
 {
   g_autofree char *pasta = g_find_program_in_path ("pasta");
-  /* pasta needs /dev/net/tun: rootless, a machine (or container) that keeps
-   * it to root gets the loopback-only default instead of a failing one */
-  gboolean pasta_usable = pasta && (geteuid () == 0 || access ("/dev/net/tun", R_OK | W_OK) == 0);
+  /* a machine (or container) where pasta cannot open /dev/net/tun gets the
+   * loopback-only default instead of a failing one */
+  int tun_err = pasta ? tun_errno () : ENOENT;
+  gboolean pasta_usable = pasta && tun_err == 0;
   const char *given = a->net ? a->net : pasta_usable ? "pasta" : "private";
   g_autofree char *mode = g_strndup (given, strcspn (given, ":"));
   const char *opts = given[strlen (mode)] == ':' ? given + strlen (mode) + 1 : NULL;
@@ -519,6 +536,11 @@ network (const CairnRunArgs *a, const char *hostname, const char *containers, Ca
     return FALSE;
   if (!strcmp (mode, "pasta") && !pasta)
     return cairn_throw (error, "--network=pasta: pasta is not installed (Debian's passt package)");
+  if (!strcmp (mode, "pasta") && tun_err)
+    return cairn_throw (error,
+                        "--network=pasta: /dev/net/tun: %s (pasta opens it as %s; Debian's "
+                        "mode is 0666; --network=private needs no device)",
+                        g_strerror (tun_err), geteuid () ? "this user" : "root");
   gboolean loopback_dns = FALSE;
   g_autofree char *resolv = resolv_conf (a, mode, &loopback_dns);
   g_autofree char *hosts = hosts_file (a, mode, hostname);

@@ -345,7 +345,9 @@ t_rootless() {
 # pasta, rootless, both ways, TCP and UDP. pasta opens /dev/net/tun as the
 # user; Debian makes it 0666, this host may keep it to root: the user is
 # given a node of its own (10:200 on a tmpfs, bound over /dev/net/tun in a
-# mount namespace of the run's), the host's device is left as it is.
+# mount namespace of the run's), the host's device is left as it is. A node
+# the user may not open (0600) fails `cairn run --net=pasta` in one line
+# naming the device, and the default network falls back to loopback only.
 rootless_pasta() {
   require_cmd pasta curl unshare $PY
   [ -c /dev/net/tun ] || skip "no /dev/net/tun here (the tun module), which pasta needs"
@@ -378,6 +380,11 @@ rootless_pasta() {
     app -- /bin/sh -c "wget -q -O - http://127.0.0.1:$sp/hostpage; $PY /udp.py ask 127.0.0.1 $us rl-out")
   assert_streq "$out" "host-ok
 $(hostname):rl-out"
+  # a node kept to root: one line naming it, before anything starts
+  tun=0600 assert_exit 1 as_user $CAIRN run --net=pasta app -- /bin/true
+  assert_streq "$(wc -l < $T/err)" 1
+  assert_file_has_content $T/err '/dev/net/tun: Permission denied'
+  assert_streq "$(tun=0600 as_user $CAIRN run app -- /bin/cat /proc/net/dev | grep -c ':')" 1
 }
 
 # Every command and every option --help lists is offered by the bash
@@ -423,6 +430,6 @@ run_test "filesystem defaults: tmpfs /tmp /run /var/tmp, --read-only, --writable
 run_test "resolv.conf, hosts, hostname given without writing the store; --dns, --add-host" t_etc_files
 run_test "pasta: -p TCP and UDP to servers inside, host servers on 127.0.0.1 from inside" t_pasta_publish
 run_test "named containers: -d --name, ps, exec, logs -f, stats, stop, kill, rm" t_named_containers
-run_test "rootless: env, /tmp, binds, named containers, pasta both ways (TCP, UDP)" t_rootless
+run_test "rootless: env, /tmp, binds, named containers, pasta both ways (TCP, UDP), /dev/net/tun refused" t_rootless
 run_test "completion: every command and option of --help is offered" t_completion
 tests_done
