@@ -8,12 +8,12 @@
  *   comes from the host unless --env-host (the launcher's own environment,
  *   below everything else) or -e NAME (the host's value of NAME, read by
  *   the launcher when it starts, so that a replayed launch reads it again).
- * - Network: pasta (Debian's passt) by default when it is installed (and,
- *   rootless, /dev/net/tun is open to the user), else a
- *   namespace with loopback only; -p as podman gives it to pasta (-t/-u
- *   [IP/]HOSTPORT:PORT, and otherwise none; nothing forwarded from the
- *   container to the host's ports, no gateway mapped to the host, unless
- *   --network=pasta:... says so, as podman 4's defaults).
+ * - Network: pasta (Debian's passt) by default when it is installed and
+ *   /dev/net/tun opens (tun_errno), else a namespace with loopback only;
+ *   -p as podman gives it to pasta (-t/-u [IP/]HOSTPORT:PORT, and otherwise
+ *   none; nothing forwarded from the container to the host's ports, no
+ *   gateway mapped to the host, unless --network=pasta:... says so, as
+ *   podman 4's defaults).
  * - /etc/resolv.conf, /etc/hosts and /etc/hostname: small files under the
  *   containers directory, named by their content, bound read-only over the
  *   image's (the store is never written); resolv.conf is the host's, whose
