@@ -516,10 +516,11 @@ network (const CairnRunArgs *a, const char *hostname, const char *containers, Ca
 {
   g_autofree char *pasta = g_find_program_in_path ("pasta");
   /* a machine (or container) where pasta cannot open /dev/net/tun gets the
-   * loopback-only default instead of a failing one */
-  int tun_err = pasta ? tun_errno () : ENOENT;
-  gboolean pasta_usable = pasta && tun_err == 0;
-  const char *given = a->net ? a->net : pasta_usable ? "pasta" : "private";
+   * loopback-only default instead of a failing one (asked only when pasta
+   * may be the network) */
+  gboolean maybe_pasta = pasta && (!a->net || g_str_has_prefix (a->net, "pasta"));
+  int tun_err = maybe_pasta ? tun_errno () : ENOENT;
+  const char *given = a->net ? a->net : pasta && tun_err == 0 ? "pasta" : "private";
   g_autofree char *mode = g_strndup (given, strcspn (given, ":"));
   const char *opts = given[strlen (mode)] == ':' ? given + strlen (mode) + 1 : NULL;
   if (strcmp (mode, "none") && strcmp (mode, "private") && strcmp (mode, "host")
