@@ -8,12 +8,12 @@
  *   comes from the host unless --env-host (the launcher's own environment,
  *   below everything else) or -e NAME (the host's value of NAME, read by
  *   the launcher when it starts, so that a replayed launch reads it again).
- * - Network: pasta (Debian's passt) by default when it is installed (and,
- *   rootless, /dev/net/tun is open to the user), else a
- *   namespace with loopback only; -p as podman gives it to pasta (-t/-u
- *   [IP/]HOSTPORT:PORT, and otherwise none; nothing forwarded from the
- *   container to the host's ports, no gateway mapped to the host, unless
- *   --network=pasta:... says so, as podman 4's defaults).
+ * - Network: pasta (Debian's passt) by default when it is installed and
+ *   /dev/net/tun opens (tun_errno), else a namespace with loopback only;
+ *   -p as podman gives it to pasta (-t/-u [IP/]HOSTPORT:PORT, and otherwise
+ *   none; nothing forwarded from the container to the host's ports, no
+ *   gateway mapped to the host, unless --network=pasta:... says so, as
+ *   podman 4's defaults).
  * - /etc/resolv.conf, /etc/hosts and /etc/hostname: small files under the
  *   containers directory, named by their content, bound read-only over the
  *   image's (the store is never written); resolv.conf is the host's, whose
@@ -494,15 +494,33 @@ write_etc_files (const char *containers, const char *const names[3], const char 
   return dir;
 }
 
+/* pasta opens /dev/net/tun in the caller's mount namespace, as the caller
+ * (pasta(1): it joins the container's network and user namespaces only).
+ * Opened here the same way: a host that keeps the device to root (Debian
+ * makes it 0666), a device cgroup or a container without the node fail
+ * before anything starts, in one line, not in pasta's output after the
+ * container's namespaces exist. Returns 0 or the errno. */
+static int
+tun_errno (void)
+{
+  int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return errno;
+  close (fd);
+  return 0;
+}
+
 static gboolean
 network (const CairnRunArgs *a, const char *hostname, const char *containers, CairnRunConfig *c,
          GPtrArray *binds, GError **error)
 {
   g_autofree char *pasta = g_find_program_in_path ("pasta");
-  /* pasta needs /dev/net/tun: rootless, a machine (or container) that keeps
-   * it to root gets the loopback-only default instead of a failing one */
-  gboolean pasta_usable = pasta && (geteuid () == 0 || access ("/dev/net/tun", R_OK | W_OK) == 0);
-  const char *given = a->net ? a->net : pasta_usable ? "pasta" : "private";
+  /* a machine (or container) where pasta cannot open /dev/net/tun gets the
+   * loopback-only default instead of a failing one (asked only when pasta
+   * may be the network) */
+  gboolean maybe_pasta = pasta && (!a->net || g_str_has_prefix (a->net, "pasta"));
+  int tun_err = maybe_pasta ? tun_errno () : ENOENT;
+  const char *given = a->net ? a->net : pasta && tun_err == 0 ? "pasta" : "private";
   g_autofree char *mode = g_strndup (given, strcspn (given, ":"));
   const char *opts = given[strlen (mode)] == ':' ? given + strlen (mode) + 1 : NULL;
   if (strcmp (mode, "none") && strcmp (mode, "private") && strcmp (mode, "host")
@@ -519,6 +537,11 @@ network (const CairnRunArgs *a, const char *hostname, const char *containers, Ca
     return FALSE;
   if (!strcmp (mode, "pasta") && !pasta)
     return cairn_throw (error, "--network=pasta: pasta is not installed (Debian's passt package)");
+  if (!strcmp (mode, "pasta") && tun_err)
+    return cairn_throw (error,
+                        "--network=pasta: /dev/net/tun: %s (pasta opens it as %s; Debian's "
+                        "mode is 0666; --network=private needs no device)",
+                        g_strerror (tun_err), geteuid () ? "this user" : "root");
   gboolean loopback_dns = FALSE;
   g_autofree char *resolv = resolv_conf (a, mode, &loopback_dns);
   g_autofree char *hosts = hosts_file (a, mode, hostname);

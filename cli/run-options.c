@@ -191,7 +191,7 @@ static GOptionEntry entries[] = {
      "[IP:]HOSTPORT:PORT[/tcp|udp]"),
   V ("network", 0,
      "none or private (loopback only), host, pasta[:OPTION,...] or ns:PATH (default: pasta when "
-     "installed)",
+     "installed and /dev/net/tun opens)",
      "MODE"),
   V ("net", 0, "Same as --network", "MODE"),
   V ("dns", 0, "Name server for the container's /etc/resolv.conf (repeatable)", "IP"),

@@ -97,6 +97,13 @@ start (int argc, char **argv)
   int r = read_state (&pid, bundle, sizeof bundle);
   if (r < 0)
     return r;
+  /* pasta opens the device in this mount namespace, as this user (it joins
+   * the container's user and network namespaces only): a node kept to root
+   * is named here rather than in pasta's "Failed to open tun socket" */
+  _cleanup_close_ int tun = open ("/dev/net/tun", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (tun < 0)
+    return launch_fail (errno, "--net=pasta: pasta cannot open the tun device as this user",
+                        "/dev/net/tun");
   _cleanup_free_ char *pidfile = xasprintf ("%s/pasta.pid", bundle);
   _cleanup_free_ char *nsfile = xasprintf ("%s/netns", bundle);
   _cleanup_free_ char *pidstr = xasprintf ("%ld", pid);

@@ -6,13 +6,23 @@
 # completion generated from the option tables.
 . "${CAIRN_TOP_SRCDIR:-$(dirname "$0")/..}/tests/libtest.sh"
 
+# Debian's python3 (dev.sh's TEST_DEPS), not the first python3 of PATH:
+# the UDP cases run it inside too, from the host's /usr bound on /usr
+PY=/usr/bin/python3
+
 make_rootfs() {
   local r=$1
   mkdir -p $r/bin $r/etc $r/proc $r/dev $r/sys $r/root $r/home/app
   cp "$(command -v busybox)" $r/bin/busybox
-  for a in $($r/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox $r/bin/$a; done
+  # the applets' links in one process, not one ln each (seconds on a loaded machine)
+  $PY -c 'import os, sys
+for a in sys.argv[2:]:
+    if a != "busybox": os.symlink("busybox", os.path.join(sys.argv[1], a))' $r/bin $($r/bin/busybox --list)
   printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1234:4321:app:/home/app:/bin/sh\n' > $r/etc/passwd
   printf 'root:x:0:\napp:x:4321:\n' > $r/etc/group
+  # the host's /usr, bound on /usr by the UDP cases (busybox has no UDP
+  # server or client), finds its loader and libraries through these
+  ln -s usr/lib $r/lib; ln -s usr/lib64 $r/lib64
 }
 
 end_case() {
@@ -25,7 +35,7 @@ end_case() {
 }
 
 setup() {
-  require_cmd busybox
+  require_cmd busybox $PY
   make_rootfs rootfs
   export CAIRN_REPO=$T/repo CAIRN_CONTAINERS=$T/containers
   # what a failed case leaves running is ended with it (the subshell's exit)
@@ -161,31 +171,85 @@ t_etc_files() {
   store_intact
 }
 
+# free_port [tcp|udp]...: as many ports of 127.0.0.1 that nobody holds now
+# (one TCP port without arguments)
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  $PY -c 'import socket, sys
+socks = [socket.socket(type=socket.SOCK_DGRAM if k == "udp" else socket.SOCK_STREAM) for k in sys.argv[1:] or ["tcp"]]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])' "$@"
+}
+
+# $T/udp.py, run on the host and, with the host's /usr bound in, inside:
+#   serve IP PORT...   each datagram is printed as "PORT DATA" and answered
+#                      with "HOSTNAME:DATA" (the answer names its side)
+#   ask IP PORT DATA   sends DATA until an answer comes (10 s), prints it
+#   send IP PORT DATA  sends DATA for 0.3 s, answered or not
+udp_tool() {
+  cat > $T/udp.py <<'PY'
+import select, socket, sys, time
+cmd, ip, ports = sys.argv[1], sys.argv[2], sys.argv[3:]
+if cmd == "serve":
+    socks = {}
+    for p in ports:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((ip, int(p)))
+        socks[s] = p
+    while True:
+        for s in select.select(list(socks), [], [])[0]:
+            data, peer = s.recvfrom(2048)
+            print(socks[s], data.decode(), flush=True)
+            s.sendto(socket.gethostname().encode() + b":" + data, peer)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.1)
+end = time.monotonic() + (10 if cmd == "ask" else 0.3)
+while time.monotonic() < end:
+    s.sendto(ports[1].encode(), (ip, int(ports[0])))
+    try:
+        print(s.recv(2048).decode())
+        sys.exit(0)
+    except socket.timeout:
+        pass
+sys.exit("no answer from %s:%s" % (ip, ports[0]) if cmd == "ask" else 0)
+PY
 }
 
 t_pasta_publish() {
   require_root
-  require_cmd pasta curl python3
+  require_cmd pasta curl $PY
   setup
-  # a server inside, reached from the host through the published port
-  hp=$(free_port)
-  mkdir -p www; echo inside-ok > www/index.html
-  $CAIRN run -d --name=web -p 127.0.0.1:$hp:8080 -v $T/www:/www:ro app -- /bin/httpd -f -p 8080 -h /www >/dev/null
-  got=
-  for i in $(seq 1 50); do got=$(curl -s --max-time 2 http://127.0.0.1:$hp/index.html || true); [ -n "$got" ] && break; sleep 0.1; done
-  assert_streq "$got" inside-ok
-  $CAIRN rm -f web >/dev/null
-  # a host server on 127.0.0.1, reached from inside (pasta's -T: the
-  # container's loopback port goes to the host's, as podman's
-  # --network=pasta:-T,PORT)
-  sp=$(free_port)
+  udp_tool
+  read -r hp up ut sp us <<< "$(free_port tcp udp udp tcp udp)"
+  # host servers on 127.0.0.1, TCP and UDP, for the end: up by then
   echo host-ok > hostpage
-  python3 -m http.server --bind 127.0.0.1 $sp --directory $T >/dev/null 2>&1 & spid=$!
-  extra_pids=$spid
+  $PY -m http.server --bind 127.0.0.1 $sp --directory $T >/dev/null 2>&1 & spid=$!
+  $PY udp.py serve 127.0.0.1 $us >/dev/null & extra_pids="$spid $!"
+  # servers inside, reached from the host through published ports: httpd
+  # (TCP), and python3 (the host's /usr bound in) answering UDP on the same
+  # port number. On a translated UDP port (HOSTPORT:5353) Debian 12's pasta
+  # (passt 0.0~git20230309) delivers the datagram but loses the answer (it
+  # sends it on fd 0: ENOTSOCK, pasta alone as well): there the server's
+  # log shows what arrived.
+  mkdir -p www; echo inside-ok > www/index.html
+  $CAIRN run -d --name=web -p 127.0.0.1:$hp:8080 -p 127.0.0.1:$up:$up/udp -p 127.0.0.1:$ut:5353/udp \
+    -v $T/www:/www:ro -v $T/udp.py:/udp.py:ro -v /usr:/usr:ro app -- \
+    /bin/sh -c "httpd -p 8080 -h /www; exec $PY /udp.py serve 0.0.0.0 $up 5353" >/dev/null
+  assert_streq "$($PY udp.py ask 127.0.0.1 $up in-$up)" "web:in-$up"
+  # httpd listened before the UDP server started
+  assert_streq "$(curl -s --max-time 2 http://127.0.0.1:$hp/index.html)" inside-ok
+  $PY udp.py send 127.0.0.1 $ut in-$ut >/dev/null
+  for i in $(seq 1 30); do $CAIRN logs web | grep -qx "5353 in-$ut" && break; sleep 0.1; done
+  $CAIRN logs web | grep -qx "5353 in-$ut" || { $CAIRN logs web; echo "nothing through $ut:5353/udp"; exit 1; }
+  $CAIRN rm -f web >/dev/null
+  # the host servers, reached from inside. cairn passes --no-map-gw
+  # (podman 4's default): the host's loopback is reached through pasta's
+  # -T/-U, which forward the container's loopback port to the host's, as
+  # podman's --network=pasta:-T,PORT,-U,PORT
   for i in $(seq 1 50); do curl -s --max-time 1 http://127.0.0.1:$sp/hostpage >/dev/null && break; sleep 0.1; done
-  assert_streq "$($CAIRN run --network=pasta:-T,$sp app -- /bin/wget -q -O - http://127.0.0.1:$sp/hostpage)" host-ok
+  out=$($CAIRN run --network=pasta:-T,$sp,-U,$us -v $T/udp.py:/udp.py:ro -v /usr:/usr:ro app -- /bin/sh -c \
+    "wget -q -O - http://127.0.0.1:$sp/hostpage; $PY /udp.py ask 127.0.0.1 $us out-$us")
+  assert_streq "$out" "host-ok
+$(hostname):out-$us"
   # -p without pasta is refused, naming the network
   assert_exit 2 $CAIRN run --net=private -p 8080:80 app -- /bin/true
   assert_file_has_content "$T/err" 'private'
@@ -248,12 +312,13 @@ t_named_containers() {
 
 t_rootless() {
   require_root
+  require_cmd busybox $PY
   id cairn-rootless >/dev/null 2>&1 || useradd -M -d /nonexistent cairn-rootless
   add_cleanup "userdel cairn-rootless"
   mkdir u; (cd u && make_rootfs rootfs); mkdir -p u/host; echo hostfile > u/host/f
   chown -R cairn-rootless u; chmod 0755 $T
   as_user() {
-    (cd $T/u && runuser -u cairn-rootless -- env -i PATH="$PATH" SECRET_TOKEN=hunter2 \
+    (cd $T/u && ${tun:+with_tun $tun} runuser -u cairn-rootless -- env -i PATH="$PATH" SECRET_TOKEN=hunter2 \
       CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records "$@")
   }
   as_user $CAIRN init >/dev/null
@@ -273,17 +338,53 @@ t_rootless() {
   as_user $CAIRN stats rl | grep -q '^rl '
   as_user $CAIRN stop -t 2 rl >/dev/null
   as_user $CAIRN rm rl
-  # pasta, rootless, where the user may open /dev/net/tun
-  if command -v pasta >/dev/null && runuser -u cairn-rootless -- test -r /dev/net/tun -a -w /dev/net/tun; then
-    hp=$(free_port)
-    as_user $CAIRN run -d --name=web -p 127.0.0.1:$hp:8080 app -- /bin/sh -c 'echo rl-ok > /tmp/i; httpd -f -p 8080 -h /tmp' >/dev/null
-    got=; for i in $(seq 1 50); do got=$(curl -s --max-time 2 http://127.0.0.1:$hp/i || true); [ -n "$got" ] && break; sleep 0.1; done
-    as_user $CAIRN rm -f web
-    assert_streq "$got" rl-ok
-  else
-    echo "# rootless pasta not tried: /dev/net/tun is not open to an unprivileged user here"
-  fi
+  rootless_pasta
   as_user $CAIRN fsck >/dev/null
+}
+
+# pasta, rootless, both ways, TCP and UDP. pasta opens /dev/net/tun as the
+# user; Debian makes it 0666, this host may keep it to root: the user is
+# given a node of its own (10:200 on a tmpfs, bound over /dev/net/tun in a
+# mount namespace of the run's), the host's device is left as it is. A node
+# the user may not open (0600) fails `cairn run --net=pasta` in one line
+# naming the device, and the default network falls back to loopback only.
+rootless_pasta() {
+  require_cmd pasta curl unshare $PY
+  [ -c /dev/net/tun ] || skip "no /dev/net/tun here (the tun module), which pasta needs"
+  mkdir $T/tun
+  with_tun() {
+    unshare -m --propagation private sh -ec 'mount -t tmpfs -o size=4k,mode=0755 tun "$1"
+      mknod -m "$2" "$1/tun" c 10 200; mount --bind "$1/tun" /dev/net/tun; shift 2; exec "$@"' \
+      sh $T/tun "$@"
+  }
+  tun=0666 as_user sh -c 'exec 3<>/dev/net/tun' 2>tun.err ||
+    skip "an unprivileged user cannot open a 0666 10:200 node: $(cat tun.err) (a device cgroup or LSM denies tun)"
+  udp_tool; cp $T/udp.py $T/u/; chmod 0644 $T/u/udp.py
+  read -r hp up sp us <<< "$(free_port tcp udp tcp udp)"
+  # host servers on 127.0.0.1, TCP and UDP, for "out" below
+  echo host-ok > hostpage
+  $PY -m http.server --bind 127.0.0.1 $sp --directory $T >/dev/null 2>&1 & spid=$!
+  $PY udp.py serve 127.0.0.1 $us >/dev/null & add_cleanup "kill $spid $!"
+  # in: TCP and UDP servers inside, through -p
+  add_cleanup "as_user $CAIRN rm -f web"
+  tun=0666 as_user $CAIRN run -d --name=web -p 127.0.0.1:$hp:8080 -p 127.0.0.1:$up:$up/udp \
+    -v $T/u/udp.py:/udp.py:ro -v /usr:/usr:ro app -- \
+    /bin/sh -c "echo rl-ok > /tmp/i; httpd -p 8080 -h /tmp; exec $PY /udp.py serve 0.0.0.0 $up" >/dev/null
+  got=$($PY udp.py ask 127.0.0.1 $up rl-in || true)
+  got="$got $(curl -s --max-time 2 http://127.0.0.1:$hp/i || true)"
+  as_user $CAIRN rm -f web
+  assert_streq "$got" "web:rl-in rl-ok"
+  # out: the host servers through -T and -U
+  for i in $(seq 1 50); do curl -s --max-time 1 http://127.0.0.1:$sp/hostpage >/dev/null && break; sleep 0.1; done
+  out=$(tun=0666 as_user $CAIRN run --network=pasta:-T,$sp,-U,$us -v $T/u/udp.py:/udp.py:ro -v /usr:/usr:ro \
+    app -- /bin/sh -c "wget -q -O - http://127.0.0.1:$sp/hostpage; $PY /udp.py ask 127.0.0.1 $us rl-out")
+  assert_streq "$out" "host-ok
+$(hostname):rl-out"
+  # a node kept to root: one line naming it, before anything starts
+  tun=0600 assert_exit 1 as_user $CAIRN run --net=pasta app -- /bin/true
+  assert_streq "$(wc -l < $T/err)" 1
+  assert_file_has_content $T/err '/dev/net/tun: Permission denied'
+  assert_streq "$(tun=0600 as_user $CAIRN run app -- /bin/cat /proc/net/dev | grep -c ':')" 1
 }
 
 # Every command and every option --help lists is offered by the bash
@@ -327,8 +428,8 @@ run_test "environment: image Env, PATH, HOME, HOSTNAME, container, TERM; -e, --e
 run_test "flags: unknown options exit 2; -w -u --entrypoint --hostname -m --pids-limit --cpus --cap-add/--cap-drop --security-opt --init -t -i --rm" t_flags
 run_test "filesystem defaults: tmpfs /tmp /run /var/tmp, --read-only, --writable, binds onto missing paths" t_filesystem_defaults
 run_test "resolv.conf, hosts, hostname given without writing the store; --dns, --add-host" t_etc_files
-run_test "pasta: -p to a server inside, a host server on 127.0.0.1 from inside" t_pasta_publish
+run_test "pasta: -p TCP and UDP to servers inside, host servers on 127.0.0.1 from inside" t_pasta_publish
 run_test "named containers: -d --name, ps, exec, logs -f, stats, stop, kill, rm" t_named_containers
-run_test "rootless: env, /tmp, binds, named containers, pasta where /dev/net/tun allows" t_rootless
+run_test "rootless: env, /tmp, binds, named containers, pasta both ways (TCP, UDP), /dev/net/tun refused" t_rootless
 run_test "completion: every command and option of --help is offered" t_completion
 tests_done
