@@ -89,6 +89,7 @@ typedef struct
   gboolean image_built;   /* no valid cached image: built now */
   gboolean image_corrupt; /* a cached image failed its checksum and was rebuilt */
   gboolean image_cached;  /* the image is in the cache (not when objects were missing) */
+  gboolean image_hashed;  /* the cached image was hashed: changed since its checksum was verified */
   guint n_missing;
 } CairnKmountStats;
 

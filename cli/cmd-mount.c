@@ -149,7 +149,10 @@ mount_kernel (CairnCli *cli, CairnRepo *repo, const char *commit, const char *mo
     return 1;
   if (cli->verbose)
     fprintf (stderr, "cairn: mounted %s at %s (kernel: EROFS + overlayfs, image %s)\n", commit,
-             mountpoint, st.image_built ? "built" : "cached");
+             mountpoint,
+             st.image_built    ? "built"
+             : st.image_hashed ? "cached, its checksum verified"
+                               : "cached, unchanged since its checksum was verified");
   if (st.n_missing)
     fprintf (stderr, "cairn: mount: %u object%s missing: %s read%s as EIO\n", st.n_missing,
              st.n_missing == 1 ? " is" : "s are", st.n_missing == 1 ? "its entry" : "their entries",
