@@ -241,6 +241,37 @@ t_missing_object() {
   $CAIRN umount mnt
 }
 
+# Hostile dirtrees, stored under their true checksums in a commit of their
+# own (tests/dirtree-forge.py): the image build reads the lists' bytes
+# itself, and refuses each with an error naming the dirtree; nothing is
+# mounted or cached.
+t_hostile_dirtree() {
+  require_kmount
+  $PY -c 'import gi' 2>/dev/null || skip "needs python3-gi (tests/dirtree-forge.py)"
+  mkdir -p src/d1 src/d2 mnt; echo a > src/a; echo b > src/b; echo c > src/d1/c
+  $CAIRN --repo=r init --mode=bare >/dev/null; $CAIRN --repo=r commit -b main src >/dev/null
+  local cs tree want
+  for cs in unsorted twice badname shortsum framing; do
+    case $cs in
+      unsorted) want="dirtree not sorted at 'a'" ;;
+      twice) want="dirtree names 'd1' twice" ;;
+      badname) want="invalid file name 'a/b'" ;;
+      shortsum) want="entry 'a' has a bad checksum" ;;
+      framing) want="dirtree: dirtree entry is malformed" ;;
+    esac
+    tree=$($PY "$CAIRN_TOP_SRCDIR/tests/dirtree-forge.py" r main $cs)
+    assert_exit 1 $CAIRN --repo=r mount --kernel forged mnt
+    assert_file_has_content "$T/err" "EROFS image of $($CAIRN --repo=r rev-parse forged): $tree"
+    assert_file_has_content "$T/err" "$want"
+    if kmounted mnt; then echo "mounted anyway: $cs"; exit 1; fi
+    [ -z "$(ls -A r/extensions/cairn/erofs 2>/dev/null)" ] || { ls -la r/extensions/cairn/erofs; exit 1; }
+  done
+  # the genuine commit still mounts
+  mount_k r main mnt
+  assert_streq "$(cat mnt/d1/c)" c
+  $CAIRN umount mnt
+}
+
 t_bad_input() {
   require_kmount
   make_varied_tree src
@@ -588,6 +619,7 @@ run_test "archive repos: --kernel is a clear error, nothing mounted or cached" t
 run_test "image cache: checksum beside it, deterministic, corrupt/truncated image rebuilt" t_image_cache
 run_test "missing object: a log line naming it, EIO on its entry, image not cached" t_missing_object
 run_test "bad input: non-empty dir, unknown ref, not a dir, non-cairn umount" t_bad_input
+run_test "hostile dirtrees (unsorted, a name twice, bad name, short checksum, bad framing) are refused" t_hostile_dirtree
 run_test "the kernel mount runs in cairn-core; the FUSE view is handed to cairn-full" t_core_routing
 run_test "full disk under the image cache: a clear error, nothing mounted or left" t_full_disk
 run_test "repository on tmpfs: the image goes through a loop device, gone with the unmount" t_tmpfs_repo
