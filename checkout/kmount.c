@@ -27,7 +27,6 @@
 #include "checkout/cairn-erofs.h"
 #include "checkout/cairn-checkout.h"
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/loop.h>
@@ -140,10 +139,17 @@ hash_fd (int fd, GError **error)
 static char *
 image_stamp (const struct stat *st)
 {
-  return g_strdup_printf ("%ju %ju %jd %jd.%09ld %jd.%09ld\n", (uintmax_t)st->st_dev,
-                          (uintmax_t)st->st_ino, (intmax_t)st->st_size,
-                          (intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
-                          (intmax_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+  /* FNV-1a of the fields: a line of fixed length, so that the checksum file
+   * stays within the 128 bytes that earlier cairn versions read (they
+   * compare only its first 64). */
+  const guint64 f[]
+      = { st->st_dev,          st->st_ino,         (guint64)st->st_size, st->st_mtim.tv_sec,
+          st->st_mtim.tv_nsec, st->st_ctim.tv_sec, st->st_ctim.tv_nsec };
+  guint64 h = 0xcbf29ce484222325ull;
+  const guint8 *b = (const guint8 *)f;
+  for (gsize i = 0; i < sizeof f; i++)
+    h = (h ^ b[i]) * 0x100000001b3ull;
+  return g_strdup_printf ("stamp %016" G_GINT64_MODIFIER "x\n", h);
 }
 
 /* <commit>.img.sha256: the image's SHA-256 and a newline, then the stamp
