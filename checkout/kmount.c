@@ -283,6 +283,23 @@ cairn_kmount_image_open (CairnRepo *repo, const char *commit, const CairnKmountO
   return cairn_steal_fd (&fd);
 }
 
+gboolean
+cairn_kmount_describe (CairnRepo *repo, const char *commit, char **out_image, char **out_sum,
+                       char **out_objects, char **out_source, gboolean *out_verity)
+{
+  g_autofree char *repo_abs = realpath (repo->path, NULL);
+  if (!repo_abs || !cairn_is_checksum_string (commit))
+    return FALSE;
+  g_autofree char *name = image_name (repo, commit, "");
+  g_autofree char *sumname = image_name (repo, commit, ".sha256");
+  *out_image = g_build_filename (repo_abs, "extensions", "cairn", CACHE_DIR, name, NULL);
+  *out_sum = g_build_filename (repo_abs, "extensions", "cairn", CACHE_DIR, sumname, NULL);
+  *out_objects = g_build_filename (repo_abs, "objects", NULL);
+  *out_source = g_strconcat (SOURCE_PREFIX, commit, NULL);
+  *out_verity = repo_verity (repo);
+  return TRUE;
+}
+
 /* ---- mounting ----------------------------------------------------------------------- */
 
 /* The kernel's messages for a failed fsconfig/fsmount, read from the fs

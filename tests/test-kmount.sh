@@ -335,6 +335,49 @@ t_tmpfs_repo() {
   umount tm
 }
 
+# A cached mount repeated by the static front end from cairn-core's record
+# (cli/run-record.h), with no cairn-core to fall back to (CAIRN_CORE points
+# nowhere: a fallback exits 125); any changed input sends it to cairn-core.
+t_front_end_mount() {
+  require_kmount
+  make_varied_tree src
+  $CAIRN --repo=r init --mode=bare-user >/dev/null; $CAIRN --repo=r commit -b main src >/dev/null
+  $CAIRN --repo=r checkout main co
+  local c img nocore="env CAIRN_CORE=/nonexistent CAIRN_FULL=/nonexistent"
+  c=$($CAIRN --repo=r rev-parse main); img=$(img_of r "$c")
+  # the record is of this very command line (no --kernel, unlike mount_k)
+  mkdir mnt; $CAIRN --repo=r mount main mnt; kmounted mnt; $CAIRN umount mnt
+  ls "$CAIRN_RUN_RECORDS"/*.mnt > /dev/null
+  $nocore $CAIRN --repo=r mount main mnt
+  kmounted mnt
+  check_equal co mnt "mount repeated by the front end"
+  $CAIRN umount mnt
+  # the image changed since it was hashed: cairn-core decides
+  touch "$img"
+  assert_exit 125 $nocore $CAIRN --repo=r mount main mnt
+  if kmounted mnt; then echo "mounted by the front end anyway"; exit 1; fi
+  $CAIRN --repo=r mount main mnt; $CAIRN umount mnt # hashed again, a new record
+  $nocore $CAIRN --repo=r mount main mnt; $CAIRN umount mnt
+  # a mount point that is not empty, -v, a record others may write
+  : > mnt/x
+  assert_exit 125 $nocore $CAIRN --repo=r mount main mnt
+  rm mnt/x
+  assert_exit 125 $nocore $CAIRN -v --repo=r mount main mnt
+  chmod g+w "$CAIRN_RUN_RECORDS"/*.mnt
+  assert_exit 125 $nocore $CAIRN --repo=r mount main mnt
+  chmod g-w "$CAIRN_RUN_RECORDS"/*.mnt
+  $nocore $CAIRN --repo=r mount main mnt; $CAIRN umount mnt
+  # the ref moved
+  echo more > src/more; $CAIRN --repo=r commit -b main src >/dev/null
+  assert_exit 125 $nocore $CAIRN --repo=r mount main mnt
+  if kmounted mnt; then echo "mounted by the front end anyway"; exit 1; fi
+  $CAIRN --repo=r mount main mnt
+  assert_streq "$(cat mnt/more)" more
+  $CAIRN umount mnt
+  $nocore $CAIRN --repo=r mount main mnt; $CAIRN umount mnt
+  assert_exit 125 $nocore CAIRN_NO_FAST_MOUNT=1 $CAIRN --repo=r mount main mnt
+}
+
 t_umount_busy() {
   require_kmount
   make_varied_tree src
@@ -623,6 +666,7 @@ run_test "hostile dirtrees (unsorted, a name twice, bad name, short checksum, ba
 run_test "the kernel mount runs in cairn-core; the FUSE view is handed to cairn-full" t_core_routing
 run_test "full disk under the image cache: a clear error, nothing mounted or left" t_full_disk
 run_test "repository on tmpfs: the image goes through a loop device, gone with the unmount" t_tmpfs_repo
+run_test "a cached mount is repeated by the front end while its inputs hold" t_front_end_mount
 run_test "umount with an open file: detached lazily, the file keeps reading" t_umount_busy
 run_test "mounting (and exporting) process killed half-way: nothing mounted, no partial image or file" t_kill_halfway
 run_test "fs-verity: fsck --verity, digests recorded and enforced (as far as the kernel allows)" t_verity
