@@ -89,6 +89,7 @@ typedef struct
   gboolean image_built;   /* no valid cached image: built now */
   gboolean image_corrupt; /* a cached image failed its checksum and was rebuilt */
   gboolean image_cached;  /* the image is in the cache (not when objects were missing) */
+  gboolean image_hashed;  /* the cached image was hashed: changed since its checksum was verified */
   guint n_missing;
 } CairnKmountStats;
 
@@ -110,6 +111,14 @@ gboolean cairn_kmount_supported (CairnRepo *repo, GError **error);
  * cached (the fd is of an unnamed file). */
 int cairn_kmount_image_open (CairnRepo *repo, const char *commit, const CairnKmountOptions *opts,
                              CairnKmountStats *out_stats, GError **error);
+
+/* What cairn_kmount() mounts for @commit (for the front end's record of
+ * it, cli/run-record.h): the cached image's and its checksum file's
+ * absolute paths, the objects directory as the overlay takes it, the
+ * overlay's source and whether it is mounted with verity=on. */
+gboolean cairn_kmount_describe (CairnRepo *repo, const char *commit, char **out_image,
+                                char **out_sum, char **out_objects, char **out_source,
+                                gboolean *out_verity);
 
 /* Mount @commit read-only at @mountpoint (an empty directory): its EROFS
  * metadata image, mounted from the file (never attached anywhere but

@@ -80,6 +80,7 @@ struct Inode
   GByteArray *xattrs; /* the inline xattr area, NULL when there is none */
   char *target;       /* symlinks */
   char csum[65];      /* regular files: the content object */
+  guint8 raw[32];     /* the same, as bytes (the key of Writer.files) */
   GArray *dents;      /* directories: Dent, sorted, with "." and ".." */
   /* layout */
   guint64 off;   /* byte offset of the inode (nid * 32) */
@@ -105,7 +106,7 @@ typedef struct
   CairnRepo *repo;
   const CairnErofsOptions *opts;
   GPtrArray *inodes;    /* Inode*, in placement order, root first */
-  GHashTable *files;    /* content checksum -> Inode* */
+  GHashTable *files;    /* content checksum (32 bytes) -> Inode* */
   GPtrArray *pending;   /* file Inodes whose metadata load_files loads */
   GHashTable *trees;    /* dirtree checksum -> checked GVariant (prefetch_trees) */
   GHashTable *dirmetas; /* dirmeta checksum -> DirMeta* */
@@ -246,6 +247,29 @@ load_checked (Writer *w, CairnObjectType type, const char *hex, GError **error)
                              cairn_object_type_to_string (type), actual),
            NULL;
   return g_steal_pointer (&v);
+}
+
+/* A dirtree, re-hashed, but not walked for GVariant's normal form as
+ * cairn_repo_load_variant() does (a quarter of the image build's user-space
+ * instructions, callgrind): its checksum is the one its parent names, and
+ * its lists are read by list_open() and list_entry(), which check every
+ * offset, name and checksum length themselves. */
+static GVariant *
+load_tree (Writer *w, const char *hex, GError **error)
+{
+  g_autoptr (GBytes) b
+      = cairn_repo_load_metadata_bytes (w->repo, CAIRN_OBJECT_DIR_TREE, hex, error);
+  if (!b)
+    return NULL;
+  gsize len = 0;
+  const void *data = g_bytes_get_data (b, &len);
+  g_autofree char *actual = cairn_checksum_bytes (data, len);
+  if (strcmp (actual, hex) != 0)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                             "corrupted object %s.dirtree: content hashes to %s", hex, actual),
+           NULL;
+  return g_variant_ref_sink (
+      g_variant_new_from_bytes (G_VARIANT_TYPE ("(a(say)a(sayay))"), b, FALSE));
 }
 
 static DirMeta *
@@ -513,17 +537,35 @@ load_files (Writer *w, GError **error)
   return TRUE;
 }
 
+/* Writer.files is keyed by the 32 bytes of a checksum: no hex string is
+ * made for the ~7,000 entries of a tree that name ~5,500 objects. A
+ * checksum's bytes are uniformly distributed: its first four are a hash. */
+static guint
+raw_hash (gconstpointer p)
+{
+  guint h;
+  memcpy (&h, p, sizeof h);
+  return h;
+}
+
+static gboolean
+raw_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, 32) == 0;
+}
+
 /* Phase 1: the inode of a content object, created on its first path; its
  * metadata is loaded by load_files. */
 static Inode *
-file_inode (Writer *w, const char *hex)
+file_inode (Writer *w, const guint8 raw[32])
 {
-  Inode *n = g_hash_table_lookup (w->files, hex);
+  Inode *n = g_hash_table_lookup (w->files, raw);
   if (n)
     return n;
   n = inode_new (w, S_IFREG);
-  g_strlcpy (n->csum, hex, sizeof n->csum);
-  g_hash_table_insert (w->files, n->csum, n);
+  memcpy (n->raw, raw, 32);
+  cairn_checksum_to_hex (raw, n->csum);
+  g_hash_table_insert (w->files, n->raw, n);
   g_ptr_array_add (w->pending, n);
   return n;
 }
@@ -561,37 +603,115 @@ dir_inode (Writer *w, Inode *parent, const char *meta_hex, GError **error)
   return n;
 }
 
-/* A dirtree list's entries: valid names, strictly sorted (format.md §7.2). */
-static gboolean
-check_list (GVariant *list, gboolean dirs, GError **error)
+/* A dirtree list (a(say) or a(sayay)) read from its serialised bytes
+ * (format.md §1.2, §7.2) rather than through GVariant's child accessors,
+ * which allocate and look types up for each of the three or four values
+ * of an entry: they were a third of the image build's user-space
+ * instructions (callgrind). The tree's normal form is not checked
+ * (load_tree()): every offset is bounds-checked here, every name must end
+ * with its only NUL. */
+typedef struct
 {
-  const char *prev = NULL;
-  gsize n = g_variant_n_children (list);
-  for (gsize i = 0; i < n; i++)
-    {
-      const char *name;
-      g_autoptr (GVariant) c = NULL, m = NULL;
-      if (dirs)
-        g_variant_get_child (list, i, "(&s@ay@ay)", &name, &c, &m);
-      else
-        g_variant_get_child (list, i, "(&s@ay)", &name, &c);
-      if (!cairn_validate_filename (name, -1, error))
-        return cairn_prefix_error (error, "dirtree entry");
-      if (g_variant_n_children (c) != 32 || (m && g_variant_n_children (m) != 32))
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "entry '%s' has a bad checksum",
-                                 name);
-      if (prev && strcmp (prev, name) >= 0)
-        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "dirtree not sorted at '%s'",
-                                 name);
-      prev = name;
-    }
+  const guint8 *data;
+  gsize end; /* where the elements end and their framing offsets begin */
+  gsize n;
+  guint w;
+  gboolean dirs;
+} List;
+
+typedef struct
+{
+  const char *name; /* NUL-terminated, into the tree's data */
+  const guint8 *csum, *meta;
+  gsize csum_len, meta_len;
+} Entry;
+
+/* The width of a container's framing offsets, from its size (format.md
+ * §1.2: a reader derives it so). */
+static guint
+offset_width (gsize size)
+{
+  return size == 0 ? 0 : size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffffu ? 4 : 8;
+}
+
+static guint64
+read_offset (const guint8 *p, guint w)
+{
+  guint64 v = 0;
+  for (guint i = 0; i < w; i++)
+    v |= (guint64)p[i] << (8 * i);
+  return v;
+}
+
+static gboolean
+list_open (GVariant *v, gboolean dirs, List *l, GError **error)
+{
+  gsize size = g_variant_get_size (v);
+  *l = (List){ .data = g_variant_get_data (v), .w = offset_width (size), .dirs = dirs };
+  if (size == 0)
+    return TRUE;
+  /* The last offset is the end of the last element: the offsets follow. */
+  guint64 end = read_offset (l->data + size - l->w, l->w);
+  if (end > size || (size - end) % l->w != 0)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "dirtree list is malformed");
+  l->end = end;
+  l->n = (size - end) / l->w;
   return TRUE;
 }
 
-static char *
-child_hex (GVariant *ay)
+/* Entry @i: an element (say) or (sayay) whose framing offsets (the end of
+ * the name, then of the first checksum) are its last bytes, in reverse
+ * order; the last member ends where they begin. */
+static gboolean
+list_entry (const List *l, gsize i, Entry *e, GError **error)
 {
-  return cairn_checksum_from_variant (ay);
+  guint64 start = i == 0 ? 0 : read_offset (l->data + l->end + (i - 1) * l->w, l->w);
+  guint64 stop = read_offset (l->data + l->end + i * l->w, l->w);
+  if (start > stop || stop > l->end)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "dirtree entry is malformed");
+  const guint8 *el = l->data + start;
+  gsize size = stop - start;
+  guint w = offset_width (size), nofs = l->dirs ? 2 : 1;
+  if (size < nofs * w)
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "dirtree entry is malformed");
+  gsize body = size - nofs * w;
+  guint64 name_end = read_offset (el + size - w, w);
+  guint64 csum_end = l->dirs ? read_offset (el + size - 2 * w, w) : body;
+  if (name_end == 0 || name_end > csum_end || csum_end > body || el[name_end - 1] != 0
+      || memchr (el, 0, name_end - 1))
+    return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "dirtree entry is malformed");
+  *e = (Entry){ .name = (const char *)el,
+                .csum = el + name_end,
+                .csum_len = csum_end - name_end,
+                .meta = el + csum_end,
+                .meta_len = l->dirs ? body - csum_end : 0 };
+  return TRUE;
+}
+
+/* A dirtree list's entries: valid names, strictly sorted (format.md §7.2). */
+static gboolean
+check_list (GVariant *v, gboolean dirs, GError **error)
+{
+  const char *prev = NULL;
+  List l;
+  if (!list_open (v, dirs, &l, error))
+    return FALSE;
+  for (gsize i = 0; i < l.n; i++)
+    {
+      Entry e;
+      if (!list_entry (&l, i, &e, error))
+        return FALSE;
+      if (!cairn_validate_filename (e.name, -1, error))
+        return cairn_prefix_error (error, "dirtree entry");
+      if (e.csum_len != 32 || (dirs && e.meta_len != 32))
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "entry '%s' has a bad checksum",
+                                 e.name);
+      if (prev && strcmp (prev, e.name) >= 0)
+        return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "dirtree not sorted at '%s'",
+                                 e.name);
+      prev = e.name;
+    }
+  return TRUE;
 }
 
 /* ---- loading every dirtree first, in parallel ------------------------------------- */
@@ -613,19 +733,24 @@ static void prefetch_push (Prefetch *p, char *hex);
 static gboolean
 prefetch_one (Prefetch *p, const char *hex, GError **error)
 {
-  g_autoptr (GVariant) tree = load_checked (p->w, CAIRN_OBJECT_DIR_TREE, hex, error);
+  g_autoptr (GVariant) tree = load_tree (p->w, hex, error);
   if (!tree)
     return FALSE;
   g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
   g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
   if (!check_list (files, FALSE, error) || !check_list (dirs, TRUE, error))
     return cairn_prefix_error (error, "%s.dirtree", hex);
-  gsize nd = g_variant_n_children (dirs);
-  for (gsize i = 0; i < nd; i++)
+  List l;
+  Entry e;
+  if (!list_open (dirs, TRUE, &l, error))
+    return FALSE;
+  for (gsize i = 0; i < l.n; i++)
     {
-      g_autoptr (GVariant) e = g_variant_get_child_value (dirs, i);
-      g_autoptr (GVariant) c = g_variant_get_child_value (e, 1);
-      prefetch_push (p, child_hex (c));
+      if (!list_entry (&l, i, &e, error))
+        return FALSE;
+      char *sub = g_malloc (65);
+      cairn_checksum_to_hex (e.csum, sub);
+      prefetch_push (p, sub);
     }
   g_mutex_lock (&p->lock);
   g_hash_table_insert (p->w->trees, g_strdup (hex), g_steal_pointer (&tree));
@@ -698,32 +823,35 @@ fill_dir (Writer *w, Inode *dir, const char *tree_hex, GError **error)
     return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "%s.dirtree was not loaded", tree_hex);
   g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
   g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
-  gsize nf = g_variant_n_children (files), nd = g_variant_n_children (dirs);
-  for (gsize i = 0; i < nf; i++)
+  /* check_list() ran on both lists: they parse, checksums are 32 bytes. */
+  List lf, ld;
+  Entry e;
+  if (!list_open (files, FALSE, &lf, error) || !list_open (dirs, TRUE, &ld, error))
+    return FALSE;
+  for (gsize i = 0; i < lf.n; i++)
     {
-      const char *name;
-      g_autoptr (GVariant) c = NULL;
-      g_variant_get_child (files, i, "(&s@ay)", &name, &c);
-      g_autofree char *hex = child_hex (c);
-      Inode *f = file_inode (w, hex);
+      if (!list_entry (&lf, i, &e, error))
+        return FALSE;
+      Inode *f = file_inode (w, e.csum);
       f->nlink++;
-      dent_add (dir, name, f);
+      dent_add (dir, e.name, f);
     }
   g_autoptr (GPtrArray) subtrees = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) subs = g_ptr_array_new ();
-  for (gsize i = 0; i < nd; i++)
+  for (gsize i = 0; i < ld.n; i++)
     {
-      const char *name;
-      g_autoptr (GVariant) c = NULL, m = NULL;
-      g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &c, &m);
-      g_autofree char *meta_hex = child_hex (m);
+      if (!list_entry (&ld, i, &e, error))
+        return FALSE;
+      char meta_hex[65], sub_hex[65];
+      cairn_checksum_to_hex (e.meta, meta_hex);
+      cairn_checksum_to_hex (e.csum, sub_hex);
       Inode *sub = dir_inode (w, dir, meta_hex, error);
       if (!sub)
         return FALSE;
       dir->nlink++;
-      dent_add (dir, name, sub);
+      dent_add (dir, e.name, sub);
       g_ptr_array_add (subs, sub);
-      g_ptr_array_add (subtrees, child_hex (c));
+      g_ptr_array_add (subtrees, g_strdup (sub_hex));
     }
   g_array_sort (dir->dents, dent_cmp);
   for (guint i = 1; i < dir->dents->len; i++)
@@ -1047,7 +1175,7 @@ cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd, const CairnE
                              "serve them as file data");
   Writer w = { .repo = repo, .opts = opts };
   w.inodes = g_ptr_array_new_with_free_func (inode_free);
-  w.files = g_hash_table_new (g_str_hash, g_str_equal);
+  w.files = g_hash_table_new (raw_hash, raw_equal);
   w.pending = g_ptr_array_new ();
   w.trees = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, variant_unref0);
   w.dirmetas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, dirmeta_free);

@@ -18,6 +18,7 @@
 #include "cli/cairn-commands.h"
 #include "checkout/cairn-erofs.h"
 #include "checkout/cairn-mount.h"
+#include "cli/run-record.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,17 +140,58 @@ log_kernel (const char *msg, gpointer data)
   fprintf (stderr, "cairn: mount: %s\n", msg);
 }
 
+/* Record a kernel mount of a cached image for the front end to repeat
+ * while its inputs hold (cli/run-record.h): only when REF is a commit
+ * checksum or a local ref file (whose content is then an input), the
+ * repository config and the image's checksum file being the others.
+ * Everything else always comes back here. */
+static void
+record_mount (CairnCli *cli, char **all, CairnRepo *repo, const char *rev, const char *commit,
+              const char *mountpoint)
+{
+  if (cli->verbose || !all || cli->argc_all < 3 || strcmp (all[cli->argc_all - 1], mountpoint) != 0
+      || g_getenv ("CAIRN_NO_KMOUNT") || g_getenv ("CAIRN_TEST_KMOUNT_STOP")
+      || g_getenv ("CAIRN_TEST_VERITY_COMPUTE"))
+    return;
+  g_autofree char *image = NULL, *sum = NULL, *objects = NULL, *source = NULL;
+  gboolean verity = FALSE;
+  g_autofree char *repo_abs = realpath (repo->path, NULL);
+  if (!repo_abs || !cairn_kmount_describe (repo, commit, &image, &sum, &objects, &source, &verity))
+    return;
+  g_autofree char *config = g_build_filename (repo_abs, "config", NULL);
+  g_autofree char *ref_file = NULL;
+  if (!cairn_is_checksum_string (rev))
+    {
+      struct stat st;
+      if (!cairn_validate_ref_name (rev, NULL))
+        return;
+      ref_file = g_build_filename (repo_abs, "refs", "heads", rev, NULL);
+      if (lstat (ref_file, &st) < 0 || !S_ISREG (st.st_mode))
+        return;
+    }
+  const char *files[] = { config, ref_file, NULL };
+  cairn_mount_record_write (cli->argc_all, all, files, image, sum, objects, source, verity, FALSE,
+                            mountpoint);
+}
+
+/* @all: the whole command line as given (option parsing reorders
+ * cli->argv_all in place), for the record. */
 static int
-mount_kernel (CairnCli *cli, CairnRepo *repo, const char *commit, const char *mountpoint,
-              GError **error)
+mount_kernel (CairnCli *cli, char **all, CairnRepo *repo, const char *rev, const char *commit,
+              const char *mountpoint, GError **error)
 {
   CairnKmountOptions ko = { .log = log_kernel };
   CairnKmountStats st = { 0 };
   if (!cairn_kmount (repo, commit, mountpoint, &ko, &st, error))
     return 1;
+  if (st.image_cached && !st.n_missing)
+    record_mount (cli, all, repo, rev, commit, mountpoint);
   if (cli->verbose)
     fprintf (stderr, "cairn: mounted %s at %s (kernel: EROFS + overlayfs, image %s)\n", commit,
-             mountpoint, st.image_built ? "built" : "cached");
+             mountpoint,
+             st.image_built    ? "built"
+             : st.image_hashed ? "cached, its checksum verified"
+                               : "cached, unchanged since its checksum was verified");
   if (st.n_missing)
     fprintf (stderr, "cairn: mount: %u object%s missing: %s read%s as EIO\n", st.n_missing,
              st.n_missing == 1 ? " is" : "s are", st.n_missing == 1 ? "its entry" : "their entries",
@@ -164,6 +206,8 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
   CairnMountOptions o = { 0 };
   gint64 cache_mib = 0;
   int threads = 0;
+  /* before option parsing reorders it */
+  g_auto (GStrv) all = cli->argv_all ? g_strdupv (cli->argv_all) : NULL;
   GOptionEntry entries[]
       = { { "fuse", 0, 0, G_OPTION_ARG_NONE, &fuse,
             "Serve the view with FUSE from this process (default for non-root users)", NULL },
@@ -221,7 +265,7 @@ cairn_cmd_mount (CairnCli *cli, int argc, char **argv, GError **error)
   if (use_kernel)
     {
       g_autoptr (GError) local = NULL;
-      if (mount_kernel (cli, repo, commit, argv[2], &local) == 0)
+      if (mount_kernel (cli, all, repo, argv[1], commit, argv[2], &local) == 0)
         return 0;
       if (kernel || !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
         return g_propagate_error (error, g_steal_pointer (&local)), 1;

@@ -3,13 +3,14 @@
  * The commands are implemented by cairn-core (GLib, gpgme, libcrypto) and
  * cairn-full (the same plus libarchive, libcurl and libfuse3: ~55 shared
  * libraries, several ms more to start). This small plain-C program execs the
- * one a command needs — except for the one path where start-up time is the
- * product: `cairn run` of an invocation that cairn-core approved before,
- * while every input of that approval is unchanged (cli/run-record.h): the
- * record names the files the decision read and the launcher command it
- * executed, and this program checks and replays it without deciding
- * anything itself. Anything else goes to cairn-core or cairn-full, which
- * apply the whole policy.
+ * one a command needs — except for the two paths where start-up time is
+ * the product: `cairn run` of an invocation that cairn-core approved
+ * before, and a kernel `cairn mount` of a cached image that cairn-core
+ * made before, while every input of that decision is unchanged
+ * (cli/run-record.h): the record names the files the decision read and
+ * the launcher command it executed or the mount it made, and this program
+ * checks and replays it without deciding anything itself. Anything else
+ * goes to cairn-core or cairn-full, which apply the whole policy.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include <errno.h>
@@ -258,6 +259,10 @@ main (int argc, char **argv)
     }
   if (i < argc && strcmp (argv[i], "run") == 0 && !verbose && !getenv ("CAIRN_NO_FAST_RUN"))
     cairn_run_record_replay (argc, argv);
+  /* a kernel mount of a cached image that cairn-core made before */
+  if (i < argc && strcmp (argv[i], "mount") == 0 && !verbose && geteuid () == 0
+      && !getenv ("CAIRN_NO_FAST_MOUNT"))
+    cairn_mount_record_replay (argc, argv);
   exec_impl (argv, needs_full (repo, argc, argv, i));
   return 125;
 }

@@ -1,4 +1,4 @@
-/* Approved launches of `cairn run` (see cli/run-record.h).
+/* Approved launches of `cairn run` and kernel mounts (see cli/run-record.h).
  *
  * A record is a sequence of NUL-terminated fields; byte strings that may
  * hold anything (the key, file contents) are a decimal length field
@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -510,7 +511,7 @@ trim (int dfd)
     {
       struct stat st;
       size_t l = strlen (e->d_name);
-      if (l != 20 || strcmp (e->d_name + 16, ".rec") != 0
+      if (l != 20 || (strcmp (e->d_name + 16, ".rec") != 0 && strcmp (e->d_name + 16, ".mnt") != 0)
           || fstatat (dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         continue;
       if (n == cap)
@@ -601,4 +602,212 @@ cairn_run_record_free (CairnRunRecord *r)
   free (r->lock);
   free (r->dir);
   free (r);
+}
+
+/* ---- kernel mounts (see cli/run-record.h) -------------------------------------
+ *
+ *   "cairn-mount-record 1"
+ *   KEYLEN KEY
+ *   ("file" PATH LEN BYTES)*
+ *   "mount" IMAGE SUMFILE OBJECTS SOURCE VERITY SUID MOUNTPOINT
+ *   "end"
+ */
+#define MOUNT_MAGIC "cairn-mount-record 1"
+
+/* The stamp checkout/kmount.c records for an image file (image_stamp
+ * there: FNV-1a of device, inode, size, mtime and ctime). */
+static void
+image_stamp (const struct stat *st, char out[32])
+{
+  const uint64_t f[]
+      = { st->st_dev,          st->st_ino,         (uint64_t)st->st_size, st->st_mtim.tv_sec,
+          st->st_mtim.tv_nsec, st->st_ctim.tv_sec, st->st_ctim.tv_nsec };
+  uint64_t h = 0xcbf29ce484222325ULL;
+  const unsigned char *b = (const unsigned char *)f;
+  for (size_t i = 0; i < sizeof f; i++)
+    h = (h ^ b[i]) * 0x100000001b3ULL;
+  snprintf (out, 32, "stamp %016llx\n", (unsigned long long)h);
+}
+
+/* A mount hides what is in the directory: only an empty one is taken
+ * (cairn-core refuses the others with a message). */
+static int
+empty_dir (const char *path)
+{
+  DIR *d = opendir (path);
+  struct dirent *e;
+  int empty = 1;
+  if (!d)
+    return 0;
+  while (empty && (e = readdir (d)))
+    empty = strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0;
+  closedir (d);
+  return empty;
+}
+
+static int
+set_str (int fs, const char *key, const char *value)
+{
+  return fsconfig (fs, FSCONFIG_SET_STRING, key, value, 0) == 0;
+}
+
+/* The mount cairn_kmount() makes (checkout/kmount.c), from the recorded
+ * values; 1 when it is attached at @dir. */
+static int
+replay_mount (const char *image, const char *sum, size_t sum_len, const char *objects,
+              const char *source, int verity, int suid, const char *dir)
+{
+  int ok = 0, img = -1, efs = -1, emnt = -1, ofs = -1, omnt = -1, target = -1;
+  char stamp[32], path[64];
+  struct stat st;
+  img = open (image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (img < 0 || fstat (img, &st) < 0)
+    goto out;
+  image_stamp (&st, stamp);
+  /* the checksum file: 64 hex digits, a newline, the stamp */
+  if (sum_len != 65 + strlen (stamp) || memcmp (sum + 65, stamp, strlen (stamp)) != 0)
+    goto out;
+  target = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (target < 0 || !empty_dir (dir))
+    goto out;
+  snprintf (path, sizeof path, "/proc/self/fd/%d", img);
+  efs = fsopen ("erofs", FSOPEN_CLOEXEC);
+  if (efs < 0 || !set_str (efs, "source", path)
+      || fsconfig (efs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0
+      || fsconfig (efs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    goto out;
+  emnt = fsmount (efs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
+  if (emnt < 0)
+    goto out;
+  snprintf (path, sizeof path, "/proc/self/fd/%d", emnt);
+  ofs = fsopen ("overlay", FSOPEN_CLOEXEC);
+  if (ofs < 0 || !set_str (ofs, "source", source) || !set_str (ofs, "lowerdir+", path)
+      || !set_str (ofs, "datadir+", objects) || !set_str (ofs, "metacopy", "on")
+      || !set_str (ofs, "redirect_dir", "follow") || (verity && !set_str (ofs, "verity", "on"))
+      || fsconfig (ofs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    goto out;
+  omnt = fsmount (ofs, FSMOUNT_CLOEXEC,
+                  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | (suid ? 0 : MOUNT_ATTR_NOSUID));
+  if (omnt < 0)
+    goto out;
+  ok = move_mount (omnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0;
+out:
+  for (int *fd = (int[]){ img, efs, emnt, ofs, omnt, target, -2 }; *fd != -2; fd++)
+    if (*fd >= 0)
+      close (*fd);
+  return ok;
+}
+
+void
+cairn_mount_record_replay (int argc, char **argv)
+{
+  static char rec[MAX_RECORD];
+  char dir[PATH_MAX], name[32];
+  char *key = NULL;
+  size_t keylen, n;
+  /* tests force other paths with these; the record knows nothing of them */
+  if (getenv ("CAIRN_NO_KMOUNT") || getenv ("CAIRN_TEST_KMOUNT_STOP")
+      || getenv ("CAIRN_TEST_VERITY_COMPUTE") || argc < 3 || argv[argc - 1][0] == '-'
+      || !cairn_run_record_dir (dir, sizeof dir)
+      || !cairn_run_record_key (argc, argv, argc, &key, &keylen, name))
+    {
+      free (key);
+      return;
+    }
+  name[16] = '\0';
+  strcat (name, ".mnt");
+  int dfd = open_record_dir (dir);
+  int fd = dfd < 0 ? -1 : openat (dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  size_t len = 0;
+  ssize_t r = 0;
+  if (fd >= 0 && fstat (fd, &st) == 0 && trusted (&st, 0) && st.st_size < MAX_RECORD)
+    while (len < sizeof rec && (r = read (fd, rec + len, sizeof rec - len)) > 0)
+      len += (size_t)r;
+  Cur c = { rec, rec + len };
+  const char *s = len > 0 && r == 0 ? next_str (&c) : NULL, *k = s ? next_bytes (&c, &n) : NULL;
+  int ok = s && strcmp (s, MOUNT_MAGIC) == 0 && k && n == keylen && memcmp (k, key, n) == 0;
+  free (key);
+  const char *sum_file = NULL, *sum = NULL;
+  size_t sum_len = 0;
+  while (ok && (s = next_str (&c)) && strcmp (s, "file") == 0)
+    {
+      const char *path = next_str (&c), *data = next_bytes (&c, &n);
+      ok = path && data && same_content (path, data, n);
+      if (ok)
+        sum_file = path, sum = data, sum_len = n; /* the last file is the checksum file */
+    }
+  const char *image = NULL, *sumpath = NULL, *objects = NULL, *source = NULL, *mp = NULL;
+  size_t verity = 0, suid = 0;
+  ok = ok && s && strcmp (s, "mount") == 0 && (image = next_str (&c)) && (sumpath = next_str (&c))
+       && (objects = next_str (&c)) && (source = next_str (&c)) && next_num (&c, 1, &verity)
+       && next_num (&c, 1, &suid) && (mp = next_str (&c)) && (s = next_str (&c))
+       && strcmp (s, "end") == 0 && sum_file && strcmp (sum_file, sumpath) == 0
+       && strcmp (mp, argv[argc - 1]) == 0;
+  ok = ok
+       && replay_mount (image, sum, sum_len, objects, source, (int)verity, (int)suid,
+                        argv[argc - 1]);
+  if (ok)
+    (void)futimens (fd, NULL); /* recently used records survive the trimming */
+  if (fd >= 0)
+    close (fd);
+  if (dfd >= 0)
+    close (dfd);
+  if (ok)
+    exit (0);
+}
+
+void
+cairn_mount_record_write (int argc, char **argv, const char *const *files, const char *image,
+                          const char *sum_file, const char *objects, const char *source, int verity,
+                          int suid, const char *mountpoint)
+{
+  char dir[PATH_MAX], name[32], tmp[64], buf[MAX_INPUT_FILE];
+  char *key = NULL;
+  size_t keylen;
+  if (!cairn_run_record_dir (dir, sizeof dir) || mkdir_p (dir) < 0
+      || !cairn_run_record_key (argc, argv, argc, &key, &keylen, name))
+    return;
+  name[16] = '\0';
+  strcat (name, ".mnt");
+  Buf b = { 0 };
+  buf_str (&b, MOUNT_MAGIC);
+  buf_bytes (&b, key, keylen);
+  free (key);
+  for (int i = 0; files[i] || sum_file; i++)
+    {
+      const char *path = files[i] ? files[i] : sum_file;
+      ssize_t len = path[0] == '/' ? read_input (path, buf) : -1;
+      if (len < 0 || len >= MAX_INPUT_FILE)
+        b.failed = 1;
+      buf_str (&b, "file");
+      buf_str (&b, path);
+      buf_bytes (&b, buf, len > 0 ? (size_t)len : 0);
+      if (!files[i])
+        break;
+    }
+  buf_str (&b, "mount");
+  buf_str (&b, image);
+  buf_str (&b, sum_file);
+  buf_str (&b, objects);
+  buf_str (&b, source);
+  buf_str (&b, verity ? "1" : "0");
+  buf_str (&b, suid ? "1" : "0");
+  buf_str (&b, mountpoint);
+  buf_str (&b, "end");
+  int dfd = b.failed ? -1 : open_record_dir (dir);
+  snprintf (tmp, sizeof tmp, ".%s.%ld", name, (long)getpid ());
+  int fd = dfd < 0 ? -1 : openat (dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0)
+    {
+      int ok = write (fd, b.p, b.len) == (ssize_t)b.len;
+      ok &= close (fd) == 0;
+      if (!ok || renameat (dfd, tmp, dfd, name) < 0)
+        (void)unlinkat (dfd, tmp, 0);
+      else
+        trim (dfd);
+    }
+  if (dfd >= 0)
+    close (dfd);
+  free (b.p);
 }

@@ -1,4 +1,5 @@
-/* Approved launches of `cairn run`, replayed by the front end.
+/* Approved launches of `cairn run` and kernel mounts of `cairn mount`,
+ * replayed by the front end (the mounts: at the end of this file).
  *
  * The full `cairn run` (cli/cmd-run.c) decides everything: which commit a
  * ref names, whether a signature policy applies, the image's defaults, the
@@ -60,3 +61,27 @@ void cairn_run_record_set_exec (CairnRunRecord *r, char **fixed, char **default_
 /* Write it (atomically, mode 0600) and free it; best effort. */
 void cairn_run_record_commit (CairnRunRecord *r);
 void cairn_run_record_free (CairnRunRecord *r);
+
+/* ---- kernel mounts of a cached image (`cairn mount REF DIR` as root) ------
+ * cairn-core records a mount it made from a cached image: the invocation's
+ * key (as above), the files its answer read (the ref, the repository
+ * config, the image's checksum file) with their whole contents, and what it
+ * mounted (the image, the objects directory, the overlay's source and
+ * options). The front end repeats that mount only while every input is
+ * byte for byte the same and the image file's stamp is the one its
+ * checksum file records (checkout/kmount.c); anything else, or any failure
+ * before the final move_mount, goes to cairn-core (nothing is left
+ * mounted: the detached mounts close with the front end's fds on exec). */
+
+/* Front end: do the recorded mount at argv's MOUNTPOINT if the record
+ * holds; exits 0 then; returns otherwise. */
+void cairn_mount_record_replay (int argc, char **argv);
+
+/* cairn-core: record the mount just made (best effort). @files: absolute
+ * paths whose contents were inputs, NULL-terminated; @image: the image
+ * file; @sum_file: its checksum file (also an input); @objects: the
+ * objects directory; @source: the overlay's source; @mountpoint: the
+ * command line's last argument, where it was mounted. */
+void cairn_mount_record_write (int argc, char **argv, const char *const *files, const char *image,
+                               const char *sum_file, const char *objects, const char *source,
+                               int verity, int suid, const char *mountpoint);

@@ -183,6 +183,11 @@ GVariant *cairn_repo_load_variant (CairnRepo *repo, CairnObjectType type, const 
 gboolean cairn_repo_load_variant_if_exists (CairnRepo *repo, CairnObjectType type,
                                             const char *checksum, GVariant **out_variant,
                                             GError **error);
+/* The bytes of a metadata object, neither parsed nor re-hashed (for a
+ * reader that checks them itself). Missing: G_IO_ERROR_NOT_FOUND naming
+ * the object. */
+GBytes *cairn_repo_load_metadata_bytes (CairnRepo *repo, CairnObjectType type, const char *checksum,
+                                        GError **error);
 
 /* Open a content object: its logical metadata and, for regular files, an fd
  * positioned at the content (archive: an fd to decompressed content, via a

@@ -115,6 +115,21 @@ cairn_repo_load_variant_if_exists (CairnRepo *repo, CairnObjectType type, const 
   return TRUE;
 }
 
+GBytes *
+cairn_repo_load_metadata_bytes (CairnRepo *repo, CairnObjectType type, const char *checksum,
+                                GError **error)
+{
+  cairn_autofd fd = _cairn_repo_open_object (repo, type, checksum, error);
+  if (fd < 0)
+    return NULL;
+  GBytes *data = cairn_fd_read_all (fd, CAIRN_MAX_METADATA_SIZE, error);
+  if (!data)
+    return cairn_prefix_error (error, "reading %s.%s", checksum,
+                               cairn_object_type_to_string (type)),
+           NULL;
+  return data;
+}
+
 GVariant *
 cairn_repo_load_variant (CairnRepo *repo, CairnObjectType type, const char *checksum,
                          GError **error)

@@ -179,18 +179,31 @@ t_image_cache() {
   $CAIRN -v --repo=r mount main mnt 2> err1
   assert_file_has_content err1 'image built'
   assert_has_file "$img"; assert_has_file "$img.sha256"
-  assert_streq "$(cut -c1-64 "$img.sha256")" "$(sha256sum < "$img" | cut -c1-64)"
+  assert_streq "$(head -c 64 "$img.sha256")" "$(sha256sum < "$img" | cut -c1-64)"
   local sum1; sum1=$(sha256sum < "$img")
   $CAIRN umount mnt
+  # the build recorded the image's stamp: a cached mount does not hash it
   $CAIRN -v --repo=r mount main mnt 2> err2
-  assert_file_has_content err2 'image cached'
+  assert_file_has_content err2 'image cached, unchanged since its checksum was verified'
+  $CAIRN umount mnt
+  # a file changed since (here only its times) is hashed again, then trusted
+  touch "$img"
+  $CAIRN -v --repo=r mount main mnt 2> err2
+  assert_file_has_content err2 'image cached, its checksum verified'
+  $CAIRN umount mnt
+  $CAIRN -v --repo=r mount main mnt 2> err2
+  assert_file_has_content err2 'image cached, unchanged since'
   $CAIRN umount mnt
   # deterministic: a rebuild gives the same bytes
   rm "$img" "$img.sha256"
   $CAIRN --repo=r mount main mnt; $CAIRN umount mnt
   assert_streq "$(sha256sum < "$img")" "$sum1"
-  # a corrupt cached image is detected, rebuilt, and the mount is right
+  # a corrupt cached image is detected, rebuilt, and the mount is right;
+  # also when the writer restored its mtime (its ctime still changed)
+  local mt; mt=$(stat -c %.9Y "$img")
   printf '\xff\xff\xff\xff' | dd of="$img" bs=1 seek=2000 conv=notrunc 2>/dev/null
+  touch -m -d "@$mt" "$img"
+  assert_streq "$(stat -c %.9Y "$img")" "$mt"
   $CAIRN --repo=r mount main mnt 2> err3
   assert_file_has_content err3 "cached image of $c does not match its checksum: rebuilding it"
   assert_streq "$(sha256sum < "$img")" "$sum1"
@@ -225,6 +238,37 @@ t_missing_object() {
   ls mnt/a > /dev/null
   # an image with a missing object is not cached: the object may come back
   [ -z "$(ls -A r/extensions/cairn/erofs)" ] || { ls -la r/extensions/cairn/erofs; exit 1; }
+  $CAIRN umount mnt
+}
+
+# Hostile dirtrees, stored under their true checksums in a commit of their
+# own (tests/dirtree-forge.py): the image build reads the lists' bytes
+# itself, and refuses each with an error naming the dirtree; nothing is
+# mounted or cached.
+t_hostile_dirtree() {
+  require_kmount
+  $PY -c 'import gi' 2>/dev/null || skip "needs python3-gi (tests/dirtree-forge.py)"
+  mkdir -p src/d1 src/d2 mnt; echo a > src/a; echo b > src/b; echo c > src/d1/c
+  $CAIRN --repo=r init --mode=bare >/dev/null; $CAIRN --repo=r commit -b main src >/dev/null
+  local cs tree want
+  for cs in unsorted twice badname shortsum framing; do
+    case $cs in
+      unsorted) want="dirtree not sorted at 'a'" ;;
+      twice) want="dirtree names 'd1' twice" ;;
+      badname) want="invalid file name 'a/b'" ;;
+      shortsum) want="entry 'a' has a bad checksum" ;;
+      framing) want="dirtree: dirtree entry is malformed" ;;
+    esac
+    tree=$($PY "$CAIRN_TOP_SRCDIR/tests/dirtree-forge.py" r main $cs)
+    assert_exit 1 $CAIRN --repo=r mount --kernel forged mnt
+    assert_file_has_content "$T/err" "EROFS image of $($CAIRN --repo=r rev-parse forged): $tree"
+    assert_file_has_content "$T/err" "$want"
+    if kmounted mnt; then echo "mounted anyway: $cs"; exit 1; fi
+    [ -z "$(ls -A r/extensions/cairn/erofs 2>/dev/null)" ] || { ls -la r/extensions/cairn/erofs; exit 1; }
+  done
+  # the genuine commit still mounts
+  mount_k r main mnt
+  assert_streq "$(cat mnt/d1/c)" c
   $CAIRN umount mnt
 }
 
@@ -291,6 +335,49 @@ t_tmpfs_repo() {
   umount tm
 }
 
+# A cached mount repeated by the static front end from cairn-core's record
+# (cli/run-record.h), with no cairn-core to fall back to (CAIRN_CORE points
+# nowhere: a fallback exits 125); any changed input sends it to cairn-core.
+t_front_end_mount() {
+  require_kmount
+  make_varied_tree src
+  $CAIRN --repo=r init --mode=bare-user >/dev/null; $CAIRN --repo=r commit -b main src >/dev/null
+  $CAIRN --repo=r checkout main co
+  local c img nocore="env CAIRN_CORE=/nonexistent CAIRN_FULL=/nonexistent"
+  c=$($CAIRN --repo=r rev-parse main); img=$(img_of r "$c")
+  # the record is of this very command line (no --kernel, unlike mount_k)
+  mkdir mnt; $CAIRN --repo=r mount main mnt; kmounted mnt; $CAIRN umount mnt
+  ls "$CAIRN_RUN_RECORDS"/*.mnt > /dev/null
+  $nocore $CAIRN --repo=r mount main mnt
+  kmounted mnt
+  check_equal co mnt "mount repeated by the front end"
+  $CAIRN umount mnt
+  # the image changed since it was hashed: cairn-core decides
+  touch "$img"
+  assert_exit 125 $nocore $CAIRN --repo=r mount main mnt
+  if kmounted mnt; then echo "mounted by the front end anyway"; exit 1; fi
+  $CAIRN --repo=r mount main mnt; $CAIRN umount mnt # hashed again, a new record
+  $nocore $CAIRN --repo=r mount main mnt; $CAIRN umount mnt
+  # a mount point that is not empty, -v, a record others may write
+  : > mnt/x
+  assert_exit 125 $nocore $CAIRN --repo=r mount main mnt
+  rm mnt/x
+  assert_exit 125 $nocore $CAIRN -v --repo=r mount main mnt
+  chmod g+w "$CAIRN_RUN_RECORDS"/*.mnt
+  assert_exit 125 $nocore $CAIRN --repo=r mount main mnt
+  chmod g-w "$CAIRN_RUN_RECORDS"/*.mnt
+  $nocore $CAIRN --repo=r mount main mnt; $CAIRN umount mnt
+  # the ref moved
+  echo more > src/more; $CAIRN --repo=r commit -b main src >/dev/null
+  assert_exit 125 $nocore $CAIRN --repo=r mount main mnt
+  if kmounted mnt; then echo "mounted by the front end anyway"; exit 1; fi
+  $CAIRN --repo=r mount main mnt
+  assert_streq "$(cat mnt/more)" more
+  $CAIRN umount mnt
+  $nocore $CAIRN --repo=r mount main mnt; $CAIRN umount mnt
+  assert_exit 125 $nocore CAIRN_NO_FAST_MOUNT=1 $CAIRN --repo=r mount main mnt
+}
+
 t_umount_busy() {
   require_kmount
   make_varied_tree src
@@ -334,7 +421,7 @@ t_kill_halfway() {
     local left; left=$(ls -A r/extensions/cairn/erofs 2>/dev/null | grep -v -e '\.img$' -e '\.img\.sha256$' || :)
     [ -z "$left" ] || { echo "left behind at $step: $left"; exit 1; }
     if [ -e "$(img_of r "$c")" ]; then
-      assert_streq "$(cut -c1-64 "$(img_of r "$c").sha256")" "$(sha256sum < "$(img_of r "$c")" | cut -c1-64)"
+      assert_streq "$(head -c 64 "$(img_of r "$c").sha256")" "$(sha256sum < "$(img_of r "$c")" | cut -c1-64)"
     fi
     [ -z "$(ls -A mnt)" ]
   done
@@ -575,9 +662,11 @@ run_test "archive repos: --kernel is a clear error, nothing mounted or cached" t
 run_test "image cache: checksum beside it, deterministic, corrupt/truncated image rebuilt" t_image_cache
 run_test "missing object: a log line naming it, EIO on its entry, image not cached" t_missing_object
 run_test "bad input: non-empty dir, unknown ref, not a dir, non-cairn umount" t_bad_input
+run_test "hostile dirtrees (unsorted, a name twice, bad name, short checksum, bad framing) are refused" t_hostile_dirtree
 run_test "the kernel mount runs in cairn-core; the FUSE view is handed to cairn-full" t_core_routing
 run_test "full disk under the image cache: a clear error, nothing mounted or left" t_full_disk
 run_test "repository on tmpfs: the image goes through a loop device, gone with the unmount" t_tmpfs_repo
+run_test "a cached mount is repeated by the front end while its inputs hold" t_front_end_mount
 run_test "umount with an open file: detached lazily, the file keeps reading" t_umount_busy
 run_test "mounting (and exporting) process killed half-way: nothing mounted, no partial image or file" t_kill_halfway
 run_test "fs-verity: fsck --verity, digests recorded and enforced (as far as the kernel allows)" t_verity
