@@ -24,6 +24,9 @@
  *   2 + --preserve-fds closed, execve.
  *
  * No allocation: everything was prepared by the parent (oci-create.c).
+ * When process.args is this binary's own init (--init: OCI_INIT_PATH
+ * --container-init CMD), the last step runs that init in process instead
+ * of exec'ing it (builtin_init).
  */
 #include "config.h"
 
@@ -411,6 +414,17 @@ reset_signals (void)
   sigprocmask (SIG_SETMASK, &all, NULL);
 }
 
+/* The runtime's own init (oci-create.c builtin_init_ok): what the exec of
+ * OCI_INIT_PATH would run, with the process's environment and name as that
+ * exec would give them. */
+static void __attribute__ ((noreturn)) builtin_init (struct oci_plan *plan)
+{
+  extern char **environ;
+  environ = plan->spec->proc.env;
+  prctl (PR_SET_NAME, "init", 0, 0, 0);
+  init_container_main (plan->spec->proc.args + 2);
+}
+
 static void __attribute__ ((noreturn)) final_exec (struct oci_plan *plan)
 {
   const struct oci_process *p = &plan->spec->proc;
@@ -440,6 +454,8 @@ static void __attribute__ ((noreturn)) final_exec (struct oci_plan *plan)
       fcntl (fd, F_SETFD, FD_CLOEXEC);
   if (p->nnp && (r = load_seccomp (plan)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
+  if (plan->builtin_init)
+    builtin_init (plan);
   execve (plan->exe, p->args, p->env);
   int e = errno;
   launch_fail (e, e == ENOENT ? "command not found" : "cannot execute the command", plan->exe);

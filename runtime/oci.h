@@ -481,6 +481,8 @@ struct oci_plan
   int lsm_fd;            /* /proc/thread-self/attr/.../exec of the host's procfs, opened
                           * before pivot_root (CVE-2019-16884), or -1 */
   bool has_hooks_parent; /* prestart or createRuntime hooks */
+  bool builtin_init;     /* process.args is this binary's init at OCI_INIT_PATH: run in
+                          * process, without the exec (oci-create.c builtin_init_ok) */
   int host_null_fd;
   int host_dev_fds[6];
   char root_path[PATH_MAX];
