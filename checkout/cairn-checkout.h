@@ -36,6 +36,10 @@ typedef struct
    * whose content is not its name (archive repos always do it for the
    * objects they inflate) */
   gboolean verify;
+  /* called on the complete tree (@root_dfd: its top directory) before it
+   * is renamed into place; its failure fails the checkout */
+  gboolean (*finish) (int root_dfd, gpointer finish_data, GError **error);
+  gpointer finish_data;
 } CairnCheckoutOptions;
 
 typedef struct
@@ -64,7 +68,11 @@ G_BEGIN_DECLS
  * created atomically (built under a temporary name, renamed into place) and
  * shared by every container of that commit. A container in use holds a
  * shared flock on checkouts/<commit>.lock; prune removes a cached checkout
- * only under an exclusive (non-blocking) flock on it. */
+ * only under an exclusive (non-blocking) flock on it. The checkout also
+ * gets the mount points `cairn run` mounts on by default where the tree
+ * lacks them (empty directories /proc, /dev, /sys, /tmp, /run, /var/tmp;
+ * empty files /etc/resolv.conf, /etc/hosts, /etc/hostname), so that a
+ * container of it needs no overlay to make them. */
 
 /* Open cairn's state directory extensions/cairn/@name of @repo (the
  * checkout cache, the EROFS image cache, the shared mounts), creating it

@@ -602,6 +602,17 @@ save_devino (Ctx *ctx)
   return cairn_devino_save (d, ctx->repo, NULL);
 }
 
+static gboolean
+finish_tree (Ctx *ctx, int parent_dfd, const char *build, GError **error)
+{
+  if (!ctx->opts->finish)
+    return TRUE;
+  cairn_autofd fd = -1;
+  if (!cairn_opendirat (parent_dfd, build, FALSE, &fd, error))
+    return FALSE;
+  return ctx->opts->finish (fd, ctx->opts->finish_data, error);
+}
+
 /* Check out a tree (root dirtree/dirmeta) at @name in @parent_dfd. */
 static gboolean
 checkout_dir_at (Ctx *ctx, CairnPathEntry *e, int parent_dfd, const char *name, GError **error)
@@ -629,7 +640,7 @@ checkout_dir_at (Ctx *ctx, CairnPathEntry *e, int parent_dfd, const char *name, 
       dirjob_free (root);
       return cairn_prefix_error (error, "%s", name);
     }
-  if (!run_all (ctx, root, error))
+  if (!run_all (ctx, root, error) || !finish_tree (ctx, parent_dfd, build, error))
     {
       if (tmpname)
         (void)cairn_rm_rf_at (parent_dfd, tmpname, NULL);

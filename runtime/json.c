@@ -161,6 +161,19 @@ parse_string (struct parser *j)
   if (j->p >= j->end || *j->p != '"')
     return fail (j, "a string was expected");
   j->p++;
+  /* most strings have no escape: one allocation of the right size */
+  const char *q = j->p;
+  while (q < j->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+    q++;
+  if (q < j->end && *q == '"')
+    {
+      size_t n = (size_t)(q - j->p);
+      char *s = xrealloc (NULL, n + 1);
+      memcpy (s, j->p, n);
+      s[n] = '\0';
+      j->p = q + 1;
+      return s;
+    }
   struct sbuf b = { 0 };
   sb_put (&b, '\0');
   b.n = 0;

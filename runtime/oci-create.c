@@ -309,7 +309,10 @@ prepare_plan (struct ctx *c)
     }
   p->want_pty = s->proc.terminal;
   p->has_hooks_parent = s->n_hooks[HOOK_PRESTART] || s->n_hooks[HOOK_CREATE_RUNTIME];
-  p->builtin_init = builtin_init_ok (s);
+  /* not in a user namespace: there the exec also gives the init's memory
+   * to that namespace, whose owner's exec (and hooks) must open its
+   * /proc/PID/ns; without the exec it would stay the host's */
+  p->builtin_init = !p->unpriv && builtin_init_ok (s);
   /* in a user namespace whose setgroups is denied (unshare -r, podman's
    * single mapping) the groups cannot be changed: only additionalGids is
    * then an error */
@@ -802,6 +805,10 @@ init_state (struct ctx *c)
   c->st.created_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
   c->st.rootless = oci_g.is_rootless;
   c->st.owner = geteuid ();
+  /* start and delete read the config again only for hooks it has */
+  for (int k = 0; k < HOOK_KINDS; k++)
+    if (c->spec.n_hooks[k])
+      c->st.hooks |= 1 << k;
   if (c->spec.annotations)
     {
       struct jbuf b = { 0 };
@@ -917,6 +924,8 @@ static void
 run_poststart (int dirfd, const struct oci_state *st)
 {
   struct oci_spec s;
+  if (st->hooks >= 0 && !(st->hooks & (1 << HOOK_POSTSTART)))
+    return;
   if (oci_spec_load_hooks (dirfd, &s) == 0 && s.n_hooks[HOOK_POSTSTART])
     {
       struct jbuf b = { 0 };

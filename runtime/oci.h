@@ -337,6 +337,8 @@ struct oci_state
   char *shared_root;               /* no mount namespace of its own: the rootfs below which the
                                     * container's mounts live in the runtime's namespace */
   unsigned long long shared_mntns; /* that namespace's inode */
+  int hooks; /* 1 << HOOK_* for each hook list the config has; -1: not known (a state
+              * written before it was recorded), the config is read to know */
 };
 
 /* The state directory of ID (created by create, locked by every verb).
