@@ -596,13 +596,14 @@ own_default_parent (const char *parent)
 
 /* A fresh v1 cpuset is empty and cannot take tasks: copy the parent's.
  * Writing cpuset.cpus was measured at 0.8 ms (the kernel checks and
- * propagates the mask), a fifth of a container's whole cgroup work, while
- * a cpuset made below a parent whose cgroup.clone_children is set gets the
- * parent's masks at mkdir for nothing (Documentation/admin-guide/cgroup-v1/
- * cgroups.rst).  The flag is set on the parents that are the runtime's own
- * (@own: a level it made itself; its default parent /cairn), so only their
- * first container pays for the copy; an engine's parents are left as they
- * are. */
+ * propagates the mask), more than the mkdir and rmdir of a container's
+ * cgroups in all eight hierarchies together, while a cpuset made below a
+ * parent whose cgroup.clone_children is set gets the parent's masks at
+ * mkdir for nothing (the flag as the kernel's cgroup v1 documentation
+ * describes it for cpuset).  The flag is set on the parents that are the
+ * runtime's own (@own: a level it made itself; its default parent /cairn),
+ * so only their first container pays for the copy; an engine's parents
+ * are left as they are. */
 static int
 cpuset_init (const char *dir, bool own)
 {
