@@ -40,6 +40,11 @@ typedef struct
    * is renamed into place; its failure fails the checkout */
   gboolean (*finish) (int root_dfd, gpointer finish_data, GError **error);
   gpointer finish_data;
+  /* called from the calling thread about ten times a second while the tree
+   * is checked out, and once at the end: files (regular files and
+   * symlinks) and bytes (of regular files) checked out so far */
+  void (*progress) (guint64 files_done, guint64 bytes_done, gpointer progress_data);
+  gpointer progress_data;
 } CairnCheckoutOptions;
 
 typedef struct
@@ -50,6 +55,7 @@ typedef struct
   guint64 dirs;
   guint64 bytes_copied;
   guint64 whiteouts_applied;
+  guint64 bytes; /* of every regular file checked out, hardlinked or copied */
 } CairnCheckoutStats;
 
 /* Check out @commit into @dest_name relative to @dest_dfd. Without a union
