@@ -210,7 +210,7 @@ parse_syscall (const struct json *s, struct sc_policy *p)
       struct sc_rule *rule = sc_policy_add (p, names->kids[i]->s, action);
       for (size_t k = 0; args && args->t == JSON_ARR && k < args->n; k++)
         {
-          if ((r = parse_arg (args->kids[k], &rule->args[rule->nargs++])) < 0)
+          if ((r = parse_arg (args->kids[k], sc_rule_add_arg (rule))) < 0)
             return r;
         }
     }
