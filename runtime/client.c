@@ -44,6 +44,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <malloc.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -615,12 +617,34 @@ detached (struct client *c)
   return code;
 }
 
+/* The heap a container's start uses (its config, the seccomp policies,
+ * the runtime's state), made present in one call rather than page by page:
+ * a page fault was measured at some 17 us in a virtual machine, and a warm
+ * start touched about a hundred fresh heap pages. */
+static void
+prefault_heap (void)
+{
+  enum
+  {
+    HEAP = 512 << 10
+  };
+  mallopt (M_MMAP_THRESHOLD, 2 * HEAP);
+  mallopt (M_TRIM_THRESHOLD, 4 * HEAP);
+  char *start = sbrk (0);
+  void *volatile p = malloc (HEAP); /* volatile: the pair is not optimised away */
+  free (p);
+  char *end = sbrk (0);
+  if (start != (char *)-1 && end > start)
+    (void)madvise (start, (size_t)(end - start), MADV_POPULATE_WRITE);
+}
+
 int
 oci_client_run (int argc, char **argv)
 {
   struct client c;
   memset (&c, 0, sizeof c);
   c.bundle_fd = -1;
+  prefault_heap ();
   int r = parse (argc, argv, &c);
   if (r != 0)
     return r > 0 ? 0 : EXIT_LAUNCH_ERROR;
