@@ -169,6 +169,18 @@ write_at (int dirfd, const char *name, const char *buf, size_t len)
   return 0;
 }
 
+/* A file of the bundle, which this process made exclusively (make_bundle):
+ * nobody reads it before it is complete, no temporary name is needed. */
+static int
+write_new_at (int dirfd, const char *name, const char *buf, size_t len)
+{
+  _cleanup_close_ int fd
+      = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 || write (fd, buf, len) != (ssize_t)len)
+    return launch_fail (errno ? errno : EIO, "writing the container's file", name);
+  return 0;
+}
+
 static int
 write_config (struct client *c)
 {
@@ -193,7 +205,7 @@ write_config (struct client *c)
   struct jbuf b = { 0 };
   int r = oci_config_generate (&c->cfg, overlay, &b);
   if (r == 0)
-    r = write_at (c->bundle_fd, "config.json", b.p, b.len);
+    r = write_new_at (c->bundle_fd, "config.json", b.p, b.len);
   jb_free (&b);
   return r;
 }

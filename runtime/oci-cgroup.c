@@ -640,7 +640,17 @@ mkdir_cg (const char *dir, bool cpuset, bool *created)
   char buf[PATH_MAX];
   if (str_lcpy (buf, dir, sizeof buf) >= sizeof buf || strlen (buf) <= strlen (CG_ROOT))
     return launch_failf (ENAMETOOLONG, "invalid cgroup path %s", dir);
-  /* every level below /sys/fs/cgroup; the mount points exist (EEXIST) */
+  /* mostly the parent exists (one call for the container's cgroup), else
+   * every level below /sys/fs/cgroup; the mount points exist (EEXIST) */
+  if (mkdir (buf, 0755) == 0)
+    {
+      *created = true;
+      return cpuset ? cpuset_init (buf, false) : 0;
+    }
+  if (errno == EEXIST)
+    return cpuset ? cpuset_init (buf, false) : 0;
+  if (errno != ENOENT)
+    return launch_failf (errno, "creating the cgroup %s", buf);
   for (char *p = buf + strlen (CG_ROOT) + 1;; p++)
     {
       if (*p != '/' && *p)
