@@ -241,7 +241,13 @@ remove_bundle (struct client *c)
 {
   if (c->cfg.net_pasta)
     oci_pasta_stop (c->bundle);
-  rm_tree_at (AT_FDCWD, c->bundle, 0);
+  /* what a container without an overlay leaves: its files, then the
+   * directory; anything else (the overlay's layers, a log) the walk */
+  static const char *const files[] = { "config.json", "pid", "exit", "ctr.log", "ctr.log.1" };
+  for (size_t i = 0; c->bundle_fd >= 0 && i < sizeof files / sizeof files[0]; i++)
+    (void)unlinkat (c->bundle_fd, files[i], 0);
+  if (rmdir (c->bundle) < 0)
+    rm_tree_at (AT_FDCWD, c->bundle, 0);
 }
 
 static void
