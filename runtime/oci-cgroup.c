@@ -1117,15 +1117,24 @@ apply_devices (const struct oci_resources *r, const struct oci_cgroups *cg)
   const char *d = oci_cgroups_dir (cg, "devices");
   if (!d)
     return launch_failf (ENOTSUP, "linux.resources.devices: the devices controller is not mounted");
+  /* one open of each file, one write a rule (the kernel takes one rule a
+   * write), in order */
   char buf[64];
+  _cleanup_close_ int deny_fd = -1;
+  _cleanup_close_ int allow_fd = -1;
+  int *fds[2] = { &deny_fd, &allow_fd };
+  static const char *const files[2] = { "devices.deny", "devices.allow" };
   for (size_t i = 0; i < r->n_dev + sizeof default_dev_allow / sizeof default_dev_allow[0]; i++)
     {
       const struct oci_devrule *x = i < r->n_dev ? &r->dev[i] : &default_dev_allow[i - r->n_dev];
       devrule_str (x, buf, sizeof buf);
-      int e = cg_write (d, x->allow ? "devices.allow" : "devices.deny", buf,
-                        "linux.resources.devices");
-      if (e < 0)
-        return e;
+      int k = x->allow ? 1 : 0;
+      char path[PATH_MAX];
+      snprintf (path, sizeof path, "%s/%s", d, files[k]);
+      if (*fds[k] < 0 && (*fds[k] = open (path, O_WRONLY | O_CLOEXEC)) < 0)
+        return launch_failf (errno, "linux.resources.devices: cannot open %s", path);
+      if (write (*fds[k], buf, strlen (buf)) < 0)
+        return launch_failf (errno, "linux.resources.devices: writing '%s' to %s", buf, path);
     }
   return 0;
 }
