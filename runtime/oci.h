@@ -485,6 +485,8 @@ struct oci_plan
   bool has_hooks_parent; /* prestart or createRuntime hooks */
   bool builtin_init;     /* process.args is this binary's init at OCI_INIT_PATH: run in
                           * process, without the exec (oci-create.c builtin_init_ok) */
+  char *init_strings[2]; /* builtin_init: its cmdline and environ as the exec would give them */
+  size_t init_strings_len[2];
   int host_null_fd;
   int host_dev_fds[6];
   char root_path[PATH_MAX];
