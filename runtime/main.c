@@ -340,9 +340,6 @@ print_bpf (const struct launch_config *cfg)
   return ok ? 0 : EXIT_LAUNCH_ERROR;
 }
 
-char *launch_exec_strings[2];
-size_t launch_exec_strings_len[2];
-
 /* The strings of @v, which exec lays out one after the other. */
 static void
 note_strings (char **v, int k)

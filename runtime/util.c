@@ -289,3 +289,7 @@ send_with_fd (int sock, const void *data, size_t len, int fd)
   memcpy (CMSG_DATA (c), &fd, sizeof fd);
   return sendmsg (sock, &mh, MSG_NOSIGNAL);
 }
+
+/* set by main.c (launch.h) */
+char *launch_exec_strings[2];
+size_t launch_exec_strings_len[2];
