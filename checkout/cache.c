@@ -4,6 +4,7 @@
 #include "checkout/cairn-checkout.h"
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define CACHE_DIR "checkouts"
@@ -23,6 +24,78 @@ static int
 open_cache_dir (CairnRepo *repo, GError **error)
 {
   return cairn_checkout_state_dir_open (repo, CACHE_DIR, error);
+}
+
+/* ---- mount points ------------------------------------------------------------
+ * What `cairn run` mounts on by default (cli/run-config.c: /proc, /dev,
+ * /sys, the tmpfs on /tmp, /run and /var/tmp, the /etc files bound
+ * read-only), made in the cached checkout where the tree lacks them: a tree
+ * that has them all runs on its read-only checkout as it is, one that
+ * lacks one needs an overlay to make it, which costs a container start
+ * more than a third of its time.  They are empty and only in this
+ * checkout, which is cairn's own (never the store, never a user's
+ * checkout); what the container sees there is the mount.  Best effort:
+ * a path whose parent is not a directory of the tree itself (a symlink,
+ * say) or that cannot be made is left alone, and the container gets the
+ * overlay as before. */
+static const struct
+{
+  const char *path;
+  mode_t mode; /* S_IFDIR or S_IFREG with permissions */
+} mount_points[] = {
+  { "proc", S_IFDIR | 0555 },
+  { "dev", S_IFDIR | 0755 },
+  { "sys", S_IFDIR | 0555 },
+  { "tmp", S_IFDIR | 01777 },
+  { "run", S_IFDIR | 0755 },
+  { "var", S_IFDIR | 0755 },
+  { "var/tmp", S_IFDIR | 01777 },
+  { "etc", S_IFDIR | 0755 },
+  { "etc/resolv.conf", S_IFREG | 0644 },
+  { "etc/hosts", S_IFREG | 0644 },
+  { "etc/hostname", S_IFREG | 0644 },
+};
+
+/* Make @name in @dfd when nothing is there (never through a symlink). */
+static void
+make_mount_point (int dfd, const char *name, mode_t mode)
+{
+  struct stat st;
+  if (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+    return;
+  if (S_ISDIR (mode))
+    {
+      if (mkdirat (dfd, name, 0700) == 0)
+        (void)fchmodat (dfd, name, mode & 07777, 0);
+      return;
+    }
+  int fd = openat (dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0)
+    {
+      (void)fchmod (fd, mode & 07777);
+      close (fd);
+    }
+}
+
+static gboolean
+add_mount_points (int root_dfd, gpointer data, GError **error)
+{
+  (void)data;
+  (void)error;
+  for (gsize i = 0; i < G_N_ELEMENTS (mount_points); i++)
+    {
+      const char *path = mount_points[i].path, *slash = strchr (path, '/');
+      cairn_autofd parent = -1;
+      if (slash)
+        {
+          g_autofree char *dir = g_strndup (path, (gsize)(slash - path));
+          parent = openat (root_dfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (parent < 0)
+            continue;
+        }
+      make_mount_point (slash ? parent : root_dfd, slash ? slash + 1 : path, mount_points[i].mode);
+    }
+  return TRUE;
 }
 
 /* Lock <commit>.lock shared; retry when prune unlinked the file meanwhile. */
@@ -68,7 +141,7 @@ cairn_checkout_cache_acquire (CairnRepo *repo, const char *commit, char **out_pa
   struct stat st;
   if (fstatat (dfd, commit, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR (st.st_mode))
     {
-      CairnCheckoutOptions o = { 0 };
+      CairnCheckoutOptions o = { .finish = add_mount_points };
       /* Real owners only where the repo has them and we may set them. */
       o.user_mode = !(repo->mode == CAIRN_REPO_MODE_BARE
                       || (repo->mode == CAIRN_REPO_MODE_ARCHIVE && getuid () == 0));

@@ -36,6 +36,15 @@ typedef struct
    * whose content is not its name (archive repos always do it for the
    * objects they inflate) */
   gboolean verify;
+  /* called on the complete tree (@root_dfd: its top directory) before it
+   * is renamed into place; its failure fails the checkout */
+  gboolean (*finish) (int root_dfd, gpointer finish_data, GError **error);
+  gpointer finish_data;
+  /* called from the calling thread about ten times a second while the tree
+   * is checked out, and once at the end: files (regular files and
+   * symlinks) and bytes (of regular files) checked out so far */
+  void (*progress) (guint64 files_done, guint64 bytes_done, gpointer progress_data);
+  gpointer progress_data;
 } CairnCheckoutOptions;
 
 typedef struct
@@ -46,6 +55,7 @@ typedef struct
   guint64 dirs;
   guint64 bytes_copied;
   guint64 whiteouts_applied;
+  guint64 bytes; /* of every regular file checked out, hardlinked or copied */
 } CairnCheckoutStats;
 
 /* Check out @commit into @dest_name relative to @dest_dfd. Without a union
@@ -64,7 +74,11 @@ G_BEGIN_DECLS
  * created atomically (built under a temporary name, renamed into place) and
  * shared by every container of that commit. A container in use holds a
  * shared flock on checkouts/<commit>.lock; prune removes a cached checkout
- * only under an exclusive (non-blocking) flock on it. */
+ * only under an exclusive (non-blocking) flock on it. The checkout also
+ * gets the mount points `cairn run` mounts on by default where the tree
+ * lacks them (empty directories /proc, /dev, /sys, /tmp, /run, /var/tmp;
+ * empty files /etc/resolv.conf, /etc/hosts, /etc/hostname), so that a
+ * container of it needs no overlay to make them. */
 
 /* Open cairn's state directory extensions/cairn/@name of @repo (the
  * checkout cache, the EROFS image cache, the shared mounts), creating it

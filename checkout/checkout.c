@@ -308,6 +308,8 @@ checkout_file (Ctx *ctx, int dfd, const char *name, const char *csum, GError **e
       (void)unlinkat (dfd, tmpname, 0);
       return cairn_throw_errno_value (error, errsv, "replace");
     }
+  if (!is_link)
+    add_stat (&ctx->stats.bytes, fi.size);
   return TRUE;
 }
 
@@ -535,6 +537,17 @@ push_job (Ctx *ctx, DirJob *job)
   g_thread_pool_push (ctx->pool, job, NULL);
 }
 
+static void
+report_progress (Ctx *ctx)
+{
+  CairnCheckoutStats *st = &ctx->stats;
+  guint64 files = __atomic_load_n (&st->files_linked, __ATOMIC_RELAXED)
+                  + __atomic_load_n (&st->files_copied, __ATOMIC_RELAXED)
+                  + __atomic_load_n (&st->symlinks, __ATOMIC_RELAXED);
+  ctx->opts->progress (files, __atomic_load_n (&st->bytes, __ATOMIC_RELAXED),
+                       ctx->opts->progress_data);
+}
+
 static gboolean
 run_all (Ctx *ctx, DirJob *root, GError **error)
 {
@@ -548,7 +561,20 @@ run_all (Ctx *ctx, DirJob *root, GError **error)
   push_job (ctx, root);
   g_mutex_lock (&ctx->lock);
   while (ctx->pending > 0)
-    g_cond_wait (&ctx->cond, &ctx->lock);
+    {
+      if (!ctx->opts->progress)
+        {
+          g_cond_wait (&ctx->cond, &ctx->lock);
+          continue;
+        }
+      gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC / 10;
+      if (!g_cond_wait_until (&ctx->cond, &ctx->lock, until) && ctx->pending > 0)
+        {
+          g_mutex_unlock (&ctx->lock);
+          report_progress (ctx);
+          g_mutex_lock (&ctx->lock);
+        }
+    }
   g_mutex_unlock (&ctx->lock);
   g_thread_pool_free (ctx->pool, FALSE, TRUE);
   return cairn_first_error_propagate (&ctx->fe, error);
@@ -602,6 +628,17 @@ save_devino (Ctx *ctx)
   return cairn_devino_save (d, ctx->repo, NULL);
 }
 
+static gboolean
+finish_tree (Ctx *ctx, int parent_dfd, const char *build, GError **error)
+{
+  if (!ctx->opts->finish)
+    return TRUE;
+  cairn_autofd fd = -1;
+  if (!cairn_opendirat (parent_dfd, build, FALSE, &fd, error))
+    return FALSE;
+  return ctx->opts->finish (fd, ctx->opts->finish_data, error);
+}
+
 /* Check out a tree (root dirtree/dirmeta) at @name in @parent_dfd. */
 static gboolean
 checkout_dir_at (Ctx *ctx, CairnPathEntry *e, int parent_dfd, const char *name, GError **error)
@@ -629,7 +666,7 @@ checkout_dir_at (Ctx *ctx, CairnPathEntry *e, int parent_dfd, const char *name, 
       dirjob_free (root);
       return cairn_prefix_error (error, "%s", name);
     }
-  if (!run_all (ctx, root, error))
+  if (!run_all (ctx, root, error) || !finish_tree (ctx, parent_dfd, build, error))
     {
       if (tmpname)
         (void)cairn_rm_rf_at (parent_dfd, tmpname, NULL);
@@ -684,6 +721,8 @@ cairn_checkout (CairnRepo *repo, const char *commit, int dest_dfd, const char *d
     }
   if (ok)
     (void)save_devino (&ctx);
+  if (ok && opts->progress)
+    report_progress (&ctx);
   g_array_unref (ctx.devino);
   g_hash_table_unref (ctx.dirmetas);
   g_mutex_clear (&ctx.lock);

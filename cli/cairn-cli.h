@@ -80,7 +80,7 @@ char *cairn_cli_default_repo_path (void);
 const char *cairn_cli_repo_path (CairnCli *cli);
 
 /* Whether progress is shown: --progress=bar|json, or with auto (the
- * default) when stderr is a terminal. commit, import, pull and push take
+ * default) when stderr is a terminal. checkout, commit, import, pull and push take
  * --progress (cli/common.c adds it to their option tables). */
 gboolean cairn_cli_progress_enabled (void);
 

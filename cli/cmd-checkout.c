@@ -1,10 +1,17 @@
 /* cairn checkout [-U] [--copy] [--require-hardlinks] [--union|--union-add|--union-identical]
- *                [--whiteouts] [--subpath=PATH] [--force-copy-zerosized] REF|COMMIT DEST
+ *                [--whiteouts] [--subpath=PATH] [--force-copy-zerosized]
+ *                [--progress=auto|bar|json|none] REF|COMMIT DEST
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-commands.h"
 #include "checkout/cairn-checkout.h"
 #include <stdio.h>
+
+static void
+progress (guint64 files, guint64 bytes, gpointer data)
+{
+  cairn_cli_progress_counts (files, bytes);
+}
 
 int
 cairn_cmd_checkout (CairnCli *cli, int argc, char **argv, GError **error)
@@ -65,7 +72,11 @@ cairn_cmd_checkout (CairnCli *cli, int argc, char **argv, GError **error)
   if (!commit)
     return 1;
   CairnCheckoutStats st = { 0 };
-  if (!cairn_checkout (repo, commit, AT_FDCWD, argv[2], &o, &st, error))
+  if (cairn_cli_progress_enabled ())
+    o.progress = progress;
+  gboolean ok = cairn_checkout (repo, commit, AT_FDCWD, argv[2], &o, &st, error);
+  cairn_cli_progress_end ();
+  if (!ok)
     return 1;
   if (cli->verbose)
     fprintf (stderr,

@@ -34,7 +34,8 @@ static gint64 progress_start;
 static gboolean progress_shown, progress_have_counts;
 static guint64 progress_items, progress_bytes;
 
-static const char *const progress_commands[] = { "commit", "import", "pull", "push", NULL };
+static const char *const progress_commands[]
+    = { "checkout", "commit", "import", "pull", "push", NULL };
 
 static gboolean
 on_progress (const char *name, const char *value, gpointer data, GError **error)

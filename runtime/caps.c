@@ -100,12 +100,17 @@ caps_parse (const char *name, int *out_cap)
 int
 caps_last_cap (void)
 {
+  /* the kernel's, read once (a container start asked five times) */
+  static int last;
+  if (last)
+    return last;
   _cleanup_close_ int fd = open ("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
   char buf[16] = { 0 };
   if (fd < 0 || read (fd, buf, sizeof buf - 1) <= 0)
     return CAP_LAST_CAP;
   int v = atoi (buf);
-  return v > 0 && v < 64 ? v : CAP_LAST_CAP;
+  last = v > 0 && v < 64 ? v : CAP_LAST_CAP;
+  return last;
 }
 
 /* The caps this process could hand on: its bounding set, and (without a

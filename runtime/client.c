@@ -44,6 +44,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <malloc.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -167,6 +169,18 @@ write_at (int dirfd, const char *name, const char *buf, size_t len)
   return 0;
 }
 
+/* A file of the bundle, which this process made exclusively (make_bundle):
+ * nobody reads it before it is complete, no temporary name is needed. */
+static int
+write_new_at (int dirfd, const char *name, const char *buf, size_t len)
+{
+  _cleanup_close_ int fd
+      = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 || write (fd, buf, len) != (ssize_t)len)
+    return launch_fail (errno ? errno : EIO, "writing the container's file", name);
+  return 0;
+}
+
 static int
 write_config (struct client *c)
 {
@@ -191,7 +205,7 @@ write_config (struct client *c)
   struct jbuf b = { 0 };
   int r = oci_config_generate (&c->cfg, overlay, &b);
   if (r == 0)
-    r = write_at (c->bundle_fd, "config.json", b.p, b.len);
+    r = write_new_at (c->bundle_fd, "config.json", b.p, b.len);
   jb_free (&b);
   return r;
 }
@@ -227,7 +241,13 @@ remove_bundle (struct client *c)
 {
   if (c->cfg.net_pasta)
     oci_pasta_stop (c->bundle);
-  rm_tree_at (AT_FDCWD, c->bundle, 0);
+  /* what a container without an overlay leaves: its files, then the
+   * directory; anything else (the overlay's layers, a log) the walk */
+  static const char *const files[] = { "config.json", "pid", "exit", "ctr.log", "ctr.log.1" };
+  for (size_t i = 0; c->bundle_fd >= 0 && i < sizeof files / sizeof files[0]; i++)
+    (void)unlinkat (c->bundle_fd, files[i], 0);
+  if (rmdir (c->bundle) < 0)
+    rm_tree_at (AT_FDCWD, c->bundle, 0);
 }
 
 static void
@@ -615,12 +635,34 @@ detached (struct client *c)
   return code;
 }
 
+/* The heap a container's start uses (its config, the seccomp policies,
+ * the runtime's state), made present in one call rather than page by page:
+ * a page fault was measured at some 17 us in a virtual machine, and a warm
+ * start touched about a hundred fresh heap pages. */
+static void
+prefault_heap (void)
+{
+  enum
+  {
+    HEAP = 512 << 10
+  };
+  mallopt (M_MMAP_THRESHOLD, 2 * HEAP);
+  mallopt (M_TRIM_THRESHOLD, 4 * HEAP);
+  char *start = sbrk (0);
+  void *volatile p = malloc (HEAP); /* volatile: the pair is not optimised away */
+  free (p);
+  char *end = sbrk (0);
+  if (start != (char *)-1 && end > start)
+    (void)madvise (start, (size_t)(end - start), MADV_POPULATE_WRITE);
+}
+
 int
 oci_client_run (int argc, char **argv)
 {
   struct client c;
   memset (&c, 0, sizeof c);
   c.bundle_fd = -1;
+  prefault_heap ();
   int r = parse (argc, argv, &c);
   if (r != 0)
     return r > 0 ? 0 : EXIT_LAUNCH_ERROR;

@@ -21,28 +21,71 @@
 
 #define MAX_DEPTH 64
 
+/* A parsed document lives in an arena (its nodes, strings and arrays) that
+ * json_free releases at once: a config.json with the default seccomp
+ * profile is some 9000 small allocations otherwise, which cost more than
+ * the parse itself. */
+struct json_arena
+{
+  struct json_arena *next;
+  size_t used, cap;
+  max_align_t data[];
+};
+
 struct parser
 {
   const char *p, *start, *end;
   int depth;
   const char *err;
+  struct json_arena *arena;
+  size_t chunk; /* size of the next chunk */
 };
+
+static void *
+arena_alloc (struct parser *j, size_t n)
+{
+  n = (n + sizeof (max_align_t) - 1) & ~(sizeof (max_align_t) - 1);
+  struct json_arena *a = j->arena;
+  if (!a || a->cap - a->used < n)
+    {
+      size_t cap = n > j->chunk ? n : j->chunk;
+      a = xrealloc (NULL, sizeof *a + cap);
+      a->next = j->arena;
+      a->used = 0;
+      a->cap = cap;
+      j->arena = a;
+      j->chunk *= 2;
+    }
+  void *p = (char *)a->data + a->used;
+  a->used += n;
+  return p;
+}
+
+static char *
+arena_strndup (struct parser *j, const char *s, size_t n)
+{
+  char *d = arena_alloc (j, n + 1);
+  memcpy (d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
+static void
+arena_free (struct json_arena *a)
+{
+  while (a)
+    {
+      struct json_arena *next = a->next;
+      free (a);
+      a = next;
+    }
+}
 
 void
 json_free (struct json *v)
 {
-  if (!v)
-    return;
-  for (size_t i = 0; i < v->n; i++)
-    {
-      json_free (v->kids[i]);
-      if (v->keys)
-        free (v->keys[i]);
-    }
-  free (v->kids);
-  free (v->keys);
-  free (v->s);
-  free (v);
+  if (v)
+    arena_free (v->arena);
 }
 
 static void
@@ -161,6 +204,16 @@ parse_string (struct parser *j)
   if (j->p >= j->end || *j->p != '"')
     return fail (j, "a string was expected");
   j->p++;
+  /* most strings have no escape: one allocation of the right size */
+  const char *q = j->p;
+  while (q < j->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+    q++;
+  if (q < j->end && *q == '"')
+    {
+      char *s = arena_strndup (j, j->p, (size_t)(q - j->p));
+      j->p = q + 1;
+      return s;
+    }
   struct sbuf b = { 0 };
   sb_put (&b, '\0');
   b.n = 0;
@@ -189,26 +242,32 @@ parse_string (struct parser *j)
       return fail (j, "unterminated string");
     }
   j->p++;
-  b.s[b.n] = '\0';
-  return b.s;
+  char *s = arena_strndup (j, b.s, b.n);
+  free (b.s);
+  return s;
 }
 
 static struct json *parse_value (struct parser *j);
 
 static bool
-push (struct json *v, struct json *kid, char *key)
+push (struct parser *j, struct json *v, struct json *kid, char *key)
 {
   if (!kid)
-    {
-      free (key);
-      return false;
-    }
+    return false;
   if ((v->n & (v->n - 1)) == 0)
     {
       size_t cap = v->n ? v->n * 2 : 4;
-      v->kids = xrealloc (v->kids, cap * sizeof *v->kids);
+      struct json **kids = arena_alloc (j, cap * sizeof *kids);
+      if (v->n)
+        memcpy (kids, v->kids, v->n * sizeof *kids);
+      v->kids = kids;
       if (v->t == JSON_OBJ)
-        v->keys = xrealloc (v->keys, cap * sizeof *v->keys);
+        {
+          char **keys = arena_alloc (j, cap * sizeof *keys);
+          if (v->n)
+            memcpy (keys, v->keys, v->n * sizeof *keys);
+          v->keys = keys;
+        }
     }
   if (v->t == JSON_OBJ)
     v->keys[v->n] = key;
@@ -227,19 +286,13 @@ parse_member (struct parser *j, struct json *v)
         return false;
       for (size_t i = 0; i < v->n; i++)
         if (strcmp (v->keys[i], key) == 0)
-          {
-            free (key);
-            return fail (j, "duplicate key in an object");
-          }
+          return fail (j, "duplicate key in an object");
       skip_ws (j);
       if (j->p >= j->end || *j->p != ':')
-        {
-          free (key);
-          return fail (j, "':' expected after a key");
-        }
+        return fail (j, "':' expected after a key");
       j->p++;
     }
-  return push (v, parse_value (j), key);
+  return push (j, v, parse_value (j), key);
 }
 
 static struct json *
@@ -270,7 +323,6 @@ parse_container (struct parser *j, struct json *v, char close)
       fail (j, close == '}' ? "',' or '}' expected" : "',' or ']' expected");
       break;
     }
-  json_free (v);
   return NULL;
 }
 
@@ -306,8 +358,8 @@ parse_number (struct parser *j, struct json *v)
         j->p++;
     }
   v->t = JSON_NUM;
-  v->s = strndup (s, (size_t)(j->p - s));
-  return v->s != NULL;
+  v->s = arena_strndup (j, s, (size_t)(j->p - s));
+  return true;
 }
 
 static bool
@@ -321,7 +373,7 @@ parse_literal (struct parser *j, struct json *v)
         {
           j->p += n;
           v->t = i == 2 ? JSON_NULL : JSON_BOOL;
-          v->s = xstrdup (lits[i]);
+          v->s = (char *)lits[i]; /* never written nor freed */
           return true;
         }
     }
@@ -336,9 +388,8 @@ parse_value (struct parser *j)
     return fail (j, "unexpected end of input");
   if (j->depth >= MAX_DEPTH)
     return fail (j, "nested too deeply");
-  struct json *v = calloc (1, sizeof *v);
-  if (!v)
-    return fail (j, "out of memory");
+  struct json *v = arena_alloc (j, sizeof *v);
+  memset (v, 0, sizeof *v);
   char c = *j->p;
   struct json *r = v;
   j->depth++;
@@ -355,8 +406,6 @@ parse_value (struct parser *j)
     }
   else if (!(c == '-' || (c >= '0' && c <= '9') ? parse_number (j, v) : parse_literal (j, v)))
     r = fail (j, "invalid value");
-  if (!r && c != '{' && c != '[')
-    json_free (v);
   j->depth--;
   return r;
 }
@@ -364,19 +413,20 @@ parse_value (struct parser *j)
 struct json *
 json_parse (const char *buf, size_t len, const char **out_err, size_t *out_offset)
 {
-  struct parser j = { buf, buf, buf + len, 0, NULL };
+  /* about what a config.json's nodes and strings take, in one chunk */
+  struct parser j = { buf, buf, buf + len, 0, NULL, NULL, 4 * len + 1024 };
   struct json *v = parse_value (&j);
   if (v)
     {
       skip_ws (&j);
       if (j.p != j.end)
-        {
-          json_free (v);
-          v = fail (&j, "trailing data after the JSON value");
-        }
+        v = fail (&j, "trailing data after the JSON value");
     }
-  if (!v)
+  if (v)
+    v->arena = j.arena;
+  else
     {
+      arena_free (j.arena);
       *out_err = j.err ? j.err : "invalid JSON";
       *out_offset = (size_t)(j.p - j.start);
     }

@@ -35,6 +35,7 @@ struct json
   struct json **kids; /* array items or object values */
   char **keys;        /* object keys (NULL for arrays) */
   size_t n;
+  struct json_arena *arena; /* the root of a parsed document: where all of it lives */
 };
 
 /* Parse LEN bytes.  On error returns NULL and sets *OUT_ERR to a static

@@ -261,6 +261,10 @@ int child_enter_cwd (const char *dir, const char *e_chdir, const char *e_outside
 __attribute__ ((noreturn)) void init_run_reaper (struct launch_plan *plan, int pty_slave);
 /* pid 1 of an OCI container under --init: "/dev/init --container-init CMD..." */
 __attribute__ ((noreturn)) void init_container_main (char **argv);
+/* main.c: the argument strings ([0]) and the environment strings ([1])
+ * exec gave this process, which /proc/PID/cmdline and environ show */
+extern char *launch_exec_strings[2];
+extern size_t launch_exec_strings_len[2];
 extern const int launch_forward_signals[];
 extern const size_t launch_n_forward_signals;
 

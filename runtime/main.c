@@ -340,9 +340,24 @@ print_bpf (const struct launch_config *cfg)
   return ok ? 0 : EXIT_LAUNCH_ERROR;
 }
 
+/* The strings of @v, which exec lays out one after the other. */
+static void
+note_strings (char **v, int k)
+{
+  char *start = v && v[0] ? v[0] : NULL, *end = start;
+  for (char **x = v; x && *x; x++)
+    if (*x >= start && *x + strlen (*x) + 1 > end)
+      end = *x + strlen (*x) + 1;
+  launch_exec_strings[k] = start;
+  launch_exec_strings_len[k] = start ? (size_t)(end - start) : 0;
+}
+
 int
 main (int argc, char **argv)
 {
+  extern char **environ;
+  note_strings (argv, 0);
+  note_strings (environ, 1);
   struct launch_config cfg;
   struct launch_plan plan;
   if (geteuid () == 0)

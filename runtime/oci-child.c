@@ -24,6 +24,9 @@
  *   2 + --preserve-fds closed, execve.
  *
  * No allocation: everything was prepared by the parent (oci-create.c).
+ * When process.args is this binary's own init (--init: OCI_INIT_PATH
+ * --container-init CMD), the last step runs that init in process instead
+ * of exec'ing it (builtin_init).
  */
 #include "config.h"
 
@@ -411,6 +414,45 @@ reset_signals (void)
   sigprocmask (SIG_SETMASK, &all, NULL);
 }
 
+/* The runtime's own init (oci-create.c builtin_init_ok): what the exec of
+ * OCI_INIT_PATH would run, with the process's environment and name as that
+ * exec would give them. */
+/* The process's cmdline and environ become what the exec of the init
+ * would have given it, and the strings that this binary was started with
+ * (the launcher's command line, the caller's environment) are wiped, so
+ * that nothing of the host's shows in /proc/1/cmdline or /proc/1/environ
+ * (nor in its memory): the init's strings are written over them, as far as
+ * they fit, the rest zeroed, then (with CAP_SYS_RESOURCE) the kernel is
+ * pointed at the init's strings exactly. */
+static void
+builtin_init_strings (struct oci_plan *plan)
+{
+  extern char **environ;
+  environ = plan->spec->proc.env;
+  static const int opts[2][2]
+      = { { PR_SET_MM_ARG_START, PR_SET_MM_ARG_END }, { PR_SET_MM_ENV_START, PR_SET_MM_ENV_END } };
+  for (int k = 0; k < 2; k++)
+    {
+      char *area = launch_exec_strings[k], *want = plan->init_strings[k];
+      size_t len = launch_exec_strings_len[k], n = plan->init_strings_len[k];
+      if (area && len)
+        {
+          memset (area, 0, len);
+          memcpy (area, want, n < len ? n : len - 1);
+        }
+      if (prctl (PR_SET_MM, opts[k][0], (unsigned long)want, 0, 0) == 0)
+        (void)prctl (PR_SET_MM, opts[k][1], (unsigned long)(want + n), 0, 0);
+    }
+}
+
+static void __attribute__ ((noreturn)) builtin_init (struct oci_plan *plan)
+{
+  extern char **environ;
+  environ = plan->spec->proc.env;
+  prctl (PR_SET_NAME, "init", 0, 0, 0);
+  init_container_main (plan->spec->proc.args + 2);
+}
+
 static void __attribute__ ((noreturn)) final_exec (struct oci_plan *plan)
 {
   const struct oci_process *p = &plan->spec->proc;
@@ -418,6 +460,8 @@ static void __attribute__ ((noreturn)) final_exec (struct oci_plan *plan)
   /* chdir first as the old identity (root may enter where the user may
    * not), then again after the switch when that failed */
   bool cwd_done = enter_cwd (p->cwd) == 0;
+  if (plan->builtin_init)
+    builtin_init_strings (plan);
   if (!p->nnp)
     r = load_seccomp (plan);
   if (r == 0)
@@ -440,6 +484,8 @@ static void __attribute__ ((noreturn)) final_exec (struct oci_plan *plan)
       fcntl (fd, F_SETFD, FD_CLOEXEC);
   if (p->nnp && (r = load_seccomp (plan)) < 0)
     die (plan, r, EXIT_LAUNCH_ERROR);
+  if (plan->builtin_init)
+    builtin_init (plan);
   execve (plan->exe, p->args, p->env);
   int e = errno;
   launch_fail (e, e == ENOENT ? "command not found" : "cannot execute the command", plan->exe);

@@ -529,6 +529,8 @@ static void
 run_poststop (int dirfd, struct oci_state *st)
 {
   struct oci_spec s;
+  if (st->hooks >= 0 && !(st->hooks & (1 << HOOK_POSTSTOP)))
+    return;
   if (oci_spec_load_hooks (dirfd, &s) == 0 && s.n_hooks[HOOK_POSTSTOP])
     {
       struct jbuf b = { 0 };

@@ -149,6 +149,8 @@ oci_state_write (int dirfd, const struct oci_state *st)
   jb_printf (&b, ",\"rootless\":%s,\"createdDone\":%s,\"owner\":%lu,\"startedNs\":%lld",
              st->rootless ? "true" : "false", st->created_done ? "true" : "false",
              (unsigned long)st->owner, st->started_ns);
+  if (st->hooks >= 0)
+    jb_printf (&b, ",\"hooks\":%d", st->hooks);
   jb_raw (&b, ",\"bundle\":");
   jb_str (&b, st->bundle);
   jb_raw (&b, ",\"annotations\":");
@@ -231,6 +233,10 @@ oci_state_read (int dirfd, const char *id, struct oci_state *st)
   int64_t started = 0;
   if (json_i64 (json_get (d, "startedNs"), &started) == 0)
     st->started_ns = started;
+  int64_t hooks = -1;
+  st->hooks = json_i64 (json_get (d, "hooks"), &hooks) == 0 && hooks >= 0 && hooks < (1 << 16)
+                  ? (int)hooks
+                  : -1;
   json_free (d);
   if (r < 0)
     {

@@ -337,6 +337,8 @@ struct oci_state
   char *shared_root;               /* no mount namespace of its own: the rootfs below which the
                                     * container's mounts live in the runtime's namespace */
   unsigned long long shared_mntns; /* that namespace's inode */
+  int hooks; /* 1 << HOOK_* for each hook list the config has; -1: not known (a state
+              * written before it was recorded), the config is read to know */
 };
 
 /* The state directory of ID (created by create, locked by every verb).
@@ -481,6 +483,10 @@ struct oci_plan
   int lsm_fd;            /* /proc/thread-self/attr/.../exec of the host's procfs, opened
                           * before pivot_root (CVE-2019-16884), or -1 */
   bool has_hooks_parent; /* prestart or createRuntime hooks */
+  bool builtin_init;     /* process.args is this binary's init at OCI_INIT_PATH: run in
+                          * process, without the exec (oci-create.c builtin_init_ok) */
+  char *init_strings[2]; /* builtin_init: its cmdline and environ as the exec would give them */
+  size_t init_strings_len[2];
   int host_null_fd;
   int host_dev_fds[6];
   char root_path[PATH_MAX];

@@ -51,7 +51,10 @@ void
 sc_policy_clear (struct sc_policy *p)
 {
   for (size_t i = 0; i < p->n; i++)
-    free (p->rules[i].name);
+    {
+      free (p->rules[i].name);
+      free (p->rules[i].args);
+    }
   free (p->rules);
   memset (p, 0, sizeof *p);
 }
@@ -71,10 +74,20 @@ sc_policy_add (struct sc_policy *p, const char *name, uint32_t action)
   return r;
 }
 
+struct sc_arg *
+sc_rule_add_arg (struct sc_rule *r)
+{
+  if (!r->args)
+    r->args = xrealloc (NULL, 6 * sizeof *r->args);
+  struct sc_arg *a = &r->args[r->nargs++];
+  memset (a, 0, sizeof *a); /* compared and hashed whole */
+  return a;
+}
+
 static void
 rule_arg (struct sc_rule *r, unsigned idx, enum scmp_compare op, uint64_t a, uint64_t b)
 {
-  struct sc_arg *x = &r->args[r->nargs++];
+  struct sc_arg *x = sc_rule_add_arg (r);
   x->index = idx;
   x->op = op;
   x->value = a;
@@ -670,7 +683,7 @@ rule_cmp (const void *a, const void *b)
     return x->action < y->action ? -1 : 1;
   if (x->nargs != y->nargs)
     return x->nargs < y->nargs ? -1 : 1;
-  return memcmp (x->args, y->args, x->nargs * sizeof x->args[0]);
+  return x->nargs ? memcmp (x->args, y->args, x->nargs * sizeof x->args[0]) : 0;
 }
 
 static const struct sc_rule **

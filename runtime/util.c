@@ -123,6 +123,11 @@ mkdir_p (const char *path, mode_t mode)
   char buf[PATH_MAX];
   if (str_lcpy (buf, path, sizeof buf) >= sizeof buf)
     return launch_fail (ENAMETOOLONG, "path too long", path);
+  /* mostly the parents exist: one call then */
+  if (mkdir (buf, mode) == 0 || errno == EEXIST)
+    return 0;
+  if (errno != ENOENT)
+    return launch_fail (errno, "creating a directory", path);
   for (char *p = buf + 1; *p; p++)
     {
       if (*p != '/')
@@ -284,3 +289,7 @@ send_with_fd (int sock, const void *data, size_t len, int fd)
   memcpy (CMSG_DATA (c), &fd, sizeof fd);
   return sendmsg (sock, &mh, MSG_NOSIGNAL);
 }
+
+/* set by main.c (launch.h) */
+char *launch_exec_strings[2];
+size_t launch_exec_strings_len[2];

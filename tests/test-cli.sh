@@ -123,7 +123,7 @@ t_fd_table_reserved() {
   [ "${size:-0}" -ge $want ] || { echo "FDSize of cairn serve: ${size:-none}, want >= $want"; return 1; }
 }
 
-# --progress=auto|bar|json|none (commit, import, pull, push): JSON events one
+# --progress=auto|bar|json|none (checkout, commit, import, pull, push): JSON events one
 # object a line, the bar with totals and rate on a terminal, nothing else.
 t_progress() {
   require_cmd python3 script
@@ -142,6 +142,19 @@ PY
   tar -C tree -cf t.tar .
   $CAIRN commit --progress=json -b t --tree=tar=t.tar 2>err >/dev/null
   tail -1 err | grep -q '"files":30[01],.*"done":true'
+  # checkout: files and bytes checked out, the same events
+  $CAIRN checkout --progress=json a co 2>err
+  python3 - err <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+assert ev and all(e["command"] == "checkout" for e in ev), ev
+last = ev[-1]
+assert last.get("done") is True and last["files"] == 300 and last["bytes"] == 1092, last
+PY
+  script -qec "$CAIRN checkout a $T/co-tty" /dev/null > out
+  grep -q 'checkout: 300 files, .* MiB/s' out
+  $CAIRN checkout a co-quiet 2>err
+  [ ! -s err ] || { cat err; exit 1; }
   # pull: its messages as events
   CAIRN_REPO=$T/r2 $CAIRN init >/dev/null
   CAIRN_REPO=$T/r2 $CAIRN pull --progress=json $T/repo a 2>err >/dev/null
