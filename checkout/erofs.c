@@ -106,9 +106,9 @@ typedef struct
   CairnRepo *repo;
   const CairnErofsOptions *opts;
   GPtrArray *inodes;    /* Inode*, in placement order, root first */
-  GHashTable *files;    /* content checksum (32 bytes) -> Inode* */
-  GPtrArray *pending;   /* file Inodes whose metadata load_files loads */
-  GHashTable *trees;    /* dirtree checksum -> checked GVariant (prefetch_trees) */
+  GHashTable *files;    /* content checksum (32 bytes) -> Inode* (the loader makes them) */
+  GPtrArray *pending;   /* file Inodes, in placement order */
+  GHashTable *trees;    /* dirtree checksum -> checked GVariant (the loader) */
   GHashTable *dirmetas; /* dirmeta checksum -> DirMeta* */
   CairnErofsStats stats;
 } Writer;
@@ -303,7 +303,8 @@ load_file_info (Writer *w, const char *hex, CairnFileInfo *fi, GError **error)
       return cairn_repo_load_file_info (w->repo, hex, &st, fi, error);
     }
   int dfd = cairn_repo_objdir_fd (w->repo, hex, FALSE, NULL);
-  g_autofree char *leaf = cairn_object_leaf (hex, CAIRN_OBJECT_FILE, mode);
+  char leaf[64 + sizeof ".file"]; /* no allocation: this runs once per object */
+  g_snprintf (leaf, sizeof leaf, "%s.file", hex + 2);
   struct stat st;
   if (dfd < 0 || fstatat (dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "object %s.file is missing", hex);
@@ -320,7 +321,7 @@ load_file_info (Writer *w, const char *hex, CairnFileInfo *fi, GError **error)
       fi->gid = st.st_gid;
       ssize_t r = w->repo->disable_xattrs ? 0 : cairn_listxattrat (dfd, leaf, NULL, 0);
       if (r == 0 || (r < 0 && errno == EOPNOTSUPP))
-        fi->xattrs = cairn_xattrs_empty ();
+        fi->xattrs = NULL; /* none (xattrs_add_variant takes NULL) */
       else if (!(fi->xattrs = cairn_xattrs_read_at (dfd, leaf, error)))
         return cairn_prefix_error (error, "object %s.file", hex);
     }
@@ -431,14 +432,16 @@ add_overlay_xattrs (Writer *w, Inode *n, GError **error)
       mclen = sizeof mc;
       n->has_digest = TRUE;
     }
-  g_autofree char *rel = cairn_object_relpath (n->csum, CAIRN_OBJECT_FILE, w->repo->mode);
-  g_autofree char *redirect = g_strconcat ("/", rel, NULL);
+  /* cairn_object_relpath() without allocating: "/xx/rest.file" (no
+   * metadata image is made of an archive repository, whose are .filez). */
+  char redirect[4 + 62 + sizeof ".file"];
+  g_snprintf (redirect, sizeof redirect, "/%c%c/%s.file", n->csum[0], n->csum[1], n->csum + 2);
   return xattr_add (n->xattrs, "trusted.overlay.metacopy", mc, mclen, error)
          && xattr_add (n->xattrs, "trusted.overlay.redirect", redirect, strlen (redirect), error);
 }
 
-/* Phase 2, in worker threads: one file's metadata and xattr area. Writes
- * only @n (and reads what phase 1 left). */
+/* In the loader's threads: one file's metadata and xattr area. Writes only
+ * the fields of @n that fill_dir() does not (it sets ino and nlink). */
 static gboolean
 load_inode (Writer *w, Inode *n, GError **error)
 {
@@ -471,51 +474,10 @@ load_inode (Writer *w, Inode *n, GError **error)
   return TRUE;
 }
 
-typedef struct
+/* After the loader: the counts and the log, in tree order. */
+static void
+count_files (Writer *w)
 {
-  Writer *w;
-  guint first, step;
-  CairnFirstError *fe;
-} LoadJob;
-
-static gpointer
-load_worker (gpointer data)
-{
-  LoadJob *j = data;
-  for (guint i = j->first; i < j->w->pending->len && !cairn_first_error_failed (j->fe);
-       i += j->step)
-    {
-      GError *local = NULL;
-      if (!load_inode (j->w, j->w->pending->pdata[i], &local))
-        cairn_first_error_set (j->fe, local);
-    }
-  return NULL;
-}
-
-/* Phase 2: every distinct file object's metadata, one thread per CPU
- * (a stat, and for bare repos a listxattr, per object: the build's
- * largest cost). Then the counts and the log, in tree order. */
-static gboolean
-load_files (Writer *w, GError **error)
-{
-  guint n = MIN (MAX (g_get_num_processors (), 1), 8);
-  if (w->pending->len < 256)
-    n = 1;
-  CairnFirstError fe;
-  cairn_first_error_init (&fe);
-  LoadJob jobs[8];
-  GThread *threads[8] = { NULL };
-  for (guint t = 0; t < n; t++)
-    {
-      jobs[t] = (LoadJob){ w, t, n, &fe };
-      if (t > 0)
-        threads[t] = g_thread_new ("cairn-erofs", load_worker, &jobs[t]);
-    }
-  load_worker (&jobs[0]);
-  for (guint t = 1; t < n; t++)
-    g_thread_join (threads[t]);
-  if (!cairn_first_error_propagate (&fe, error))
-    return FALSE;
   for (guint i = 0; i < w->pending->len; i++)
     {
       Inode *f = w->pending->pdata[i];
@@ -534,7 +496,6 @@ load_files (Writer *w, GError **error)
         w->stats.symlinks++;
       w->stats.n_digests += f->has_digest;
     }
-  return TRUE;
 }
 
 /* Writer.files is keyed by the 32 bytes of a checksum: no hex string is
@@ -554,19 +515,21 @@ raw_equal (gconstpointer a, gconstpointer b)
   return memcmp (a, b, 32) == 0;
 }
 
-/* Phase 1: the inode of a content object, created on its first path; its
- * metadata is loaded by load_files. */
+/* The inode of a content object, made by the loader when a dirtree first
+ * named it (its metadata loaded by the loader's threads meanwhile); it is
+ * numbered and placed on its first path here, as a directory is. */
 static Inode *
-file_inode (Writer *w, const guint8 raw[32])
+file_inode (Writer *w, const guint8 raw[32], GError **error)
 {
   Inode *n = g_hash_table_lookup (w->files, raw);
-  if (n)
-    return n;
-  n = inode_new (w, S_IFREG);
-  memcpy (n->raw, raw, 32);
-  cairn_checksum_to_hex (raw, n->csum);
-  g_hash_table_insert (w->files, n->raw, n);
-  g_ptr_array_add (w->pending, n);
+  if (!n)
+    return cairn_throw_code (error, G_IO_ERROR_FAILED, "a file object was not loaded"), NULL;
+  if (n->ino == 0)
+    {
+      n->ino = w->inodes->len + 1;
+      g_ptr_array_add (w->inodes, n);
+      g_ptr_array_add (w->pending, n);
+    }
   return n;
 }
 
@@ -714,104 +677,6 @@ check_list (GVariant *v, gboolean dirs, GError **error)
   return TRUE;
 }
 
-/* ---- loading every dirtree first, in parallel ------------------------------------- */
-
-typedef struct
-{
-  Writer *w;
-  GThreadPool *pool;
-  GMutex lock;
-  GCond cond;
-  guint pending;
-  CairnFirstError fe;
-} Prefetch;
-
-static void prefetch_push (Prefetch *p, char *hex);
-
-/* Load, re-hash and check one dirtree (valid names, sorted lists), then
- * queue its subdirectories' trees. */
-static gboolean
-prefetch_one (Prefetch *p, const char *hex, GError **error)
-{
-  g_autoptr (GVariant) tree = load_tree (p->w, hex, error);
-  if (!tree)
-    return FALSE;
-  g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
-  g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
-  if (!check_list (files, FALSE, error) || !check_list (dirs, TRUE, error))
-    return cairn_prefix_error (error, "%s.dirtree", hex);
-  List l;
-  Entry e;
-  if (!list_open (dirs, TRUE, &l, error))
-    return FALSE;
-  for (gsize i = 0; i < l.n; i++)
-    {
-      if (!list_entry (&l, i, &e, error))
-        return FALSE;
-      char *sub = g_malloc (65);
-      cairn_checksum_to_hex (e.csum, sub);
-      prefetch_push (p, sub);
-    }
-  g_mutex_lock (&p->lock);
-  g_hash_table_insert (p->w->trees, g_strdup (hex), g_steal_pointer (&tree));
-  g_mutex_unlock (&p->lock);
-  return TRUE;
-}
-
-static void
-prefetch_job (gpointer data, gpointer user_data)
-{
-  Prefetch *p = user_data;
-  g_autofree char *hex = data;
-  GError *local = NULL;
-  if (!cairn_first_error_failed (&p->fe) && !prefetch_one (p, hex, &local))
-    cairn_first_error_set (&p->fe, local);
-  g_mutex_lock (&p->lock);
-  if (--p->pending == 0)
-    g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
-}
-
-/* A tree met twice (identical subdirectories) is loaded once. */
-static void
-prefetch_push (Prefetch *p, char *hex)
-{
-  g_mutex_lock (&p->lock);
-  gboolean seen = g_hash_table_contains (p->w->trees, hex);
-  if (!seen)
-    {
-      g_hash_table_insert (p->w->trees, g_strdup (hex), NULL);
-      p->pending++;
-    }
-  g_mutex_unlock (&p->lock);
-  if (seen)
-    g_free (hex);
-  else
-    g_thread_pool_push (p->pool, hex, NULL);
-}
-
-/* Every dirtree of the commit, read and checked by one thread per CPU
- * before the (sequential, deterministic) placement walk uses them. */
-static gboolean
-prefetch_trees (Writer *w, const char *root_tree, GError **error)
-{
-  Prefetch p = { .w = w };
-  g_mutex_init (&p.lock);
-  g_cond_init (&p.cond);
-  cairn_first_error_init (&p.fe);
-  p.pool = g_thread_pool_new (prefetch_job, &p, MIN (MAX (g_get_num_processors (), 1), 8), FALSE,
-                              NULL);
-  prefetch_push (&p, g_strdup (root_tree));
-  g_mutex_lock (&p.lock);
-  while (p.pending)
-    g_cond_wait (&p.cond, &p.lock);
-  g_mutex_unlock (&p.lock);
-  g_thread_pool_free (p.pool, FALSE, TRUE);
-  g_mutex_clear (&p.lock);
-  g_cond_clear (&p.cond);
-  return cairn_first_error_propagate (&p.fe, error);
-}
-
 /* Fill @dir from its dirtree: file entries, then subdirectories (their
  * inodes created here, so a directory's entries are placed together),
  * then each subdirectory's own tree. */
@@ -832,7 +697,9 @@ fill_dir (Writer *w, Inode *dir, const char *tree_hex, GError **error)
     {
       if (!list_entry (&lf, i, &e, error))
         return FALSE;
-      Inode *f = file_inode (w, e.csum);
+      Inode *f = file_inode (w, e.csum, error);
+      if (!f)
+        return FALSE;
       f->nlink++;
       dent_add (dir, e.name, f);
     }
@@ -863,6 +730,213 @@ fill_dir (Writer *w, Inode *dir, const char *tree_hex, GError **error)
     if (!fill_dir (w, subs->pdata[i], subtrees->pdata[i], error))
       return FALSE;
   return TRUE;
+}
+
+/* ---- the loader: dirtrees and file objects, in parallel --------------------------- */
+
+/* Every dirtree of the commit is read and checked by a pool of one thread
+ * per CPU, and each file object a dirtree names first is loaded (a stat,
+ * for bare repos a listxattr: the build's largest cost) by the same pool
+ * in batches. Dirtrees go first (the pool's queue is sorted), so that the
+ * placement walk (fill_dir(), sequential and deterministic) starts as soon
+ * as they are all in, while the pool is still loading file objects. */
+#define FILE_BATCH 64
+
+typedef struct
+{
+  char *tree; /* a dirtree to load, or NULL: a batch of file objects */
+  guint n_files;
+  Inode *files[FILE_BATCH];
+} LoadJob;
+
+typedef struct
+{
+  Writer *w;
+  GThreadPool *pool;
+  GMutex lock; /* the counts, Writer.trees and Writer.files while trees load */
+  GCond cond;
+  guint trees_pending, files_pending;
+  gint cancel; /* the placement walk failed: load no more files */
+  CairnFirstError fe_trees, fe_files;
+} Loader;
+
+static void loader_push_tree (Loader *p, char *hex);
+
+static void
+loader_push (Loader *p, LoadJob *job)
+{
+  if (!job->tree)
+    {
+      g_mutex_lock (&p->lock);
+      p->files_pending++;
+      g_mutex_unlock (&p->lock);
+    }
+  g_thread_pool_push (p->pool, job, NULL);
+}
+
+/* The file objects of a dirtree's list not met before get their (still
+ * unnumbered) inode and are queued for loading. */
+static void
+loader_add_files (Loader *p, const List *l)
+{
+  LoadJob *job = NULL;
+  Entry e;
+  g_mutex_lock (&p->lock);
+  for (gsize i = 0; i < l->n; i++)
+    {
+      /* check_list() ran on the list: it parses, checksums are 32 bytes. */
+      if (!list_entry (l, i, &e, NULL) || g_hash_table_contains (p->w->files, e.csum))
+        continue;
+      Inode *n = g_new0 (Inode, 1);
+      memcpy (n->raw, e.csum, 32);
+      cairn_checksum_to_hex (n->raw, n->csum);
+      g_hash_table_insert (p->w->files, n->raw, n);
+      if (!job)
+        job = g_new0 (LoadJob, 1);
+      job->files[job->n_files++] = n;
+      if (job->n_files == FILE_BATCH)
+        {
+          p->files_pending++;
+          g_thread_pool_push (p->pool, g_steal_pointer (&job), NULL);
+        }
+    }
+  g_mutex_unlock (&p->lock);
+  if (job)
+    loader_push (p, job);
+}
+
+/* Load, re-hash and check one dirtree (valid names, sorted lists), then
+ * queue its subdirectories' trees and its new file objects. */
+static gboolean
+loader_tree (Loader *p, const char *hex, GError **error)
+{
+  g_autoptr (GVariant) tree = load_tree (p->w, hex, error);
+  if (!tree)
+    return FALSE;
+  g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
+  g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
+  if (!check_list (files, FALSE, error) || !check_list (dirs, TRUE, error))
+    return cairn_prefix_error (error, "%s.dirtree", hex);
+  List l;
+  Entry e;
+  if (!list_open (dirs, TRUE, &l, error))
+    return FALSE;
+  for (gsize i = 0; i < l.n; i++)
+    {
+      if (!list_entry (&l, i, &e, error))
+        return FALSE;
+      char *sub = g_malloc (65);
+      cairn_checksum_to_hex (e.csum, sub);
+      loader_push_tree (p, sub);
+    }
+  if (!list_open (files, FALSE, &l, error))
+    return FALSE;
+  loader_add_files (p, &l);
+  g_mutex_lock (&p->lock);
+  g_hash_table_insert (p->w->trees, g_strdup (hex), g_steal_pointer (&tree));
+  g_mutex_unlock (&p->lock);
+  return TRUE;
+}
+
+static void
+loader_files (Loader *p, LoadJob *job)
+{
+  for (guint i = 0; i < job->n_files; i++)
+    {
+      GError *local = NULL;
+      if (g_atomic_int_get (&p->cancel) || cairn_first_error_failed (&p->fe_files))
+        break;
+      if (!load_inode (p->w, job->files[i], &local))
+        cairn_first_error_set (&p->fe_files, local);
+    }
+}
+
+static void
+loader_job (gpointer data, gpointer user_data)
+{
+  Loader *p = user_data;
+  LoadJob *job = data;
+  GError *local = NULL;
+  if (!job->tree)
+    loader_files (p, job);
+  else if (!cairn_first_error_failed (&p->fe_trees) && !loader_tree (p, job->tree, &local))
+    cairn_first_error_set (&p->fe_trees, local);
+  g_mutex_lock (&p->lock);
+  if (job->tree ? --p->trees_pending == 0 : --p->files_pending == 0)
+    g_cond_signal (&p->cond);
+  g_mutex_unlock (&p->lock);
+  g_free (job->tree);
+  g_free (job);
+}
+
+/* Dirtrees before file batches. */
+static gint
+loader_job_cmp (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return (((const LoadJob *)a)->tree == NULL) - (((const LoadJob *)b)->tree == NULL);
+}
+
+/* A tree met twice (identical subdirectories) is loaded once. */
+static void
+loader_push_tree (Loader *p, char *hex)
+{
+  g_mutex_lock (&p->lock);
+  gboolean seen = g_hash_table_contains (p->w->trees, hex);
+  if (!seen)
+    {
+      g_hash_table_insert (p->w->trees, g_strdup (hex), NULL);
+      p->trees_pending++;
+    }
+  g_mutex_unlock (&p->lock);
+  if (seen)
+    {
+      g_free (hex);
+      return;
+    }
+  LoadJob *job = g_new0 (LoadJob, 1);
+  job->tree = hex;
+  g_thread_pool_push (p->pool, job, NULL);
+}
+
+static void
+loader_wait (Loader *p, guint *count)
+{
+  g_mutex_lock (&p->lock);
+  while (*count)
+    g_cond_wait (&p->cond, &p->lock);
+  g_mutex_unlock (&p->lock);
+}
+
+/* Load every dirtree and file object of the commit and fill @root's
+ * directory tree. Errors come in the order of a sequential build: a
+ * dirtree's, then the placement walk's, then a file object's. */
+static gboolean
+load_and_fill (Writer *w, Inode *root, const char *root_tree, GError **error)
+{
+  Loader p = { .w = w };
+  g_mutex_init (&p.lock);
+  g_cond_init (&p.cond);
+  cairn_first_error_init (&p.fe_trees);
+  cairn_first_error_init (&p.fe_files);
+  p.pool
+      = g_thread_pool_new (loader_job, &p, MIN (MAX (g_get_num_processors (), 1), 8), FALSE, NULL);
+  g_thread_pool_set_sort_function (p.pool, loader_job_cmp, NULL);
+  loader_push_tree (&p, g_strdup (root_tree));
+  loader_wait (&p, &p.trees_pending);
+  gboolean ok
+      = cairn_first_error_propagate (&p.fe_trees, error) && fill_dir (w, root, root_tree, error);
+  if (!ok)
+    g_atomic_int_set (&p.cancel, 1);
+  loader_wait (&p, &p.files_pending);
+  g_thread_pool_free (p.pool, FALSE, TRUE);
+  ok = ok && cairn_first_error_propagate (&p.fe_files, error);
+  cairn_first_error_clear (&p.fe_trees);
+  cairn_first_error_clear (&p.fe_files);
+  g_mutex_clear (&p.lock);
+  g_cond_clear (&p.cond);
+  if (ok)
+    count_files (w);
+  return ok;
 }
 
 /* ---- layout ---------------------------------------------------------------------- */
@@ -1180,11 +1254,17 @@ cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd, const CairnE
   w.trees = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, variant_unref0);
   w.dirmetas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, dirmeta_free);
   Inode *root = dir_inode (&w, NULL, c.root_meta, error);
-  gboolean ok = root && prefetch_trees (&w, c.root_tree, error)
-                && fill_dir (&w, root, c.root_tree, error) && load_files (&w, error)
-                && emit (&w, commit, out_fd, error);
+  gboolean ok
+      = root && load_and_fill (&w, root, c.root_tree, error) && emit (&w, commit, out_fd, error);
   if (ok && out_stats)
     *out_stats = w.stats;
+  /* File inodes the walk never placed (it failed): w.inodes owns the rest. */
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, w.files);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (((Inode *)value)->ino == 0)
+      inode_free (value);
   g_hash_table_unref (w.files);
   g_ptr_array_unref (w.pending);
   g_hash_table_unref (w.trees);
