@@ -43,6 +43,7 @@
 #include <linux/fsverity.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #define BLKBITS 12
 #define BLKSZ (1u << BLKBITS)
@@ -72,6 +73,8 @@ typedef struct
   Inode *inode;
 } Dent;
 
+/* One per inode, 5,500 of them for a minbase tree: kept small (the build's
+ * page faults are mostly its allocations). */
 struct Inode
 {
   guint32 mode, uid, gid, nlink;
@@ -79,24 +82,22 @@ struct Inode
   guint64 ino;        /* 1-based, in creation order */
   GByteArray *xattrs; /* the inline xattr area, NULL when there is none; with
                        * overlay, only the commit's own after the header */
-  gboolean overlay;   /* metacopy and redirect, made by overlay_xattrs() when written */
-  guint8 digest[32];  /* with has_digest: the object's fs-verity digest */
-  guint32 xlen;       /* the whole xattr area's length (plan_inode) */
+  guint8 *digest;     /* the object's fs-verity digest (32 bytes), or NULL */
   char *target;       /* symlinks */
-  char csum[65];      /* regular files: the content object */
-  guint8 raw[32];     /* the same, as bytes (the key of Writer.files) */
+  char *missing;      /* why the object could not be loaded (metadata images) */
   GArray *dents;      /* directories: Dent, sorted, with "." and ".." */
+  guint8 raw[32];     /* regular files: the content object (the key of Writer.files) */
   /* layout */
-  guint64 off;   /* byte offset of the inode (nid * 32) */
-  guint8 layout; /* LAYOUT_* */
-  gboolean extended;
-  guint32 chunkbits;    /* chunk-based files */
-  guint32 tail;         /* bytes after the xattrs: inline data or chunk map */
-  guint64 nblocks;      /* full blocks in the data area */
-  guint64 blkaddr;      /* first of them */
-  gboolean has_content; /* data blocks are a file's content (export) */
-  char *missing;        /* why the object could not be loaded (metadata images) */
-  gboolean has_digest;  /* an fs-verity digest is recorded */
+  guint64 off;        /* byte offset of the inode (nid * 32) */
+  guint64 nblocks;    /* full blocks in the data area */
+  guint64 blkaddr;    /* first of them */
+  guint32 xlen;       /* the whole xattr area's length (plan_inode) */
+  guint32 chunkbits;  /* chunk-based files */
+  guint32 tail;       /* bytes after the xattrs: inline data or chunk map */
+  guint8 layout;      /* LAYOUT_* */
+  guint8 extended;    /* a 64-byte inode */
+  guint8 has_content; /* data blocks are a file's content (export) */
+  guint8 overlay;     /* metacopy and redirect, made by overlay_xattrs() when written */
 };
 
 typedef struct
@@ -127,6 +128,7 @@ inode_free (gpointer p)
     g_array_unref (n->dents);
   g_free (n->target);
   g_free (n->missing);
+  g_free (n->digest);
   g_free (n);
 }
 
@@ -453,7 +455,7 @@ xattr_entry_len (gsize nlen, gsize vlen)
 static gsize
 overlay_xattrs_len (const Inode *n)
 {
-  return 12 + xattr_entry_len (16, n->has_digest ? 36 : 0) + xattr_entry_len (16, REDIRECT_LEN);
+  return 12 + xattr_entry_len (16, n->digest ? 36 : 0) + xattr_entry_len (16, REDIRECT_LEN);
 }
 
 /* A file's trusted.overlay.metacopy and trusted.overlay.redirect, after
@@ -466,16 +468,16 @@ overlay_xattrs (const Inode *n, guint8 *out)
   /* overlayfs's struct ovl_metacopy: version 0, length, flags 0, algorithm
    * (1 = SHA-256, as fs-verity numbers them), digest. */
   guint8 mc[4 + 32] = { 0, sizeof mc, 0, 1 };
-  if (n->has_digest)
+  if (n->digest)
     memcpy (mc + 4, n->digest, 32);
   /* cairn_object_relpath() without allocating: "/xx/rest.file" (no
    * metadata image is made of an archive repository, whose are .filez). */
-  char redirect[4 + 62 + sizeof ".file"];
-  g_snprintf (redirect, sizeof redirect, "/%c%c/%s.file", n->csum[0], n->csum[1], n->csum + 2);
+  char hex[65], redirect[4 + 62 + sizeof ".file"];
+  cairn_checksum_to_hex (n->raw, hex);
+  g_snprintf (redirect, sizeof redirect, "/%c%c/%s.file", hex[0], hex[1], hex + 2);
   memset (out, 0, 12); /* no name filter, no shared xattrs (xattr_add) */
   gsize len = 12;
-  len += xattr_put (out + len, XATTR_TRUSTED, "overlay.metacopy", mc,
-                    n->has_digest ? sizeof mc : 0);
+  len += xattr_put (out + len, XATTR_TRUSTED, "overlay.metacopy", mc, n->digest ? sizeof mc : 0);
   len += xattr_put (out + len, XATTR_TRUSTED, "overlay.redirect", redirect, strlen (redirect));
   return len;
 }
@@ -487,7 +489,9 @@ load_inode (Writer *w, Inode *n, GError **error)
 {
   g_auto (CairnFileInfo) fi = { 0 };
   g_autoptr (GError) local = NULL;
-  if (!load_file_info (w, n->csum, &fi, &local))
+  char csum[65];
+  cairn_checksum_to_hex (n->raw, csum);
+  if (!load_file_info (w, csum, &fi, &local))
     {
       if (w->opts->with_data || !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
@@ -501,7 +505,7 @@ load_inode (Writer *w, Inode *n, GError **error)
   if (!(S_ISREG (fi.mode) || S_ISLNK (fi.mode)) || (fi.mode & ~(S_IFMT | 07777))
       || (S_ISLNK (fi.mode) && !fi.symlink_target))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted object %s.file: mode 0%o",
-                             n->csum, fi.mode);
+                             csum, fi.mode);
   n->mode = fi.mode;
   n->uid = fi.uid;
   n->gid = fi.gid;
@@ -510,10 +514,12 @@ load_inode (Writer *w, Inode *n, GError **error)
   if (S_ISREG (n->mode) && n->size > 0 && !w->opts->with_data)
     {
       n->overlay = TRUE;
-      n->has_digest = w->opts->verity && measure_verity (w, n->csum, n->digest);
+      guint8 digest[32];
+      if (w->opts->verity && measure_verity (w, csum, digest))
+        n->digest = g_memdup2 (digest, sizeof digest);
     }
   if (!xattrs_add_variant (w, &n->xattrs, fi.xattrs, error))
-    return cairn_prefix_error (error, "object %s.file", n->csum);
+    return cairn_prefix_error (error, "object %s.file", csum);
   return TRUE;
 }
 
@@ -529,7 +535,9 @@ count_files (Writer *w)
           w->stats.n_missing++;
           if (w->opts->log)
             {
-              g_autofree char *msg = g_strdup_printf ("object %s.file: %s", f->csum, f->missing);
+              char csum[65];
+              cairn_checksum_to_hex (f->raw, csum);
+              g_autofree char *msg = g_strdup_printf ("object %s.file: %s", csum, f->missing);
               w->opts->log (msg, w->opts->log_data);
             }
         }
@@ -537,7 +545,7 @@ count_files (Writer *w)
         w->stats.files++;
       else
         w->stats.symlinks++;
-      w->stats.n_digests += f->has_digest;
+      w->stats.n_digests += f->digest != NULL;
     }
 }
 
@@ -602,7 +610,6 @@ dir_inode (Writer *w, Inode *parent, const char *meta_hex, GError **error)
   n->dents = g_array_new (FALSE, FALSE, sizeof (Dent));
   dent_add (n, ".", n);
   dent_add (n, "..", parent ? parent : n);
-  n->xattrs = g_byte_array_new ();
   if (!xattrs_add_variant (w, &n->xattrs, dm->xattrs, error))
     return cairn_prefix_error (error, "%s.dirmeta", meta_hex), NULL;
   w->stats.dirs++;
@@ -832,7 +839,6 @@ loader_add_files (Loader *p, const List *l)
         continue;
       Inode *n = g_new0 (Inode, 1);
       memcpy (n->raw, e.csum, 32);
-      cairn_checksum_to_hex (n->raw, n->csum);
       g_hash_table_insert (p->w->files, n->raw, n);
       if (!job)
         job = g_new0 (LoadJob, 1);
@@ -1220,12 +1226,44 @@ write_contents (Writer *w, int fd, GError **error)
         continue;
       if (lseek (fd, (off_t)(n->blkaddr * BLKSZ), SEEK_SET) < 0)
         return cairn_throw_errno (error, "seeking in the image");
-      if (!cairn_repo_copy_file_content (w->repo, n->csum, fd, error))
+      char csum[65];
+      cairn_checksum_to_hex (n->raw, csum);
+      if (!cairn_repo_copy_file_content (w->repo, csum, fd, error))
         return FALSE;
       off_t end = lseek (fd, 0, SEEK_CUR);
       if (end != (off_t)(n->blkaddr * BLKSZ + n->size))
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "object %s.file: content is not of its recorded size", n->csum);
+                                 "object %s.file: content is not of its recorded size", csum);
+    }
+  return TRUE;
+}
+
+/* The superblock, every inode and the directory and symlink blocks, from
+ * @img (zeroed, @len bytes) to @fd. */
+static gboolean
+emit_metadata (Writer *w, const char *commit, int fd, guint8 *img, gsize len, guint64 blocks,
+               guint32 incompat, GError **error)
+{
+  write_superblock (w, commit, img, blocks, incompat);
+  for (guint i = 0; i < w->inodes->len; i++)
+    {
+      Inode *n = w->inodes->pdata[i];
+      write_inode (w, n, img + n->off);
+      if (!S_ISDIR (n->mode) && !S_ISLNK (n->mode))
+        continue;
+      g_autofree guint8 *data = inode_data (n);
+      if (n->nblocks)
+        memcpy (img + n->blkaddr * BLKSZ, data, MIN (n->size, n->nblocks * BLKSZ));
+      if (n->layout == LAYOUT_FLAT_INLINE)
+        memcpy (img + n->off + (n->extended ? 64 : 32) + n->xlen, data + n->nblocks * BLKSZ,
+                n->tail);
+    }
+  if (pwrite (fd, img, len, 0) != (ssize_t)len)
+    return cairn_throw_errno (error, "writing the image");
+  if (!w->opts->with_data)
+    {
+      g_autofree char *sum = cairn_checksum_bytes (img, len);
+      g_strlcpy (w->stats.sha256, sum, sizeof w->stats.sha256);
     }
   return TRUE;
 }
@@ -1256,30 +1294,16 @@ emit (Writer *w, const char *commit, int fd, GError **error)
   if (blk > G_MAXUINT32)
     return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "the image would exceed 16 TiB");
   gsize len = inmem_blocks * BLKSZ;
-  g_autofree guint8 *img = g_try_malloc0 (len);
-  if (!img)
+  /* Populated by the kernel in one call (MAP_POPULATE): filled page by
+   * page, the buffer cost a page fault every 4 KiB (perf). */
+  guint8 *img
+      = mmap (NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (img == MAP_FAILED)
     return cairn_throw_code (error, G_IO_ERROR_NO_SPACE, "no memory for a %zu-byte image", len);
-  write_superblock (w, commit, img, blk, incompat);
-  for (guint i = 0; i < w->inodes->len; i++)
-    {
-      Inode *n = w->inodes->pdata[i];
-      write_inode (w, n, img + n->off);
-      if (!S_ISDIR (n->mode) && !S_ISLNK (n->mode))
-        continue;
-      g_autofree guint8 *data = inode_data (n);
-      if (n->nblocks)
-        memcpy (img + n->blkaddr * BLKSZ, data, MIN (n->size, n->nblocks * BLKSZ));
-      if (n->layout == LAYOUT_FLAT_INLINE)
-        memcpy (img + n->off + (n->extended ? 64 : 32) + n->xlen, data + n->nblocks * BLKSZ,
-                n->tail);
-    }
-  if (pwrite (fd, img, len, 0) != (ssize_t)len)
-    return cairn_throw_errno (error, "writing the image");
-  if (!w->opts->with_data)
-    {
-      g_autofree char *sum = cairn_checksum_bytes (img, len);
-      g_strlcpy (w->stats.sha256, sum, sizeof w->stats.sha256);
-    }
+  gboolean ok = emit_metadata (w, commit, fd, img, len, blk, incompat, error);
+  munmap (img, len);
+  if (!ok)
+    return FALSE;
   if (!write_contents (w, fd, error))
     return FALSE;
   if (ftruncate (fd, (off_t)(blk * BLKSZ)) < 0)
