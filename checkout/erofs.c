@@ -98,6 +98,7 @@ struct Inode
   guint8 extended;    /* a 64-byte inode */
   guint8 has_content; /* data blocks are a file's content (export) */
   guint8 overlay;     /* metacopy and redirect, made by overlay_xattrs() when written */
+  guint8 in_slab;     /* in Writer.slabs, not freed alone */
 };
 
 typedef struct
@@ -115,6 +116,8 @@ typedef struct
   GPtrArray *pending;   /* file Inodes, in placement order */
   GHashTable *trees;    /* dirtree checksum -> checked GVariant (the loader) */
   GHashTable *dirmetas; /* dirmeta checksum -> DirMeta* */
+  GPtrArray *slabs;     /* mappings of SLAB_INODES file inodes (file_inode_new) */
+  guint slab_used;      /* inodes taken from the last */
   CairnErofsStats stats;
 } Writer;
 
@@ -129,7 +132,37 @@ inode_free (gpointer p)
   g_free (n->target);
   g_free (n->missing);
   g_free (n->digest);
-  g_free (n);
+  if (!n->in_slab)
+    g_free (n);
+}
+
+/* The loader's threads make the file inodes (under its lock), and glibc
+ * grows a thread's heap a page at a time, an mprotect and a page fault
+ * each (strace, perf): they come from mappings of SLAB_INODES instead,
+ * populated by the kernel in one call. */
+#define SLAB_INODES 1024
+
+static void
+slab_unmap (gpointer p)
+{
+  munmap (p, SLAB_INODES * sizeof (Inode));
+}
+
+static Inode *
+file_inode_new (Writer *w)
+{
+  if (w->slabs->len == 0 || w->slab_used == SLAB_INODES)
+    {
+      void *m = mmap (NULL, SLAB_INODES * sizeof (Inode), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+      if (m == MAP_FAILED)
+        return g_new0 (Inode, 1);
+      g_ptr_array_add (w->slabs, m);
+      w->slab_used = 0;
+    }
+  Inode *n = (Inode *)w->slabs->pdata[w->slabs->len - 1] + w->slab_used++;
+  n->in_slab = TRUE;
+  return n;
 }
 
 static void
@@ -837,7 +870,7 @@ loader_add_files (Loader *p, const List *l)
       /* check_list() ran on the list: it parses, checksums are 32 bytes. */
       if (!list_entry (l, i, &e, NULL) || g_hash_table_contains (p->w->files, e.csum))
         continue;
-      Inode *n = g_new0 (Inode, 1);
+      Inode *n = file_inode_new (p->w);
       memcpy (n->raw, e.csum, 32);
       g_hash_table_insert (p->w->files, n->raw, n);
       if (!job)
@@ -1331,6 +1364,7 @@ cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd, const CairnE
   w.pending = g_ptr_array_new ();
   w.trees = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, variant_unref0);
   w.dirmetas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, dirmeta_free);
+  w.slabs = g_ptr_array_new_with_free_func (slab_unmap);
   Inode *root = dir_inode (&w, NULL, c.root_meta, error);
   gboolean ok
       = root && load_and_fill (&w, root, c.root_tree, error) && emit (&w, commit, out_fd, error);
@@ -1348,6 +1382,7 @@ cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd, const CairnE
   g_hash_table_unref (w.trees);
   g_hash_table_unref (w.dirmetas);
   g_ptr_array_unref (w.inodes);
+  g_ptr_array_unref (w.slabs); /* after every inode */
   if (!ok)
     return cairn_prefix_error (error, "EROFS image of %s", commit);
   return TRUE;
