@@ -43,6 +43,7 @@
 #include <linux/fsverity.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #define BLKBITS 12
 #define BLKSZ (1u << BLKBITS)
@@ -72,27 +73,32 @@ typedef struct
   Inode *inode;
 } Dent;
 
+/* One per inode, 5,500 of them for a minbase tree: kept small (the build's
+ * page faults are mostly its allocations). */
 struct Inode
 {
   guint32 mode, uid, gid, nlink;
   guint64 size;
   guint64 ino;        /* 1-based, in creation order */
-  GByteArray *xattrs; /* the inline xattr area, NULL when there is none */
+  GByteArray *xattrs; /* the inline xattr area, NULL when there is none; with
+                       * overlay, only the commit's own after the header */
+  guint8 *digest;     /* the object's fs-verity digest (32 bytes), or NULL */
   char *target;       /* symlinks */
-  char csum[65];      /* regular files: the content object */
-  guint8 raw[32];     /* the same, as bytes (the key of Writer.files) */
+  char *missing;      /* why the object could not be loaded (metadata images) */
   GArray *dents;      /* directories: Dent, sorted, with "." and ".." */
+  guint8 raw[32];     /* regular files: the content object (the key of Writer.files) */
   /* layout */
-  guint64 off;   /* byte offset of the inode (nid * 32) */
-  guint8 layout; /* LAYOUT_* */
-  gboolean extended;
-  guint32 chunkbits;    /* chunk-based files */
-  guint32 tail;         /* bytes after the xattrs: inline data or chunk map */
-  guint64 nblocks;      /* full blocks in the data area */
-  guint64 blkaddr;      /* first of them */
-  gboolean has_content; /* data blocks are a file's content (export) */
-  char *missing;        /* why the object could not be loaded (metadata images) */
-  gboolean has_digest;  /* an fs-verity digest is recorded */
+  guint64 off;        /* byte offset of the inode (nid * 32) */
+  guint64 nblocks;    /* full blocks in the data area */
+  guint64 blkaddr;    /* first of them */
+  guint32 xlen;       /* the whole xattr area's length (plan_inode) */
+  guint32 chunkbits;  /* chunk-based files */
+  guint32 tail;       /* bytes after the xattrs: inline data or chunk map */
+  guint8 layout;      /* LAYOUT_* */
+  guint8 extended;    /* a 64-byte inode */
+  guint8 has_content; /* data blocks are a file's content (export) */
+  guint8 overlay;     /* metacopy and redirect, made by overlay_xattrs() when written */
+  guint8 in_slab;     /* in Writer.slabs, not freed alone */
 };
 
 typedef struct
@@ -106,10 +112,12 @@ typedef struct
   CairnRepo *repo;
   const CairnErofsOptions *opts;
   GPtrArray *inodes;    /* Inode*, in placement order, root first */
-  GHashTable *files;    /* content checksum (32 bytes) -> Inode* */
-  GPtrArray *pending;   /* file Inodes whose metadata load_files loads */
-  GHashTable *trees;    /* dirtree checksum -> checked GVariant (prefetch_trees) */
+  GHashTable *files;    /* content checksum (32 bytes) -> Inode* (the loader makes them) */
+  GPtrArray *pending;   /* file Inodes, in placement order */
+  GHashTable *trees;    /* dirtree checksum -> checked GVariant (the loader) */
   GHashTable *dirmetas; /* dirmeta checksum -> DirMeta* */
+  GPtrArray *slabs;     /* mappings of SLAB_INODES file inodes (file_inode_new) */
+  guint slab_used;      /* inodes taken from the last */
   CairnErofsStats stats;
 } Writer;
 
@@ -123,7 +131,38 @@ inode_free (gpointer p)
     g_array_unref (n->dents);
   g_free (n->target);
   g_free (n->missing);
-  g_free (n);
+  g_free (n->digest);
+  if (!n->in_slab)
+    g_free (n);
+}
+
+/* The loader's threads make the file inodes (under its lock), and glibc
+ * grows a thread's heap a page at a time, an mprotect and a page fault
+ * each (strace, perf): they come from mappings of SLAB_INODES instead,
+ * populated by the kernel in one call. */
+#define SLAB_INODES 1024
+
+static void
+slab_unmap (gpointer p)
+{
+  munmap (p, SLAB_INODES * sizeof (Inode));
+}
+
+static Inode *
+file_inode_new (Writer *w)
+{
+  if (w->slabs->len == 0 || w->slab_used == SLAB_INODES)
+    {
+      void *m = mmap (NULL, SLAB_INODES * sizeof (Inode), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+      if (m == MAP_FAILED)
+        return g_new0 (Inode, 1);
+      g_ptr_array_add (w->slabs, m);
+      w->slab_used = 0;
+    }
+  Inode *n = (Inode *)w->slabs->pdata[w->slabs->len - 1] + w->slab_used++;
+  n->in_slab = TRUE;
+  return n;
 }
 
 static void
@@ -213,9 +252,11 @@ xattr_add (GByteArray *a, const char *name, const void *value, gsize vlen, GErro
 /* The commit's xattrs (a(ayay)); in metadata images trusted.overlay.* are
  * escaped (overlayfs.rst, "Nesting overlayfs mounts"). */
 static gboolean
-xattrs_add_variant (Writer *w, GByteArray *a, GVariant *xattrs, GError **error)
+xattrs_add_variant (Writer *w, GByteArray **a, GVariant *xattrs, GError **error)
 {
   gsize n = xattrs ? g_variant_n_children (xattrs) : 0;
+  if (n && !*a)
+    *a = g_byte_array_new ();
   for (gsize i = 0; i < n; i++)
     {
       g_autoptr (GVariant) name_v = NULL, value_v = NULL;
@@ -226,7 +267,7 @@ xattrs_add_variant (Writer *w, GByteArray *a, GVariant *xattrs, GError **error)
       g_autofree char *escaped = NULL;
       if (!w->opts->with_data && g_str_has_prefix (name, "trusted.overlay."))
         name = escaped = g_strconcat ("trusted.overlay.overlay.", name + 16, NULL);
-      if (!xattr_add (a, name, value, vlen, error))
+      if (!xattr_add (*a, name, value, vlen, error))
         return FALSE;
     }
   return TRUE;
@@ -303,7 +344,8 @@ load_file_info (Writer *w, const char *hex, CairnFileInfo *fi, GError **error)
       return cairn_repo_load_file_info (w->repo, hex, &st, fi, error);
     }
   int dfd = cairn_repo_objdir_fd (w->repo, hex, FALSE, NULL);
-  g_autofree char *leaf = cairn_object_leaf (hex, CAIRN_OBJECT_FILE, mode);
+  char leaf[64 + sizeof ".file"]; /* no allocation: this runs once per object */
+  g_snprintf (leaf, sizeof leaf, "%s.file", hex + 2);
   struct stat st;
   if (dfd < 0 || fstatat (dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return cairn_throw_code (error, G_IO_ERROR_NOT_FOUND, "object %s.file is missing", hex);
@@ -320,7 +362,7 @@ load_file_info (Writer *w, const char *hex, CairnFileInfo *fi, GError **error)
       fi->gid = st.st_gid;
       ssize_t r = w->repo->disable_xattrs ? 0 : cairn_listxattrat (dfd, leaf, NULL, 0);
       if (r == 0 || (r < 0 && errno == EOPNOTSUPP))
-        fi->xattrs = cairn_xattrs_empty ();
+        fi->xattrs = NULL; /* none (xattrs_add_variant takes NULL) */
       else if (!(fi->xattrs = cairn_xattrs_read_at (dfd, leaf, error)))
         return cairn_prefix_error (error, "object %s.file", hex);
     }
@@ -419,33 +461,70 @@ measure_verity (Writer *w, const char *hex, guint8 out_digest[32])
   return TRUE;
 }
 
-/* overlayfs's struct ovl_metacopy: version 0, length, flags 0, algorithm
- * (1 = SHA-256, as fs-verity numbers them), digest. */
-static gboolean
-add_overlay_xattrs (Writer *w, Inode *n, GError **error)
+/* One xattr entry as xattr_add() makes it, into @out; returns its length. */
+static gsize
+xattr_put (guint8 *out, guint8 index, const char *suffix, const void *value, gsize vlen)
 {
-  guint8 mc[4 + 32] = { 0, sizeof mc, 0, 1 };
-  gsize mclen = 0;
-  if (w->opts->verity && measure_verity (w, n->csum, mc + 4))
-    {
-      mclen = sizeof mc;
-      n->has_digest = TRUE;
-    }
-  g_autofree char *rel = cairn_object_relpath (n->csum, CAIRN_OBJECT_FILE, w->repo->mode);
-  g_autofree char *redirect = g_strconcat ("/", rel, NULL);
-  return xattr_add (n->xattrs, "trusted.overlay.metacopy", mc, mclen, error)
-         && xattr_add (n->xattrs, "trusted.overlay.redirect", redirect, strlen (redirect), error);
+  gsize nlen = strlen (suffix), len = 4 + nlen + vlen, pad = (4 - len % 4) % 4;
+  out[0] = (guint8)nlen;
+  out[1] = index;
+  out[2] = (guint8)(vlen & 0xff);
+  out[3] = (guint8)(vlen >> 8);
+  memcpy (out + 4, suffix, nlen);
+  memcpy (out + 4 + nlen, value, vlen);
+  memset (out + len, 0, pad);
+  return len + pad;
 }
 
-/* Phase 2, in worker threads: one file's metadata and xattr area. Writes
- * only @n (and reads what phase 1 left). */
+#define REDIRECT_LEN (1 + 2 + 1 + 62 + 5) /* "/xx/rest.file" */
+
+static gsize
+xattr_entry_len (gsize nlen, gsize vlen)
+{
+  return (4 + nlen + vlen + 3) & ~(gsize)3;
+}
+
+/* What overlay_xattrs() writes, without writing it (plan_inode). */
+static gsize
+overlay_xattrs_len (const Inode *n)
+{
+  return 12 + xattr_entry_len (16, n->digest ? 36 : 0) + xattr_entry_len (16, REDIRECT_LEN);
+}
+
+/* A file's trusted.overlay.metacopy and trusted.overlay.redirect, after
+ * the area's header, into @out (overlay_xattrs_len() bytes); returns their
+ * length. Made when the image is written rather than kept per object: a
+ * buffer per object was a third of the build's page faults (perf). */
+static gsize
+overlay_xattrs (const Inode *n, guint8 *out)
+{
+  /* overlayfs's struct ovl_metacopy: version 0, length, flags 0, algorithm
+   * (1 = SHA-256, as fs-verity numbers them), digest. */
+  guint8 mc[4 + 32] = { 0, sizeof mc, 0, 1 };
+  if (n->digest)
+    memcpy (mc + 4, n->digest, 32);
+  /* cairn_object_relpath() without allocating: "/xx/rest.file" (no
+   * metadata image is made of an archive repository, whose are .filez). */
+  char hex[65], redirect[4 + 62 + sizeof ".file"];
+  cairn_checksum_to_hex (n->raw, hex);
+  g_snprintf (redirect, sizeof redirect, "/%c%c/%s.file", hex[0], hex[1], hex + 2);
+  memset (out, 0, 12); /* no name filter, no shared xattrs (xattr_add) */
+  gsize len = 12;
+  len += xattr_put (out + len, XATTR_TRUSTED, "overlay.metacopy", mc, n->digest ? sizeof mc : 0);
+  len += xattr_put (out + len, XATTR_TRUSTED, "overlay.redirect", redirect, strlen (redirect));
+  return len;
+}
+
+/* In the loader's threads: one file's metadata and xattr area. Writes only
+ * the fields of @n that fill_dir() does not (it sets ino and nlink). */
 static gboolean
 load_inode (Writer *w, Inode *n, GError **error)
 {
   g_auto (CairnFileInfo) fi = { 0 };
   g_autoptr (GError) local = NULL;
-  n->xattrs = g_byte_array_sized_new (128);
-  if (!load_file_info (w, n->csum, &fi, &local))
+  char csum[65];
+  cairn_checksum_to_hex (n->raw, csum);
+  if (!load_file_info (w, csum, &fi, &local))
     {
       if (w->opts->with_data || !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return g_propagate_error (error, g_steal_pointer (&local)), FALSE;
@@ -453,69 +532,34 @@ load_inode (Writer *w, Inode *n, GError **error)
       static const guint8 bad = 0;
       n->mode = S_IFREG;
       n->missing = g_strdup (local->message);
+      n->xattrs = g_byte_array_new ();
       return xattr_add (n->xattrs, "trusted.overlay.metacopy", &bad, 1, error);
     }
   if (!(S_ISREG (fi.mode) || S_ISLNK (fi.mode)) || (fi.mode & ~(S_IFMT | 07777))
       || (S_ISLNK (fi.mode) && !fi.symlink_target))
     return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA, "corrupted object %s.file: mode 0%o",
-                             n->csum, fi.mode);
+                             csum, fi.mode);
   n->mode = fi.mode;
   n->uid = fi.uid;
   n->gid = fi.gid;
   n->target = g_steal_pointer (&fi.symlink_target);
   n->size = n->target ? strlen (n->target) : fi.size;
-  if (S_ISREG (n->mode) && n->size > 0 && !w->opts->with_data && !add_overlay_xattrs (w, n, error))
-    return FALSE;
-  if (!xattrs_add_variant (w, n->xattrs, fi.xattrs, error))
-    return cairn_prefix_error (error, "object %s.file", n->csum);
+  if (S_ISREG (n->mode) && n->size > 0 && !w->opts->with_data)
+    {
+      n->overlay = TRUE;
+      guint8 digest[32];
+      if (w->opts->verity && measure_verity (w, csum, digest))
+        n->digest = g_memdup2 (digest, sizeof digest);
+    }
+  if (!xattrs_add_variant (w, &n->xattrs, fi.xattrs, error))
+    return cairn_prefix_error (error, "object %s.file", csum);
   return TRUE;
 }
 
-typedef struct
+/* After the loader: the counts and the log, in tree order. */
+static void
+count_files (Writer *w)
 {
-  Writer *w;
-  guint first, step;
-  CairnFirstError *fe;
-} LoadJob;
-
-static gpointer
-load_worker (gpointer data)
-{
-  LoadJob *j = data;
-  for (guint i = j->first; i < j->w->pending->len && !cairn_first_error_failed (j->fe);
-       i += j->step)
-    {
-      GError *local = NULL;
-      if (!load_inode (j->w, j->w->pending->pdata[i], &local))
-        cairn_first_error_set (j->fe, local);
-    }
-  return NULL;
-}
-
-/* Phase 2: every distinct file object's metadata, one thread per CPU
- * (a stat, and for bare repos a listxattr, per object: the build's
- * largest cost). Then the counts and the log, in tree order. */
-static gboolean
-load_files (Writer *w, GError **error)
-{
-  guint n = MIN (MAX (g_get_num_processors (), 1), 8);
-  if (w->pending->len < 256)
-    n = 1;
-  CairnFirstError fe;
-  cairn_first_error_init (&fe);
-  LoadJob jobs[8];
-  GThread *threads[8] = { NULL };
-  for (guint t = 0; t < n; t++)
-    {
-      jobs[t] = (LoadJob){ w, t, n, &fe };
-      if (t > 0)
-        threads[t] = g_thread_new ("cairn-erofs", load_worker, &jobs[t]);
-    }
-  load_worker (&jobs[0]);
-  for (guint t = 1; t < n; t++)
-    g_thread_join (threads[t]);
-  if (!cairn_first_error_propagate (&fe, error))
-    return FALSE;
   for (guint i = 0; i < w->pending->len; i++)
     {
       Inode *f = w->pending->pdata[i];
@@ -524,7 +568,9 @@ load_files (Writer *w, GError **error)
           w->stats.n_missing++;
           if (w->opts->log)
             {
-              g_autofree char *msg = g_strdup_printf ("object %s.file: %s", f->csum, f->missing);
+              char csum[65];
+              cairn_checksum_to_hex (f->raw, csum);
+              g_autofree char *msg = g_strdup_printf ("object %s.file: %s", csum, f->missing);
               w->opts->log (msg, w->opts->log_data);
             }
         }
@@ -532,9 +578,8 @@ load_files (Writer *w, GError **error)
         w->stats.files++;
       else
         w->stats.symlinks++;
-      w->stats.n_digests += f->has_digest;
+      w->stats.n_digests += f->digest != NULL;
     }
-  return TRUE;
 }
 
 /* Writer.files is keyed by the 32 bytes of a checksum: no hex string is
@@ -554,19 +599,21 @@ raw_equal (gconstpointer a, gconstpointer b)
   return memcmp (a, b, 32) == 0;
 }
 
-/* Phase 1: the inode of a content object, created on its first path; its
- * metadata is loaded by load_files. */
+/* The inode of a content object, made by the loader when a dirtree first
+ * named it (its metadata loaded by the loader's threads meanwhile); it is
+ * numbered and placed on its first path here, as a directory is. */
 static Inode *
-file_inode (Writer *w, const guint8 raw[32])
+file_inode (Writer *w, const guint8 raw[32], GError **error)
 {
   Inode *n = g_hash_table_lookup (w->files, raw);
-  if (n)
-    return n;
-  n = inode_new (w, S_IFREG);
-  memcpy (n->raw, raw, 32);
-  cairn_checksum_to_hex (raw, n->csum);
-  g_hash_table_insert (w->files, n->raw, n);
-  g_ptr_array_add (w->pending, n);
+  if (!n)
+    return cairn_throw_code (error, G_IO_ERROR_FAILED, "a file object was not loaded"), NULL;
+  if (n->ino == 0)
+    {
+      n->ino = w->inodes->len + 1;
+      g_ptr_array_add (w->inodes, n);
+      g_ptr_array_add (w->pending, n);
+    }
   return n;
 }
 
@@ -596,8 +643,7 @@ dir_inode (Writer *w, Inode *parent, const char *meta_hex, GError **error)
   n->dents = g_array_new (FALSE, FALSE, sizeof (Dent));
   dent_add (n, ".", n);
   dent_add (n, "..", parent ? parent : n);
-  n->xattrs = g_byte_array_new ();
-  if (!xattrs_add_variant (w, n->xattrs, dm->xattrs, error))
+  if (!xattrs_add_variant (w, &n->xattrs, dm->xattrs, error))
     return cairn_prefix_error (error, "%s.dirmeta", meta_hex), NULL;
   w->stats.dirs++;
   return n;
@@ -714,104 +760,6 @@ check_list (GVariant *v, gboolean dirs, GError **error)
   return TRUE;
 }
 
-/* ---- loading every dirtree first, in parallel ------------------------------------- */
-
-typedef struct
-{
-  Writer *w;
-  GThreadPool *pool;
-  GMutex lock;
-  GCond cond;
-  guint pending;
-  CairnFirstError fe;
-} Prefetch;
-
-static void prefetch_push (Prefetch *p, char *hex);
-
-/* Load, re-hash and check one dirtree (valid names, sorted lists), then
- * queue its subdirectories' trees. */
-static gboolean
-prefetch_one (Prefetch *p, const char *hex, GError **error)
-{
-  g_autoptr (GVariant) tree = load_tree (p->w, hex, error);
-  if (!tree)
-    return FALSE;
-  g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
-  g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
-  if (!check_list (files, FALSE, error) || !check_list (dirs, TRUE, error))
-    return cairn_prefix_error (error, "%s.dirtree", hex);
-  List l;
-  Entry e;
-  if (!list_open (dirs, TRUE, &l, error))
-    return FALSE;
-  for (gsize i = 0; i < l.n; i++)
-    {
-      if (!list_entry (&l, i, &e, error))
-        return FALSE;
-      char *sub = g_malloc (65);
-      cairn_checksum_to_hex (e.csum, sub);
-      prefetch_push (p, sub);
-    }
-  g_mutex_lock (&p->lock);
-  g_hash_table_insert (p->w->trees, g_strdup (hex), g_steal_pointer (&tree));
-  g_mutex_unlock (&p->lock);
-  return TRUE;
-}
-
-static void
-prefetch_job (gpointer data, gpointer user_data)
-{
-  Prefetch *p = user_data;
-  g_autofree char *hex = data;
-  GError *local = NULL;
-  if (!cairn_first_error_failed (&p->fe) && !prefetch_one (p, hex, &local))
-    cairn_first_error_set (&p->fe, local);
-  g_mutex_lock (&p->lock);
-  if (--p->pending == 0)
-    g_cond_signal (&p->cond);
-  g_mutex_unlock (&p->lock);
-}
-
-/* A tree met twice (identical subdirectories) is loaded once. */
-static void
-prefetch_push (Prefetch *p, char *hex)
-{
-  g_mutex_lock (&p->lock);
-  gboolean seen = g_hash_table_contains (p->w->trees, hex);
-  if (!seen)
-    {
-      g_hash_table_insert (p->w->trees, g_strdup (hex), NULL);
-      p->pending++;
-    }
-  g_mutex_unlock (&p->lock);
-  if (seen)
-    g_free (hex);
-  else
-    g_thread_pool_push (p->pool, hex, NULL);
-}
-
-/* Every dirtree of the commit, read and checked by one thread per CPU
- * before the (sequential, deterministic) placement walk uses them. */
-static gboolean
-prefetch_trees (Writer *w, const char *root_tree, GError **error)
-{
-  Prefetch p = { .w = w };
-  g_mutex_init (&p.lock);
-  g_cond_init (&p.cond);
-  cairn_first_error_init (&p.fe);
-  p.pool = g_thread_pool_new (prefetch_job, &p, MIN (MAX (g_get_num_processors (), 1), 8), FALSE,
-                              NULL);
-  prefetch_push (&p, g_strdup (root_tree));
-  g_mutex_lock (&p.lock);
-  while (p.pending)
-    g_cond_wait (&p.cond, &p.lock);
-  g_mutex_unlock (&p.lock);
-  g_thread_pool_free (p.pool, FALSE, TRUE);
-  g_mutex_clear (&p.lock);
-  g_cond_clear (&p.cond);
-  return cairn_first_error_propagate (&p.fe, error);
-}
-
 /* Fill @dir from its dirtree: file entries, then subdirectories (their
  * inodes created here, so a directory's entries are placed together),
  * then each subdirectory's own tree. */
@@ -832,7 +780,9 @@ fill_dir (Writer *w, Inode *dir, const char *tree_hex, GError **error)
     {
       if (!list_entry (&lf, i, &e, error))
         return FALSE;
-      Inode *f = file_inode (w, e.csum);
+      Inode *f = file_inode (w, e.csum, error);
+      if (!f)
+        return FALSE;
       f->nlink++;
       dent_add (dir, e.name, f);
     }
@@ -863,6 +813,212 @@ fill_dir (Writer *w, Inode *dir, const char *tree_hex, GError **error)
     if (!fill_dir (w, subs->pdata[i], subtrees->pdata[i], error))
       return FALSE;
   return TRUE;
+}
+
+/* ---- the loader: dirtrees and file objects, in parallel --------------------------- */
+
+/* Every dirtree of the commit is read and checked by a pool of one thread
+ * per CPU, and each file object a dirtree names first is loaded (a stat,
+ * for bare repos a listxattr: the build's largest cost) by the same pool
+ * in batches. Dirtrees go first (the pool's queue is sorted), so that the
+ * placement walk (fill_dir(), sequential and deterministic) starts as soon
+ * as they are all in, while the pool is still loading file objects. */
+#define FILE_BATCH 64
+
+typedef struct
+{
+  char *tree; /* a dirtree to load, or NULL: a batch of file objects */
+  guint n_files;
+  Inode *files[FILE_BATCH];
+} LoadJob;
+
+typedef struct
+{
+  Writer *w;
+  GThreadPool *pool;
+  GMutex lock; /* the counts, Writer.trees and Writer.files while trees load */
+  GCond cond;
+  guint trees_pending, files_pending;
+  gint cancel; /* the placement walk failed: load no more files */
+  CairnFirstError fe_trees, fe_files;
+} Loader;
+
+static void loader_push_tree (Loader *p, char *hex);
+
+static void
+loader_push (Loader *p, LoadJob *job)
+{
+  if (!job->tree)
+    {
+      g_mutex_lock (&p->lock);
+      p->files_pending++;
+      g_mutex_unlock (&p->lock);
+    }
+  g_thread_pool_push (p->pool, job, NULL);
+}
+
+/* The file objects of a dirtree's list not met before get their (still
+ * unnumbered) inode and are queued for loading. */
+static void
+loader_add_files (Loader *p, const List *l)
+{
+  LoadJob *job = NULL;
+  Entry e;
+  g_mutex_lock (&p->lock);
+  for (gsize i = 0; i < l->n; i++)
+    {
+      /* check_list() ran on the list: it parses, checksums are 32 bytes. */
+      if (!list_entry (l, i, &e, NULL) || g_hash_table_contains (p->w->files, e.csum))
+        continue;
+      Inode *n = file_inode_new (p->w);
+      memcpy (n->raw, e.csum, 32);
+      g_hash_table_insert (p->w->files, n->raw, n);
+      if (!job)
+        job = g_new0 (LoadJob, 1);
+      job->files[job->n_files++] = n;
+      if (job->n_files == FILE_BATCH)
+        {
+          p->files_pending++;
+          g_thread_pool_push (p->pool, g_steal_pointer (&job), NULL);
+        }
+    }
+  g_mutex_unlock (&p->lock);
+  if (job)
+    loader_push (p, job);
+}
+
+/* Load, re-hash and check one dirtree (valid names, sorted lists), then
+ * queue its subdirectories' trees and its new file objects. */
+static gboolean
+loader_tree (Loader *p, const char *hex, GError **error)
+{
+  g_autoptr (GVariant) tree = load_tree (p->w, hex, error);
+  if (!tree)
+    return FALSE;
+  g_autoptr (GVariant) files = g_variant_get_child_value (tree, 0);
+  g_autoptr (GVariant) dirs = g_variant_get_child_value (tree, 1);
+  if (!check_list (files, FALSE, error) || !check_list (dirs, TRUE, error))
+    return cairn_prefix_error (error, "%s.dirtree", hex);
+  List l;
+  Entry e;
+  if (!list_open (dirs, TRUE, &l, error))
+    return FALSE;
+  for (gsize i = 0; i < l.n; i++)
+    {
+      if (!list_entry (&l, i, &e, error))
+        return FALSE;
+      char *sub = g_malloc (65);
+      cairn_checksum_to_hex (e.csum, sub);
+      loader_push_tree (p, sub);
+    }
+  if (!list_open (files, FALSE, &l, error))
+    return FALSE;
+  loader_add_files (p, &l);
+  g_mutex_lock (&p->lock);
+  g_hash_table_insert (p->w->trees, g_strdup (hex), g_steal_pointer (&tree));
+  g_mutex_unlock (&p->lock);
+  return TRUE;
+}
+
+static void
+loader_files (Loader *p, LoadJob *job)
+{
+  for (guint i = 0; i < job->n_files; i++)
+    {
+      GError *local = NULL;
+      if (g_atomic_int_get (&p->cancel) || cairn_first_error_failed (&p->fe_files))
+        break;
+      if (!load_inode (p->w, job->files[i], &local))
+        cairn_first_error_set (&p->fe_files, local);
+    }
+}
+
+static void
+loader_job (gpointer data, gpointer user_data)
+{
+  Loader *p = user_data;
+  LoadJob *job = data;
+  GError *local = NULL;
+  if (!job->tree)
+    loader_files (p, job);
+  else if (!cairn_first_error_failed (&p->fe_trees) && !loader_tree (p, job->tree, &local))
+    cairn_first_error_set (&p->fe_trees, local);
+  g_mutex_lock (&p->lock);
+  if (job->tree ? --p->trees_pending == 0 : --p->files_pending == 0)
+    g_cond_signal (&p->cond);
+  g_mutex_unlock (&p->lock);
+  g_free (job->tree);
+  g_free (job);
+}
+
+/* Dirtrees before file batches. */
+static gint
+loader_job_cmp (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return (((const LoadJob *)a)->tree == NULL) - (((const LoadJob *)b)->tree == NULL);
+}
+
+/* A tree met twice (identical subdirectories) is loaded once. */
+static void
+loader_push_tree (Loader *p, char *hex)
+{
+  g_mutex_lock (&p->lock);
+  gboolean seen = g_hash_table_contains (p->w->trees, hex);
+  if (!seen)
+    {
+      g_hash_table_insert (p->w->trees, g_strdup (hex), NULL);
+      p->trees_pending++;
+    }
+  g_mutex_unlock (&p->lock);
+  if (seen)
+    {
+      g_free (hex);
+      return;
+    }
+  LoadJob *job = g_new0 (LoadJob, 1);
+  job->tree = hex;
+  g_thread_pool_push (p->pool, job, NULL);
+}
+
+static void
+loader_wait (Loader *p, guint *count)
+{
+  g_mutex_lock (&p->lock);
+  while (*count)
+    g_cond_wait (&p->cond, &p->lock);
+  g_mutex_unlock (&p->lock);
+}
+
+/* Load every dirtree and file object of the commit and fill @root's
+ * directory tree. Errors come in the order of a sequential build: a
+ * dirtree's, then the placement walk's, then a file object's. */
+static gboolean
+load_and_fill (Writer *w, Inode *root, const char *root_tree, GError **error)
+{
+  Loader p = { .w = w };
+  g_mutex_init (&p.lock);
+  g_cond_init (&p.cond);
+  cairn_first_error_init (&p.fe_trees);
+  cairn_first_error_init (&p.fe_files);
+  p.pool
+      = g_thread_pool_new (loader_job, &p, MIN (MAX (g_get_num_processors (), 1), 8), FALSE, NULL);
+  g_thread_pool_set_sort_function (p.pool, loader_job_cmp, NULL);
+  loader_push_tree (&p, g_strdup (root_tree));
+  loader_wait (&p, &p.trees_pending);
+  gboolean ok
+      = cairn_first_error_propagate (&p.fe_trees, error) && fill_dir (w, root, root_tree, error);
+  if (!ok)
+    g_atomic_int_set (&p.cancel, 1);
+  loader_wait (&p, &p.files_pending);
+  g_thread_pool_free (p.pool, FALSE, TRUE);
+  ok = ok && cairn_first_error_propagate (&p.fe_files, error);
+  cairn_first_error_clear (&p.fe_trees);
+  cairn_first_error_clear (&p.fe_files);
+  g_mutex_clear (&p.lock);
+  g_cond_clear (&p.cond);
+  if (ok)
+    count_files (w);
+  return ok;
 }
 
 /* ---- layout ---------------------------------------------------------------------- */
@@ -930,6 +1086,9 @@ plan_inode (Writer *w, Inode *n)
 {
   if (S_ISDIR (n->mode))
     n->size = dir_bytes (n, NULL);
+  n->xlen = n->xattrs ? n->xattrs->len : 0;
+  if (n->overlay)
+    n->xlen = overlay_xattrs_len (n) + (n->xattrs ? n->xattrs->len - 12 : 0);
   n->extended = n->uid > 0xffff || n->gid > 0xffff || n->nlink > 0xffff || n->size > 0xffffffffu;
   n->layout = LAYOUT_FLAT_PLAIN;
   n->tail = 0;
@@ -952,7 +1111,7 @@ plan_inode (Writer *w, Inode *n)
     }
   /* Directories and symlinks: the last partial block inline when it fits
    * in one block with the inode and its xattrs. */
-  guint32 meta = (n->extended ? 64 : 32) + (n->xattrs ? n->xattrs->len : 0);
+  guint32 meta = (n->extended ? 64 : 32) + n->xlen;
   guint32 tail = n->size % BLKSZ;
   if (tail && meta + tail <= BLKSZ)
     {
@@ -974,7 +1133,7 @@ place_inodes (Writer *w)
       Inode *n = w->inodes->pdata[i];
       plan_inode (w, n);
       guint32 isize = n->extended ? 64 : 32;
-      guint64 total = isize + (n->xattrs ? n->xattrs->len : 0) + n->tail;
+      guint64 total = isize + n->xlen + n->tail;
       guint64 in_block = cur % BLKSZ;
       /* Inline data must not cross a block; nor may the inode itself. */
       if ((n->layout == LAYOUT_FLAT_INLINE && in_block + total > BLKSZ) || in_block + isize > BLKSZ)
@@ -1011,7 +1170,7 @@ put64 (guint8 *p, guint64 v)
 static void
 write_inode (Writer *w, Inode *n, guint8 *p)
 {
-  guint32 xlen = n->xattrs ? n->xattrs->len : 0;
+  guint32 xlen = n->xlen;
   guint32 icount = xlen ? (xlen - 12) / 4 + 1 : 0;
   guint32 iu;
   if (n->layout == LAYOUT_CHUNK_BASED)
@@ -1041,7 +1200,15 @@ write_inode (Writer *w, Inode *n, guint8 *p)
       put16 (p + 26, n->gid);
     }
   guint8 *q = p + (n->extended ? 64 : 32);
-  if (xlen)
+  if (n->overlay)
+    {
+      /* The commit's own follow, without their area's header. */
+      gsize ovl = overlay_xattrs (n, q);
+      g_assert (ovl == overlay_xattrs_len (n));
+      if (n->xattrs)
+        memcpy (q + ovl, n->xattrs->data + 12, n->xattrs->len - 12);
+    }
+  else if (xlen)
     memcpy (q, n->xattrs->data, xlen);
   q += xlen;
   if (n->layout == LAYOUT_CHUNK_BASED)
@@ -1092,12 +1259,44 @@ write_contents (Writer *w, int fd, GError **error)
         continue;
       if (lseek (fd, (off_t)(n->blkaddr * BLKSZ), SEEK_SET) < 0)
         return cairn_throw_errno (error, "seeking in the image");
-      if (!cairn_repo_copy_file_content (w->repo, n->csum, fd, error))
+      char csum[65];
+      cairn_checksum_to_hex (n->raw, csum);
+      if (!cairn_repo_copy_file_content (w->repo, csum, fd, error))
         return FALSE;
       off_t end = lseek (fd, 0, SEEK_CUR);
       if (end != (off_t)(n->blkaddr * BLKSZ + n->size))
         return cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                                 "object %s.file: content is not of its recorded size", n->csum);
+                                 "object %s.file: content is not of its recorded size", csum);
+    }
+  return TRUE;
+}
+
+/* The superblock, every inode and the directory and symlink blocks, from
+ * @img (zeroed, @len bytes) to @fd. */
+static gboolean
+emit_metadata (Writer *w, const char *commit, int fd, guint8 *img, gsize len, guint64 blocks,
+               guint32 incompat, GError **error)
+{
+  write_superblock (w, commit, img, blocks, incompat);
+  for (guint i = 0; i < w->inodes->len; i++)
+    {
+      Inode *n = w->inodes->pdata[i];
+      write_inode (w, n, img + n->off);
+      if (!S_ISDIR (n->mode) && !S_ISLNK (n->mode))
+        continue;
+      g_autofree guint8 *data = inode_data (n);
+      if (n->nblocks)
+        memcpy (img + n->blkaddr * BLKSZ, data, MIN (n->size, n->nblocks * BLKSZ));
+      if (n->layout == LAYOUT_FLAT_INLINE)
+        memcpy (img + n->off + (n->extended ? 64 : 32) + n->xlen, data + n->nblocks * BLKSZ,
+                n->tail);
+    }
+  if (pwrite (fd, img, len, 0) != (ssize_t)len)
+    return cairn_throw_errno (error, "writing the image");
+  if (!w->opts->with_data)
+    {
+      g_autofree char *sum = cairn_checksum_bytes (img, len);
+      g_strlcpy (w->stats.sha256, sum, sizeof w->stats.sha256);
     }
   return TRUE;
 }
@@ -1128,30 +1327,16 @@ emit (Writer *w, const char *commit, int fd, GError **error)
   if (blk > G_MAXUINT32)
     return cairn_throw_code (error, G_IO_ERROR_NOT_SUPPORTED, "the image would exceed 16 TiB");
   gsize len = inmem_blocks * BLKSZ;
-  g_autofree guint8 *img = g_try_malloc0 (len);
-  if (!img)
+  /* Populated by the kernel in one call (MAP_POPULATE): filled page by
+   * page, the buffer cost a page fault every 4 KiB (perf). */
+  guint8 *img
+      = mmap (NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (img == MAP_FAILED)
     return cairn_throw_code (error, G_IO_ERROR_NO_SPACE, "no memory for a %zu-byte image", len);
-  write_superblock (w, commit, img, blk, incompat);
-  for (guint i = 0; i < w->inodes->len; i++)
-    {
-      Inode *n = w->inodes->pdata[i];
-      write_inode (w, n, img + n->off);
-      if (!S_ISDIR (n->mode) && !S_ISLNK (n->mode))
-        continue;
-      g_autofree guint8 *data = inode_data (n);
-      if (n->nblocks)
-        memcpy (img + n->blkaddr * BLKSZ, data, MIN (n->size, n->nblocks * BLKSZ));
-      if (n->layout == LAYOUT_FLAT_INLINE)
-        memcpy (img + n->off + (n->extended ? 64 : 32) + (n->xattrs ? n->xattrs->len : 0),
-                data + n->nblocks * BLKSZ, n->tail);
-    }
-  if (pwrite (fd, img, len, 0) != (ssize_t)len)
-    return cairn_throw_errno (error, "writing the image");
-  if (!w->opts->with_data)
-    {
-      g_autofree char *sum = cairn_checksum_bytes (img, len);
-      g_strlcpy (w->stats.sha256, sum, sizeof w->stats.sha256);
-    }
+  gboolean ok = emit_metadata (w, commit, fd, img, len, blk, incompat, error);
+  munmap (img, len);
+  if (!ok)
+    return FALSE;
   if (!write_contents (w, fd, error))
     return FALSE;
   if (ftruncate (fd, (off_t)(blk * BLKSZ)) < 0)
@@ -1179,17 +1364,25 @@ cairn_erofs_write (CairnRepo *repo, const char *commit, int out_fd, const CairnE
   w.pending = g_ptr_array_new ();
   w.trees = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, variant_unref0);
   w.dirmetas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, dirmeta_free);
+  w.slabs = g_ptr_array_new_with_free_func (slab_unmap);
   Inode *root = dir_inode (&w, NULL, c.root_meta, error);
-  gboolean ok = root && prefetch_trees (&w, c.root_tree, error)
-                && fill_dir (&w, root, c.root_tree, error) && load_files (&w, error)
-                && emit (&w, commit, out_fd, error);
+  gboolean ok
+      = root && load_and_fill (&w, root, c.root_tree, error) && emit (&w, commit, out_fd, error);
   if (ok && out_stats)
     *out_stats = w.stats;
+  /* File inodes the walk never placed (it failed): w.inodes owns the rest. */
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, w.files);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (((Inode *)value)->ino == 0)
+      inode_free (value);
   g_hash_table_unref (w.files);
   g_ptr_array_unref (w.pending);
   g_hash_table_unref (w.trees);
   g_hash_table_unref (w.dirmetas);
   g_ptr_array_unref (w.inodes);
+  g_ptr_array_unref (w.slabs); /* after every inode */
   if (!ok)
     return cairn_prefix_error (error, "EROFS image of %s", commit);
   return TRUE;
