@@ -1297,13 +1297,13 @@ oci_spec_check_host (struct oci_spec *s, bool rootless)
     return launch_failf (ENOTSUP,
                          "config: process.selinuxLabel is asked for but SELinux is not enabled "
                          "on this host");
-  if (s->mount_label && *s->mount_label && !selinux)
-    return launch_failf (ENOTSUP,
-                         "config: linux.mountLabel is asked for but SELinux is not enabled on "
-                         "this host");
   /* linux.mountLabel: the context= option of the file systems that take
-   * one (the bind mounts keep their own labels) */
-  for (size_t i = 0; s->mount_label && *s->mount_label && i < s->n_mounts; i++)
+   * one (the bind mounts keep their own labels).  Without SELinux a file
+   * label means nothing and the kernel would refuse the option: the label
+   * is left out, as runc and crun do (an engine passes the same config on
+   * every host).  A process label is refused above: it names a confinement
+   * the process would not get. */
+  for (size_t i = 0; selinux && s->mount_label && *s->mount_label && i < s->n_mounts; i++)
     {
       struct oci_mount *m = &s->mounts[i];
       if (m->kind != OM_FS
