@@ -324,12 +324,15 @@ t_named_containers() {
 t_rootless() {
   require_root
   require_cmd busybox $PY
-  id cairn-rootless >/dev/null 2>&1 || useradd -M -d /nonexistent cairn-rootless
-  add_cleanup "userdel cairn-rootless"
+  # a user of this script's own (test-run.sh and test-run-like.sh may run at
+  # once: a shared name was deleted under the other's feet)
+  local ru=cairnrl$$
+  useradd -M -d /nonexistent "$ru"
+  add_cleanup "userdel $ru"
   mkdir u; (cd u && make_rootfs rootfs); mkdir -p u/host; echo hostfile > u/host/f
-  chown -R cairn-rootless u; chmod 0755 $T
+  chown -R $ru u; chmod 0755 $T
   as_user() {
-    (cd $T/u && ${tun:+with_tun $tun} runuser -u cairn-rootless -- env -i PATH="$PATH" SECRET_TOKEN=hunter2 \
+    (cd $T/u && ${tun:+with_tun $tun} runuser -u $ru -- env -i PATH="$PATH" SECRET_TOKEN=hunter2 \
       CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records "$@")
   }
   as_user $CAIRN init >/dev/null

@@ -160,22 +160,25 @@ t_oci_image_defaults() {
 
 t_rootless() {
   require_root
-  id cairn-rootless >/dev/null 2>&1 || useradd -M -d /nonexistent cairn-rootless
-  add_cleanup "userdel cairn-rootless"
+  # a user of this script's own (test-run.sh and test-run-like.sh may run at
+  # once: a shared name was deleted under the other's feet)
+  local ru=cairnrl$$
+  useradd -M -d /nonexistent "$ru"
+  add_cleanup "userdel $ru"
   mkdir u; make_busybox_rootfs u/rootfs
-  chown -R cairn-rootless u; chmod 0755 $T
-  out=$(cd u && runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN commit -b app rootfs 2>&1 && \
-        runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN run app -- /bin/sh -c 'echo rootless $(id -u)' 2>&1) \
+  chown -R $ru u; chmod 0755 $T
+  out=$(cd u && runuser -u $ru -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN commit -b app rootfs 2>&1 && \
+        runuser -u $ru -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN run app -- /bin/sh -c 'echo rootless $(id -u)' 2>&1) \
     || { echo "$out"; exit 1; }
   echo "$out" | grep -q '^rootless '
   # limits without a delegated cgroup: an error that says why, never ignored
-  if runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN run --memory=64M app -- /bin/true 2> err; then
+  if runuser -u $ru -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN run --memory=64M app -- /bin/true 2> err; then
     [ -w /sys/fs/cgroup/memory ] || { echo "limit silently ignored"; exit 1; }
   else
     grep -q 'cgroup' err
   fi
   grep -q 'mode=bare-user$' u/repo/config
-  runuser -u cairn-rootless -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN fsck >/dev/null
+  runuser -u $ru -- env CAIRN_REPO=$T/u/repo CAIRN_CONTAINERS=$T/u/containers CAIRN_RUN_RECORDS=$T/u/records $CAIRN fsck >/dev/null
 }
 
 # The front end's warm path (cli/front.c) replays a launch that cairn-core
