@@ -127,8 +127,10 @@ scenario_mount_kernel_rows() {
     --prepare "$U; rm -rf $I $W/oco; $prep" --target ostree'<=0.3' \
     cairn="$K" ostree="ostree --repo=$W/r checkout deb $W/oco"
   sh -c "$U"
+  # --net=private: loopback only, what bwrap --unshare-all gives (cairn
+  # run's default is pasta where it is installed, ~100 ms of its own)
   bench_compare "cold start on Debian minbase: cairn run --mount (no image) vs ostree checkout + bwrap" \
     --prepare "rm -rf $I $W/oco; $prep" --target 'ostree+bwrap<=0.5' \
-    cairn="$C --repo=$W/r run --mount=kernel deb -- /bin/true" \
+    cairn="$C --repo=$W/r run --mount=kernel --net=private deb -- /bin/true" \
     ostree+bwrap="ostree --repo=$W/r checkout deb $W/oco && bwrap --unshare-all --die-with-parent --ro-bind $W/oco / --proc /proc --dev /dev /bin/true"
 }
