@@ -352,6 +352,23 @@ check_record (Cur *c, const char *key, size_t keylen, int argc, char **argv, int
   return hold_lock (lock, dir);
 }
 
+/* The record NAME of DFD, read whole into REC when this user may trust it
+ * (owned, not writable by others: trusted()) and it fits; its length, 0
+ * otherwise.  *OUT_FD is its descriptor (or -1), left open for futimens. */
+static size_t
+read_record (int dfd, const char *name, char *rec, size_t size, int *out_fd)
+{
+  int fd = dfd < 0 ? -1 : openat (dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  size_t len = 0;
+  ssize_t r = -1;
+  if (fd >= 0 && fstat (fd, &st) == 0 && trusted (&st, 0) && st.st_size < MAX_RECORD)
+    while (len < size && (r = read (fd, rec + len, size - len)) > 0)
+      len += (size_t)r;
+  *out_fd = fd;
+  return r == 0 ? len : 0;
+}
+
 void
 cairn_run_record_replay (int argc, char **argv)
 {
@@ -364,16 +381,10 @@ cairn_run_record_replay (int argc, char **argv)
   if (!cairn_run_record_dir (dir, sizeof dir)
       || !cairn_run_record_key (argc, argv, split, &key, &keylen, name))
     return;
-  int dfd = open_record_dir (dir);
-  int fd = dfd < 0 ? -1 : openat (dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  struct stat st;
-  size_t len = 0;
-  ssize_t r = 0;
-  if (fd >= 0 && fstat (fd, &st) == 0 && trusted (&st, 0) && st.st_size < MAX_RECORD)
-    while (len < sizeof rec && (r = read (fd, rec + len, sizeof rec - len)) > 0)
-      len += (size_t)r;
+  int dfd = open_record_dir (dir), fd;
+  size_t len = read_record (dfd, name, rec, sizeof rec, &fd);
   Cur c = { rec, rec + len };
-  int lock = len > 0 && r == 0 ? check_record (&c, key, keylen, argc, argv, split, out) : -1;
+  int lock = len > 0 ? check_record (&c, key, keylen, argc, argv, split, out) : -1;
   free (key);
   if (lock >= 0)
     {
@@ -716,16 +727,10 @@ cairn_mount_record_replay (int argc, char **argv)
     }
   name[16] = '\0';
   strcat (name, ".mnt");
-  int dfd = open_record_dir (dir);
-  int fd = dfd < 0 ? -1 : openat (dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  struct stat st;
-  size_t len = 0;
-  ssize_t r = 0;
-  if (fd >= 0 && fstat (fd, &st) == 0 && trusted (&st, 0) && st.st_size < MAX_RECORD)
-    while (len < sizeof rec && (r = read (fd, rec + len, sizeof rec - len)) > 0)
-      len += (size_t)r;
+  int dfd = open_record_dir (dir), fd;
+  size_t len = read_record (dfd, name, rec, sizeof rec, &fd);
   Cur c = { rec, rec + len };
-  const char *s = len > 0 && r == 0 ? next_str (&c) : NULL, *k = s ? next_bytes (&c, &n) : NULL;
+  const char *s = len > 0 ? next_str (&c) : NULL, *k = s ? next_bytes (&c, &n) : NULL;
   int ok = s && strcmp (s, MOUNT_MAGIC) == 0 && k && n == keylen && memcmp (k, key, n) == 0;
   free (key);
   const char *sum_file = NULL, *sum = NULL;

@@ -396,6 +396,18 @@ t_umount_busy() {
 }
 
 # The process is stopped at a step (CAIRN_TEST_KMOUNT_STOP) and killed there.
+# wait_stopped PID: PID stops itself (CAIRN_TEST_KMOUNT_STOP raises SIGSTOP
+# at the step it names) within 10 s.
+wait_stopped() {
+  local i state=
+  for i in $(seq 1 200); do
+    state=$(awk '{print $3}' /proc/$1/stat 2>/dev/null || :)
+    [ "$state" = T ] && break
+    sleep 0.05
+  done
+  assert_streq "$state" T
+}
+
 t_kill_halfway() {
   require_kmount
   make_varied_tree src
@@ -405,13 +417,7 @@ t_kill_halfway() {
   for step in image erofs overlay; do
     rm -rf mnt r/extensions/cairn/erofs; mkdir mnt
     CAIRN_TEST_KMOUNT_STOP=$step $CAIRN --repo=r mount --kernel main mnt & local pid=$!
-    local i state=
-    for i in $(seq 1 200); do
-      state=$(awk '{print $3}' /proc/$pid/stat 2>/dev/null || :)
-      [ "$state" = T ] && break
-      sleep 0.05
-    done
-    assert_streq "$state" T
+    wait_stopped $pid
     kill -9 $pid; wait $pid 2>/dev/null || :
     if kmounted mnt; then echo "mounted after a kill at $step"; exit 1; fi
     assert_streq "$(grep -c . /proc/self/mountinfo)" "$before"
@@ -433,12 +439,7 @@ t_kill_halfway() {
   if have mksquashfs; then
     mkdir out
     CAIRN_TEST_KMOUNT_STOP=overlay $CAIRN --repo=r export main --format=squashfs out/img.sqfs & pid=$!
-    for i in $(seq 1 200); do
-      state=$(awk '{print $3}' /proc/$pid/stat 2>/dev/null || :)
-      [ "$state" = T ] && break
-      sleep 0.05
-    done
-    assert_streq "$state" T
+    wait_stopped $pid
     kill -9 $pid; wait $pid 2>/dev/null || :
     assert_streq "$(grep -c . /proc/self/mountinfo)" "$before"
     [ -z "$(ls -A out)" ] || { ls -la out; exit 1; }
