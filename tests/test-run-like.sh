@@ -304,7 +304,9 @@ t_named_containers() {
   $CAIRN ps --all | grep -q '^box .*Exited (143)'
   assert_exit 1 $CAIRN exec box /bin/true
   # kill: a container that ignores TERM
-  $CAIRN run -d --net=none --no-init --name=stubborn app -- /bin/sh -c 'trap "" TERM; while true; do sleep 0.2; done' >/dev/null
+  # (the TERM is sent once the trap is set: sent earlier, it ends the shell)
+  $CAIRN run -d --net=none --no-init --name=stubborn app -- /bin/sh -c 'trap "" TERM; echo trapped; while true; do sleep 0.2; done' >/dev/null
+  for i in $(seq 1 50); do $CAIRN logs stubborn | grep -q trapped && break; sleep 0.1; done
   $CAIRN kill --signal=TERM stubborn
   sleep 0.5
   $CAIRN ps | grep -q '^stubborn .* Up '
