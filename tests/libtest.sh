@@ -44,8 +44,22 @@ _tap_run_cleanups() {
   for c in $_tap_cleanups; do [ -n "$c" ] && eval "$c" >/dev/null 2>&1 || true; done
   _tap_cleanups=""
 }
+# Containers a test started through cairn run and never removed (a detached
+# one that exited, or one a failed case left running) still own cgroups
+# below cairn's parent: the runtime deletes each one found in the test's own
+# state roots (only ours), which ends it and gives its cgroups back.
+_tap_delete_containers() {
+  [ -x "$CAIRN_LAUNCH" ] || return 0
+  local st dir
+  find "$_tap_tmproot" -maxdepth 7 -path '*/containers/runtime/*/state.json' 2>/dev/null |
+    while read -r st; do
+      dir=${st%/state.json}
+      "$CAIRN_LAUNCH" --root "${dir%/*}" delete --force "${dir##*/}" >/dev/null 2>&1 || true
+    done
+}
 _tap_exit() {
   _tap_run_cleanups
+  _tap_delete_containers
   # Unmount anything still mounted below our temp root (only ours), then remove it.
   if [ -d "$_tap_tmproot" ]; then
     grep -o " $_tap_tmproot[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
