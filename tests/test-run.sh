@@ -86,6 +86,10 @@ t_confinement_and_limits() {
   echo "$out" | grep -qx RO; [ "$(echo "$out" | tail -1)" = lo ]
   # the cached checkout is never writable from the container, even as root
   co=$(ls -d repo/extensions/cairn/checkouts/*/)
+  # the cache made every mount point run uses by default (the tree lacks
+  # /run, /var/tmp and the /etc files): the root is the checkout, no overlay
+  fs=$($CAIRN run --net=none app -- /bin/awk '$5 == "/" { print $(NF-2) }' /proc/self/mountinfo)
+  [ -n "$fs" ] && [ "$fs" != overlay ] || { echo "root is '$fs', not the cached checkout"; exit 1; }
   assert_exit 1 $CAIRN run app -- /bin/sh -c 'echo x > /bin/busybox'
   # --writable: writes go to a tmpfs overlay and vanish; the store is intact
   assert_streq "$($CAIRN run --writable app -- /bin/sh -c 'echo new > /etc/motd; cat /etc/motd')" new
