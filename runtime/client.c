@@ -691,5 +691,6 @@ oci_client_run (int argc, char **argv)
       if (null >= 0)
         dup2 (null, STDIN_FILENO);
     }
+  oci_g.cairn_run = true;
   return c.detach ? detached (&c) : foreground (&c);
 }
