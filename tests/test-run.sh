@@ -97,6 +97,14 @@ t_confinement_and_limits() {
   # limits: pids and memory
   n=$($CAIRN run --pids=20 app -- /bin/sh -c '(for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do sleep 3 & done) 2>/dev/null; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n' 2>/dev/null)
   [ "$n" -le 20 ] && [ "$n" -ge 5 ] || { echo "pids limit not enforced: $n processes"; exit 1; }
+  # cgroup v1 hierarchies (a hybrid host): only those cairn reads (device
+  # rules, freezer, stats), and that of a limit asked (runtime/oci-cgroup.c)
+  if [ -d /sys/fs/cgroup/devices ]; then
+    ls=$($CAIRN run --net=none app -- /bin/ls /sys/fs/cgroup)
+    for h in devices freezer memory pids; do echo "$ls" | grep -qx $h; done
+    echo "$ls" | grep -qx -e cpuset -e blkio -e cpu && { echo "unasked hierarchies: $ls"; exit 1; }
+    $CAIRN run --net=none --cpus=1 app -- /bin/ls /sys/fs/cgroup | grep -qx -e cpu -e 'cpu,cpuacct'
+  fi
   assert_exit 137 $CAIRN run --memory=32M app -- /bin/sh -c 'x=$(head -c 200000000 /dev/zero | tr "\0" a); echo ${#x}'
   # exit status and signals
   assert_exit 7 $CAIRN run app -- /bin/sh -c 'exit 7'
