@@ -105,6 +105,14 @@ t_confinement_and_limits() {
     echo "$ls" | grep -qx -e cpuset -e blkio -e cpu && { echo "unasked hierarchies: $ls"; exit 1; }
     $CAIRN run --net=none --cpus=1 app -- /bin/ls /sys/fs/cgroup | grep -qx -e cpu -e 'cpu,cpuacct'
   fi
+  # a container kept after its exit (no --rm) gives its cgroups back at
+  # once: one never removed leaves none behind; rm still works
+  k=keep$$
+  assert_exit 3 $CAIRN run --name=$k --net=none app -- /bin/sh -c 'exit 3'
+  [ -z "$(ls -d /sys/fs/cgroup/*/cairn/$k /sys/fs/cgroup/cairn/$k 2>/dev/null)" ] || {
+    echo "cgroups of the exited $k left"; exit 1; }
+  $CAIRN ps -a | grep -q "^$k .*Exited (3)"
+  $CAIRN rm $k >/dev/null
   assert_exit 137 $CAIRN run --memory=32M app -- /bin/sh -c 'x=$(head -c 200000000 /dev/zero | tr "\0" a); echo ${#x}'
   # exit status and signals
   assert_exit 7 $CAIRN run app -- /bin/sh -c 'exit 7'
