@@ -27,34 +27,30 @@ open_cache_dir (CairnRepo *repo, GError **error)
 }
 
 /* ---- mount points ------------------------------------------------------------
- * What `cairn run` mounts on by default (cli/run-config.c: /proc, /dev,
- * /sys, the tmpfs on /tmp, /run and /var/tmp, the /etc files bound
- * read-only), made in the cached checkout where the tree lacks them: a tree
- * that has them all runs on its read-only checkout as it is, one that
- * lacks one needs an overlay to make it, which costs a container start
- * more than a third of its time.  They are empty and only in this
+ * What `cairn run` mounts on by default (cairn_run_mount_points, read by
+ * cli/run-config.c too), made in the cached checkout where the tree lacks
+ * them: a tree that has them all runs on its read-only checkout as it is,
+ * one that lacks one needs an overlay to make it, which costs a container
+ * start more than a third of its time.  They are empty and only in this
  * checkout, which is cairn's own (never the store, never a user's
  * checkout); what the container sees there is the mount.  Best effort:
  * a path whose parent is not a directory of the tree itself (a symlink,
  * say) or that cannot be made is left alone, and the container gets the
  * overlay as before. */
-static const struct
-{
-  const char *path;
-  mode_t mode; /* S_IFDIR or S_IFREG with permissions */
-} mount_points[] = {
-  { "proc", S_IFDIR | 0555 },
-  { "dev", S_IFDIR | 0755 },
-  { "sys", S_IFDIR | 0555 },
-  { "tmp", S_IFDIR | 01777 },
-  { "run", S_IFDIR | 0755 },
-  { "var", S_IFDIR | 0755 },
-  { "var/tmp", S_IFDIR | 01777 },
-  { "etc", S_IFDIR | 0755 },
-  { "etc/resolv.conf", S_IFREG | 0644 },
-  { "etc/hosts", S_IFREG | 0644 },
-  { "etc/hostname", S_IFREG | 0644 },
+const CairnRunMountPoint cairn_run_mount_points[] = {
+  { "/proc", S_IFDIR | 0555, CAIRN_RUN_MP_KERNEL },
+  { "/dev", S_IFDIR | 0755, CAIRN_RUN_MP_KERNEL },
+  { "/sys", S_IFDIR | 0555, CAIRN_RUN_MP_KERNEL },
+  { "/tmp", S_IFDIR | 01777, CAIRN_RUN_MP_TMPFS },
+  { "/run", S_IFDIR | 0755, CAIRN_RUN_MP_TMPFS },
+  { "/var", S_IFDIR | 0755, CAIRN_RUN_MP_PARENT },
+  { "/var/tmp", S_IFDIR | 01777, CAIRN_RUN_MP_TMPFS },
+  { "/etc", S_IFDIR | 0755, CAIRN_RUN_MP_PARENT },
+  { "/etc/resolv.conf", S_IFREG | 0644, CAIRN_RUN_MP_ETC },
+  { "/etc/hosts", S_IFREG | 0644, CAIRN_RUN_MP_ETC },
+  { "/etc/hostname", S_IFREG | 0644, CAIRN_RUN_MP_ETC },
 };
+const gsize cairn_run_n_mount_points = G_N_ELEMENTS (cairn_run_mount_points);
 
 /* Make @name in @dfd when nothing is there (never through a symlink). */
 static void
@@ -82,9 +78,9 @@ add_mount_points (int root_dfd, gpointer data, GError **error)
 {
   (void)data;
   (void)error;
-  for (gsize i = 0; i < G_N_ELEMENTS (mount_points); i++)
+  for (gsize i = 0; i < cairn_run_n_mount_points; i++)
     {
-      const char *path = mount_points[i].path, *slash = strchr (path, '/');
+      const char *path = cairn_run_mount_points[i].path + 1, *slash = strchr (path, '/');
       cairn_autofd parent = -1;
       if (slash)
         {
@@ -93,7 +89,8 @@ add_mount_points (int root_dfd, gpointer data, GError **error)
           if (parent < 0)
             continue;
         }
-      make_mount_point (slash ? parent : root_dfd, slash ? slash + 1 : path, mount_points[i].mode);
+      make_mount_point (slash ? parent : root_dfd, slash ? slash + 1 : path,
+                        cairn_run_mount_points[i].mode);
     }
   return TRUE;
 }

@@ -80,6 +80,32 @@ G_BEGIN_DECLS
  * empty files /etc/resolv.conf, /etc/hosts, /etc/hostname), so that a
  * container of it needs no overlay to make them. */
 
+/* The mount points of `cairn run`'s default container, the one list both
+ * its users read: cli/run-config.c mounts on them (the kernel file systems,
+ * the default tmpfs, the /etc files it binds) and cache.c makes them in a
+ * cached checkout that lacks them.  A target run mounts on that the cache
+ * did not make costs every run of such a tree an overlay root; with one
+ * list they cannot drift apart (tests/test-run.sh checks the root is no
+ * overlay).  Paths are absolute; a PARENT entry is only a directory the
+ * others live in and is listed before them. */
+typedef enum
+{
+  CAIRN_RUN_MP_KERNEL, /* /proc, /dev, /sys: always mounted */
+  CAIRN_RUN_MP_TMPFS,  /* a default tmpfs (not with --read-only) */
+  CAIRN_RUN_MP_ETC,    /* a file of /etc run binds read-only */
+  CAIRN_RUN_MP_PARENT, /* no mount: the directory of later entries */
+} CairnRunMountPointKind;
+
+typedef struct
+{
+  const char *path;
+  mode_t mode; /* S_IFDIR or S_IFREG with permissions */
+  CairnRunMountPointKind kind;
+} CairnRunMountPoint;
+
+extern const CairnRunMountPoint cairn_run_mount_points[];
+extern const gsize cairn_run_n_mount_points;
+
 /* Open cairn's state directory extensions/cairn/@name of @repo (the
  * checkout cache, the EROFS image cache, the shared mounts), creating it
  * 0700 when missing. Returns an O_CLOEXEC directory fd. */

@@ -26,6 +26,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "cli/cairn-run.h"
+#include "checkout/cairn-checkout.h"
 #include <arpa/inet.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -560,8 +561,25 @@ network (const CairnRunArgs *a, const char *hostname, const char *containers, Ca
   g_ptr_array_add (c->inputs, g_strdup ("/etc/resolv.conf"));
   if (!strcmp (mode, "host"))
     g_ptr_array_add (c->inputs, g_strdup ("/etc/hosts"));
-  static const char *const names[3] = { "resolv.conf", "hosts", "hostname" };
-  const char *const data[3] = { resolv, hosts, hn };
+  /* the /etc files are those of the shared list, which the cached
+   * checkout has (checkout/cairn-checkout.h) */
+  const char *names[3], *data[3];
+  int n = 0;
+  for (gsize i = 0; i < cairn_run_n_mount_points; i++)
+    {
+      const CairnRunMountPoint *m = &cairn_run_mount_points[i];
+      if (m->kind != CAIRN_RUN_MP_ETC)
+        continue;
+      g_assert (n < 3 && g_str_has_prefix (m->path, "/etc/"));
+      names[n] = m->path + strlen ("/etc/");
+      data[n] = !strcmp (names[n], "resolv.conf") ? resolv
+                : !strcmp (names[n], "hosts")     ? hosts
+                : !strcmp (names[n], "hostname")  ? hn
+                                                  : NULL;
+      g_assert (data[n]);
+      n++;
+    }
+  g_assert (n == 3);
   g_autofree char *dir = write_etc_files (containers, names, data, error);
   if (!dir)
     return FALSE;
@@ -632,9 +650,9 @@ filesystem (const CairnRunArgs *a, const char *root, const char *workdir, GPtrAr
   g_autoptr (GPtrArray) tmpfs = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) binds = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) targets = g_ptr_array_new_with_free_func (g_free);
-  static const char *const defaults[] = { "/tmp", "/run", "/var/tmp" };
-  for (gsize i = 0; !a->read_only && i < G_N_ELEMENTS (defaults); i++)
-    g_ptr_array_add (tmpfs, g_strdup (defaults[i]));
+  for (gsize i = 0; !a->read_only && i < cairn_run_n_mount_points; i++)
+    if (cairn_run_mount_points[i].kind == CAIRN_RUN_MP_TMPFS)
+      g_ptr_array_add (tmpfs, g_strdup (cairn_run_mount_points[i].path));
   for (guint i = 0; i < a->tmpfs->len; i++)
     {
       const char *t = a->tmpfs->pdata[i];
@@ -654,9 +672,9 @@ filesystem (const CairnRunArgs *a, const char *root, const char *workdir, GPtrAr
       g_ptr_array_add (targets,
                        g_strndup (strchr (b, ':') + 1, strcspn (strchr (b, ':') + 1, ":")));
     }
-  static const char *const always[] = { "/proc", "/dev", "/sys" };
-  for (gsize i = 0; i < G_N_ELEMENTS (always); i++)
-    g_ptr_array_add (targets, g_strdup (always[i]));
+  for (gsize i = 0; i < cairn_run_n_mount_points; i++)
+    if (cairn_run_mount_points[i].kind == CAIRN_RUN_MP_KERNEL)
+      g_ptr_array_add (targets, g_strdup (cairn_run_mount_points[i].path));
   if (workdir)
     g_ptr_array_add (targets, g_strdup (workdir));
   for (guint i = 0; i < tmpfs->len; i++)

@@ -405,16 +405,56 @@ own_cgroup (const char *ctrls)
   return res ? res : xstrdup ("/");
 }
 
+/* The containers of cairn run (runtime/client.c runs this runtime in its
+ * own process) get only the v1 hierarchies that what cairn does with them
+ * reads: devices (the device rules: the container's isolation), freezer
+ * (pause; the kill of every process), pids, memory and cpuacct (cairn
+ * stats); cpu, cpuset, blkio and hugetlb only when a limit of theirs is
+ * asked.  Each hierarchy costs a container's start a mkdir, a move of its
+ * init (a cgroup v1 attach), a mount inside and an rmdir after, and a
+ * cpuset the copy of its parent's masks, which walks every sibling.  The
+ * container of an OCI engine gets them all, as runc makes them. */
+static bool
+lean_wants (const char *ctrl, size_t n, const struct oci_resources *r)
+{
+#define IS(name) (n == strlen (name) && strncmp (ctrl, name, n) == 0)
+  bool blkio = r->has_blkio_weight || r->has_blkio_leaf_weight || r->n_weight_dev;
+  for (int k = 0; k < 4; k++)
+    blkio |= r->n_throttle[k] > 0;
+  if (IS ("devices") || IS ("freezer") || IS ("pids") || IS ("memory") || IS ("cpuacct"))
+    return true;
+  if (IS ("cpu"))
+    return r->has_shares || r->has_quota || r->has_period || r->has_rt_runtime || r->has_rt_period
+           || r->has_burst || r->has_idle;
+  if (IS ("cpuset"))
+    return r->cpus || r->mems;
+  if (IS ("blkio"))
+    return blkio;
+  if (IS ("hugetlb"))
+    return r->n_huge > 0;
+  return false;
+#undef IS
+}
+
 static bool
 wanted_v1 (const char *name, const struct oci_resources *r)
 {
   static const char *const base[]
       = { "cpu,cpuacct", "cpuacct,cpu", "cpu",     "cpuacct", "cpuset", "memory",
           "pids",        "freezer",     "devices", "blkio",   "hugetlb" };
-  (void)r;
+  bool known = false;
   for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
-    if (strcmp (name, base[i]) == 0)
-      return true;
+    known |= strcmp (name, base[i]) == 0;
+  if (!known || !oci_g.cairn_run)
+    return known;
+  /* a hierarchy of several controllers ("cpu,cpuacct") when one is wanted */
+  for (const char *p = name; *p;)
+    {
+      size_t n = strcspn (p, ",");
+      if (lean_wants (p, n, r))
+        return true;
+      p += n + (p[n] == ',');
+    }
   return false;
 }
 

@@ -111,6 +111,11 @@ oci_send_console (const char *sock_path, int master)
 static int
 copy_config (int bundlefd, int dirfd)
 {
+  /* cairn run's bundle is its own and never changes after create: a link
+   * is the copy, without a new file's data written (a copy if they are on
+   * two file systems) */
+  if (oci_g.cairn_run && linkat (bundlefd, "config.json", dirfd, "config.json", 0) == 0)
+    return 0;
   _cleanup_close_ int in = openat (bundlefd, "config.json", O_RDONLY | O_CLOEXEC);
   _cleanup_close_ int out
       = openat (dirfd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -1072,6 +1077,33 @@ oci_cmd_start (int argc, char **argv)
   return r < 0 ? oci_report (r) : 0;
 }
 
+/* A container of cairn run kept after its exit (no --rm) keeps its bundle
+ * and its status until cairn rm; its cgroups are of no more use once
+ * nothing is left in them, and one that nobody removes would keep them for
+ * good (empty cgroups pile up under cairn's parent, and a new cpuset one
+ * walks all its siblings).  Only when empty: a process left behind (in
+ * the host's pid namespace) keeps them, for delete to kill it as before. */
+static void
+release_cgroups (struct ctx *c)
+{
+  flock (c->dirfd, LOCK_EX);
+  struct stat sb;
+  pid_t *pids = NULL;
+  size_t n = 0;
+  if (fstat (c->dirfd, &sb) == 0 && sb.st_nlink > 0 && c->st.cg.n + !!c->st.cg.unified_dir > 0
+      && oci_cgroups_pids (&c->st.cg, &pids, &n) == 0 && n == 0
+      && oci_cgroups_destroy (&c->st.cg) == 0)
+    {
+      int mode = c->st.cg.mode;
+      oci_cgroups_clear (&c->st.cg);
+      c->st.cg.mode = mode;
+      if (oci_state_write (c->dirfd, &c->st) < 0)
+        oci_log_warn ("%s", launch_errmsg ());
+    }
+  free (pids);
+  flock (c->dirfd, LOCK_UN);
+}
+
 int
 oci_cmd_run (int argc, char **argv)
 {
@@ -1110,5 +1142,7 @@ oci_cmd_run (int argc, char **argv)
       if (fstat (c.dirfd, &sb) == 0 && sb.st_nlink > 0)
         oci_delete_container (c.rootfd, o.id, c.dirfd, &c.st, true);
     }
+  else if (oci_g.cairn_run)
+    release_cgroups (&c);
   return code;
 }

@@ -281,6 +281,10 @@ struct oci_global
   int rootless; /* -1 auto, 0, 1 */
   const char *seccomp_cache;
   bool is_rootless; /* resolved */
+  /* run in process by cairn run (runtime/client.c): the bundle is its own,
+   * written once and never changed, so create links its config.json where
+   * it would copy it; the cgroups are only those cairn reads (oci-cgroup.c) */
+  bool cairn_run;
 };
 
 extern struct oci_global oci_g;

@@ -86,6 +86,10 @@ t_confinement_and_limits() {
   echo "$out" | grep -qx RO; [ "$(echo "$out" | tail -1)" = lo ]
   # the cached checkout is never writable from the container, even as root
   co=$(ls -d repo/extensions/cairn/checkouts/*/)
+  # the cache made every mount point run uses by default (the tree lacks
+  # /run, /var/tmp and the /etc files): the root is the checkout, no overlay
+  fs=$($CAIRN run --net=none app -- /bin/awk '$5 == "/" { print $(NF-2) }' /proc/self/mountinfo)
+  [ -n "$fs" ] && [ "$fs" != overlay ] || { echo "root is '$fs', not the cached checkout"; exit 1; }
   assert_exit 1 $CAIRN run app -- /bin/sh -c 'echo x > /bin/busybox'
   # --writable: writes go to a tmpfs overlay and vanish; the store is intact
   assert_streq "$($CAIRN run --writable app -- /bin/sh -c 'echo new > /etc/motd; cat /etc/motd')" new
@@ -93,6 +97,22 @@ t_confinement_and_limits() {
   # limits: pids and memory
   n=$($CAIRN run --pids=20 app -- /bin/sh -c '(for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do sleep 3 & done) 2>/dev/null; n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n' 2>/dev/null)
   [ "$n" -le 20 ] && [ "$n" -ge 5 ] || { echo "pids limit not enforced: $n processes"; exit 1; }
+  # cgroup v1 hierarchies (a hybrid host): only those cairn reads (device
+  # rules, freezer, stats), and that of a limit asked (runtime/oci-cgroup.c)
+  if [ -d /sys/fs/cgroup/devices ]; then
+    ls=$($CAIRN run --net=none app -- /bin/ls /sys/fs/cgroup)
+    for h in devices freezer memory pids; do echo "$ls" | grep -qx $h; done
+    echo "$ls" | grep -qx -e cpuset -e blkio -e cpu && { echo "unasked hierarchies: $ls"; exit 1; }
+    $CAIRN run --net=none --cpus=1 app -- /bin/ls /sys/fs/cgroup | grep -qx -e cpu -e 'cpu,cpuacct'
+  fi
+  # a container kept after its exit (no --rm) gives its cgroups back at
+  # once: one never removed leaves none behind; rm still works
+  k=keep$$
+  assert_exit 3 $CAIRN run --name=$k --net=none app -- /bin/sh -c 'exit 3'
+  [ -z "$(ls -d /sys/fs/cgroup/*/cairn/$k /sys/fs/cgroup/cairn/$k 2>/dev/null)" ] || {
+    echo "cgroups of the exited $k left"; exit 1; }
+  $CAIRN ps -a | grep -q "^$k .*Exited (3)"
+  $CAIRN rm $k >/dev/null
   assert_exit 137 $CAIRN run --memory=32M app -- /bin/sh -c 'x=$(head -c 200000000 /dev/zero | tr "\0" a); echo ${#x}'
   # exit status and signals
   assert_exit 7 $CAIRN run app -- /bin/sh -c 'exit 7'
