@@ -721,30 +721,42 @@ out:
  * idle machine, up to 6 ms on this 2-CPU VM under load (perf trace), after
  * the mount is attached and usable. So the front end hands that last
  * close to a child that shares its memory (CLONE_VM: no copy of the page
- * tables) and holds a copy of its descriptors; the child waits until the
- * front end has exited (PR_SET_PDEATHSIG, sent after the exiting parent
- * has closed its descriptors) and only then exits itself, so that the
- * grace period and the address space's teardown are paid after `cairn
- * mount` has returned. The overlay holds its own private clone of the
- * layer: what the child drops is nothing anyone can reach. Without the
- * child (clone failed) the front end closes it itself. */
+ * tables) and holds a copy of its descriptors; the child closes every
+ * other one at once (a caller reading our output until EOF must not wait
+ * for it), waits until the front end has exited (PR_SET_PDEATHSIG, sent
+ * after the exiting parent has closed its descriptors) and only then
+ * exits itself, so that the grace period and the address space's
+ * teardown are paid after `cairn mount` has returned. The overlay holds
+ * its own private clone of the layer: what the child drops is nothing
+ * anyone can reach. Without the child (clone failed) the front end's own
+ * exit closes it. */
+typedef struct
+{
+  pid_t parent;
+  int layer;
+} Teardown;
+
 static int
 teardown_child (void *arg)
 {
-  pid_t parent = *(pid_t *)arg;
+  const Teardown *t = arg;
+  if (t->layer > 0)
+    (void)close_range (0, (unsigned)t->layer - 1, 0);
+  (void)close_range ((unsigned)t->layer + 1, ~0u, 0);
   if (prctl (PR_SET_PDEATHSIG, SIGKILL) == 0)
-    while (getppid () == parent)
+    while (getppid () == t->parent)
       pause ();
   _exit (0);
 }
 
 static _Noreturn void
-leave_teardown (void)
+leave_teardown (int layer)
 {
   static char stack[16384] __attribute__ ((aligned (16)));
-  static pid_t parent;
-  parent = getpid ();
-  (void)clone (teardown_child, stack + sizeof stack, CLONE_VM, &parent);
+  static Teardown t;
+  t.parent = getpid ();
+  t.layer = layer;
+  (void)clone (teardown_child, stack + sizeof stack, CLONE_VM, &t);
   _exit (0);
 }
 
@@ -799,7 +811,7 @@ cairn_mount_record_replay (int argc, char **argv)
   if (dfd >= 0)
     close (dfd);
   if (ok)
-    leave_teardown ();
+    leave_teardown (layer);
 }
 
 void
