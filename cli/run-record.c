@@ -29,11 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -666,11 +663,10 @@ set_str (int fs, const char *key, const char *value)
 }
 
 /* The mount cairn_kmount() makes (checkout/kmount.c), from the recorded
- * values; 1 when it is attached at @dir, with *@out_layer the descriptor
- * of the detached EROFS mount, left open (see leave_teardown()). */
+ * values; 1 when it is attached at @dir. */
 static int
 replay_mount (const char *image, const char *sum, size_t sum_len, const char *objects,
-              const char *source, int verity, int suid, const char *dir, int *out_layer)
+              const char *source, int verity, int suid, const char *dir)
 {
   int ok = 0, img = -1, efs = -1, emnt = -1, ofs = -1, omnt = -1, target = -1;
   char stamp[32], path[64];
@@ -706,58 +702,11 @@ replay_mount (const char *image, const char *sum, size_t sum_len, const char *ob
   if (omnt < 0)
     goto out;
   ok = move_mount (omnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0;
-  if (ok)
-    *out_layer = emnt, emnt = -1;
 out:
   for (int *fd = (int[]){ img, efs, emnt, ofs, omnt, target, -2 }; *fd != -2; fd++)
     if (*fd >= 0)
       close (*fd);
   return ok;
-}
-
-/* The last close of the detached EROFS mount's descriptor dissolves it,
- * and the kernel waits for an RCU grace period before it frees a
- * dissolved mount (namespace_unlock() in fs/namespace.c): 0.05 ms on an
- * idle machine, up to 6 ms on this 2-CPU VM under load (perf trace), after
- * the mount is attached and usable. So the front end hands that last
- * close to a child that shares its memory (CLONE_VM: no copy of the page
- * tables) and holds a copy of its descriptors; the child closes every
- * other one at once (a caller reading our output until EOF must not wait
- * for it), waits until the front end has exited (PR_SET_PDEATHSIG, sent
- * after the exiting parent has closed its descriptors) and only then
- * exits itself, so that the grace period and the address space's
- * teardown are paid after `cairn mount` has returned. The overlay holds
- * its own private clone of the layer: what the child drops is nothing
- * anyone can reach. Without the child (clone failed) the front end's own
- * exit closes it. */
-typedef struct
-{
-  pid_t parent;
-  int layer;
-} Teardown;
-
-static int
-teardown_child (void *arg)
-{
-  const Teardown *t = arg;
-  if (t->layer > 0)
-    (void)close_range (0, (unsigned)t->layer - 1, 0);
-  (void)close_range ((unsigned)t->layer + 1, ~0u, 0);
-  if (prctl (PR_SET_PDEATHSIG, SIGKILL) == 0)
-    while (getppid () == t->parent)
-      pause ();
-  _exit (0);
-}
-
-static _Noreturn void
-leave_teardown (int layer)
-{
-  static char stack[16384] __attribute__ ((aligned (16)));
-  static Teardown t;
-  t.parent = getpid ();
-  t.layer = layer;
-  (void)clone (teardown_child, stack + sizeof stack, CLONE_VM, &t);
-  _exit (0);
 }
 
 void
@@ -800,10 +749,9 @@ cairn_mount_record_replay (int argc, char **argv)
        && next_num (&c, 1, &suid) && (mp = next_str (&c)) && (s = next_str (&c))
        && strcmp (s, "end") == 0 && sum_file && strcmp (sum_file, sumpath) == 0
        && strcmp (mp, argv[argc - 1]) == 0;
-  int layer = -1;
   ok = ok
        && replay_mount (image, sum, sum_len, objects, source, (int)verity, (int)suid,
-                        argv[argc - 1], &layer);
+                        argv[argc - 1]);
   if (ok)
     (void)futimens (fd, NULL); /* recently used records survive the trimming */
   if (fd >= 0)
@@ -811,7 +759,7 @@ cairn_mount_record_replay (int argc, char **argv)
   if (dfd >= 0)
     close (dfd);
   if (ok)
-    leave_teardown (layer);
+    exit (0);
 }
 
 void
