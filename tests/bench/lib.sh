@@ -24,6 +24,66 @@ bench_compare() {
   python3 "$BENCH_DIR/compare.py" "${args[@]}" "$@"
 }
 
+# bench_lean LABEL [--runs N] [--prepare CMD] [--goal-ms MS] NAME='CMD' ...
+# The same comparison without compare.py's own process start: each command
+# runs from this bash (eval: bash forks and execs its programs itself, no
+# Python fork and no `sh -c`), timed by $EPOCHREALTIME around it, alternating
+# order, one warm-up, CMD prepared (untimed, eval) before every run. For
+# commands of a few ms, where compare.py's Python fork and shell (~6 ms on
+# this VM) would be most of the figure. --goal-ms: an absolute goal for the
+# first command's median.
+bench_lean() {
+  local label=$1 runs=$BENCH_RUNS prepare=: goal= i j n t0 t1; shift
+  while :; do
+    case $1 in
+      --runs) runs=$2; shift 2 ;;
+      --prepare) prepare=$2; shift 2 ;;
+      --goal-ms) goal=$2; shift 2 ;;
+      *) break ;;
+    esac
+  done
+  local -a names=() cmds=() order
+  local -A times=()
+  for a in "$@"; do names+=("${a%%=*}"); cmds+=("${a#*=}"); done
+  for ((i = -1; i < runs; i++)); do
+    order=()
+    for ((j = 0; j < ${#names[@]}; j++)); do
+      order+=($(( i % 2 == 0 || i < 0 ? j : ${#names[@]} - 1 - j )))
+    done
+    for j in "${order[@]}"; do
+      n=${names[j]}
+      BENCH_WHICH=$n eval "$prepare" >/dev/null || return 1
+      t0=$EPOCHREALTIME
+      BENCH_WHICH=$n eval "${cmds[j]}" >/dev/null || { echo "bench: command failed: ${cmds[j]}" >&2; return 1; }
+      t1=$EPOCHREALTIME
+      ((i < 0)) || times[$n]+=" $(( ${t1/./} - ${t0/./} ))"
+    done
+  done
+  for n in "${names[@]}"; do echo "$n${times[$n]}"; done \
+    | python3 -c '
+import json, statistics, sys
+label, runs, goal, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+rows = [l.split() for l in sys.stdin if l.strip()]
+med = {r[0]: statistics.median(int(x) / 1e3 for x in r[1:]) for r in rows}
+lo = {r[0]: min(int(x) / 1e3 for x in r[1:]) for r in rows}
+hi = {r[0]: max(int(x) / 1e3 for x in r[1:]) for r in rows}
+subj = rows[0][0]
+print("== %s (%d runs, 1 warm-up; medians, alternating order; bash $EPOCHREALTIME, no compare.py)" % (label, runs))
+print("   %-28s %10s %10s %10s %9s" % ("command", "median ms", "min ms", "max ms", "ratio"))
+for r in rows:
+    n = r[0]
+    print("   %-28s %10.2f %10.2f %10.2f %8.2fx" % (n, med[n], lo[n], hi[n], med[subj] / med[n]))
+res = {"label": label, "runs": runs, "timer": "bash", "median_ms": med, "min_ms": lo,
+       "max_ms": hi, "peak_rss_kib": {}, "targets": []}
+if goal:
+    ok = med[subj] <= float(goal)
+    res["targets"].append({"vs": "ms", "value": med[subj], "goal": float(goal), "met": ok})
+    print("   goal %s <= %s ms: %.2f ms %s" % (subj, goal, med[subj], "MET" if ok else "MISSED"))
+with open(out, "a") as f:
+    f.write(json.dumps(res) + "\n")
+' "$label" "$runs" "$goal" "$BENCH_RESULTS"
+}
+
 # The conditions a figure depends on, printed with the figures: an idle
 # machine, memory, dirty data still to be written back, the filesystem of the
 # work directory, the commit's thread count. A fresh machine differs from a
