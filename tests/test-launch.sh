@@ -695,12 +695,35 @@ t_limits_user() {
 
 t_limits_user_delegated() {
   user_case; require_cgroups
-  if [ -d /sys/fs/cgroup/pids ]; then d=/sys/fs/cgroup/pids/cairn; else d=/sys/fs/cgroup/cairn; fi
-  [ -d /sys/fs/cgroup/pids ] || skip "delegation test written for v1/hybrid hosts"
+  if [ ! -d /sys/fs/cgroup/pids ]; then delegated_v2; return; fi
+  d=/sys/fs/cgroup/pids/cairn
   mkdir -p "$d"; owner=$(stat -c %u:%g "$d")
   chown "$LAUNCH_UID" "$d"
   rc=0; run_probe_user --no-init --pids=16 "$R" /bin/probe forks > out 2>err || rc=$?
   chown "$owner" "$d"
+  cat err
+  assert_kv out forks 15
+  assert_streq "$(find "$d" -mindepth 1 -maxdepth 1 -user "$LAUNCH_UID")" ""
+}
+# cgroup v2 (a booted Debian 12): delegation is the directory and its
+# cgroup.procs and cgroup.subtree_control (cgroups(7) "Cgroups v2 delegation"),
+# and a user may move a process only between cgroups whose common ancestor's
+# cgroup.procs it may write: the launcher starts from a leaf of the delegated
+# parent (root-owned, moved there by root), as a delegating manager would.
+delegated_v2() {
+  local d=/sys/fs/cgroup/cairn f owners="" leaf
+  grep -qw pids /sys/fs/cgroup/cgroup.controllers || skip "no pids controller in cgroup v2"
+  grep -qw pids /sys/fs/cgroup/cgroup.subtree_control || echo +pids > /sys/fs/cgroup/cgroup.subtree_control
+  mkdir -p "$d"
+  for f in "$d" "$d/cgroup.procs" "$d/cgroup.subtree_control"; do
+    owners="$owners $(stat -c %u:%g "$f"):$f"
+  done
+  leaf="$d/lt$$-$RANDOM"; mkdir "$leaf"
+  chown "$LAUNCH_UID" "$d" "$d/cgroup.procs" "$d/cgroup.subtree_control"
+  rc=0
+  (echo $BASHPID > "$leaf/cgroup.procs" && run_probe_user --no-init --pids=16 "$R" /bin/probe forks) > out 2>err || rc=$?
+  for f in $owners; do chown "${f%:*}" "${f##*:}"; done
+  rmdir "$leaf"
   cat err
   assert_kv out forks 15
   assert_streq "$(find "$d" -mindepth 1 -maxdepth 1 -user "$LAUNCH_UID")" ""
