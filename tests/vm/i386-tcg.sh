@@ -140,9 +140,8 @@ export G_TEST_SRCDIR=/src/tests G_TEST_BUILDDIR=$b/tests CAIRN_TOP_SRCDIR=/src \
 pass=0 fail=0
 for t in test-launch.sh test-launch-errors.sh; do
   s=$SECONDS
-  bash /src/tests/$t > /run/$t.log 2>&1
-  rc=$?
-  sed "s/^/CAIRN-VM: $t: /" /run/$t.log
+  bash /src/tests/$t 2>&1 | tee /run/$t.log | sed -u "s/^/CAIRN-VM: $t: /"
+  rc=${PIPESTATUS[0]}
   p=$(grep -c '^ok ' /run/$t.log) f=$(grep -c '^not ok ' /run/$t.log)
   [ $rc = 0 ] || [ "$f" -gt 0 ] || f=$((f + 1)) # a script that died outside a case
   pass=$((pass + p)) fail=$((fail + f))
