@@ -26,6 +26,8 @@
 #                         see a test fail with a feature broken)
 #   CAIRN_VM_TIMEOUT=SEC  the whole VM run (default 5400)
 #   CAIRN_VM_FILTER=REGEX passed as CAIRN_TEST_FILTER to the tests
+#   CAIRN_VM_KEEP=1       keep the run's root and disk image (removed by
+#                         default: only the base and the console log stay)
 # The source is a `git clone` of this checkout's HEAD (commit first). Exit
 # status 0 only when the VM ran every test, none failed, and the i386 entry
 # was present inside it.
@@ -96,9 +98,15 @@ if [ ! -f "$base/.cairn-vm-base" ] || [ "$(cat "$base/.cairn-vm-base")" != "$sta
   printf '%s' "$stamp" > "$base/.cairn-vm-base"
 fi
 
-# 2. this run's root: the base, a clean clone of HEAD, built in the chroot
+# 2. this run's root: the base, a clean clone of HEAD, built in the chroot.
+# The machine is shared: check the space first (the root and its image hold
+# about twice the base for a minute), and keep only the image once it is made.
 root="$work/root"
 rm -rf "$root" "$work/disk.img"
+need_mb=$((2 * $(du -sm "$base" | cut -f1) + 1024))
+avail_mb=$(df --output=avail -BM "$work" | tail -n 1 | tr -dc 0-9)
+[ "$avail_mb" -ge "$need_mb" ] || die "$work: ${avail_mb} MB free, need ${need_mb} MB"
+[ "${CAIRN_VM_KEEP:-0}" = 1 ] || trap 'rm -rf "$root" "$work/disk.img"' EXIT
 cp -a "$base" "$root"
 git clone -q --no-local "$top" "$root/src"
 say "source: $(git -C "$root/src" log -1 --format='%h %s')"
@@ -157,12 +165,14 @@ sed -i "s|@FILTER@|${CAIRN_VM_FILTER:-}|g" "$root/ci-vm.sh"
 chmod 0755 "$root/ci-vm.sh"
 
 # 3. an ext4 image of the root, booted with the root's own kernel under TCG
-kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)
-initrd=$(ls "$root"/boot/initrd.img-* | sort -V | tail -n 1)
+cp "$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)" "$work/vmlinuz"
+cp "$(ls "$root"/boot/initrd.img-* | sort -V | tail -n 1)" "$work/initrd.img"
+kernel="$work/vmlinuz" initrd="$work/initrd.img"
 size_mb=$(($(du -sm "$root" | cut -f1) + 1024))
 mkfs.ext4 -q -F -L cairn-vm -d "$root" "$work/disk.img" "${size_mb}M"
+[ "${CAIRN_VM_KEEP:-0}" = 1 ] || rm -rf "$root"
 log="$work/console.log"
-say "booting $(basename "$kernel") under TCG (2 vCPUs, 2 GiB); console in $log"
+say "booting $(basename "$(ls "$base"/boot/vmlinuz-* | sort -V | tail -n 1)") under TCG (2 vCPUs, 2 GiB); console in $log"
 t0=$SECONDS
 rc=0
 timeout --foreground "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp 2 \
