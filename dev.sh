@@ -4,6 +4,8 @@
 #   ./dev.sh test    install what is missing, build, run the whole test suite
 #   ./dev.sh build   install what is missing and build only
 #   ./dev.sh bench [SCENARIO...]   build and run the benchmarks (not part of test)
+#   ./dev.sh vm      the launcher tests in a QEMU (TCG) VM with the i386 entry
+#                    (tests/vm/i386-tcg.sh; slow, not part of test)
 # The build is out of tree in _build/. Set CAIRN_NO_INSTALL=1 to skip apt-get.
 set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +24,9 @@ TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client
  golang-gocapability-dev golang-github-urfave-cli-dev golang-github-xeipuuv-gojsonschema-dev
  golang-golang-x-sys-dev golang-github-stretchr-testify-dev erofs-utils fsverity kmod"
 BENCH_DEPS="debootstrap hyperfine time nginx-light"
+# tests/vm/i386-tcg.sh only (the i386 entry in a software-emulated VM; not CI):
+# ./dev.sh vm installs them and runs it.
+VM_DEPS="qemu-system-x86 e2fsprogs debootstrap"
 
 install_deps() {
   [ "${CAIRN_NO_INSTALL:-0}" = 1 ] && return 0
@@ -55,6 +60,7 @@ case "${1:-}" in
   demo)  install_deps; build; exec "$top/tests/demo.sh" "$top/_build" ;;
   test)  install_deps; build; exec "$top/tests/run-suite.sh" "$top/_build" ;;
   build) install_deps; build ;;
+  vm)    install_deps $VM_DEPS; exec "$top/tests/vm/i386-tcg.sh" ;;
   bench) install_deps $BENCH_DEPS; build; shift; CAIRN_TOP_BUILDDIR="$top/_build" exec "$top/tests/bench/run.sh" "$@" ;;
-  *) echo "usage: $0 demo|test|build|bench [SCENARIO...]" >&2; exit 2 ;;
+  *) echo "usage: $0 demo|test|build|vm|bench [SCENARIO...]" >&2; exit 2 ;;
 esac

@@ -45,7 +45,8 @@ if [ "$(uname -m)" = x86_64 ] && cc -O0 -o "$tmp/i386" "$tmp/i386.c" 2>/dev/null
 else
   echo "host: i386 syscall entry: not tried (no x86_64 or no compiler)"
 fi
-echo "host: x32 ABI: CONFIG_X86_X32_ABI=$(kopt CONFIG_X86_X32_ABI)"
+# Debian's kernels build x32 in but leave it off unless booted with syscall.x32=y
+echo "host: x32 ABI: CONFIG_X86_X32_ABI=$(kopt CONFIG_X86_X32_ABI) CONFIG_X86_X32_DISABLED=$(kopt CONFIG_X86_X32_DISABLED)"
 
 if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
   layout="unified (cgroup2 at /sys/fs/cgroup)"
@@ -56,7 +57,11 @@ else
 fi
 echo "host: cgroup layout: $layout"
 for fs in overlay erofs fuse; do
-  if grep -qw "$fs" /proc/filesystems; then s=yes; else s=no; fi
+  # a modular kernel lists a filesystem only once its module is loaded (the
+  # first mount loads it)
+  if grep -qw "$fs" /proc/filesystems; then s=yes
+  elif grep -q "/$fs\.ko" "/lib/modules/$(uname -r)/modules.dep" 2>/dev/null; then s="module, not loaded yet"
+  else s=no; fi
   echo "host: filesystem $fs: $s"
 done
 echo "host: fs-verity: CONFIG_FS_VERITY=$(kopt CONFIG_FS_VERITY)"
