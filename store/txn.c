@@ -39,8 +39,9 @@ try_ofd_lock (int fd, gboolean wait)
 
 /* Remove staging dirs whose owner is gone: its lock file is not held (an
  * OFD lock dies with the process, kill -9 included) or was never created
- * (create_staging makes and locks it before the directory). A lock held by
- * a live transaction, in this process or another, keeps its directory.
+ * (create_staging makes and locks it before the directory), and lock files
+ * left alone by an owner killed before it made its directory. A lock held
+ * by a live transaction, in this process or another, keeps its directory.
  * Returns how many were removed. */
 guint
 _cairn_txn_cleanup_stale_staging (CairnRepo *repo)
@@ -57,8 +58,26 @@ _cairn_txn_cleanup_stale_staging (CairnRepo *repo)
   g_autoptr (GPtrArray) stale = g_ptr_array_new_with_free_func (g_free);
   while ((de = readdir (d)) != NULL)
     {
-      if (!g_str_has_prefix (de->d_name, "staging-") || g_str_has_suffix (de->d_name, "-lock"))
+      if (!g_str_has_prefix (de->d_name, "staging-"))
         continue;
+      if (g_str_has_suffix (de->d_name, "-lock"))
+        {
+          /* a lock without its directory: the owner was killed between
+           * the two steps of create_staging, or is in between now.  It is
+           * unlinked while this holds its lock: an owner that locks it
+           * first keeps it; one whose lock fails, or that locks it once
+           * unlinked (it checks the link count), takes another name. */
+          g_autofree char *dirname = g_strndup (de->d_name, strlen (de->d_name) - 5);
+          struct stat st;
+          if (fstatat (repo->tmp_dfd, dirname, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+            {
+              cairn_autofd lfd
+                  = openat (repo->tmp_dfd, de->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+              if (lfd >= 0 && try_ofd_lock (lfd, FALSE))
+                (void)unlinkat (repo->tmp_dfd, de->d_name, 0);
+            }
+          continue;
+        }
       g_autofree char *lockname = g_strconcat (de->d_name, "-lock", NULL);
       cairn_autofd lfd = openat (repo->tmp_dfd, lockname, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
       if (lfd < 0 && errno != ENOENT)
@@ -95,10 +114,23 @@ create_staging (CairnTxn *txn, GError **error)
         continue;
       if (lfd < 0)
         return cairn_throw_errno (error, "creating staging lock");
+      /* a cleaner that found the lock without its directory may hold it,
+       * or have unlinked it already (_cairn_txn_cleanup_stale_staging):
+       * then another name */
       if (!try_ofd_lock (lfd, FALSE))
         {
+          int e = errno;
           close (lfd);
+          if (e == EAGAIN || e == EACCES)
+            continue;
+          errno = e;
           return cairn_throw_errno (error, "locking staging directory");
+        }
+      struct stat lst;
+      if (fstat (lfd, &lst) < 0 || lst.st_nlink == 0)
+        {
+          close (lfd);
+          continue;
         }
       txn->lock_fd = lfd;
       if (mkdirat (repo->tmp_dfd, name, 0755) < 0)

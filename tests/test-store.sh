@@ -294,6 +294,18 @@ t_kill9() {
   # the next commit cleans up the dead transaction's staging directory
   $CAIRN --repo=r commit -b main big >/dev/null
   [ -z "$(ls r/tmp | grep '^staging-' || true)" ] || { ls r/tmp; exit 1; }
+  # a lock file without its directory (its owner killed between making the
+  # two): removed by the next transaction, unless a live owner holds it
+  : > r/tmp/staging-dead-00000000-lock
+  python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "w"); fcntl.lockf(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(60)' \
+    r/tmp/staging-live-00000000-lock held & lpid=$!
+  add_cleanup "kill $lpid"
+  while [ ! -e held ]; do kill -0 $lpid; sleep 0.05; done
+  $CAIRN --repo=r commit -b main big/d2 >/dev/null
+  assert_not_has_file r/tmp/staging-dead-00000000-lock
+  assert_has_file r/tmp/staging-live-00000000-lock
+  kill $lpid; wait $lpid 2>/dev/null || true
 }
 
 # A commit killed with -9 leaves its staging directory; prune removes it
