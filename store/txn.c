@@ -9,7 +9,14 @@
  *    rename, fsync of refs dir). A kill -9 at any point leaves either an
  *    unreferenced staging dir (removed by the next transaction) or objects
  *    that are complete; a ref never points at a commit whose objects are not
- *    durable.
+ *    durable. The writers start the writeback of each object of 4 KiB or
+ *    more as they stage it (sync_file_range(SYNC_FILE_RANGE_WRITE),
+ *    store/write.c): that only starts I/O, so the final syncfs() has less
+ *    left to write; it promises nothing (sync_file_range(2): no metadata,
+ *    no disk cache flush). Durability still comes from the syncfs() calls
+ *    above alone, which wait for every dirty page and inode of the
+ *    filesystem and commit its journal: after cairn_txn_commit() returns,
+ *    a power cut loses nothing it committed.
  *  - core.fsync=false: objects go straight into objects/ and nothing is
  *    fsynced (throwaway builders). Still atomic per object (link into place).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
