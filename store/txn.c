@@ -9,7 +9,7 @@
  *    rename, fsync of refs dir). A kill -9 at any point leaves either an
  *    unreferenced staging dir (removed by the next transaction) or objects
  *    that are complete; a ref never points at a commit whose objects are not
- *    durable. The writers start the writeback of each object of 4 KiB or
+ *    durable. The writers start the writeback of each object of 64 KiB or
  *    more as they stage it (sync_file_range(SYNC_FILE_RANGE_WRITE),
  *    store/write.c): that only starts I/O, so the final syncfs() has less
  *    left to write; it promises nothing (sync_file_range(2): no metadata,
