@@ -17,11 +17,12 @@ struct CairnTxn
   GPtrArray *refs;      /* (remote, ref, checksum) triples as char*[3] */
   GPtrArray *deflaters; /* idle CairnDeflater (under lock), store/write.c */
   CairnTxnStats stats;
-  /* What the write path knows without a system call (store/write.c,
-   * _cairn_txn_has_object): the objects this transaction staged (keys
-   * "<checksum><type digit>", under lock) and the objects/XX directories
-   * found absent (atomic flags, set once). Hints only: a wrong "absent"
-   * costs a second copy in staging, which publishing drops (no-replace). */
+  /* What the write path knows without a failed system call (store/txn.c,
+   * _cairn_txn_has_object): the objects this transaction staged (a set of
+   * checksum prefixes, under lock; a hit is confirmed in staging) and the
+   * objects/XX directories found absent (atomic flags, set once). Hints
+   * only: a wrong "absent" costs a second copy in staging, which
+   * publishing drops (no-replace). */
   GHashTable *staged;
   gint objdir_absent[256];
 };

@@ -129,7 +129,7 @@ cairn_txn_begin (CairnRepo *repo, GError **error)
   g_mutex_init (&txn->lock);
   txn->refs = g_ptr_array_new_with_free_func ((GDestroyNotify)g_strfreev);
   txn->deflaters = g_ptr_array_new_with_free_func (_cairn_deflater_free);
-  txn->staged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  txn->staged = g_hash_table_new (g_direct_hash, g_direct_equal);
   if (repo->staging_dfd >= 0)
     {
       cairn_throw (error, "a transaction is already in progress on this repository handle");
@@ -150,21 +150,25 @@ cairn_txn_begin (CairnRepo *repo, GError **error)
   return g_steal_pointer (&txn);
 }
 
-static void
-staged_key (CairnObjectType type, const char *checksum, char key[66])
+/* The set holds the first 64 bits of each staged checksum (mixed with the
+ * type), not the whole name: 16 bytes an entry or so instead of ~110, for
+ * commits of a million files. A hit is confirmed by looking at the staged
+ * name, so that two objects sharing those bits cost a lookup, never a
+ * missing object. */
+static gpointer
+staged_key (CairnObjectType type, const char *checksum)
 {
-  memcpy (key, checksum, 64);
-  key[64] = (char)('0' + type);
-  key[65] = '\0';
+  guint64 k = 0;
+  for (int i = 0; i < 16; i++)
+    k = (k << 4) | (guint64)g_ascii_xdigit_value (checksum[i]);
+  return GSIZE_TO_POINTER ((gsize)(k ^ (guint64)type));
 }
 
 void
 _cairn_txn_note_staged (CairnTxn *txn, CairnObjectType type, const char *checksum)
 {
-  char key[66];
-  staged_key (type, checksum, key);
   g_mutex_lock (&txn->lock);
-  g_hash_table_add (txn->staged, g_strdup (key));
+  g_hash_table_add (txn->staged, staged_key (type, checksum));
   g_mutex_unlock (&txn->lock);
 }
 
@@ -180,16 +184,20 @@ _cairn_txn_note_staged (CairnTxn *txn, CairnObjectType type, const char *checksu
 gboolean
 _cairn_txn_has_object (CairnTxn *txn, CairnObjectType type, const char *checksum)
 {
-  char key[66];
-  staged_key (type, checksum, key);
   g_mutex_lock (&txn->lock);
-  gboolean staged = g_hash_table_contains (txn->staged, key);
+  gboolean maybe_staged = g_hash_table_contains (txn->staged, staged_key (type, checksum));
   g_mutex_unlock (&txn->lock);
-  if (staged)
-    return TRUE;
   if (txn->direct)
     return cairn_repo_object_exists (txn->repo, type, checksum);
+  g_autofree char *leaf = cairn_object_leaf (checksum, type, txn->repo->mode);
+  struct stat st;
   int idx = (g_ascii_xdigit_value (checksum[0]) << 4) | g_ascii_xdigit_value (checksum[1]);
+  if (maybe_staged)
+    {
+      int staged_sub = g_atomic_int_get (&txn->sub_fds[idx]);
+      if (staged_sub >= 0 && fstatat (staged_sub, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return TRUE;
+    }
   if (g_atomic_int_get (&txn->objdir_absent[idx]))
     return FALSE;
   g_autoptr (GError) local = NULL;
@@ -200,8 +208,6 @@ _cairn_txn_has_object (CairnTxn *txn, CairnObjectType type, const char *checksum
         g_atomic_int_set (&txn->objdir_absent[idx], 1);
       return FALSE;
     }
-  g_autofree char *leaf = cairn_object_leaf (checksum, type, txn->repo->mode);
-  struct stat st;
   return fstatat (sub, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
