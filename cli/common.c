@@ -170,8 +170,15 @@ cairn_cli_repo_path (CairnCli *cli)
 gboolean
 cairn_cli_progress_enabled (void)
 {
+  /* Asked once per directory by a commit's walk: the answer cannot change
+   * during a run, so the terminal is probed once (an ioctl each time). */
+  static int auto_enabled = -1;
   if (progress_mode == PROGRESS_AUTO)
-    return isatty (STDERR_FILENO) && g_getenv ("CAIRN_NO_PROGRESS") == NULL;
+    {
+      if (auto_enabled < 0)
+        auto_enabled = isatty (STDERR_FILENO) && g_getenv ("CAIRN_NO_PROGRESS") == NULL;
+      return auto_enabled;
+    }
   return progress_mode != PROGRESS_NONE;
 }
 

@@ -346,7 +346,7 @@ typedef struct
   GVariant *extra_metadata;  /* a{sv} entries added first (may be NULL) */
   gboolean no_bindings;      /* don't add ostree.ref-binding */
   gboolean use_devino_cache; /* default TRUE */
-  guint n_threads;           /* 0 = number of CPUs */
+  guint n_threads;           /* 0: a directory commit runs two per CPU, a tar import one */
   /* Limits for untrusted input (tarballs, images); 0 = none. A file whose
    * (apparent) size is above max_object_size, or files adding up to more
    * than max_tree_size, are refused before their data is read. */

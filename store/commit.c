@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #define MAX_QUEUED 1024
+#define DENTS_BUF (32u << 10)
 
 /* A directory fd shared by the walker and the jobs of its files. */
 typedef struct
@@ -61,6 +62,7 @@ typedef struct
   guint64 files_done;
   guint64 bytes_done;
   guint64 devino_hits;
+  char *dents; /* walk_dir's getdents64 buffer (DENTS_BUF) */
 } Ctx;
 
 typedef struct
@@ -98,6 +100,48 @@ entry_info (Ctx *ctx, int fd, int dfd, const char *name, const struct stat *st, 
   return fi->xattrs != NULL;
 }
 
+/* Files up to this size are read here, in one read() of a buffer sized from
+ * the walk's stat, and stored from memory (store/write.c takes the same
+ * size in memory): no fstat() per file to size the buffer. */
+#define READ_WHOLE_MAX (256u << 10)
+
+/* The content of the regular file @fd, which the walk found @size bytes
+ * long. A read that stops short of the buffer (one byte more than @size)
+ * has met the end, as a regular file's does; more than @size bytes, or
+ * fewer, means the file changed since the walk. */
+static GBytes *
+read_whole (int fd, gsize size, GError **error)
+{
+  gsize cap = size + 1, got = 0;
+  guint8 *buf = g_malloc (cap);
+  for (;;)
+    {
+      ssize_t n = read (fd, buf + got, cap - got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int errsv = errno;
+          g_free (buf);
+          cairn_throw_errno_value (error, errsv, "read");
+          return NULL;
+        }
+      got += n;
+      if (n == 0 || got == cap || got >= size)
+        break;
+    }
+  if (got != size)
+    {
+      g_free (buf);
+      cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                        "file size changed while reading (%s%" G_GSIZE_FORMAT
+                        " bytes, expected %" G_GSIZE_FORMAT ")",
+                        got == cap ? "more than " : "", got == cap ? size : got, size);
+      return NULL;
+    }
+  return g_bytes_new_take (buf, size);
+}
+
 static void
 job_run (gpointer data, gpointer user_data)
 {
@@ -113,7 +157,17 @@ job_run (gpointer data, gpointer user_data)
   if (fd < 0)
     cairn_throw_errno (&error, "open");
   else if (entry_info (ctx, fd, -1, NULL, &job->st, &fi, &error))
-    cairn_txn_write_content (ctx->txn, &fi, fd, NULL, &csum, &error);
+    {
+      if (fi.size <= READ_WHOLE_MAX)
+        {
+          g_autoptr (GBytes) b = read_whole (fd, fi.size, &error);
+          if (b)
+            cairn_txn_write_content_bytes (ctx->txn, &fi, g_bytes_get_data (b, NULL), fi.size, NULL,
+                                           &csum, &error);
+        }
+      else
+        cairn_txn_write_content (ctx->txn, &fi, fd, NULL, &csum, &error);
+    }
   if (error)
     {
       g_autofree char *path = join (job->dir->path, job->name);
@@ -281,27 +335,31 @@ cmp_str (gconstpointer a, gconstpointer b)
 static gboolean
 walk_dir (Ctx *ctx, DirRef *dir, CairnMTree *tree, GError **error)
 {
-  int dup = fcntl (dir->fd, F_DUPFD_CLOEXEC, 3);
-  DIR *d = dup >= 0 ? fdopendir (dup) : NULL;
-  if (!d)
+  /* The entries are read with getdents64 on the walk's own descriptor
+   * (read once, from its start): readdir would need a dup and fdopendir, five
+   * more system calls per directory. The buffer is the walk's (names are
+   * copied out before any recursion). */
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  if (!ctx->dents)
+    ctx->dents = g_malloc (DENTS_BUF);
+  for (;;)
     {
-      cairn_close_fdp (&dup);
-      return cairn_throw_errno (error, "%s: opendir", dir->path[0] ? dir->path : ".");
+      ssize_t n = getdents64 (dir->fd, ctx->dents, DENTS_BUF);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return cairn_throw_errno (error, "%s: readdir", dir->path[0] ? dir->path : ".");
+      if (n == 0)
+        break;
+      for (ssize_t off = 0; off < n;)
+        {
+          const struct dirent64 *de = (const struct dirent64 *)(ctx->dents + off);
+          off += de->d_reclen;
+          if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
+            g_ptr_array_add (names, g_strdup (de->d_name));
+        }
     }
   /* Sorted, so that errors and job order are deterministic. */
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  struct dirent *de;
-  errno = 0;
-  while ((de = readdir (d)) != NULL)
-    {
-      if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
-        g_ptr_array_add (names, g_strdup (de->d_name));
-      errno = 0;
-    }
-  int errsv = errno;
-  closedir (d);
-  if (errsv)
-    return cairn_throw_errno_value (error, errsv, "%s: readdir", dir->path[0] ? dir->path : ".");
   g_ptr_array_sort (names, cmp_str);
   for (guint i = 0; i < names->len; i++)
     {
@@ -331,7 +389,12 @@ build_tree (Ctx *ctx, int root_fd, CairnMTree *tree, GError **error)
   struct stat st;
   if (fstat (root_fd, &st) < 0)
     return cairn_throw_errno (error, "stat");
-  guint n = ctx->opts->n_threads ? ctx->opts->n_threads : MAX (g_get_num_processors (), 1);
+  /* Two workers per CPU: a worker waits for its file's data when the tree
+   * is not in the page cache (the first commit of a just-unpacked tree on a
+   * fresh machine), and two per CPU keep the disk busy meanwhile (measured
+   * on the Debian minbase tree, 2 CPUs, cache dropped: 2.8 s with 2
+   * workers, 1.7 s with 4, 1.6 s with 8; the same with a warm cache). */
+  guint n = ctx->opts->n_threads ? ctx->opts->n_threads : 2 * MAX (g_get_num_processors (), 1);
   ctx->pool = g_thread_pool_new (job_run, ctx, n, FALSE, NULL);
   int dupfd = fcntl (root_fd, F_DUPFD_CLOEXEC, 3);
   DirRef *root = dirref_new (dupfd, "");
@@ -352,6 +415,17 @@ build_tree (Ctx *ctx, int root_fd, CairnMTree *tree, GError **error)
   if (ctx->opts->progress)
     ctx->opts->progress (ctx->files_done, ctx->bytes_done, ctx->opts->progress_data);
   return TRUE;
+}
+
+/* Below this much file data, the early flush is not worth its thread and
+ * its journal commit. */
+#define EARLY_SYNCFS_MIN_BYTES (16u << 20)
+
+static gpointer
+early_syncfs (gpointer data)
+{
+  (void)syncfs (GPOINTER_TO_INT (data));
+  return NULL;
 }
 
 gboolean
@@ -379,13 +453,26 @@ cairn_repo_commit_dir (CairnRepo *repo, int src_dfd, const char *src_path,
   ctx.devino = devino;
   g_autoptr (CairnMTree) tree = cairn_mtree_new ();
   gboolean ok = build_tree (&ctx, root, tree, error);
+  g_free (ctx.dents);
   g_mutex_clear (&ctx.lock);
   g_cond_clear (&ctx.drained);
   cairn_first_error_clear (&ctx.fe);
   if (!ok)
     return cairn_prefix_error (error, "committing %s", src_path);
+  /* Every file object is staged: their flush starts now, on a thread of its
+   * own, while this one stages the dirtrees and the commit. This syncfs()
+   * promises nothing; the transaction's own, which starts after the last
+   * object is staged, alone makes them durable (store/txn.c), and finds
+   * less left to write. */
+  GThread *flusher = NULL;
+  if (repo->fsync && ctx.bytes_done >= EARLY_SYNCFS_MIN_BYTES)
+    flusher = g_thread_try_new ("cairn-flush", early_syncfs,
+                                GINT_TO_POINTER (cairn_txn_get_staging_dfd (txn)), NULL);
   g_autofree char *commit = NULL;
-  if (!cairn_txn_finish_commit (txn, opts, parent, tree, &commit, error))
+  ok = cairn_txn_finish_commit (txn, opts, parent, tree, &commit, error);
+  if (flusher)
+    g_thread_join (flusher);
+  if (!ok)
     return FALSE;
   if (out_stats)
     {

@@ -17,7 +17,21 @@ struct CairnTxn
   GPtrArray *refs;      /* (remote, ref, checksum) triples as char*[3] */
   GPtrArray *deflaters; /* idle CairnDeflater (under lock), store/write.c */
   CairnTxnStats stats;
+  /* What the write path knows without a failed system call (store/txn.c,
+   * _cairn_txn_has_object): the objects this transaction staged (a set of
+   * checksum prefixes, under lock; a hit is confirmed in staging) and the
+   * objects/XX directories found absent (atomic flags, set once). Hints
+   * only: a wrong "absent" costs a second copy in staging, which
+   * publishing drops (no-replace). */
+  GHashTable *staged;
+  gint objdir_absent[256];
 };
+
+/* Whether @txn need not write this object: it staged it already, or
+ * objects/ holds it. Never a staging lookup: see struct CairnTxn. */
+gboolean _cairn_txn_has_object (CairnTxn *txn, CairnObjectType type, const char *checksum);
+/* Record that @txn staged this object. */
+void _cairn_txn_note_staged (CairnTxn *txn, CairnObjectType type, const char *checksum);
 
 typedef struct CairnDeflater CairnDeflater;
 void _cairn_deflater_free (gpointer d);

@@ -13,7 +13,11 @@
 /* Archive mode: files up to this size are compressed by libdeflate in one
  * call (input and output buffers per worker thread bound the memory). */
 #define DEFLATE_ONESHOT_MAX (1u << 20)
-/* Objects at least this large start their writeback when written. */
+/* Objects at least this large start their writeback when written (most of
+ * the bytes). Smaller ones are left to the transaction's syncfs(), which
+ * writes them in few large requests: starting each object of 4 KiB or more
+ * (1,550 more calls on the Debian minbase tree) measured 11% slower on this
+ * paravirtualised VM, where each request submitted costs an exit. */
 #define EARLY_WRITEBACK_MIN (64u << 10)
 #define CHUNK (64u << 10)
 
@@ -39,15 +43,18 @@ link_object (CairnTxn *txn, CairnTmpfile *tmpf, const char *checksum, CairnObjec
   if (sub < 0)
     return FALSE;
   g_autofree char *leaf = cairn_object_leaf (checksum, type, txn->repo->mode);
-  return cairn_tmpfile_link_at (tmpf, CAIRN_LINK_NOREPLACE_IGNORE, sub, leaf, CAIRN_FSYNC_NONE,
-                                error);
+  if (!cairn_tmpfile_link_at (tmpf, CAIRN_LINK_NOREPLACE_IGNORE, sub, leaf, CAIRN_FSYNC_NONE,
+                              error))
+    return FALSE;
+  _cairn_txn_note_staged (txn, type, checksum);
+  return TRUE;
 }
 
 static gboolean
 write_metadata_bytes (CairnTxn *txn, CairnObjectType type, const char *checksum, const void *data,
                       gsize len, GError **error)
 {
-  if (cairn_repo_object_exists (txn->repo, type, checksum))
+  if (_cairn_txn_has_object (txn, type, checksum))
     return TRUE;
   g_auto (CairnTmpfile) tmpf = { 0 };
   if (!cairn_tmpfile_open (txn->staging_dfd, 0644, &tmpf, error)
@@ -506,7 +513,7 @@ write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
       known = cairn_content_checksum (fi, data, len);
       if (!check_expected (expected, known, error))
         return FALSE;
-      if (cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, known))
+      if (_cairn_txn_has_object (txn, CAIRN_OBJECT_FILE, known))
         {
           *out_checksum = g_steal_pointer (&known);
           return TRUE;
@@ -521,7 +528,9 @@ write_regular (CairnTxn *txn, const CairnFileInfo *fi, const void *data, gsize l
                              "file size changed while reading (%" G_GUINT64_FORMAT
                              " bytes, expected %" G_GUINT64_FORMAT ")",
                              size, fi->size);
-  if (!cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, hex))
+  /* Content known up front was looked for above; streamed content only
+   * now that its checksum is known. */
+  if (known || !_cairn_txn_has_object (txn, CAIRN_OBJECT_FILE, hex))
     {
       if (txn->repo->mode == CAIRN_REPO_MODE_ARCHIVE)
         {
@@ -594,13 +603,14 @@ write_symlink (CairnTxn *txn, const CairnFileInfo *fi, const char *expected, cha
   g_autofree char *csum = cairn_content_checksum (fi, NULL, 0);
   if (!check_expected (expected, csum, error))
     return FALSE;
-  if (!cairn_repo_object_exists (txn->repo, CAIRN_OBJECT_FILE, csum))
+  if (!_cairn_txn_has_object (txn, CAIRN_OBJECT_FILE, csum))
     {
       CairnRepoMode mode = txn->repo->mode;
       if (mode == CAIRN_REPO_MODE_BARE || mode == CAIRN_REPO_MODE_BARE_USER_ONLY)
         {
           if (!stage_real_symlink (txn, fi, csum, error))
             return FALSE;
+          _cairn_txn_note_staged (txn, CAIRN_OBJECT_FILE, csum);
         }
       else
         {

@@ -359,6 +359,34 @@ t_parallel_commits() {
   for p in $pids; do wait $p; done
   $CAIRN --repo=r refs > refs; [ "$(wc -l < refs)" = 4 ]
   $CAIRN --repo=r fsck >/dev/null
+  # Each commit found objects/XX absent when it began and staged the shared
+  # files itself: publishing kept one object per content, nothing else.
+  assert_streq "$(find r/objects -name '*.file' | wc -l)" 304
+  assert_streq "$(find r/tmp -name 'staging-*' | wc -l)" 0
+}
+
+# A present object is not written again, whether objects/ or this
+# transaction's own staging holds it.
+t_dedup_present() {
+  mkdir -p t/a t/b
+  for i in $(seq 1 40); do echo "file $i" > t/a/f$i; echo "file $i" > t/b/f$i; done
+  $CAIRN --repo=r init --mode=bare-user >/dev/null
+  $CAIRN --repo=r -v commit -b one t 2> stats >/dev/null
+  # 3 dirtrees (a and b alike: 2), one dirmeta for the 3 directories (the
+  # walk writes them in order), one commit
+  assert_file_has_content stats ', 4 metadata objects'
+  # 40 contents, twice each in the tree: a second copy is staged only when
+  # two workers hash it at the same moment (a and b are 40 files apart)
+  n=$(sed -n 's/.*wrote \([0-9]*\) content objects.*/\1/p' stats)
+  [ "$n" -ge 40 ] && [ "$n" -lt 60 ] || { echo "assert: wrote $n content objects"; exit 1; }
+  obj=$(find r/objects -name '*.file' | head -1)
+  ino=$(stat -c %i "$obj")
+  echo new > t/new
+  $CAIRN --repo=r -v commit -b two t 2> stats >/dev/null
+  assert_file_has_content stats 'wrote 1 content objects .*, 2 metadata objects'
+  assert_streq "$(stat -c %i "$obj")" "$ino"
+  assert_streq "$(find r/objects -name '*.file' | wc -l)" 41
+  $CAIRN --repo=r fsck >/dev/null
 }
 
 t_devino_recommit() {
@@ -401,5 +429,6 @@ run_test "prune" t_prune
 run_test "kill -9 during commit leaves the repo consistent" t_kill9
 run_test "prune removes staging dirs of killed commits, not of live ones" t_prune_stale_staging
 run_test "parallel commits to one repo" t_parallel_commits
+run_test "present objects are not written again" t_dedup_present
 run_test "devino cache: fast re-commit of a checkout" t_devino_recommit
 tests_done

@@ -93,9 +93,20 @@ bench_conditions() {
   local fs opts
   fs=$(stat -f -c %T /var/tmp 2>/dev/null)
   opts=$(findmnt -n -o OPTIONS --target /var/tmp 2>/dev/null)
-  echo "conditions: $(nproc) cpus (cairn commit: one hashing thread per cpu), load $(cut -d' ' -f1-3 /proc/loadavg)," \
+  echo "conditions: $(nproc) cpus (cairn commit: two hashing threads per cpu), load $(cut -d' ' -f1-3 /proc/loadavg)," \
     "MemAvailable $(awk '/^MemAvailable/ {print int($2/1024)}' /proc/meminfo) MiB," \
     "Dirty $(awk '/^Dirty:/ {print int($2/1024)}' /proc/meminfo) MiB, /var/tmp on $fs ($opts)"
+}
+
+# How much of a tree's file data is in the page cache ("R of S MiB of its
+# data in the page cache", from fincore).
+# A commit of a tree that is not cached (the first run on a fresh machine)
+# reads it from disk; printed with the commit rows, so that a figure says
+# which case it measured.
+bench_tree_cached() {
+  if ! command -v fincore >/dev/null; then echo "page cache unknown (no fincore)"; return; fi
+  find "$1" -type f -print0 | xargs -0 -r fincore -b -n -o RES,SIZE 2>/dev/null \
+    | awk '{r += ($1 < $2 ? $1 : $2); s += $2} END {printf "%d of %d MiB of its data in the page cache\n", r / 1048576, s / 1048576}'
 }
 
 # Drop the page cache (root only): with it, a run reads its input from disk as

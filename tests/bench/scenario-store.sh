@@ -7,8 +7,11 @@ scenario_store() {
   local R; R=$(bench_debian_rootfs) || return 1
   local W=$BENCH_WORK
   echo "rootfs: $R ($(du -sh "$R" | cut -f1), $(find "$R" | wc -l) entries)"
+  # Each commit row prints its conditions: a fresh machine differs from a
+  # warm one in these (load, dirty data, the tree in the page cache or not).
   for mode in bare-user archive; do
     local goal=0.35; [ $mode = archive ] && goal=0.25
+    sync; bench_conditions; echo "tree: $(bench_tree_cached "$R")"
     bench_compare "commit into a fresh $mode repo" \
       --prepare "$(bench_fresh_repos_prepare $mode)" --target "ostree<=$goal" \
       cairn="$CAIRN --repo=$W/cur/c commit -b bench $R" \
@@ -17,6 +20,7 @@ scenario_store() {
   # The first commit on a fresh machine reads a tree that is not in the page
   # cache: the same comparison with the cache dropped before every run.
   if [ "$(id -u)" = 0 ]; then
+    sync; bench_conditions
     bench_compare "commit into a fresh bare-user repo, cold page cache" \
       --prepare "$(bench_fresh_repos_prepare bare-user) && $(bench_cold_prepare)" --target "ostree<=0.35" \
       cairn="$CAIRN --repo=$W/cur/c commit -b bench $R" \
