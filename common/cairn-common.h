@@ -128,6 +128,9 @@ gboolean cairn_write_all (int fd, const void *buf, gsize len, GError **error);
 /* The same at @offset (pwrite), the file position untouched. */
 gboolean cairn_pwrite_all (int fd, const void *buf, gsize len, guint64 offset, GError **error);
 GBytes *cairn_fd_read_all (int fd, gsize max_size, GError **error);
+/* The whole content of a regular file that a stat found @size bytes long,
+ * in one read (no fstat); a file that changed size since is an error. */
+GBytes *cairn_fd_read_sized (int fd, gsize size, GError **error);
 
 /* Read a whole file relative to @dfd (never following a final symlink).
  * Fails with G_IO_ERROR_NOT_FOUND when missing. @max_size 0 = no limit. */

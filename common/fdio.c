@@ -269,14 +269,14 @@ cairn_pwrite_all (int fd, const void *buf, gsize len, guint64 offset, GError **e
   return write_all_at (fd, buf, len, (gint64)offset, error);
 }
 
-GBytes *
-cairn_fd_read_all (int fd, gsize max_size, GError **error)
+/* The read loop of cairn_fd_read_all and cairn_fd_read_sized: @size is the
+ * file's size when @regular (then a short read that reaches it is the end). */
+static GBytes *
+read_all (int fd, gboolean regular, gsize size, gsize max_size, GError **error)
 {
-  struct stat st;
   gsize alloc = 16384;
-  gboolean regular = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
-  if (regular && st.st_size > 0)
-    alloc = st.st_size + 1;
+  if (regular && size > 0)
+    alloc = size + 1;
   if (max_size > 0 && alloc > max_size + 1)
     alloc = max_size + 1;
   guint8 *buf = g_malloc (alloc);
@@ -304,7 +304,7 @@ cairn_fd_read_all (int fd, gsize max_size, GError **error)
       /* A short read that reaches a regular file's size is its end: no
        * extra read for EOF. (Not for files that report size 0, as those of
        * /proc do: they may return less than asked before their end.) */
-      gboolean short_read = regular && st.st_size > 0 && len < alloc && len >= (gsize)st.st_size;
+      gboolean short_read = regular && size > 0 && len < alloc && len >= size;
       if (max_size > 0 && len > max_size)
         {
           g_free (buf);
@@ -316,6 +316,35 @@ cairn_fd_read_all (int fd, gsize max_size, GError **error)
         break;
     }
   return g_bytes_new_take (buf, len);
+}
+
+GBytes *
+cairn_fd_read_all (int fd, gsize max_size, GError **error)
+{
+  struct stat st;
+  gboolean regular = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
+  return read_all (fd, regular, regular ? (gsize)st.st_size : 0, max_size, error);
+}
+
+GBytes *
+cairn_fd_read_sized (int fd, gsize size, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  GBytes *b = read_all (fd, TRUE, size, size, &local);
+  if (!b && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE))
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  if (b && g_bytes_get_size (b) == size)
+    return b;
+  gsize got = b ? g_bytes_get_size (b) : 0;
+  g_clear_pointer (&b, g_bytes_unref);
+  cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
+                    "file size changed while reading (%s%" G_GSIZE_FORMAT
+                    " bytes, expected %" G_GSIZE_FORMAT ")",
+                    local ? "more than " : "", local ? size : got, size);
+  return NULL;
 }
 
 GBytes *

@@ -101,46 +101,9 @@ entry_info (Ctx *ctx, int fd, int dfd, const char *name, const struct stat *st, 
 }
 
 /* Files up to this size are read here, in one read() of a buffer sized from
- * the walk's stat, and stored from memory (store/write.c takes the same
- * size in memory): no fstat() per file to size the buffer. */
+ * the walk's stat (cairn_fd_read_sized), and stored from memory
+ * (store/write.c takes the same size in memory): no fstat() per file. */
 #define READ_WHOLE_MAX (256u << 10)
-
-/* The content of the regular file @fd, which the walk found @size bytes
- * long. A read that stops short of the buffer (one byte more than @size)
- * has met the end, as a regular file's does; more than @size bytes, or
- * fewer, means the file changed since the walk. */
-static GBytes *
-read_whole (int fd, gsize size, GError **error)
-{
-  gsize cap = size + 1, got = 0;
-  guint8 *buf = g_malloc (cap);
-  for (;;)
-    {
-      ssize_t n = read (fd, buf + got, cap - got);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int errsv = errno;
-          g_free (buf);
-          cairn_throw_errno_value (error, errsv, "read");
-          return NULL;
-        }
-      got += n;
-      if (n == 0 || got == cap || got >= size)
-        break;
-    }
-  if (got != size)
-    {
-      g_free (buf);
-      cairn_throw_code (error, G_IO_ERROR_INVALID_DATA,
-                        "file size changed while reading (%s%" G_GSIZE_FORMAT
-                        " bytes, expected %" G_GSIZE_FORMAT ")",
-                        got == cap ? "more than " : "", got == cap ? size : got, size);
-      return NULL;
-    }
-  return g_bytes_new_take (buf, size);
-}
 
 static void
 job_run (gpointer data, gpointer user_data)
@@ -160,7 +123,7 @@ job_run (gpointer data, gpointer user_data)
     {
       if (fi.size <= READ_WHOLE_MAX)
         {
-          g_autoptr (GBytes) b = read_whole (fd, fi.size, &error);
+          g_autoptr (GBytes) b = cairn_fd_read_sized (fd, fi.size, &error);
           if (b)
             cairn_txn_write_content_bytes (ctx->txn, &fi, g_bytes_get_data (b, NULL), fi.size, NULL,
                                            &csum, &error);

@@ -247,6 +247,46 @@ test_read_all (Fixture *f, gconstpointer data)
   close (fd);
 }
 
+/* cairn_fd_read_sized: the size a stat gave, exactly; a file that grew or
+ * shrank since is an error that says so (a commit reads its small files so). */
+static void
+test_read_sized (Fixture *f, gconstpointer data)
+{
+  char want[100];
+  for (gsize i = 0; i < sizeof want; i++)
+    want[i] = (char)(i * 3);
+  g_assert_true (cairn_file_replace_contents_at (f->dfd, "f", want, sizeof want, 0644,
+                                                 CAIRN_FSYNC_NONE, NULL));
+  struct
+  {
+    gsize size;
+    const char *msg; /* NULL: read whole */
+  } cases[] = { { 100, NULL },
+                { 50, "file size changed while reading (more than 50 bytes, expected 50)" },
+                { 0, "file size changed while reading (100 bytes, expected 0)" },
+                { 200, "file size changed while reading (100 bytes, expected 200)" } };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      int fd = -1;
+      g_assert_true (cairn_openat_rdonly (f->dfd, "f", FALSE, &fd, NULL));
+      g_autoptr (GBytes) b = cairn_fd_read_sized (fd, cases[i].size, &error);
+      close (fd);
+      if (!cases[i].msg)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpuint (g_bytes_get_size (b), ==, sizeof want);
+          g_assert_true (memcmp (g_bytes_get_data (b, NULL), want, sizeof want) == 0);
+        }
+      else
+        {
+          g_assert_null (b);
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+          g_assert_cmpstr (error->message, ==, cases[i].msg);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -263,6 +303,7 @@ main (int argc, char **argv)
     }
   g_test_add ("/fdio/ops", Fixture, GINT_TO_POINTER (0), setup, test_fdio, teardown);
   g_test_add ("/fdio/read-all", Fixture, GINT_TO_POINTER (0), setup, test_read_all, teardown);
+  g_test_add ("/fdio/read-sized", Fixture, GINT_TO_POINTER (0), setup, test_read_sized, teardown);
   g_test_add_func ("/errors/errno-capture", test_errno_capture);
   g_test_add_func ("/errors/first-error", test_first_error);
   return g_test_run ();
