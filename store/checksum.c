@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include "store/store-private.h"
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -70,6 +71,11 @@ cairn_sha256 (void)
   static EVP_MD *md;
   if (g_once_init_enter (&once))
     {
+      /* No OPENSSL_cleanup() at exit: it frees the thread-local state of a
+       * worker thread that may still be exiting and freeing it too (a
+       * double free ASan caught in `cairn fsck`); the process's end frees
+       * everything anyway. Without effect if OpenSSL is already set up. */
+      OPENSSL_init_crypto (OPENSSL_INIT_NO_ATEXIT, NULL);
       md = EVP_MD_fetch (NULL, "SHA256", NULL);
       g_once_init_leave (&once, 1);
     }
