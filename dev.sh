@@ -6,6 +6,8 @@
 #   ./dev.sh bench [SCENARIO...]   build and run the benchmarks (not part of test)
 #   ./dev.sh vm      the launcher tests in a QEMU (TCG) VM with the i386 entry
 #                    (tests/vm/i386-tcg.sh; slow, not part of test)
+#   ./dev.sh cleanroot [-- CMD...]   .ci/run (or CMD) on a clean Debian 12
+#                    minbase root, a clone of HEAD (tests/ci/clean-root.sh)
 # The build is out of tree in _build/. Set CAIRN_NO_INSTALL=1 to skip apt-get.
 set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
@@ -61,6 +63,7 @@ case "${1:-}" in
   test)  install_deps; build; exec "$top/tests/run-suite.sh" "$top/_build" ;;
   build) install_deps; build ;;
   vm)    install_deps $VM_DEPS; exec "$top/tests/vm/i386-tcg.sh" ;;
+  cleanroot) shift; exec "$top/tests/ci/clean-root.sh" "$@" ;;
   bench) install_deps $BENCH_DEPS; build; shift; CAIRN_TOP_BUILDDIR="$top/_build" exec "$top/tests/bench/run.sh" "$@" ;;
-  *) echo "usage: $0 demo|test|build|vm|bench [SCENARIO...]" >&2; exit 2 ;;
+  *) echo "usage: $0 demo|test|build|vm|bench [SCENARIO...]|cleanroot [-- CMD...]" >&2; exit 2 ;;
 esac

@@ -19,9 +19,10 @@
 #                         its base root (packages installed) is reused
 #                         while the package list below is unchanged
 #   CAIRN_VM_ROOT=DIR     the Debian 12 minbase to start from, copied, never
-#                         modified (default /work/cleanroot where it exists,
-#                         else `debootstrap --variant=minbase bookworm` makes
-#                         one in the work directory)
+#                         modified (default CAIRN_CLEAN_ROOT, else the base of
+#                         tests/ci/clean-root.sh: /work/cleanroot where it
+#                         has /bin/sh, else /var/tmp/cairn-clean-root, which
+#                         `debootstrap --variant=minbase bookworm` makes once)
 #   CAIRN_VM_PATCH=FILE   a patch applied to the clone before the build (to
 #                         see a test fail with a feature broken)
 #   CAIRN_VM_TIMEOUT=SEC  the whole VM run (default 5400)
@@ -48,17 +49,23 @@ for c in qemu-system-x86_64 mkfs.ext4 debugfs unshare chroot git; do
   command -v "$c" >/dev/null || die "$c not found (apt-get install qemu-system-x86 e2fsprogs)"
 done
 mkdir -p "$work"
-if [ -z "$clean" ] && [ -x /work/cleanroot/bin/sh ]; then clean=/work/cleanroot; fi
+# the default base is tests/ci/clean-root.sh's (the same choice, made the
+# same way: in a side directory, so that an interrupted one leaves none)
 if [ -z "$clean" ]; then
-  clean="$work/minbase"
-  if [ ! -x "$clean/bin/sh" ]; then
+  clean=${CAIRN_CLEAN_ROOT:-}
+  if [ -z "$clean" ]; then
+    if [ -x /work/cleanroot/bin/sh ]; then clean=/work/cleanroot; else clean=/var/tmp/cairn-clean-root; fi
+  fi
+  if [ ! -x "$clean/bin/sh" ] && { [ ! -e "$clean" ] || [ -z "$(ls -A "$clean")" ]; }; then
     command -v debootstrap >/dev/null || die "no minbase root: set CAIRN_VM_ROOT or install debootstrap"
     say "debootstrap --variant=minbase bookworm $clean"
-    rm -rf "$clean"
-    debootstrap --variant=minbase bookworm "$clean" >/dev/null
+    rm -rf "$clean.partial"
+    debootstrap --variant=minbase bookworm "$clean.partial" http://deb.debian.org/debian >/dev/null
+    rmdir "$clean" 2>/dev/null || true
+    mv "$clean.partial" "$clean"
   fi
 fi
-[ -x "$clean/bin/sh" ] || die "$clean is not a Debian root (set CAIRN_VM_ROOT)"
+[ -x "$clean/bin/sh" ] || die "$clean is not a Debian root (set CAIRN_VM_ROOT or CAIRN_CLEAN_ROOT)"
 
 # What the launcher's build and tests need inside the VM: the build
 # dependencies (configure checks them all), the kernel, and the tests'
