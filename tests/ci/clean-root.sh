@@ -10,7 +10,7 @@
 # of its own (nothing reaches the host's mount table) the work root gets
 # the mounts a booted host has (proc, sysfs with the host's cgroup
 # hierarchies bound recursively, /dev with a new devpts and /dev/shm,
-# tmpfs /run and /tmp) and becomes the root with pivot_root, not chroot:
+# tmpfs /run; /tmp on the root's own disk) and becomes the root with pivot_root, not chroot:
 # the runtime's tests pivot_root themselves and check the mount table. The
 # command runs there as root with a clean environment after
 # `apt-get install git ca-certificates`.
@@ -28,9 +28,10 @@
 #                         (default /work/cleanroot where it has /bin/sh, else
 #                         /var/tmp/cairn-clean-root, made with debootstrap
 #                         the first time; debootstrap is apt-installed)
-#   CAIRN_CI_TMP=disk     /tmp as a directory of the work root (the root's
-#                         file system, as Debian 12 and this host have it)
-#                         instead of a tmpfs; see the note at the mounts
+#   CAIRN_CI_TMP=tmpfs    /tmp as a tmpfs instead of a directory of the work
+#                         root (the default: the root's own file system, as
+#                         Debian 12 and this host have it); see the note at
+#                         the mounts
 # The output goes to the terminal and to DIR/../cairn-ci-root.log
 # (/var/tmp/cairn-ci-root.log by default). Uncommitted changes are NOT
 # tested: the source is a clone of HEAD (commit first). The exit status is
@@ -182,8 +183,8 @@ else
   set -- # no arguments for the script
   say "command: cd /check/cairn && time bash .ci/run"
 fi
-tmp_mount="tmpfs (CAIRN_CI_TMP=disk for the root's own)"
-[ "${CAIRN_CI_TMP:-tmpfs}" != disk ] || tmp_mount="the work root's own directory"
+tmp_mount="the work root's own directory (CAIRN_CI_TMP=tmpfs for a tmpfs)"
+[ "${CAIRN_CI_TMP:-disk}" != tmpfs ] || tmp_mount="tmpfs"
 say "mounts: proc, sysfs, /sys/fs/cgroup (the host's, recursively), /dev (the host's)
   with a new devpts and a tmpfs /dev/shm, tmpfs /run, /tmp: $tmp_mount; then pivot_root"
 
@@ -195,10 +196,10 @@ say "mounts: proc, sysfs, /sys/fs/cgroup (the host's, recursively), /dev (the ho
 # every hierarchy below it, so the layout is the host's (hybrid here: v1
 # hierarchies plus cgroup2 at unified/, what tests/oci-sandbox.sh and
 # tests/host-facts.sh read from /proc/self/mounts) and /proc/self/cgroup's
-# paths resolve. /tmp: on a tmpfs a repository's EROFS image cannot be
-# mounted file-backed and goes through a loop device (t_tmpfs_repo in
-# tests/test-kmount.sh), so the tests under /tmp take that path, where on
-# this host's /tmp (ext4) they mount the image file itself.
+# paths resolve. /tmp stays on disk by default: on a tmpfs a repository's
+# EROFS image cannot be mounted file-backed and goes through a loop device
+# (t_tmpfs_repo in tests/test-kmount.sh), a path the host's runs (ext4 /tmp,
+# as on Debian 12) do not take.
 # shellcheck disable=SC2016 # expanded by the namespace's bash
 inner='
 set -euo pipefail
@@ -222,6 +223,6 @@ exec /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \
   /bin/bash -c "$script" bash "$@"'
 t0=$SECONDS
 rc=0
-unshare -m --propagation private -- bash -c "$inner" clean-root-ns "$work" "${CAIRN_CI_TMP:-tmpfs}" "$script" "$@" || rc=$?
+unshare -m --propagation private -- bash -c "$inner" clean-root-ns "$work" "${CAIRN_CI_TMP:-disk}" "$script" "$@" || rc=$?
 say "the command ended with status $rc after $((SECONDS - t0)) s"
 exit "$rc"
