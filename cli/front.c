@@ -11,6 +11,12 @@
  * the launcher command it executed or the mount it made, and this program
  * checks and replays it without deciding anything itself. Anything else
  * goes to cairn-core or cairn-full, which apply the whole policy.
+ *
+ * It is linked into the launcher's static binary, and `cairn` is a second
+ * name of cairn-launch (main() at the end tells them apart): a replayed
+ * run goes on into the launcher in this very process, one exec fewer on
+ * the path a warm start takes. Nothing of the launcher runs before the
+ * record is found valid, and the launcher's code is the same either way.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 #include <errno.h>
@@ -24,6 +30,7 @@
 #include <unistd.h>
 
 #include "cli/run-record.h"
+#include "runtime/launch.h"
 
 #define MAX_ARGS 4096
 
@@ -198,7 +205,10 @@ config_remote_url (const char *config, const char *name, char *out, size_t size)
 static int
 pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
 {
-  static char config[64 * 1024];
+  enum
+  {
+    CONFIG_MAX = 64 * 1024
+  };
   /* options that take the next argument as their value */
   static const char *const value_opts[]
       = { "--depth", "--keyring",  "-b",         "--branch", "--platform",
@@ -225,12 +235,19 @@ pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
   int rfd = open (repo, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rfd < 0)
     return 1;
-  ssize_t clen = read_small (rfd, "config", config, sizeof config - 1);
+  /* on the heap: this binary is also the launcher, which prefaults its bss */
+  char *config = malloc (CONFIG_MAX);
+  ssize_t clen = config ? read_small (rfd, "config", config, CONFIG_MAX - 1) : -1;
   close (rfd);
   if (clen < 0)
-    return 1;
+    {
+      free (config);
+      return 1;
+    }
   config[clen] = '\0';
-  if (!config_remote_url (config, src, url, sizeof url))
+  int is_remote = config_remote_url (config, src, url, sizeof url);
+  free (config);
+  if (!is_remote)
     {
       /* Not a remote: a relative path to a repository is a local pull. */
       char probe[PATH_MAX];
@@ -241,8 +258,8 @@ pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
   return !(strncmp (url, "file://", 7) == 0 || strncmp (url, "ssh://", 6) == 0 || url[0] == '/');
 }
 
-int
-main (int argc, char **argv)
+static int
+front_main (int argc, char **argv)
 {
   const char *repo = NULL;
   int i, verbose = 0;
@@ -258,11 +275,27 @@ main (int argc, char **argv)
         break;
     }
   if (i < argc && strcmp (argv[i], "run") == 0 && !verbose && !getenv ("CAIRN_NO_FAST_RUN"))
-    cairn_run_record_replay (argc, argv);
+    cairn_run_record_replay (argc, argv, launch_main);
   /* a kernel mount of a cached image that cairn-core made before */
   if (i < argc && strcmp (argv[i], "mount") == 0 && !verbose && geteuid () == 0
       && !getenv ("CAIRN_NO_FAST_MOUNT"))
     cairn_mount_record_replay (argc, argv);
   exec_impl (argv, needs_full (repo, argc, argv, i));
   return 125;
+}
+
+/* The binary's entry point: `cairn` and `cairn-launch` are two names of one
+ * executable (Makefile-runtime.am), told apart by the name it was run by,
+ * so that a warm `cairn run` goes on into the launcher in this process
+ * (cli/run-record.c) instead of exec()ing it. Any other name (an engine's
+ * runtime path, /dev/init in a container) is the launcher's. */
+int
+main (int argc, char **argv)
+{
+  launch_note_exec_strings (argv);
+  const char *base = argc > 0 && argv[0] ? strrchr (argv[0], '/') : NULL;
+  base = base ? base + 1 : argc > 0 && argv[0] ? argv[0] : "";
+  if (strcmp (base, "cairn") == 0)
+    return front_main (argc, argv);
+  return launch_main (argc, argv);
 }

@@ -352,27 +352,46 @@ check_record (Cur *c, const char *key, size_t keylen, int argc, char **argv, int
   return hold_lock (lock, dir);
 }
 
-/* The record NAME of DFD, read whole into REC when this user may trust it
- * (owned, not writable by others: trusted()) and it fits; its length, 0
- * otherwise.  *OUT_FD is its descriptor (or -1), left open for futimens. */
-static size_t
-read_record (int dfd, const char *name, char *rec, size_t size, int *out_fd)
+/* The record NAME of DFD, read whole into a buffer of its size (malloc'd,
+ * NULL on failure; no static megabyte: the launcher that a replayed run goes
+ * on into in this process prefaults its data and bss, cli/front.c) when this
+ * user may trust it (owned, not writable by others: trusted()) and it fits;
+ * *OUT_LEN its length.  *OUT_FD is its descriptor (or -1), left open for
+ * futimens. */
+static char *
+read_record (int dfd, const char *name, size_t *out_len, int *out_fd)
 {
   int fd = dfd < 0 ? -1 : openat (dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
-  size_t len = 0;
+  size_t len = 0, size = 0;
   ssize_t r = -1;
-  if (fd >= 0 && fstat (fd, &st) == 0 && trusted (&st, 0) && st.st_size < MAX_RECORD)
+  char *rec = NULL;
+  if (fd >= 0 && fstat (fd, &st) == 0 && trusted (&st, 0) && st.st_size < MAX_RECORD
+      && (rec = malloc ((size = (size_t)st.st_size + 1))))
     while (len < size && (r = read (fd, rec + len, size - len)) > 0)
       len += (size_t)r;
   *out_fd = fd;
-  return r == 0 ? len : 0;
+  *out_len = len;
+  if (r != 0 || len == 0)
+    {
+      free (rec);
+      return NULL;
+    }
+  return rec;
+}
+
+/* A and B name the same file (B may be a magic link of /proc). */
+static int
+same_file (const char *a, const char *b)
+{
+  struct stat sa, sb;
+  return stat (a, &sa) == 0 && stat (b, &sb) == 0 && sa.st_dev == sb.st_dev
+         && sa.st_ino == sb.st_ino;
 }
 
 void
-cairn_run_record_replay (int argc, char **argv)
+cairn_run_record_replay (int argc, char **argv, int (*in_process) (int, char **))
 {
-  static char rec[MAX_RECORD];
   static char *out[MAX_ARGS + 1];
   char dir[PATH_MAX], name[32];
   char *key = NULL;
@@ -382,9 +401,10 @@ cairn_run_record_replay (int argc, char **argv)
       || !cairn_run_record_key (argc, argv, split, &key, &keylen, name))
     return;
   int dfd = open_record_dir (dir), fd;
-  size_t len = read_record (dfd, name, rec, sizeof rec, &fd);
-  Cur c = { rec, rec + len };
-  int lock = len > 0 ? check_record (&c, key, keylen, argc, argv, split, out) : -1;
+  size_t len;
+  char *rec = read_record (dfd, name, &len, &fd);
+  Cur c = { rec, rec ? rec + len : NULL };
+  int lock = rec ? check_record (&c, key, keylen, argc, argv, split, out) : -1;
   free (key);
   if (lock >= 0)
     {
@@ -397,10 +417,19 @@ cairn_run_record_replay (int argc, char **argv)
       /* The shared lock stays held by cairn-launch for the container's
        * life, so that prune cannot remove the checkout under it. */
       fcntl (lock, F_SETFD, 0);
+      if (in_process && same_file (out[0], "/proc/self/exe"))
+        {
+          int n = 0;
+          while (out[n])
+            n++;
+          exit (in_process (n, out));
+        }
       execv (out[0], out);
       close (lock);
+      free (rec);
       return;
     }
+  free (rec);
   if (fd >= 0)
     close (fd);
   if (dfd >= 0)
@@ -712,7 +741,6 @@ out:
 void
 cairn_mount_record_replay (int argc, char **argv)
 {
-  static char rec[MAX_RECORD];
   char dir[PATH_MAX], name[32];
   char *key = NULL;
   size_t keylen, n;
@@ -728,9 +756,10 @@ cairn_mount_record_replay (int argc, char **argv)
   name[16] = '\0';
   strcat (name, ".mnt");
   int dfd = open_record_dir (dir), fd;
-  size_t len = read_record (dfd, name, rec, sizeof rec, &fd);
-  Cur c = { rec, rec + len };
-  const char *s = len > 0 ? next_str (&c) : NULL, *k = s ? next_bytes (&c, &n) : NULL;
+  size_t len;
+  char *rec = read_record (dfd, name, &len, &fd);
+  Cur c = { rec, rec ? rec + len : NULL };
+  const char *s = rec ? next_str (&c) : NULL, *k = s ? next_bytes (&c, &n) : NULL;
   int ok = s && strcmp (s, MOUNT_MAGIC) == 0 && k && n == keylen && memcmp (k, key, n) == 0;
   free (key);
   const char *sum_file = NULL, *sum = NULL;
@@ -758,6 +787,7 @@ cairn_mount_record_replay (int argc, char **argv)
     close (fd);
   if (dfd >= 0)
     close (dfd);
+  free (rec);
   if (ok)
     exit (0);
 }

@@ -36,10 +36,13 @@ int cairn_run_record_dir (char *out, size_t size);
 int cairn_run_record_key (int argc, char **argv, int split, char **out_key, size_t *out_len,
                           char name[32]);
 
-/* Front end: replay the record for this invocation if it still holds:
- * exec()s and never returns then; returns when the record is absent,
- * untrusted or stale. */
-void cairn_run_record_replay (int argc, char **argv);
+/* Front end: replay the record for this invocation if it still holds, and
+ * never return then: when the recorded launcher is this very executable
+ * (the same inode as /proc/self/exe: `cairn` is a second name of
+ * cairn-launch) and IN_PROCESS is given, by exiting with IN_PROCESS (n,
+ * the recorded command line), which saves a second exec; otherwise by
+ * exec()ing it.  Returns when the record is absent, untrusted or stale. */
+void cairn_run_record_replay (int argc, char **argv, int (*in_process) (int, char **));
 
 /* cairn run: a record being written. */
 typedef struct CairnRunRecord CairnRunRecord;

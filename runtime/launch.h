@@ -262,9 +262,16 @@ __attribute__ ((noreturn)) void init_run_reaper (struct launch_plan *plan, int p
 /* pid 1 of an OCI container under --init: "/dev/init --container-init CMD..." */
 __attribute__ ((noreturn)) void init_container_main (char **argv);
 /* main.c: the argument strings ([0]) and the environment strings ([1])
- * exec gave this process, which /proc/PID/cmdline and environ show */
+ * exec gave this process, which /proc/PID/cmdline and environ show, noted
+ * by launch_note_exec_strings (ARGV, the environment) at the start of the
+ * binary's main() (cli/front.c) */
 extern char *launch_exec_strings[2];
 extern size_t launch_exec_strings_len[2];
+void launch_note_exec_strings (char **argv);
+/* The launcher's command line (every form: its own, runc's, --oci-run...);
+ * cli/front.c's main() calls it, and so does the warm `cairn run` replay in
+ * the same process (cli/run-record.c). */
+int launch_main (int argc, char **argv);
 extern const int launch_forward_signals[];
 extern const size_t launch_n_forward_signals;
 

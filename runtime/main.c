@@ -352,12 +352,17 @@ note_strings (char **v, int k)
   launch_exec_strings_len[k] = start ? (size_t)(end - start) : 0;
 }
 
-int
-main (int argc, char **argv)
+void
+launch_note_exec_strings (char **argv)
 {
   extern char **environ;
   note_strings (argv, 0);
   note_strings (environ, 1);
+}
+
+int
+launch_main (int argc, char **argv)
+{
   struct launch_config cfg;
   struct launch_plan plan;
   if (geteuid () == 0)

@@ -69,6 +69,7 @@ struct ctx
   int rootfd, dirfd, sync_fd;
   pid_t child;
   int master; /* run without --console-socket: the pty to relay */
+  int fifo_rd; /* run: the exec fifo's reading end, open before the child is ready */
 };
 
 /* ---- small pieces ------------------------------------------------------------------ */
@@ -807,6 +808,12 @@ spawn (struct ctx *c)
   close (sv[1]);
   c->child = child;
   c->st.pid = child;
+  /* run starts the container as soon as it is ready: with the fifo's
+   * reading end open already, the child's open for writing does not wait
+   * for us (we record the state meanwhile); nobody sees the container
+   * "created", since we hold its state directory's lock until it runs */
+  if (c->o->run)
+    c->fifo_rd = openat (c->dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   int r = c->plan.two_step ? first_step (c) : 0;
   oci_proc_start_time (c->child, &c->st.start_time);
   if (r == 0 && !c->plan.two_step && c->plan.userns)
@@ -866,6 +873,7 @@ do_create (struct ctx *c)
 {
   c->rootfd = c->dirfd = c->sync_fd = -1;
   c->master = -1;
+  c->fifo_rd = -1;
   c->plan.fifo_fd = -1;
   int r = oci_spec_load (c->o->bundle, &c->spec);
   if (r == 0)
@@ -910,9 +918,10 @@ do_create (struct ctx *c)
 
 /* ---- start ------------------------------------------------------------------------------- */
 static int
-release (int dirfd, const char *id, pid_t pid, unsigned long long start_time)
+release (int dirfd, const char *id, pid_t pid, unsigned long long start_time, int fifo_rd)
 {
-  _cleanup_close_ int fd = openat (dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  _cleanup_close_ int fd
+      = fifo_rd >= 0 ? fifo_rd : openat (dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
     return launch_failf (errno, "opening the exec fifo of %s", id);
   char c = 0;
@@ -964,14 +973,17 @@ run_poststart (int dirfd, const struct oci_state *st)
   oci_spec_free (&s);
 }
 
+/* FIFO_RD: the fifo's reading end if the caller opened it (run), or -1 */
 static int
-start_locked (int dirfd, const char *id, struct oci_state *st)
+start_locked (int dirfd, const char *id, struct oci_state *st, int fifo_rd)
 {
   enum oci_status s = oci_state_status (dirfd, st);
+  if (s != ST_CREATED && fifo_rd >= 0)
+    close (fifo_rd);
   if (s != ST_CREATED)
     return launch_failf (EINVAL, "cannot start container %s: it is %s, not created", id,
                          oci_status_name (s));
-  int r = release (dirfd, id, st->pid, st->start_time);
+  int r = release (dirfd, id, st->pid, st->start_time, fifo_rd);
   if (r == 0)
     {
       /* kill holds a signal for a program that has just started
@@ -1072,7 +1084,7 @@ oci_cmd_start (int argc, char **argv)
   struct oci_state st;
   int r = oci_state_read (dfd, argv[1], &st);
   if (r == 0)
-    r = start_locked (dfd, argv[1], &st);
+    r = start_locked (dfd, argv[1], &st, -1);
   oci_state_clear (&st);
   return r < 0 ? oci_report (r) : 0;
 }
@@ -1123,7 +1135,8 @@ oci_cmd_run (int argc, char **argv)
   sigprocmask (SIG_BLOCK, &chld, NULL);
   if ((r = do_create (&c)) < 0)
     return oci_report (r);
-  r = start_locked (c.dirfd, o.id, &c.st);
+  r = start_locked (c.dirfd, o.id, &c.st, c.fifo_rd);
+  c.fifo_rd = -1;
   if (r < 0)
     {
       oci_report (r);
