@@ -612,6 +612,8 @@ static int
 parent_hooks (struct ctx *c)
 {
   struct jbuf b = { 0 }, in = { 0 };
+  if (!c->st.start_time)
+    oci_proc_start_time (c->child, &c->st.start_time);
   oci_state_json (&c->st, ST_CREATED, &b, false);
   int r = oci_hooks_run (&c->spec, HOOK_PRESTART, b.p);
   if (r == 0)
@@ -714,8 +716,13 @@ limits_besides_devices (const struct oci_spec *s)
   return s->has_resources && oci_resources_any (&r);
 }
 
+/* The cgroups and their limits, made before the clone (they need no pid):
+ * the child then runs on this CPU as soon as we block (the scheduler puts a
+ * new process beside its parent), and whatever we did after the clone
+ * would only have delayed it.  Putting the child in is its own work
+ * (self_attach) or enter_cgroups() after the clone. */
 static int
-setup_cgroups (struct ctx *c)
+create_cgroups (struct ctx *c)
 {
   if (!c->st.cg.mode)
     return 0;
@@ -731,9 +738,13 @@ setup_cgroups (struct ctx *c)
         c->plan.cg_tasks[0] = NULL;
       return 0;
     }
-  if (r == 0 && !c->plan.self_attach && c->st.cg.mode)
-    r = oci_cgroups_enter (&c->st.cg, c->child);
   return r;
+}
+
+static int
+enter_cgroups (struct ctx *c)
+{
+  return !c->plan.self_attach && c->st.cg.mode ? oci_cgroups_enter (&c->st.cg, c->child) : 0;
 }
 
 static int
@@ -792,7 +803,17 @@ spawn (struct ctx *c)
     return -EBADF;
   c->plan.sync_fd = sv[1];
   c->sync_fd = sv[0];
-  int pfds[4] = { c->dirfd, c->rootfd, sv[0], -1 };
+  int r = create_cgroups (c);
+  if (r < 0)
+    return r;
+  /* run starts the container as soon as it is ready: with the fifo's
+   * reading end open already, the child's open for writing does not wait
+   * for us (we record the state meanwhile); nobody sees the container
+   * "created", since we hold its state directory's lock until it runs.
+   * Opened before the clone, closed by the child with our other fds. */
+  if (c->o->run)
+    c->fifo_rd = openat (c->dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  int pfds[4] = { c->dirfd, c->rootfd, sv[0], c->fifo_rd };
   memcpy (c->plan.parent_fds, pfds, sizeof pfds);
   fflush (NULL);
   int flags = c->plan.two_step ? SIGCHLD : clone_flags (&c->spec);
@@ -808,14 +829,9 @@ spawn (struct ctx *c)
   close (sv[1]);
   c->child = child;
   c->st.pid = child;
-  /* run starts the container as soon as it is ready: with the fifo's
-   * reading end open already, the child's open for writing does not wait
-   * for us (we record the state meanwhile); nobody sees the container
-   * "created", since we hold its state directory's lock until it runs */
-  if (c->o->run)
-    c->fifo_rd = openat (c->dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  int r = c->plan.two_step ? first_step (c) : 0;
-  oci_proc_start_time (c->child, &c->st.start_time);
+  /* the child runs once we block (the start time and the rest of our
+   * bookkeeping wait until it is ready: converse) */
+  r = c->plan.two_step ? first_step (c) : 0;
   if (r == 0 && !c->plan.two_step && c->plan.userns)
     r = write_id_maps (c);
   if (r == 0 && !c->plan.two_step)
@@ -823,10 +839,14 @@ spawn (struct ctx *c)
   if (r == 0 && !c->plan.two_step)
     r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
   if (r == 0)
-    r = setup_cgroups (c);
+    r = enter_cgroups (c);
   if (r == 0)
     r = send_byte (c, c->st.cg.mode ? 'c' : 'C');
-  return r < 0 ? r : converse (c);
+  if (r == 0)
+    r = converse (c);
+  if (!c->st.start_time)
+    oci_proc_start_time (c->child, &c->st.start_time);
+  return r;
 }
 
 static void
