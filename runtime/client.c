@@ -202,7 +202,9 @@ write_config (struct client *c)
       if (r < 0)
         return r;
     }
-  struct jbuf b = { 0 };
+  /* room for a config with the default seccomp profile (~22 kB): no
+   * regrowth copies */
+  struct jbuf b = { .p = xrealloc (NULL, 32 << 10), .cap = 32 << 10 };
   int r = oci_config_generate (&c->cfg, overlay, &b);
   if (r == 0)
     r = write_new_at (c->bundle_fd, "config.json", b.p, b.len);

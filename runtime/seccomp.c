@@ -712,21 +712,46 @@ same_arches (const struct sc_policy *a, const struct sc_policy *b)
   return true;
 }
 
+/* The default policy for CAPS, built once per process: `cairn run` renders
+ * it into config.json and the runtime, in the same process, then checks the
+ * policy it parsed from there against it (every new page a start touches
+ * costs on a virtual machine). */
+static const struct sc_policy *
+default_policy (uint64_t caps)
+{
+  static struct sc_policy memo;
+  static uint64_t memo_caps;
+  static bool built;
+  if (!built || memo_caps != caps)
+    {
+      if (built)
+        sc_policy_clear (&memo);
+      build_default (caps, &memo);
+      memo_caps = caps;
+      built = true;
+    }
+  return &memo;
+}
+
 bool
 seccomp_policy_is_default (const struct sc_policy *p, uint64_t caps)
 {
   if (p->default_action != SCMP_ACT_ERRNO (EPERM))
     return false;
-  struct sc_policy d;
-  build_default (caps, &d);
-  bool same = d.n == p->n && same_arches (&d, p);
-  if (same)
-    {
-      _cleanup_free_ const struct sc_rule **x = sorted_rules (&d), **y = sorted_rules (p);
-      for (size_t i = 0; same && i < d.n; i++)
-        same = rule_cmp (&x[i], &y[i]) == 0;
-    }
-  sc_policy_clear (&d);
+  const struct sc_policy *d = default_policy (caps);
+  if (d->n != p->n || !same_arches (d, p))
+    return false;
+  /* a profile printed from the default has its rules in the same order */
+  size_t i = 0;
+  for (const struct sc_rule *x = d->rules, *y = p->rules; i < d->n; i++, x++, y++)
+    if (rule_cmp (&x, &y) != 0)
+      break;
+  if (i == d->n)
+    return true;
+  _cleanup_free_ const struct sc_rule **x = sorted_rules (d), **y = sorted_rules (p);
+  bool same = true;
+  for (i = 0; same && i < d->n; i++)
+    same = rule_cmp (&x[i], &y[i]) == 0;
   return same;
 }
 
@@ -747,6 +772,8 @@ seccomp_print_profile (const struct launch_config *cfg, FILE *f)
   struct sc_policy p;
   if (strcmp (cfg->seccomp, "unconfined") == 0)
     return launch_fail (EINVAL, "there is no profile to print with --seccomp=unconfined", NULL);
+  if (strcmp (cfg->seccomp, "default") == 0)
+    return sc_policy_write_json (default_policy (cfg->caps), f);
   int r = load_policy (cfg, &p);
   if (r < 0)
     return r;
