@@ -208,6 +208,13 @@ write_config (struct client *c)
   int r = oci_config_generate (&c->cfg, overlay, &b);
   if (r == 0)
     r = write_new_at (c->bundle_fd, "config.json", b.p, b.len);
+  if (r == 0 && oci_handoff.sc_len)
+    {
+      /* kept for the runtime in this process (oci_spec_load) */
+      oci_handoff.text = b.p;
+      oci_handoff.len = b.len;
+      return 0;
+    }
   jb_free (&b);
   return r;
 }

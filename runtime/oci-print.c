@@ -267,8 +267,11 @@ seccomp_json (struct jbuf *b, const struct launch_config *cfg)
   if (r == 0)
     {
       jb_raw (b, "    \"seccomp\": ");
-      jb_mem (b, text, len && text[len - 1] == '\n' ? len - 1 : len);
+      size_t off = b->len, n = len && text[len - 1] == '\n' ? len - 1 : len;
+      jb_mem (b, text, n);
       jb_raw (b, ",\n");
+      if (strcmp (cfg->seccomp, "default") == 0)
+        oci_handoff = (struct oci_config_handoff){ .sc_off = off, .sc_len = n, .caps = cfg->caps };
     }
   free (text);
   return r;

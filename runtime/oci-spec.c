@@ -1009,6 +1009,13 @@ parse_paths (const struct json *v, const char *where, const char ***out, size_t 
   return 0;
 }
 
+struct oci_config_handoff oci_handoff;
+
+/* The document being parsed is the handoff's text with its seccomp profile
+ * left out ("{}" in its place): parse_seccomp takes the default policy. */
+static bool handoff_parsing;
+#define HANDOFF_MISMATCH (-100000)
+
 static int
 parse_seccomp (struct oci_spec *s, const struct json *v)
 {
@@ -1017,6 +1024,16 @@ parse_seccomp (struct oci_spec *s, const struct json *v)
           "syscalls",      "listenerPath",    "listenerMetadata", NULL };
   static const char *const sys_keys[] = { "names", "action", "errnoRet", "args", NULL };
   static const char *const arg_keys[] = { "index", "value", "valueTwo", "op", NULL };
+  if (handoff_parsing)
+    {
+      /* the profile printed from seccomp_default_policy (caps): the policy
+       * itself, for the same bounding set (anything else: parse it all) */
+      if (!json_is (v, JSON_OBJ) || v->n || s->proc.caps.bounding != oci_handoff.caps)
+        return HANDOFF_MISMATCH;
+      s->seccomp = (struct sc_policy *)seccomp_default_policy (oci_handoff.caps);
+      s->seccomp_shared = true;
+      return 0;
+    }
   if (!v)
     return 0;
   int r = oci_check_keys (v, "linux.seccomp", keys, NULL);
@@ -1265,6 +1282,48 @@ parse_doc (struct oci_spec *s, const struct json *d)
   return r;
 }
 
+/* The bundle's config.json parsed through the handoff when it holds exactly
+ * the handoff's text; HANDOFF_MISMATCH (and S as it was) otherwise. */
+static int
+load_handoff (int dfd, struct oci_spec *s)
+{
+  if (!oci_handoff.text || oci_handoff.sc_off + oci_handoff.sc_len > oci_handoff.len)
+    return HANDOFF_MISMATCH;
+  _cleanup_close_ int fd = openat (dfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat st;
+  if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (size_t)st.st_size != oci_handoff.len)
+    return HANDOFF_MISMATCH;
+  size_t n = oci_handoff.len, off = oci_handoff.sc_off, cut = oci_handoff.sc_len;
+  _cleanup_free_ char *file = xrealloc (NULL, n + 1);
+  size_t got = 0;
+  ssize_t k;
+  while (got < n && ((k = read (fd, file + got, n - got)) > 0 || (k < 0 && errno == EINTR)))
+    got += k > 0 ? (size_t)k : 0;
+  if (got != n || memcmp (file, oci_handoff.text, n) != 0)
+    return HANDOFF_MISMATCH;
+  /* the same bytes, with "{}" where the profile was */
+  memcpy (file + off, "{}", 2);
+  memmove (file + off + 2, file + off + cut, n - off - cut);
+  const char *err;
+  size_t at;
+  struct json *doc = json_parse (file, n - cut + 2, &err, &at);
+  if (!doc)
+    return HANDOFF_MISMATCH;
+  s->doc = doc;
+  handoff_parsing = true;
+  int r = parse_doc (s, s->doc);
+  handoff_parsing = false;
+  if (r != HANDOFF_MISMATCH)
+    return r;
+  /* start again from nothing: the full parse decides */
+  char *bundle = steal_ptr (&s->bundle);
+  oci_spec_free (s);
+  memset (s, 0, sizeof *s);
+  s->bundle = bundle;
+  launch_fail (0, NULL, NULL);
+  return HANDOFF_MISMATCH;
+}
+
 int
 oci_spec_load (const char *bundle, struct oci_spec *s)
 {
@@ -1275,6 +1334,9 @@ oci_spec_load (const char *bundle, struct oci_spec *s)
   _cleanup_close_ int dfd = open (s->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return launch_failf (errno, "bundle %s", bundle);
+  int r = load_handoff (dfd, s);
+  if (r != HANDOFF_MISMATCH)
+    return r;
   s->doc = json_parse_file (dfd, "config.json", 4 << 20);
   if (!s->doc)
     return launch_failf (errno ? errno : EINVAL, "%s/config.json: %s", s->bundle, launch_errmsg ());
@@ -1354,7 +1416,7 @@ oci_spec_free (struct oci_spec *s)
   free (s->sysctl);
   free (s->masked);
   free (s->readonly);
-  if (s->seccomp)
+  if (s->seccomp && !s->seccomp_shared)
     {
       sc_policy_clear (s->seccomp);
       free (s->seccomp);

@@ -240,6 +240,7 @@ struct oci_spec
   struct oci_kv *sysctl;
   size_t n_sysctl;
   struct sc_policy *seccomp; /* NULL: no filter */
+  bool seccomp_shared;       /* seccomp is seccomp.c's default policy, not ours to free */
   unsigned seccomp_flags;
   const char *seccomp_listener;
   const char *seccomp_listener_meta;
@@ -427,6 +428,21 @@ int oci_print_config (int argc, char **argv);
  * overlay's layers when --writable/--overlay-ro come without
  * --overlay-upper (NULL: refused). */
 int oci_config_generate (struct launch_config *cfg, const char *overlay_dir, struct jbuf *b);
+
+/* cairn run's in-process handoff (client.c -> oci-spec.c): the config.json
+ * text the client wrote and, within it, the span of the seccomp profile it
+ * printed from the launcher's default policy for CAPS (oci-print.c sets the
+ * span, client.c the text).  oci_spec_load, finding exactly these bytes in
+ * the bundle, parses the rest and takes that policy as it is instead of
+ * parsing the profile back (~17 kB) and comparing it with the default: the
+ * same policy, without the pages a second copy touches. */
+struct oci_config_handoff
+{
+  const char *text;
+  size_t len, sc_off, sc_len;
+  uint64_t caps;
+};
+extern struct oci_config_handoff oci_handoff;
 /* Where --init puts this binary in the container, and the annotation that
  * makes the root an overlay (oci-spec.c, oci-mounts.c). */
 #define OCI_INIT_PATH "/dev/init"

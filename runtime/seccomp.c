@@ -716,8 +716,8 @@ same_arches (const struct sc_policy *a, const struct sc_policy *b)
  * it into config.json and the runtime, in the same process, then checks the
  * policy it parsed from there against it (every new page a start touches
  * costs on a virtual machine). */
-static const struct sc_policy *
-default_policy (uint64_t caps)
+const struct sc_policy *
+seccomp_default_policy (uint64_t caps)
 {
   static struct sc_policy memo;
   static uint64_t memo_caps;
@@ -738,7 +738,7 @@ seccomp_policy_is_default (const struct sc_policy *p, uint64_t caps)
 {
   if (p->default_action != SCMP_ACT_ERRNO (EPERM))
     return false;
-  const struct sc_policy *d = default_policy (caps);
+  const struct sc_policy *d = seccomp_default_policy (caps);
   if (d->n != p->n || !same_arches (d, p))
     return false;
   /* a profile printed from the default has its rules in the same order */
@@ -773,7 +773,7 @@ seccomp_print_profile (const struct launch_config *cfg, FILE *f)
   if (strcmp (cfg->seccomp, "unconfined") == 0)
     return launch_fail (EINVAL, "there is no profile to print with --seccomp=unconfined", NULL);
   if (strcmp (cfg->seccomp, "default") == 0)
-    return sc_policy_write_json (default_policy (cfg->caps), f);
+    return sc_policy_write_json (seccomp_default_policy (cfg->caps), f);
   int r = load_policy (cfg, &p);
   if (r < 0)
     return r;
