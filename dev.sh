@@ -17,7 +17,7 @@ BUILD_DEPS="build-essential autoconf automake libtool pkg-config libglib2.0-dev 
  libgpgme-dev libgpg-error-dev libfuse3-dev libseccomp-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
  libdeflate-dev libzstd-dev liblzma-dev"
 RUN_DEPS="fuse3 gnupg busybox-static squashfs-tools passt"
-TEST_DEPS="ostree attr python3 util-linux iproute2 openssh-server openssh-client umoci skopeo podman docker-registry zstd xz-utils bzip2 python3-gi flatpak openssl git
+TEST_DEPS="ostree attr python3 util-linux strace iproute2 openssh-server openssh-client umoci skopeo podman docker-registry zstd xz-utils bzip2 python3-gi flatpak openssl git
  bubblewrap crun rsync procps psmisc curl clang clang-format libclang-rt-14-dev
  runc podman conmon catatonit containernetworking-plugins fuse-overlayfs slirp4netns uidmap containerd
  golang-go golang-github-opencontainers-specs-dev golang-github-opencontainers-selinux-dev

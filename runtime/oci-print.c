@@ -414,11 +414,33 @@ resolve_paths (struct launch_config *cfg, const char *overlay_dir, char **out_ro
   return 0;
 }
 
+/* This executable by the launcher's own name, for what the container runs
+ * of it (the pasta hook, /dev/init): `cairn` is a second name of the same
+ * file (cli/front.c), and by that name it would be the front end. */
+static char *
+self_path (void)
+{
+  char *self = realpath ("/proc/self/exe", NULL);
+  char *slash = self ? strrchr (self, '/') : NULL;
+  if (!slash || strcmp (slash + 1, "cairn") != 0)
+    return self;
+  char *launcher = xasprintf ("%.*s/cairn-launch", (int)(slash - self), self);
+  struct stat a, b;
+  if (stat (launcher, &a) == 0 && stat (self, &b) == 0 && a.st_dev == b.st_dev
+      && a.st_ino == b.st_ino)
+    {
+      free (self);
+      return launcher;
+    }
+  free (launcher);
+  return self;
+}
+
 int
 oci_config_generate (struct launch_config *cfg, const char *overlay_dir, struct jbuf *b)
 {
   _cleanup_free_ char *root = NULL, *overlay = NULL;
-  _cleanup_free_ char *self = realpath ("/proc/self/exe", NULL);
+  _cleanup_free_ char *self = self_path ();
   if (!self)
     return launch_fail (errno, "finding this binary (/proc/self/exe)", NULL);
   if (cfg->writable && cfg->overlay_ro)

@@ -1129,6 +1129,41 @@ assert m and m[0]["source"] == sys.argv[2] and "ro" in m[0]["options"], m
 PY
 }
 
+# ---- --oci-run: config.json handed to the runtime in the same process --------------------------
+# The client prints the default seccomp profile into config.json and the
+# runtime, finding exactly those bytes, takes the policy it was printed from
+# instead of parsing it back (runtime/oci-spec.c, load_handoff). It must be
+# the policy a full parse of the same config.json gives: the BPF cache is
+# keyed by every rule in order, the default action and the ENOSYS flag, so
+# both paths must hit one cache entry, and a policy that differs in one
+# rule gets an entry of its own (the check can fail).
+t_oci_run_handoff() {
+  require_root
+  make_rootfs "$T/rootfs"
+  local sc="$T/sc" check='/bin/probe status; /bin/probe syscalls'
+  mkdir -p "$sc" "$T/pc" "$T/pc2"
+  "$CAIRN_LAUNCH" --oci-run --containers="$T/ctrs" --rm --no-stdin --seccomp-cache="$sc" \
+    "$T/rootfs" /bin/sh -c "$check" > handoff
+  assert_kv handoff Seccomp 2
+  assert_kv handoff newer_syscall ENOSYS
+  ls "$sc" | grep '\.bpf$' > one
+  assert_streq "$(wc -l < one)" 1
+  # the same options as config.json, through the runtime's command line
+  "$CAIRN_LAUNCH" --print-oci-config "$T/rootfs" /bin/sh -c "$check" > "$T/pc/config.json"
+  L run --bundle "$T/pc" $ID > /dev/null
+  "$CAIRN_LAUNCH" --root "$T/state" --seccomp-cache="$sc" run --bundle "$T/pc" $ID > parsed
+  assert_kv parsed Seccomp 2
+  assert_kv parsed newer_syscall ENOSYS
+  ls "$sc" | grep '\.bpf$' > after
+  diff -u one after
+  # another bounding set, another default policy: a second entry
+  "$CAIRN_LAUNCH" --print-oci-config --cap-add=SYS_ADMIN "$T/rootfs" /bin/true > "$T/pc2/config.json"
+  "$CAIRN_LAUNCH" --root "$T/state" --seccomp-cache="$sc" run --bundle "$T/pc2" $ID > /dev/null
+  assert_streq "$(ls "$sc" | grep -c '\.bpf$')" 2
+  # the container's files are gone (--rm)
+  assert_streq "$(ls "$T/ctrs/bundles" 2>/dev/null | wc -l)" 0
+}
+
 # ---- the launcher's own form is untouched --------------------------------------------------------------
 t_forms() {
   require_root
@@ -1164,5 +1199,6 @@ oci_test "seccomp in the runtime-spec form, also for exec; refusals" t_seccomp
 oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log json, --debug" t_bad_config
 oci_test "rootless: spec --rootless, lifecycle, exec, limits refused" t_rootless
 oci_test "--print-oci-config: the launcher's options as config.json, same container" t_print_config
+oci_test "--oci-run hands config.json's default seccomp policy to the runtime as a full parse gives it" t_oci_run_handoff
 oci_test "the launcher's own form is unchanged" t_forms
 tests_done

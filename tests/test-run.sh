@@ -269,6 +269,32 @@ t_front_end_fast_path() {
   assert_exit 125 env CAIRN_CORE=/nonexistent $CAIRN fsck
 }
 
+# `cairn` and `cairn-launch` are one executable (Makefile-runtime.am): a warm
+# run is replayed and goes on into the launcher in the same process, one
+# exec in all before the container's command; what the container runs of the
+# launcher (the pasta hook, /dev/init) is it by its own name.
+t_warm_run_one_exec() {
+  setup
+  require_cmd strace
+  [ "$CAIRN" -ef "$CAIRN_TOP_BUILDDIR/cairn-launch" ] || { echo "cairn is not cairn-launch"; exit 1; }
+  $CAIRN commit -b app rootfs >/dev/null
+  $CAIRN run --net=none app -- /bin/true
+  strace -f -e trace=execve -o execs $NOFULL $CAIRN run --net=none app -- /bin/echo warm > out
+  assert_file_has_content out '^warm$'
+  grep 'execve(' execs | grep -v 'resumed>' | sed 's/^[0-9]* *execve("\([^"]*\)".*/\1/' > progs
+  printf '%s\n' /usr/bin/env "$CAIRN" /bin/echo > want
+  diff -u want progs
+  # the init in front of the command (nothing of the front end's command
+  # line shows) and, where passt is, the pasta hook
+  $NOFULL $CAIRN run --net=none app -- /bin/sh -c 'tr "\0" "\n" < /proc/1/cmdline' > cmdline
+  assert_streq "$(head -3 cmdline | tr '\n' ' ')" "/dev/init --container-init /bin/sh "
+  if grep -q -e cairn -e repo cmdline; then echo "the front end's command line shows"; exit 1; fi
+  if command -v pasta >/dev/null; then
+    $CAIRN run --net=pasta app -- /bin/true
+    assert_streq "$($NOFULL $CAIRN run --net=pasta app -- /bin/sh -c 'ls /sys/class/net | sort | tr "\n" " "')" "eth0 lo "
+  fi
+}
+
 # Every input of the run policy, changed in turn after a warm run: the
 # front end must hand over (125 with no cairn-core to hand to), and the full
 # path must decide again (here: refuse).
@@ -325,4 +351,5 @@ run_test "OCI image Entrypoint/Cmd/Env/WorkingDir/User" t_oci_image_defaults
 run_test "rootless: bare-user repo, user-mode checkout" t_rootless
 run_test "front end: warm fast path replays approved launches only, routing to cairn-core and cairn-full" t_front_end_fast_path
 run_test "front end: each input of the run policy changed after a warm run is decided again" t_fast_path_policy_inputs
+run_test "a warm run is one exec: cairn is cairn-launch, the launcher runs in process" t_warm_run_one_exec
 tests_done
