@@ -555,16 +555,9 @@ oci_delete_container (int rootfd, const char *id, int dirfd, struct oci_state *s
         kill (st->pid, SIGKILL);
       wait_dead (st);
     }
-  else if (st->cg.n)
-    {
-      /* leftovers of a pid 1 that died (a freeze costs milliseconds: only
-       * when something is there) */
-      pid_t *pids = NULL;
-      size_t n = 0;
-      if (oci_cgroups_pids (&st->cg, &pids, &n) == 0 && n)
-        oci_cgroups_kill_all (&st->cg, SIGKILL);
-      free (pids);
-    }
+  /* leftovers of a pid 1 that died (only without a pid namespace of its
+   * own) keep their cgroup busy: its removal kills what is in it and
+   * tries again (oci-cgroup.c, rm_cg), so nothing is read before */
   int r = oci_cgroups_destroy (&st->cg);
   oci_unmount_shared (st);
   run_poststop (dirfd, st);

@@ -1129,6 +1129,31 @@ assert m and m[0]["source"] == sys.argv[2] and "ro" in m[0]["options"], m
 PY
 }
 
+# ---- delete: what a pid 1 without a pid namespace left behind ----------------------------------
+# Its cgroups are busy until that is killed: run's deletion (and delete)
+# kill what they find there and remove them (runtime/oci-cgroup.c, rm_cg).
+t_delete_leftovers() {
+  oci_case
+  # running (a killed one may stay a zombie until the host's init reaps it)
+  alive() { local s; s=$(awk '{print $3}' /proc/$1/stat 2>/dev/null); [ -n "$s" ] && [ "$s" != Z ]; }
+  cfg "$B" "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'pid']"
+  args "$B" /bin/sh -c 'sleep 1000 >/dev/null 2>&1 & echo $!'
+  L run --bundle "$B" $ID > out
+  left=$(cat out)
+  [ -n "$left" ] || { echo "no pid printed"; exit 1; }
+  if alive "$left"; then echo "pid 1's child $left outlived run"; exit 1; fi
+  assert_streq "$(cgdirs $ID)" ""
+  # the same with create/start/delete: the leftover is killed by delete
+  L create --bundle "$B" $ID > out2
+  L start $ID
+  wait_status $ID stopped
+  left=$(cat out2)
+  L delete $ID
+  [ -n "$left" ] || { echo "nothing left to kill"; exit 1; }
+  if alive "$left"; then echo "$left outlived delete"; exit 1; fi
+  assert_streq "$(cgdirs $ID)" ""
+}
+
 # ---- --oci-run: config.json handed to the runtime in the same process --------------------------
 # The client prints the default seccomp profile into config.json and the
 # runtime, finding exactly those bytes, takes the policy it was printed from
@@ -1199,6 +1224,7 @@ oci_test "seccomp in the runtime-spec form, also for exec; refusals" t_seccomp
 oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log json, --debug" t_bad_config
 oci_test "rootless: spec --rootless, lifecycle, exec, limits refused" t_rootless
 oci_test "--print-oci-config: the launcher's options as config.json, same container" t_print_config
+oci_test "delete: what pid 1 left behind without a pid namespace is killed, its cgroups removed" t_delete_leftovers
 oci_test "--oci-run hands config.json's default seccomp policy to the runtime as a full parse gives it" t_oci_run_handoff
 oci_test "the launcher's own form is unchanged" t_forms
 tests_done
