@@ -154,6 +154,11 @@ int mkdir_p (const char *path, mode_t mode);
 int parse_size (const char *s, long long *out);
 char *xstrdup (const char *s);
 char *xasprintf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+/* realpath (PATH, NULL) in three system calls whatever the depth (the
+ * kernel's name of an O_PATH descriptor of it), realpath's own walk (a
+ * readlink per component) where /proc cannot say; NULL and errno set when
+ * PATH cannot be reached. */
+char *canon_path (const char *path);
 void *xrealloc (void *p, size_t n);
 void fmt_fd_path (char buf[32], int fd);
 void fmt_uint (char *buf, unsigned long long v);

@@ -391,12 +391,12 @@ static int
 resolve_paths (struct launch_config *cfg, const char *overlay_dir, char **out_root,
                char **out_overlay)
 {
-  *out_root = realpath (cfg->rootfs, NULL);
+  *out_root = canon_path (cfg->rootfs);
   if (!*out_root)
     return launch_fail (errno, "ROOTFS is not a directory", cfg->rootfs);
   for (size_t i = 0; i < cfg->n_binds; i++)
     {
-      char *s = realpath (cfg->binds[i].src, NULL);
+      char *s = canon_path (cfg->binds[i].src);
       if (!s)
         return launch_fail (errno, "bind source not found", cfg->binds[i].src);
       cfg->binds[i].src = s;
@@ -408,7 +408,7 @@ resolve_paths (struct launch_config *cfg, const char *overlay_dir, char **out_ro
   if (!dir)
     return launch_fail (
         EINVAL, "--writable/--overlay-ro need --overlay-upper=DIR for the overlay's layers", NULL);
-  *out_overlay = realpath (dir, NULL);
+  *out_overlay = canon_path (dir);
   if (!*out_overlay)
     return launch_fail (errno, "the overlay's directory", dir);
   return 0;
@@ -420,7 +420,7 @@ resolve_paths (struct launch_config *cfg, const char *overlay_dir, char **out_ro
 static char *
 self_path (void)
 {
-  char *self = realpath ("/proc/self/exe", NULL);
+  char *self = canon_path ("/proc/self/exe");
   char *slash = self ? strrchr (self, '/') : NULL;
   if (!slash || strcmp (slash + 1, "cairn") != 0)
     return self;

@@ -1202,7 +1202,7 @@ parse_root (struct oci_spec *s, const struct json *root)
     return launch_failf (EINVAL, "config: root.path is missing");
   _cleanup_free_ char *joined
       = path[0] == '/' ? xstrdup (path) : xasprintf ("%s/%s", s->bundle, path);
-  s->root = realpath (joined, NULL);
+  s->root = canon_path (joined);
   struct stat st;
   if (!s->root || stat (s->root, &st) < 0 || !S_ISDIR (st.st_mode))
     return launch_failf (s->root ? ENOTDIR : errno, "config: root.path %s is not a directory",
@@ -1328,7 +1328,7 @@ int
 oci_spec_load (const char *bundle, struct oci_spec *s)
 {
   memset (s, 0, sizeof *s);
-  s->bundle = realpath (bundle, NULL);
+  s->bundle = canon_path (bundle);
   if (!s->bundle)
     return launch_failf (errno, "bundle %s", bundle);
   _cleanup_close_ int dfd = open (s->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);

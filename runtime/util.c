@@ -210,6 +210,25 @@ xstrdup (const char *s)
 }
 
 char *
+canon_path (const char *path)
+{
+  int fd = open (path, O_PATH | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  char link[32], buf[PATH_MAX];
+  snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink (link, buf, sizeof buf);
+  close (fd);
+  static const char deleted[] = " (deleted)";
+  if (n <= 0 || (size_t)n >= sizeof buf || buf[0] != '/'
+      || ((size_t)n >= sizeof deleted - 1
+          && memcmp (buf + n - (sizeof deleted - 1), deleted, sizeof deleted - 1) == 0))
+    return realpath (path, NULL);
+  buf[n] = '\0';
+  return xstrdup (buf);
+}
+
+char *
 xasprintf (const char *fmt, ...)
 {
   va_list ap;

@@ -1129,6 +1129,24 @@ assert m and m[0]["source"] == sys.argv[2] and "ro" in m[0]["options"], m
 PY
 }
 
+# ---- the command's signals: every one at its default disposition, none blocked ------------------
+# What the caller ignored or blocked does not reach the container (the
+# child resets what /proc/self/status lists as ignored or caught,
+# runtime/oci-child.c reset_signals), with and without the runtime's init.
+t_signals_default() {
+  oci_case
+  local show='exec grep -E "^Sig(Ign|Blk|Cgt):" /proc/self/status'
+  args "$B" /bin/sh -c "$show"
+  (trap '' PIPE INT USR1 HUP TERM WINCH URG TTIN TTOU TSTP; L run --bundle "$B" $ID) > out
+  (trap '' PIPE INT USR1 HUP TERM WINCH URG TTIN TTOU TSTP; "$CAIRN_LAUNCH" --oci-run --containers="$T/ctrs" --rm --no-stdin \
+    --init --seccomp-cache="$SC_CACHE" "$B/rootfs" /bin/sh -c "$show") > out-init
+  for f in out out-init; do
+    assert_file_has_content $f '^SigIgn:	0000000000000000$'
+    assert_file_has_content $f '^SigBlk:	0000000000000000$'
+    assert_file_has_content $f '^SigCgt:	0000000000000000$'
+  done
+}
+
 # ---- delete: what a pid 1 without a pid namespace left behind ----------------------------------
 # Its cgroups are busy until that is killed: run's deletion (and delete)
 # kill what they find there and remove them (runtime/oci-cgroup.c, rm_cg).
@@ -1224,6 +1242,7 @@ oci_test "seccomp in the runtime-spec form, also for exec; refusals" t_seccomp
 oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log json, --debug" t_bad_config
 oci_test "rootless: spec --rootless, lifecycle, exec, limits refused" t_rootless
 oci_test "--print-oci-config: the launcher's options as config.json, same container" t_print_config
+oci_test "the command's signals are at their defaults, whatever the caller ignored or blocked" t_signals_default
 oci_test "delete: what pid 1 left behind without a pid namespace is killed, its cgroups removed" t_delete_leftovers
 oci_test "--oci-run hands config.json's default seccomp policy to the runtime as a full parse gives it" t_oci_run_handoff
 oci_test "the launcher's own form is unchanged" t_forms
