@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -392,8 +393,14 @@ same_file (const char *a, const char *b)
 void
 cairn_run_record_replay (int argc, char **argv, int (*in_process) (int, char **))
 {
-  static char *out[MAX_ARGS + 1];
+  /* mapped, not static: only the pages the command line needs are ever
+   * touched (this binary is also the launcher, which prefaults its bss
+   * and whose clones copy what is present) */
+  char **out = mmap (NULL, (MAX_ARGS + 1) * sizeof (char *), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   char dir[PATH_MAX], name[32];
+  if (out == MAP_FAILED)
+    return;
   char *key = NULL;
   size_t keylen;
   int split = cairn_run_record_split (argc, argv);

@@ -156,12 +156,20 @@ oci_devices_bpf_attach (const char *cgroup_dir, const struct oci_devrule *rules,
   if (prog < 0)
     {
       int e = errno;
-      static char log[65536], msg[700];
+      /* the verifier's log on the heap, not in the bss that the client
+       * prefaults and every clone copies (runtime/client.c) */
+      enum
+      {
+        LOG_SIZE = 65536
+      };
+      static char msg[700];
+      char *log = xrealloc (NULL, LOG_SIZE);
       log[0] = '\0';
-      if (load (&p, log, sizeof log) >= 0)
+      if (load (&p, log, LOG_SIZE) >= 0)
         log[0] = '\0';
       snprintf (msg, sizeof msg, "linux.resources.devices: loading the device eBPF program%s%s",
                 log[0] ? ": " : "", verifier_says (log));
+      free (log);
       free (p.v);
       return launch_fail (e, msg, NULL);
     }
