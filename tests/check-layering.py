@@ -11,7 +11,11 @@ Fails (exit 1, one line per offence naming the file and what it uses) when
     module its module may not depend on, or a library's sources include a
     header of a module whose library its LIBADD does not name;
   - cairn-core's link (its LDADD and, through them, every LIBADD) reaches
-    libarchive, libcurl or libfuse3 (docs/ARCHITECTURE.md, "Binaries").
+    libarchive, libcurl or libfuse3 (docs/ARCHITECTURE.md, "Binaries");
+  - the front end's files (FRONT_END: cli/ files linked into the launcher's
+    static binary, of which `cairn` is a second name) include GLib or a
+    project header other than each other's and runtime/launch.h, or a
+    program is built from several modules otherwise.
 The files are those git tracks (every file of the module directories when
 TOPDIR is not a git checkout, as in `make distcheck`). Used by
 tests/test-layering.sh, which also proves that it fails.
@@ -35,6 +39,10 @@ DEPS = {
 }
 # Headers meant for some modules only (besides their own module and tests/).
 RESTRICTED = {"store/cairn-store-lowlevel.h": {"sync", "image"}}
+# cli/ files also linked into cairn-launch (docs/ARCHITECTURE.md, "Binaries"):
+# plain C, their project headers only these.
+FRONT_END = {"cli/front.c", "cli/run-record.c", "cli/run-record.h"}
+FRONT_END_HEADERS = {"cli/run-record.h", "runtime/launch.h"}
 # What cairn-core must never load (cli/front.c sends those commands to cairn-full).
 CORE_FORBIDDEN = ("$(ARCHIVE_LIBS)", "$(CURL_LIBS)", "$(FUSE3_LIBS)")
 
@@ -81,6 +89,10 @@ def check_includes(top, files, offences):
                 hdr = m.group(1)
                 if mod == "runtime" and hdr.split("/")[0] in ("glib.h", "glib", "gio"):
                     offences.append(f"{f}:{n}: runtime/ includes GLib ({hdr})")
+                if f in FRONT_END and (hdr.split("/")[0] in ("glib.h", "glib", "gio") or (
+                        module_of(hdr) is not None and hdr not in FRONT_END_HEADERS)):
+                    offences.append(f"{f}:{n}: the front end (linked into cairn-launch) "
+                                    f"includes {hdr}")
                 other = module_of(hdr)
                 if other is None:
                     continue
@@ -120,7 +132,8 @@ def canon(lib):
 def check_links(targets, used, offences):
     lib_module = {}
     for name, t in targets.items():
-        mods = {module_of(s) for s in t.get("SOURCES", []) if s != "$(NULL)"}
+        mods = {module_of(s) for s in t.get("SOURCES", [])
+                if s != "$(NULL)" and s not in FRONT_END}
         mods.discard(None)
         if len(mods) == 1:
             lib_module[name] = mods.pop()

@@ -51,6 +51,11 @@ t_checker_fails_on_each_offence() {
     'sync/pull.c:1: sync/ includes store/store-private.h, a header private to store/'
   expect_offence checkout/cache.c '#include "store/cairn-store-lowlevel.h"' \
     'checkout/cache.c:1: checkout/ includes store/cairn-store-lowlevel.h, which only image, sync may use'
+  # the front end is linked into the launcher: plain C, no other module
+  expect_offence cli/run-record.c '#include <glib.h>' \
+    'cli/run-record.c:1: the front end (linked into cairn-launch) includes glib.h'
+  expect_offence cli/front.c '#include "store/cairn-store.h"' \
+    'cli/front.c:1: the front end (linked into cairn-launch) includes store/cairn-store.h'
 }
 
 # Replace $2 by $3 in Makefile fragment $1 of the copy; the checker must fail
@@ -73,6 +78,8 @@ t_checker_fails_on_each_link_offence() {
   expect_link_offence Makefile-cli.am 'cairn_core_LDADD = ' \
     'cairn_core_LDADD = libcairn-image.la ' \
     "Makefile-cli.am: cairn-core's link reaches \$(ARCHIVE_LIBS)"
+  expect_link_offence Makefile-runtime.am '	cli/front.c' '	cli/front.c cli/cmd-ls.c' \
+    'Makefile-runtime.am: cairn_launch is built from several modules: cli, runtime'
   expect_link_offence Makefile-sync.am 'libcairn_sync_la_LIBADD = ' \
     'libcairn_sync_la_LIBADD = libcairn-sync-http.la ' \
     "Makefile-cli.am: cairn-core's link reaches \$(CURL_LIBS)"
