@@ -666,8 +666,8 @@ prefault_memory (void)
   enum
   {
     HEAP = 192 << 10, /* a cairn run used 145 kB of heap in all */
-    STACK = 64 << 10 /* within the stack the kernel maps at exec (128 kB more than
-                        the arguments: setup_arg_pages) */
+    STACK = 64 << 10  /* within the stack the kernel maps at exec (128 kB more than
+                         the arguments: setup_arg_pages) */
   };
   mallopt (M_MMAP_THRESHOLD, 2 * HEAP);
   mallopt (M_TRIM_THRESHOLD, 4 * HEAP);

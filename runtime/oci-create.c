@@ -74,7 +74,7 @@ struct ctx
   struct oci_state st;
   int rootfd, dirfd, sync_fd;
   pid_t child;
-  int master; /* run without --console-socket: the pty to relay */
+  int master;  /* run without --console-socket: the pty to relay */
   int fifo_rd; /* run: the exec fifo's reading end, open before the child is ready */
 };
 

@@ -557,7 +557,7 @@ oci_delete_container (int rootfd, const char *id, int dirfd, struct oci_state *s
     }
   /* leftovers of a pid 1 that died (only without a pid namespace of its
    * own) keep their cgroup busy: its removal kills what is in it and
-   * tries again (oci-cgroup.c, rm_cg), so nothing is read before */
+   * tries again (runtime/oci-cgroup.c, rm_cg), so nothing is read before */
   int r = oci_cgroups_destroy (&st->cg);
   oci_unmount_shared (st);
   run_poststop (dirfd, st);

@@ -1291,7 +1291,8 @@ load_handoff (int dfd, struct oci_spec *s)
     return HANDOFF_MISMATCH;
   _cleanup_close_ int fd = openat (dfd, "config.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   struct stat st;
-  if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (size_t)st.st_size != oci_handoff.len)
+  if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)
+      || (size_t)st.st_size != oci_handoff.len)
     return HANDOFF_MISMATCH;
   size_t n = oci_handoff.len, off = oci_handoff.sc_off, cut = oci_handoff.sc_len;
   _cleanup_free_ char *file = xrealloc (NULL, n + 1);
