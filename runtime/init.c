@@ -6,7 +6,8 @@
  * With --init (the default unless the command looks like an init itself) pid 1
  * is this reaper: it forks the command, keeps no capability beyond the
  * command's, closes every fd (stdio becomes /dev/null), confines itself with
- * a seccomp allow-list of the 8 syscalls its loop needs (reaper_filter),
+ * a seccomp allow-list of the 8 syscalls its loop needs (reaper_filter; the
+ * OCI form's init before it handles its first event: reap_until),
  * forwards the signals the monitor forwards to it, reaps
  * every orphan that the kernel reparents to it, and exits with the command's
  * status (128+N when the command was killed by signal N).  When pid 1 exits
@@ -122,8 +123,12 @@ reaper_detach_stdio (void)
 }
 
 /* pid 1's loop: forward every signal but SIGCHLD to @cmd, reap every child,
- * and exit with @cmd's status when it ends. */
-static void __attribute__ ((noreturn)) reap_until (pid_t cmd, const sigset_t *set)
+ * and exit with @cmd's status when it ends.  CONFINED false: reaper_filter
+ * is loaded before the first event is handled, unless that event is the
+ * command's end (its status read, then exit): until then this process runs
+ * no code but the wait, and the command, forked on this CPU, starts without
+ * waiting for the filter's load (~0.2 ms on a VM). */
+static void __attribute__ ((noreturn)) reap_until (pid_t cmd, const sigset_t *set, bool confined)
 {
   for (;;)
     {
@@ -131,6 +136,19 @@ static void __attribute__ ((noreturn)) reap_until (pid_t cmd, const sigset_t *se
       int sig = sigwaitinfo (set, &si);
       if (sig < 0)
         continue;
+      if (!confined)
+        {
+          int st;
+          if (sig == SIGCHLD && waitpid (cmd, &st, WNOHANG) == cmd
+              && (WIFEXITED (st) || WIFSIGNALED (st)))
+            _exit (wait_status_code (st));
+          if (reaper_filter () < 0)
+            {
+              kill (cmd, SIGKILL);
+              _exit (EXIT_LAUNCH_ERROR);
+            }
+          confined = true;
+        }
       if (sig != SIGCHLD)
         {
           kill (cmd, sig);
@@ -193,7 +211,7 @@ init_run_reaper (struct launch_plan *plan, int pty_slave)
       _exit (EXIT_LAUNCH_ERROR);
     }
   close (plan->sync_fd);
-  reap_until (cmd, &set);
+  reap_until (cmd, &set, true);
 }
 
 /* --container-init CMD [ARG...]: pid 1 of an OCI container started with
@@ -238,10 +256,5 @@ init_container_main (char **argv)
     }
   close_fds_except (NULL, 0);
   reaper_detach_stdio ();
-  if (reaper_filter () < 0)
-    {
-      kill (cmd, SIGKILL);
-      _exit (EXIT_LAUNCH_ERROR);
-    }
-  reap_until (cmd, &set);
+  reap_until (cmd, &set, false);
 }

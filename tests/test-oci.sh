@@ -1147,6 +1147,22 @@ t_signals_default() {
   done
 }
 
+# ---- --init: pid 1 confines itself before it handles anything --------------------------------
+# The OCI form's init loads its own allow-list (runtime/init.c, reaper_filter)
+# on top of the container's filter before it handles its first event (here a
+# signal to forward), and exits on the command's end without it.
+t_init_confined_before_events() {
+  oci_case
+  local cmd='grep Seccomp_filters /proc/1/status; trap "echo forwarded" USR1; kill -USR1 1;'
+  cmd="$cmd"' for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "Seccomp_filters:.2" /proc/1/status && break; sleep 0.1; done;'
+  cmd="$cmd"' grep Seccomp_filters /proc/1/status'
+  "$CAIRN_LAUNCH" --oci-run --containers="$T/ctrs" --rm --no-stdin --init --seccomp-cache="$SC_CACHE" \
+    "$B/rootfs" /bin/sh -c "$cmd" > out
+  assert_streq "$(head -1 out | tr -s '\t ' ' ')" "Seccomp_filters: 1"
+  assert_file_has_content out '^forwarded$'
+  assert_streq "$(tail -1 out | tr -s '\t ' ' ')" "Seccomp_filters: 2"
+}
+
 # ---- delete: what a pid 1 without a pid namespace left behind ----------------------------------
 # Its cgroups are busy until that is killed: run's deletion (and delete)
 # kill what they find there and remove them (runtime/oci-cgroup.c, rm_cg).
@@ -1243,6 +1259,7 @@ oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log js
 oci_test "rootless: spec --rootless, lifecycle, exec, limits refused" t_rootless
 oci_test "--print-oci-config: the launcher's options as config.json, same container" t_print_config
 oci_test "the command's signals are at their defaults, whatever the caller ignored or blocked" t_signals_default
+oci_test "--init: pid 1 loads its own filter before it handles its first event" t_init_confined_before_events
 oci_test "delete: what pid 1 left behind without a pid namespace is killed, its cgroups removed" t_delete_leftovers
 oci_test "--oci-run hands config.json's default seccomp policy to the runtime as a full parse gives it" t_oci_run_handoff
 oci_test "the launcher's own form is unchanged" t_forms
