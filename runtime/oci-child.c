@@ -400,6 +400,22 @@ load_seccomp (struct oci_plan *plan)
   return plan->listener_sock >= 0 ? send_listener (plan, (int)r) : 0;
 }
 
+/* SIG_DFL for S through the system call itself: the C library's sigaction()
+ * refuses the two real-time signals it keeps for itself (32, 33), which a
+ * caller may still have left ignored. */
+static void
+sig_default (int s)
+{
+  struct
+  {
+    void *handler; /* SIG_DFL */
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } k = { 0 };
+  syscall (SYS_rt_sigaction, s, &k, NULL, sizeof k.mask);
+}
+
 /* Every signal back to its default disposition and unblocked, as runc
  * leaves them for the command.  Only the signals the kernel lists as
  * ignored or caught (SigIgn, SigCgt in /proc/self/status) are not at the
@@ -424,12 +440,9 @@ reset_signals (void)
         which = strtoull (ign + 9, NULL, 16) | strtoull (cgt + 9, NULL, 16);
     }
   sigset_t all;
-  struct sigaction sa;
-  memset (&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
   for (int s = 1; s < _NSIG && s <= 64; s++)
     if (s != SIGKILL && s != SIGSTOP && (which >> (s - 1) & 1))
-      sigaction (s, &sa, NULL);
+      sig_default (s);
   sigemptyset (&all);
   sigprocmask (SIG_SETMASK, &all, NULL);
 }
