@@ -411,26 +411,37 @@ do_fs (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
 static const unsigned dflt_major[6] = { 1, 1, 1, 1, 1, 5 };
 static const unsigned dflt_minor[6] = { 3, 5, 7, 8, 9, 0 };
 
+/* DEV_FD: the container's /dev when PATH is directly in it (-1: resolved
+ * here).  The child's umask is 0 (oci-child.c): mknod gives the node its
+ * permissions, a chmod is needed for the set-id and sticky bits only; an
+ * existing entry is replaced. */
 static int
-make_node (struct oci_plan *plan, int root_fd, const char *path, char type, unsigned maj,
-           unsigned min, mode_t perm, int host_fd, bool chown_it, uid_t uid, gid_t gid)
+make_node (struct oci_plan *plan, int root_fd, int dev_fd, const char *path, char type,
+           unsigned maj, unsigned min, mode_t perm, int host_fd, bool chown_it, uid_t uid,
+           gid_t gid)
 {
   char parent[PATH_MAX];
   str_lcpy (parent, path, sizeof parent);
   char *slash = strrchr (parent, '/');
   *slash = '\0';
-  _cleanup_close_ int pfd
-      = ensure_in_root (plan, root_fd, parent[0] ? parent : "/", true, RES_DIRECTORY);
-  if (pfd < 0)
-    return launch_fail (-pfd, "creating the parent of a device node", path);
+  _cleanup_close_ int own = -1;
+  int pfd = dev_fd;
+  if (pfd < 0 || strcmp (parent, "/dev") != 0)
+    {
+      pfd = own = ensure_in_root (plan, root_fd, parent[0] ? parent : "/", true, RES_DIRECTORY);
+      if (pfd < 0)
+        return launch_fail (-pfd, "creating the parent of a device node", path);
+    }
   const char *name = slash + 1;
   mode_t fmt = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
   if (!plan->unpriv || type == 'p')
     {
-      unlinkat (pfd, name, 0);
-      if (mknodat (pfd, name, fmt | perm, makedev (maj, min)) < 0)
+      int r = mknodat (pfd, name, fmt | perm, makedev (maj, min));
+      if (r < 0 && errno == EEXIST && unlinkat (pfd, name, 0) == 0)
+        r = mknodat (pfd, name, fmt | perm, makedev (maj, min));
+      if (r < 0)
         return launch_fail (errno, "mknod", path);
-      if (fchmodat (pfd, name, perm, 0) < 0)
+      if ((perm & 07000) && fchmodat (pfd, name, perm, 0) < 0)
         return launch_fail (errno, "chmod of a device node", path);
       if (chown_it && fchownat (pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
         return launch_fail (errno, "chown of a device node", path);
@@ -452,6 +463,9 @@ static int
 setup_devices (struct oci_plan *plan, int root_fd)
 {
   const struct oci_spec *s = plan->spec;
+  _cleanup_close_ int dev_fd = ensure_in_root (plan, root_fd, "/dev", true, RES_DIRECTORY);
+  if (dev_fd < 0)
+    return launch_fail (-dev_fd, "creating the parent of a device node", "/dev");
   for (int i = 0; i < 6; i++)
     {
       char p[32] = "/dev/";
@@ -461,7 +475,7 @@ setup_devices (struct oci_plan *plan, int root_fd)
         listed |= strcmp (s->devices[k].path, p) == 0;
       if (listed)
         continue;
-      int r = make_node (plan, root_fd, p, 'c', dflt_major[i], dflt_minor[i], 0666,
+      int r = make_node (plan, root_fd, dev_fd, p, 'c', dflt_major[i], dflt_minor[i], 0666,
                          plan->host_dev_fds[i], false, 0, 0);
       if (r < 0)
         return r;
@@ -469,9 +483,10 @@ setup_devices (struct oci_plan *plan, int root_fd)
   for (size_t k = 0; k < s->n_devices; k++)
     {
       const struct oci_device *d = &s->devices[k];
-      int r = make_node (plan, root_fd, d->path, d->type == 'u' ? 'c' : d->type, d->major, d->minor,
-                         d->has_mode ? d->mode & 07777 : 0666, -1, d->has_uid || d->has_gid,
-                         d->has_uid ? d->uid : 0, d->has_gid ? d->gid : 0);
+      int r
+          = make_node (plan, root_fd, dev_fd, d->path, d->type == 'u' ? 'c' : d->type, d->major,
+                       d->minor, d->has_mode ? d->mode & 07777 : 0666, -1, d->has_uid || d->has_gid,
+                       d->has_uid ? d->uid : 0, d->has_gid ? d->gid : 0);
       if (r < 0)
         return r;
     }
