@@ -57,8 +57,8 @@ void sc_policy_allow_notify (bool ok);
 /* seccomp.c: is P the default policy for the capabilities CAPS (the same
  * rules, architectures and default action, in any order)? */
 bool seccomp_policy_is_default (const struct sc_policy *p, uint64_t caps);
-/* seccomp.c: the default policy for CAPS, built once per process (owned by
- * seccomp.c, never freed) */
+/* seccomp.c: the default policy for CAPS, built once per process and set
+ * (owned by seccomp.c, never freed or changed) */
 const struct sc_policy *seccomp_default_policy (uint64_t caps);
 /* seccomp.c: compile P (through the BPF cache in CACHE_DIR, "none" for no
  * cache, NULL for the default directory). */

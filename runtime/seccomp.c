@@ -719,18 +719,17 @@ same_arches (const struct sc_policy *a, const struct sc_policy *b)
 const struct sc_policy *
 seccomp_default_policy (uint64_t caps)
 {
-  static struct sc_policy memo;
+  /* the one for another set is a new one: a spec may hold the previous
+   * (oci-spec.c, the handoff), which is never freed */
+  static struct sc_policy *memo;
   static uint64_t memo_caps;
-  static bool built;
-  if (!built || memo_caps != caps)
+  if (!memo || memo_caps != caps)
     {
-      if (built)
-        sc_policy_clear (&memo);
-      build_default (caps, &memo);
+      memo = xrealloc (NULL, sizeof *memo);
+      build_default (caps, memo);
       memo_caps = caps;
-      built = true;
     }
-  return &memo;
+  return memo;
 }
 
 bool
