@@ -216,7 +216,7 @@ canon_path (const char *path)
   if (fd < 0)
     return NULL;
   char link[32], buf[PATH_MAX];
-  snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+  fmt_fd_path (link, fd);
   ssize_t n = readlink (link, buf, sizeof buf);
   close (fd);
   static const char deleted[] = " (deleted)";

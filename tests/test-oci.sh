@@ -1129,6 +1129,21 @@ assert m and m[0]["source"] == sys.argv[2] and "ro" in m[0]["options"], m
 PY
 }
 
+# ---- device nodes over what the image has at their paths ----------------------------------------
+# Without a tmpfs on /dev the nodes are made in the image's own /dev: what
+# is at a node's path (here a regular file) is replaced, modes exact, set-id
+# bits included (runtime/oci-mounts.c, make_node).
+t_devices_replace() {
+  oci_case
+  cfg "$B" "c['mounts'] = [m for m in c['mounts'] if m['destination'] != '/dev']
+c['linux']['devices'] = [dict(path='/dev/mynull', type='c', major=1, minor=3, fileMode=0o2640)]"
+  echo planted > "$B/rootfs/dev/mynull"; echo planted > "$B/rootfs/dev/zero"
+  args "$B" /bin/sh -c 'stat -c "%n %F %a %t:%T" /dev/mynull /dev/zero'
+  L run --bundle "$B" $ID > out
+  assert_file_has_content out '^/dev/mynull character special file 2640 1:3$'
+  assert_file_has_content out '^/dev/zero character special file 666 1:5$'
+}
+
 # ---- the command's signals: every one at its default disposition, none blocked ------------------
 # What the caller ignored or blocked does not reach the container (the
 # child resets what /proc/self/status lists as ignored or caught,
@@ -1266,6 +1281,7 @@ oci_test "seccomp in the runtime-spec form, also for exec; refusals" t_seccomp
 oci_test "bad config.json: unknown and unsupported fields, types, JSON, --log json, --debug" t_bad_config
 oci_test "rootless: spec --rootless, lifecycle, exec, limits refused" t_rootless
 oci_test "--print-oci-config: the launcher's options as config.json, same container" t_print_config
+oci_test "device nodes replace what the image has at their paths, modes exact" t_devices_replace
 oci_test "the command's signals are at their defaults, whatever the caller ignored or blocked" t_signals_default
 oci_test "--init: pid 1 loads its own filter before it handles its first event" t_init_confined_before_events
 oci_test "delete: what pid 1 left behind without a pid namespace is killed, its cgroups removed" t_delete_leftovers
