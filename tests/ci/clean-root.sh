@@ -48,14 +48,16 @@ say() { printf 'clean-root: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 usage() {
   echo "usage: $0 [--root DIR] [--keep] [-- CMD...]" >&2
+  echo "       $0 --make-base    (make the base if missing, print its path)" >&2
   exit "${1:-2}"
 }
 
 args=("$@")
 work=/var/tmp/cairn-ci-root
-keep=0
+keep=0 make_base=0
 while [ $# -gt 0 ]; do
   case $1 in
+    --make-base) make_base=1; shift ;;
     --root) [ $# -ge 2 ] || usage; work=$2; shift 2 ;;
     --root=*) work=${1#--root=}; shift ;;
     --keep) keep=1; shift ;;
@@ -73,14 +75,15 @@ log="$(dirname "$work")/cairn-ci-root.log"
 
 # Everything below goes to the terminal and to the log: run again with the
 # output through tee (tee -i: a ^C ends this script's run, whose cleanup
-# still writes to the log, not the tee).
-if [ -z "${_CAIRN_CLEAN_ROOT_LOG:-}" ]; then
+# still writes to the log, not the tee). --make-base (tests/vm/i386-tcg.sh)
+# only makes the base and prints its path.
+if [ -z "${_CAIRN_CLEAN_ROOT_LOG:-}" ] && [ "$make_base" = 0 ]; then
   mkdir -p "$(dirname "$log")"
   rc=0
   _CAIRN_CLEAN_ROOT_LOG=$log bash "$self" "${args[@]}" 2>&1 | tee -i "$log" || rc=${PIPESTATUS[0]}
   exit "$rc"
 fi
-say "log: $log"
+[ "$make_base" = 1 ] || say "log: $log"
 
 for c in unshare pivot_root mount umount findmnt git cp stat; do
   command -v "$c" >/dev/null || die "$c not found (util-linux, mount, git)"
@@ -112,6 +115,10 @@ if [ ! -x "$base/bin/sh" ]; then
   say "debootstrap took $((SECONDS - t0)) s"
 fi
 say "base: $base (Debian $(cat "$base/etc/debian_version"))"
+if [ "$make_base" = 1 ]; then
+  echo "$base"
+  exit 0
+fi
 
 # 2. the work root: a copy of the base, the clone, the resolver
 stamp=.cairn-ci-root

@@ -49,21 +49,9 @@ for c in qemu-system-x86_64 mkfs.ext4 debugfs unshare chroot git; do
   command -v "$c" >/dev/null || die "$c not found (apt-get install qemu-system-x86 e2fsprogs)"
 done
 mkdir -p "$work"
-# the default base is tests/ci/clean-root.sh's (the same choice, made the
-# same way: in a side directory, so that an interrupted one leaves none)
+# the default base is tests/ci/clean-root.sh's, made by it when missing
 if [ -z "$clean" ]; then
-  clean=${CAIRN_CLEAN_ROOT:-}
-  if [ -z "$clean" ]; then
-    if [ -x /work/cleanroot/bin/sh ]; then clean=/work/cleanroot; else clean=/var/tmp/cairn-clean-root; fi
-  fi
-  if [ ! -x "$clean/bin/sh" ] && { [ ! -e "$clean" ] || [ -z "$(ls -A "$clean")" ]; }; then
-    command -v debootstrap >/dev/null || die "no minbase root: set CAIRN_VM_ROOT or install debootstrap"
-    say "debootstrap --variant=minbase bookworm $clean"
-    rm -rf "$clean.partial"
-    debootstrap --variant=minbase bookworm "$clean.partial" http://deb.debian.org/debian >/dev/null
-    rmdir "$clean" 2>/dev/null || true
-    mv "$clean.partial" "$clean"
-  fi
+  clean=$("$top/tests/ci/clean-root.sh" --make-base) || die "no minbase root (set CAIRN_VM_ROOT)"
 fi
 [ -x "$clean/bin/sh" ] || die "$clean is not a Debian root (set CAIRN_VM_ROOT or CAIRN_CLEAN_ROOT)"
 
