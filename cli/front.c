@@ -235,7 +235,7 @@ pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
   int rfd = open (repo, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rfd < 0)
     return 1;
-  /* on the heap: this binary is also the launcher, which prefaults its bss */
+  /* on the heap, only for this path: this binary is also the launcher */
   char *config = malloc (CONFIG_MAX);
   ssize_t clen = config ? read_small (rfd, "config", config, CONFIG_MAX - 1) : -1;
   close (rfd);

@@ -354,8 +354,8 @@ check_record (Cur *c, const char *key, size_t keylen, int argc, char **argv, int
 }
 
 /* The record NAME of DFD, read whole into a buffer of its size (malloc'd,
- * NULL on failure; no static megabyte: the launcher that a replayed run goes
- * on into in this process prefaults its data and bss, cli/front.c) when this
+ * NULL on failure; no static megabyte in the image of the launcher that a
+ * replayed run goes on into in this process, cli/front.c) when this
  * user may trust it (owned, not writable by others: trusted()) and it fits;
  * *OUT_LEN its length.  *OUT_FD is its descriptor (or -1), left open for
  * futimens. */
@@ -394,8 +394,8 @@ void
 cairn_run_record_replay (int argc, char **argv, int (*in_process) (int, char **))
 {
   /* mapped, not static: only the pages the command line needs are ever
-   * touched (this binary is also the launcher, which prefaults its bss
-   * and whose clones copy what is present) */
+   * touched (this binary is also the launcher, whose clones copy what is
+   * present) */
   char **out = mmap (NULL, (MAX_ARGS + 1) * sizeof (char *), PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   char dir[PATH_MAX], name[32];

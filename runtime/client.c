@@ -644,43 +644,23 @@ detached (struct client *c)
   return code;
 }
 
-/* The memory a container's start writes (its config, the seccomp
- * policies, the runtime's state on the heap; the program's data and bss;
- * the stack of its deepest calls) made present in one call each rather
- * than page by page: a page fault was measured at some 17 us in a virtual
- * machine, and a warm start touched about a hundred fresh pages. */
-extern char __data_start[], _end[];
-
+/* The C library's thresholds set once, high enough that the config's
+ * and the policies' buffers come from the heap, not from an mmap and
+ * munmap each, and the heap is not given back between them. The pages
+ * themselves are left to fault in as they are touched: making the whole
+ * heap, data and stack present up front (MADV_POPULATE_WRITE) cost more
+ * than the faults it saved (0.25-0.34 ms slower per warm run,
+ * docs/performance.md), and a larger process is also slower to clone and
+ * to end. */
 static void
-populate (uintptr_t from, uintptr_t to, int advice)
-{
-  uintptr_t page = (uintptr_t)sysconf (_SC_PAGESIZE);
-  from &= ~(page - 1);
-  if (to > from)
-    (void)madvise ((void *)from, to - from, advice);
-}
-
-static void
-prefault_memory (void)
+tune_malloc (void)
 {
   enum
   {
-    HEAP = 192 << 10, /* a cairn run used 145 kB of heap in all */
-    STACK = 64 << 10  /* within the stack the kernel maps at exec (128 kB more than
-                         the arguments: setup_arg_pages) */
+    HEAP = 192 << 10 /* a cairn run used 145 kB of heap in all */
   };
   mallopt (M_MMAP_THRESHOLD, 2 * HEAP);
   mallopt (M_TRIM_THRESHOLD, 4 * HEAP);
-  void *volatile p = malloc (HEAP); /* volatile: the pair is not optimised away */
-  free (p);
-  /* the whole main arena, the part the C library's start-up took included */
-  char *end = sbrk (0);
-  struct mallinfo2 mi = mallinfo2 ();
-  if (end != (char *)-1 && mi.arena > 0 && mi.arena <= (size_t)(uintptr_t)end)
-    populate ((uintptr_t)end - mi.arena, (uintptr_t)end, MADV_POPULATE_WRITE);
-  populate ((uintptr_t)__data_start, (uintptr_t)_end, MADV_POPULATE_WRITE);
-  char here;
-  populate ((uintptr_t)&here - STACK, (uintptr_t)&here, MADV_POPULATE_WRITE);
 }
 
 int
@@ -689,7 +669,7 @@ oci_client_run (int argc, char **argv)
   struct client c;
   memset (&c, 0, sizeof c);
   c.bundle_fd = -1;
-  prefault_memory ();
+  tune_malloc ();
   int r = parse (argc, argv, &c);
   if (r != 0)
     return r > 0 ? 0 : EXIT_LAUNCH_ERROR;

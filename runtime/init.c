@@ -23,6 +23,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -228,7 +229,16 @@ init_container_main (char **argv)
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   sigset_t set;
   reaper_signals (&set);
-  pid_t cmd = fork ();
+  /* vfork: the command borrows this process's memory until its exec, so
+   * that nothing of it is copied (the page tables of the runtime's heap
+   * that this process still holds) nor faulted in again page by page
+   * between the fork and the exec. Until the exec the child writes only
+   * its stack, its own signal state (its dispositions are its own copy:
+   * no CLONE_SIGHAND) and errno; execvp searches PATH on the stack. A
+   * policy that forbids vfork but allows fork gets the fork. */
+  pid_t cmd = vfork ();
+  if (cmd < 0 && (errno == EPERM || errno == ENOSYS))
+    cmd = fork ();
   if (cmd == 0)
     {
       sigset_t none;
@@ -246,7 +256,11 @@ init_container_main (char **argv)
       signal (SIGTTOU, SIG_DFL);
       execvp (argv[0], argv);
       int e = errno;
-      fprintf (stderr, "cairn-launch: init: cannot execute %s: %s\n", argv[0], strerror (e));
+      /* dprintf: its stream is on this stack, not the parent's stderr;
+       * strerrordesc_np never allocates */
+      const char *why = strerrordesc_np (e);
+      dprintf (STDERR_FILENO, "cairn-launch: init: cannot execute %s: %s\n", argv[0],
+               why ? why : "unknown error");
       _exit (e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
     }
   if (cmd < 0)

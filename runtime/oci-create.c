@@ -722,11 +722,12 @@ limits_besides_devices (const struct oci_spec *s)
   return s->has_resources && oci_resources_any (&r);
 }
 
-/* The cgroups and their limits, made before the clone (they need no pid):
- * the child then runs on this CPU as soon as we block (the scheduler puts a
- * new process beside its parent), and whatever we did after the clone
- * would only have delayed it.  Putting the child in is its own work
- * (self_attach) or enter_cgroups() after the clone. */
+/* The cgroups and their limits, made after the clone: the child, put on
+ * the other CPU, makes its namespaces and mounts meanwhile, and waits for
+ * them ('c') only when it reaches its first cgroup mount (oci-child.c
+ * oci_child_cgroups). Made before the clone, they were measured 0.2-0.6 ms
+ * slower per warm start on a two-CPU VM (docs/performance.md). Putting the
+ * child in is its own work (self_attach) or enter_cgroups(). */
 static int
 create_cgroups (struct ctx *c)
 {
@@ -809,9 +810,6 @@ spawn (struct ctx *c)
     return -EBADF;
   c->plan.sync_fd = sv[1];
   c->sync_fd = sv[0];
-  int r = create_cgroups (c);
-  if (r < 0)
-    return r;
   /* run starts the container as soon as it is ready: with the fifo's
    * reading end open already, the child's open for writing does not wait
    * for us (we record the state meanwhile); nobody sees the container
@@ -835,15 +833,18 @@ spawn (struct ctx *c)
   close (sv[1]);
   c->child = child;
   c->st.pid = child;
-  /* the child runs once we block (the start time and the rest of our
-   * bookkeeping wait until it is ready: converse) */
-  r = c->plan.two_step ? first_step (c) : 0;
+  /* its id maps first (it waits for them, 'g', before anything else),
+   * then the cgroups while it makes its namespaces and mounts; the start
+   * time and the rest of our bookkeeping wait until it is ready (converse) */
+  int r = c->plan.two_step ? first_step (c) : 0;
   if (r == 0 && !c->plan.two_step && c->plan.userns)
     r = write_id_maps (c);
   if (r == 0 && !c->plan.two_step)
     r = send_idmapped (c);
   if (r == 0 && !c->plan.two_step)
     r = send_byte (c, c->plan.setgroups_ok ? 'g' : 'G');
+  if (r == 0)
+    r = create_cgroups (c);
   if (r == 0)
     r = enter_cgroups (c);
   if (r == 0)

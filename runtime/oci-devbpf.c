@@ -156,8 +156,8 @@ oci_devices_bpf_attach (const char *cgroup_dir, const struct oci_devrule *rules,
   if (prog < 0)
     {
       int e = errno;
-      /* the verifier's log on the heap, not in the bss that the client
-       * prefaults and every clone copies (runtime/client.c) */
+      /* the verifier's log on the heap, only when a load failed: not a
+       * static buffer in the launcher's image */
       enum
       {
         LOG_SIZE = 65536
