@@ -201,6 +201,9 @@ struct launch_bpf
 };
 int seccomp_prepare (const struct launch_config *cfg, struct launch_bpf *out);
 int seccomp_print_profile (const struct launch_config *cfg, FILE *f);
+struct jbuf;
+/* The same, appended to B (runtime/json.h). */
+int seccomp_print_profile_buf (const struct launch_config *cfg, struct jbuf *b);
 int seccomp_apply_raw (const struct launch_bpf *bpf);
 
 /* child.c: everything the container child needs, prepared by the parent. */

@@ -257,24 +257,24 @@ seccomp_json (struct jbuf *b, const struct launch_config *cfg)
 {
   if (strcmp (cfg->seccomp, "unconfined") == 0)
     return 0;
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream (&text, &len);
-  if (!f)
-    return launch_fail (ENOMEM, "open_memstream", NULL);
-  int r = seccomp_print_profile (cfg, f);
-  fclose (f);
-  if (r == 0)
+  size_t start = b->len;
+  jb_raw (b, "    \"seccomp\": ");
+  size_t off = b->len;
+  int r = seccomp_print_profile_buf (cfg, b);
+  if (r < 0)
     {
-      jb_raw (b, "    \"seccomp\": ");
-      size_t off = b->len, n = len && text[len - 1] == '\n' ? len - 1 : len;
-      jb_mem (b, text, n);
-      jb_raw (b, ",\n");
-      if (strcmp (cfg->seccomp, "default") == 0)
-        oci_handoff = (struct oci_config_handoff){ .sc_off = off, .sc_len = n, .caps = cfg->caps };
+      b->len = start;
+      if (b->p)
+        b->p[start] = '\0';
+      return r;
     }
-  free (text);
-  return r;
+  if (b->len > off && b->p[b->len - 1] == '\n')
+    b->p[--b->len] = '\0';
+  size_t n = b->len - off;
+  jb_raw (b, ",\n");
+  if (strcmp (cfg->seccomp, "default") == 0)
+    oci_handoff = (struct oci_config_handoff){ .sc_off = off, .sc_len = n, .caps = cfg->caps };
+  return 0;
 }
 
 static void

@@ -49,6 +49,8 @@ struct sc_arg *sc_rule_add_arg (struct sc_rule *r);
 
 /* seccomp-json.c */
 int sc_policy_write_json (const struct sc_policy *p, FILE *f);
+struct jbuf;
+void sc_policy_write_jbuf (const struct sc_policy *p, struct jbuf *b);
 int sc_policy_load_json (const char *path, struct sc_policy *out);
 struct json;
 /* Build a policy from a parsed linux.seccomp object (unknown keys ignored). */

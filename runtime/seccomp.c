@@ -40,6 +40,7 @@
 #include <sys/utsname.h>
 #include <termios.h>
 
+#include "runtime/json.h"
 #include "runtime/launch.h"
 #include "runtime/seccomp-policy.h"
 
@@ -766,18 +767,33 @@ load_policy (const struct launch_config *cfg, struct sc_policy *p)
 }
 
 int
-seccomp_print_profile (const struct launch_config *cfg, FILE *f)
+seccomp_print_profile_buf (const struct launch_config *cfg, struct jbuf *b)
 {
   struct sc_policy p;
   if (strcmp (cfg->seccomp, "unconfined") == 0)
     return launch_fail (EINVAL, "there is no profile to print with --seccomp=unconfined", NULL);
   if (strcmp (cfg->seccomp, "default") == 0)
-    return sc_policy_write_json (seccomp_default_policy (cfg->caps), f);
+    {
+      sc_policy_write_jbuf (seccomp_default_policy (cfg->caps), b);
+      return 0;
+    }
   int r = load_policy (cfg, &p);
   if (r < 0)
     return r;
-  r = sc_policy_write_json (&p, f);
+  sc_policy_write_jbuf (&p, b);
   sc_policy_clear (&p);
+  return 0;
+}
+
+int
+seccomp_print_profile (const struct launch_config *cfg, FILE *f)
+{
+  struct jbuf b = { 0 };
+  int r = seccomp_print_profile_buf (cfg, &b);
+  size_t len = b.len;
+  if (r == 0 && len && fwrite (b.p, 1, len, f) != len)
+    r = launch_fail (EIO, "writing the seccomp profile", NULL);
+  jb_free (&b);
   return r;
 }
 
