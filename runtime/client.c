@@ -684,6 +684,11 @@ oci_client_run (int argc, char **argv)
   sigaddset (&stop, SIGQUIT);
   if (!c.detach)
     sigprocmask (SIG_BLOCK, &stop, NULL);
+  /* the container's new network namespace, made by a thread while the
+   * config is written and read (oci-create.c early_net); a detached run
+   * forks first, and its runtime starts the thread itself */
+  if (!c.detach && !c.cfg.net_host && !c.cfg.net_ns_path && !c.cfg.rootless)
+    oci_netns_prepare ();
   r = make_bundle (&c);
   if (r == 0 && (r = write_config (&c)) < 0)
     remove_bundle (&c);

@@ -608,6 +608,8 @@ recv_byte_fd (int sock, char *b, int *fd)
 static void
 wait_maps (struct oci_plan *plan)
 {
+  if (plan->no_maps)
+    return; /* nothing is sent: the setgroups answer is the one inherited */
   char g = 0;
   ssize_t n;
   size_t next = 0;
@@ -691,6 +693,15 @@ early_steps (struct oci_plan *plan)
     }
   if (r < 0)
     return r;
+  if ((s->ns_new & CLONE_NEWNET) && plan->netns_fd >= 0)
+    {
+      /* made beside by the parent, lo up (oci-create.c early_net) */
+      if (setns (plan->netns_fd, CLONE_NEWNET) < 0)
+        return launch_fail (errno, "joining the new network namespace", NULL);
+      close (plan->netns_fd);
+      plan->netns_fd = -1;
+      return 0;
+    }
   if ((s->ns_new & CLONE_NEWNET) && unshare (CLONE_NEWNET) < 0)
     return launch_fail (errno, "unsharing the network namespace", NULL);
   if ((s->ns_new & CLONE_NEWNET) && (r = child_net_lo_up ()) < 0)
@@ -761,6 +772,11 @@ oci_child_main (struct oci_plan *plan)
   plan->fifo_wr = -1;
   plan->listener_sock = -1;
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* born on the CPU the parent handed over, with only that one
+   * (oci-create.c hand_cpu): the parent's set back, before anything of
+   * the container can inherit it */
+  if (plan->affinity_set && sched_setaffinity (0, sizeof plan->affinity, &plan->affinity) < 0)
+    die (plan, launch_fail (errno, "restoring the CPU affinity", NULL), EXIT_LAUNCH_ERROR);
   for (int i = 0; i < 4; i++)
     if (plan->parent_fds[i] >= 0)
       close (plan->parent_fds[i]);

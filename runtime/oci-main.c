@@ -586,10 +586,13 @@ oci_cmd_delete (int argc, char **argv)
   int dfd = open_locked (id, LOCK_EX, &rootfd, &st);
   if (dfd < 0)
     {
+      /* runc: --force on a container that is already gone is success (the
+       * shims' cleanup deletes after the engine did); what a create killed
+       * before its state was written left goes with it */
+      if (force && dfd == -ENOENT)
+        oci_state_remove_unborn (rootfd, id);
       if (rootfd >= 0)
         close (rootfd);
-      /* runc: --force on a container that is already gone is success (the
-       * shims' cleanup deletes after the engine did) */
       return force && dfd == -ENOENT ? 0 : oci_report (dfd);
     }
   int r = oci_delete_container (rootfd, id, dfd, &st, force);

@@ -713,23 +713,80 @@ setup_root (struct oci_plan *plan, int *out_root_fd)
   return 0;
 }
 
+/* Whether one of the paths A and B is the other or lies under it. */
+static bool
+paths_nest (const char *a, const char *b)
+{
+  size_t la = strlen (a), lb = strlen (b);
+  while (la > 1 && a[la - 1] == '/')
+    la--;
+  while (lb > 1 && b[lb - 1] == '/')
+    lb--;
+  size_t n = la < lb ? la : lb;
+  if (strncmp (a, b, n) != 0)
+    return false;
+  const char *longer = la < lb ? b : a;
+  return la == lb || n == 1 || longer[n] == '/';
+}
+
+static int
+mount_one (struct oci_plan *plan, int root_fd, const struct oci_mount *m)
+{
+  return m->kind == OM_BIND ? do_bind (plan, root_fd, m) : do_fs (plan, root_fd, m);
+}
+
+/* The deferred cgroup mounts (indices in D), now: they need the container
+ * in its cgroups and its cgroup namespace ('c', oci_child_cgroups). */
+static int
+flush_cgroup_mounts (struct oci_plan *plan, int root_fd, size_t *d, size_t *nd)
+{
+  const struct oci_spec *s = plan->spec;
+  int r = *nd ? oci_child_cgroups (plan) : 0;
+  for (size_t k = 0; r == 0 && k < *nd; k++)
+    r = mount_one (plan, root_fd, &s->mounts[d[k]]);
+  *nd = 0;
+  return r;
+}
+
+static bool
+nests_in_deferred (const struct oci_spec *s, const char *path, const size_t *d, size_t nd)
+{
+  for (size_t k = 0; k < nd; k++)
+    if (paths_nest (path, s->mounts[d[k]].dst))
+      return true;
+  return false;
+}
+
+/* The mounts in the config's order, but for the cgroup mounts: they wait
+ * for the parent's cgroups, which it makes meanwhile (oci-create.c), so
+ * they are made after the others, unless a later mount or the working
+ * directory is at, above or below one of them (then the order is the
+ * config's from there). The result is the same tree. */
 int
 oci_setup_rootfs (struct oci_plan *plan, int *out_root_fd, int *out_master, int *out_slave,
                   bool unused)
 {
   (void)unused;
   const struct oci_spec *s = plan->spec;
+  size_t *deferred = xrealloc (NULL, (s->n_mounts + 1) * sizeof *deferred), nd = 0;
   int r = open_host_nodes (plan);
   if (r == 0)
     r = setup_root (plan, out_root_fd);
   for (size_t i = 0; r == 0 && i < s->n_mounts; i++)
     {
-      /* the cgroup mount needs the container in its cgroups and namespace */
-      if (s->mounts[i].cgroup && (r = oci_child_cgroups (plan)) < 0)
-        break;
-      r = s->mounts[i].kind == OM_BIND ? do_bind (plan, *out_root_fd, &s->mounts[i])
-                                       : do_fs (plan, *out_root_fd, &s->mounts[i]);
+      const struct oci_mount *m = &s->mounts[i];
+      if (m->cgroup)
+        {
+          deferred[nd++] = i;
+          continue;
+        }
+      if (nests_in_deferred (s, m->dst, deferred, nd))
+        r = flush_cgroup_mounts (plan, *out_root_fd, deferred, &nd);
+      if (r == 0)
+        r = mount_one (plan, *out_root_fd, m);
     }
+  if (r == 0 && s->proc.cwd && nests_in_deferred (s, s->proc.cwd, deferred, nd))
+    r = flush_cgroup_mounts (plan, *out_root_fd, deferred, &nd);
   if (r == 0)
     r = make_cwd (plan, *out_root_fd);
   if (r == 0)
@@ -743,6 +800,9 @@ oci_setup_rootfs (struct oci_plan *plan, int *out_root_fd, int *out_master, int 
     }
   if (r == 0)
     r = write_sysctls (plan, *out_root_fd);
+  if (r == 0)
+    r = flush_cgroup_mounts (plan, *out_root_fd, deferred, &nd);
+  free (deferred);
   return r;
 }
 

@@ -389,6 +389,21 @@ oci_state_remove_dir (int rootfd, const char *id, int dirfd)
   return 0;
 }
 
+int
+oci_state_remove_unborn (int rootfd, const char *id)
+{
+  if (rootfd < 0 || oci_validate_id (id) < 0)
+    return 0;
+  _cleanup_close_ int fd = openat (rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
+    return 0; /* gone, or its creator is alive */
+  struct stat st;
+  if (fstat (fd, &st) < 0 || st.st_nlink == 0
+      || faccessat (fd, "state.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+    return 0;
+  return oci_state_remove_dir (rootfd, id, fd) == 0;
+}
+
 /* A mountinfo field with the kernel's octal escapes (\040 for a space)
  * decoded in place. */
 static void

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -366,6 +367,15 @@ int oci_proc_start_time (pid_t pid, unsigned long long *out);
  * annotations). */
 void oci_state_json (const struct oci_state *st, enum oci_status s, struct jbuf *b, bool pretty);
 int oci_state_remove_dir (int rootfd, const char *id, int dirfd);
+/* The state directory of a create that died before it wrote state.json
+ * (nobody holds its lock; no process or cgroup of it can exist: both come
+ * after the state, oci-create.c record_created), removed: 1 if it was. */
+int oci_state_remove_unborn (int rootfd, const char *id);
+/* oci-create.c: start making the container's new network namespace beside
+ * (a thread) before the config is written; the runtime joins it when the
+ * config asks for a new one and no user namespace. Foreground only: a fork
+ * after it would not carry the thread. */
+void oci_netns_prepare (void);
 /* Unmount what a container without a mount namespace of its own left below
  * its rootfs (nothing when it had one, or when called from another mount
  * namespace than create's: a warning then). */
@@ -490,6 +500,12 @@ struct oci_plan
   bool unpriv;   /* userns, or the runtime runs unprivileged or in a user namespace
                   * (podman rootless): no mknod, binds instead */
   bool setgroups_ok;
+  cpu_set_t affinity; /* the parent's CPUs, which the child takes back (affinity_set) */
+  bool affinity_set;
+  int netns_fd; /* the new network namespace a thread of the parent made (oci-create.c
+                 * early_net), joined instead of unshared; -1: unshare */
+  bool no_maps; /* no id maps to write, no id-mapped mount: the child does not
+                 * wait for them ('g', oci-child.c wait_maps) */
   bool rootless;
   bool no_pivot;
   bool own_mnt;     /* a mount namespace of the container's own (new or joined by path);

@@ -1211,6 +1211,39 @@ t_delete_leftovers() {
   assert_streq "$(cgdirs $ID)" ""
 }
 
+# A create killed after it made its state directory and before it wrote
+# state.json (the child's namespaces and mounts are made meanwhile:
+# runtime/oci-create.c record_created) leaves a directory with at most its
+# exec fifo and config.json, and neither a process nor a cgroup: delete
+# --force removes it; one whose creator still holds its lock is waited for.
+t_delete_unborn() {
+  mkdir -p "$T/state/ghost" "$T/state/busy"
+  mkfifo "$T/state/ghost/exec.fifo"
+  echo '{}' > "$T/state/ghost/config.json"
+  if L delete ghost 2> err; then echo "delete without --force removed it"; exit 1; fi
+  assert_file_has_content err "container ghost does not exist"
+  L list > list
+  if grep -q ghost list; then echo "list shows the unborn one"; exit 1; fi
+  L delete --force ghost
+  [ ! -e "$T/state/ghost" ] || { echo "left: $(ls -A "$T/state/ghost")"; exit 1; }
+  # a live creator's (it holds the directory's lock)
+  (exec python3 -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$T/state/busy" "$T/held") &
+  local holder=$!
+  for _ in $(seq 200); do [ -e "$T/held" ] && break; sleep 0.05; done
+  # delete waits for the lock (the creator finishes first): never removed under it
+  local rc=0
+  timeout 2 "$CAIRN_LAUNCH" --root "$T/state" delete --force busy || rc=$?
+  assert_streq "$rc" 124
+  [ -d "$T/state/busy" ] || { kill $holder; echo "removed under a live lock"; exit 1; }
+  kill $holder; wait $holder 2>/dev/null || true
+  L delete --force busy
+  [ ! -e "$T/state/busy" ] || { echo "busy left after its holder ended"; exit 1; }
+}
+
 # ---- --oci-run: config.json handed to the runtime in the same process --------------------------
 # The client prints the default seccomp profile into config.json and the
 # runtime, finding exactly those bytes, takes the policy it was printed from
@@ -1285,6 +1318,7 @@ oci_test "device nodes replace what the image has at their paths, modes exact" t
 oci_test "the command's signals are at their defaults, whatever the caller ignored or blocked" t_signals_default
 oci_test "--init: pid 1 loads its own filter before it handles its first event" t_init_confined_before_events
 oci_test "delete: what pid 1 left behind without a pid namespace is killed, its cgroups removed" t_delete_leftovers
+oci_test "delete --force: a state directory without state.json (a create killed early) goes; a locked one is waited for" t_delete_unborn
 oci_test "--oci-run hands config.json's default seccomp policy to the runtime as a full parse gives it" t_oci_run_handoff
 oci_test "the launcher's own form is unchanged" t_forms
 tests_done
