@@ -1211,6 +1211,34 @@ t_delete_leftovers() {
   assert_streq "$(cgdirs $ID)" ""
 }
 
+# A start's overlapped steps (runtime/oci-create.c early_net and hand_cpu,
+# runtime/oci-mounts.c's deferred cgroup mounts) give the container what
+# the serial order gave: a network namespace of its own with lo up, the
+# caller's CPUs (not only the one the runtime handed over at the clone),
+# the cgroup mounts, and a later mount over one of them still over it.
+t_start_overlap() {
+  oci_case
+  args "$B" /bin/sh -c 'cat /sys/class/net/lo/flags; readlink /proc/self/ns/net; grep Cpus_allowed_list /proc/self/status; grep Cpus_allowed_list /proc/1/status; cut -d" " -f5 /proc/self/mountinfo'
+  L run --bundle "$B" $ID > out
+  assert_streq "$(sed -n 1p out)" 0x9
+  assert_not_streq "$(sed -n 2p out)" "$(readlink /proc/self/ns/net)"
+  local cpus; cpus=$(grep Cpus_allowed_list /proc/self/status)
+  assert_streq "$(sed -n 3p out)" "$cpus"
+  assert_streq "$(sed -n 4p out)" "$cpus"
+  assert_file_has_content out '^/sys/fs/cgroup$'
+  # a narrower caller's set is the container's too
+  if [ "$(nproc)" -ge 2 ]; then
+    taskset -c 1 "$CAIRN_LAUNCH" --root "$T/state" --seccomp-cache="$SC_CACHE" run --bundle "$B" $ID > out1
+    assert_streq "$(sed -n 3p out1)" "$(printf 'Cpus_allowed_list:\t1')"
+  fi
+  # a tmpfs over /sys/fs, after the cgroup mount in the config, covers it
+  cfg "$B" "c['mounts'].append({'destination': '/sys/fs', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['nosuid', 'nodev']})"
+  args "$B" /bin/sh -c 'echo "fs: $(ls -A /sys/fs)"; cut -d" " -f5 /proc/self/mountinfo'
+  L run --bundle "$B" $ID > out2
+  assert_file_has_content out2 '^fs: $'
+  assert_streq "$(grep -n '^/sys/fs' out2 | tail -n 1 | cut -d: -f2)" /sys/fs
+}
+
 # A create killed after it made its state directory and before it wrote
 # state.json (the child's namespaces and mounts are made meanwhile:
 # runtime/oci-create.c record_created) leaves a directory with at most its
@@ -1318,6 +1346,7 @@ oci_test "device nodes replace what the image has at their paths, modes exact" t
 oci_test "the command's signals are at their defaults, whatever the caller ignored or blocked" t_signals_default
 oci_test "--init: pid 1 loads its own filter before it handles its first event" t_init_confined_before_events
 oci_test "delete: what pid 1 left behind without a pid namespace is killed, its cgroups removed" t_delete_leftovers
+oci_test "a start's overlapped steps: own network namespace with lo up, the caller's CPUs, cgroup mounts in the config's order" t_start_overlap
 oci_test "delete --force: a state directory without state.json (a create killed early) goes; a locked one is waited for" t_delete_unborn
 oci_test "--oci-run hands config.json's default seccomp policy to the runtime as a full parse gives it" t_oci_run_handoff
 oci_test "the launcher's own form is unchanged" t_forms
