@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,31 @@ pull_needs_full (const char *repo_arg, int argc, char **argv, int i)
   return !(strncmp (url, "file://", 7) == 0 || strncmp (url, "ssh://", 6) == 0 || url[0] == '/');
 }
 
+/* A run whose network is its own (not the host's, not one joined): its
+ * namespace can be started beside while the record is checked and the
+ * config written (runtime/oci-create.c early_net). A guess from the
+ * command line only: a replay the runtime finds without such a namespace
+ * drops it, and an exec of cairn-core ends the thread. */
+static bool
+own_network (int argc, char **argv, int i)
+{
+  if (geteuid () != 0)
+    return false; /* rootless: a user namespace owns the container's */
+  for (int j = i + 1; j < argc && strcmp (argv[j], "--") != 0; j++)
+    {
+      const char *a = argv[j], *v = NULL;
+      if (strncmp (a, "--net=", 6) == 0)
+        v = a + 6;
+      else if (strncmp (a, "--network=", 10) == 0)
+        v = a + 10;
+      else if ((strcmp (a, "--net") == 0 || strcmp (a, "--network") == 0) && j + 1 < argc)
+        v = argv[j + 1];
+      if (v && (strcmp (v, "host") == 0 || strncmp (v, "ns:", 3) == 0))
+        return false;
+    }
+  return true;
+}
+
 static int
 front_main (int argc, char **argv)
 {
@@ -275,7 +301,11 @@ front_main (int argc, char **argv)
         break;
     }
   if (i < argc && strcmp (argv[i], "run") == 0 && !verbose && !getenv ("CAIRN_NO_FAST_RUN"))
-    cairn_run_record_replay (argc, argv, launch_main);
+    {
+      if (own_network (argc, argv, i))
+        launch_prepare_netns ();
+      cairn_run_record_replay (argc, argv, launch_main);
+    }
   /* a kernel mount of a cached image that cairn-core made before */
   if (i < argc && strcmp (argv[i], "mount") == 0 && !verbose && geteuid () == 0
       && !getenv ("CAIRN_NO_FAST_MOUNT"))

@@ -280,6 +280,10 @@ void launch_note_exec_strings (char **argv);
  * cli/front.c's main() calls it, and so does the warm `cairn run` replay in
  * the same process (cli/run-record.c). */
 int launch_main (int argc, char **argv);
+/* runtime/oci-create.c: start making a container's new network namespace
+ * beside, ahead of the config (oci_netns_prepare); the runtime takes it
+ * when the config asks for one and no user namespace, else drops it. */
+void launch_prepare_netns (void);
 extern const int launch_forward_signals[];
 extern const size_t launch_n_forward_signals;
 

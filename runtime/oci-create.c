@@ -146,6 +146,12 @@ oci_netns_prepare (void)
   pthread_attr_destroy (&a);
 }
 
+void
+launch_prepare_netns (void)
+{
+  oci_netns_prepare ();
+}
+
 /* The namespace the thread made (ours to close), or -1. */
 static int
 early_net_take (void)

@@ -293,6 +293,17 @@ t_warm_run_one_exec() {
     $CAIRN run --net=pasta app -- /bin/true
     assert_streq "$($NOFULL $CAIRN run --net=pasta app -- /bin/sh -c 'ls /sys/class/net | sort | tr "\n" " "')" "eth0 lo "
   fi
+  # the front end starts a network namespace beside for a run of its own
+  # network (runtime/oci-create.c early_net): a warm --net=host run keeps
+  # the host's, a warm --net=none one gets its own with lo up
+  local host_net; host_net=$(readlink /proc/self/ns/net)
+  for net in "--net=host" "--network host"; do
+    $CAIRN run $net app -- /bin/true
+    assert_streq "$($NOFULL $CAIRN run $net app -- /bin/readlink /proc/self/ns/net)" "$host_net"
+  done
+  $NOFULL $CAIRN run --net=none app -- /bin/sh -c 'readlink /proc/self/ns/net; cat /sys/class/net/lo/flags' > nn
+  assert_not_streq "$(sed -n 1p nn)" "$host_net"
+  assert_streq "$(sed -n 2p nn)" 0x9
 }
 
 # Every input of the run policy, changed in turn after a warm run: the
