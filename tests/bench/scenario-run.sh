@@ -37,6 +37,8 @@ scenario_run() {
 # recently_deleted(): a container's few files made and removed per start
 # add up over a benchmark's runs). Also timed in bash (bench_lean), without
 # compare.py's Python fork and `sh -c`, which add the same ~6 ms to both.
+# 100 and 200 runs: one start's time spreads over some ±1.5 ms on a VM,
+# and the ratio of medians of 30 moved by ±0.06 between identical runs.
 scenario_run_warm() {
   local where=$1 W=$BENCH_WORK
   export CAIRN_CONTAINERS=$W/containers CAIRN_RUN_RECORDS=$W/run-records-$where
@@ -46,9 +48,9 @@ scenario_run_warm() {
   [ "$where" = disk ] || target=(--target "cairn-launch<=1.2")
   local cairn="$CAIRN --repo=$W/r run --rm --net=none busybox /bin/true"
   local launch="$CAIRN_LAUNCH --seccomp-cache=$W/r/extensions/cairn/seccomp $co -- /bin/true"
-  BENCH_RUNS=30 bench_compare "warm start ($where containers dir): cairn run --rm --net=none REF /bin/true" \
+  BENCH_RUNS=100 bench_compare "warm start ($where containers dir): cairn run --rm --net=none REF /bin/true" \
     --warmup 5 "${target[@]}" cairn="$cairn" cairn-launch="$launch"
-  BENCH_RUNS=60 bench_lean "warm start ($where containers dir), timed in bash" cairn="$cairn" cairn-launch="$launch"
+  BENCH_RUNS=200 bench_lean "warm start ($where containers dir), timed in bash" cairn="$cairn" cairn-launch="$launch"
 }
 
 # `cairn run -d` then `cairn exec NAME /bin/true` vs `podman exec` on the
