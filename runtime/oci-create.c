@@ -89,10 +89,13 @@ struct ctx
  * thread of ours makes it, with lo up, while we write and read the config
  * and prepare the rest, and the child joins it (setns) instead of
  * unsharing: on a machine with a second CPU the step leaves the start's
- * critical path. cairn run's client starts the thread before it writes
- * config.json (oci_netns_prepare); otherwise the runtime starts it once it
- * has read the config. If the thread fails, the child unshares as before
- * and reports its own error. */
+ * critical path. cairn's front end starts the thread before it checks a
+ * warm run's record, cairn run's client before it writes config.json
+ * (oci_netns_prepare, launch_prepare_netns), the runtime otherwise once it
+ * has read the config; the runtime drops a namespace the config does not
+ * use. The thread is joined before the clone (which copies no lock it
+ * might hold). If it fails, the child unshares as before and reports its
+ * own error. */
 static struct
 {
   pthread_t thread;
@@ -825,12 +828,13 @@ limits_besides_devices (const struct oci_spec *s)
   return s->has_resources && oci_resources_any (&r);
 }
 
-/* The cgroups and their limits, made after the clone: the child, put on
- * the other CPU, makes its namespaces and mounts meanwhile, and waits for
- * them ('c') only when it reaches its first cgroup mount (oci-child.c
- * oci_child_cgroups). Made before the clone, they were measured 0.2-0.6 ms
- * slower per warm start on a two-CPU VM (docs/performance.md). Putting the
- * child in is its own work (self_attach) or enter_cgroups(). */
+/* The cgroups and their limits, made after the clone, on another CPU than
+ * the child's (hand_cpu): the child makes its namespaces and mounts
+ * meanwhile and waits for them ('c') only when it reaches its cgroup mounts,
+ * which it makes last (oci-mounts.c). Made before the clone, they were
+ * measured 0.2-0.6 ms slower per warm start on a two-CPU VM
+ * (docs/performance.md). Putting the child in is its own work (self_attach)
+ * or enter_cgroups(). */
 static int
 create_cgroups (struct ctx *c)
 {
