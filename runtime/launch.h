@@ -235,6 +235,9 @@ int child_setup_mounts (struct launch_plan *plan, int *out_root_fd, int *out_pty
                         int *out_pty_slave);
 int child_finish_mounts (struct launch_plan *plan, int root_fd);
 int child_net_lo_up (void);
+/* The same with no error state set (for a helper thread): 0 or -errno,
+ * *WHAT the step that failed. */
+int net_lo_up_raw (const char **what);
 /* mounts.c helpers shared with the OCI runtime (oci-mounts.c). */
 int mount_on_fd (const char *src, int dst_fd, const char *type, unsigned long flags,
                  const char *data, const char *what);

@@ -549,18 +549,29 @@ child_finish_mounts (struct launch_plan *plan, int root_fd)
 }
 
 int
-child_net_lo_up (void)
+net_lo_up_raw (const char **what)
 {
   _cleanup_close_ int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   struct ifreq ifr;
+  *what = "socket";
   if (s < 0)
-    return launch_fail (errno, "socket", NULL);
+    return -errno;
   memset (&ifr, 0, sizeof ifr);
   str_lcpy (ifr.ifr_name, "lo", sizeof ifr.ifr_name);
+  *what = "reading lo's flags";
   if (ioctl (s, SIOCGIFFLAGS, &ifr) < 0)
-    return launch_fail (errno, "reading lo's flags", NULL);
+    return -errno;
   ifr.ifr_flags |= IFF_UP;
+  *what = "bringing lo up";
   if (ioctl (s, SIOCSIFFLAGS, &ifr) < 0)
-    return launch_fail (errno, "bringing lo up", NULL);
+    return -errno;
   return 0;
+}
+
+int
+child_net_lo_up (void)
+{
+  const char *what;
+  int r = net_lo_up_raw (&what);
+  return r < 0 ? launch_fail (-r, what, NULL) : 0;
 }

@@ -37,7 +37,6 @@
 
 #include <fcntl.h>
 #include <getopt.h>
-#include <net/if.h>
 #include <pthread.h>
 #include <poll.h>
 #include <sched.h>
@@ -109,42 +108,40 @@ static void *
 early_net_main (void *arg)
 {
   (void)arg;
-  if (unshare (CLONE_NEWNET) < 0)
-    return NULL;
-  int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  struct ifreq ifr;
-  memset (&ifr, 0, sizeof ifr);
-  memcpy (ifr.ifr_name, "lo", 3);
-  bool up = s >= 0 && ioctl (s, SIOCGIFFLAGS, &ifr) == 0
-            && (ifr.ifr_flags |= IFF_UP, ioctl (s, SIOCSIFFLAGS, &ifr) == 0);
-  if (s >= 0)
-    close (s);
-  if (up)
+  const char *what;
+  if (unshare (CLONE_NEWNET) == 0 && net_lo_up_raw (&what) == 0)
     early_net.fd = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   return NULL;
+}
+
+/* The CPU we run on (-1 when we may run on no other: nothing to overlap),
+ * and in *SET the CPUs we may run on. */
+static int
+cpu_with_others (cpu_set_t *set)
+{
+  int here = sched_getcpu ();
+  if (here < 0 || sched_getaffinity (0, sizeof *set, set) < 0 || !CPU_ISSET (here, set)
+      || CPU_COUNT (set) < 2)
+    return -1;
+  return here;
 }
 
 void
 oci_netns_prepare (void)
 {
-  if (early_net.started)
-    return;
-  pthread_attr_t a;
-  if (pthread_attr_init (&a) != 0)
-    return;
-  pthread_attr_setstacksize (&a, 64 << 10);
   /* on another CPU than ours: left to itself the scheduler often put it
    * on this one, where it ran before us or waited until we blocked (a VM's
    * idle CPU is slow to wake, and a new task's first choice is its
-   * parent's); measured 0.4-0.9 ms per warm start better pinned */
+   * parent's); measured 0.4-0.9 ms per warm start better pinned. With one
+   * CPU there is nothing to overlap: no thread, the child unshares. */
   cpu_set_t set;
-  int here = sched_getcpu ();
-  if (sched_getaffinity (0, sizeof set, &set) == 0 && here >= 0 && CPU_ISSET (here, &set)
-      && CPU_COUNT (&set) > 1)
-    {
-      CPU_CLR (here, &set);
-      pthread_attr_setaffinity_np (&a, sizeof set, &set);
-    }
+  int here = cpu_with_others (&set);
+  pthread_attr_t a;
+  if (early_net.started || here < 0 || pthread_attr_init (&a) != 0)
+    return;
+  CPU_CLR (here, &set);
+  pthread_attr_setstacksize (&a, 64 << 10);
+  pthread_attr_setaffinity_np (&a, sizeof set, &set);
   early_net.started = pthread_create (&early_net.thread, &a, early_net_main, NULL) == 0;
   pthread_attr_destroy (&a);
 }
@@ -930,9 +927,8 @@ static void
 hand_cpu (struct oci_plan *p)
 {
   p->affinity_set = false;
-  int here = sched_getcpu ();
-  if (here < 0 || sched_getaffinity (0, sizeof p->affinity, &p->affinity) < 0
-      || !CPU_ISSET (here, &p->affinity) || CPU_COUNT (&p->affinity) < 2)
+  int here = cpu_with_others (&p->affinity);
+  if (here < 0)
     return;
   cpu_set_t one;
   CPU_ZERO (&one);

@@ -1186,6 +1186,25 @@ t_init_confined_before_events() {
   assert_streq "$(tail -1 out | tr -s '\t ' ' ')" "Seccomp_filters: 2"
 }
 
+# The init starts the command with vfork (runtime/init.c); under a profile
+# that refuses vfork (EPERM) it falls back to fork, and the command runs.
+t_init_vfork_refused() {
+  oci_case
+  "$CAIRN_LAUNCH" --print-seccomp-profile > prof.json
+  python3 - prof.json <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+for r in p["syscalls"]:
+    r["names"] = [n for n in r["names"] if n != "vfork"]
+p["syscalls"] = [r for r in p["syscalls"] if r["names"]]
+p["syscalls"].append({"names": ["vfork"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1})
+json.dump(p, open(sys.argv[1], "w"))
+PY
+  "$CAIRN_LAUNCH" --oci-run --containers="$T/ctrs" --rm --no-stdin --init --seccomp=prof.json \
+    --seccomp-cache="$SC_CACHE" "$B/rootfs" /bin/echo ran > out
+  assert_streq "$(cat out)" ran
+}
+
 # ---- delete: what a pid 1 without a pid namespace left behind ----------------------------------
 # Its cgroups are busy until that is killed: run's deletion (and delete)
 # kill what they find there and remove them (runtime/oci-cgroup.c, rm_cg).
@@ -1230,6 +1249,9 @@ t_start_overlap() {
   if [ "$(nproc)" -ge 2 ]; then
     taskset -c 1 "$CAIRN_LAUNCH" --root "$T/state" --seccomp-cache="$SC_CACHE" run --bundle "$B" $ID > out1
     assert_streq "$(sed -n 3p out1)" "$(printf 'Cpus_allowed_list:\t1')"
+    # one CPU: no thread beside, the child makes its own namespace
+    assert_streq "$(sed -n 1p out1)" 0x9
+    assert_not_streq "$(sed -n 2p out1)" "$(readlink /proc/self/ns/net)"
   fi
   # a tmpfs over /sys/fs, after the cgroup mount in the config, covers it
   cfg "$B" "c['mounts'].append({'destination': '/sys/fs', 'type': 'tmpfs', 'source': 'tmpfs', 'options': ['nosuid', 'nodev']})"
@@ -1345,6 +1367,7 @@ oci_test "--print-oci-config: the launcher's options as config.json, same contai
 oci_test "device nodes replace what the image has at their paths, modes exact" t_devices_replace
 oci_test "the command's signals are at their defaults, whatever the caller ignored or blocked" t_signals_default
 oci_test "--init: pid 1 loads its own filter before it handles its first event" t_init_confined_before_events
+oci_test "--init: a profile that refuses vfork gets the command forked" t_init_vfork_refused
 oci_test "delete: what pid 1 left behind without a pid namespace is killed, its cgroups removed" t_delete_leftovers
 oci_test "a start's overlapped steps: own network namespace with lo up, the caller's CPUs, cgroup mounts in the config's order" t_start_overlap
 oci_test "delete --force: a state directory without state.json (a create killed early) goes; a locked one is waited for" t_delete_unborn
